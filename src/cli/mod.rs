@@ -1,0 +1,42 @@
+//! The command-line layer: argument parsing, dispatch, terminal output and exit codes.
+//!
+//! This is the only layer that prints to stdout/stderr, reads the environment for its
+//! own flags, and uses `anyhow`. Each command lives in its own file and calls into the
+//! library; no licensing logic lives here.
+
+pub mod exit;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Microsoft 365 license assignment as code.
+#[derive(Debug, Parser)]
+#[command(name = "licensectl", version, about, long_about = None)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+/// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            };
+            // clap prints help/version to stdout and errors to stderr itself.
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {}
+}
