@@ -88,7 +88,7 @@ impl Checker<'_> {
             self.push(
                 Diagnostic::error(codes::EMPTY_NAME, format!("{what} is empty"))
                     .at(location.clone())
-                    .help(format!("write the {what}, or remove the entry")),
+                    .help("write a value, or remove the entry"),
             );
             false
         } else {
@@ -306,7 +306,15 @@ fn settings_keys(raw: &RawFile) -> Vec<(&'static str, &serde_saphyr::Location)> 
 
 /// Checks parsed files (root first, then sorted by path) and builds the desired state.
 /// Returns `None` for the state when any error was found (in `diagnostics` before or now).
-pub fn check(files: &[ParsedFile], root_path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<DesiredState> {
+///
+/// `complete` is false when some file could not be parsed; warnings that need the whole
+/// configuration (unused profiles, undeclared protected principals) are then skipped.
+pub fn check(
+    files: &[ParsedFile],
+    root_path: &Path,
+    complete: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<DesiredState> {
     let mut c = Checker { diagnostics };
     let root = files.iter().find(|f| f.is_root);
 
@@ -585,7 +593,7 @@ pub fn check(files: &[ParsedFile], root_path: &Path, diagnostics: &mut Vec<Diagn
         } else {
             seen_groups.contains_key(&item.value.to_lowercase()) || any_group_by_id
         };
-        if !declared {
+        if !declared && complete {
             let kind = if is_user { "user" } else { "group" };
             c.push(
                 Diagnostic::warning(codes::PROTECTED_UNKNOWN, format!("protected {kind} '{}' is not declared in any file", item.value))
@@ -599,7 +607,7 @@ pub fn check(files: &[ParsedFile], root_path: &Path, diagnostics: &mut Vec<Diagn
         });
     }
     for ((name, location, _), used) in profiles.iter().zip(&profile_used) {
-        if !used {
+        if !used && complete {
             c.push(
                 Diagnostic::warning(codes::UNUSED_PROFILE, format!("profile '{name}' is not used by any user or group"))
                     .at(location.clone())

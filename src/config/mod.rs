@@ -55,6 +55,7 @@ pub fn load(dir: &Path) -> LoadedConfig {
     let mut sources = SourceFiles::new();
     let mut hasher = Sha256::new();
     let mut parsed = Vec::new();
+    let mut complete = true;
 
     let relative = match discover(dir) {
         Ok(files) => files,
@@ -112,6 +113,7 @@ pub fn load(dir: &Path) -> LoadedConfig {
                         column: 1,
                     }),
                 );
+                complete = false;
                 continue;
             }
         };
@@ -124,6 +126,7 @@ pub fn load(dir: &Path) -> LoadedConfig {
             Err(diagnostic) => {
                 sources.insert(&path, String::from_utf8_lossy(&bytes).into_owned());
                 diagnostics.push(*diagnostic);
+                complete = false;
                 continue;
             }
         };
@@ -135,12 +138,15 @@ pub fn load(dir: &Path) -> LoadedConfig {
                 is_root: rel == SETTINGS_FILE,
                 raw,
             }),
-            Err(mut found) => diagnostics.append(&mut found),
+            Err(mut found) => {
+                complete = false;
+                diagnostics.append(&mut found);
+            }
         }
     }
     // The root file first, so that settings and profiles are known to the others.
     parsed.sort_by_key(|f| !f.is_root);
-    let desired = check::check(&parsed, &root_path, &mut diagnostics);
+    let desired = check::check(&parsed, &root_path, complete, &mut diagnostics);
     finish(desired, diagnostics, sources, hasher)
 }
 

@@ -70,8 +70,8 @@ pub fn parse_file(file: &Path, text: &str) -> Result<RawFile, Vec<Diagnostic>> {
 
 /// Turns a serde-saphyr error into a diagnostic with a code.
 pub fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
-    let error = error.without_snippet();
     let location = error
+        .without_snippet()
         .location()
         .filter(|l| l.line() > 0)
         .map_or_else(
@@ -86,6 +86,14 @@ pub fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
                 column: usize::try_from(l.column()).unwrap_or(usize::MAX).max(1),
             },
         );
+    let mut error = error.without_snippet();
+    // An error met while replaying an alias: classify the underlying one.
+    for _ in 0..8 {
+        match error {
+            YamlError::AliasError { error: inner, .. } => error = inner.without_snippet(),
+            _ => break,
+        }
+    }
     let (code, message, help): (&'static str, String, Option<String>) = match error {
         YamlError::DuplicateMappingKey { key, .. } => {
             let key = key.clone().unwrap_or_else(|| "(complex key)".to_owned());
@@ -149,5 +157,11 @@ fn plain_message(error: &YamlError) -> String {
         Some(rest) => rest.split_once(": ").map_or(rest, |(_, message)| message),
         None => text,
     };
-    text.lines().next().unwrap_or_default().trim().to_owned()
+    let text = text.lines().next().unwrap_or_default().trim();
+    // The location is shown separately.
+    let text = match text.rfind(" at line ") {
+        Some(i) if text[i..].contains("column") => &text[..i],
+        _ => text,
+    };
+    text.to_owned()
 }

@@ -59,6 +59,62 @@ enum Problem {
     },
 }
 
+/// Turns one `jsonschema` error into problems. For `anyOf`/`oneOf` (how optional objects
+/// are written), reports the errors of the branches that are not the mere `null` option.
+fn collect(error: &jsonschema::ValidationError<'_>, schema: &Value, problems: &mut Vec<Problem>, depth: usize) {
+    let pointer = error.instance_path().as_str().to_owned();
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let allowed = property_names(schema, &pointer);
+            for key in unexpected {
+                problems.push(Problem::UnknownField {
+                    object: pointer.clone(),
+                    key: key.clone(),
+                    allowed: allowed.clone(),
+                });
+            }
+        }
+        ValidationErrorKind::Type { kind } => {
+            let expected: Vec<String> = match kind {
+                TypeKind::Single(t) => vec![t.to_string()],
+                TypeKind::Multiple(set) => set.iter().map(|t| t.to_string()).collect(),
+            };
+            problems.push(Problem::InvalidType {
+                pointer,
+                expected,
+                found: type_name(error.instance()),
+            });
+        }
+        ValidationErrorKind::AnyOf { context }
+        | ValidationErrorKind::OneOfNotValid { context }
+            if depth < 8 =>
+        {
+            let before = problems.len();
+            for branch in context {
+                let only_null = branch.iter().all(|e| {
+                    matches!(e.kind(), ValidationErrorKind::Type { kind: TypeKind::Single(t) } if t.to_string() == "null")
+                });
+                if only_null {
+                    continue;
+                }
+                for inner in branch {
+                    collect(inner, schema, problems, depth + 1);
+                }
+            }
+            if problems.len() == before {
+                problems.push(Problem::InvalidValue {
+                    pointer,
+                    message: error.to_string(),
+                });
+            }
+        }
+        _ => problems.push(Problem::InvalidValue {
+            pointer,
+            message: error.to_string(),
+        }),
+    }
+}
+
 /// Validates a parsed file against the schema; one diagnostic per problem, located in
 /// `text`. Empty when the file conforms.
 pub fn check(file: &Path, text: &str, value: &Value) -> Vec<Diagnostic> {
@@ -68,34 +124,7 @@ pub fn check(file: &Path, text: &str, value: &Value) -> Vec<Diagnostic> {
     let schema = schema();
     let mut problems = Vec::new();
     for error in validator.iter_errors(value) {
-        let pointer = error.instance_path().as_str().to_owned();
-        match error.kind() {
-            ValidationErrorKind::AdditionalProperties { unexpected } => {
-                let allowed = property_names(&schema, &pointer);
-                for key in unexpected {
-                    problems.push(Problem::UnknownField {
-                        object: pointer.clone(),
-                        key: key.clone(),
-                        allowed: allowed.clone(),
-                    });
-                }
-            }
-            ValidationErrorKind::Type { kind } => {
-                let expected: Vec<String> = match kind {
-                    TypeKind::Single(t) => vec![t.to_string()],
-                    TypeKind::Multiple(set) => set.iter().map(|t| t.to_string()).collect(),
-                };
-                problems.push(Problem::InvalidType {
-                    pointer,
-                    expected,
-                    found: type_name(error.instance()),
-                });
-            }
-            _ => problems.push(Problem::InvalidValue {
-                pointer,
-                message: error.to_string(),
-            }),
-        }
+        collect(&error, &schema, &mut problems, 0);
     }
     let mut wanted = HashSet::new();
     for problem in &problems {
