@@ -95,6 +95,15 @@ pub fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
         }
     }
     let (code, message, help): (&'static str, String, Option<String>) = match error {
+        YamlError::MultipleDocuments { .. }
+        | YamlError::Budget {
+            breach: serde_saphyr::budget::BudgetBreach::Documents { .. },
+            ..
+        } => (
+            codes::YAML_SYNTAX,
+            "the file holds more than one YAML document".to_owned(),
+            Some("remove the `---` separators: put each document in its own file".to_owned()),
+        ),
         YamlError::DuplicateMappingKey { key, .. } => {
             let key = key.clone().unwrap_or_else(|| "(complex key)".to_owned());
             (
@@ -118,11 +127,6 @@ pub fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
                     .to_owned(),
             ),
         ),
-        YamlError::MultipleDocuments { .. } => (
-            codes::YAML_SYNTAX,
-            "the file holds more than one YAML document".to_owned(),
-            Some("remove the `---` separators: put each document in its own file".to_owned()),
-        ),
         YamlError::SerdeUnknownField {
             field, expected, ..
         } => (
@@ -140,7 +144,18 @@ pub fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
         YamlError::SerdeInvalidValue { .. } | YamlError::NonFiniteFloat { .. } => {
             (codes::INVALID_VALUE, plain_message(error), None)
         }
-        _ => (codes::YAML_SYNTAX, plain_message(error), None),
+        _ => {
+            let message = plain_message(error);
+            if message.contains("limit exceeded") || message.contains("nesting") {
+                (
+                    codes::YAML_LIMIT,
+                    format!("the YAML exceeds a safety limit: {message}"),
+                    Some("config files need no deep nesting".to_owned()),
+                )
+            } else {
+                (codes::YAML_SYNTAX, message, None)
+            }
+        }
     };
     let mut diagnostic = Diagnostic::error(code, message).at(location);
     if let Some(help) = help {
