@@ -8,7 +8,8 @@ use licensectl::config::codes;
 
 fn licensectl() -> Command {
     let mut cmd = Command::cargo_bin("licensectl").expect("binary builds");
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).env("NO_COLOR", "1");
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1");
     cmd
 }
 
@@ -29,41 +30,170 @@ fn run(args: &[&str]) -> Output {
 
 /// (fixture directory, config path passed to --config relative to it, code, expected
 /// location `file:line:column` relative to the fixture directory, if any).
-const INVALID: &[(&str, &str, &str, Option<(&str, usize, usize)>)] = &[
-    ("config-unreadable", "licensectl.yaml", codes::CONFIG_UNREADABLE, None),
+/// A `file:line:column` relative to the fixture directory.
+type At = (&'static str, usize, usize);
+
+const INVALID: &[(&str, &str, &str, Option<At>)] = &[
+    (
+        "config-unreadable",
+        "licensectl.yaml",
+        codes::CONFIG_UNREADABLE,
+        None,
+    ),
     ("no-config-files", "", codes::NO_CONFIG_FILES, None),
     ("missing-settings", "", codes::MISSING_SETTINGS, None),
-    ("invalid-encoding", "", codes::INVALID_ENCODING, Some(("licenses/team.yaml", 3, 21))),
-    ("yaml-syntax", "", codes::YAML_SYNTAX, Some(("licenses/team.yaml", 4, 15))),
-    ("yaml-limit", "", codes::YAML_LIMIT, Some(("licenses/bomb.yaml", 6, 8))),
-    ("duplicate-key", "", codes::DUPLICATE_KEY, Some(("licenses/team.yaml", 6, 3))),
-    ("unknown-field", "", codes::UNKNOWN_FIELD, Some(("licenses/team.yaml", 4, 5))),
-    ("invalid-type", "", codes::INVALID_TYPE, Some(("licenses/team.yaml", 3, 15))),
-    ("invalid-value", "", codes::INVALID_VALUE, Some(("licensectl.yaml", 3, 17))),
-    ("missing-version", "", codes::MISSING_VERSION, Some(("licensectl.yaml", 1, 1))),
-    ("unsupported-version", "", codes::UNSUPPORTED_VERSION, Some(("licensectl.yaml", 1, 10))),
-    ("settings-outside-root", "", codes::SETTINGS_OUTSIDE_ROOT, Some(("licenses/team.yaml", 2, 3))),
-    ("duplicate-principal", "", codes::DUPLICATE_PRINCIPAL, Some(("licenses/support.yaml", 4, 3))),
-    ("invalid-upn", "", codes::INVALID_UPN, Some(("licenses/team.yaml", 2, 3))),
-    ("invalid-guid", "", codes::INVALID_GUID, Some(("licenses/team.yaml", 5, 14))),
-    ("invalid-usage-location", "", codes::INVALID_USAGE_LOCATION, Some(("licenses/team.yaml", 3, 21))),
-    ("plans-both-enabled-and-disabled", "", codes::PLANS_BOTH, Some(("licenses/team.yaml", 5, 9))),
-    ("unknown-profile", "", codes::UNKNOWN_PROFILE, Some(("licenses/team.yaml", 3, 14))),
-    ("duplicate-sku", "", codes::DUPLICATE_SKU, Some(("licenses/team.yaml", 6, 14))),
-    ("duplicate-plan", "", codes::DUPLICATE_PLAN, Some(("licenses/team.yaml", 8, 13))),
-    ("empty-name", "", codes::EMPTY_NAME, Some(("licenses/team.yaml", 5, 14))),
-    ("invalid-safety", "", codes::INVALID_SAFETY, Some(("licensectl.yaml", 8, 23))),
-    ("invalid-tenant", "", codes::INVALID_TENANT, Some(("licensectl.yaml", 2, 9))),
+    (
+        "invalid-encoding",
+        "",
+        codes::INVALID_ENCODING,
+        Some(("licenses/team.yaml", 3, 21)),
+    ),
+    (
+        "yaml-syntax",
+        "",
+        codes::YAML_SYNTAX,
+        Some(("licenses/team.yaml", 4, 15)),
+    ),
+    (
+        "yaml-limit",
+        "",
+        codes::YAML_LIMIT,
+        Some(("licenses/bomb.yaml", 6, 8)),
+    ),
+    (
+        "duplicate-key",
+        "",
+        codes::DUPLICATE_KEY,
+        Some(("licenses/team.yaml", 6, 3)),
+    ),
+    (
+        "unknown-field",
+        "",
+        codes::UNKNOWN_FIELD,
+        Some(("licenses/team.yaml", 4, 5)),
+    ),
+    (
+        "invalid-type",
+        "",
+        codes::INVALID_TYPE,
+        Some(("licenses/team.yaml", 3, 15)),
+    ),
+    (
+        "invalid-value",
+        "",
+        codes::INVALID_VALUE,
+        Some(("licensectl.yaml", 3, 17)),
+    ),
+    (
+        "missing-version",
+        "",
+        codes::MISSING_VERSION,
+        Some(("licensectl.yaml", 1, 1)),
+    ),
+    (
+        "unsupported-version",
+        "",
+        codes::UNSUPPORTED_VERSION,
+        Some(("licensectl.yaml", 1, 10)),
+    ),
+    (
+        "settings-outside-root",
+        "",
+        codes::SETTINGS_OUTSIDE_ROOT,
+        Some(("licenses/team.yaml", 2, 3)),
+    ),
+    (
+        "duplicate-principal",
+        "",
+        codes::DUPLICATE_PRINCIPAL,
+        Some(("licenses/support.yaml", 4, 3)),
+    ),
+    (
+        "invalid-upn",
+        "",
+        codes::INVALID_UPN,
+        Some(("licenses/team.yaml", 2, 3)),
+    ),
+    (
+        "invalid-guid",
+        "",
+        codes::INVALID_GUID,
+        Some(("licenses/team.yaml", 5, 14)),
+    ),
+    (
+        "invalid-usage-location",
+        "",
+        codes::INVALID_USAGE_LOCATION,
+        Some(("licenses/team.yaml", 3, 21)),
+    ),
+    (
+        "plans-both-enabled-and-disabled",
+        "",
+        codes::PLANS_BOTH,
+        Some(("licenses/team.yaml", 5, 9)),
+    ),
+    (
+        "unknown-profile",
+        "",
+        codes::UNKNOWN_PROFILE,
+        Some(("licenses/team.yaml", 3, 14)),
+    ),
+    (
+        "duplicate-sku",
+        "",
+        codes::DUPLICATE_SKU,
+        Some(("licenses/team.yaml", 6, 14)),
+    ),
+    (
+        "duplicate-plan",
+        "",
+        codes::DUPLICATE_PLAN,
+        Some(("licenses/team.yaml", 8, 13)),
+    ),
+    (
+        "empty-name",
+        "",
+        codes::EMPTY_NAME,
+        Some(("licenses/team.yaml", 5, 14)),
+    ),
+    (
+        "invalid-safety",
+        "",
+        codes::INVALID_SAFETY,
+        Some(("licensectl.yaml", 8, 23)),
+    ),
+    (
+        "invalid-tenant",
+        "",
+        codes::INVALID_TENANT,
+        Some(("licensectl.yaml", 2, 9)),
+    ),
 ];
 
-const WARNING: &[(&str, &str, (&str, usize, usize))] = &[
-    ("protected-unknown", codes::PROTECTED_UNKNOWN, ("licensectl.yaml", 7, 11)),
-    ("manages-nothing", codes::MANAGES_NOTHING, ("licenses/team.yaml", 4, 3)),
-    ("unused-profile", codes::UNUSED_PROFILE, ("licensectl.yaml", 6, 3)),
+const WARNING: &[(&str, &str, At)] = &[
+    (
+        "protected-unknown",
+        codes::PROTECTED_UNKNOWN,
+        ("licensectl.yaml", 7, 11),
+    ),
+    (
+        "manages-nothing",
+        codes::MANAGES_NOTHING,
+        ("licenses/team.yaml", 4, 3),
+    ),
+    (
+        "unused-profile",
+        codes::UNUSED_PROFILE,
+        ("licensectl.yaml", 6, 3),
+    ),
 ];
 
 fn config_arg(dir: &str, sub: &str) -> String {
-    if sub.is_empty() { dir.to_owned() } else { format!("{dir}/{sub}") }
+    if sub.is_empty() {
+        dir.to_owned()
+    } else {
+        format!("{dir}/{sub}")
+    }
 }
 
 #[test]
@@ -71,9 +201,15 @@ fn every_code_has_a_fixture() {
     for (code, _, _) in codes::ALL {
         let covered = INVALID.iter().any(|c| c.2 == *code) || WARNING.iter().any(|c| c.1 == *code);
         assert!(covered, "no fixture for {code}");
-        let kind = if INVALID.iter().any(|c| c.2 == *code) { "invalid" } else { "warning" };
+        let kind = if INVALID.iter().any(|c| c.2 == *code) {
+            "invalid"
+        } else {
+            "warning"
+        };
         assert!(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{kind}/{code}")).is_dir(),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("tests/fixtures/{kind}/{code}"))
+                .is_dir(),
             "missing tests/fixtures/{kind}/{code}"
         );
     }
@@ -81,10 +217,14 @@ fn every_code_has_a_fixture() {
 
 #[test]
 fn every_code_is_documented() {
-    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/config.md"))
-        .expect("docs/config.md");
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/config.md"))
+            .expect("docs/config.md");
     for (code, _, _) in codes::ALL {
-        assert!(docs.contains(&format!("### `{code}`")), "docs/config.md lacks a section for {code}");
+        assert!(
+            docs.contains(&format!("### `{code}`")),
+            "docs/config.md lacks a section for {code}"
+        );
     }
 }
 
@@ -97,8 +237,16 @@ fn invalid_fixtures_exit_78_with_code_and_location() {
         let human = run(&["validate", "--config", &config]);
         assert_eq!(human.code, 78, "{name}: {}", human.stderr);
         assert_eq!(human.stdout, "", "{name}: human output goes to stderr");
-        assert!(human.stderr.contains(&format!("error[{code}]")), "{name}: {}", human.stderr);
-        assert!(human.stderr.contains("; the configuration is invalid\n"), "{name}: {}", human.stderr);
+        assert!(
+            human.stderr.contains(&format!("error[{code}]")),
+            "{name}: {}",
+            human.stderr
+        );
+        assert!(
+            human.stderr.contains("; the configuration is invalid\n"),
+            "{name}: {}",
+            human.stderr
+        );
 
         let github = run(&["validate", "--config", &config, "--format", "github"]);
         assert_eq!(github.code, 78, "{name}");
@@ -124,8 +272,15 @@ fn invalid_fixtures_exit_78_with_code_and_location() {
         match location {
             Some((file, l, c)) => {
                 let path = format!("{dir}/{file}");
-                assert!(line.contains(&format!("file={path},line={l},col={c},")), "{name}: {line}");
-                assert!(human.stderr.contains(&format!("{path}:{l}:{c}")), "{name}: {}", human.stderr);
+                assert!(
+                    line.contains(&format!("file={path},line={l},col={c},")),
+                    "{name}: {line}"
+                );
+                assert!(
+                    human.stderr.contains(&format!("{path}:{l}:{c}")),
+                    "{name}: {}",
+                    human.stderr
+                );
                 assert_eq!(diagnostic["file"], path.as_str(), "{name}");
                 assert_eq!(diagnostic["line"], *l, "{name}");
                 assert_eq!(diagnostic["column"], *c, "{name}");
@@ -144,14 +299,29 @@ fn warning_fixtures_exit_0_and_report_the_warning() {
         let dir = format!("tests/fixtures/warning/{name}");
         let github = run(&["validate", "--config", &dir, "--format", "github"]);
         assert_eq!(github.code, 0, "{name}: {}", github.stdout);
-        let expected = format!(
-            "::warning file={dir}/{file},line={l},col={c},title=licensectl {code}::"
+        let expected =
+            format!("::warning file={dir}/{file},line={l},col={c},title=licensectl {code}::");
+        assert!(
+            github.stdout.contains(&expected),
+            "{name}: {}",
+            github.stdout
         );
-        assert!(github.stdout.contains(&expected), "{name}: {}", github.stdout);
         let human = run(&["validate", "--config", &dir]);
         assert_eq!(human.code, 0, "{name}");
-        assert!(human.stderr.contains(&format!("warning[{code}]")), "{name}: {}", human.stderr);
-        assert!(human.stderr.lines().last().is_some_and(|l| l.starts_with("ok: ") && l.ends_with(", 1 warning")), "{name}: {}", human.stderr);
+        assert!(
+            human.stderr.contains(&format!("warning[{code}]")),
+            "{name}: {}",
+            human.stderr
+        );
+        assert!(
+            human
+                .stderr
+                .lines()
+                .last()
+                .is_some_and(|l| l.starts_with("ok: ") && l.ends_with(", 1 warning")),
+            "{name}: {}",
+            human.stderr
+        );
     }
 }
 
@@ -173,11 +343,23 @@ fn every_example_is_valid() {
             continue;
         }
         count += 1;
-        let out = run(&["validate", "--config", path.to_str().expect("utf-8 path"), "--format", "json"]);
+        let out = run(&[
+            "validate",
+            "--config",
+            path.to_str().expect("utf-8 path"),
+            "--format",
+            "json",
+        ]);
         assert_eq!(out.code, 0, "{}: {}", path.display(), out.stdout);
         let document: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
         assert_eq!(document["errors"], 0, "{}", path.display());
-        assert_eq!(document["warnings"], 0, "{}: {}", path.display(), out.stdout);
+        assert_eq!(
+            document["warnings"],
+            0,
+            "{}: {}",
+            path.display(),
+            out.stdout
+        );
     }
     assert!(count >= 1);
 }
@@ -194,8 +376,17 @@ fn default_config_dir_is_the_current_directory() {
 
 #[test]
 fn human_output_snapshots() {
-    for name in ["duplicate-principal", "duplicate-sku", "unknown-field", "yaml-syntax"] {
-        let out = run(&["validate", "--config", &format!("tests/fixtures/invalid/{name}")]);
+    for name in [
+        "duplicate-principal",
+        "duplicate-sku",
+        "unknown-field",
+        "yaml-syntax",
+    ] {
+        let out = run(&[
+            "validate",
+            "--config",
+            &format!("tests/fixtures/invalid/{name}"),
+        ]);
         insta::assert_snapshot!(format!("human-{name}"), out.stderr);
     }
 }
@@ -203,13 +394,25 @@ fn human_output_snapshots() {
 #[test]
 fn json_and_github_snapshots() {
     let dir = "tests/fixtures/invalid/duplicate-principal";
-    insta::assert_snapshot!("json-duplicate-principal", run(&["validate", "--config", dir, "--format", "json"]).stdout);
-    insta::assert_snapshot!("github-duplicate-principal", run(&["validate", "--config", dir, "--format", "github"]).stdout);
+    insta::assert_snapshot!(
+        "json-duplicate-principal",
+        run(&["validate", "--config", dir, "--format", "json"]).stdout
+    );
+    insta::assert_snapshot!(
+        "github-duplicate-principal",
+        run(&["validate", "--config", dir, "--format", "github"]).stdout
+    );
 }
 
 #[test]
 fn many_problems_are_all_reported() {
-    let out = run(&["validate", "--config", "tests/fixtures/many-problems", "--format", "json"]);
+    let out = run(&[
+        "validate",
+        "--config",
+        "tests/fixtures/many-problems",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.code, 78);
     insta::assert_snapshot!("json-many-problems", out.stdout);
 }
@@ -238,8 +441,10 @@ fn help_and_version_exit_0() {
 
 #[test]
 fn schema_command_prints_the_committed_schema() {
-    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/licensectl.schema.json"))
-        .expect("schemas/licensectl.schema.json");
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/licensectl.schema.json"),
+    )
+    .expect("schemas/licensectl.schema.json");
     assert_eq!(
         committed,
         licensectl::config::schema::schema_json(),
@@ -261,6 +466,10 @@ fn examples_point_at_the_schema() {
             .strip_prefix("# yaml-language-server: $schema=")
             .unwrap_or_else(|| panic!("{file} lacks the schema modeline"));
         let resolved = examples.join(file).parent().expect("dir").join(target);
-        assert!(resolved.is_file(), "{file}: modeline target {} missing", resolved.display());
+        assert!(
+            resolved.is_file(),
+            "{file}: modeline target {} missing",
+            resolved.display()
+        );
     }
 }

@@ -80,11 +80,21 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     match args.format {
         Format::Human => {
             let mut stderr = std::io::stderr().lock();
-            stderr.write_all(render::human(&loaded.diagnostics, &loaded.sources, stderr_color()).as_bytes())?;
+            stderr.write_all(
+                render::human(&loaded.diagnostics, &loaded.sources, stderr_color()).as_bytes(),
+            )?;
             writeln!(stderr, "{}", summary(&loaded))?;
         }
-        Format::Json => std::io::stdout().lock().write_all(render::json(&loaded.diagnostics).as_bytes())?,
-        Format::Github => std::io::stdout().lock().write_all(render::github(&loaded.diagnostics).as_bytes())?,
+        Format::Json => std::io::stdout()
+            .lock()
+            .write_all(render::json(&loaded.diagnostics).as_bytes())?,
+        Format::Github => std::io::stdout()
+            .lock()
+            .write_all(render::github(&loaded.diagnostics).as_bytes())?,
     }
-    Ok(if loaded.is_valid() { exit::SUCCESS } else { exit::INVALID_CONFIG })
+    Ok(if loaded.is_valid() {
+        exit::SUCCESS
+    } else {
+        exit::INVALID_CONFIG
+    })
 }

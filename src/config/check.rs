@@ -42,8 +42,12 @@ struct Checker<'a> {
 fn at(file: &Path, location: &serde_saphyr::Location) -> Location {
     Location {
         file: file.to_path_buf(),
-        line: usize::try_from(location.line()).unwrap_or(usize::MAX).max(1),
-        column: usize::try_from(location.column()).unwrap_or(usize::MAX).max(1),
+        line: usize::try_from(location.line())
+            .unwrap_or(usize::MAX)
+            .max(1),
+        column: usize::try_from(location.column())
+            .unwrap_or(usize::MAX)
+            .max(1),
     }
 }
 
@@ -58,7 +62,9 @@ fn located<T>(file: &Path, spanned: &Spanned<T>, value: impl FnOnce(&T) -> T) ->
 /// then parse as one; anything else is a name.
 pub fn looks_like_guid(value: &str) -> bool {
     let inner = value.trim_start_matches('{').trim_end_matches('}');
-    inner.len() >= 32 && inner.contains('-') && inner.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+    inner.len() >= 32
+        && inner.contains('-')
+        && inner.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
 /// Checks a userPrincipalName's shape: `name@domain`, no spaces.
@@ -69,7 +75,11 @@ pub fn upn_problem(upn: &str) -> Option<&'static str> {
     if local.is_empty() {
         return Some("nothing comes before the '@'");
     }
-    if domain.is_empty() || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+    if domain.is_empty()
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
         return Some("the part after the '@' is not a domain");
     }
     if upn.chars().any(char::is_whitespace) {
@@ -96,7 +106,12 @@ impl Checker<'_> {
         }
     }
 
-    fn usage_location(&mut self, file: &Path, owner: &str, value: &Spanned<String>) -> Option<Located<String>> {
+    fn usage_location(
+        &mut self,
+        file: &Path,
+        owner: &str,
+        value: &Spanned<String>,
+    ) -> Option<Located<String>> {
         let location = at(file, &value.referenced);
         let code = value.value.as_str();
         if countries::is_alpha2(code) {
@@ -117,7 +132,9 @@ impl Checker<'_> {
         self.push(
             Diagnostic::error(
                 codes::INVALID_USAGE_LOCATION,
-                format!("usage location '{code}' of {owner} is not an ISO 3166-1 alpha-2 country code"),
+                format!(
+                    "usage location '{code}' of {owner} is not an ISO 3166-1 alpha-2 country code"
+                ),
             )
             .at(location)
             .help(help),
@@ -149,7 +166,12 @@ impl Checker<'_> {
         Some(Located { value, location })
     }
 
-    fn plans(&mut self, file: &Path, owner: &str, list: &[Spanned<String>]) -> Option<Vec<Located<PlanRef>>> {
+    fn plans(
+        &mut self,
+        file: &Path,
+        owner: &str,
+        list: &[Spanned<String>],
+    ) -> Option<Vec<Located<PlanRef>>> {
         let mut ok = true;
         let mut out: Vec<Located<PlanRef>> = Vec::with_capacity(list.len());
         let mut seen: HashMap<String, Location> = HashMap::new();
@@ -183,10 +205,13 @@ impl Checker<'_> {
             match seen.entry(key) {
                 Entry::Occupied(first) => {
                     self.push(
-                        Diagnostic::error(codes::DUPLICATE_PLAN, format!("service plan '{text}' is listed twice for {owner}"))
-                            .at(location)
-                            .related(first.get().clone(), "first listed here")
-                            .help("remove one of them"),
+                        Diagnostic::error(
+                            codes::DUPLICATE_PLAN,
+                            format!("service plan '{text}' is listed twice for {owner}"),
+                        )
+                        .at(location)
+                        .related(first.get().clone(), "first listed here")
+                        .help("remove one of them"),
                     );
                     ok = false;
                 }
@@ -199,7 +224,13 @@ impl Checker<'_> {
         ok.then_some(out)
     }
 
-    fn license(&mut self, file: &Path, owner: &str, entry: &Spanned<RawLicense>, from_profile: Option<&str>) -> Option<DesiredLicense> {
+    fn license(
+        &mut self,
+        file: &Path,
+        owner: &str,
+        entry: &Spanned<RawLicense>,
+        from_profile: Option<&str>,
+    ) -> Option<DesiredLicense> {
         let raw = &entry.value;
         let location = at(file, &entry.referenced);
         let sku = self.sku(file, owner, &raw.sku);
@@ -263,9 +294,13 @@ impl Checker<'_> {
                     )
                     .at(license.sku.location.clone())
                     .related(first.sku.location.clone(), note)
-                    .help("a principal holds each SKU once: keep one entry (merge their plan lists)");
+                    .help(
+                        "a principal holds each SKU once: keep one entry (merge their plan lists)",
+                    );
                     if let Some(profile) = &license.from_profile {
-                        diagnostic.message.push_str(&format!(" (again from profile '{profile}')"));
+                        diagnostic
+                            .message
+                            .push_str(&format!(" (again from profile '{profile}')"));
                     }
                     self.push(diagnostic);
                     ok = false;
@@ -336,14 +371,26 @@ pub fn check(
         let raw = &root.raw;
         match &raw.version {
             None => c.push(
-                Diagnostic::error(codes::MISSING_VERSION, "licensectl.yaml does not say which format version it uses")
-                    .at(Location { file: file.to_path_buf(), line: 1, column: 1 })
-                    .help("add `version: 1` at the top"),
+                Diagnostic::error(
+                    codes::MISSING_VERSION,
+                    "licensectl.yaml does not say which format version it uses",
+                )
+                .at(Location {
+                    file: file.to_path_buf(),
+                    line: 1,
+                    column: 1,
+                })
+                .help("add `version: 1` at the top"),
             ),
             Some(v) if v.value != SUPPORTED_VERSION => c.push(
-                Diagnostic::error(codes::UNSUPPORTED_VERSION, format!("format version {} is not supported", v.value))
-                    .at(at(file, &v.referenced))
-                    .help(format!("this licensectl reads `version: {SUPPORTED_VERSION}`")),
+                Diagnostic::error(
+                    codes::UNSUPPORTED_VERSION,
+                    format!("format version {} is not supported", v.value),
+                )
+                .at(at(file, &v.referenced))
+                .help(format!(
+                    "this licensectl reads `version: {SUPPORTED_VERSION}`"
+                )),
             ),
             Some(_) => {}
         }
@@ -353,7 +400,10 @@ pub fn check(
             if c.non_empty("the tenant", text, &location) {
                 if looks_like_guid(text) {
                     if let Err(error) = crate::ids::parse_guid(text) {
-                        c.push(Diagnostic::error(codes::INVALID_GUID, format!("tenant: {error}")).at(location.clone()));
+                        c.push(
+                            Diagnostic::error(codes::INVALID_GUID, format!("tenant: {error}"))
+                                .at(location.clone()),
+                        );
                     }
                 } else if !is_domain(text) {
                     c.push(
@@ -362,7 +412,10 @@ pub fn check(
                             .help("write the tenant's initial domain (contoso.onmicrosoft.com) or its tenant id GUID"),
                     );
                 }
-                settings.tenant = Some(Located { value: text.to_owned(), location });
+                settings.tenant = Some(Located {
+                    value: text.to_owned(),
+                    location,
+                });
             }
         }
         if let Some(defaults) = &raw.defaults
@@ -375,9 +428,12 @@ pub fn check(
                 match u32::try_from(max.value) {
                     Ok(n) => settings.safety.max_removals = Some(n),
                     Err(_) => c.push(
-                        Diagnostic::error(codes::INVALID_SAFETY, format!("safety.max_removals {} is too large", max.value))
-                            .at(at(file, &max.referenced))
-                            .help(format!("use a number from 0 to {}", u32::MAX)),
+                        Diagnostic::error(
+                            codes::INVALID_SAFETY,
+                            format!("safety.max_removals {} is too large", max.value),
+                        )
+                        .at(at(file, &max.referenced))
+                        .help(format!("use a number from 0 to {}", u32::MAX)),
                     ),
                 }
             }
@@ -388,7 +444,10 @@ pub fn check(
                     c.push(
                         Diagnostic::error(
                             codes::INVALID_SAFETY,
-                            format!("safety.max_change_percent {} is not a percentage", pct.value),
+                            format!(
+                                "safety.max_change_percent {} is not a percentage",
+                                pct.value
+                            ),
                         )
                         .at(at(file, &pct.referenced))
                         .help("use a number from 0 to 100"),
@@ -412,18 +471,31 @@ pub fn check(
             }
         }
         if let Some(protected) = &raw.protected {
-            for (is_user, list) in [(true, &protected.value.users), (false, &protected.value.groups)] {
+            for (is_user, list) in [
+                (true, &protected.value.users),
+                (false, &protected.value.groups),
+            ] {
                 for item in list.iter().flatten() {
                     let item = located(file, item, |v| v.trim().to_owned());
-                    let what = if is_user { "a protected user" } else { "a protected group" };
+                    let what = if is_user {
+                        "a protected user"
+                    } else {
+                        "a protected group"
+                    };
                     if !c.non_empty(what, &item.value, &item.location) {
                         continue;
                     }
                     if is_user && let Some(problem) = upn_problem(&item.value) {
                         c.push(
-                            Diagnostic::error(codes::INVALID_UPN, format!("protected user '{}' is not a userPrincipalName: {problem}", item.value))
-                                .at(item.location.clone())
-                                .help("write the user's userPrincipalName, e.g. alice@contoso.com"),
+                            Diagnostic::error(
+                                codes::INVALID_UPN,
+                                format!(
+                                    "protected user '{}' is not a userPrincipalName: {problem}",
+                                    item.value
+                                ),
+                            )
+                            .at(item.location.clone())
+                            .help("write the user's userPrincipalName, e.g. alice@contoso.com"),
                         );
                         continue;
                     }
@@ -439,16 +511,26 @@ pub fn check(
             c.push(
                 Diagnostic::error(
                     codes::SETTINGS_OUTSIDE_ROOT,
-                    format!("'{key}' is a setting, but {} is not licensectl.yaml", file.path.display()),
+                    format!(
+                        "'{key}' is a setting, but {} is not licensectl.yaml",
+                        file.path.display()
+                    ),
                 )
                 .at(at(&file.path, location))
-                .help(format!("move '{key}' to {}; principal files hold only users and groups", root_path.display())),
+                .help(format!(
+                    "move '{key}' to {}; principal files hold only users and groups",
+                    root_path.display()
+                )),
             );
         }
     }
 
     // Principals.
-    let profile_index: HashMap<&str, usize> = profiles.iter().enumerate().map(|(i, p)| (p.0.as_str(), i)).collect();
+    let profile_index: HashMap<&str, usize> = profiles
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.0.as_str(), i))
+        .collect();
     let mut profile_used = vec![false; profiles.len()];
     let mut users: Vec<DesiredUser> = Vec::new();
     let mut groups: Vec<DesiredGroup> = Vec::new();
@@ -466,9 +548,12 @@ pub fn check(
             }
             if let Some(problem) = upn_problem(upn) {
                 c.push(
-                    Diagnostic::error(codes::INVALID_UPN, format!("user key '{upn}' is not a userPrincipalName: {problem}"))
-                        .at(location.clone())
-                        .help("users are keyed by userPrincipalName, e.g. alice@contoso.com"),
+                    Diagnostic::error(
+                        codes::INVALID_UPN,
+                        format!("user key '{upn}' is not a userPrincipalName: {problem}"),
+                    )
+                    .at(location.clone())
+                    .help("users are keyed by userPrincipalName, e.g. alice@contoso.com"),
                 );
                 users_ok = false;
             }
@@ -476,10 +561,15 @@ pub fn check(
             match seen_users.entry(upn.to_lowercase()) {
                 Entry::Occupied(first) => {
                     c.push(
-                        Diagnostic::error(codes::DUPLICATE_PRINCIPAL, format!("user {upn} is declared twice"))
-                            .at(location.clone())
-                            .related(first.get().clone(), "first declared here")
-                            .help("userPrincipalNames are compared ignoring case; keep one declaration"),
+                        Diagnostic::error(
+                            codes::DUPLICATE_PRINCIPAL,
+                            format!("user {upn} is declared twice"),
+                        )
+                        .at(location.clone())
+                        .related(first.get().clone(), "first declared here")
+                        .help(
+                            "userPrincipalNames are compared ignoring case; keep one declaration",
+                        ),
                     );
                     users_ok = false;
                 }
@@ -548,10 +638,13 @@ pub fn check(
             match seen_groups.entry(dedup) {
                 Entry::Occupied(first) => {
                     c.push(
-                        Diagnostic::error(codes::DUPLICATE_PRINCIPAL, format!("group {text} is declared twice"))
-                            .at(location.clone())
-                            .related(first.get().clone(), "first declared here")
-                            .help("group names are compared ignoring case; keep one declaration"),
+                        Diagnostic::error(
+                            codes::DUPLICATE_PRINCIPAL,
+                            format!("group {text} is declared twice"),
+                        )
+                        .at(location.clone())
+                        .related(first.get().clone(), "first declared here")
+                        .help("group names are compared ignoring case; keep one declaration"),
                     );
                     users_ok = false;
                 }
@@ -602,16 +695,23 @@ pub fn check(
             );
         }
         settings.protected.push(Located {
-            value: if is_user { PrincipalRef::User(item.value) } else { PrincipalRef::Group(item.value) },
+            value: if is_user {
+                PrincipalRef::User(item.value)
+            } else {
+                PrincipalRef::Group(item.value)
+            },
             location: item.location,
         });
     }
     for ((name, location, _), used) in profiles.iter().zip(&profile_used) {
         if !used && complete {
             c.push(
-                Diagnostic::warning(codes::UNUSED_PROFILE, format!("profile '{name}' is not used by any user or group"))
-                    .at(location.clone())
-                    .help("remove it, or refer to it with `profile:`"),
+                Diagnostic::warning(
+                    codes::UNUSED_PROFILE,
+                    format!("profile '{name}' is not used by any user or group"),
+                )
+                .at(location.clone())
+                .help("remove it, or refer to it with `profile:`"),
             );
         }
     }
@@ -620,9 +720,13 @@ pub fn check(
     if !users_ok || !profiles_ok || c.diagnostics.iter().any(Diagnostic::is_error) {
         return None;
     }
-    users.sort_by(|a, b| a.upn.to_lowercase().cmp(&b.upn.to_lowercase()));
-    groups.sort_by(|a, b| group_sort_key(&a.key).cmp(&group_sort_key(&b.key)));
-    Some(DesiredState { settings, users, groups })
+    users.sort_by_cached_key(|u| u.upn.to_lowercase());
+    groups.sort_by_cached_key(|g| group_sort_key(&g.key));
+    Some(DesiredState {
+        settings,
+        users,
+        groups,
+    })
 }
 
 fn group_sort_key(key: &GroupKey) -> String {
@@ -636,7 +740,9 @@ fn is_domain(text: &str) -> bool {
     text.contains('.')
         && !text.starts_with('.')
         && !text.ends_with('.')
-        && text.split('.').all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && text.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 /// A principal's expanded license list: `Ok(None)` when unmanaged, `Err` after a diagnostic.
@@ -654,7 +760,11 @@ fn principal_licenses(
     has_usage_location: bool,
 ) -> Result<Option<Vec<DesiredLicense>>, ()> {
     if profile.is_none() && licenses.is_none() {
-        let what = if has_usage_location { "manages only its usage location" } else { "manages nothing" };
+        let what = if has_usage_location {
+            "manages only its usage location"
+        } else {
+            "manages nothing"
+        };
         c.push(
             Diagnostic::warning(codes::MANAGES_NOTHING, format!("{owner} has neither `profile` nor `licenses`, so licensectl {what}"))
                 .at(location.clone())
@@ -677,16 +787,28 @@ fn principal_licenses(
             None => {
                 let help = match closest(&name.value, profiles.iter().map(|p| p.0.as_str())) {
                     Some(best) => format!("did you mean '{best}'?"),
-                    None if profiles.is_empty() => "define it under `profiles:` in licensectl.yaml".to_owned(),
+                    None if profiles.is_empty() => {
+                        "define it under `profiles:` in licensectl.yaml".to_owned()
+                    }
                     None => format!(
                         "defined profiles: {}",
-                        profiles.iter().map(|p| p.0.as_str()).collect::<Vec<_>>().join(", ")
+                        profiles
+                            .iter()
+                            .map(|p| p.0.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 };
                 c.push(
-                    Diagnostic::error(codes::UNKNOWN_PROFILE, format!("{owner} uses profile '{}', which is not defined", name.value))
-                        .at(profile_location)
-                        .help(help),
+                    Diagnostic::error(
+                        codes::UNKNOWN_PROFILE,
+                        format!(
+                            "{owner} uses profile '{}', which is not defined",
+                            name.value
+                        ),
+                    )
+                    .at(profile_location)
+                    .help(help),
                 );
                 ok = false;
             }

@@ -259,7 +259,9 @@ pub const COUNTRIES: &[(&str, &str, &str)] = &[
 
 /// True when `code` is an assigned alpha-2 code (upper case, as Graph writes them).
 pub fn is_alpha2(code: &str) -> bool {
-    COUNTRIES.binary_search_by(|(a2, _, _)| (*a2).cmp(code)).is_ok()
+    COUNTRIES
+        .binary_search_by(|(a2, _, _)| (*a2).cmp(code))
+        .is_ok()
 }
 
 /// The country with this alpha-2 code, any case.
@@ -292,7 +294,17 @@ mod tests {
 
     #[test]
     fn lookups() {
-        for (code, valid) in [("US", true), ("DE", true), ("NO", true), ("GB", true), ("UK", false), ("us", false), ("XX", false), ("", false), ("USA", false)] {
+        for (code, valid) in [
+            ("US", true),
+            ("DE", true),
+            ("NO", true),
+            ("GB", true),
+            ("UK", false),
+            ("us", false),
+            ("XX", false),
+            ("", false),
+            ("USA", false),
+        ] {
             assert_eq!(is_alpha2(code), valid, "{code}");
         }
         assert_eq!(by_alpha2("de"), Some(("DE", "Germany")));

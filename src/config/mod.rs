@@ -97,6 +97,7 @@ pub fn load(dir: &Path) -> LoadedConfig {
         );
     }
 
+    let mut texts: Vec<(&str, PathBuf, String)> = Vec::with_capacity(relative.len());
     for rel in &relative {
         let path = display_path(dir, rel);
         let bytes = match fs::read(dir.join(rel)) {
@@ -130,12 +131,15 @@ pub fn load(dir: &Path) -> LoadedConfig {
                 continue;
             }
         };
-        let result = parse::parse_file(&path, text);
-        sources.insert(&path, text);
+        let text = text.to_owned();
+        texts.push((rel.as_str(), path, text));
+    }
+    for ((rel, path, text), result) in texts.iter().zip(parse_all(&texts)) {
+        sources.insert(path, text.as_str());
         match result {
             Ok(raw) => parsed.push(check::ParsedFile {
-                path,
-                is_root: rel == SETTINGS_FILE,
+                path: path.clone(),
+                is_root: *rel == SETTINGS_FILE,
                 raw,
             }),
             Err(mut found) => {
@@ -148,6 +152,69 @@ pub fn load(dir: &Path) -> LoadedConfig {
     parsed.sort_by_key(|f| !f.is_root);
     let desired = check::check(&parsed, &root_path, complete, &mut diagnostics);
     finish(desired, diagnostics, sources, hasher)
+}
+
+type ParseResult = Result<raw::RawFile, Vec<Diagnostic>>;
+
+/// Parses the files on up to `available_parallelism` threads; results in input order.
+fn parse_all(texts: &[(&str, PathBuf, String)]) -> Vec<ParseResult> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(texts.len())
+        .max(1);
+    if threads == 1 {
+        return texts
+            .iter()
+            .map(|(_, path, text)| parse::parse_file(path, text))
+            .collect();
+    }
+    // Deal the files out round-robin, largest first, so the threads get similar work.
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(texts[i].2.len()));
+    let mut results: Vec<Option<ParseResult>> = (0..texts.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let mine: Vec<usize> = order.iter().copied().skip(t).step_by(threads).collect();
+                scope.spawn(move || {
+                    mine.into_iter()
+                        .map(|i| (i, parse::parse_file(&texts[i].1, &texts[i].2)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for handle in handles {
+            // A panicking parser thread would be a bug in a dependency: its files stay
+            // `None` and are reported below rather than taking the process down.
+            if let Ok(done) = handle.join() {
+                for (i, result) in done {
+                    results[i] = Some(result);
+                }
+            }
+        }
+    });
+    results
+        .into_iter()
+        .zip(texts)
+        .map(|(result, (_, path, _))| {
+            result.unwrap_or_else(|| {
+                Err(vec![
+                    Diagnostic::error(
+                        codes::YAML_SYNTAX,
+                        format!(
+                            "{} could not be parsed (internal parser failure)",
+                            path.display()
+                        ),
+                    )
+                    .at(Location {
+                        file: path.clone(),
+                        line: 1,
+                        column: 1,
+                    }),
+                ])
+            })
+        })
+        .collect()
 }
 
 fn finish(

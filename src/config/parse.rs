@@ -109,9 +109,7 @@ pub fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
             (
                 codes::DUPLICATE_KEY,
                 format!("key '{key}' appears twice in the same mapping"),
-                Some(
-                    "YAML keeps only one of them; merge the two entries into one".to_owned(),
-                ),
+                Some("YAML keeps only one of them; merge the two entries into one".to_owned()),
             )
         }
         YamlError::Budget { .. }
@@ -138,9 +136,7 @@ pub fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
         | YamlError::InvalidScalar { .. }
         | YamlError::Unexpected { .. }
         | YamlError::InvalidBooleanStrict { .. }
-        | YamlError::NullIntoString { .. } => {
-            (codes::INVALID_TYPE, plain_message(error), None)
-        }
+        | YamlError::NullIntoString { .. } => (codes::INVALID_TYPE, plain_message(error), None),
         YamlError::SerdeInvalidValue { .. } | YamlError::NonFiniteFloat { .. } => {
             (codes::INVALID_VALUE, plain_message(error), None)
         }

@@ -52,6 +52,7 @@ pub struct RawFile {
 /// Defaults for managed users.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Defaults")]
 pub struct RawDefaults {
     /// ISO 3166-1 alpha-2 country code (e.g. `US`) given to managed users that need a usage
     /// location and declare none.
@@ -62,6 +63,7 @@ pub struct RawDefaults {
 /// Blast-radius limits.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Safety")]
 pub struct RawSafety {
     /// Most license removals one plan may contain.
     #[schemars(with = "Option<u32>")]
@@ -74,6 +76,7 @@ pub struct RawSafety {
 /// Principals that never lose a license.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Protected")]
 pub struct RawProtected {
     /// userPrincipalNames.
     #[schemars(with = "Option<Vec<String>>")]
@@ -87,6 +90,7 @@ pub struct RawProtected {
 /// licenses unmanaged; `licenses: []` means "no direct licenses".
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "User")]
 pub struct RawUser {
     /// ISO 3166-1 alpha-2 country code, required by Microsoft 365 before a license can be
     /// assigned.
@@ -103,6 +107,7 @@ pub struct RawUser {
 /// A group's desired licenses (group-based licensing); same rules as for users.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Group")]
 pub struct RawGroup {
     /// Name of a profile whose licenses the group gets.
     #[schemars(with = "Option<String>")]
@@ -115,6 +120,7 @@ pub struct RawGroup {
 /// One license: a SKU and optionally which of its service plans are on.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "License")]
 pub struct RawLicense {
     /// skuPartNumber (e.g. `SPE_E5`) or skuId GUID.
     #[schemars(with = "String")]

@@ -61,7 +61,12 @@ enum Problem {
 
 /// Turns one `jsonschema` error into problems. For `anyOf`/`oneOf` (how optional objects
 /// are written), reports the errors of the branches that are not the mere `null` option.
-fn collect(error: &jsonschema::ValidationError<'_>, schema: &Value, problems: &mut Vec<Problem>, depth: usize) {
+fn collect(
+    error: &jsonschema::ValidationError<'_>,
+    schema: &Value,
+    problems: &mut Vec<Problem>,
+    depth: usize,
+) {
     let pointer = error.instance_path().as_str().to_owned();
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
@@ -85,8 +90,7 @@ fn collect(error: &jsonschema::ValidationError<'_>, schema: &Value, problems: &m
                 found: type_name(error.instance()),
             });
         }
-        ValidationErrorKind::AnyOf { context }
-        | ValidationErrorKind::OneOfNotValid { context }
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context }
             if depth < 8 =>
         {
             let before = problems.len();
@@ -340,8 +344,14 @@ pub struct PointerIndex {
 }
 
 enum Frame {
-    Map { pointer: String, key: Option<String> },
-    Seq { pointer: String, next: usize },
+    Map {
+        pointer: String,
+        key: Option<String>,
+    },
+    Seq {
+        pointer: String,
+        next: usize,
+    },
     Skip,
 }
 
@@ -528,9 +538,24 @@ safety:
     fn property_names_follow_refs() {
         let schema = schema();
         let cases: [(&str, &[&str]); 4] = [
-            ("", &["defaults", "groups", "profiles", "protected", "safety", "tenant", "users", "version"]),
+            (
+                "",
+                &[
+                    "defaults",
+                    "groups",
+                    "profiles",
+                    "protected",
+                    "safety",
+                    "tenant",
+                    "users",
+                    "version",
+                ],
+            ),
             ("/users/x", &["licenses", "profile", "usage_location"]),
-            ("/users/x/licenses/3", &["disabled_plans", "enabled_plans", "sku"]),
+            (
+                "/users/x/licenses/3",
+                &["disabled_plans", "enabled_plans", "sku"],
+            ),
             ("/profiles/p/0", &["disabled_plans", "enabled_plans", "sku"]),
         ];
         for (pointer, expected) in cases {
@@ -543,8 +568,14 @@ safety:
     #[test]
     fn did_you_mean() {
         let candidates = ["licenses", "profile", "usage_location"];
-        assert_eq!(did_you_mean_or_list("licences", &candidates), "did you mean 'licenses'?");
-        assert_eq!(did_you_mean_or_list("usagelocation", &candidates), "did you mean 'usage_location'?");
+        assert_eq!(
+            did_you_mean_or_list("licences", &candidates),
+            "did you mean 'licenses'?"
+        );
+        assert_eq!(
+            did_you_mean_or_list("usagelocation", &candidates),
+            "did you mean 'usage_location'?"
+        );
         assert_eq!(
             did_you_mean_or_list("zzz", &candidates),
             "expected one of: licenses, profile, usage_location"

@@ -284,12 +284,18 @@ mod tests {
             column,
         };
         let diagnostics = vec![
-            Diagnostic::error("unknown-profile", "user alice@contoso.com uses unknown profile 'wroker'")
-                .at(loc(&a, 3, 14))
-                .help("did you mean 'worker'?"),
-            Diagnostic::error("duplicate-principal", "user Alice@contoso.com is declared twice")
-                .at(loc(&b, 2, 3))
-                .related(loc(&a, 2, 3), "first declared here"),
+            Diagnostic::error(
+                "unknown-profile",
+                "user alice@contoso.com uses unknown profile 'wroker'",
+            )
+            .at(loc(&a, 3, 14))
+            .help("did you mean 'worker'?"),
+            Diagnostic::error(
+                "duplicate-principal",
+                "user Alice@contoso.com is declared twice",
+            )
+            .at(loc(&b, 2, 3))
+            .related(loc(&a, 2, 3), "first declared here"),
             Diagnostic::warning("no-config-files", "no *.yaml files, 100% empty: really"),
         ];
         (diagnostics, sources)
