@@ -118,6 +118,27 @@ pub fn load(dir: &Path) -> LoadedConfig {
                 continue;
             }
         };
+        if bytes.len() > parse::MAX_FILE_BYTES {
+            diagnostics.push(
+                Diagnostic::error(
+                    codes::YAML_LIMIT,
+                    format!(
+                        "{} is {} bytes, more than the {} a config file may hold",
+                        path.display(),
+                        bytes.len(),
+                        parse::MAX_FILE_BYTES
+                    ),
+                )
+                .at(Location {
+                    file: path.clone(),
+                    line: 1,
+                    column: 1,
+                })
+                .help("split the principals over several files"),
+            );
+            complete = false;
+            continue;
+        }
         hasher.update(rel.as_bytes());
         hasher.update([0]);
         hasher.update((bytes.len() as u64).to_le_bytes());
