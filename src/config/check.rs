@@ -88,9 +88,44 @@ pub fn upn_problem(upn: &str) -> Option<&'static str> {
     None
 }
 
+/// What to say when a key is seen twice.
+struct Duplicate<'a> {
+    code: &'static str,
+    message: String,
+    note: &'a str,
+    help: &'a str,
+}
+
 impl Checker<'_> {
     fn push(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
+    }
+
+    /// Records `key` at `location`; when `seen` already holds it, reports the duplicate here
+    /// with a note at the first place, and returns false.
+    fn first_time(
+        &mut self,
+        seen: &mut HashMap<String, Location>,
+        key: String,
+        location: &Location,
+        duplicate: impl FnOnce() -> Duplicate<'static>,
+    ) -> bool {
+        match seen.entry(key) {
+            Entry::Occupied(first) => {
+                let d = duplicate();
+                self.push(
+                    Diagnostic::error(d.code, d.message)
+                        .at(location.clone())
+                        .related(first.get().clone(), d.note)
+                        .help(d.help),
+                );
+                false
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(location.clone());
+                true
+            }
+        }
     }
 
     fn non_empty(&mut self, what: &str, value: &str, location: &Location) -> bool {
@@ -202,23 +237,16 @@ impl Checker<'_> {
                 PlanRef::Id(id) => id.to_string(),
                 PlanRef::Name(name) => name.to_ascii_uppercase(),
             };
-            match seen.entry(key) {
-                Entry::Occupied(first) => {
-                    self.push(
-                        Diagnostic::error(
-                            codes::DUPLICATE_PLAN,
-                            format!("service plan '{text}' is listed twice for {owner}"),
-                        )
-                        .at(location)
-                        .related(first.get().clone(), "first listed here")
-                        .help("remove one of them"),
-                    );
-                    ok = false;
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(location.clone());
-                    out.push(Located { value, location });
-                }
+            let first = self.first_time(&mut seen, key, &location, || Duplicate {
+                code: codes::DUPLICATE_PLAN,
+                message: format!("service plan '{text}' is listed twice for {owner}"),
+                note: "first listed here",
+                help: "remove one of them",
+            });
+            if first {
+                out.push(Located { value, location });
+            } else {
+                ok = false;
             }
         }
         ok.then_some(out)
@@ -558,25 +586,14 @@ pub fn check(
                 users_ok = false;
             }
             let owner = format!("user {upn}");
-            match seen_users.entry(upn.to_lowercase()) {
-                Entry::Occupied(first) => {
-                    c.push(
-                        Diagnostic::error(
-                            codes::DUPLICATE_PRINCIPAL,
-                            format!("user {upn} is declared twice"),
-                        )
-                        .at(location.clone())
-                        .related(first.get().clone(), "first declared here")
-                        .help(
-                            "userPrincipalNames are compared ignoring case; keep one declaration",
-                        ),
-                    );
-                    users_ok = false;
+            users_ok &= c.first_time(&mut seen_users, upn.to_lowercase(), &location, || {
+                Duplicate {
+                    code: codes::DUPLICATE_PRINCIPAL,
+                    message: format!("user {upn} is declared twice"),
+                    note: "first declared here",
+                    help: "userPrincipalNames are compared ignoring case; keep one declaration",
                 }
-                Entry::Vacant(slot) => {
-                    slot.insert(location.clone());
-                }
-            }
+            });
             let usage_location = match &raw.usage_location {
                 Some(ul) => {
                     let checked = c.usage_location(file, &owner, ul);
@@ -635,23 +652,12 @@ pub fn check(
                 GroupKey::Id(id) => id.to_string(),
                 GroupKey::Name(name) => name.to_lowercase(),
             };
-            match seen_groups.entry(dedup) {
-                Entry::Occupied(first) => {
-                    c.push(
-                        Diagnostic::error(
-                            codes::DUPLICATE_PRINCIPAL,
-                            format!("group {text} is declared twice"),
-                        )
-                        .at(location.clone())
-                        .related(first.get().clone(), "first declared here")
-                        .help("group names are compared ignoring case; keep one declaration"),
-                    );
-                    users_ok = false;
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(location.clone());
-                }
-            }
+            users_ok &= c.first_time(&mut seen_groups, dedup, &location, || Duplicate {
+                code: codes::DUPLICATE_PRINCIPAL,
+                message: format!("group {text} is declared twice"),
+                note: "first declared here",
+                help: "group names are compared ignoring case; keep one declaration",
+            });
             let licenses = principal_licenses(
                 &mut c,
                 file,
