@@ -5,7 +5,10 @@
 //! library; no licensing logic lives here.
 
 pub mod exit;
+pub mod schema;
+pub mod validate;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -21,7 +24,12 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Check a config directory offline and report every problem (exit 0 valid, 78 invalid).
+    Validate(validate::ValidateArgs),
+    /// Print the JSON Schema of a config file (for editors and CI).
+    Schema,
+}
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
 pub fn main() -> ExitCode {
@@ -38,5 +46,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cli.command {}
+    let result = match &cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Schema => schema::run(),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
 }
