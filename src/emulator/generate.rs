@@ -1,0 +1,1 @@
+//! Synthetic tenants (filled in below).
