@@ -4,6 +4,7 @@
 //! own flags, and uses `anyhow`. Each command lives in its own file and calls into the
 //! library; no licensing logic lives here.
 
+pub mod emulator;
 pub mod exit;
 
 use std::process::ExitCode;
@@ -21,7 +22,10 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Run the local Graph emulator or generate a synthetic tenant.
+    Emulator(emulator::EmulatorArgs),
+}
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
 pub fn main() -> ExitCode {
@@ -38,5 +42,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cli.command {}
+    match cli.command {
+        Command::Emulator(args) => emulator::run(args),
+    }
 }
