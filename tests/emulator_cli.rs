@@ -14,7 +14,19 @@ fn generate_writes_a_deterministic_snapshot() {
     for out in [&a, &b] {
         assert_cmd::Command::cargo_bin("licensectl")
             .expect("binary")
-            .args(["emulator", "generate", "--users", "300", "--groups", "4", "--seed", "7", "--skus", "ENTERPRISEPACK,SPE_E5,POWER_BI_PRO", "-o"])
+            .args([
+                "emulator",
+                "generate",
+                "--users",
+                "300",
+                "--groups",
+                "4",
+                "--seed",
+                "7",
+                "--skus",
+                "ENTERPRISEPACK,SPE_E5,POWER_BI_PRO",
+                "-o",
+            ])
             .arg(out)
             .assert()
             .success()
@@ -39,7 +51,9 @@ fn serve_prints_its_url_first_and_answers() {
     let file = dir.path().join("t.json");
     assert_cmd::Command::cargo_bin("licensectl")
         .expect("binary")
-        .args(["emulator", "generate", "--users", "20", "--groups", "2", "-o"])
+        .args([
+            "emulator", "generate", "--users", "20", "--groups", "2", "-o",
+        ])
         .arg(&file)
         .assert()
         .success();
@@ -52,15 +66,24 @@ fn serve_prints_its_url_first_and_answers() {
         .spawn()
         .expect("spawn");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
     let url = line.trim().to_owned();
     let status = std::panic::catch_unwind(|| {
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         rt.block_on(async {
-            let r = reqwest::get(format!("{url}/v1.0/users")).await.expect("get");
+            let r = reqwest::get(format!("{url}/v1.0/users"))
+                .await
+                .expect("get");
             assert_eq!(r.status().as_u16(), 401);
-            let snap: TenantSnapshot = reqwest::get(format!("{url}/_emulator/snapshot")).await.expect("get").json().await.expect("json");
+            let snap: TenantSnapshot = reqwest::get(format!("{url}/_emulator/snapshot"))
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
             assert_eq!(snap.users.len(), 20);
         });
     });
@@ -72,5 +95,7 @@ fn serve_prints_its_url_first_and_answers() {
         .args(["emulator", "serve", "--tenant", "/nonexistent.json"])
         .assert()
         .code(1)
-        .stderr(predicates::str::contains("cannot read snapshot /nonexistent.json"));
+        .stderr(predicates::str::contains(
+            "cannot read snapshot /nonexistent.json",
+        ));
 }

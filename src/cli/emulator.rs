@@ -121,7 +121,9 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         latency: Duration::from_millis(a.latency_ms),
         throttle: match a.throttle {
             ThrottleMode::Off => None,
-            ThrottleMode::Graph => Some(ThrottleOptions::graph().time_scaled(a.throttle_time_scale)),
+            ThrottleMode::Graph => {
+                Some(ThrottleOptions::graph().time_scaled(a.throttle_time_scale))
+            }
         },
         faults,
         seed: a.seed,

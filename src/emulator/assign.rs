@@ -46,7 +46,11 @@ pub fn parse_request(body: Option<&Value>) -> Result<AssignRequest, GraphError> 
             ))),
             None => Err(GraphError::bad_request(format!(
                 "Required property '{name}' is missing; send it (use [] when there is nothing to {}).",
-                if name == "addLicenses" { "add" } else { "remove" }
+                if name == "addLicenses" {
+                    "add"
+                } else {
+                    "remove"
+                }
             ))),
         }
     };
@@ -159,7 +163,9 @@ fn rule_violation(
     touched: &HashSet<ServicePlanId>,
 ) -> Option<(AssignmentError, String)> {
     for [a, b] in &t.rules.mutually_exclusive {
-        if enabled.contains(a) && enabled.contains(b) && (touched.contains(a) || touched.contains(b))
+        if enabled.contains(a)
+            && enabled.contains(b)
+            && (touched.contains(a) || touched.contains(b))
         {
             return Some((
                 AssignmentError::MutuallyExclusiveViolation,
@@ -267,9 +273,7 @@ pub fn assign_user(
     check_licenses(t, req)?;
     let user = &t.users[u];
     for sku in &req.remove {
-        let direct = user
-            .direct_states()
-            .any(|s| s.sku_id == *sku);
+        let direct = user.direct_states().any(|s| s.sku_id == *sku);
         if !direct {
             if user.inherited_states().any(|s| s.sku_id == *sku) {
                 return Err(GraphError::bad_request(
@@ -355,7 +359,9 @@ pub fn assign_group(t: &mut Tenant, g: usize, req: &AssignRequest) -> Result<(),
         }
     }
     let group = &mut t.groups[g];
-    group.assigned_licenses.retain(|l| !req.remove.contains(&l.sku_id));
+    group
+        .assigned_licenses
+        .retain(|l| !req.remove.contains(&l.sku_id));
     for lic in &req.add {
         if let Some(existing) = group
             .assigned_licenses
@@ -417,19 +423,23 @@ pub fn process_group(t: &mut Tenant, g: usize, now: &str) {
         }
         let mut trial = next.clone();
         for lic in &licenses {
-            trial.license_assignment_states.push(LicenseAssignmentState {
-                sku_id: lic.sku_id,
-                disabled_plans: lic.disabled_plans.clone(),
-                assigned_by_group: Some(gid),
-                state: AssignmentStateKind::Active,
-                error: None,
-                last_updated_date_time: Some(now.to_owned()),
-            });
+            trial
+                .license_assignment_states
+                .push(LicenseAssignmentState {
+                    sku_id: lic.sku_id,
+                    disabled_plans: lic.disabled_plans.clone(),
+                    assigned_by_group: Some(gid),
+                    state: AssignmentStateKind::Active,
+                    error: None,
+                    last_updated_date_time: Some(now.to_owned()),
+                });
         }
         recompute_assigned(&mut trial);
         if failure.is_none() {
-            let touched: HashSet<ServicePlanId> =
-                licenses.iter().flat_map(|l| plans_enabled_by(t, l)).collect();
+            let touched: HashSet<ServicePlanId> = licenses
+                .iter()
+                .flat_map(|l| plans_enabled_by(t, l))
+                .collect();
             failure = rule_violation(t, &enabled_plans(t, &trial), &touched).map(|(e, _)| e);
         }
         let next = match failure {

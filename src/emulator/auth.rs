@@ -127,9 +127,7 @@ fn certificate_spki(cert: &[u8]) -> Option<Vec<u8>> {
 
 /// Decodes a PEM block into a DER RSA public key.
 pub fn pem_public_key(pem: &str) -> Result<Vec<u8>, String> {
-    let begin = pem
-        .find("-----BEGIN ")
-        .ok_or("no '-----BEGIN' line")?;
+    let begin = pem.find("-----BEGIN ").ok_or("no '-----BEGIN' line")?;
     let after = &pem[begin + 11..];
     let label_end = after.find("-----").ok_or("malformed BEGIN line")?;
     let label = &after[..label_end];
@@ -143,7 +141,9 @@ pub fn pem_public_key(pem: &str) -> Result<Vec<u8>, String> {
         .decode(b64.as_bytes())
         .map_err(|e| format!("bad base64: {e}"))?;
     let key = match label {
-        "CERTIFICATE" => certificate_spki(&der).ok_or("cannot find the certificate's public key")?,
+        "CERTIFICATE" => {
+            certificate_spki(&der).ok_or("cannot find the certificate's public key")?
+        }
         "PUBLIC KEY" | "RSA PUBLIC KEY" => der,
         other => return Err(format!("unsupported PEM block '{other}'")),
     };
@@ -187,11 +187,13 @@ impl Authority {
         for reg in regs {
             let mut keys = Vec::new();
             for (index, pem) in reg.public_keys_pem.iter().enumerate() {
-                keys.push(pem_public_key(pem).map_err(|reason| EmulatorError::PublicKey {
-                    app_id: reg.app_id.clone(),
-                    index,
-                    reason,
-                })?);
+                keys.push(
+                    pem_public_key(pem).map_err(|reason| EmulatorError::PublicKey {
+                        app_id: reg.app_id.clone(),
+                        index,
+                        reason,
+                    })?,
+                );
             }
             apps.push(App { reg, keys });
         }
@@ -227,7 +229,9 @@ impl Authority {
                 400,
                 "invalid_request",
                 90002,
-                format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+                format!(
+                    "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+                ),
             ));
         }
         let missing = |p: &str| {
@@ -259,7 +263,9 @@ impl Authority {
                 400,
                 "invalid_scope",
                 70011,
-                format!("The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid. Use a single '<resource>/.default' scope, e.g. https://graph.microsoft.com/.default."),
+                format!(
+                    "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid. Use a single '<resource>/.default' scope, e.g. https://graph.microsoft.com/.default."
+                ),
             ));
         }
         let app = self
@@ -276,11 +282,13 @@ impl Authority {
             })?;
         let secret = get("client_secret").map(str::to_owned).or(basic_secret);
         if let Some(secret) = secret {
-            if !app.reg.client_secrets.iter().any(|s| *s == secret) {
+            if !app.reg.client_secrets.contains(&secret) {
                 return Err(invalid_client(
                     401,
                     7000215,
-                    format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
+                    format!(
+                        "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                    ),
                 ));
             }
         } else if let Some(assertion) = get("client_assertion") {
@@ -322,13 +330,18 @@ impl Authority {
         let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         let iss = text(&claims, "iss").unwrap_or_default();
         let sub = text(&claims, "sub").unwrap_or_default();
-        let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(malformed)?;
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or_else(malformed)?;
         let nbf = claims.get("nbf").and_then(Value::as_i64).unwrap_or(0);
         if exp <= now || nbf > now + 300 {
             return Err(invalid_client(
                 401,
                 700024,
-                format!("Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}."),
+                format!(
+                    "Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}."
+                ),
             ));
         }
         let audiences: Vec<String> = match claims.get("aud") {
@@ -353,7 +366,10 @@ impl Authority {
                 return Err(invalid_client(
                     401,
                     700016,
-                    format!("The audience of the client assertion ({}) is not this tenant's token endpoint.", audiences.join(", ")),
+                    format!(
+                        "The audience of the client assertion ({}) is not this tenant's token endpoint.",
+                        audiences.join(", ")
+                    ),
                 ));
             }
             let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
@@ -364,7 +380,9 @@ impl Authority {
                     return Err(invalid_client(
                         401,
                         5002738,
-                        format!("Invalid JWT token. '{alg}' is not a supported signature algorithm; use RS256 or PS256."),
+                        format!(
+                            "Invalid JWT token. '{alg}' is not a supported signature algorithm; use RS256 or PS256."
+                        ),
                     ));
                 }
             };
@@ -394,7 +412,10 @@ impl Authority {
                 400,
                 "invalid_request",
                 70021,
-                format!("No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{}'.", audiences.join(", ")),
+                format!(
+                    "No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{}'.",
+                    audiences.join(", ")
+                ),
             ));
         }
         Ok(())
@@ -460,9 +481,7 @@ pub fn basic_credentials(header: Option<&str>) -> Option<(String, String)> {
     let raw = header?.trim().strip_prefix("Basic ")?;
     let decoded = String::from_utf8(STANDARD.decode(raw.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    let dec = |s: &str| {
-        form_urlencoded_decode(s)
-    };
+    let dec = |s: &str| form_urlencoded_decode(s);
     Some((dec(id), dec(secret)))
 }
 

@@ -30,9 +30,13 @@ fn parse(body: Option<&Value>) -> Result<Vec<Item>, GraphError> {
     let requests = body
         .and_then(|b| b.get("requests"))
         .and_then(Value::as_array)
-        .ok_or_else(|| batch_error("Invalid batch payload format: expected {\"requests\": [...]}."))?;
+        .ok_or_else(|| {
+            batch_error("Invalid batch payload format: expected {\"requests\": [...]}.")
+        })?;
     if requests.is_empty() {
-        return Err(batch_error("Invalid batch payload format: 'requests' is empty."));
+        return Err(batch_error(
+            "Invalid batch payload format: 'requests' is empty.",
+        ));
     }
     if requests.len() > MAX_BATCH {
         return Err(batch_error(format!(
@@ -44,10 +48,16 @@ fn parse(body: Option<&Value>) -> Result<Vec<Item>, GraphError> {
     for r in requests {
         let id = match r.get("id") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            _ => return Err(batch_error("Every batch request needs a non-empty string 'id'.")),
+            _ => {
+                return Err(batch_error(
+                    "Every batch request needs a non-empty string 'id'.",
+                ));
+            }
         };
         if items.iter().any(|i| i.id.eq_ignore_ascii_case(&id)) {
-            return Err(batch_error(format!("Batch request ids must be unique; '{id}' appears twice.")));
+            return Err(batch_error(format!(
+                "Batch request ids must be unique; '{id}' appears twice."
+            )));
         }
         let method = r
             .get("method")
@@ -62,12 +72,20 @@ fn parse(body: Option<&Value>) -> Result<Vec<Item>, GraphError> {
         let headers: Vec<(String, String)> = match r.get("headers") {
             Some(Value::Object(h)) => h
                 .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                .map(|(k, v)| {
+                    (
+                        k.to_ascii_lowercase(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
                 .collect(),
             _ => Vec::new(),
         };
         let depends_on: Vec<String> = match r.get("dependsOn") {
-            Some(Value::Array(d)) => d.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            Some(Value::Array(d)) => d
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
             _ => Vec::new(),
         };
         items.push(Item {
@@ -95,9 +113,15 @@ fn parse(body: Option<&Value>) -> Result<Vec<Item>, GraphError> {
 fn item_response(id: &str, reply: Reply) -> Value {
     let mut headers = Map::new();
     if reply.body.is_some() {
-        headers.insert("Content-Type".to_owned(), Value::String("application/json".to_owned()));
+        headers.insert(
+            "Content-Type".to_owned(),
+            Value::String("application/json".to_owned()),
+        );
     }
-    headers.insert("Cache-Control".to_owned(), Value::String("no-cache".to_owned()));
+    headers.insert(
+        "Cache-Control".to_owned(),
+        Value::String("no-cache".to_owned()),
+    );
     for (k, v) in reply.headers {
         headers.insert(k, Value::String(v));
     }
@@ -138,7 +162,9 @@ async fn run_item(emu: &Emulator, outer: &Call, claims: &Claims, item: &Item) ->
     call.query = query.to_owned();
     if call.body.is_some() && call.header("content-type").is_none() {
         return Reply::error(
-            &GraphError::bad_request("A batch request with a body must have a 'Content-Type' header."),
+            &GraphError::bad_request(
+                "A batch request with a body must have a 'Content-Type' header.",
+            ),
             &call,
         );
     }
@@ -167,7 +193,11 @@ pub(super) async fn run(emu: &Emulator, outer: &Call, claims: &Claims) -> Reply 
         if ready.is_empty() {
             // A dependency cycle: nothing can run.
             for i in pending.drain(..) {
-                let e = GraphError::new(424, "FailedDependency", "The request has a cyclic dependency.");
+                let e = GraphError::new(
+                    424,
+                    "FailedDependency",
+                    "The request has a cyclic dependency.",
+                );
                 responses.push(item_response(&i.id, Reply::error(&e, outer)));
             }
             break;
@@ -181,16 +211,21 @@ pub(super) async fn run(emu: &Emulator, outer: &Call, claims: &Claims) -> Reply 
             });
             if failed {
                 status.insert(i.id.to_ascii_lowercase(), 424);
-                let e = GraphError::new(424, "FailedDependency", "The request could not be executed because a request it depends on failed.");
+                let e = GraphError::new(
+                    424,
+                    "FailedDependency",
+                    "The request could not be executed because a request it depends on failed.",
+                );
                 emu.record("(batch dependency)", 424, false);
                 responses.push(item_response(&i.id, Reply::error(&e, outer)));
             } else {
                 runnable.push(i);
             }
         }
-        let replies =
-            futures_util::future::join_all(runnable.iter().map(|i| run_item(emu, outer, claims, i)))
-                .await;
+        let replies = futures_util::future::join_all(
+            runnable.iter().map(|i| run_item(emu, outer, claims, i)),
+        )
+        .await;
         for (i, reply) in runnable.iter().zip(replies) {
             status.insert(i.id.to_ascii_lowercase(), reply.status);
             responses.push(item_response(&i.id, reply));

@@ -70,7 +70,13 @@ impl GraphError {
 
     /// The JSON body Graph sends for this error.
     pub fn body(&self, date: &str, request_id: &str, client_request_id: Option<&str>) -> Value {
-        error_body(self.code, &self.message, date, request_id, client_request_id)
+        error_body(
+            self.code,
+            &self.message,
+            date,
+            request_id,
+            client_request_id,
+        )
     }
 }
 
@@ -128,7 +134,12 @@ pub struct TokenError {
 
 impl TokenError {
     /// A new token error.
-    pub fn new(status: u16, error: &'static str, code: u32, description: impl Into<String>) -> Self {
+    pub fn new(
+        status: u16,
+        error: &'static str,
+        code: u32,
+        description: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             error,
@@ -160,7 +171,9 @@ pub enum EmulatorError {
     #[error("invalid emulator tenant: {0}")]
     Tenant(String),
     /// A `--faults` specification could not be parsed.
-    #[error("invalid fault specification '{spec}': {reason} (expected e.g. 429=0.05,503=0.02,504=0.01,drop=0.01,slow=0.05,slow-ms=2000)")]
+    #[error(
+        "invalid fault specification '{spec}': {reason} (expected e.g. 429=0.05,503=0.02,504=0.01,drop=0.01,slow=0.05,slow-ms=2000)"
+    )]
     Faults {
         /// The specification.
         spec: String,
@@ -168,7 +181,9 @@ pub enum EmulatorError {
         reason: String,
     },
     /// An app's public key could not be read.
-    #[error("app {app_id}: public key {index} is not a PEM RSA public key or certificate: {reason}")]
+    #[error(
+        "app {app_id}: public key {index} is not a PEM RSA public key or certificate: {reason}"
+    )]
     PublicKey {
         /// The app.
         app_id: String,

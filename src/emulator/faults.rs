@@ -159,7 +159,9 @@ mod tests {
 
     #[test]
     fn specs_parse_and_bad_ones_are_refused() {
-        let s: FaultSpec = "429=0.1, 503=0.05,drop=0.01,slow=0.2,slow-ms=50".parse().expect("valid");
+        let s: FaultSpec = "429=0.1, 503=0.05,drop=0.01,slow=0.2,slow-ms=50"
+            .parse()
+            .expect("valid");
         assert_eq!(s.throttle, 0.1);
         assert_eq!(s.slow_ms, 50);
         for bad in ["429", "429=x", "418=0.1", "429=0.9,503=0.2", "slow=-1"] {

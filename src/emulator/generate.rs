@@ -37,18 +37,33 @@ pub const SKUS: &[SkuDef] = &[
         sku_id: "6fd2c87f-b296-42f0-b197-1e91e994b900",
         applies_to: AppliesTo::User,
         plans: &[
-            ("EXCHANGE_S_ENTERPRISE", "efb87545-963c-4e0d-99df-69c6916d9eb0"),
+            (
+                "EXCHANGE_S_ENTERPRISE",
+                "efb87545-963c-4e0d-99df-69c6916d9eb0",
+            ),
             ("OFFICESUBSCRIPTION", "43de0ff5-c92c-492b-9116-175376d08c38"),
             ("FORMS_PLAN_E3", "2789c901-c14e-48ab-a76a-be334d9d793a"),
             ("TEAMS1", "57ff2da0-773e-42df-b2af-ffb7a2317929"),
-            ("SHAREPOINTENTERPRISE", "5dbe027f-2339-4123-9542-606e4d348a72"),
+            (
+                "SHAREPOINTENTERPRISE",
+                "5dbe027f-2339-4123-9542-606e4d348a72",
+            ),
             ("MCOSTANDARD", "0feaeb32-d00e-4d66-bd5a-43b5b83db82c"),
             ("SWAY", "a23b959c-7ce8-4e57-9140-b90eb88a9e97"),
             ("YAMMER_ENTERPRISE", "7547a3fe-08ee-4ccb-b430-5077c5041653"),
-            ("MESH_AVATARS_FOR_TEAMS", "dcf9d2f4-772e-4434-b757-77a453cfbc02"),
-            ("MESH_AVATARS_ADDITIONAL_FOR_TEAMS", "3efbd4ed-8958-4824-8389-1321f8730af8"),
+            (
+                "MESH_AVATARS_FOR_TEAMS",
+                "dcf9d2f4-772e-4434-b757-77a453cfbc02",
+            ),
+            (
+                "MESH_AVATARS_ADDITIONAL_FOR_TEAMS",
+                "3efbd4ed-8958-4824-8389-1321f8730af8",
+            ),
             ("RMS_S_ENTERPRISE", "bea4c11e-220a-4e6d-8eb8-8ea15d019f90"),
-            ("Bing_Chat_Enterprise", "0d0c0d31-fae7-41f2-b909-eaf4d7f26dba"),
+            (
+                "Bing_Chat_Enterprise",
+                "0d0c0d31-fae7-41f2-b909-eaf4d7f26dba",
+            ),
         ],
     },
     SkuDef {
@@ -56,12 +71,18 @@ pub const SKUS: &[SkuDef] = &[
         sku_id: "c7df2760-2c81-4ef7-b578-5b5392b571df",
         applies_to: AppliesTo::User,
         plans: &[
-            ("EXCHANGE_S_ENTERPRISE", "efb87545-963c-4e0d-99df-69c6916d9eb0"),
+            (
+                "EXCHANGE_S_ENTERPRISE",
+                "efb87545-963c-4e0d-99df-69c6916d9eb0",
+            ),
             ("OFFICESUBSCRIPTION", "43de0ff5-c92c-492b-9116-175376d08c38"),
             ("FORMS_PLAN_E5", "e212cbc7-0961-4c40-9825-01117710dcb1"),
             ("TEAMS1", "57ff2da0-773e-42df-b2af-ffb7a2317929"),
             ("BI_AZURE_P2", "70d33638-9c74-4d01-bfd3-562de28bd4ba"),
-            ("SHAREPOINTENTERPRISE", "5dbe027f-2339-4123-9542-606e4d348a72"),
+            (
+                "SHAREPOINTENTERPRISE",
+                "5dbe027f-2339-4123-9542-606e4d348a72",
+            ),
             ("MCOSTANDARD", "0feaeb32-d00e-4d66-bd5a-43b5b83db82c"),
             ("SWAY", "a23b959c-7ce8-4e57-9140-b90eb88a9e97"),
             ("YAMMER_ENTERPRISE", "7547a3fe-08ee-4ccb-b430-5077c5041653"),
@@ -75,17 +96,32 @@ pub const SKUS: &[SkuDef] = &[
         sku_id: "18181a46-0d4e-45cd-891e-60aabd171b4e",
         applies_to: AppliesTo::User,
         plans: &[
-            ("EXCHANGE_S_STANDARD", "9aaf7827-d63c-4b61-89c3-182f06f82e5c"),
+            (
+                "EXCHANGE_S_STANDARD",
+                "9aaf7827-d63c-4b61-89c3-182f06f82e5c",
+            ),
             ("TEAMS1", "57ff2da0-773e-42df-b2af-ffb7a2317929"),
             ("SHAREPOINTSTANDARD", "c7699d2e-19aa-44de-8edf-1736da088ca1"),
             ("MCOSTANDARD", "0feaeb32-d00e-4d66-bd5a-43b5b83db82c"),
             ("SWAY", "a23b959c-7ce8-4e57-9140-b90eb88a9e97"),
             ("YAMMER_ENTERPRISE", "7547a3fe-08ee-4ccb-b430-5077c5041653"),
-            ("MESH_AVATARS_FOR_TEAMS", "dcf9d2f4-772e-4434-b757-77a453cfbc02"),
-            ("MESH_AVATARS_ADDITIONAL_FOR_TEAMS", "3efbd4ed-8958-4824-8389-1321f8730af8"),
-            ("Bing_Chat_Enterprise", "0d0c0d31-fae7-41f2-b909-eaf4d7f26dba"),
+            (
+                "MESH_AVATARS_FOR_TEAMS",
+                "dcf9d2f4-772e-4434-b757-77a453cfbc02",
+            ),
+            (
+                "MESH_AVATARS_ADDITIONAL_FOR_TEAMS",
+                "3efbd4ed-8958-4824-8389-1321f8730af8",
+            ),
+            (
+                "Bing_Chat_Enterprise",
+                "0d0c0d31-fae7-41f2-b909-eaf4d7f26dba",
+            ),
             ("CDS_O365_P1", "bed136c6-b799-4462-824d-fc045d3a9d25"),
-            ("MESH_IMMERSIVE_FOR_TEAMS", "f0ff6ac6-297d-49cd-be34-6dfef97f0c28"),
+            (
+                "MESH_IMMERSIVE_FOR_TEAMS",
+                "f0ff6ac6-297d-49cd-be34-6dfef97f0c28",
+            ),
             ("MYANALYTICS_P2", "33c4f319-9bdd-48d6-9c4d-410b750a4a5a"),
         ],
     },
@@ -94,18 +130,30 @@ pub const SKUS: &[SkuDef] = &[
         sku_id: "05e9a617-0261-4cee-bb44-138d3ef5d965",
         applies_to: AppliesTo::User,
         plans: &[
-            ("EXCHANGE_S_ENTERPRISE", "efb87545-963c-4e0d-99df-69c6916d9eb0"),
+            (
+                "EXCHANGE_S_ENTERPRISE",
+                "efb87545-963c-4e0d-99df-69c6916d9eb0",
+            ),
             ("OFFICESUBSCRIPTION", "43de0ff5-c92c-492b-9116-175376d08c38"),
             ("FORMS_PLAN_E3", "2789c901-c14e-48ab-a76a-be334d9d793a"),
             ("TEAMS1", "57ff2da0-773e-42df-b2af-ffb7a2317929"),
-            ("SHAREPOINTENTERPRISE", "5dbe027f-2339-4123-9542-606e4d348a72"),
+            (
+                "SHAREPOINTENTERPRISE",
+                "5dbe027f-2339-4123-9542-606e4d348a72",
+            ),
             ("MCOSTANDARD", "0feaeb32-d00e-4d66-bd5a-43b5b83db82c"),
             ("SWAY", "a23b959c-7ce8-4e57-9140-b90eb88a9e97"),
             ("YAMMER_ENTERPRISE", "7547a3fe-08ee-4ccb-b430-5077c5041653"),
             ("AAD_PREMIUM", "41781fb2-bc02-4b7c-bd55-b576c07bb09d"),
             ("INTUNE_A", "c1ec4a95-1f05-45b3-a911-aa3fa01094f5"),
-            ("MESH_AVATARS_FOR_TEAMS", "dcf9d2f4-772e-4434-b757-77a453cfbc02"),
-            ("MESH_AVATARS_ADDITIONAL_FOR_TEAMS", "3efbd4ed-8958-4824-8389-1321f8730af8"),
+            (
+                "MESH_AVATARS_FOR_TEAMS",
+                "dcf9d2f4-772e-4434-b757-77a453cfbc02",
+            ),
+            (
+                "MESH_AVATARS_ADDITIONAL_FOR_TEAMS",
+                "3efbd4ed-8958-4824-8389-1321f8730af8",
+            ),
         ],
     },
     SkuDef {
@@ -113,18 +161,27 @@ pub const SKUS: &[SkuDef] = &[
         sku_id: "06ebc4ee-1bb5-47dd-8120-11324bc54e06",
         applies_to: AppliesTo::User,
         plans: &[
-            ("EXCHANGE_S_ENTERPRISE", "efb87545-963c-4e0d-99df-69c6916d9eb0"),
+            (
+                "EXCHANGE_S_ENTERPRISE",
+                "efb87545-963c-4e0d-99df-69c6916d9eb0",
+            ),
             ("OFFICESUBSCRIPTION", "43de0ff5-c92c-492b-9116-175376d08c38"),
             ("FORMS_PLAN_E5", "e212cbc7-0961-4c40-9825-01117710dcb1"),
             ("TEAMS1", "57ff2da0-773e-42df-b2af-ffb7a2317929"),
             ("BI_AZURE_P2", "70d33638-9c74-4d01-bfd3-562de28bd4ba"),
-            ("SHAREPOINTENTERPRISE", "5dbe027f-2339-4123-9542-606e4d348a72"),
+            (
+                "SHAREPOINTENTERPRISE",
+                "5dbe027f-2339-4123-9542-606e4d348a72",
+            ),
             ("MCOSTANDARD", "0feaeb32-d00e-4d66-bd5a-43b5b83db82c"),
             ("SWAY", "a23b959c-7ce8-4e57-9140-b90eb88a9e97"),
             ("YAMMER_ENTERPRISE", "7547a3fe-08ee-4ccb-b430-5077c5041653"),
             ("AAD_PREMIUM", "41781fb2-bc02-4b7c-bd55-b576c07bb09d"),
             ("INTUNE_A", "c1ec4a95-1f05-45b3-a911-aa3fa01094f5"),
-            ("MESH_AVATARS_FOR_TEAMS", "dcf9d2f4-772e-4434-b757-77a453cfbc02"),
+            (
+                "MESH_AVATARS_FOR_TEAMS",
+                "dcf9d2f4-772e-4434-b757-77a453cfbc02",
+            ),
         ],
     },
     SkuDef {
@@ -134,8 +191,14 @@ pub const SKUS: &[SkuDef] = &[
         plans: &[
             ("AAD_PREMIUM", "41781fb2-bc02-4b7c-bd55-b576c07bb09d"),
             ("RMS_S_PREMIUM", "6c57d4b6-3b23-47a5-9bc9-69f17b4947b3"),
-            ("ADALLOM_S_DISCOVERY", "932ad362-64a8-4783-9106-97849a1a30b9"),
-            ("EXCHANGE_S_FOUNDATION", "113feb6c-3fe4-4440-bddc-54d774bf0318"),
+            (
+                "ADALLOM_S_DISCOVERY",
+                "932ad362-64a8-4783-9106-97849a1a30b9",
+            ),
+            (
+                "EXCHANGE_S_FOUNDATION",
+                "113feb6c-3fe4-4440-bddc-54d774bf0318",
+            ),
             ("RMS_S_ENTERPRISE", "bea4c11e-220a-4e6d-8eb8-8ea15d019f90"),
             ("MFA_PREMIUM", "8a256a2b-b617-496d-b51b-e76466e88db0"),
             ("INTUNE_A", "c1ec4a95-1f05-45b3-a911-aa3fa01094f5"),
@@ -147,8 +210,14 @@ pub const SKUS: &[SkuDef] = &[
         applies_to: AppliesTo::User,
         plans: &[
             ("AAD_PREMIUM", "41781fb2-bc02-4b7c-bd55-b576c07bb09d"),
-            ("ADALLOM_S_DISCOVERY", "932ad362-64a8-4783-9106-97849a1a30b9"),
-            ("EXCHANGE_S_FOUNDATION", "113feb6c-3fe4-4440-bddc-54d774bf0318"),
+            (
+                "ADALLOM_S_DISCOVERY",
+                "932ad362-64a8-4783-9106-97849a1a30b9",
+            ),
+            (
+                "EXCHANGE_S_FOUNDATION",
+                "113feb6c-3fe4-4440-bddc-54d774bf0318",
+            ),
             ("MFA_PREMIUM", "8a256a2b-b617-496d-b51b-e76466e88db0"),
         ],
     },
@@ -157,7 +226,10 @@ pub const SKUS: &[SkuDef] = &[
         sku_id: "f8a1db68-be16-40ed-86d5-cb42ce701560",
         applies_to: AppliesTo::User,
         plans: &[
-            ("EXCHANGE_S_FOUNDATION", "113feb6c-3fe4-4440-bddc-54d774bf0318"),
+            (
+                "EXCHANGE_S_FOUNDATION",
+                "113feb6c-3fe4-4440-bddc-54d774bf0318",
+            ),
             ("BI_AZURE_P2", "70d33638-9c74-4d01-bfd3-562de28bd4ba"),
         ],
     },
@@ -166,9 +238,15 @@ pub const SKUS: &[SkuDef] = &[
         sku_id: "c5928f49-12ba-48f7-ada3-0d743a3601d5",
         applies_to: AppliesTo::User,
         plans: &[
-            ("EXCHANGE_S_FOUNDATION", "113feb6c-3fe4-4440-bddc-54d774bf0318"),
+            (
+                "EXCHANGE_S_FOUNDATION",
+                "113feb6c-3fe4-4440-bddc-54d774bf0318",
+            ),
             ("ONEDRIVE_BASIC", "da792a53-cbc0-4184-a10d-e544dd34b3c1"),
-            ("VISIO_CLIENT_SUBSCRIPTION", "663a804f-1c30-4ff0-9915-9db84f0d1cea"),
+            (
+                "VISIO_CLIENT_SUBSCRIPTION",
+                "663a804f-1c30-4ff0-9915-9db84f0d1cea",
+            ),
             ("VISIOONLINE", "2bdbaf8f-738f-4ac7-9234-3c3ee2ce7d0f"),
         ],
     },
@@ -178,13 +256,25 @@ pub const SKUS: &[SkuDef] = &[
         applies_to: AppliesTo::User,
         plans: &[
             ("DYN365_CDS_PROJECT", "50554c47-71d9-49fd-bc54-42a2765c555c"),
-            ("EXCHANGE_S_FOUNDATION", "113feb6c-3fe4-4440-bddc-54d774bf0318"),
+            (
+                "EXCHANGE_S_FOUNDATION",
+                "113feb6c-3fe4-4440-bddc-54d774bf0318",
+            ),
             ("FLOW_FOR_PROJECT", "fa200448-008c-4acb-abd4-ea106ed2199d"),
             ("SHAREPOINTWAC", "e95bec33-7c88-4a70-8e19-b10bd9d0c014"),
-            ("PROJECT_CLIENT_SUBSCRIPTION", "fafd7243-e5c1-4a3a-9e40-495efcb1d3c3"),
+            (
+                "PROJECT_CLIENT_SUBSCRIPTION",
+                "fafd7243-e5c1-4a3a-9e40-495efcb1d3c3",
+            ),
             ("SHAREPOINT_PROJECT", "fe71d6c3-a2ea-4499-9778-da042bf08063"),
-            ("PROJECT_PROFESSIONAL", "818523f5-016b-4355-9be8-ed6944946ea7"),
-            ("SHAREPOINTENTERPRISE", "5dbe027f-2339-4123-9542-606e4d348a72"),
+            (
+                "PROJECT_PROFESSIONAL",
+                "818523f5-016b-4355-9be8-ed6944946ea7",
+            ),
+            (
+                "SHAREPOINTENTERPRISE",
+                "5dbe027f-2339-4123-9542-606e4d348a72",
+            ),
         ],
     },
     SkuDef {
@@ -193,7 +283,10 @@ pub const SKUS: &[SkuDef] = &[
         applies_to: AppliesTo::User,
         plans: &[
             ("DYN365_CDS_VIRAL", "17ab22cd-a0b3-4536-910a-cb6eb12696c0"),
-            ("EXCHANGE_S_FOUNDATION", "113feb6c-3fe4-4440-bddc-54d774bf0318"),
+            (
+                "EXCHANGE_S_FOUNDATION",
+                "113feb6c-3fe4-4440-bddc-54d774bf0318",
+            ),
             ("FLOW_P2_VIRAL", "50e68c76-46c6-4674-81f9-75456511b170"),
         ],
     },
@@ -201,9 +294,7 @@ pub const SKUS: &[SkuDef] = &[
         part: "MCOPSTNC",
         sku_id: "47794cd0-f0e5-45c5-9033-2eb6b5fc84e0",
         applies_to: AppliesTo::Company,
-        plans: &[
-            ("MCOPSTNC", "505e180f-f7e0-4b65-91d4-00d670bbd18c"),
-        ],
+        plans: &[("MCOPSTNC", "505e180f-f7e0-4b65-91d4-00d670bbd18c")],
     },
 ];
 
@@ -248,16 +339,64 @@ impl Default for GenerateOptions {
 }
 
 const FIRST: &[&str] = &[
-    "adele", "alex", "allan", "bianca", "christie", "debra", "diego", "emily", "enrico", "grady",
-    "henrietta", "isaiah", "johanna", "joni", "lee", "lidia", "lynne", "megan", "miriam", "nestor",
-    "patti", "pradeep", "raul", "sanjay", "yuki", "zrinka",
+    "adele",
+    "alex",
+    "allan",
+    "bianca",
+    "christie",
+    "debra",
+    "diego",
+    "emily",
+    "enrico",
+    "grady",
+    "henrietta",
+    "isaiah",
+    "johanna",
+    "joni",
+    "lee",
+    "lidia",
+    "lynne",
+    "megan",
+    "miriam",
+    "nestor",
+    "patti",
+    "pradeep",
+    "raul",
+    "sanjay",
+    "yuki",
+    "zrinka",
 ];
 const LAST: &[&str] = &[
-    "vance", "wilber", "deyoung", "pai", "cline", "berg", "siciliani", "braun", "gianni", "archie",
-    "cordova", "langer", "lauren", "sherman", "gu", "holloway", "robbins", "bowen", "graham",
-    "cardenas", "fernandez", "gupta", "sato", "kumar", "nakamura", "horvat",
+    "vance",
+    "wilber",
+    "deyoung",
+    "pai",
+    "cline",
+    "berg",
+    "siciliani",
+    "braun",
+    "gianni",
+    "archie",
+    "cordova",
+    "langer",
+    "lauren",
+    "sherman",
+    "gu",
+    "holloway",
+    "robbins",
+    "bowen",
+    "graham",
+    "cardenas",
+    "fernandez",
+    "gupta",
+    "sato",
+    "kumar",
+    "nakamura",
+    "horvat",
 ];
-const LOCATIONS: &[&str] = &["US", "US", "US", "GB", "DE", "FR", "NL", "IN", "JP", "CA", "AU", "BR"];
+const LOCATIONS: &[&str] = &[
+    "US", "US", "US", "GB", "DE", "FR", "NL", "IN", "JP", "CA", "AU", "BR",
+];
 const STAMP: &str = "2025-01-15T08:00:00Z";
 
 fn guid(rng: &mut StdRng) -> Uuid {
@@ -308,16 +447,26 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
     let tenant_id = TenantId(guid(&mut rng));
     let by_part: HashMap<&str, &SkuDef> = defs.iter().map(|d| (d.part, *d)).collect();
     let sku_of = |part: &str| by_part.get(part).map(|d| SkuId(parse_id(d.sku_id)));
-    let suites: Vec<&SkuDef> = ["ENTERPRISEPACK", "SPE_E3", "SPE_E5", "ENTERPRISEPREMIUM", "STANDARDPACK"]
-        .iter()
-        .filter_map(|p| by_part.get(p).copied())
-        .collect();
+    let suites: Vec<&SkuDef> = [
+        "ENTERPRISEPACK",
+        "SPE_E3",
+        "SPE_E5",
+        "ENTERPRISEPREMIUM",
+        "STANDARDPACK",
+    ]
+    .iter()
+    .filter_map(|p| by_part.get(p).copied())
+    .collect();
     let user_defs: Vec<&SkuDef> = defs
         .iter()
         .copied()
         .filter(|d| d.applies_to == AppliesTo::User)
         .collect();
-    let suite_pool: Vec<&SkuDef> = if suites.is_empty() { user_defs.clone() } else { suites.clone() };
+    let suite_pool: Vec<&SkuDef> = if suites.is_empty() {
+        user_defs.clone()
+    } else {
+        suites.clone()
+    };
     let addons: &[(&str, f64)] = &[
         ("POWER_BI_PRO", 0.15),
         ("FLOW_FREE", 0.20),
@@ -333,10 +482,10 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         let mut licenses = Vec::new();
         if let Some(def) = suite_pool.get(g % suite_pool.len().max(1)) {
             let mut disabled = Vec::new();
-            if g % 3 == 2 {
-                if let Some(p) = plan_id(def, "YAMMER_ENTERPRISE").or_else(|| plan_id(def, "SWAY")) {
-                    disabled.push(p);
-                }
+            if g % 3 == 2
+                && let Some(p) = plan_id(def, "YAMMER_ENTERPRISE").or_else(|| plan_id(def, "SWAY"))
+            {
+                disabled.push(p);
             }
             licenses.push(crate::snapshot::AssignedLicense {
                 sku_id: SkuId(parse_id(def.sku_id)),
@@ -373,7 +522,13 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         let mut user = User {
             id: UserId(guid(&mut rng)),
             user_principal_name: format!("{first}.{last}{i}@{}", opts.domain),
-            display_name: Some(format!("{}{} {}{}", &first[..1].to_uppercase(), &first[1..], &last[..1].to_uppercase(), &last[1..])),
+            display_name: Some(format!(
+                "{}{} {}{}",
+                &first[..1].to_uppercase(),
+                &first[1..],
+                &last[..1].to_uppercase(),
+                &last[1..]
+            )),
             account_enabled: Some(rng.random::<f64>() >= 0.03),
             usage_location: location,
             assigned_licenses: Vec::new(),
@@ -381,18 +536,29 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         };
         let roll: f64 = rng.random();
         let has_location = user.usage_location.is_some();
-        let via_group = !groups.is_empty() && (0.45..0.90).contains(&roll) || (!has_location && roll >= 0.45 && !groups.is_empty());
-        let direct_suite = has_location && ((0.10..0.45).contains(&roll) || roll >= 0.90 || (groups.is_empty() && roll >= 0.45));
-        if direct_suite && let Some(def) = suite_pool.get(rng.random_range(0..suite_pool.len().max(1))) {
+        let via_group = !groups.is_empty() && (0.45..0.90).contains(&roll)
+            || (!has_location && roll >= 0.45 && !groups.is_empty());
+        let direct_suite = has_location
+            && ((0.10..0.45).contains(&roll)
+                || roll >= 0.90
+                || (groups.is_empty() && roll >= 0.45));
+        if direct_suite
+            && let Some(def) = suite_pool.get(rng.random_range(0..suite_pool.len().max(1)))
+        {
             let mut disabled = Vec::new();
-            if rng.random::<f64>() < 0.25 && let Some(p) = plan_id(def, "YAMMER_ENTERPRISE") {
+            if rng.random::<f64>() < 0.25
+                && let Some(p) = plan_id(def, "YAMMER_ENTERPRISE")
+            {
                 disabled.push(p);
             }
-            user.license_assignment_states.push(direct(SkuId(parse_id(def.sku_id)), disabled));
+            user.license_assignment_states
+                .push(direct(SkuId(parse_id(def.sku_id)), disabled));
         }
         if has_location {
             for (part, share) in addons {
-                if rng.random::<f64>() < *share && let Some(sku) = sku_of(part) {
+                if rng.random::<f64>() < *share
+                    && let Some(sku) = sku_of(part)
+                {
                     user.license_assignment_states.push(direct(sku, Vec::new()));
                 }
             }
@@ -401,7 +567,10 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
             let g = rng.random_range(0..groups.len());
             groups[g].members.push(user.id);
             // A few members conflict: a direct E1 next to a group-assigned suite with Exchange.
-            if has_location && rng.random::<f64>() < 0.01 && let Some(std_sku) = standard {
+            if has_location
+                && rng.random::<f64>() < 0.01
+                && let Some(std_sku) = standard
+            {
                 let group_has_exchange = groups[g].assigned_licenses.iter().any(|l| {
                     l.sku_id != std_sku
                         && defs.iter().any(|d| {
@@ -409,9 +578,18 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
                                 && plan_id(d, "EXCHANGE_S_ENTERPRISE").is_some()
                         })
                 });
-                if group_has_exchange && !user.license_assignment_states.iter().any(|s| s.sku_id == std_sku) {
-                    user.license_assignment_states.retain(|s| s.assigned_by_group.is_some() || !suites.iter().any(|d| SkuId(parse_id(d.sku_id)) == s.sku_id));
-                    user.license_assignment_states.push(direct(std_sku, Vec::new()));
+                if group_has_exchange
+                    && !user
+                        .license_assignment_states
+                        .iter()
+                        .any(|s| s.sku_id == std_sku)
+                {
+                    user.license_assignment_states.retain(|s| {
+                        s.assigned_by_group.is_some()
+                            || !suites.iter().any(|d| SkuId(parse_id(d.sku_id)) == s.sku_id)
+                    });
+                    user.license_assignment_states
+                        .push(direct(std_sku, Vec::new()));
                     for l in &groups[g].assigned_licenses {
                         user.license_assignment_states.push(LicenseAssignmentState {
                             sku_id: l.sku_id,
@@ -466,7 +644,13 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
             SubscribedSku {
                 id: Some(format!("{tenant_id}_{sku_id}")),
                 account_id: Some(tenant_id.to_string()),
-                account_name: Some(opts.domain.split('.').next().unwrap_or("contoso").to_owned()),
+                account_name: Some(
+                    opts.domain
+                        .split('.')
+                        .next()
+                        .unwrap_or("contoso")
+                        .to_owned(),
+                ),
                 applies_to: d.applies_to,
                 capability_status: CapabilityStatus::Enabled,
                 consumed_units: used,
@@ -494,8 +678,12 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         .collect();
 
     let mut rules = ServicePlanRules::default();
-    let ex_std = by_part.get("STANDARDPACK").and_then(|d| plan_id(d, "EXCHANGE_S_STANDARD"));
-    let ex_ent = defs.iter().find_map(|d| plan_id(d, "EXCHANGE_S_ENTERPRISE"));
+    let ex_std = by_part
+        .get("STANDARDPACK")
+        .and_then(|d| plan_id(d, "EXCHANGE_S_STANDARD"));
+    let ex_ent = defs
+        .iter()
+        .find_map(|d| plan_id(d, "EXCHANGE_S_ENTERPRISE"));
     if let (Some(a), Some(b)) = (ex_std, ex_ent) {
         rules.mutually_exclusive.push([a, b]);
     }
@@ -529,10 +717,22 @@ mod tests {
 
     #[test]
     fn generation_is_deterministic_and_consistent() {
-        let opts = GenerateOptions { users: 2000, groups: 8, seed: 42, ..GenerateOptions::default() };
+        let opts = GenerateOptions {
+            users: 2000,
+            groups: 8,
+            seed: 42,
+            ..GenerateOptions::default()
+        };
         let a = generate(&opts).expect("generates");
         assert_eq!(a, generate(&opts).expect("generates"));
-        assert_ne!(a, generate(&GenerateOptions { seed: 43, ..opts.clone() }).expect("generates"));
+        assert_ne!(
+            a,
+            generate(&GenerateOptions {
+                seed: 43,
+                ..opts.clone()
+            })
+            .expect("generates")
+        );
         for sku in &a.subscribed_skus {
             let holders = a
                 .users
@@ -540,19 +740,43 @@ mod tests {
                 .filter(|u| u.assigned_licenses.iter().any(|l| l.sku_id == sku.sku_id))
                 .count() as i64;
             assert_eq!(sku.consumed_units, holders, "{}", sku.sku_part_number);
-            assert!(sku.consumed_units <= sku.prepaid_units.enabled, "{}", sku.sku_part_number);
+            assert!(
+                sku.consumed_units <= sku.prepaid_units.enabled,
+                "{}",
+                sku.sku_part_number
+            );
         }
         assert!(a.users.iter().any(|u| u.usage_location.is_none()));
-        assert!(a.users.iter().any(|u| u.license_assignment_states.iter().any(|s| s.error.is_some())));
-        assert!(a.users.iter().any(|u| u.inherited_states().next().is_some() && u.direct_states().next().is_some()));
-        assert!(a.users.iter().filter(|u| u.usage_location.is_none()).all(|u| u.direct_states().next().is_none()));
-        assert!(a.subscribed_skus.iter().any(|s| s.applies_to == AppliesTo::Company));
+        assert!(a.users.iter().any(|u| {
+            u.license_assignment_states
+                .iter()
+                .any(|s| s.error.is_some())
+        }));
+        assert!(
+            a.users.iter().any(
+                |u| u.inherited_states().next().is_some() && u.direct_states().next().is_some()
+            )
+        );
+        assert!(
+            a.users
+                .iter()
+                .filter(|u| u.usage_location.is_none())
+                .all(|u| u.direct_states().next().is_none())
+        );
+        assert!(
+            a.subscribed_skus
+                .iter()
+                .any(|s| s.applies_to == AppliesTo::Company)
+        );
     }
 
     #[test]
     fn unknown_skus_are_named() {
-        let err = generate(&GenerateOptions { skus: vec!["NOPE".into()], ..GenerateOptions::default() })
-            .expect_err("unknown");
+        let err = generate(&GenerateOptions {
+            skus: vec!["NOPE".into()],
+            ..GenerateOptions::default()
+        })
+        .expect_err("unknown");
         assert!(err.to_string().contains("unknown SKU 'NOPE'"));
     }
 }

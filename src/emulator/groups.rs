@@ -96,12 +96,13 @@ fn matches(t: &Tenant, gi: usize, clauses: &[Clause]) -> bool {
         Clause::Eq(p, Literal::Bool(b)) if p.eq_ignore_ascii_case("securityEnabled") => {
             g.security_enabled == *b
         }
-        Clause::Eq(p, Literal::Bool(b)) if p.eq_ignore_ascii_case("hasMembersWithLicenseErrors") => {
+        Clause::Eq(p, Literal::Bool(b))
+            if p.eq_ignore_ascii_case("hasMembersWithLicenseErrors") =>
+        {
             t.group_has_member_errors(gi) == *b
         }
-        Clause::Eq(p, l) => group_text(g, &canon(p)).is_some_and(|a| {
-            l.as_text().is_some_and(|v| v.eq_ignore_ascii_case(&a))
-        }),
+        Clause::Eq(p, l) => group_text(g, &canon(p))
+            .is_some_and(|a| l.as_text().is_some_and(|v| v.eq_ignore_ascii_case(&a))),
         Clause::In(p, items) => group_text(g, &canon(p)).is_some_and(|a| {
             items
                 .iter()
@@ -139,7 +140,9 @@ fn validate_group_filter(clauses: &[Clause]) -> Result<(), GraphError> {
             }
             Clause::AnySku(p, _) if p.eq_ignore_ascii_case("assignedLicenses") => {}
             Clause::Count(..) => {
-                return Err(GraphError::bad_request("$count is not currently supported."));
+                return Err(GraphError::bad_request(
+                    "$count is not currently supported.",
+                ));
             }
             Clause::Eq(p, _)
             | Clause::Ne(p, _)
@@ -164,7 +167,11 @@ pub fn list(t: &Tenant, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphErro
         }
         None => Vec::new(),
     };
-    let from = q.get("$skiptoken").map(read_skiptoken).transpose()?.unwrap_or(0);
+    let from = q
+        .get("$skiptoken")
+        .map(read_skiptoken)
+        .transpose()?
+        .unwrap_or(0);
     let keep = |gi: usize| matches(t, gi, &clauses);
     let (page, next) = page_positions(0..t.groups.len(), from, top, keep);
     let mut out = Map::new();
@@ -225,9 +232,19 @@ pub fn members(t: &Tenant, key: &str, q: &Query, ctx: &ListCtx<'_>) -> Result<Va
     let g = t.group(key).ok_or_else(|| GraphError::not_found(key))?;
     let select = parse_select(q, users::KNOWN_PROPERTIES, users::TYPE_NAME)?;
     let top = parse_top(q)?;
-    let from = q.get("$skiptoken").map(read_skiptoken).transpose()?.unwrap_or(0);
+    let from = q
+        .get("$skiptoken")
+        .map(read_skiptoken)
+        .transpose()?
+        .unwrap_or(0);
     let group = &t.groups[g];
-    let keep = |p: usize| group.members.get(p).and_then(|m| t.user_by_id(*m)).is_some();
+    let keep = |p: usize| {
+        group
+            .members
+            .get(p)
+            .and_then(|m| t.user_by_id(*m))
+            .is_some()
+    };
     let (page, next) = page_positions(0..group.members.len(), from, top, keep);
     let mut out = Map::new();
     out.insert(
@@ -327,8 +344,16 @@ pub fn list_skus(t: &Tenant, q: &Query, base: &str) -> Result<Value, GraphError>
             )));
         }
     }
-    let select = parse_select(q, SKU_PROPERTIES, "Microsoft.DirectoryServices.SubscribedSku")?;
-    let value: Vec<Value> = t.skus.iter().map(|s| sku_json(t, s, select.as_deref())).collect();
+    let select = parse_select(
+        q,
+        SKU_PROPERTIES,
+        "Microsoft.DirectoryServices.SubscribedSku",
+    )?;
+    let value: Vec<Value> = t
+        .skus
+        .iter()
+        .map(|s| sku_json(t, s, select.as_deref()))
+        .collect();
     Ok(json!({
         "@odata.context": context(base, "subscribedSkus", select.as_deref(), false),
         "value": value,
@@ -346,10 +371,9 @@ pub fn get_sku(t: &Tenant, id: &str, q: &Query, base: &str) -> Result<Value, Gra
         .skus
         .iter()
         .find(|s| {
-            let sid = s
-                .id
-                .clone()
-                .unwrap_or_else(|| format!("{}_{}", t.tenant_id, s.sku_id));
+            let sid =
+                s.id.clone()
+                    .unwrap_or_else(|| format!("{}_{}", t.tenant_id, s.sku_id));
             sid.eq_ignore_ascii_case(id)
         })
         .ok_or_else(|| GraphError::not_found(id))?;

@@ -181,7 +181,8 @@ fn route(path: &str) -> Result<Route, GraphError> {
         .unwrap_or_default();
     let segs: Vec<&str> = decoded.trim_matches('/').split('/').collect();
     let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    let unknown = |s: &str| GraphError::bad_request(format!("Resource not found for the segment '{s}'."));
+    let unknown =
+        |s: &str| GraphError::bad_request(format!("Resource not found for the segment '{s}'."));
     if let Some(first) = segs.first()
         && let Some(key) = segment_key(first, "users")
     {
@@ -197,11 +198,17 @@ fn route(path: &str) -> Result<Route, GraphError> {
         [s, id] if eq(s, "subscribedSkus") => Ok(Route::Sku((*id).to_owned())),
         [s] if eq(s, "users") => Ok(Route::Users),
         [s, id] if eq(s, "users") => Ok(Route::User((*id).to_owned())),
-        [s, id, a] if eq(s, "users") && eq(a, "assignLicense") => Ok(Route::UserAssign((*id).to_owned())),
+        [s, id, a] if eq(s, "users") && eq(a, "assignLicense") => {
+            Ok(Route::UserAssign((*id).to_owned()))
+        }
         [s] if eq(s, "groups") => Ok(Route::Groups),
         [s, id] if eq(s, "groups") => Ok(Route::Group((*id).to_owned())),
-        [s, id, m] if eq(s, "groups") && eq(m, "members") => Ok(Route::GroupMembers((*id).to_owned())),
-        [s, id, a] if eq(s, "groups") && eq(a, "assignLicense") => Ok(Route::GroupAssign((*id).to_owned())),
+        [s, id, m] if eq(s, "groups") && eq(m, "members") => {
+            Ok(Route::GroupMembers((*id).to_owned()))
+        }
+        [s, id, a] if eq(s, "groups") && eq(a, "assignLicense") => {
+            Ok(Route::GroupAssign((*id).to_owned()))
+        }
         [s] if eq(s, "$batch") => Ok(Route::Batch),
         [s, ..] => Err(unknown(s)),
         [] => Err(unknown("")),
@@ -245,7 +252,9 @@ impl Route {
                 "Directory.Read.All",
                 "Directory.ReadWrite.All",
             ],
-            Route::User(_) if m == Method::PATCH => &["User.ReadWrite.All", "Directory.ReadWrite.All"],
+            Route::User(_) if m == Method::PATCH => {
+                &["User.ReadWrite.All", "Directory.ReadWrite.All"]
+            }
             Route::Users | Route::User(_) => &[
                 "User.Read.All",
                 "User.ReadWrite.All",
@@ -300,7 +309,10 @@ impl Route {
         if q.get("$expand").is_some() {
             cost += 1;
         }
-        if q.get("$top").and_then(|t| t.trim().parse::<u32>().ok()).is_some_and(|t| t < 20) {
+        if q.get("$top")
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            .is_some_and(|t| t < 20)
+        {
             cost -= 1;
         }
         (cost.max(1) as u32, false)
@@ -308,7 +320,9 @@ impl Route {
 }
 
 fn new_request_id() -> String {
-    uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string()
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
 }
 
 impl Emulator {
@@ -398,7 +412,12 @@ impl Emulator {
             let fault = lock(&self.shared.faults).draw();
             if fault == Fault::Drop {
                 lock(&self.shared.stats).faults += 1;
-                return Reply { status: 200, headers: Vec::new(), body: None, drop: true };
+                return Reply {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: None,
+                    drop: true,
+                };
             }
             let reply = batch::run(self, &call, &claims).await;
             let mut stats = lock(&self.shared.stats);
@@ -413,10 +432,14 @@ impl Emulator {
         let endpoint = format!("{} {}", call.method, r.label());
         let q = Query::parse(&call.query);
         let (ru, write) = r.cost(&call.method, &q);
-        let reply = self.answer(&call, &r, &q, claims, ru, write, in_batch).await;
+        let reply = self
+            .answer(&call, &r, &q, claims, ru, write, in_batch)
+            .await;
         let mut reply = reply;
         if !reply.drop {
-            reply.headers.push(("x-ms-resource-unit".to_owned(), ru.to_string()));
+            reply
+                .headers
+                .push(("x-ms-resource-unit".to_owned(), ru.to_string()));
         }
         self.record(&endpoint, reply.status, write);
         reply
@@ -442,7 +465,11 @@ impl Emulator {
         if !r.allowed(&call.method) {
             return Reply::error(&GraphError::method_not_allowed(), call);
         }
-        if !r.roles(&call.method).iter().any(|role| claims.roles.iter().any(|c| c == role)) {
+        if !r
+            .roles(&call.method)
+            .iter()
+            .any(|role| claims.roles.iter().any(|c| c == role))
+        {
             return Reply::error(&GraphError::forbidden(), call);
         }
         let mut extra_headers = Vec::new();
@@ -450,7 +477,11 @@ impl Emulator {
             .as_mut()
             .map(|t| t.check(&claims.appid, ru, write, Instant::now()));
         match verdict {
-            Some(Verdict::Deny { retry_after, information, kind }) => {
+            Some(Verdict::Deny {
+                retry_after,
+                information,
+                kind,
+            }) => {
                 let tid = lock(&self.shared.tenant).tenant_id.to_string();
                 return self.throttled(
                     call,
@@ -460,7 +491,10 @@ impl Emulator {
                             "x-ms-throttle-scope".to_owned(),
                             format!("Tenant_Application/{kind}/{}/{tid}", claims.appid),
                         ),
-                        ("x-ms-throttle-information".to_owned(), information.to_owned()),
+                        (
+                            "x-ms-throttle-information".to_owned(),
+                            information.to_owned(),
+                        ),
                     ],
                 );
             }
@@ -487,10 +521,16 @@ impl Emulator {
             Fault::Unavailable => {
                 lock(&self.shared.stats).faults += 1;
                 let mut reply = Reply::error(
-                    &GraphError::new(503, "serviceNotAvailable", "The service is temporarily unavailable. Please retry later."),
+                    &GraphError::new(
+                        503,
+                        "serviceNotAvailable",
+                        "The service is temporarily unavailable. Please retry later.",
+                    ),
                     call,
                 );
-                reply.headers.push(("Retry-After".to_owned(), format_secs(retry)));
+                reply
+                    .headers
+                    .push(("Retry-After".to_owned(), format_secs(retry)));
                 return reply;
             }
             Fault::Timeout => {
@@ -503,9 +543,17 @@ impl Emulator {
             Fault::Drop => {
                 lock(&self.shared.stats).faults += 1;
                 if !in_batch {
-                    return Reply { status: 200, headers: Vec::new(), body: None, drop: true };
+                    return Reply {
+                        status: 200,
+                        headers: Vec::new(),
+                        body: None,
+                        drop: true,
+                    };
                 }
-                return Reply::error(&GraphError::new(504, "UnknownError", "Gateway Timeout"), call);
+                return Reply::error(
+                    &GraphError::new(504, "UnknownError", "Gateway Timeout"),
+                    call,
+                );
             }
         }
         if !self.shared.options.latency.is_zero() {
@@ -528,7 +576,9 @@ impl Emulator {
                 call.client_request_id.as_deref(),
             ),
         );
-        reply.headers.push(("Retry-After".to_owned(), retry_after.to_owned()));
+        reply
+            .headers
+            .push(("Retry-After".to_owned(), retry_after.to_owned()));
         reply.headers.extend(headers);
         reply
     }
@@ -540,7 +590,12 @@ impl Emulator {
             .is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
         let ctx = users::ListCtx {
             base: &call.base,
-            path: r.label().split('{').next().unwrap_or("").trim_end_matches('/'),
+            path: r
+                .label()
+                .split('{')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches('/'),
             eventual,
         };
         let now = clock::iso_utc(clock::unix_now());
@@ -560,7 +615,12 @@ impl Emulator {
             Route::User(key) if call.method == Method::PATCH => {
                 let mut t = lock(&self.shared.tenant);
                 users::patch(&mut t, key, call.body.as_ref())?;
-                Ok(Reply { status: 204, headers: Vec::new(), body: None, drop: false })
+                Ok(Reply {
+                    status: 204,
+                    headers: Vec::new(),
+                    body: None,
+                    drop: false,
+                })
             }
             Route::User(key) => {
                 let t = lock(&self.shared.tenant);
@@ -631,7 +691,10 @@ fn format_secs(secs: f64) -> String {
 }
 
 /// Builds the router for `snapshot` (usable in-process, e.g. from tests).
-pub fn router(snapshot: TenantSnapshot, options: EmulatorOptions) -> Result<(Router, Emulator), EmulatorError> {
+pub fn router(
+    snapshot: TenantSnapshot,
+    options: EmulatorOptions,
+) -> Result<(Router, Emulator), EmulatorError> {
     let emu = Emulator::new(snapshot, options)?;
     Ok((emu.router(), emu))
 }
@@ -675,10 +738,16 @@ pub async fn serve(
     let emulator = Emulator::new(snapshot, options)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|source| EmulatorError::Bind { addr: listen.to_owned(), source })?;
+        .map_err(|source| EmulatorError::Bind {
+            addr: listen.to_owned(),
+            source,
+        })?;
     let addr = listener
         .local_addr()
-        .map_err(|source| EmulatorError::Bind { addr: listen.to_owned(), source })?;
+        .map_err(|source| EmulatorError::Bind {
+            addr: listen.to_owned(),
+            source,
+        })?;
     let app = emulator.router();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -766,10 +835,18 @@ async fn graph_handler(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path().strip_prefix("/v1.0").unwrap_or(uri.path()).to_owned();
+    let path = uri
+        .path()
+        .strip_prefix("/v1.0")
+        .unwrap_or(uri.path())
+        .to_owned();
     let header_list: Vec<(String, String)> = headers
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_owned(), v.to_owned()))
+        })
         .collect();
     let mut call = Call {
         method,
@@ -804,7 +881,13 @@ async fn fallback_handler(
     axum::Extension(rid): axum::Extension<RequestId>,
     uri: axum::http::Uri,
 ) -> Response {
-    let first = uri.path().trim_start_matches('/').split('/').next().unwrap_or("").to_owned();
+    let first = uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_owned();
     let e = GraphError::new(400, "BadRequest", format!("Invalid version: {first}"));
     let body = e.body(&clock::graph_date(clock::unix_now()), &rid.0, None);
     (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
@@ -820,7 +903,9 @@ async fn token_handler(
     lock(&emu.shared.stats).token_requests += 1;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let basic = auth::basic_credentials(
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()),
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
     );
     let now = clock::unix_now();
     match emu.shared.authority.token(&tenant, &fields, basic, now) {

@@ -77,8 +77,20 @@ pub fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'$' | b','
-            | b'/' | b':' | b'(' | b')' | b'@' => out.push(b as char),
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'$'
+            | b','
+            | b'/'
+            | b':'
+            | b'('
+            | b')'
+            | b'@' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -124,18 +136,27 @@ pub fn parse_top(q: &Query) -> Result<usize, GraphError> {
 
 /// True when the request is an advanced query (`ConsistencyLevel: eventual` + `$count=true`).
 pub fn is_advanced(q: &Query, consistency_eventual: bool) -> bool {
-    consistency_eventual && q.get("$count").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    consistency_eventual
+        && q.get("$count")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// A skiptoken: opaque to clients, it carries the position where the next page starts.
 pub fn make_skiptoken(position: usize) -> String {
-    let raw = format!("emu1:{position}:{}", position.wrapping_mul(2_654_435_761) % 1_000_003);
+    let raw = format!(
+        "emu1:{position}:{}",
+        position.wrapping_mul(2_654_435_761) % 1_000_003
+    );
     format!("RFNwdAIA{}", URL_SAFE_NO_PAD.encode(raw))
 }
 
 /// Decodes a skiptoken made by [`make_skiptoken`].
 pub fn read_skiptoken(token: &str) -> Result<usize, GraphError> {
-    let bad = || GraphError::bad_request("The specified page token value has expired and can not be included in your request.");
+    let bad = || {
+        GraphError::bad_request(
+            "The specified page token value has expired and can not be included in your request.",
+        )
+    };
     let body = token.strip_prefix("RFNwdAIA").ok_or_else(bad)?;
     let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
@@ -194,7 +215,9 @@ impl Literal {
 }
 
 fn invalid(filter: &str) -> GraphError {
-    GraphError::bad_request(format!("Invalid filter clause: syntax error in '{filter}'."))
+    GraphError::bad_request(format!(
+        "Invalid filter clause: syntax error in '{filter}'."
+    ))
 }
 
 /// Splits on ` and ` outside quotes and parentheses.
@@ -300,7 +323,8 @@ fn parse_clause(c: &str, filter: &str) -> Result<Clause, GraphError> {
         let [lhs, op, value] = words.as_slice() else {
             return Err(invalid(filter));
         };
-        if !lhs.eq_ignore_ascii_case(&format!("{}/skuId", var.trim())) || !op.eq_ignore_ascii_case("eq")
+        if !lhs.eq_ignore_ascii_case(&format!("{}/skuId", var.trim()))
+            || !op.eq_ignore_ascii_case("eq")
         {
             return Err(GraphError::unsupported_query(format!(
                 "Unsupported query: only '{prop}/any(x:x/skuId eq <guid>)' is supported inside any()."
@@ -369,12 +393,17 @@ mod tests {
                 "assignedLicenses/any(x:x/skuId eq 6fd2c87f-b296-42f0-b197-1e91e994b900)",
                 Clause::AnySku(
                     "assignedLicenses".into(),
-                    "6fd2c87f-b296-42f0-b197-1e91e994b900".parse().expect("guid"),
+                    "6fd2c87f-b296-42f0-b197-1e91e994b900"
+                        .parse()
+                        .expect("guid"),
                 ),
             ),
             (
                 "userPrincipalName eq 'o''brien@contoso.com'",
-                Clause::Eq("userPrincipalName".into(), Literal::Str("o'brien@contoso.com".into())),
+                Clause::Eq(
+                    "userPrincipalName".into(),
+                    Literal::Str("o'brien@contoso.com".into()),
+                ),
             ),
             (
                 "assignedLicenses/$count ne 0",
@@ -389,8 +418,10 @@ mod tests {
             let parsed = parse_filter(text).expect(text);
             assert_eq!(parsed, vec![expected.clone()], "{text}");
         }
-        let both = parse_filter("accountEnabled eq true and userPrincipalName in ('a@x.com', 'b and c@x.com')")
-            .expect("parses");
+        let both = parse_filter(
+            "accountEnabled eq true and userPrincipalName in ('a@x.com', 'b and c@x.com')",
+        )
+        .expect("parses");
         assert_eq!(both.len(), 2);
         assert!(parse_filter("userPrincipalName gt 'a'").is_err());
         assert!(parse_filter("assignedLicenses/any(x:x/skuId eq nope)").is_err());

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use crate::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId, parse_guid};
 use crate::snapshot::{
-    AppRegistration, AssignmentStateKind, Group, ServicePlanRules, SubscribedSku,
-    TenantSnapshot, User,
+    AppRegistration, AssignmentStateKind, Group, ServicePlanRules, SubscribedSku, TenantSnapshot,
+    User,
 };
 
 use super::error::EmulatorError;

@@ -32,7 +32,11 @@ impl ThrottleOptions {
 
     /// The same quotas over windows multiplied by `factor` (e.g. 0.01: 100× faster).
     pub fn time_scaled(mut self, factor: f64) -> Self {
-        let f = if factor.is_finite() && factor > 0.0 { factor } else { 1.0 };
+        let f = if factor.is_finite() && factor > 0.0 {
+            factor
+        } else {
+            1.0
+        };
         self.ru_window = self.ru_window.mul_f64(f);
         self.write_window = self.write_window.mul_f64(f);
         self
@@ -166,14 +170,25 @@ mod tests {
         let mut t = Throttle::new(opts, 10);
         let start = Instant::now();
         for _ in 0..3 {
-            assert!(matches!(t.check("a", 1, true, start), Verdict::Allow { .. }));
+            assert!(matches!(
+                t.check("a", 1, true, start),
+                Verdict::Allow { .. }
+            ));
         }
-        let Verdict::Deny { retry_after, information, .. } = t.check("a", 1, true, start) else {
+        let Verdict::Deny {
+            retry_after,
+            information,
+            ..
+        } = t.check("a", 1, true, start)
+        else {
             panic!("fourth write must be refused");
         };
         assert_eq!(information, "WriteLimitExceeded");
         assert!(retry_after <= Duration::from_secs(1));
-        assert!(matches!(t.check("b", 1, true, start), Verdict::Allow { .. }), "other app has its own bucket");
+        assert!(
+            matches!(t.check("b", 1, true, start), Verdict::Allow { .. }),
+            "other app has its own bucket"
+        );
         assert!(matches!(
             t.check("a", 1, true, start + Duration::from_secs(1)),
             Verdict::Allow { .. }

@@ -193,8 +193,9 @@ fn clause_matches(u: &User, clause: &Clause, prop: &str) -> bool {
         Clause::Eq(_, lit) => lit_eq(text_prop(u, prop), lit),
         Clause::Ne(_, lit) => !lit_eq(text_prop(u, prop), lit),
         Clause::In(_, items) => items.iter().any(|l| lit_eq(text_prop(u, prop), l)),
-        Clause::StartsWith(_, v) => text_prop(u, prop)
-            .is_some_and(|a| a.to_lowercase().starts_with(&v.to_lowercase())),
+        Clause::StartsWith(_, v) => {
+            text_prop(u, prop).is_some_and(|a| a.to_lowercase().starts_with(&v.to_lowercase()))
+        }
         Clause::AnySku(_, sku) => u.assigned_licenses.iter().any(|l| l.sku_id == *sku),
         Clause::Count(_, ne, n) => {
             let c = u.assigned_licenses.len() as u64;
@@ -218,7 +219,9 @@ impl UserFilter {
             };
             match &clause {
                 Clause::Count(..) if !advanced => {
-                    return Err(GraphError::bad_request("$count is not currently supported."));
+                    return Err(GraphError::bad_request(
+                        "$count is not currently supported.",
+                    ));
                 }
                 Clause::Ne(..) | Clause::Eq(_, Literal::Null) if !advanced => {
                     return Err(GraphError::unsupported_query(format!(
@@ -305,7 +308,9 @@ pub fn reject_unsupported(q: &Query, eventual: bool) -> Result<(), GraphError> {
         ));
     }
     if q.get("$skip").is_some() {
-        return Err(GraphError::bad_request("'$skip' is not supported by the service."));
+        return Err(GraphError::bad_request(
+            "'$skip' is not supported by the service.",
+        ));
     }
     for opt in ["$orderby", "$expand"] {
         if q.get(opt).is_some() {
@@ -402,8 +407,14 @@ pub fn assign_response(t: &Tenant, u: usize, base: &str) -> Value {
         "@odata.context".to_owned(),
         Value::String(context(base, "users", None, true)),
     );
-    out.insert("accountEnabled".to_owned(), property(user, "accountEnabled"));
-    out.insert("assignedLicenses".to_owned(), property(user, "assignedLicenses"));
+    out.insert(
+        "accountEnabled".to_owned(),
+        property(user, "accountEnabled"),
+    );
+    out.insert(
+        "assignedLicenses".to_owned(),
+        property(user, "assignedLicenses"),
+    );
     out.extend(user_json(user, None));
     Value::Object(out)
 }

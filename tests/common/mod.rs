@@ -29,7 +29,14 @@ pub const FULL_APP: &str = "c0000000-0000-4000-8000-000000000001";
 pub const READ_APP: &str = "c0000000-0000-4000-8000-000000000002";
 pub const SECRET: &str = "s3cret";
 
-fn sku(part: &str, id: &str, applies: &str, enabled: i64, consumed: i64, plans: &[(&str, &str)]) -> Value {
+fn sku(
+    part: &str,
+    id: &str,
+    applies: &str,
+    enabled: i64,
+    consumed: i64,
+    plans: &[(&str, &str)],
+) -> Value {
     json!({
         "id": format!("{TENANT}_{id}"),
         "accountId": TENANT,
@@ -66,11 +73,29 @@ fn user(id: &str, upn: &str, loc: Option<&str>, licenses: &[&str], states: Vec<V
 /// none (1 − 1, Erin), E1 plenty. Rules: EX_STD ⟂ EX_ENT; the Visio plan needs Teams.
 pub fn tenant_json() -> Value {
     let mut users = vec![
-        user(ALICE, "alice@contoso.com", Some("US"), &[E3], vec![state(E3, None)]),
+        user(
+            ALICE,
+            "alice@contoso.com",
+            Some("US"),
+            &[E3],
+            vec![state(E3, None)],
+        ),
         user(BOB, "bob@contoso.com", None, &[], vec![]),
-        user(CAROL, "carol@contoso.com", Some("DE"), &[E3], vec![state(E3, Some(G1))]),
+        user(
+            CAROL,
+            "carol@contoso.com",
+            Some("DE"),
+            &[E3],
+            vec![state(E3, Some(G1))],
+        ),
         user(DAVE, "dave@contoso.com", Some("US"), &[], vec![]),
-        user(ERIN, "erin@contoso.com", Some("US"), &[PBI], vec![state(PBI, None)]),
+        user(
+            ERIN,
+            "erin@contoso.com",
+            Some("US"),
+            &[PBI],
+            vec![state(PBI, None)],
+        ),
     ];
     for i in 0..5 {
         users.push(user(
@@ -130,7 +155,13 @@ impl Emu {
     }
 
     pub async fn get(&self, path: &str) -> (u16, reqwest::header::HeaderMap, Value) {
-        let r = self.http.get(self.url(path)).bearer_auth(&self.token).send().await.expect("send");
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("send");
         split(r).await
     }
 
@@ -144,7 +175,14 @@ impl Emu {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, reqwest::header::HeaderMap, Value) {
-        let r = self.http.post(self.url(path)).bearer_auth(&self.token).json(&body).send().await.expect("send");
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
         split(r).await
     }
 
@@ -166,7 +204,11 @@ pub async fn split(r: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Va
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let text = r.text().await.expect("body");
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("json body") };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).expect("json body")
+    };
     (status, headers, body)
 }
 
@@ -197,9 +239,15 @@ pub async fn secret_token(base: &str, app: &str) -> String {
 }
 
 pub async fn start_with(snapshot: TenantSnapshot, options: EmulatorOptions) -> Emu {
-    let running = serve(snapshot, options, "127.0.0.1:0").await.expect("serve");
+    let running = serve(snapshot, options, "127.0.0.1:0")
+        .await
+        .expect("serve");
     let token = secret_token(&running.url, FULL_APP).await;
-    Emu { running, http: reqwest::Client::new(), token }
+    Emu {
+        running,
+        http: reqwest::Client::new(),
+        token,
+    }
 }
 
 pub async fn start() -> Emu {
