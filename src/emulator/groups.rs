@@ -9,7 +9,7 @@ use super::query::{
     Clause, Literal, Query, is_advanced, parse_filter, parse_select, parse_top, read_skiptoken,
 };
 use super::state::Tenant;
-use super::users::{self, ListCtx, context, license_json, next_link, page_positions};
+use super::users::{self, ListCtx, context, license_json, page_positions};
 
 /// Group properties returned without `$select`.
 pub const DEFAULT_PROPERTIES: &[&str] = &[
@@ -27,23 +27,11 @@ pub const DEFAULT_PROPERTIES: &[&str] = &[
     "visibility",
 ];
 
-/// Every group property `$select` accepts.
-pub const KNOWN_PROPERTIES: &[&str] = &[
-    "id",
-    "deletedDateTime",
-    "classification",
-    "createdDateTime",
-    "description",
-    "displayName",
-    "groupTypes",
-    "mail",
-    "mailEnabled",
-    "mailNickname",
-    "securityEnabled",
-    "visibility",
-    "assignedLicenses",
-    "licenseProcessingState",
-];
+/// Group properties returned only when selected.
+pub const EXTRA_PROPERTIES: &[&str] = &["assignedLicenses", "licenseProcessingState"];
+
+/// Every property `$select` accepts.
+pub const KNOWN_PROPERTIES: &[&[&str]] = &[DEFAULT_PROPERTIES, EXTRA_PROPERTIES];
 
 fn property(g: &Group, name: &str) -> Value {
     match name {
@@ -174,27 +162,14 @@ pub fn list(t: &Tenant, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphErro
         .unwrap_or(0);
     let keep = |gi: usize| matches(t, gi, &clauses);
     let (page, next) = page_positions(0..t.groups.len(), from, top, keep);
-    let mut out = Map::new();
-    out.insert(
-        "@odata.context".to_owned(),
-        Value::String(context(ctx.base, "groups", select.as_deref(), false)),
-    );
-    if is_advanced(q, ctx.eventual) && q.get("$skiptoken").is_none() {
-        let count = (0..t.groups.len()).filter(|g| keep(*g)).count();
-        out.insert("@odata.count".to_owned(), json!(count));
-    }
-    if let Some(n) = next {
-        out.insert(
-            "@odata.nextLink".to_owned(),
-            Value::String(next_link(ctx.base, ctx.path, q, n)),
-        );
-    }
+    let count = (is_advanced(q, ctx.eventual) && q.get("$skiptoken").is_none())
+        .then(|| (0..t.groups.len()).filter(|g| keep(*g)).count());
     let items: Vec<Value> = page
         .into_iter()
         .map(|g| Value::Object(group_json(&t.groups[g], select.as_deref())))
         .collect();
-    out.insert("value".to_owned(), Value::Array(items));
-    Ok(Value::Object(out))
+    let context = context(ctx.base, "groups", select.as_deref(), false);
+    Ok(users::collection_page(ctx, q, context, count, next, items))
 }
 
 /// `GET /groups/{id}`.
@@ -246,21 +221,8 @@ pub fn members(t: &Tenant, key: &str, q: &Query, ctx: &ListCtx<'_>) -> Result<Va
             .is_some()
     };
     let (page, next) = page_positions(0..group.members.len(), from, top, keep);
-    let mut out = Map::new();
-    out.insert(
-        "@odata.context".to_owned(),
-        Value::String(format!("{}/v1.0/$metadata#directoryObjects", ctx.base)),
-    );
-    if is_advanced(q, ctx.eventual) && q.get("$skiptoken").is_none() {
-        let count = (0..group.members.len()).filter(|p| keep(*p)).count();
-        out.insert("@odata.count".to_owned(), json!(count));
-    }
-    if let Some(n) = next {
-        out.insert(
-            "@odata.nextLink".to_owned(),
-            Value::String(next_link(ctx.base, ctx.path, q, n)),
-        );
-    }
+    let count = (is_advanced(q, ctx.eventual) && q.get("$skiptoken").is_none())
+        .then(|| (0..group.members.len()).filter(|p| keep(*p)).count());
     let mut items = Vec::with_capacity(page.len());
     for p in page {
         if let Some(u) = group.members.get(p).and_then(|m| t.user_by_id(*m)) {
@@ -273,8 +235,8 @@ pub fn members(t: &Tenant, key: &str, q: &Query, ctx: &ListCtx<'_>) -> Result<Va
             items.push(Value::Object(m));
         }
     }
-    out.insert("value".to_owned(), Value::Array(items));
-    Ok(Value::Object(out))
+    let context = format!("{}/v1.0/$metadata#directoryObjects", ctx.base);
+    Ok(users::collection_page(ctx, q, context, count, next, items))
 }
 
 /// Every `subscribedSku` property.
@@ -346,7 +308,7 @@ pub fn list_skus(t: &Tenant, q: &Query, base: &str) -> Result<Value, GraphError>
     }
     let select = parse_select(
         q,
-        SKU_PROPERTIES,
+        &[SKU_PROPERTIES],
         "Microsoft.DirectoryServices.SubscribedSku",
     )?;
     let value: Vec<Value> = t

@@ -101,7 +101,7 @@ pub fn encode_component(s: &str) -> String {
 /// `None` means the default property set.
 pub fn parse_select(
     q: &Query,
-    known: &[&'static str],
+    known: &[&[&'static str]],
     type_name: &str,
 ) -> Result<Option<Vec<&'static str>>, GraphError> {
     let Some(raw) = q.get("$select") else {
@@ -109,7 +109,11 @@ pub fn parse_select(
     };
     let mut out = Vec::new();
     for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let Some(canonical) = known.iter().find(|k| k.eq_ignore_ascii_case(name)) else {
+        let Some(canonical) = known
+            .iter()
+            .flat_map(|set| set.iter())
+            .find(|k| k.eq_ignore_ascii_case(name))
+        else {
             return Err(GraphError::bad_request(format!(
                 "Could not find a property named '{name}' on type '{type_name}'."
             )));

@@ -27,19 +27,8 @@ pub const DEFAULT_PROPERTIES: &[&str] = &[
     "id",
 ];
 
-/// Every property `$select` accepts.
-pub const KNOWN_PROPERTIES: &[&str] = &[
-    "businessPhones",
-    "displayName",
-    "givenName",
-    "jobTitle",
-    "mail",
-    "mobilePhone",
-    "officeLocation",
-    "preferredLanguage",
-    "surname",
-    "userPrincipalName",
-    "id",
+/// Properties returned only when selected.
+pub const EXTRA_PROPERTIES: &[&str] = &[
     "accountEnabled",
     "assignedLicenses",
     "licenseAssignmentStates",
@@ -54,6 +43,9 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "createdDateTime",
     "onPremisesSyncEnabled",
 ];
+
+/// Every property `$select` accepts.
+pub const KNOWN_PROPERTIES: &[&[&str]] = &[DEFAULT_PROPERTIES, EXTRA_PROPERTIES];
 
 /// Graph's type name for `$select` errors.
 pub const TYPE_NAME: &str = "Microsoft.DirectoryServices.User";
@@ -295,6 +287,31 @@ pub fn next_link(base: &str, path: &str, q: &Query, position: usize) -> String {
     s
 }
 
+/// A collection page: `@odata.context`, `@odata.count` (when asked), `@odata.nextLink`
+/// (when more remain) and `value`.
+pub fn collection_page(
+    ctx: &ListCtx<'_>,
+    q: &Query,
+    context: String,
+    count: Option<usize>,
+    next: Option<usize>,
+    items: Vec<Value>,
+) -> Value {
+    let mut out = Map::new();
+    out.insert("@odata.context".to_owned(), Value::String(context));
+    if let Some(count) = count {
+        out.insert("@odata.count".to_owned(), json!(count));
+    }
+    if let Some(n) = next {
+        out.insert(
+            "@odata.nextLink".to_owned(),
+            Value::String(next_link(ctx.base, ctx.path, q, n)),
+        );
+    }
+    out.insert("value".to_owned(), Value::Array(items));
+    Value::Object(out)
+}
+
 /// Rejects query options the emulator (or Graph, for users) does not support.
 pub fn reject_unsupported(q: &Query, eventual: bool) -> Result<(), GraphError> {
     if q.get("$search").is_some() {
@@ -360,30 +377,16 @@ pub fn list(t: &Tenant, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphErro
         Some(c) => page_positions(c.iter().copied(), from.unwrap_or(0), top, keep),
         None => page_positions(0..t.users.len(), from.unwrap_or(0), top, keep),
     };
-    let mut out = Map::new();
-    out.insert(
-        "@odata.context".to_owned(),
-        Value::String(context(ctx.base, "users", select.as_deref(), false)),
-    );
-    if advanced && from.is_none() {
-        let count = match &candidates {
-            Some(c) => c.iter().filter(|p| keep(**p)).count(),
-            None => (0..t.users.len()).filter(|p| keep(*p)).count(),
-        };
-        out.insert("@odata.count".to_owned(), json!(count));
-    }
-    if let Some(n) = next {
-        out.insert(
-            "@odata.nextLink".to_owned(),
-            Value::String(next_link(ctx.base, ctx.path, q, n)),
-        );
-    }
+    let count = (advanced && from.is_none()).then(|| match &candidates {
+        Some(c) => c.iter().filter(|p| keep(**p)).count(),
+        None => (0..t.users.len()).filter(|p| keep(*p)).count(),
+    });
     let items: Vec<Value> = page
         .into_iter()
         .map(|p| Value::Object(user_json(&t.users[p], select.as_deref())))
         .collect();
-    out.insert("value".to_owned(), Value::Array(items));
-    Ok(Value::Object(out))
+    let context = context(ctx.base, "users", select.as_deref(), false);
+    Ok(collection_page(ctx, q, context, count, next, items))
 }
 
 /// `GET /users/{id | userPrincipalName}`.
