@@ -8,5 +8,6 @@
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
+pub mod emulator;
 pub mod ids;
 pub mod snapshot;

@@ -4,6 +4,7 @@
 //! own flags, and uses `anyhow`. Each command lives in its own file and calls into the
 //! library; no licensing logic lives here.
 
+pub mod emulator;
 pub mod exit;
 pub mod schema;
 pub mod validate;
@@ -29,6 +30,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print the JSON Schema of a config file (for editors and CI).
     Schema,
+    /// Run the local Graph emulator or generate a synthetic tenant.
+    Emulator(emulator::EmulatorArgs),
 }
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
@@ -49,6 +52,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Schema => schema::run(),
+        Command::Emulator(args) => emulator::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
