@@ -4,8 +4,13 @@
 //! own flags, and uses `anyhow`. Each command lives in its own file and calls into the
 //! library; no licensing logic lives here.
 
+pub mod connection;
 pub mod exit;
+pub mod live;
+pub mod progress;
+pub mod snapshot;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -21,7 +26,10 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Read the live tenant from Microsoft Graph and write it as a snapshot file.
+    Snapshot(snapshot::SnapshotArgs),
+}
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
 pub fn main() -> ExitCode {
@@ -38,5 +46,26 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cli.command {}
+    init_tracing();
+    let outcome = match cli.command {
+        Command::Snapshot(args) => snapshot::run(args),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `LICENSECTL_LOG` (e.g. `licensectl=debug`); off by default.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LICENSECTL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }

@@ -9,6 +9,7 @@
 pub mod client;
 pub mod cloud;
 pub mod error;
+pub mod read;
 pub mod retry;
 
 pub use client::{ClientOptions, GraphClient};
