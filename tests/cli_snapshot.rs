@@ -20,7 +20,18 @@ fn serve(double: Double) -> String {
 
 fn licensectl() -> Command {
     let mut cmd = Command::cargo_bin("licensectl").expect("binary");
-    for var in ["AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE", "ACTIONS_ID_TOKEN_REQUEST_URL", "IDENTITY_ENDPOINT", "MSI_ENDPOINT", "AZURE_AUTHORITY_HOST", "LICENSECTL_GRAPH_URL", "LICENSECTL_LOG"] {
+    for var in [
+        "AZURE_CLIENT_SECRET",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "IDENTITY_ENDPOINT",
+        "MSI_ENDPOINT",
+        "AZURE_AUTHORITY_HOST",
+        "LICENSECTL_GRAPH_URL",
+        "LICENSECTL_LOG",
+    ] {
         cmd.env_remove(var);
     }
     cmd
@@ -36,7 +47,14 @@ fn snapshot_writes_the_tenant_and_never_prints_secrets() {
     let assert = licensectl()
         .args(["snapshot", "-o"])
         .arg(&out)
-        .args(["--graph-url", &url, "--authority-host", &url, "--strategy", "sequential"])
+        .args([
+            "--graph-url",
+            &url,
+            "--authority-host",
+            &url,
+            "--strategy",
+            "sequential",
+        ])
         .env("AZURE_TENANT_ID", TENANT)
         .env("AZURE_CLIENT_ID", CLIENT_ID)
         .env("AZURE_CLIENT_SECRET", SECRET)
@@ -44,9 +62,19 @@ fn snapshot_writes_the_tenant_and_never_prints_secrets() {
         .assert()
         .success();
     let output = assert.get_output();
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.stdout.is_empty(), "snapshot prints nothing on stdout");
-    assert!(text.contains("retrying graph request"), "retries are logged at debug level:\n{text}");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "snapshot prints nothing on stdout"
+    );
+    assert!(
+        text.contains("retrying graph request"),
+        "retries are logged at debug level:\n{text}"
+    );
     assert!(text.contains("1200 users"), "{text}");
     for leak in [SECRET, "tokensig", "eyJhbGciOiJub25lIn0"] {
         assert!(!text.contains(leak), "output leaks {leak}");
@@ -61,16 +89,36 @@ fn certificate_run_does_not_print_the_assertion_or_key() {
     let double = Double::new(10);
     let url = serve(double);
     let dir = tempfile::tempdir().expect("tmp");
-    let cert = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/auth/app-cert.pem");
+    let cert = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/auth/app-cert.pem"
+    );
     let assert = licensectl()
         .args(["snapshot", "-o"])
         .arg(dir.path().join("t.json"))
-        .args(["--graph-url", &url, "--authority-host", &url, "--auth", "certificate", "--certificate", cert, "--tenant-id", TENANT, "--client-id", CLIENT_ID])
+        .args([
+            "--graph-url",
+            &url,
+            "--authority-host",
+            &url,
+            "--auth",
+            "certificate",
+            "--certificate",
+            cert,
+            "--tenant-id",
+            TENANT,
+            "--client-id",
+            CLIENT_ID,
+        ])
         .env("LICENSECTL_LOG", "trace")
         .assert()
         .success();
     let output = assert.get_output();
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     for leak in ["client_assertion=", "PRIVATE KEY", "tokensig", "eyJ"] {
         assert!(!text.contains(leak), "output leaks {leak}:\n{text}");
     }
@@ -79,9 +127,23 @@ fn certificate_run_does_not_print_the_assertion_or_key() {
 #[test]
 fn refusals_exit_1_with_the_fix() {
     let cases: [(&[&str], &str); 3] = [
-        (&["--graph-url", "http://graph.example.com"], "plain http on a non-loopback host"),
-        (&["--authority-host", "http://login.example.com", "--graph-url", "https://graph.microsoft.com"], "--authority-host 'http://login.example.com'"),
-        (&["--auth", "secret"], "set AZURE_TENANT_ID or pass --tenant-id"),
+        (
+            &["--graph-url", "http://graph.example.com"],
+            "plain http on a non-loopback host",
+        ),
+        (
+            &[
+                "--authority-host",
+                "http://login.example.com",
+                "--graph-url",
+                "https://graph.microsoft.com",
+            ],
+            "--authority-host 'http://login.example.com'",
+        ),
+        (
+            &["--auth", "secret"],
+            "set AZURE_TENANT_ID or pass --tenant-id",
+        ),
     ];
     for (args, text) in cases {
         licensectl()

@@ -1,8 +1,6 @@
 //! Glue between a config directory and a live read: which users and groups the config
 //! manages, and which tenant it pins.
 
-use std::path::Path;
-
 use crate::config::{DesiredState, GroupKey};
 
 use super::snapshot::ConfigScope;
@@ -21,12 +19,4 @@ pub fn scope_of(desired: &DesiredState) -> ConfigScope {
         }
     }
     out
-}
-
-/// Loads the config directory and returns its read scope.
-pub fn config_scope(dir: &Path) -> anyhow::Result<ConfigScope> {
-    anyhow::bail!(
-        "--config {} needs the config loader, which this build does not have yet",
-        dir.display()
-    )
 }

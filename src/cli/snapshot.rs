@@ -17,9 +17,6 @@ use super::progress::StderrProgress;
 /// Arguments of `licensectl snapshot`.
 #[derive(Debug, clap::Args)]
 pub struct SnapshotArgs {
-    /// Config directory: its managed users and groups are read, and its pinned tenant enforced.
-    #[arg(long, value_name = "DIR")]
-    pub config: Option<PathBuf>,
     /// Where to write the snapshot (JSON).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
@@ -57,10 +54,7 @@ pub async fn read_live(
 
 /// Runs `licensectl snapshot`.
 pub fn run(args: SnapshotArgs) -> anyhow::Result<u8> {
-    let mut scope = match &args.config {
-        Some(dir) => super::live::config_scope(dir)?,
-        None => ConfigScope::default(),
-    };
+    let mut scope = ConfigScope::default();
     scope.scope.full = args.full;
     scope.scope.strategy = args.strategy;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -47,6 +47,8 @@ pub struct Inner {
     pub tokens_issued: u32,
     pub requests: Vec<String>,
     pub public_key_pkcs1: Vec<u8>,
+    /// Service time added to every Graph request and every batch item.
+    pub latency: std::time::Duration,
 }
 
 #[derive(Clone, Default)]
@@ -115,7 +117,7 @@ impl Double {
 }
 
 pub fn user(i: usize) -> Value {
-    let sku = if i % 3 == 0 { SKU_B } else { SKU_A };
+    let sku = if i.is_multiple_of(3) { SKU_B } else { SKU_A };
     json!({
         "id": format!("00000000-0000-4000-8000-{i:012}"),
         "userPrincipalName": format!("user{i}@contoso.com"),
@@ -149,7 +151,11 @@ fn code_for(status: u16) -> &'static str {
     }
 }
 
-fn take_fault(d: &Double, path: &str) -> Option<Fault> {
+async fn take_fault(d: &Double, path: &str) -> Option<Fault> {
+    let latency = d.0.lock().expect("lock").latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let mut inner = d.0.lock().expect("lock");
     inner.requests.push(path.to_owned());
     inner.faults.get_mut(path).and_then(VecDeque::pop_front)
@@ -249,7 +255,7 @@ async fn token(State(d): State<Double>, Path(tenant): Path<String>, body: String
 }
 
 async fn skus(State(d): State<Double>, headers: HeaderMap) -> Response {
-    if let Some(r) = apply(take_fault(&d, "/subscribedSkus")) {
+    if let Some(r) = apply(take_fault(&d, "/subscribedSkus").await) {
         return r;
     }
     if let Some(r) = authorize(&d, &headers, "LicenseAssignment.Read.All") {
@@ -323,7 +329,7 @@ async fn users(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = apply(take_fault(&d, "/users")) {
+    if let Some(r) = apply(take_fault(&d, "/users").await) {
         return r;
     }
     if let Some(r) = authorize(&d, &headers, "User.Read.All") {
@@ -346,7 +352,7 @@ async fn users(
 }
 
 async fn assign(State(d): State<Double>, headers: HeaderMap, Path(_id): Path<String>) -> Response {
-    if let Some(r) = apply(take_fault(&d, "/assignLicense")) {
+    if let Some(r) = apply(take_fault(&d, "/assignLicense").await) {
         return r;
     }
     if let Some(r) = authorize(&d, &headers, "LicenseAssignment.ReadWrite.All") {
@@ -356,7 +362,7 @@ async fn assign(State(d): State<Double>, headers: HeaderMap, Path(_id): Path<Str
 }
 
 async fn batch(State(d): State<Double>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = apply(take_fault(&d, "/$batch")) {
+    if let Some(r) = apply(take_fault(&d, "/$batch").await) {
         return r;
     }
     let req: Value = serde_json::from_slice(&body).unwrap_or_default();
