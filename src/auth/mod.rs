@@ -183,6 +183,21 @@ pub fn select_method(s: &AuthSettings) -> AuthMethod {
     }
 }
 
+fn assertion_credential<C: azure_identity::ClientAssertion + 'static>(
+    tenant: &str,
+    client: &str,
+    assertion: C,
+    client_options: ClientOptions,
+) -> azure_core::Result<Arc<dyn TokenCredential>> {
+    let credential = ClientAssertionCredential::new(
+        tenant.to_owned(),
+        client.to_owned(),
+        assertion,
+        Some(ClientAssertionCredentialOptions { client_options }),
+    )?;
+    Ok(credential)
+}
+
 fn need<'a, T>(
     value: &'a Option<T>,
     method: AuthMethod,
@@ -284,15 +299,7 @@ impl TokenSource {
                     &audience,
                     JwtAlgorithm::Ps256,
                 )?;
-                ClientAssertionCredential::new(
-                    tenant.clone(),
-                    client.clone(),
-                    assertion,
-                    Some(ClientAssertionCredentialOptions {
-                        client_options: client_options(),
-                    }),
-                )
-                .map_err(setup)?
+                assertion_credential(tenant, client, assertion, client_options()).map_err(setup)?
             }
             AuthMethod::WorkloadIdentity => {
                 let mut options = WorkloadIdentityCredentialOptions::default();
@@ -330,15 +337,7 @@ impl TokenSource {
                 )?;
                 let assertion = GithubOidcAssertion::new(http.clone(), url, token.clone())
                     .map_err(|message| AuthError::Setup { method, message })?;
-                ClientAssertionCredential::new(
-                    tenant.clone(),
-                    client.clone(),
-                    assertion,
-                    Some(ClientAssertionCredentialOptions {
-                        client_options: client_options(),
-                    }),
-                )
-                .map_err(setup)?
+                assertion_credential(tenant, client, assertion, client_options()).map_err(setup)?
             }
             AuthMethod::ManagedIdentity => {
                 let options = ManagedIdentityCredentialOptions {

@@ -428,10 +428,19 @@ impl GraphClient {
     /// The first page URL of `GET /users` with licensectl's `$select`, `$top=999` and an
     /// optional `$filter`.
     pub fn users_url(&self, filter: Option<&str>) -> Result<Url, GraphError> {
-        let mut url = self.url("users")?;
+        self.collection_url("users", USER_SELECT, filter)
+    }
+
+    fn collection_url(
+        &self,
+        path: &str,
+        select: &str,
+        filter: Option<&str>,
+    ) -> Result<Url, GraphError> {
+        let mut url = self.url(path)?;
         {
             let mut q = url.query_pairs_mut();
-            q.append_pair("$select", USER_SELECT);
+            q.append_pair("$select", select);
             q.append_pair("$top", &PAGE_SIZE.to_string());
             if let Some(f) = filter {
                 q.append_pair("$filter", f);
@@ -448,16 +457,7 @@ impl GraphClient {
 
     /// The first page URL of `GET /groups` with licensectl's `$select` and a `$filter`.
     pub fn groups_url(&self, filter: Option<&str>) -> Result<Url, GraphError> {
-        let mut url = self.url("groups")?;
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("$select", GROUP_SELECT);
-            q.append_pair("$top", &PAGE_SIZE.to_string());
-            if let Some(f) = filter {
-                q.append_pair("$filter", f);
-            }
-        }
-        Ok(url)
+        self.collection_url("groups", GROUP_SELECT, filter)
     }
 
     /// `GET /groups/{id}` with licensectl's `$select`; `None` on 404. Members are not
