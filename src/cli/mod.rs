@@ -4,9 +4,13 @@
 //! own flags, and uses `anyhow`. Each command lives in its own file and calls into the
 //! library; no licensing logic lives here.
 
+pub mod connection;
 pub mod emulator;
 pub mod exit;
+pub mod live;
+pub mod progress;
 pub mod schema;
+pub mod snapshot;
 pub mod validate;
 
 use std::io::Write;
@@ -32,6 +36,8 @@ pub enum Command {
     Schema,
     /// Run the local Graph emulator or generate a synthetic tenant.
     Emulator(emulator::EmulatorArgs),
+    /// Read the live tenant from Microsoft Graph and write it as a snapshot file.
+    Snapshot(snapshot::SnapshotArgs),
 }
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
@@ -49,10 +55,12 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    init_tracing();
     let result = match &cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Schema => schema::run(),
         Command::Emulator(args) => emulator::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -61,4 +69,15 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit::ERROR)
         }
     }
+}
+
+/// Logs to stderr, filtered by `LICENSECTL_LOG` (e.g. `licensectl=debug`); off by default.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LICENSECTL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
