@@ -13,3 +13,6 @@ pub mod seats;
 
 pub use model::*;
 pub use planner::{PlanOptions, plan};
+
+#[cfg(test)]
+mod tests;

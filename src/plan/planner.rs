@@ -380,8 +380,11 @@ impl Planner<'_, '_> {
                     });
                 }
                 None => {
-                    let skus: Vec<&str> =
-                        change.add.iter().map(|a| a.sku.part_number.as_str()).collect();
+                    let skus: Vec<&str> = change
+                        .add
+                        .iter()
+                        .map(|a| a.sku.part_number.as_str())
+                        .collect();
                     self.diagnostics.push(
                         Diagnostic::error(
                             "usage-location-missing",

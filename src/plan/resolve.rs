@@ -189,7 +189,8 @@ pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
     let mut seen_users: HashMap<UserId, &Location> = HashMap::new();
     for user in &desired.users {
         let Some(live) = index.user_by_upn(&user.upn) else {
-            out.diagnostics.push(unknown_user(&user.upn, &user.location, index));
+            out.diagnostics
+                .push(unknown_user(&user.upn, &user.location, index));
             continue;
         };
         if let Some(first) = seen_users.insert(live.id, &user.location) {
@@ -206,9 +207,10 @@ pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
         }
         out.declared_users.insert(live.id);
         let before = out.diagnostics.len();
-        let licenses = user.licenses.as_ref().map(|list| {
-            resolve_licenses(list, index, &mut cache, &mut out.diagnostics, &user.upn)
-        });
+        let licenses = user
+            .licenses
+            .as_ref()
+            .map(|list| resolve_licenses(list, index, &mut cache, &mut out.diagnostics, &user.upn));
         if out.diagnostics[before..].iter().any(Diagnostic::is_error) {
             continue;
         }
@@ -240,7 +242,9 @@ pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
                 )
                 .at(group.location.clone())
                 .related(first.clone(), "first declared here")
-                .help("keep one declaration of the group (names and object ids can both point at it)"),
+                .help(
+                    "keep one declaration of the group (names and object ids can both point at it)",
+                ),
             );
             continue;
         }
@@ -363,7 +367,9 @@ fn unknown_user(upn: &str, location: &Location, index: &TenantIndex<'_>) -> Diag
         .map(|u| u.user_principal_name.as_str());
     diagnostic = match suggest(upn, candidates) {
         Some(best) => diagnostic.help(format!("did you mean {best}?")),
-        None => diagnostic.help("check the userPrincipalName (the sign-in name, not the email alias)"),
+        None => {
+            diagnostic.help("check the userPrincipalName (the sign-in name, not the email alias)")
+        }
     };
     diagnostic
 }
@@ -644,7 +650,9 @@ fn unknown_plan(plan: &Located<PlanRef>, sku: &SubscribedSku) -> Diagnostic {
     let help = match &plan.value {
         PlanRef::Name(name) => suggest(
             name,
-            sku.service_plans.iter().map(|p| p.service_plan_name.as_str()),
+            sku.service_plans
+                .iter()
+                .map(|p| p.service_plan_name.as_str()),
         )
         .map(|best| format!("did you mean {best}?")),
         PlanRef::Id(_) => None,

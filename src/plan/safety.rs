@@ -39,7 +39,9 @@ pub fn check(changes: &[Change], index: &TenantIndex<'_>, input: &SafetyInput<'_
         changed += 1;
         let weight = match &change.principal {
             Principal::User { .. } => 1,
-            Principal::Group { id, .. } => index.groups.get(id).map_or(1, |g| g.members.len() as u64),
+            Principal::Group { id, .. } => {
+                index.groups.get(id).map_or(1, |g| g.members.len() as u64)
+            }
         };
         removals += weight * change.remove.len() as u64;
         let protected = match &change.principal {

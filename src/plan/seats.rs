@@ -83,8 +83,8 @@ impl SeatLedger {
                 .map(|u| live_sources(u, *sku))
                 .unwrap_or_default();
             let held_before = !before.is_empty();
-            let held_after = !delta.added.is_empty()
-                || before.iter().any(|s| !delta.removed.contains(s));
+            let held_after =
+                !delta.added.is_empty() || before.iter().any(|s| !delta.removed.contains(s));
             let entry = counts.entry(*sku).or_default();
             match (held_before, held_after) {
                 (false, true) => entry.0 += 1,
