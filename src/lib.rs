@@ -10,4 +10,5 @@ pub mod config;
 pub mod diagnostic;
 pub mod ids;
 pub mod plan;
+pub mod render;
 pub mod snapshot;
