@@ -9,6 +9,7 @@ pub mod model;
 pub mod planner;
 pub mod resolve;
 pub mod safety;
+pub mod saved;
 pub mod seats;
 
 pub use model::*;
