@@ -19,7 +19,9 @@ use std::collections::HashSet;
 use crate::config::DesiredState;
 use crate::diagnostic::{self, Diagnostic};
 use crate::ids::{GroupId, ServicePlanId, SkuId};
-use crate::snapshot::{AssignmentError, AssignmentStateKind, Group, TenantSnapshot, User};
+use crate::snapshot::{
+    AssignedLicense, AssignmentError, AssignmentStateKind, Group, TenantSnapshot, User,
+};
 
 use super::model::{
     Change, Finding, FindingKind, LicenseAdd, LicenseRemove, LicenseUpdate, PLAN_FORMAT_VERSION,
@@ -58,17 +60,20 @@ fn sorted(plans: &[ServicePlanId]) -> Vec<ServicePlanId> {
     plans
 }
 
+fn held(licenses: &[AssignedLicense]) -> Vec<Held> {
+    licenses
+        .iter()
+        .map(|l| Held {
+            sku: l.sku_id,
+            disabled: sorted(&l.disabled_plans),
+        })
+        .collect()
+}
+
 /// Direct licenses of a user (every license when the snapshot has no assignment states).
 fn direct_licenses(user: &User) -> Vec<Held> {
     if user.license_assignment_states.is_empty() {
-        return user
-            .assigned_licenses
-            .iter()
-            .map(|l| Held {
-                sku: l.sku_id,
-                disabled: sorted(&l.disabled_plans),
-            })
-            .collect();
+        return held(&user.assigned_licenses);
     }
     let mut out: Vec<Held> = Vec::new();
     for state in user.direct_states() {
@@ -253,15 +258,7 @@ struct Planner<'a, 'i> {
 
 impl Planner<'_, '_> {
     fn plan_group(&mut self, group: &Group, wanted: &[ResolvedLicense]) {
-        let held: Vec<Held> = group
-            .assigned_licenses
-            .iter()
-            .map(|l| Held {
-                sku: l.sku_id,
-                disabled: sorted(&l.disabled_plans),
-            })
-            .collect();
-        let diff = diff(&held, wanted);
+        let diff = diff(&held(&group.assigned_licenses), wanted);
         if diff.add.is_empty() && diff.update.is_empty() && diff.remove.is_empty() {
             return;
         }

@@ -5,9 +5,9 @@
 
 use std::fmt::Write;
 
-use crate::plan::{Change, FindingKind, Plan, PlanName, safety};
+use crate::plan::{Change, FindingKind, Plan, safety};
 
-use super::{Mode, principal_marker, tenant_label};
+use super::{Mode, change_lines, principal_marker, tenant_label};
 
 /// Escapes text for a table cell or inline use.
 fn esc(text: &str) -> String {
@@ -38,14 +38,6 @@ fn sku_list<'a>(items: impl Iterator<Item = (&'a str, bool)>) -> String {
                 code(name)
             }
         })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn plan_names(plans: &[PlanName]) -> String {
-    plans
-        .iter()
-        .map(|p| p.name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -265,58 +257,10 @@ fn change_row(out: &mut String, change: &Change) {
     );
 }
 
+/// The change as a `diff` block: `+` added, `-` removed, `!` changed (highlighted).
 fn diff_block(out: &mut String, change: &Change) {
-    let p = &change.principal;
-    let _ = writeln!(
-        out,
-        "{} {} {} ({})",
-        principal_marker(change),
-        p.kind(),
-        p.name(),
-        p.id_string()
-    );
-    if let Some(step) = &change.usage_location {
-        let _ = writeln!(
-            out,
-            "!   usageLocation {} -> {} (set first)",
-            step.from.as_deref().unwrap_or("(unset)"),
-            step.to
-        );
-    }
-    for add in &change.add {
-        let _ = writeln!(out, "+   {} {}", add.sku.part_number, add.sku.id);
-        if !add.disabled_plans.is_empty() {
-            let _ = writeln!(out, "+     disabled: {}", plan_names(&add.disabled_plans));
-        }
-    }
-    for update in &change.update {
-        let _ = writeln!(out, "!   {} {}", update.sku.part_number, update.sku.id);
-        if !update.disable.is_empty() {
-            let _ = writeln!(out, "-     turn off: {}", plan_names(&update.disable));
-        }
-        if !update.enable.is_empty() {
-            let _ = writeln!(out, "+     turn on:  {}", plan_names(&update.enable));
-        }
-    }
-    for remove in &change.remove {
-        let note = if !remove.still_inherited_from.is_empty() {
-            let groups: Vec<&str> = remove
-                .still_inherited_from
-                .iter()
-                .map(|g| g.name())
-                .collect();
-            format!(" (direct copy; still inherited from {})", groups.join(", "))
-        } else if remove.exchange_grace {
-            " (DESTRUCTIVE: mailbox enters 30-day grace period)".to_owned()
-        } else if remove.destructive {
-            " (DESTRUCTIVE)".to_owned()
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            out,
-            "-   {} {}{note}",
-            remove.sku.part_number, remove.sku.id
-        );
+    for line in change_lines(change) {
+        let marker = if line.marker == '~' { '!' } else { line.marker };
+        let _ = writeln!(out, "{marker}{}{}", "  ".repeat(line.depth + 1), line.text);
     }
 }

@@ -4,17 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::plan::{Change, FindingKind, Plan, PlanName, SafetyViolation, safety};
+use crate::plan::{Change, FindingKind, Plan, SafetyViolation, safety};
 
-use super::{Mode, principal_marker, tenant_label};
-
-fn names(plans: &[PlanName]) -> String {
-    plans
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+use super::{Mode, change_lines, tenant_label};
 
 /// Renders a plan (`Mode::Plan`) or a drift report (`Mode::Drift`) for a terminal.
 pub fn render(plan: &Plan, mode: Mode) -> String {
@@ -149,70 +141,14 @@ pub fn render(plan: &Plan, mode: Mode) -> String {
 }
 
 fn change_block(out: &mut String, change: &Change) {
-    let p = &change.principal;
-    let _ = writeln!(
-        out,
-        "  {} {} {}  ({})",
-        principal_marker(change),
-        p.kind(),
-        p.name(),
-        p.id_string()
-    );
-    if let Some(step) = &change.usage_location {
+    for line in change_lines(change) {
         let _ = writeln!(
             out,
-            "      ~ usageLocation: {} -> {}  (set before assigning)",
-            step.from.as_deref().unwrap_or("(unset)"),
-            step.to
+            "  {}{} {}",
+            "    ".repeat(line.depth),
+            line.marker,
+            line.text
         );
-    }
-    for add in &change.add {
-        let mut line = format!("      + {}  {}", add.sku.part_number, add.sku.id);
-        if !add.disabled_plans.is_empty() {
-            let _ = write!(line, "  disabled: {}", names(&add.disabled_plans));
-        }
-        if add.already_inherited {
-            line.push_str("  (also inherited from a group: no new seat)");
-        }
-        let _ = writeln!(out, "{line}");
-    }
-    for update in &change.update {
-        let mut parts = Vec::new();
-        if !update.disable.is_empty() {
-            parts.push(format!("turn off {}", names(&update.disable)));
-        }
-        if !update.enable.is_empty() {
-            parts.push(format!("turn on {}", names(&update.enable)));
-        }
-        let _ = writeln!(
-            out,
-            "      ~ {}  {}  {}",
-            update.sku.part_number,
-            update.sku.id,
-            parts.join("; ")
-        );
-    }
-    for remove in &change.remove {
-        let mut line = format!("      - {}  {}", remove.sku.part_number, remove.sku.id);
-        if !remove.still_inherited_from.is_empty() {
-            let groups: Vec<&str> = remove
-                .still_inherited_from
-                .iter()
-                .map(|g| g.name())
-                .collect();
-            let _ = write!(
-                line,
-                "  (direct copy only; still inherited from group {})",
-                groups.join(", ")
-            );
-        } else if remove.exchange_grace {
-            line.push_str(
-                "  (destructive: the mailbox enters Exchange Online's 30-day grace period)",
-            );
-        } else if remove.destructive {
-            line.push_str("  (destructive)");
-        }
-        let _ = writeln!(out, "{line}");
     }
 }
 
