@@ -185,12 +185,18 @@ pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
     let mut out = Resolved::default();
     check_tenant(desired, index.snapshot, &mut out.diagnostics);
     let mut cache = LicenseCache::default();
+    // Suggesting a UPN scans every user; do it for the first few unknown users only.
+    let mut suggestions: usize = 20;
 
     let mut seen_users: HashMap<UserId, &Location> = HashMap::new();
     for user in &desired.users {
         let Some(live) = index.user_by_upn(&user.upn) else {
-            out.diagnostics
-                .push(unknown_user(&user.upn, &user.location, index));
+            out.diagnostics.push(unknown_user(
+                &user.upn,
+                &user.location,
+                index,
+                &mut suggestions,
+            ));
             continue;
         };
         if let Some(first) = seen_users.insert(live.id, &user.location) {
@@ -288,9 +294,12 @@ pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
                 Some(user) => {
                     out.protected_users.insert(user.id);
                 }
-                None => out
-                    .diagnostics
-                    .push(unknown_user(upn, &protected.location, index)),
+                None => out.diagnostics.push(unknown_user(
+                    upn,
+                    &protected.location,
+                    index,
+                    &mut suggestions,
+                )),
             },
             PrincipalRef::Group(key) => {
                 let key = match crate::ids::parse_guid(key) {
@@ -354,8 +363,13 @@ fn check_tenant(desired: &DesiredState, live: &TenantSnapshot, diagnostics: &mut
     }
 }
 
-fn unknown_user(upn: &str, location: &Location, index: &TenantIndex<'_>) -> Diagnostic {
-    let mut diagnostic = Diagnostic::error(
+fn unknown_user(
+    upn: &str,
+    location: &Location,
+    index: &TenantIndex<'_>,
+    budget: &mut usize,
+) -> Diagnostic {
+    let diagnostic = Diagnostic::error(
         "unknown-user",
         format!("user {upn} does not exist in the tenant"),
     )
@@ -365,13 +379,18 @@ fn unknown_user(upn: &str, location: &Location, index: &TenantIndex<'_>) -> Diag
         .users
         .iter()
         .map(|u| u.user_principal_name.as_str());
-    diagnostic = match suggest(upn, candidates) {
+    let best = if *budget > 0 {
+        *budget -= 1;
+        suggest(upn, candidates)
+    } else {
+        None
+    };
+    match best {
         Some(best) => diagnostic.help(format!("did you mean {best}?")),
         None => {
             diagnostic.help("check the userPrincipalName (the sign-in name, not the email alias)")
         }
-    };
-    diagnostic
+    }
 }
 
 fn find_group<'a>(
