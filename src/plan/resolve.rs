@@ -8,6 +8,7 @@
 //! name exists. A principal with any resolution error is left out of the plan entirely,
 //! so that a typo can never turn into a removal.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -31,7 +32,7 @@ pub struct TenantIndex<'a> {
     skus_by_part_lower: HashMap<String, &'a SubscribedSku>,
     /// Users by id.
     pub users: HashMap<UserId, &'a User>,
-    users_by_upn: HashMap<String, &'a User>,
+    users_by_upn: HashMap<Cow<'a, str>, &'a User>,
     /// Groups by id.
     pub groups: HashMap<GroupId, &'a Group>,
     groups_by_name: HashMap<String, Vec<&'a Group>>,
@@ -61,7 +62,7 @@ impl<'a> TenantIndex<'a> {
             index.users.insert(user.id, user);
             index
                 .users_by_upn
-                .insert(user.user_principal_name.to_lowercase(), user);
+                .insert(lowercase(&user.user_principal_name), user);
         }
         for group in &snapshot.groups {
             index.groups.insert(group.id, group);
@@ -105,7 +106,7 @@ impl<'a> TenantIndex<'a> {
 
     /// A user by UPN, case-insensitively.
     pub fn user_by_upn(&self, upn: &str) -> Option<&'a User> {
-        self.users_by_upn.get(&upn.to_lowercase()).copied()
+        self.users_by_upn.get(lowercase(upn).as_ref()).copied()
     }
 
     /// Groups whose displayName or mailNickname is `name`, case-insensitively.
@@ -120,6 +121,15 @@ impl<'a> TenantIndex<'a> {
             .get(part)
             .or_else(|| self.skus_by_part_lower.get(&part.to_lowercase()))
             .copied()
+    }
+}
+
+/// `text` in lowercase, borrowed when it already is (most UPNs are).
+fn lowercase(text: &str) -> Cow<'_, str> {
+    if text.chars().any(char::is_uppercase) {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        Cow::Borrowed(text)
     }
 }
 
@@ -188,7 +198,8 @@ pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
     // Suggesting a UPN scans every user; do it for the first few unknown users only.
     let mut suggestions: usize = 20;
 
-    let mut seen_users: HashMap<UserId, &Location> = HashMap::new();
+    out.declared_users.reserve(desired.users.len());
+    out.users.reserve(desired.users.len());
     for user in &desired.users {
         let Some(live) = index.user_by_upn(&user.upn) else {
             out.diagnostics.push(unknown_user(
@@ -199,7 +210,13 @@ pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
             ));
             continue;
         };
-        if let Some(first) = seen_users.insert(live.id, &user.location) {
+        if !out.declared_users.insert(live.id) {
+            // Rare: find the first declaration only now.
+            let first = desired
+                .users
+                .iter()
+                .find(|u| index.user_by_upn(&u.upn).is_some_and(|f| f.id == live.id))
+                .map_or(&user.location, |u| &u.location);
             out.diagnostics.push(
                 Diagnostic::error(
                     "duplicate-principal",
@@ -211,7 +228,6 @@ pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
             );
             continue;
         }
-        out.declared_users.insert(live.id);
         let before = out.diagnostics.len();
         let licenses = user
             .licenses

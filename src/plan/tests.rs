@@ -1011,6 +1011,14 @@ fn resolution_problems_are_located_diagnostics_with_suggestions() {
         assert_eq!(codes(&plan), vec![*code], "{name}: {:?}", plan.diagnostics);
         let diagnostic = &plan.diagnostics[0];
         assert!(diagnostic.location.is_some(), "{name}");
+        if *code == "duplicate-principal" {
+            assert_eq!(diagnostic.related[0].1, "first declared here", "{name}");
+            assert_ne!(
+                Some(&diagnostic.related[0].0),
+                diagnostic.location.as_ref(),
+                "{name}"
+            );
+        }
         if let Some(help) = help {
             assert_eq!(diagnostic.help.as_deref(), Some(*help), "{name}");
         }
