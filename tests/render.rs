@@ -247,3 +247,35 @@ fn renderings_are_byte_stable() {
         assert_eq!(json::render(&a, mode), json::render(&b, mode));
     }
 }
+
+/// Contoso with problems: a typo in a SKU, no default usage location, too many removals.
+fn contoso_with_problems() -> Plan {
+    let mut desired = contoso_desired();
+    desired.settings.default_usage_location = None;
+    desired.settings.safety.max_removals = Some(1);
+    let bob = desired
+        .users
+        .iter_mut()
+        .find(|u| u.upn == "bob@contoso.com")
+        .expect("bob");
+    if let Some(licenses) = bob.licenses.as_mut() {
+        licenses[0].sku.value = SkuRef::PartNumber("SPE_E6".into());
+    }
+    let live = TenantSnapshot::read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/tenant.json"),
+    )
+    .expect("contoso snapshot parses");
+    plan(&desired, &live, &PlanOptions::default())
+}
+
+#[test]
+fn problems_as_text() {
+    let plan = contoso_with_problems();
+    assert!(plan.has_errors() && plan.safety.refused);
+    insta::assert_snapshot!(text::render(&plan, Mode::Plan));
+}
+
+#[test]
+fn problems_as_markdown() {
+    insta::assert_snapshot!(markdown::render(&contoso_with_problems(), Mode::Plan));
+}
