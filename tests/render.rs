@@ -279,3 +279,85 @@ fn problems_as_text() {
 fn problems_as_markdown() {
     insta::assert_snapshot!(markdown::render(&contoso_with_problems(), Mode::Plan));
 }
+
+/// Applies a plan's changes to a snapshot the way Graph would (direct assignments only).
+fn apply_in_memory(plan: &Plan, live: &mut TenantSnapshot) {
+    use licensectl::plan::Principal;
+    use licensectl::snapshot::{AssignedLicense, AssignmentStateKind, LicenseAssignmentState};
+    for change in &plan.changes {
+        let request = change.assign_license_request();
+        match &change.principal {
+            Principal::User { id, .. } => {
+                let user = live.users.iter_mut().find(|u| u.id == *id).expect("user");
+                if let Some(step) = &change.usage_location {
+                    user.usage_location = Some(step.to.clone());
+                }
+                user.license_assignment_states.retain(|s| {
+                    s.assigned_by_group.is_some()
+                        || !(request.remove_licenses.contains(&s.sku_id)
+                            || request.add_licenses.iter().any(|a| a.sku_id == s.sku_id))
+                });
+                for add in &request.add_licenses {
+                    user.license_assignment_states.push(LicenseAssignmentState {
+                        sku_id: add.sku_id,
+                        disabled_plans: add.disabled_plans.clone(),
+                        assigned_by_group: None,
+                        state: AssignmentStateKind::Active,
+                        error: None,
+                        last_updated_date_time: None,
+                    });
+                }
+                let mut assigned: Vec<AssignedLicense> = Vec::new();
+                for state in &user.license_assignment_states {
+                    if !assigned.iter().any(|a| a.sku_id == state.sku_id) {
+                        assigned.push(AssignedLicense {
+                            sku_id: state.sku_id,
+                            disabled_plans: state.disabled_plans.clone(),
+                        });
+                    }
+                }
+                user.assigned_licenses = assigned;
+            }
+            Principal::Group { id, .. } => {
+                let group = live.groups.iter_mut().find(|g| g.id == *id).expect("group");
+                group.assigned_licenses.retain(|l| {
+                    !request.remove_licenses.contains(&l.sku_id)
+                        && !request.add_licenses.iter().any(|a| a.sku_id == l.sku_id)
+                });
+                group
+                    .assigned_licenses
+                    .extend(request.add_licenses.iter().map(|a| AssignedLicense {
+                        sku_id: a.sku_id,
+                        disabled_plans: a.disabled_plans.clone(),
+                    }));
+            }
+        }
+    }
+}
+
+#[test]
+fn applying_the_contoso_plan_converges() {
+    let mut live = TenantSnapshot::read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/tenant.json"),
+    )
+    .expect("contoso snapshot parses");
+    let desired = contoso_desired();
+    let first = plan(&desired, &live, &PlanOptions::default());
+    assert!(first.has_changes);
+    apply_in_memory(&first, &mut live);
+    let second = plan(&desired, &live, &PlanOptions::default());
+    assert!(!second.has_changes, "{}", text::render(&second, Mode::Plan));
+    // What remains is drift outside the config's reach: heidi's duplicate and sam's error.
+    let kinds: Vec<String> = second
+        .findings
+        .iter()
+        .map(|f| format!("{:?} {}", f.kind, f.principal.name()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "DuplicateOfInherited heidi@contoso.com",
+            "AssignmentError sam@contoso.com"
+        ]
+    );
+}
