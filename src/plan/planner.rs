@@ -334,13 +334,7 @@ impl Planner<'_, '_> {
                     .any(|i| has_exchange(self.index, i.sku, &i.disabled));
             for removed in &mut change.remove {
                 let sku = removed.sku.id;
-                let mut groups: Vec<Principal> = inherited
-                    .iter()
-                    .filter(|i| i.sku == sku)
-                    .map(|i| group_principal(self.index, i.group))
-                    .collect();
-                groups.sort_by_key(Principal::sort_key);
-                groups.dedup();
+                let groups = self.granting_groups(&inherited, sku);
                 removed.destructive = groups.is_empty();
                 let live_disabled = direct
                     .iter()
@@ -411,6 +405,18 @@ impl Planner<'_, '_> {
         }
     }
 
+    /// The groups a user inherits `sku` from, sorted.
+    fn granting_groups(&self, inherited: &[Inherited], sku: SkuId) -> Vec<Principal> {
+        let mut groups: Vec<Principal> = inherited
+            .iter()
+            .filter(|i| i.sku == sku)
+            .map(|i| group_principal(self.index, i.group))
+            .collect();
+        groups.sort_by_key(Principal::sort_key);
+        groups.dedup();
+        groups
+    }
+
     fn duplicate_findings(
         &mut self,
         user: &User,
@@ -419,13 +425,7 @@ impl Planner<'_, '_> {
         inherited: &[Inherited],
         managed: bool,
     ) {
-        let mut groups: Vec<Principal> = inherited
-            .iter()
-            .filter(|i| i.sku == sku)
-            .map(|i| group_principal(self.index, i.group))
-            .collect();
-        groups.sort_by_key(Principal::sort_key);
-        groups.dedup();
+        let groups = self.granting_groups(inherited, sku);
         let Some(first) = groups.first() else {
             return;
         };
