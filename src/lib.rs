@@ -5,9 +5,12 @@
 //! apply. Only the edges do I/O: the CLI, config loading, the Graph client, snapshot
 //! fetch, apply and the emulator. The planner and renderers take data and return data.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
+pub mod emulator;
+pub mod graph;
 pub mod ids;
 pub mod plan;
 pub mod render;

@@ -361,3 +361,17 @@ fn applying_the_contoso_plan_converges() {
         ]
     );
 }
+
+#[test]
+fn the_loaded_contoso_config_plans_like_the_hand_written_one() {
+    let loaded =
+        licensectl::config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso"));
+    assert!(loaded.is_valid(), "{:?}", loaded.diagnostics);
+    let desired = loaded.desired.expect("desired state");
+    let live = TenantSnapshot::read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/tenant.json"),
+    )
+    .expect("contoso snapshot parses");
+    let from_files = plan(&desired, &live, &PlanOptions::default());
+    assert_eq!(from_files, contoso_plan());
+}

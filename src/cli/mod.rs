@@ -4,8 +4,17 @@
 //! own flags, and uses `anyhow`. Each command lives in its own file and calls into the
 //! library; no licensing logic lives here.
 
+pub mod connection;
+pub mod emulator;
 pub mod exit;
+pub mod live;
+pub mod plan;
+pub mod progress;
+pub mod schema;
+pub mod snapshot;
+pub mod validate;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -21,7 +30,20 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Check a config directory offline and report every problem (exit 0 valid, 78 invalid).
+    Validate(validate::ValidateArgs),
+    /// Print the JSON Schema of a config file (for editors and CI).
+    Schema,
+    /// Run the local Graph emulator or generate a synthetic tenant.
+    Emulator(emulator::EmulatorArgs),
+    /// Read the live tenant from Microsoft Graph and write it as a snapshot file.
+    Snapshot(snapshot::SnapshotArgs),
+    /// Compute the license changes that make the tenant match the config.
+    Plan(plan::PlanArgs),
+    /// Report where the tenant differs from the config (exit 2 when it does).
+    Drift(plan::DriftArgs),
+}
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
 pub fn main() -> ExitCode {
@@ -38,5 +60,31 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cli.command {}
+    init_tracing();
+    let result = match &cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Schema => schema::run(),
+        Command::Emulator(args) => emulator::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
+        Command::Plan(args) => plan::run_plan(args),
+        Command::Drift(args) => plan::run_drift(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `LICENSECTL_LOG` (e.g. `licensectl=debug`); off by default.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LICENSECTL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }

@@ -5,8 +5,11 @@
 //! the `render` module turns them into human, JSON or GitHub-annotation output. This module
 //! only defines the data; it does no I/O and no formatting beyond `Display`.
 
+pub mod render;
+
+use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -123,4 +126,48 @@ impl fmt::Display for Diagnostic {
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics
         .sort_by(|a, b| (&a.location, a.code, &a.message).cmp(&(&b.location, b.code, &b.message)));
+}
+
+/// The texts of the files diagnostics point into, kept so that renderers can show snippets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceFiles {
+    files: BTreeMap<PathBuf, String>,
+}
+
+impl SourceFiles {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a file's text; `path` is the path as [`Location::file`] names it.
+    pub fn insert(&mut self, path: impl Into<PathBuf>, text: impl Into<String>) {
+        self.files.insert(path.into(), text.into());
+    }
+
+    /// The text of `path`, if known.
+    pub fn get(&self, path: &Path) -> Option<&str> {
+        self.files.get(path).map(String::as_str)
+    }
+
+    /// Every file with its text, sorted by path.
+    pub fn iter(&self) -> impl Iterator<Item = (&Path, &str)> {
+        self.files.iter().map(|(p, t)| (p.as_path(), t.as_str()))
+    }
+
+    /// How many files.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// True when there are no files.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// Counts errors and warnings.
+pub fn counts(diagnostics: &[Diagnostic]) -> (usize, usize) {
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    (errors, diagnostics.len() - errors)
 }

@@ -1,0 +1,352 @@
+//! Certificate credentials: a client-assertion JWT signed with the app's certificate key.
+//!
+//! azure_identity's `ClientCertificateCredential` needs OpenSSL, so licensectl signs the
+//! assertion itself (GRAPH_FACTS §8): header `alg` PS256 (or RS256), `typ` JWT,
+//! `x5t#S256` (SHA-256 of the certificate's DER, base64url); claims `aud` (the token
+//! endpoint), `iss` = `sub` = client id, `jti`, `nbf`, `iat`, `exp` (10 minutes). The
+//! certificate is a PEM file holding the certificate and its private key (PKCS#8 or PKCS#1
+//! RSA), or a PKCS#12 (`.pfx`/`.p12`) file with an optional password. Signing uses
+//! aws-lc-rs (already rustls' crypto provider); parsing is pure Rust. The assertion is then
+//! sent through azure_identity's `ClientAssertionCredential`, which caches the token.
+//!
+//! Key material is never printed: `Debug` shows the thumbprint only.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaKeyPair};
+use azure_core::http::ClientMethodOptions;
+use azure_identity::ClientAssertion;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
+
+/// How long a signed assertion is valid.
+const ASSERTION_LIFETIME_SECS: u64 = 600;
+
+/// The JWT signature algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JwtAlgorithm {
+    /// RSASSA-PSS with SHA-256 (what Entra ID documents).
+    #[default]
+    Ps256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256,
+}
+
+impl JwtAlgorithm {
+    fn name(self) -> &'static str {
+        match self {
+            JwtAlgorithm::Ps256 => "PS256",
+            JwtAlgorithm::Rs256 => "RS256",
+        }
+    }
+}
+
+/// Errors loading a certificate.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateError {
+    /// The file cannot be read.
+    #[error("cannot read certificate file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file holds no certificate.
+    #[error(
+        "certificate file {path} holds no certificate: {reason}; give a PEM file with a CERTIFICATE and a PRIVATE KEY block, or a PKCS#12 (.pfx/.p12) file"
+    )]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+        /// Details.
+        reason: String,
+    },
+    /// The file holds no usable private key.
+    #[error(
+        "certificate file {path} holds no usable RSA private key: {reason}; put the key (PKCS#8 'PRIVATE KEY' or PKCS#1 'RSA PRIVATE KEY') in the same PEM file"
+    )]
+    NoKey {
+        /// The file.
+        path: PathBuf,
+        /// Details.
+        reason: String,
+    },
+    /// PKCS#12 parsing failed (often a wrong password).
+    #[error("cannot open PKCS#12 file {path}: {reason}; check AZURE_CLIENT_CERTIFICATE_PASSWORD")]
+    Pkcs12 {
+        /// The file.
+        path: PathBuf,
+        /// Details.
+        reason: String,
+    },
+}
+
+/// A certificate with its private key, ready to sign assertions.
+pub struct CertificateAssertion {
+    key: RsaKeyPair,
+    x5t_s256: String,
+    client_id: String,
+    audience: String,
+    algorithm: JwtAlgorithm,
+}
+
+impl fmt::Debug for CertificateAssertion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificateAssertion")
+            .field("x5t#S256", &self.x5t_s256)
+            .field("client_id", &self.client_id)
+            .field("audience", &self.audience)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl CertificateAssertion {
+    /// Loads `path` (PEM, or PKCS#12 when it ends in `.pfx`/`.p12`) for `client_id`,
+    /// signing for the token endpoint `audience`.
+    pub fn load(
+        path: &Path,
+        password: Option<&str>,
+        client_id: &str,
+        audience: &str,
+        algorithm: JwtAlgorithm,
+    ) -> Result<Self, CertificateError> {
+        let bytes = std::fs::read(path).map_err(|source| CertificateError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let is_pkcs12 = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("pfx") || e.eq_ignore_ascii_case("p12"));
+        let (cert_der, key) = if is_pkcs12 {
+            load_pkcs12(path, &bytes, password.unwrap_or(""))?
+        } else {
+            load_pem(path, &bytes)?
+        };
+        Ok(Self {
+            key,
+            x5t_s256: URL_SAFE_NO_PAD.encode(Sha256::digest(&cert_der)),
+            client_id: client_id.to_owned(),
+            audience: audience.to_owned(),
+            algorithm,
+        })
+    }
+
+    /// The `x5t#S256` thumbprint.
+    pub fn thumbprint(&self) -> &str {
+        &self.x5t_s256
+    }
+
+    /// Signs a fresh assertion valid from `now` (seconds since the epoch).
+    pub fn sign_at(&self, now: u64) -> Result<String, aws_lc_rs::error::Unspecified> {
+        let header = serde_json::json!({
+            "alg": self.algorithm.name(),
+            "typ": "JWT",
+            "x5t#S256": self.x5t_s256,
+        });
+        let claims = serde_json::json!({
+            "aud": self.audience,
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "nbf": now,
+            "iat": now,
+            "exp": now + ASSERTION_LIFETIME_SECS,
+        });
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut signature = vec![0u8; self.key.public_modulus_len()];
+        let padding: &'static dyn aws_lc_rs::signature::RsaEncoding = match self.algorithm {
+            JwtAlgorithm::Ps256 => &RSA_PSS_SHA256,
+            JwtAlgorithm::Rs256 => &RSA_PKCS1_SHA256,
+        };
+        self.key.sign(
+            padding,
+            &SystemRandom::new(),
+            signing_input.as_bytes(),
+            &mut signature,
+        )?;
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature)
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl ClientAssertion for CertificateAssertion {
+    async fn secret(&self, _: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        self.sign_at(now).map_err(|_| {
+            azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Credential,
+                "signing the certificate client assertion failed",
+            )
+        })
+    }
+}
+
+fn load_pem(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, RsaKeyPair), CertificateError> {
+    let cert =
+        CertificateDer::from_pem_slice(bytes).map_err(|e| CertificateError::NoCertificate {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let key_der = PrivateKeyDer::from_pem_slice(bytes).map_err(|e| CertificateError::NoKey {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let key = match &key_der {
+        PrivateKeyDer::Pkcs8(k) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
+        PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der()),
+        _ => {
+            return Err(CertificateError::NoKey {
+                path: path.to_owned(),
+                reason: "only RSA keys are supported".into(),
+            });
+        }
+    }
+    .map_err(|e| CertificateError::NoKey {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok((cert.to_vec(), key))
+}
+
+fn load_pkcs12(
+    path: &Path,
+    bytes: &[u8],
+    password: &str,
+) -> Result<(Vec<u8>, RsaKeyPair), CertificateError> {
+    let store = p12_keystore::KeyStore::from_pkcs12(
+        bytes,
+        password,
+        p12_keystore::Pkcs12ImportPolicy::Relaxed,
+    )
+    .map_err(|e| CertificateError::Pkcs12 {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let (_, chain) = store
+        .private_key_chain()
+        .ok_or_else(|| CertificateError::NoKey {
+            path: path.to_owned(),
+            reason: "the PKCS#12 file has no private key entry".into(),
+        })?;
+    let cert = chain
+        .certs()
+        .first()
+        .ok_or_else(|| CertificateError::NoCertificate {
+            path: path.to_owned(),
+            reason: "the key entry has no certificate".into(),
+        })?;
+    let key =
+        RsaKeyPair::from_pkcs8(chain.key().as_der()).map_err(|e| CertificateError::NoKey {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    Ok((cert.as_der().to_vec(), key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::signature::{
+        KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256, UnparsedPublicKey,
+    };
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/auth")
+            .join(name)
+    }
+
+    fn decode_part(part: &str) -> serde_json::Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("b64")).expect("json")
+    }
+
+    #[test]
+    fn signs_verifiable_assertions_from_pem_and_pkcs12() {
+        let cert_der = CertificateDer::from_pem_file(fixture("cert.pem")).expect("cert");
+        let want_x5t = URL_SAFE_NO_PAD.encode(Sha256::digest(cert_der.as_ref()));
+        let aud = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
+        let cases = [
+            ("app-cert.pem", None, JwtAlgorithm::Ps256),
+            ("app-cert-pkcs1.pem", None, JwtAlgorithm::Rs256),
+            ("app-cert.pfx", Some("test-password"), JwtAlgorithm::Ps256),
+        ];
+        for (file, password, alg) in cases {
+            let a = CertificateAssertion::load(&fixture(file), password, "client-1", aud, alg)
+                .expect(file);
+            assert_eq!(a.thumbprint(), want_x5t, "{file}");
+            let jwt = a.sign_at(1_700_000_000).expect("sign");
+            let parts: Vec<&str> = jwt.split('.').collect();
+            assert_eq!(parts.len(), 3);
+            let header = decode_part(parts[0]);
+            assert_eq!(header["alg"], alg.name());
+            assert_eq!(header["typ"], "JWT");
+            assert_eq!(header["x5t#S256"], want_x5t.as_str());
+            let claims = decode_part(parts[1]);
+            assert_eq!(claims["aud"], aud);
+            assert_eq!(claims["iss"], "client-1");
+            assert_eq!(claims["sub"], "client-1");
+            assert_eq!(claims["nbf"], 1_700_000_000u64);
+            assert_eq!(claims["iat"], 1_700_000_000u64);
+            assert_eq!(claims["exp"], 1_700_000_600u64);
+            assert!(claims["jti"].as_str().is_some_and(|j| j.len() == 36));
+            let verify_alg: &dyn aws_lc_rs::signature::VerificationAlgorithm = match alg {
+                JwtAlgorithm::Ps256 => &RSA_PSS_2048_8192_SHA256,
+                JwtAlgorithm::Rs256 => &RSA_PKCS1_2048_8192_SHA256,
+            };
+            let public = UnparsedPublicKey::new(verify_alg, a.key.public_key().as_ref().to_vec());
+            let sig = URL_SAFE_NO_PAD.decode(parts[2]).expect("sig");
+            public
+                .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+                .expect("signature verifies");
+            let debug = format!("{a:?}");
+            assert!(
+                debug.contains("<redacted>") && !debug.contains("PRIVATE"),
+                "{debug}"
+            );
+        }
+    }
+
+    #[test]
+    fn load_errors_name_file_and_fix() {
+        let aud = "a";
+        let cases = [
+            (fixture("missing.pem"), None, "cannot read certificate file"),
+            (fixture("cert.pem"), None, "no usable RSA private key"),
+            (fixture("public-key.pem"), None, "holds no certificate"),
+            (
+                fixture("app-cert.pfx"),
+                Some("wrong"),
+                "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+            ),
+        ];
+        for (path, pw, text) in cases {
+            let err = CertificateAssertion::load(&path, pw, "c", aud, JwtAlgorithm::Ps256)
+                .expect_err("fails");
+            let msg = err.to_string();
+            assert!(msg.contains(text), "{msg}");
+            assert!(
+                msg.contains(path.file_name().and_then(|f| f.to_str()).unwrap_or("")),
+                "{msg}"
+            );
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! Authentication: which credential to use, and access tokens for Graph.
+//!
+//! Credentials come from `azure_identity` (client secret, workload identity, managed
+//! identity, Azure CLI, and `ClientAssertionCredential` for GitHub Actions OIDC and for
+//! certificates, whose assertion licensectl signs itself). Every credential sends through
+//! our reqwest/rustls client ([`transport`]). azure_identity caches each token and
+//! refreshes it five minutes before it expires, so a long run never uses an expired token.
+//!
+//! Selection order, when `--auth` does not force a method (first match wins):
+//! 1. `secret` — `AZURE_CLIENT_SECRET` is set;
+//! 2. `certificate` — `AZURE_CLIENT_CERTIFICATE_PATH` is set;
+//! 3. `workload-identity` — `AZURE_FEDERATED_TOKEN_FILE` is set;
+//! 4. `github-oidc` — `ACTIONS_ID_TOKEN_REQUEST_URL` and `ACTIONS_ID_TOKEN_REQUEST_TOKEN`
+//!    are set (a GitHub Actions job with `id-token: write`);
+//! 5. `managed-identity` — `IDENTITY_ENDPOINT` or `MSI_ENDPOINT` is set (App Service,
+//!    Functions, Container Apps; on a VM, force it with `--auth managed-identity`, since
+//!    probing the instance metadata service costs seconds everywhere else);
+//! 6. `azure-cli` — a person at a terminal who ran `az login`.
+//!
+//! This module never prints: secrets, tokens and assertions live in `Secret`s whose
+//! `Debug` is redacted, and no error message includes them.
+
+pub mod certificate;
+pub mod github;
+pub mod transport;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+use azure_core::credentials::{AccessToken, Secret, TokenCredential};
+use azure_core::http::ClientOptions;
+use azure_identity::{
+    AzureCliCredential, AzureCliCredentialOptions, ClientAssertionCredential,
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
+    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::graph::cloud::Endpoints;
+use crate::ids::TenantId;
+
+use self::certificate::{CertificateAssertion, JwtAlgorithm};
+use self::github::GithubOidcAssertion;
+use self::transport::{LoopbackRedirect, ReqwestHttpClient};
+
+/// The credential kinds, for `--auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMethod {
+    /// App registration with a client secret.
+    Secret,
+    /// App registration with a certificate (PEM or PKCS#12).
+    Certificate,
+    /// Federated token file (Kubernetes workload identity and friends).
+    WorkloadIdentity,
+    /// GitHub Actions OIDC token exchanged as a federated credential.
+    GithubOidc,
+    /// Azure managed identity.
+    ManagedIdentity,
+    /// The Azure CLI's signed-in account.
+    AzureCli,
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AuthMethod::Secret => "secret",
+            AuthMethod::Certificate => "certificate",
+            AuthMethod::WorkloadIdentity => "workload-identity",
+            AuthMethod::GithubOidc => "github-oidc",
+            AuthMethod::ManagedIdentity => "managed-identity",
+            AuthMethod::AzureCli => "azure-cli",
+        })
+    }
+}
+
+/// Everything the credentials may need, gathered by the CLI from flags and environment.
+#[derive(Default)]
+pub struct AuthSettings {
+    /// `--auth`: force one method.
+    pub method: Option<AuthMethod>,
+    /// `AZURE_TENANT_ID` / `--tenant-id`.
+    pub tenant_id: Option<String>,
+    /// `AZURE_CLIENT_ID` / `--client-id`.
+    pub client_id: Option<String>,
+    /// `AZURE_CLIENT_SECRET` (environment only).
+    pub client_secret: Option<Secret>,
+    /// `AZURE_CLIENT_CERTIFICATE_PATH` / `--certificate`.
+    pub certificate_path: Option<PathBuf>,
+    /// `AZURE_CLIENT_CERTIFICATE_PASSWORD` (environment only).
+    pub certificate_password: Option<Secret>,
+    /// `AZURE_FEDERATED_TOKEN_FILE`.
+    pub federated_token_file: Option<PathBuf>,
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL`.
+    pub github_request_url: Option<String>,
+    /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN` (environment only).
+    pub github_request_token: Option<Secret>,
+    /// `IDENTITY_ENDPOINT` or `MSI_ENDPOINT` is set.
+    pub managed_identity_endpoint: bool,
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |b: bool| if b { "<set>" } else { "<unset>" };
+        f.debug_struct("AuthSettings")
+            .field("method", &self.method)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &set(self.client_secret.is_some()))
+            .field("certificate_path", &self.certificate_path)
+            .field(
+                "certificate_password",
+                &set(self.certificate_password.is_some()),
+            )
+            .field("federated_token_file", &self.federated_token_file)
+            .field(
+                "github_request_url",
+                &set(self.github_request_url.is_some()),
+            )
+            .field(
+                "github_request_token",
+                &set(self.github_request_token.is_some()),
+            )
+            .field("managed_identity_endpoint", &self.managed_identity_endpoint)
+            .finish()
+    }
+}
+
+/// Errors setting up or using a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// A setting the chosen method needs is missing.
+    #[error("--auth {method} needs {what}: {fix}")]
+    Missing {
+        /// The method.
+        method: AuthMethod,
+        /// What is missing.
+        what: &'static str,
+        /// How to provide it.
+        fix: &'static str,
+    },
+    /// The certificate could not be loaded.
+    #[error(transparent)]
+    Certificate(#[from] certificate::CertificateError),
+    /// The credential could not be built.
+    #[error("cannot set up the {method} credential: {message}")]
+    Setup {
+        /// The method.
+        method: AuthMethod,
+        /// azure_identity's message.
+        message: String,
+    },
+    /// The authority refused or could not be reached.
+    #[error("{method} authentication failed: {message}")]
+    Token {
+        /// The method.
+        method: AuthMethod,
+        /// The authority's explanation (never the secret).
+        message: String,
+    },
+}
+
+/// Picks the method: `--auth` if given, else the first match of the documented order.
+pub fn select_method(s: &AuthSettings) -> AuthMethod {
+    if let Some(m) = s.method {
+        return m;
+    }
+    if s.client_secret.is_some() {
+        AuthMethod::Secret
+    } else if s.certificate_path.is_some() {
+        AuthMethod::Certificate
+    } else if s.federated_token_file.is_some() {
+        AuthMethod::WorkloadIdentity
+    } else if s.github_request_url.is_some() && s.github_request_token.is_some() {
+        AuthMethod::GithubOidc
+    } else if s.managed_identity_endpoint {
+        AuthMethod::ManagedIdentity
+    } else {
+        AuthMethod::AzureCli
+    }
+}
+
+fn assertion_credential<C: azure_identity::ClientAssertion + 'static>(
+    tenant: &str,
+    client: &str,
+    assertion: C,
+    client_options: ClientOptions,
+) -> azure_core::Result<Arc<dyn TokenCredential>> {
+    let credential = ClientAssertionCredential::new(
+        tenant.to_owned(),
+        client.to_owned(),
+        assertion,
+        Some(ClientAssertionCredentialOptions { client_options }),
+    )?;
+    Ok(credential)
+}
+
+fn need<'a, T>(
+    value: &'a Option<T>,
+    method: AuthMethod,
+    what: &'static str,
+    fix: &'static str,
+) -> Result<&'a T, AuthError> {
+    value
+        .as_ref()
+        .ok_or(AuthError::Missing { method, what, fix })
+}
+
+const TENANT_FIX: &str = "set AZURE_TENANT_ID or pass --tenant-id";
+const CLIENT_FIX: &str = "set AZURE_CLIENT_ID or pass --client-id";
+
+/// A credential plus the scope it is asked for: hands out Graph access tokens.
+pub struct TokenSource {
+    credential: Arc<dyn TokenCredential>,
+    scope: String,
+    method: AuthMethod,
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("method", &self.method)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource {
+    /// Builds the credential for `settings` against `endpoints`, sending through `http`.
+    pub fn new(
+        settings: &AuthSettings,
+        endpoints: &Endpoints,
+        http: reqwest::Client,
+    ) -> Result<Self, AuthError> {
+        let method = select_method(settings);
+        let setup = |e: azure_core::Error| AuthError::Setup {
+            method,
+            message: e.to_string(),
+        };
+        // azure_identity only accepts https authorities: a loopback http authority (the
+        // emulator) is given to it as https and redirected back by the transport.
+        let (redirect, authority) = match LoopbackRedirect::for_authority(&endpoints.authority_host)
+        {
+            Some((redirect, https)) => (Some(redirect), https),
+            None => (None, endpoints.authority_host.clone()),
+        };
+        let client_options = || {
+            let mut custom = CustomConfiguration::default();
+            custom.authority_host = authority.as_str().trim_end_matches('/').to_owned();
+            ClientOptions {
+                transport: Some(
+                    ReqwestHttpClient::new(http.clone(), redirect.clone()).into_transport(),
+                ),
+                cloud: Some(Arc::new(CloudConfiguration::Custom(custom))),
+                ..Default::default()
+            }
+        };
+        let credential: Arc<dyn TokenCredential> = match method {
+            AuthMethod::Secret => {
+                let tenant = need(&settings.tenant_id, method, "a tenant id", TENANT_FIX)?;
+                let client = need(&settings.client_id, method, "a client id", CLIENT_FIX)?;
+                let secret = need(
+                    &settings.client_secret,
+                    method,
+                    "a client secret",
+                    "set AZURE_CLIENT_SECRET",
+                )?;
+                ClientSecretCredential::new(
+                    tenant,
+                    client.clone(),
+                    secret.clone(),
+                    Some(ClientSecretCredentialOptions {
+                        client_options: client_options(),
+                    }),
+                )
+                .map_err(setup)?
+            }
+            AuthMethod::Certificate => {
+                let tenant = need(&settings.tenant_id, method, "a tenant id", TENANT_FIX)?;
+                let client = need(&settings.client_id, method, "a client id", CLIENT_FIX)?;
+                let path = need(
+                    &settings.certificate_path,
+                    method,
+                    "a certificate file",
+                    "set AZURE_CLIENT_CERTIFICATE_PATH or pass --certificate",
+                )?;
+                // The audience is the token endpoint as the authority really serves it.
+                let audience = format!(
+                    "{}/{tenant}/oauth2/v2.0/token",
+                    endpoints.authority_host.as_str().trim_end_matches('/')
+                );
+                let assertion = CertificateAssertion::load(
+                    path,
+                    settings.certificate_password.as_ref().map(Secret::secret),
+                    client,
+                    &audience,
+                    JwtAlgorithm::Ps256,
+                )?;
+                assertion_credential(tenant, client, assertion, client_options()).map_err(setup)?
+            }
+            AuthMethod::WorkloadIdentity => {
+                let mut options = WorkloadIdentityCredentialOptions::default();
+                options.credential_options.client_options = client_options();
+                options.tenant_id =
+                    Some(need(&settings.tenant_id, method, "a tenant id", TENANT_FIX)?.clone());
+                options.client_id =
+                    Some(need(&settings.client_id, method, "a client id", CLIENT_FIX)?.clone());
+                options.token_file_path = Some(
+                    need(
+                        &settings.federated_token_file,
+                        method,
+                        "a federated token file",
+                        "set AZURE_FEDERATED_TOKEN_FILE",
+                    )?
+                    .clone(),
+                );
+                WorkloadIdentityCredential::new(Some(options)).map_err(setup)?
+            }
+            AuthMethod::GithubOidc => {
+                let tenant = need(&settings.tenant_id, method, "a tenant id", TENANT_FIX)?;
+                let client = need(&settings.client_id, method, "a client id", CLIENT_FIX)?;
+                let fix = "run inside GitHub Actions with `permissions: id-token: write`";
+                let url = need(
+                    &settings.github_request_url,
+                    method,
+                    "ACTIONS_ID_TOKEN_REQUEST_URL",
+                    fix,
+                )?;
+                let token = need(
+                    &settings.github_request_token,
+                    method,
+                    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                    fix,
+                )?;
+                let assertion = GithubOidcAssertion::new(http.clone(), url, token.clone())
+                    .map_err(|message| AuthError::Setup { method, message })?;
+                assertion_credential(tenant, client, assertion, client_options()).map_err(setup)?
+            }
+            AuthMethod::ManagedIdentity => {
+                let options = ManagedIdentityCredentialOptions {
+                    user_assigned_id: settings.client_id.clone().map(UserAssignedId::ClientId),
+                    client_options: client_options(),
+                };
+                ManagedIdentityCredential::new(Some(options)).map_err(setup)?
+            }
+            AuthMethod::AzureCli => {
+                let options = AzureCliCredentialOptions {
+                    tenant_id: settings.tenant_id.clone(),
+                    subscription: None,
+                    executor: None,
+                };
+                AzureCliCredential::new(Some(options)).map_err(setup)?
+            }
+        };
+        Ok(Self {
+            credential,
+            scope: endpoints.scope(),
+            method,
+        })
+    }
+
+    /// Wraps an existing credential (tests, embedding).
+    pub fn from_credential(
+        credential: Arc<dyn TokenCredential>,
+        scope: String,
+        method: AuthMethod,
+    ) -> Self {
+        Self {
+            credential,
+            scope,
+            method,
+        }
+    }
+
+    /// The method in use.
+    pub fn method(&self) -> AuthMethod {
+        self.method
+    }
+
+    /// A valid access token for Graph (cached; refreshed before expiry).
+    pub async fn token(&self) -> Result<AccessToken, AuthError> {
+        self.credential
+            .get_token(&[self.scope.as_str()], None)
+            .await
+            .map_err(|e| AuthError::Token {
+                method: self.method,
+                message: first_line(&e.to_string()),
+            })
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.contains("aka.ms/azsdk"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The tenant (`tid` claim) of an access token. The token is not verified (it came from
+/// the authority over TLS, and Graph verifies it); `None` when it is not a readable JWT.
+pub fn token_tenant_id(token: &str) -> Option<TenantId> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("tid")?.as_str()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(s: &str) -> Option<Secret> {
+        Some(Secret::new(s.to_owned()))
+    }
+
+    #[test]
+    fn selection_order() {
+        let all = || AuthSettings {
+            client_secret: secret("s"),
+            certificate_path: Some("c.pem".into()),
+            federated_token_file: Some("f".into()),
+            github_request_url: Some("https://gh".into()),
+            github_request_token: secret("t"),
+            managed_identity_endpoint: true,
+            ..Default::default()
+        };
+        let mut s = all();
+        assert_eq!(select_method(&s), AuthMethod::Secret);
+        s.client_secret = None;
+        assert_eq!(select_method(&s), AuthMethod::Certificate);
+        s.certificate_path = None;
+        assert_eq!(select_method(&s), AuthMethod::WorkloadIdentity);
+        s.federated_token_file = None;
+        assert_eq!(select_method(&s), AuthMethod::GithubOidc);
+        s.github_request_token = None;
+        assert_eq!(
+            select_method(&s),
+            AuthMethod::ManagedIdentity,
+            "needs both github vars"
+        );
+        s.managed_identity_endpoint = false;
+        assert_eq!(select_method(&s), AuthMethod::AzureCli);
+        let mut forced = all();
+        forced.method = Some(AuthMethod::AzureCli);
+        assert_eq!(select_method(&forced), AuthMethod::AzureCli);
+    }
+
+    #[test]
+    fn missing_settings_name_the_variable() {
+        let endpoints =
+            Endpoints::resolve(crate::graph::cloud::Cloud::Global, None, None).expect("ok");
+        let cases = [
+            (AuthMethod::Secret, "AZURE_TENANT_ID"),
+            (AuthMethod::Certificate, "AZURE_TENANT_ID"),
+            (AuthMethod::WorkloadIdentity, "AZURE_TENANT_ID"),
+            (AuthMethod::GithubOidc, "AZURE_TENANT_ID"),
+        ];
+        for (method, var) in cases {
+            let s = AuthSettings {
+                method: Some(method),
+                ..Default::default()
+            };
+            let err =
+                TokenSource::new(&s, &endpoints, reqwest::Client::new()).expect_err("missing");
+            assert!(err.to_string().contains(var), "{method}: {err}");
+        }
+        let s = AuthSettings {
+            method: Some(AuthMethod::Secret),
+            tenant_id: Some("t".into()),
+            client_id: Some("c".into()),
+            ..Default::default()
+        };
+        let err = TokenSource::new(&s, &endpoints, reqwest::Client::new()).expect_err("missing");
+        assert!(err.to_string().contains("AZURE_CLIENT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let s = AuthSettings {
+            client_secret: secret("hunter2-secret"),
+            github_request_token: secret("gh-token-value"),
+            certificate_password: secret("pfx-pass"),
+            ..Default::default()
+        };
+        let text = format!("{s:?}");
+        for leak in ["hunter2-secret", "gh-token-value", "pfx-pass"] {
+            assert!(!text.contains(leak), "{text}");
+        }
+    }
+
+    #[test]
+    fn tid_from_token() {
+        let payload =
+            URL_SAFE_NO_PAD.encode(r#"{"tid":"72F988BF-86F1-41AF-91AB-2D7CD011DB47","roles":[]}"#);
+        let token = format!("eyJhbGciOiJub25lIn0.{payload}.sig");
+        assert_eq!(
+            token_tenant_id(&token).map(|t| t.to_string()).as_deref(),
+            Some("72f988bf-86f1-41af-91ab-2d7cd011db47")
+        );
+        for bad in [
+            "",
+            "abc",
+            "a.!!!.c",
+            &format!("a.{}.c", URL_SAFE_NO_PAD.encode("{}")),
+        ] {
+            assert_eq!(token_tenant_id(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The HTTP transport that azure_identity's credentials send through: our reqwest client
+//! (rustls), plus an explicit, loopback-only redirect for the local emulator.
+//!
+//! azure_identity insists on an `https://` authority host. For `--authority-host
+//! http://127.0.0.1:PORT` the credential is given `https://127.0.0.1:PORT` and this
+//! transport sends those requests to `http://127.0.0.1:PORT` instead. The redirect is only
+//! ever built for a loopback host (see [`crate::graph::cloud`]), so nothing leaves the
+//! machine in clear text.
+
+use std::sync::Arc;
+
+use azure_core::Bytes;
+use azure_core::error::{Error, ErrorKind};
+use azure_core::http::headers::{HeaderName, HeaderValue, Headers};
+use azure_core::http::{AsyncRawResponse, Body, HttpClient, Method, Request, Transport};
+use url::Url;
+
+/// Rewrites `https://host:port` to `http://host:port` for one loopback origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoopbackRedirect {
+    /// The https origin the credential believes it talks to.
+    pub from: Url,
+    /// The http loopback origin that really answers.
+    pub to: Url,
+}
+
+impl LoopbackRedirect {
+    /// For an `http://` loopback authority host, the redirect and the https URL to give
+    /// the credential. `None` when the host is https (no redirect needed).
+    pub fn for_authority(authority: &Url) -> Option<(Self, Url)> {
+        if authority.scheme() != "http" || !crate::graph::cloud::is_loopback_host(authority) {
+            return None;
+        }
+        let host = authority.host_str()?;
+        let port = authority.port_or_known_default()?;
+        let from = Url::parse(&format!("https://{host}:{port}/")).ok()?;
+        let to = Url::parse(&format!("http://{host}:{port}/")).ok()?;
+        Some((
+            Self {
+                from: from.clone(),
+                to,
+            },
+            from,
+        ))
+    }
+
+    fn apply(&self, url: &Url) -> Option<Url> {
+        if url.scheme() == self.from.scheme()
+            && url.host_str() == self.from.host_str()
+            && url.port_or_known_default() == self.from.port_or_known_default()
+        {
+            let mut out = url.clone();
+            out.set_scheme(self.to.scheme()).ok()?;
+            out.set_port(self.to.port()).ok()?;
+            Some(out)
+        } else {
+            None
+        }
+    }
+}
+
+/// azure_core's `HttpClient` over our reqwest client.
+#[derive(Debug, Clone)]
+pub struct ReqwestHttpClient {
+    client: reqwest::Client,
+    redirect: Option<LoopbackRedirect>,
+}
+
+impl ReqwestHttpClient {
+    /// Wraps `client`, optionally redirecting one loopback origin.
+    pub fn new(client: reqwest::Client, redirect: Option<LoopbackRedirect>) -> Self {
+        Self { client, redirect }
+    }
+
+    /// As an azure_core `Transport`.
+    pub fn into_transport(self) -> Transport {
+        Transport::new(Arc::new(self))
+    }
+}
+
+fn method(m: Method) -> reqwest::Method {
+    match m {
+        Method::Delete => reqwest::Method::DELETE,
+        Method::Get => reqwest::Method::GET,
+        Method::Head => reqwest::Method::HEAD,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        _ => reqwest::Method::GET,
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpClient for ReqwestHttpClient {
+    async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
+        let url = self
+            .redirect
+            .as_ref()
+            .and_then(|r| r.apply(request.url()))
+            .unwrap_or_else(|| request.url().clone());
+        let mut req = self.client.request(method(request.method()), url);
+        for (name, value) in request.headers().iter() {
+            req = req.header(name.as_str(), value.as_str());
+        }
+        let req = match request.body() {
+            Body::Bytes(bytes) => req.body(bytes.clone()),
+            #[allow(unreachable_patterns)]
+            _ => {
+                return Err(Error::with_message(
+                    ErrorKind::Other,
+                    "streamed request bodies are not supported",
+                ));
+            }
+        };
+        let rsp = req.send().await.map_err(|e| {
+            let kind = if e.is_connect() {
+                ErrorKind::Connection
+            } else {
+                ErrorKind::Io
+            };
+            // reqwest's error text names the URL (no query secrets here) and the cause.
+            Error::with_message(kind, format!("token request failed: {}", e.without_url()))
+        })?;
+        let status = rsp.status().as_u16();
+        let mut headers = Headers::new();
+        for (name, value) in rsp.headers() {
+            if let Ok(v) = value.to_str() {
+                headers.insert(
+                    HeaderName::from(name.as_str().to_owned()),
+                    HeaderValue::from(v.to_owned()),
+                );
+            }
+        }
+        let body: Bytes = rsp.bytes().await.map_err(|e| {
+            Error::with_message(
+                ErrorKind::Io,
+                format!("token response failed: {}", e.without_url()),
+            )
+        })?;
+        Ok(AsyncRawResponse::from_bytes(status.into(), headers, body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_only_for_http_loopback() {
+        let cases = [
+            ("http://127.0.0.1:4000", Some("https://127.0.0.1:4000/")),
+            ("http://localhost:80", Some("https://localhost:80/")),
+            ("https://127.0.0.1:4000", None),
+            ("https://login.microsoftonline.com", None),
+            ("http://login.example.com", None),
+        ];
+        for (raw, want) in cases {
+            let url = Url::parse(raw).expect("url");
+            let got = LoopbackRedirect::for_authority(&url).map(|(_, u)| u.to_string());
+            assert_eq!(got.as_deref(), want, "{raw}");
+        }
+        let (r, _) =
+            LoopbackRedirect::for_authority(&Url::parse("http://127.0.0.1:4000").expect("url"))
+                .expect("redirect");
+        let token = Url::parse("https://127.0.0.1:4000/t/oauth2/v2.0/token").expect("url");
+        assert_eq!(
+            r.apply(&token).map(|u| u.to_string()).as_deref(),
+            Some("http://127.0.0.1:4000/t/oauth2/v2.0/token")
+        );
+        let other = Url::parse("https://127.0.0.1:4001/t").expect("url");
+        assert_eq!(r.apply(&other), None, "other port untouched");
+    }
+}

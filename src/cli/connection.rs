@@ -1,0 +1,177 @@
+//! Connection flags shared by every command that talks to Graph, and the connect step:
+//! endpoints, credential, first token, tenant pinning.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use azure_core::credentials::Secret;
+
+use crate::auth::{AuthMethod, AuthSettings, TokenSource, token_tenant_id};
+use crate::graph::{ClientOptions, Cloud, Endpoints, GraphClient, RetryPolicy};
+use crate::ids::TenantId;
+
+/// How to reach Graph and authenticate (each flag also reads an environment variable).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionArgs {
+    /// Microsoft cloud: picks the Graph root and the authority host.
+    #[arg(long, value_enum, env = "LICENSECTL_CLOUD", default_value_t = Cloud::Global)]
+    pub cloud: Cloud,
+    /// Graph root URL, overriding the cloud's (e.g. the emulator's URL).
+    #[arg(long, env = "LICENSECTL_GRAPH_URL", value_name = "URL")]
+    pub graph_url: Option<String>,
+    /// Entra ID authority host, overriding the cloud's.
+    #[arg(long, env = "AZURE_AUTHORITY_HOST", value_name = "URL")]
+    pub authority_host: Option<String>,
+    /// Force one credential kind instead of the automatic selection.
+    #[arg(long, value_enum, env = "LICENSECTL_AUTH")]
+    pub auth: Option<AuthMethod>,
+    /// Directory (tenant) id or domain to authenticate in.
+    #[arg(long, env = "AZURE_TENANT_ID", value_name = "ID")]
+    pub tenant_id: Option<String>,
+    /// Application (client) id of the app registration (or user-assigned managed identity).
+    #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Certificate file for `--auth certificate`: PEM (certificate + key) or PKCS#12.
+    #[arg(long, env = "AZURE_CLIENT_CERTIFICATE_PATH", value_name = "FILE")]
+    pub certificate: Option<PathBuf>,
+    /// Most Graph requests in flight at once (lowered automatically when throttled).
+    #[arg(
+        long,
+        env = "LICENSECTL_MAX_CONCURRENCY",
+        default_value_t = 8,
+        value_name = "N"
+    )]
+    pub max_concurrency: usize,
+    /// Seconds after which one Graph request is given up, retries included.
+    #[arg(
+        long,
+        env = "LICENSECTL_DEADLINE",
+        default_value_t = 300.0,
+        value_name = "SECONDS"
+    )]
+    pub deadline: f64,
+    /// Most attempts per Graph request.
+    #[arg(
+        long,
+        env = "LICENSECTL_MAX_ATTEMPTS",
+        default_value_t = 8,
+        value_name = "N"
+    )]
+    pub max_attempts: u32,
+}
+
+fn env_secret(name: &str) -> Option<Secret> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(Secret::new)
+}
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// A connected client and the tenant its token is for.
+pub struct Connection {
+    /// The client.
+    pub client: GraphClient,
+    /// The token's `tid`.
+    pub tenant_id: TenantId,
+}
+
+impl ConnectionArgs {
+    fn settings(&self, pinned: Option<&str>) -> AuthSettings {
+        AuthSettings {
+            method: self.auth,
+            // A pinned tenant doubles as the authority tenant when none is given.
+            tenant_id: self.tenant_id.clone().or_else(|| pinned.map(str::to_owned)),
+            client_id: self.client_id.clone(),
+            client_secret: env_secret("AZURE_CLIENT_SECRET"),
+            certificate_path: self.certificate.clone(),
+            certificate_password: env_secret("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
+            federated_token_file: env_path("AZURE_FEDERATED_TOKEN_FILE"),
+            github_request_url: std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            github_request_token: env_secret("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+            managed_identity_endpoint: env_path("IDENTITY_ENDPOINT").is_some()
+                || env_path("MSI_ENDPOINT").is_some(),
+        }
+    }
+
+    /// Connects: resolves endpoints, gets a first token, reads its tenant and refuses a
+    /// tenant other than `pinned` (a tenant id GUID or a domain).
+    pub async fn connect(&self, pinned: Option<&str>) -> anyhow::Result<Connection> {
+        let endpoints = Endpoints::resolve(
+            self.cloud,
+            self.graph_url.as_deref(),
+            self.authority_host.as_deref(),
+        )?;
+        if !(self.deadline.is_finite() && self.deadline > 0.0) {
+            bail!("--deadline must be a positive number of seconds");
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("licensectl/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot create the HTTP client")?;
+        let tokens = TokenSource::new(&self.settings(pinned), &endpoints, http.clone())?;
+        let method = tokens.method();
+        let token = tokens.token().await?;
+        let tenant_id = token_tenant_id(token.token.secret()).with_context(|| {
+            format!("the {method} access token carries no readable tenant id (tid)")
+        })?;
+        let client = GraphClient::new(
+            http,
+            endpoints.graph_v1(),
+            tokens,
+            ClientOptions {
+                retry: RetryPolicy {
+                    max_attempts: self.max_attempts.max(1),
+                    deadline: Duration::from_secs_f64(self.deadline),
+                    ..RetryPolicy::default()
+                },
+                max_concurrency: self.max_concurrency.max(1),
+            },
+        );
+        if let Some(pin) = pinned {
+            check_pin(&client, pin, tenant_id).await?;
+        }
+        Ok(Connection { client, tenant_id })
+    }
+}
+
+/// Refuses a token for another tenant than the pinned one.
+async fn check_pin(client: &GraphClient, pin: &str, tid: TenantId) -> anyhow::Result<()> {
+    if let Ok(pinned) = pin.parse::<TenantId>() {
+        if pinned != tid {
+            bail!(
+                "refusing to continue: licensectl.yaml pins tenant {pinned}, but the credential is for tenant {tid}; use credentials for the pinned tenant or fix `tenant:`"
+            );
+        }
+        return Ok(());
+    }
+    let domains = crate::graph::read::tenant_domains(client)
+        .await
+        .with_context(|| {
+            format!("cannot verify the pinned tenant domain '{pin}'; pin the tenant id GUID instead (`tenant: {tid}` if that is the right tenant)")
+        })?;
+    if !domains.iter().any(|d| d.eq_ignore_ascii_case(pin)) {
+        bail!(
+            "refusing to continue: licensectl.yaml pins tenant '{pin}', but the credential is for tenant {tid}, whose domains are {}; use credentials for the pinned tenant or fix `tenant:`",
+            domains.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// True when stderr is a terminal (progress bars only then).
+pub fn stderr_is_tty() -> bool {
+    std::io::stderr().is_terminal()
+}

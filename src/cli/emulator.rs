@@ -1,0 +1,167 @@
+//! `licensectl emulator`: serve a tenant snapshot as a local Microsoft Graph, or generate
+//! a synthetic tenant snapshot.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::emulator::generate::{GenerateOptions, generate};
+use crate::emulator::{EmulatorOptions, FaultSpec, ThrottleOptions, serve};
+use crate::snapshot::TenantSnapshot;
+
+use super::exit;
+
+/// `licensectl emulator …`.
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: EmulatorCommand,
+}
+
+/// Emulator subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EmulatorCommand {
+    /// Serve a tenant snapshot as a local Graph (prints its URL, runs until stopped).
+    Serve(ServeArgs),
+    /// Write a synthetic tenant snapshot.
+    Generate(GenerateArgs),
+}
+
+/// Throttling mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ThrottleMode {
+    /// No throttling.
+    Off,
+    /// Graph's identity-and-access limits (RU per 10 s, 3,000 writes per 150 s).
+    Graph,
+}
+
+/// `emulator serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Tenant snapshot (JSON) to serve.
+    #[arg(long, value_name = "FILE")]
+    pub tenant: PathBuf,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Service time added to every request and every batch item, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Throttling model.
+    #[arg(long, value_enum, default_value_t = ThrottleMode::Off)]
+    pub throttle: ThrottleMode,
+    /// Multiplies the throttling windows (0.01 makes 10 s windows last 100 ms).
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub throttle_time_scale: f64,
+    /// Injected faults, e.g. `429=0.05,503=0.02,504=0.01,drop=0.01,slow=0.05,slow-ms=2000`.
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+    /// Seed of the fault generator.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+    /// How long group-based license processing takes, in milliseconds (0: immediate).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub group_processing_ms: u64,
+}
+
+/// `emulator generate` flags.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of users.
+    #[arg(long, value_name = "N")]
+    pub users: usize,
+    /// Number of licensing groups.
+    #[arg(long, value_name = "G", default_value_t = 10)]
+    pub groups: usize,
+    /// Seed: the same flags always give the same tenant.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// SKU part numbers to subscribe to (comma separated); default: the whole embedded catalog.
+    #[arg(long, value_name = "SKU", value_delimiter = ',')]
+    pub skus: Vec<String>,
+    /// The tenant's domain.
+    #[arg(long, value_name = "DOMAIN", default_value = "contoso.onmicrosoft.com")]
+    pub domain: String,
+    /// Output file.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// Runs `licensectl emulator …`; returns the exit code.
+pub fn run(args: &EmulatorArgs) -> anyhow::Result<u8> {
+    match &args.command {
+        EmulatorCommand::Serve(a) => run_serve(a),
+        EmulatorCommand::Generate(a) => run_generate(a),
+    }
+}
+
+fn run_serve(a: &ServeArgs) -> anyhow::Result<u8> {
+    let snapshot = TenantSnapshot::read(&a.tenant)?;
+    let faults = match &a.faults {
+        Some(spec) => spec.parse::<FaultSpec>()?,
+        None => FaultSpec::default(),
+    };
+    let options = EmulatorOptions {
+        latency: Duration::from_millis(a.latency_ms),
+        throttle: match a.throttle {
+            ThrottleMode::Off => None,
+            ThrottleMode::Graph => {
+                Some(ThrottleOptions::graph().time_scaled(a.throttle_time_scale))
+            }
+        },
+        faults,
+        seed: a.seed,
+        group_processing: Duration::from_millis(a.group_processing_ms),
+    };
+    let users = snapshot.users.len();
+    let tenant = snapshot.tenant_id;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let running = serve(snapshot, options, &a.listen).await?;
+        #[allow(clippy::print_stdout, clippy::print_stderr)]
+        {
+            println!("{}", running.url);
+            let _ = std::io::stdout().flush();
+            eprintln!(
+                "serving tenant {tenant} ({users} users) from {}: Graph at {}/v1.0, tokens at {}/{tenant}/oauth2/v2.0/token; stop with Ctrl-C",
+                a.tenant.display(),
+                running.url,
+                running.url
+            );
+        }
+        tokio::select! {
+            () = running.wait() => {},
+            _ = tokio::signal::ctrl_c() => {},
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(exit::SUCCESS)
+}
+
+fn run_generate(a: &GenerateArgs) -> anyhow::Result<u8> {
+    let opts = GenerateOptions {
+        users: a.users,
+        groups: a.groups,
+        seed: a.seed,
+        skus: a.skus.clone(),
+        domain: a.domain.clone(),
+    };
+    let snapshot = generate(&opts)?;
+    snapshot.write(&a.output)?;
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "wrote {} ({} users, {} groups, {} SKUs)",
+            a.output.display(),
+            snapshot.users.len(),
+            snapshot.groups.len(),
+            snapshot.subscribed_skus.len()
+        );
+    }
+    Ok(exit::SUCCESS)
+}

@@ -1,0 +1,14 @@
+//! `licensectl schema`: print the JSON Schema of a config file.
+
+use std::io::Write;
+
+use super::exit;
+use crate::config::schema;
+
+/// Prints the schema to stdout; the committed copy is `schemas/licensectl.schema.json`.
+pub fn run() -> anyhow::Result<u8> {
+    std::io::stdout()
+        .lock()
+        .write_all(schema::schema_json().as_bytes())?;
+    Ok(exit::SUCCESS)
+}

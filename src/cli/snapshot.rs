@@ -1,0 +1,83 @@
+//! `licensectl snapshot`: reads the live tenant and writes the snapshot the planner uses.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::graph::GraphClient;
+use crate::graph::read::{LicensedUsersStrategy, ReadScope, read_tenant};
+use crate::ids::TenantId;
+use crate::snapshot::TenantSnapshot;
+
+use super::connection::{ConnectionArgs, stderr_is_tty};
+use super::exit;
+use super::progress::StderrProgress;
+
+/// Arguments of `licensectl snapshot`.
+#[derive(Debug, clap::Args)]
+pub struct SnapshotArgs {
+    /// Where to write the snapshot (JSON).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Read every user and group, not only licensed and managed ones.
+    #[arg(long)]
+    pub full: bool,
+    /// How to read licensed users.
+    #[arg(long, value_enum, default_value_t = LicensedUsersStrategy::Auto)]
+    pub strategy: LicensedUsersStrategy,
+    /// Connection flags.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// What the config contributes to a live read.
+#[derive(Debug, Default)]
+pub struct ConfigScope {
+    /// The pinned tenant, if any.
+    pub pinned_tenant: Option<String>,
+    /// The read scope.
+    pub scope: ReadScope,
+}
+
+/// Connects and reads the live tenant (shared with `plan`/`drift`).
+pub async fn read_live(
+    connection: &ConnectionArgs,
+    scope: &ConfigScope,
+) -> anyhow::Result<(TenantSnapshot, GraphClient, TenantId)> {
+    let conn = connection.connect(scope.pinned_tenant.as_deref()).await?;
+    let progress = StderrProgress::new(stderr_is_tty());
+    let snapshot = read_tenant(&conn.client, conn.tenant_id, &scope.scope, &progress).await;
+    progress.finish();
+    Ok((snapshot?, conn.client, conn.tenant_id))
+}
+
+/// Runs `licensectl snapshot`.
+pub fn run(args: &SnapshotArgs) -> anyhow::Result<u8> {
+    let mut scope = ConfigScope::default();
+    scope.scope.full = args.full;
+    scope.scope.strategy = args.strategy;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let (snapshot, client, _) = runtime.block_on(read_live(&args.connection, &scope))?;
+    write_snapshot(&snapshot, &args.output)?;
+    let stats = client.stats();
+    let get = crate::graph::client::ClientStats::get;
+    let _ = writeln!(
+        std::io::stderr(),
+        "wrote {}: {} SKUs, {} users, {} groups of tenant {} ({} requests, {} throttled, {} retries)",
+        args.output.display(),
+        snapshot.subscribed_skus.len(),
+        snapshot.users.len(),
+        snapshot.groups.len(),
+        snapshot.tenant_id,
+        get(&stats.requests),
+        get(&stats.throttled),
+        get(&stats.retries),
+    );
+    Ok(exit::SUCCESS)
+}
+
+fn write_snapshot(snapshot: &TenantSnapshot, path: &Path) -> anyhow::Result<()> {
+    snapshot.write(path)?;
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! `licensectl validate`: load a config directory, report every problem, exit 0 or 78.
+
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::exit;
+use crate::config::{self, LoadedConfig};
+use crate::diagnostic::{counts, render};
+
+/// Arguments of `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The config directory (holding licensectl.yaml).
+    #[arg(long, short = 'c', value_name = "DIR", default_value = ".")]
+    pub config: PathBuf,
+    /// Output format: human (snippets on stderr), json or github (on stdout).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// rustc-like snippets and a summary line, on stderr.
+    Human,
+    /// One JSON document, on stdout.
+    Json,
+    /// GitHub Actions workflow commands (annotations), on stdout.
+    Github,
+}
+
+/// True when human output to stderr should be coloured: stderr is a terminal and
+/// `NO_COLOR` is unset or empty.
+pub fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The one-line summary of a load: `ok: …` or `error: …`.
+pub fn summary(loaded: &LoadedConfig) -> String {
+    let (errors, warnings) = counts(&loaded.diagnostics);
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match &loaded.desired {
+        Some(desired) if errors == 0 => {
+            let mut line = format!(
+                "ok: {}, {}, {}",
+                plural(loaded.sources.len(), "file"),
+                plural(desired.users.len(), "user"),
+                plural(desired.groups.len(), "group")
+            );
+            if warnings > 0 {
+                line.push_str(&format!(", {}", plural(warnings, "warning")));
+            }
+            line
+        }
+        _ => {
+            let files: BTreeSet<_> = loaded
+                .diagnostics
+                .iter()
+                .filter_map(|d| d.location.as_ref().map(|l| &l.file))
+                .collect();
+            let mut line = format!("error: {}", plural(errors, "error"));
+            if warnings > 0 {
+                line.push_str(&format!(" and {}", plural(warnings, "warning")));
+            }
+            if !files.is_empty() {
+                line.push_str(&format!(" in {}", plural(files.len(), "file")));
+            }
+            line.push_str("; the configuration is invalid");
+            line
+        }
+    }
+}
+
+/// Runs `validate`; returns the exit code.
+pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
+    let loaded = config::load(&args.config);
+    match args.format {
+        Format::Human => {
+            let mut stderr = std::io::stderr().lock();
+            stderr.write_all(
+                render::human(&loaded.diagnostics, &loaded.sources, stderr_color()).as_bytes(),
+            )?;
+            writeln!(stderr, "{}", summary(&loaded))?;
+        }
+        Format::Json => std::io::stdout()
+            .lock()
+            .write_all(render::json(&loaded.diagnostics).as_bytes())?,
+        Format::Github => std::io::stdout()
+            .lock()
+            .write_all(render::github(&loaded.diagnostics).as_bytes())?,
+    }
+    Ok(if loaded.is_valid() {
+        exit::SUCCESS
+    } else {
+        exit::INVALID_CONFIG
+    })
+}

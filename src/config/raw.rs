@@ -1,0 +1,161 @@
+//! The file format as written: serde types that mirror one YAML file, with spans.
+//!
+//! These types are the single source of the JSON Schema (`licensectl schema`). They only
+//! describe shape; every semantic rule (GUIDs, country codes, profiles, duplicates) lives in
+//! the checks that turn them into a [`super::DesiredState`]. No flatten or untagged enums
+//! here: serde-saphyr's `Spanned` loses positions through them.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use schemars::JsonSchema;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
+
+/// One configuration file: `licensectl.yaml` (settings, optionally principals) or a
+/// principal file (only `users` and `groups`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "licensectl configuration file",
+    description = "A licensectl config file. licensectl.yaml holds the settings (version, tenant, defaults, safety, profiles, protected) and may declare users and groups; every other *.yaml file in the directory holds only users and groups. A principal that no file declares is never touched."
+)]
+pub struct RawFile {
+    /// Format version; must be 1. Required in licensectl.yaml.
+    #[schemars(with = "Option<u32>")]
+    pub version: Option<Spanned<u64>>,
+    /// The tenant this config belongs to, as its initial domain (`contoso.onmicrosoft.com`)
+    /// or tenant id GUID. `apply` refuses to run against any other tenant.
+    #[schemars(with = "Option<String>")]
+    pub tenant: Option<Spanned<String>>,
+    /// Defaults for managed users.
+    #[schemars(with = "Option<RawDefaults>")]
+    pub defaults: Option<Spanned<RawDefaults>>,
+    /// Blast-radius limits: a plan that exceeds one is refused unless explicitly allowed.
+    #[schemars(with = "Option<RawSafety>")]
+    pub safety: Option<Spanned<RawSafety>>,
+    /// Named license lists that users and groups refer to with `profile`.
+    #[schemars(with = "Option<std::collections::BTreeMap<String, Vec<RawLicense>>>")]
+    pub profiles: Option<Spanned<Entries<Vec<Spanned<RawLicense>>>>>,
+    /// Principals that must never lose a license, whatever the config says.
+    #[schemars(with = "Option<RawProtected>")]
+    pub protected: Option<Spanned<RawProtected>>,
+    /// Users, keyed by userPrincipalName.
+    #[schemars(with = "Option<std::collections::BTreeMap<String, RawUser>>")]
+    pub users: Option<Entries<RawUser>>,
+    /// Groups, keyed by displayName, mailNickname or object id (GUID).
+    #[schemars(with = "Option<std::collections::BTreeMap<String, RawGroup>>")]
+    pub groups: Option<Entries<RawGroup>>,
+}
+
+/// Defaults for managed users.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Defaults")]
+pub struct RawDefaults {
+    /// ISO 3166-1 alpha-2 country code (e.g. `US`) given to managed users that need a usage
+    /// location and declare none.
+    #[schemars(with = "Option<String>")]
+    pub usage_location: Option<Spanned<String>>,
+}
+
+/// Blast-radius limits.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Safety")]
+pub struct RawSafety {
+    /// Most license removals one plan may contain.
+    #[schemars(with = "Option<u32>")]
+    pub max_removals: Option<Spanned<u64>>,
+    /// Most managed principals, in percent (0-100), that one plan may change.
+    #[schemars(with = "Option<f64>")]
+    pub max_change_percent: Option<Spanned<f64>>,
+}
+
+/// Principals that never lose a license.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Protected")]
+pub struct RawProtected {
+    /// userPrincipalNames.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub users: Option<Vec<Spanned<String>>>,
+    /// Group displayNames, mailNicknames or object ids.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub groups: Option<Vec<Spanned<String>>>,
+}
+
+/// A user's desired licenses. Omitting both `profile` and `licenses` leaves the user's
+/// licenses unmanaged; `licenses: []` means "no direct licenses".
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "User")]
+pub struct RawUser {
+    /// ISO 3166-1 alpha-2 country code, required by Microsoft 365 before a license can be
+    /// assigned.
+    #[schemars(with = "Option<String>")]
+    pub usage_location: Option<Spanned<String>>,
+    /// Name of a profile whose licenses the user gets.
+    #[schemars(with = "Option<String>")]
+    pub profile: Option<Spanned<String>>,
+    /// Direct licenses, in addition to the profile's.
+    #[schemars(with = "Option<Vec<RawLicense>>")]
+    pub licenses: Option<Spanned<Vec<Spanned<RawLicense>>>>,
+}
+
+/// A group's desired licenses (group-based licensing); same rules as for users.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Group")]
+pub struct RawGroup {
+    /// Name of a profile whose licenses the group gets.
+    #[schemars(with = "Option<String>")]
+    pub profile: Option<Spanned<String>>,
+    /// Licenses, in addition to the profile's.
+    #[schemars(with = "Option<Vec<RawLicense>>")]
+    pub licenses: Option<Spanned<Vec<Spanned<RawLicense>>>>,
+}
+
+/// One license: a SKU and optionally which of its service plans are on.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "License")]
+pub struct RawLicense {
+    /// skuPartNumber (e.g. `SPE_E5`) or skuId GUID.
+    #[schemars(with = "String")]
+    pub sku: Spanned<String>,
+    /// Service plans (names or GUIDs) to turn off; every other plan is on.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub disabled_plans: Option<Vec<Spanned<String>>>,
+    /// Service plans (names or GUIDs) to turn on; every other plan, including ones Microsoft
+    /// adds later, is off. Never together with `disabled_plans`.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub enabled_plans: Option<Vec<Spanned<String>>>,
+}
+
+/// A YAML mapping kept as an ordered list of (spanned key, value), so that every key keeps
+/// its position and nothing is merged away.
+#[derive(Debug)]
+pub struct Entries<V>(pub Vec<(Spanned<String>, V)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for EntriesVisitor<V> {
+            type Value = Entries<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    let value = map.next_value::<V>()?;
+                    entries.push((key, value));
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(EntriesVisitor(PhantomData))
+    }
+}

@@ -1,0 +1,493 @@
+//! The OAuth2 token endpoint (client credentials with a secret, a certificate assertion
+//! or a federated assertion) and the bearer-token check of Graph calls.
+//!
+//! Access tokens are HS256 JWTs signed with a key made at start-up: they carry `tid`,
+//! `appid`/`azp`, `roles` and `exp` like Azure AD's app tokens. Clients never need to
+//! verify them. Certificate assertions (RS256/PS256) are verified against the app's PEM
+//! public keys; federated assertions are matched on issuer, subject and the audience
+//! `api://AzureADTokenExchange` (the emulator has no access to the external issuer's
+//! keys, so their signature is not checked).
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::snapshot::AppRegistration;
+
+use super::error::{EmulatorError, TokenError};
+use super::state::Tenant;
+
+/// The client id of the app used when the tenant file lists no apps.
+pub const DEFAULT_CLIENT_ID: &str = "11111111-2222-4333-8444-555555555555";
+/// The client secret of the default app.
+pub const DEFAULT_CLIENT_SECRET: &str = "licensectl-emulator-secret";
+/// The application permissions granted to the default app.
+pub const DEFAULT_ROLES: &[&str] = &[
+    "LicenseAssignment.ReadWrite.All",
+    "User.Read.All",
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Organization.Read.All",
+];
+/// The audience a federated assertion must carry.
+pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
+/// Lifetime of issued tokens, as Azure AD reports it.
+pub const TOKEN_LIFETIME_SECS: i64 = 3599;
+
+/// The default app registration.
+pub fn default_app() -> AppRegistration {
+    AppRegistration {
+        app_id: DEFAULT_CLIENT_ID.to_owned(),
+        display_name: Some("licensectl emulator default app".to_owned()),
+        client_secrets: vec![DEFAULT_CLIENT_SECRET.to_owned()],
+        public_keys_pem: Vec::new(),
+        federated_credentials: Vec::new(),
+        roles: DEFAULT_ROLES.iter().map(|r| (*r).to_owned()).collect(),
+    }
+}
+
+/// Claims of an issued access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Audience (Graph).
+    pub aud: String,
+    /// Issuer.
+    pub iss: String,
+    /// Tenant id.
+    pub tid: String,
+    /// Client id.
+    pub appid: String,
+    /// Client id (v2 name).
+    pub azp: String,
+    /// Granted application permissions.
+    pub roles: Vec<String>,
+    /// Identity type, `app`.
+    pub idtyp: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Expiry.
+    pub exp: i64,
+}
+
+/// An app with its decoded public keys.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The registration.
+    pub reg: AppRegistration,
+    /// DER public keys (PKCS#1 or SubjectPublicKeyInfo).
+    pub keys: Vec<Vec<u8>>,
+}
+
+/// Signing key and registered apps.
+#[derive(Debug)]
+pub struct Authority {
+    key: aws_lc_rs::hmac::Key,
+    apps: Vec<App>,
+    tenant_id: String,
+    tenant_domain: Option<String>,
+}
+
+fn der_header(input: &[u8]) -> Option<(u8, usize, usize)> {
+    let tag = *input.first()?;
+    let first = *input.get(1)?;
+    if first < 0x80 {
+        return Some((tag, 2, first as usize));
+    }
+    let n = (first & 0x7f) as usize;
+    if n == 0 || n > 4 {
+        return None;
+    }
+    let mut len = 0usize;
+    for b in input.get(2..2 + n)? {
+        len = (len << 8) | *b as usize;
+    }
+    Some((tag, 2 + n, len))
+}
+
+/// The SubjectPublicKeyInfo of a DER X.509 certificate.
+fn certificate_spki(cert: &[u8]) -> Option<Vec<u8>> {
+    let (_, h, _) = der_header(cert)?; // Certificate SEQUENCE
+    let tbs = cert.get(h..)?;
+    let (_, th, tlen) = der_header(tbs)?; // tbsCertificate SEQUENCE
+    let mut rest = tbs.get(th..th + tlen)?;
+    let mut skip = 5; // serial, signature, issuer, validity, subject
+    if rest.first() == Some(&0xA0) {
+        skip += 1; // explicit version
+    }
+    for _ in 0..skip {
+        let (_, eh, elen) = der_header(rest)?;
+        rest = rest.get(eh + elen..)?;
+    }
+    let (_, eh, elen) = der_header(rest)?;
+    rest.get(..eh + elen).map(<[u8]>::to_vec)
+}
+
+/// Decodes a PEM block into a DER RSA public key.
+pub fn pem_public_key(pem: &str) -> Result<Vec<u8>, String> {
+    let begin = pem.find("-----BEGIN ").ok_or("no '-----BEGIN' line")?;
+    let after = &pem[begin + 11..];
+    let label_end = after.find("-----").ok_or("malformed BEGIN line")?;
+    let label = &after[..label_end];
+    let body_start = label_end + 5;
+    let end = after.find("-----END ").ok_or("no '-----END' line")?;
+    let b64: String = after[body_start..end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let der = STANDARD
+        .decode(b64.as_bytes())
+        .map_err(|e| format!("bad base64: {e}"))?;
+    let key = match label {
+        "CERTIFICATE" => {
+            certificate_spki(&der).ok_or("cannot find the certificate's public key")?
+        }
+        "PUBLIC KEY" | "RSA PUBLIC KEY" => der,
+        other => return Err(format!("unsupported PEM block '{other}'")),
+    };
+    aws_lc_rs::rsa::PublicKey::from_der(&key).map_err(|e| format!("not an RSA key: {e}"))?;
+    Ok(key)
+}
+
+fn b64_json(part: &str) -> Option<Value> {
+    let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn encode_jwt(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
+    let mut token = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = sign(token.as_bytes());
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(sig));
+    token
+}
+
+/// Why a bearer token was refused (rendered as 401 `InvalidAuthenticationToken`).
+pub type BearerError = &'static str;
+
+fn invalid_client(status: u16, code: u32, msg: impl Into<String>) -> TokenError {
+    TokenError::new(status, "invalid_client", code, msg)
+}
+
+impl Authority {
+    /// Builds the authority for a tenant, decoding the apps' public keys.
+    pub fn new(t: &Tenant) -> Result<Self, EmulatorError> {
+        let regs = if t.apps.is_empty() {
+            vec![default_app()]
+        } else {
+            t.apps.clone()
+        };
+        let mut apps = Vec::new();
+        for reg in regs {
+            let mut keys = Vec::new();
+            for (index, pem) in reg.public_keys_pem.iter().enumerate() {
+                keys.push(
+                    pem_public_key(pem).map_err(|reason| EmulatorError::PublicKey {
+                        app_id: reg.app_id.clone(),
+                        index,
+                        reason,
+                    })?,
+                );
+            }
+            apps.push(App { reg, keys });
+        }
+        let secret: [u8; 32] = rand::random();
+        Ok(Self {
+            key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret),
+            apps,
+            tenant_id: t.tenant_id.to_string(),
+            tenant_domain: t.domain.clone(),
+        })
+    }
+
+    fn tenant_matches(&self, tenant: &str) -> bool {
+        tenant.eq_ignore_ascii_case(&self.tenant_id)
+            || self
+                .tenant_domain
+                .as_deref()
+                .is_some_and(|d| d.eq_ignore_ascii_case(tenant))
+    }
+
+    /// Handles a token request for `tenant` (path segment) with form `fields` and an
+    /// optional `Authorization: Basic` header. Returns the access token.
+    pub fn token(
+        &self,
+        tenant: &str,
+        fields: &[(String, String)],
+        basic: Option<(String, String)>,
+        now: i64,
+    ) -> Result<String, TokenError> {
+        let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        if !self.tenant_matches(tenant) {
+            return Err(TokenError::new(
+                400,
+                "invalid_request",
+                90002,
+                format!(
+                    "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+                ),
+            ));
+        }
+        let missing = |p: &str| {
+            TokenError::new(
+                400,
+                "invalid_request",
+                900144,
+                format!("The request body must contain the following parameter: '{p}'."),
+            )
+        };
+        let grant = get("grant_type").ok_or_else(|| missing("grant_type"))?;
+        if grant != "client_credentials" {
+            return Err(TokenError::new(
+                400,
+                "unsupported_grant_type",
+                70003,
+                format!("The app requested an unsupported grant type '{grant}'."),
+            ));
+        }
+        let (basic_id, basic_secret) = basic.unzip();
+        let client_id = get("client_id")
+            .map(str::to_owned)
+            .or(basic_id)
+            .ok_or_else(|| missing("client_id"))?;
+        let scope = get("scope").ok_or_else(|| missing("scope"))?;
+        let scopes: Vec<&str> = scope.split_whitespace().collect();
+        if scopes.len() != 1 || !scopes[0].ends_with("/.default") {
+            return Err(TokenError::new(
+                400,
+                "invalid_scope",
+                70011,
+                format!(
+                    "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid. Use a single '<resource>/.default' scope, e.g. https://graph.microsoft.com/.default."
+                ),
+            ));
+        }
+        let app = self
+            .apps
+            .iter()
+            .find(|a| a.reg.app_id.eq_ignore_ascii_case(&client_id))
+            .ok_or_else(|| {
+                TokenError::new(
+                    400,
+                    "unauthorized_client",
+                    700016,
+                    format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."),
+                )
+            })?;
+        let secret = get("client_secret").map(str::to_owned).or(basic_secret);
+        if let Some(secret) = secret {
+            if !app.reg.client_secrets.contains(&secret) {
+                return Err(invalid_client(
+                    401,
+                    7000215,
+                    format!(
+                        "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                    ),
+                ));
+            }
+        } else if let Some(assertion) = get("client_assertion") {
+            if get("client_assertion_type")
+                != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            {
+                return Err(TokenError::new(
+                    400,
+                    "invalid_request",
+                    900144,
+                    "The request body must contain the following parameter: 'client_assertion_type' with the value 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
+                ));
+            }
+            self.check_assertion(app, &client_id, assertion, now)?;
+        } else {
+            return Err(invalid_client(
+                401,
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            ));
+        }
+        Ok(self.issue(app, now))
+    }
+
+    fn check_assertion(
+        &self,
+        app: &App,
+        client_id: &str,
+        assertion: &str,
+        now: i64,
+    ) -> Result<(), TokenError> {
+        let malformed = || invalid_client(400, 50027, "JWT token is invalid or malformed.");
+        let parts: Vec<&str> = assertion.split('.').collect();
+        let [h, p, s] = parts.as_slice() else {
+            return Err(malformed());
+        };
+        let header = b64_json(h).ok_or_else(malformed)?;
+        let claims = b64_json(p).ok_or_else(malformed)?;
+        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let iss = text(&claims, "iss").unwrap_or_default();
+        let sub = text(&claims, "sub").unwrap_or_default();
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or_else(malformed)?;
+        let nbf = claims.get("nbf").and_then(Value::as_i64).unwrap_or(0);
+        if exp <= now || nbf > now + 300 {
+            return Err(invalid_client(
+                401,
+                700024,
+                format!(
+                    "Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}."
+                ),
+            ));
+        }
+        let audiences: Vec<String> = match claims.get("aud") {
+            Some(Value::String(a)) => vec![a.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if iss.eq_ignore_ascii_case(client_id) && sub.eq_ignore_ascii_case(client_id) {
+            let aud_ok = audiences.iter().any(|a| {
+                let a = a.to_ascii_lowercase();
+                (a.ends_with("/oauth2/v2.0/token") || a.ends_with("/oauth2/token"))
+                    && (a.contains(&self.tenant_id)
+                        || self
+                            .tenant_domain
+                            .as_deref()
+                            .is_some_and(|d| a.contains(&d.to_ascii_lowercase())))
+            });
+            if !aud_ok {
+                return Err(invalid_client(
+                    401,
+                    700016,
+                    format!(
+                        "The audience of the client assertion ({}) is not this tenant's token endpoint.",
+                        audiences.join(", ")
+                    ),
+                ));
+            }
+            let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
+            let scheme: &'static dyn aws_lc_rs::signature::VerificationAlgorithm = match alg {
+                "RS256" => &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+                "PS256" => &aws_lc_rs::signature::RSA_PSS_2048_8192_SHA256,
+                _ => {
+                    return Err(invalid_client(
+                        401,
+                        5002738,
+                        format!(
+                            "Invalid JWT token. '{alg}' is not a supported signature algorithm; use RS256 or PS256."
+                        ),
+                    ));
+                }
+            };
+            let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| malformed())?;
+            let signed = format!("{h}.{p}");
+            let valid = app.keys.iter().any(|k| {
+                aws_lc_rs::signature::UnparsedPublicKey::new(scheme, k)
+                    .verify(signed.as_bytes(), &sig)
+                    .is_ok()
+            });
+            if !valid {
+                return Err(invalid_client(
+                    401,
+                    700027,
+                    "Client assertion contains an invalid signature. [Reason - The key was not found.]",
+                ));
+            }
+            return Ok(());
+        }
+        let matched = app
+            .reg
+            .federated_credentials
+            .iter()
+            .any(|f| f.issuer == iss && f.subject == sub);
+        if !matched || !audiences.iter().any(|a| a == FEDERATED_AUDIENCE) {
+            return Err(TokenError::new(
+                400,
+                "invalid_request",
+                70021,
+                format!(
+                    "No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{}'.",
+                    audiences.join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn issue(&self, app: &App, now: i64) -> String {
+        let claims = Claims {
+            aud: "https://graph.microsoft.com".to_owned(),
+            iss: format!("https://sts.windows.net/{}/", self.tenant_id),
+            tid: self.tenant_id.clone(),
+            appid: app.reg.app_id.clone(),
+            azp: app.reg.app_id.clone(),
+            roles: app.reg.roles.clone(),
+            idtyp: "app".to_owned(),
+            iat: now,
+            nbf: now,
+            exp: now + TOKEN_LIFETIME_SECS,
+        };
+        let header = serde_json::json!({"typ": "JWT", "alg": "HS256"});
+        let body = serde_json::to_value(&claims).unwrap_or(Value::Null);
+        encode_jwt(&header, &body, |data| {
+            aws_lc_rs::hmac::sign(&self.key, data).as_ref().to_vec()
+        })
+    }
+
+    /// Checks an `Authorization` header value; returns the token's claims.
+    pub fn check_bearer(&self, header: Option<&str>, now: i64) -> Result<Claims, BearerError> {
+        let raw = header.unwrap_or("").trim();
+        let token = raw
+            .strip_prefix("Bearer ")
+            .or_else(|| raw.strip_prefix("bearer "))
+            .unwrap_or(if raw.is_empty() { "" } else { raw })
+            .trim();
+        if token.is_empty() {
+            return Err("Access token is empty.");
+        }
+        let parts: Vec<&str> = token.split('.').collect();
+        let [h, p, s] = parts.as_slice() else {
+            return Err("CompactToken parsing failed with error code: 80049217");
+        };
+        let sig = URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| "CompactToken parsing failed with error code: 80049217")?;
+        let signed = format!("{h}.{p}");
+        if aws_lc_rs::hmac::verify(&self.key, signed.as_bytes(), &sig).is_err() {
+            return Err("Access token validation failure. Invalid signature.");
+        }
+        let claims: Claims = b64_json(p)
+            .and_then(|v| serde_json::from_value(v).ok())
+            .ok_or("CompactToken parsing failed with error code: 80049217")?;
+        if claims.exp <= now || claims.nbf > now + 300 {
+            return Err("Access token has expired or is not yet valid.");
+        }
+        if !claims.tid.eq_ignore_ascii_case(&self.tenant_id) {
+            return Err("Access token validation failure. Invalid audience.");
+        }
+        Ok(claims)
+    }
+}
+
+/// Decodes `Authorization: Basic base64(id:secret)` (both parts form-url-encoded).
+pub fn basic_credentials(header: Option<&str>) -> Option<(String, String)> {
+    let raw = header?.trim().strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(STANDARD.decode(raw.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let dec = |s: &str| form_urlencoded_decode(s);
+    Some((dec(id), dec(secret)))
+}
+
+fn form_urlencoded_decode(s: &str) -> String {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
+        .ok()
+        .and_then(|mut v| v.pop())
+        .map_or_else(|| s.to_owned(), |(_, v)| v)
+}

@@ -1,0 +1,206 @@
+//! Graph and AAD error bodies, and the emulator's own error type.
+
+use serde_json::{Value, json};
+
+/// An error answered by the emulated Graph API: an HTTP status, Graph's `code` and message.
+/// Rendered as `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphError {
+    /// HTTP status.
+    pub status: u16,
+    /// Graph's error code, e.g. `Request_BadRequest`.
+    pub code: &'static str,
+    /// Human-readable message (clients must branch on `code`, not on this).
+    pub message: String,
+}
+
+impl GraphError {
+    /// A new error.
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    /// 400 `Request_BadRequest`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "Request_BadRequest", message)
+    }
+    /// 400 `Request_UnsupportedQuery`.
+    pub fn unsupported_query(message: impl Into<String>) -> Self {
+        Self::new(400, "Request_UnsupportedQuery", message)
+    }
+    /// 404 `Request_ResourceNotFound` for the object `id`.
+    pub fn not_found(id: &str) -> Self {
+        Self::new(
+            404,
+            "Request_ResourceNotFound",
+            format!(
+                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        )
+    }
+    /// 403 `Authorization_RequestDenied`.
+    pub fn forbidden() -> Self {
+        Self::new(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        )
+    }
+    /// 401 `InvalidAuthenticationToken`.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(401, "InvalidAuthenticationToken", message)
+    }
+    /// 400 for an unparsable GUID literal.
+    pub fn bad_guid(literal: &str) -> Self {
+        Self::bad_request(format!(
+            "Cannot convert the literal '{literal}' to the expected type 'Edm.Guid'."
+        ))
+    }
+    /// 405 for a method the path does not allow.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            405,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+        )
+    }
+
+    /// The JSON body Graph sends for this error.
+    pub fn body(&self, date: &str, request_id: &str, client_request_id: Option<&str>) -> Value {
+        error_body(
+            self.code,
+            &self.message,
+            date,
+            request_id,
+            client_request_id,
+        )
+    }
+}
+
+/// Graph's error body with a directory-style `innerError`.
+pub fn error_body(
+    code: &str,
+    message: &str,
+    date: &str,
+    request_id: &str,
+    client_request_id: Option<&str>,
+) -> Value {
+    json!({
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {
+                "date": date,
+                "request-id": request_id,
+                "client-request-id": client_request_id.unwrap_or(request_id),
+            }
+        }
+    })
+}
+
+/// The body of a throttled (429) response, as in Graph's throttling sample.
+pub fn throttled_body(date: &str, request_id: &str, client_request_id: Option<&str>) -> Value {
+    json!({
+        "error": {
+            "code": "TooManyRequests",
+            "message": "Please retry again later.",
+            "innerError": {
+                "code": "429",
+                "date": date,
+                "message": "Please retry after",
+                "request-id": request_id,
+                "client-request-id": client_request_id.unwrap_or(request_id),
+                "status": "429",
+            }
+        }
+    })
+}
+
+/// An Azure AD token endpoint error (`invalid_client`, `invalid_scope`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenError {
+    /// HTTP status (400 or 401).
+    pub status: u16,
+    /// OAuth2 error, e.g. `invalid_client`.
+    pub error: &'static str,
+    /// The AADSTS number.
+    pub code: u32,
+    /// The description (without the trailer of ids that AAD appends).
+    pub description: String,
+}
+
+impl TokenError {
+    /// A new token error.
+    pub fn new(
+        status: u16,
+        error: &'static str,
+        code: u32,
+        description: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            error,
+            code,
+            description: description.into(),
+        }
+    }
+
+    /// The AAD error body.
+    pub fn body(&self, timestamp: &str, trace_id: &str, correlation_id: &str) -> Value {
+        json!({
+            "error": self.error,
+            "error_description": format!(
+                "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}",
+                self.code, self.description
+            ),
+            "error_codes": [self.code],
+            "timestamp": timestamp,
+            "trace_id": trace_id,
+            "correlation_id": correlation_id,
+        })
+    }
+}
+
+/// Errors of the emulator itself (start-up, tenant file, options).
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// The tenant snapshot is inconsistent.
+    #[error("invalid emulator tenant: {0}")]
+    Tenant(String),
+    /// A `--faults` specification could not be parsed.
+    #[error(
+        "invalid fault specification '{spec}': {reason} (expected e.g. 429=0.05,503=0.02,504=0.01,drop=0.01,slow=0.05,slow-ms=2000)"
+    )]
+    Faults {
+        /// The specification.
+        spec: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An app's public key could not be read.
+    #[error(
+        "app {app_id}: public key {index} is not a PEM RSA public key or certificate: {reason}"
+    )]
+    PublicKey {
+        /// The app.
+        app_id: String,
+        /// Position in `publicKeysPem`.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A cryptographic primitive failed.
+    #[error("crypto failure: {0}")]
+    Crypto(String),
+}

@@ -1,0 +1,170 @@
+//! The in-memory tenant: the snapshot's objects plus indexes by id and lowercase UPN.
+
+use std::collections::HashMap;
+
+use crate::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId, parse_guid};
+use crate::snapshot::{
+    AppRegistration, AssignmentStateKind, Group, ServicePlanRules, SubscribedSku, TenantSnapshot,
+    User,
+};
+
+use super::error::EmulatorError;
+
+/// The tenant the emulator serves, indexed for lookups.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// Snapshot format version (kept for the round trip).
+    pub version: u32,
+    /// The directory id.
+    pub tenant_id: TenantId,
+    /// The primary domain, when known.
+    pub domain: Option<String>,
+    /// Subscribed SKUs.
+    pub skus: Vec<SubscribedSku>,
+    /// Users, in snapshot order (paging order).
+    pub users: Vec<User>,
+    /// Groups, in snapshot order.
+    pub groups: Vec<Group>,
+    /// App registrations from the tenant file (empty: the default app is used).
+    pub apps: Vec<AppRegistration>,
+    /// Service plan rules.
+    pub rules: ServicePlanRules,
+    sku_index: HashMap<SkuId, usize>,
+    user_by_id: HashMap<UserId, usize>,
+    user_by_upn: HashMap<String, usize>,
+    group_by_id: HashMap<GroupId, usize>,
+    plan_names: HashMap<ServicePlanId, String>,
+}
+
+impl Tenant {
+    /// Indexes a snapshot; refuses duplicate ids or user principal names.
+    pub fn from_snapshot(snapshot: TenantSnapshot) -> Result<Self, EmulatorError> {
+        let mut sku_index = HashMap::new();
+        let mut plan_names = HashMap::new();
+        for (i, sku) in snapshot.subscribed_skus.iter().enumerate() {
+            if sku_index.insert(sku.sku_id, i).is_some() {
+                return Err(EmulatorError::Tenant(format!(
+                    "SKU {} ({}) appears twice in subscribedSkus; keep one entry",
+                    sku.sku_id, sku.sku_part_number
+                )));
+            }
+            for plan in &sku.service_plans {
+                plan_names
+                    .entry(plan.service_plan_id)
+                    .or_insert_with(|| plan.service_plan_name.clone());
+            }
+        }
+        let mut user_by_id = HashMap::with_capacity(snapshot.users.len());
+        let mut user_by_upn = HashMap::with_capacity(snapshot.users.len());
+        for (i, user) in snapshot.users.iter().enumerate() {
+            if user_by_id.insert(user.id, i).is_some() {
+                return Err(EmulatorError::Tenant(format!(
+                    "user id {} appears twice; user ids must be unique",
+                    user.id
+                )));
+            }
+            if user_by_upn
+                .insert(user.user_principal_name.to_lowercase(), i)
+                .is_some()
+            {
+                return Err(EmulatorError::Tenant(format!(
+                    "userPrincipalName '{}' appears twice; UPNs must be unique (case-insensitive)",
+                    user.user_principal_name
+                )));
+            }
+        }
+        let mut group_by_id = HashMap::with_capacity(snapshot.groups.len());
+        for (i, group) in snapshot.groups.iter().enumerate() {
+            if group_by_id.insert(group.id, i).is_some() {
+                return Err(EmulatorError::Tenant(format!(
+                    "group id {} ({}) appears twice; group ids must be unique",
+                    group.id, group.display_name
+                )));
+            }
+        }
+        Ok(Self {
+            version: snapshot.version,
+            tenant_id: snapshot.tenant_id,
+            domain: snapshot.tenant_domain,
+            skus: snapshot.subscribed_skus,
+            users: snapshot.users,
+            groups: snapshot.groups,
+            apps: snapshot.apps,
+            rules: snapshot.service_plan_rules,
+            sku_index,
+            user_by_id,
+            user_by_upn,
+            group_by_id,
+            plan_names,
+        })
+    }
+
+    /// The current tenant as a snapshot.
+    pub fn to_snapshot(&self) -> TenantSnapshot {
+        TenantSnapshot {
+            version: self.version,
+            tenant_id: self.tenant_id,
+            tenant_domain: self.domain.clone(),
+            subscribed_skus: self.skus.clone(),
+            users: self.users.clone(),
+            groups: self.groups.clone(),
+            apps: self.apps.clone(),
+            service_plan_rules: self.rules.clone(),
+        }
+    }
+
+    /// Index of the SKU `id`.
+    pub fn sku(&self, id: SkuId) -> Option<usize> {
+        self.sku_index.get(&id).copied()
+    }
+
+    /// Index of a user by object id or (case-insensitive) userPrincipalName.
+    pub fn user(&self, key: &str) -> Option<usize> {
+        match parse_guid(key) {
+            Ok(id) => self.user_by_id.get(&UserId(id)).copied(),
+            Err(_) => self.user_by_upn.get(&key.to_lowercase()).copied(),
+        }
+    }
+
+    /// Index of a user by id.
+    pub fn user_by_id(&self, id: UserId) -> Option<usize> {
+        self.user_by_id.get(&id).copied()
+    }
+
+    /// Index of a group by id text.
+    pub fn group(&self, key: &str) -> Option<usize> {
+        parse_guid(key)
+            .ok()
+            .and_then(|id| self.group_by_id.get(&GroupId(id)).copied())
+    }
+
+    /// The name of a service plan, or its id when unknown.
+    pub fn plan_name(&self, id: ServicePlanId) -> String {
+        self.plan_names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// Free seats of a SKU: `prepaidUnits.enabled − prepaidUnits.warning − consumedUnits`
+    /// (Microsoft's PowerShell guide's arithmetic, GRAPH_FACTS §1).
+    pub fn free_seats(&self, sku: usize) -> i64 {
+        self.skus.get(sku).map_or(0, |s| {
+            s.prepaid_units.enabled - s.prepaid_units.warning - s.consumed_units
+        })
+    }
+
+    /// True when some member of group `g` has an errored license from that group.
+    pub fn group_has_member_errors(&self, g: usize) -> bool {
+        let Some(group) = self.groups.get(g) else {
+            return false;
+        };
+        group.members.iter().any(|m| {
+            self.user_by_id(*m).is_some_and(|u| {
+                self.users[u].license_assignment_states.iter().any(|s| {
+                    s.assigned_by_group == Some(group.id) && s.state == AssignmentStateKind::Error
+                })
+            })
+        })
+    }
+}

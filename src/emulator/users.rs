@@ -1,0 +1,458 @@
+//! `/users`: list with `$select`/`$top`/`$filter`/`$count` and paging, get by id or
+//! userPrincipalName, `PATCH` of `usageLocation`, and the Graph JSON shape of a user.
+
+use serde_json::{Map, Value, json};
+
+use crate::snapshot::{AssignedLicense, LicenseAssignmentState, User};
+
+use super::error::GraphError;
+use super::query::{
+    Clause, Literal, Query, encode_component, is_advanced, make_skiptoken, parse_filter,
+    parse_select, parse_top, read_skiptoken,
+};
+use super::state::Tenant;
+
+/// Properties returned when there is no `$select` (GRAPH_FACTS §2).
+pub const DEFAULT_PROPERTIES: &[&str] = &[
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+];
+
+/// Properties returned only when selected.
+pub const EXTRA_PROPERTIES: &[&str] = &[
+    "accountEnabled",
+    "assignedLicenses",
+    "licenseAssignmentStates",
+    "usageLocation",
+    "assignedPlans",
+    "city",
+    "companyName",
+    "country",
+    "department",
+    "employeeId",
+    "userType",
+    "createdDateTime",
+    "onPremisesSyncEnabled",
+];
+
+/// Every property `$select` accepts.
+pub const KNOWN_PROPERTIES: &[&[&str]] = &[DEFAULT_PROPERTIES, EXTRA_PROPERTIES];
+
+/// Graph's type name for `$select` errors.
+pub const TYPE_NAME: &str = "Microsoft.DirectoryServices.User";
+
+/// Shared context of a list request.
+#[derive(Debug, Clone)]
+pub struct ListCtx<'a> {
+    /// `http://host:port` of the request.
+    pub base: &'a str,
+    /// The request path under `/v1.0`, e.g. `/users`.
+    pub path: &'a str,
+    /// `ConsistencyLevel: eventual` was sent.
+    pub eventual: bool,
+}
+
+/// `assignedLicense` JSON.
+pub fn license_json(l: &AssignedLicense) -> Value {
+    json!({
+        "disabledPlans": l.disabled_plans.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "skuId": l.sku_id.to_string(),
+    })
+}
+
+/// `licenseAssignmentState` JSON; a successful state's `error` is `"None"`.
+pub fn state_json(s: &LicenseAssignmentState) -> Value {
+    let error = match s.error {
+        None => Value::String("None".to_owned()),
+        Some(e) => serde_json::to_value(e).unwrap_or(Value::Null),
+    };
+    json!({
+        "assignedByGroup": s.assigned_by_group.map(|g| g.to_string()),
+        "disabledPlans": s.disabled_plans.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "error": error,
+        "lastUpdatedDateTime": s.last_updated_date_time,
+        "skuId": s.sku_id.to_string(),
+        "state": serde_json::to_value(s.state).unwrap_or(Value::Null),
+    })
+}
+
+fn property(u: &User, name: &str) -> Value {
+    match name {
+        "id" => Value::String(u.id.to_string()),
+        "userPrincipalName" => Value::String(u.user_principal_name.clone()),
+        "displayName" => u.display_name.clone().map_or(Value::Null, Value::String),
+        "businessPhones" => Value::Array(Vec::new()),
+        "accountEnabled" => u.account_enabled.map_or(Value::Null, Value::Bool),
+        "usageLocation" => u.usage_location.clone().map_or(Value::Null, Value::String),
+        "assignedLicenses" => Value::Array(u.assigned_licenses.iter().map(license_json).collect()),
+        "licenseAssignmentStates" => {
+            Value::Array(u.license_assignment_states.iter().map(state_json).collect())
+        }
+        "assignedPlans" => Value::Array(Vec::new()),
+        _ => Value::Null,
+    }
+}
+
+/// A user as Graph renders it with the given selection (`None`: the default set).
+pub fn user_json(u: &User, select: Option<&[&'static str]>) -> Map<String, Value> {
+    let props = select.unwrap_or(DEFAULT_PROPERTIES);
+    let mut map = Map::with_capacity(props.len() + 1);
+    for p in props {
+        map.insert((*p).to_owned(), property(u, p));
+    }
+    if select.is_some() && !map.contains_key("id") {
+        map.insert("id".to_owned(), property(u, "id"));
+    }
+    map
+}
+
+/// `@odata.context` for a collection (or entity) with an optional selection.
+pub fn context(base: &str, set: &str, select: Option<&[&'static str]>, entity: bool) -> String {
+    let mut s = format!("{base}/v1.0/$metadata#{set}");
+    if let Some(sel) = select {
+        s.push('(');
+        s.push_str(&sel.join(","));
+        s.push(')');
+    }
+    if entity {
+        s.push_str("/$entity");
+    }
+    s
+}
+
+fn text_prop(u: &User, name: &str) -> Option<String> {
+    match name {
+        "id" => Some(u.id.to_string()),
+        "userPrincipalName" => Some(u.user_principal_name.clone()),
+        "displayName" => u.display_name.clone(),
+        "usageLocation" => u.usage_location.clone(),
+        _ => None,
+    }
+}
+
+const FILTERABLE: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "usageLocation",
+    "accountEnabled",
+    "assignedLicenses",
+];
+
+fn canonical(prop: &str) -> Result<&'static str, GraphError> {
+    FILTERABLE
+        .iter()
+        .find(|p| p.eq_ignore_ascii_case(prop))
+        .copied()
+        .ok_or_else(|| {
+            GraphError::unsupported_query(format!(
+                "Unsupported or invalid query filter clause specified for property '{prop}' of resource 'User'."
+            ))
+        })
+}
+
+/// A validated user filter.
+#[derive(Debug, Clone)]
+pub struct UserFilter {
+    clauses: Vec<(Clause, &'static str)>,
+}
+
+fn lit_eq(actual: Option<String>, lit: &Literal) -> bool {
+    match (actual, lit) {
+        (None, Literal::Null) => true,
+        (Some(a), l) => l.as_text().is_some_and(|t| t.eq_ignore_ascii_case(&a)),
+        _ => false,
+    }
+}
+
+fn clause_matches(u: &User, clause: &Clause, prop: &str) -> bool {
+    match clause {
+        Clause::Eq(_, lit) if prop == "accountEnabled" => {
+            matches!(lit, Literal::Bool(b) if u.account_enabled == Some(*b))
+        }
+        Clause::Ne(_, lit) if prop == "accountEnabled" => {
+            !matches!(lit, Literal::Bool(b) if u.account_enabled == Some(*b))
+        }
+        Clause::Eq(_, lit) => lit_eq(text_prop(u, prop), lit),
+        Clause::Ne(_, lit) => !lit_eq(text_prop(u, prop), lit),
+        Clause::In(_, items) => items.iter().any(|l| lit_eq(text_prop(u, prop), l)),
+        Clause::StartsWith(_, v) => {
+            text_prop(u, prop).is_some_and(|a| a.to_lowercase().starts_with(&v.to_lowercase()))
+        }
+        Clause::AnySku(_, sku) => u.assigned_licenses.iter().any(|l| l.sku_id == *sku),
+        Clause::Count(_, ne, n) => {
+            let c = u.assigned_licenses.len() as u64;
+            if *ne { c != *n } else { c == *n }
+        }
+    }
+}
+
+impl UserFilter {
+    /// Validates a `$filter` for users, applying Graph's advanced-query rules.
+    pub fn parse(raw: &str, advanced: bool) -> Result<Self, GraphError> {
+        let mut clauses = Vec::new();
+        for clause in parse_filter(raw)? {
+            let prop = match &clause {
+                Clause::Eq(p, _)
+                | Clause::Ne(p, _)
+                | Clause::In(p, _)
+                | Clause::StartsWith(p, _)
+                | Clause::AnySku(p, _)
+                | Clause::Count(p, _, _) => canonical(p)?,
+            };
+            match &clause {
+                Clause::Count(..) if !advanced => {
+                    return Err(GraphError::bad_request(
+                        "$count is not currently supported.",
+                    ));
+                }
+                Clause::Ne(..) | Clause::Eq(_, Literal::Null) if !advanced => {
+                    return Err(GraphError::unsupported_query(format!(
+                        "Unsupported or invalid query filter clause specified for property '{prop}' of resource 'User'."
+                    )));
+                }
+                Clause::In(_, items) if items.len() > 15 && !advanced => {
+                    return Err(GraphError::bad_request(format!(
+                        "Too many child clauses specified in search filter expression containing 'OR' operators: {}. Max allowed: 15.",
+                        items.len()
+                    )));
+                }
+                Clause::AnySku(..) | Clause::Count(..) if prop != "assignedLicenses" => {
+                    return Err(GraphError::unsupported_query(format!(
+                        "Unsupported or invalid query filter clause specified for property '{prop}' of resource 'User'."
+                    )));
+                }
+                Clause::Eq(..) | Clause::Ne(..) | Clause::In(..) | Clause::StartsWith(..)
+                    if prop == "assignedLicenses" =>
+                {
+                    return Err(GraphError::unsupported_query(
+                        "Unsupported or invalid query filter clause specified for property 'assignedLicenses' of resource 'User'.",
+                    ));
+                }
+                _ => {}
+            }
+            clauses.push((clause, prop));
+        }
+        Ok(Self { clauses })
+    }
+
+    /// True when the user passes every clause.
+    pub fn matches(&self, u: &User) -> bool {
+        self.clauses.iter().all(|(c, p)| clause_matches(u, c, p))
+    }
+
+    /// Candidate positions from the id/UPN indexes, when a clause allows it.
+    fn candidates(&self, t: &Tenant) -> Option<Vec<usize>> {
+        for (clause, prop) in &self.clauses {
+            if *prop != "id" && *prop != "userPrincipalName" {
+                continue;
+            }
+            let values: Vec<String> = match clause {
+                Clause::Eq(_, l) => l.as_text().into_iter().collect(),
+                Clause::In(_, items) => items.iter().filter_map(Literal::as_text).collect(),
+                _ => continue,
+            };
+            let mut idx: Vec<usize> = values.iter().filter_map(|v| t.user(v)).collect();
+            idx.sort_unstable();
+            idx.dedup();
+            return Some(idx);
+        }
+        None
+    }
+}
+
+/// Builds the nextLink: the request's query minus `$skiptoken`, plus the new token.
+pub fn next_link(base: &str, path: &str, q: &Query, position: usize) -> String {
+    let mut s = format!("{base}/v1.0{path}?");
+    for (k, v) in &q.pairs {
+        if k.trim_start_matches('$').eq_ignore_ascii_case("skiptoken") {
+            continue;
+        }
+        s.push_str(&encode_component(k));
+        s.push('=');
+        s.push_str(&encode_component(v));
+        s.push('&');
+    }
+    s.push_str("$skiptoken=");
+    s.push_str(&make_skiptoken(position));
+    s
+}
+
+/// A collection page: `@odata.context`, `@odata.count` (when asked), `@odata.nextLink`
+/// (when more remain) and `value`.
+pub fn collection_page(
+    ctx: &ListCtx<'_>,
+    q: &Query,
+    context: String,
+    count: Option<usize>,
+    next: Option<usize>,
+    items: Vec<Value>,
+) -> Value {
+    let mut out = Map::new();
+    out.insert("@odata.context".to_owned(), Value::String(context));
+    if let Some(count) = count {
+        out.insert("@odata.count".to_owned(), json!(count));
+    }
+    if let Some(n) = next {
+        out.insert(
+            "@odata.nextLink".to_owned(),
+            Value::String(next_link(ctx.base, ctx.path, q, n)),
+        );
+    }
+    out.insert("value".to_owned(), Value::Array(items));
+    Value::Object(out)
+}
+
+/// Rejects query options the emulator (or Graph, for users) does not support.
+pub fn reject_unsupported(q: &Query, eventual: bool) -> Result<(), GraphError> {
+    if q.get("$search").is_some() {
+        if !eventual {
+            return Err(GraphError::unsupported_query(
+                "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'",
+            ));
+        }
+        return Err(GraphError::unsupported_query(
+            "The licensectl emulator does not implement $search; use $filter.",
+        ));
+    }
+    if q.get("$skip").is_some() {
+        return Err(GraphError::bad_request(
+            "'$skip' is not supported by the service.",
+        ));
+    }
+    for opt in ["$orderby", "$expand"] {
+        if q.get(opt).is_some() {
+            return Err(GraphError::unsupported_query(format!(
+                "The licensectl emulator does not implement {opt} on this resource."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Pages positions `from..` of `len` items, keeping those `keep` accepts.
+/// Returns the page and the position where the next page starts, if any.
+pub fn page_positions(
+    positions: impl Iterator<Item = usize>,
+    from: usize,
+    top: usize,
+    mut keep: impl FnMut(usize) -> bool,
+) -> (Vec<usize>, Option<usize>) {
+    let mut page = Vec::with_capacity(top.min(1000));
+    for p in positions.skip_while(|p| *p < from) {
+        if !keep(p) {
+            continue;
+        }
+        if page.len() == top {
+            return (page, Some(p));
+        }
+        page.push(p);
+    }
+    (page, None)
+}
+
+/// `GET /users`.
+pub fn list(t: &Tenant, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphError> {
+    reject_unsupported(q, ctx.eventual)?;
+    let select = parse_select(q, KNOWN_PROPERTIES, TYPE_NAME)?;
+    let top = parse_top(q)?;
+    let advanced = is_advanced(q, ctx.eventual);
+    let filter = q
+        .get("$filter")
+        .map(|f| UserFilter::parse(f, advanced))
+        .transpose()?;
+    let from = q.get("$skiptoken").map(read_skiptoken).transpose()?;
+    let keep = |p: usize| filter.as_ref().is_none_or(|f| f.matches(&t.users[p]));
+    let candidates = filter.as_ref().and_then(|f| f.candidates(t));
+    let (page, next) = match &candidates {
+        Some(c) => page_positions(c.iter().copied(), from.unwrap_or(0), top, keep),
+        None => page_positions(0..t.users.len(), from.unwrap_or(0), top, keep),
+    };
+    let count = (advanced && from.is_none()).then(|| match &candidates {
+        Some(c) => c.iter().filter(|p| keep(**p)).count(),
+        None => (0..t.users.len()).filter(|p| keep(*p)).count(),
+    });
+    let items: Vec<Value> = page
+        .into_iter()
+        .map(|p| Value::Object(user_json(&t.users[p], select.as_deref())))
+        .collect();
+    let context = context(ctx.base, "users", select.as_deref(), false);
+    Ok(collection_page(ctx, q, context, count, next, items))
+}
+
+/// `GET /users/{id | userPrincipalName}`.
+pub fn get(t: &Tenant, key: &str, q: &Query, base: &str) -> Result<Value, GraphError> {
+    let select = parse_select(q, KNOWN_PROPERTIES, TYPE_NAME)?;
+    let u = t.user(key).ok_or_else(|| GraphError::not_found(key))?;
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".to_owned(),
+        Value::String(context(base, "users", select.as_deref(), true)),
+    );
+    out.extend(user_json(&t.users[u], select.as_deref()));
+    Ok(Value::Object(out))
+}
+
+/// The user object returned by a successful user `assignLicense`.
+pub fn assign_response(t: &Tenant, u: usize, base: &str) -> Value {
+    let user = &t.users[u];
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".to_owned(),
+        Value::String(context(base, "users", None, true)),
+    );
+    out.insert(
+        "accountEnabled".to_owned(),
+        property(user, "accountEnabled"),
+    );
+    out.insert(
+        "assignedLicenses".to_owned(),
+        property(user, "assignedLicenses"),
+    );
+    out.extend(user_json(user, None));
+    Value::Object(out)
+}
+
+/// `PATCH /users/{id}`: `usageLocation`, `displayName` and `accountEnabled`.
+pub fn patch(t: &mut Tenant, key: &str, body: Option<&Value>) -> Result<(), GraphError> {
+    let u = t.user(key).ok_or_else(|| GraphError::not_found(key))?;
+    let Some(Value::Object(map)) = body else {
+        return Err(GraphError::bad_request(
+            "Empty Payload. JSON content expected.",
+        ));
+    };
+    let mut next = t.users[u].clone();
+    for (k, v) in map {
+        match (k.as_str(), v) {
+            ("usageLocation", Value::Null) => next.usage_location = None,
+            ("usageLocation", Value::String(s))
+                if s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic()) =>
+            {
+                next.usage_location = Some(s.to_ascii_uppercase());
+            }
+            ("displayName", Value::String(s)) => next.display_name = Some(s.clone()),
+            ("accountEnabled", Value::Bool(b)) => next.account_enabled = Some(*b),
+            ("usageLocation" | "displayName" | "accountEnabled", _) => {
+                return Err(GraphError::bad_request(format!(
+                    "Invalid value specified for property '{k}' of resource 'User'."
+                )));
+            }
+            _ => {
+                return Err(GraphError::bad_request(format!(
+                    "Property '{k}' cannot be updated through the licensectl emulator (supported: usageLocation, displayName, accountEnabled)."
+                )));
+            }
+        }
+    }
+    t.users[u] = next;
+    Ok(())
+}

@@ -1,0 +1,684 @@
+//! The Graph HTTP client: authenticated requests with retries, concurrency control,
+//! paging and `$batch`.
+//!
+//! Every request goes through [`GraphClient::send`]: it takes a slot from the
+//! [`AdaptiveLimiter`], attaches a (cached) bearer token, and retries per the
+//! [`RetryPolicy`]. Typed helpers (`subscribedSkus`, users, groups, members) ask for only
+//! the fields licensectl needs (`$select`) in pages of 999 (`$top`) and follow
+//! `@odata.nextLink` (only within the Graph root: the token is never sent elsewhere).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::auth::TokenSource;
+use crate::snapshot::{Group, SubscribedSku, User};
+
+use super::error::{ApiError, GraphError};
+use super::retry::{AdaptiveLimiter, Decision, Failure, RetryPolicy, parse_retry_after};
+
+/// Fields of `subscribedSku` licensectl reads.
+pub const SKU_SELECT: &str = "id,accountId,accountName,appliesTo,capabilityStatus,consumedUnits,prepaidUnits,servicePlans,skuId,skuPartNumber,subscriptionIds";
+/// Fields of `user` licensectl reads.
+pub const USER_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,usageLocation,assignedLicenses,licenseAssignmentStates";
+/// Fields of `group` licensectl reads.
+pub const GROUP_SELECT: &str =
+    "id,displayName,mailNickname,securityEnabled,assignedLicenses,licenseProcessingState";
+/// Largest page Graph serves for users, groups and members.
+pub const PAGE_SIZE: u32 = 999;
+/// Most requests in one `$batch`.
+pub const BATCH_MAX: usize = 20;
+
+/// Counters of what a client did, for progress and benchmarks.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    /// HTTP requests sent (a `$batch` counts once).
+    pub requests: AtomicU64,
+    /// Requests inside `$batch` bodies.
+    pub batch_items: AtomicU64,
+    /// Retries (of whole requests and of batch items).
+    pub retries: AtomicU64,
+    /// 429 answers seen (whole requests and batch items).
+    pub throttled: AtomicU64,
+    /// Resource units Graph reported charging (`x-ms-resource-unit`).
+    pub resource_units: AtomicU64,
+}
+
+impl ClientStats {
+    fn bump(counter: &AtomicU64, by: u64) {
+        counter.fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Client tuning.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientOptions {
+    /// Retry limits.
+    pub retry: RetryPolicy,
+    /// Most requests in flight at once.
+    pub max_concurrency: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            max_concurrency: 8,
+        }
+    }
+}
+
+/// A successful response.
+#[derive(Debug)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// The `request-id` header.
+    pub request_id: Option<String>,
+    /// The body.
+    pub body: bytes::Bytes,
+}
+
+/// A Graph client bound to one Graph root and one credential.
+#[derive(Debug, Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    base: Url,
+    tokens: Arc<TokenSource>,
+    policy: RetryPolicy,
+    limiter: Arc<AdaptiveLimiter>,
+    stats: Arc<ClientStats>,
+}
+
+/// One page of a collection.
+#[derive(Debug, Deserialize)]
+pub struct Page<T> {
+    /// The items.
+    pub value: Vec<T>,
+    /// The next page, absent on the last.
+    #[serde(rename = "@odata.nextLink", default)]
+    pub next_link: Option<String>,
+}
+
+/// A member of a group as `GET /groups/{id}/members?$select=id` returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DirectoryObject {
+    /// Object id.
+    pub id: String,
+    /// `#microsoft.graph.user`, `#microsoft.graph.group`, ...
+    #[serde(rename = "@odata.type", default)]
+    pub odata_type: Option<String>,
+}
+
+/// One request inside a `$batch`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchRequest {
+    /// Unique id within the batch.
+    pub id: String,
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// Relative URL, e.g. `/users/alice@contoso.com?$select=id`.
+    pub url: String,
+    /// Headers (needed with a body).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<serde_json::Map<String, serde_json::Value>>,
+    /// JSON body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+}
+
+/// One answer inside a `$batch` response.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BatchResponse {
+    /// The request's id.
+    pub id: String,
+    /// Its HTTP status.
+    pub status: u16,
+    /// Its headers.
+    #[serde(default)]
+    pub headers: serde_json::Map<String, serde_json::Value>,
+    /// Its body.
+    #[serde(default)]
+    pub body: serde_json::Value,
+}
+
+impl BatchResponse {
+    /// True for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str())
+    }
+
+    /// The item's error, decoded (for a non-2xx item).
+    pub fn error(&self) -> ApiError {
+        let body = serde_json::to_vec(&self.body).unwrap_or_default();
+        ApiError::from_response(self.status, self.header("request-id"), &body)
+    }
+}
+
+#[derive(Serialize)]
+struct BatchBody<'a> {
+    requests: &'a [BatchRequest],
+}
+
+#[derive(Deserialize)]
+struct BatchResponseBody {
+    responses: Vec<BatchResponse>,
+}
+
+fn path_of(url: &Url) -> String {
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+impl GraphClient {
+    /// A client for the Graph root whose v1.0 base is `base` (ending in `/v1.0/`).
+    pub fn new(
+        http: reqwest::Client,
+        base: Url,
+        tokens: TokenSource,
+        options: ClientOptions,
+    ) -> Self {
+        let max = options.max_concurrency.max(1);
+        Self {
+            http,
+            base,
+            tokens: Arc::new(tokens),
+            policy: options.retry,
+            limiter: AdaptiveLimiter::new(max, max),
+            stats: Arc::new(ClientStats::default()),
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &ClientStats {
+        &self.stats
+    }
+
+    /// The concurrency limiter.
+    pub fn limiter(&self) -> &AdaptiveLimiter {
+        &self.limiter
+    }
+
+    /// The token source.
+    pub fn tokens(&self) -> &TokenSource {
+        &self.tokens
+    }
+
+    /// The URL of a path relative to the v1.0 base, e.g. `users?$top=999`.
+    pub fn url(&self, relative: &str) -> Result<Url, GraphError> {
+        self.base
+            .join(relative.trim_start_matches('/'))
+            .map_err(|e| GraphError::ForeignLink {
+                link: format!("{relative}: {e}"),
+            })
+    }
+
+    fn check_same_origin(&self, url: &Url) -> Result<(), GraphError> {
+        if url.origin() == self.base.origin() && url.path().starts_with(self.base.path()) {
+            Ok(())
+        } else {
+            let mut shown = url.clone();
+            shown.set_query(None);
+            Err(GraphError::ForeignLink {
+                link: shown.to_string(),
+            })
+        }
+    }
+
+    /// Sends one request with retries; returns the 2xx response or the final error.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        headers: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response, GraphError> {
+        self.check_same_origin(&url)?;
+        let path = path_of(&url);
+        let start = Instant::now();
+        let mut rng = StdRng::from_os_rng();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let remaining = self.policy.deadline.saturating_sub(start.elapsed());
+            let outcome =
+                tokio::time::timeout(remaining, self.attempt(&method, &url, headers, body)).await;
+            let (failure, last) = match outcome {
+                Err(_) => {
+                    return Err(GraphError::Deadline {
+                        method: method.to_string(),
+                        path,
+                        elapsed: start.elapsed(),
+                        deadline: self.policy.deadline,
+                        attempts: attempt,
+                        last: "the request did not complete in time".into(),
+                    });
+                }
+                Ok(Attempt::Auth(e)) => return Err(GraphError::Auth(e.to_string())),
+                Ok(Attempt::Done(resp)) => return Ok(resp),
+                Ok(Attempt::Status(error, retry_after)) => (
+                    Failure::Status(error.status, retry_after),
+                    LastFailure::Api(error),
+                ),
+                Ok(Attempt::Connection(reason)) => {
+                    (Failure::Connection, LastFailure::Transport(reason))
+                }
+            };
+            match self
+                .policy
+                .decide(attempt, failure, start.elapsed(), &mut rng)
+            {
+                Decision::RetryAfter(wait) => {
+                    ClientStats::bump(&self.stats.retries, 1);
+                    tracing::debug!(
+                        method = %method, path = %path, attempt, wait_ms = wait.as_millis() as u64,
+                        failure = %last, "retrying graph request"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Decision::GiveUp => return Err(last.into_error(&method, path, attempt)),
+                Decision::Exhausted => {
+                    if attempt < self.policy.max_attempts {
+                        return Err(GraphError::Deadline {
+                            method: method.to_string(),
+                            path,
+                            elapsed: start.elapsed(),
+                            deadline: self.policy.deadline,
+                            attempts: attempt,
+                            last: last.to_string(),
+                        });
+                    }
+                    return Err(last.into_error(&method, path, attempt));
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Attempt {
+        let token = match self.tokens.token().await {
+            Ok(t) => t,
+            Err(e) => return Attempt::Auth(e),
+        };
+        let _permit = self.limiter.acquire().await;
+        let mut req = self
+            .http
+            .request(method.clone(), url.clone())
+            .bearer_auth(token.token.secret());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        ClientStats::bump(&self.stats.requests, 1);
+        let rsp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return Attempt::Connection(e.without_url().to_string()),
+        };
+        let status = rsp.status().as_u16();
+        let header = |name: &str| {
+            rsp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let request_id = header("request-id");
+        let retry_after = header("retry-after").as_deref().and_then(parse_retry_after);
+        if let Some(ru) = header("x-ms-resource-unit").and_then(|v| v.trim().parse::<u64>().ok()) {
+            ClientStats::bump(&self.stats.resource_units, ru);
+        }
+        let bytes = match rsp.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Attempt::Connection(e.without_url().to_string()),
+        };
+        if (200..300).contains(&status) {
+            self.limiter.on_success();
+            return Attempt::Done(Response {
+                status,
+                request_id,
+                body: bytes,
+            });
+        }
+        if status == 429 {
+            ClientStats::bump(&self.stats.throttled, 1);
+            self.limiter.on_throttled(retry_after, Instant::now());
+        }
+        Attempt::Status(
+            ApiError::from_response(status, request_id.as_deref(), &bytes),
+            retry_after,
+        )
+    }
+
+    /// GETs and decodes one JSON document.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        headers: &[(&str, &str)],
+    ) -> Result<T, GraphError> {
+        let resp = self.send(Method::GET, url.clone(), headers, None).await?;
+        decode(&Method::GET, &url, &resp)
+    }
+
+    /// Follows `@odata.nextLink` from `first`, calling `on_page` with each page's items.
+    pub async fn for_each_page<T: DeserializeOwned>(
+        &self,
+        first: Url,
+        headers: &[(&str, &str)],
+        mut on_page: impl FnMut(Vec<T>),
+    ) -> Result<(), GraphError> {
+        let mut next = Some(first);
+        while let Some(url) = next.take() {
+            let page: Page<T> = self.get_json(url, headers).await?;
+            on_page(page.value);
+            if let Some(link) = page.next_link {
+                let url = Url::parse(&link)
+                    .map_err(|_| GraphError::ForeignLink { link: link.clone() })?;
+                self.check_same_origin(&url)?;
+                next = Some(url);
+            }
+        }
+        Ok(())
+    }
+
+    /// Collects every page from `first`.
+    pub async fn list_all<T: DeserializeOwned>(
+        &self,
+        first: Url,
+        headers: &[(&str, &str)],
+    ) -> Result<Vec<T>, GraphError> {
+        let mut all = Vec::new();
+        self.for_each_page(first, headers, |items| all.extend(items))
+            .await?;
+        Ok(all)
+    }
+
+    /// `GET /subscribedSkus` with the fields licensectl needs.
+    pub async fn subscribed_skus(&self) -> Result<Vec<SubscribedSku>, GraphError> {
+        let url = self.url(&format!("subscribedSkus?$select={SKU_SELECT}"))?;
+        self.list_all(url, &[]).await
+    }
+
+    /// The first page URL of `GET /users` with licensectl's `$select`, `$top=999` and an
+    /// optional `$filter`.
+    pub fn users_url(&self, filter: Option<&str>) -> Result<Url, GraphError> {
+        self.collection_url("users", USER_SELECT, filter)
+    }
+
+    fn collection_url(
+        &self,
+        path: &str,
+        select: &str,
+        filter: Option<&str>,
+    ) -> Result<Url, GraphError> {
+        let mut url = self.url(path)?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("$select", select);
+            q.append_pair("$top", &PAGE_SIZE.to_string());
+            if let Some(f) = filter {
+                q.append_pair("$filter", f);
+            }
+        }
+        Ok(url)
+    }
+
+    /// `GET /users/{id or UPN}` with licensectl's `$select`; `None` on 404.
+    pub async fn user(&self, id_or_upn: &str) -> Result<Option<User>, GraphError> {
+        let url = self.url(&format!("{}?$select={USER_SELECT}", user_path(id_or_upn)))?;
+        not_found_is_none(self.get_json(url, &[]).await)
+    }
+
+    /// The first page URL of `GET /groups` with licensectl's `$select` and a `$filter`.
+    pub fn groups_url(&self, filter: Option<&str>) -> Result<Url, GraphError> {
+        self.collection_url("groups", GROUP_SELECT, filter)
+    }
+
+    /// `GET /groups/{id}` with licensectl's `$select`; `None` on 404. Members are not
+    /// filled in (see [`Self::group_member_ids`]).
+    pub async fn group(&self, id: &str) -> Result<Option<Group>, GraphError> {
+        let url = self.url(&format!(
+            "groups/{}?$select={GROUP_SELECT}",
+            encode_segment(id)
+        ))?;
+        not_found_is_none(self.get_json(url, &[]).await)
+    }
+
+    /// Ids of the direct members of a group that are users, from `GET /groups/{id}/members`.
+    pub async fn group_member_ids(&self, id: &str) -> Result<Vec<String>, GraphError> {
+        let url = self.url(&format!(
+            "groups/{}/members?$select=id&$top={PAGE_SIZE}",
+            encode_segment(id)
+        ))?;
+        let members: Vec<DirectoryObject> = self.list_all(url, &[]).await?;
+        Ok(members
+            .into_iter()
+            .filter(|m| {
+                m.odata_type
+                    .as_deref()
+                    .is_none_or(|t| t == "#microsoft.graph.user")
+            })
+            .map(|m| m.id)
+            .collect())
+    }
+
+    /// Sends `requests` as `$batch`es of at most 20, retrying throttled and failed items
+    /// (429, 5xx) individually in later batches. Returns one answer per request, in the
+    /// order of `requests`; items that still fail are returned with their error status.
+    pub async fn batch(&self, requests: &[BatchRequest]) -> Result<Vec<BatchResponse>, GraphError> {
+        let mut answers: Vec<Option<BatchResponse>> = vec![None; requests.len()];
+        let index: std::collections::HashMap<&str, usize> = requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect();
+        let mut pending: Vec<usize> = (0..requests.len()).collect();
+        let start = Instant::now();
+        let mut rng = StdRng::from_os_rng();
+        let mut round = 0u32;
+        while !pending.is_empty() {
+            round += 1;
+            let mut retry_next = Vec::new();
+            let mut wait = Duration::ZERO;
+            for chunk in pending.chunks(BATCH_MAX) {
+                let items: Vec<BatchRequest> = chunk.iter().map(|&i| requests[i].clone()).collect();
+                let responses = self.send_batch(&items).await?;
+                for r in responses {
+                    let Some(&i) = index.get(r.id.as_str()) else {
+                        return Err(GraphError::BatchMissing { id: r.id });
+                    };
+                    if !r.is_success() {
+                        let retry_after = r.header("retry-after").and_then(parse_retry_after);
+                        if r.status == 429 {
+                            ClientStats::bump(&self.stats.throttled, 1);
+                            self.limiter.on_throttled(retry_after, Instant::now());
+                        }
+                        if let Decision::RetryAfter(d) = self.policy.decide(
+                            round,
+                            Failure::Status(r.status, retry_after),
+                            start.elapsed(),
+                            &mut rng,
+                        ) {
+                            tracing::debug!(
+                                item = %r.id, status = r.status, round, wait_ms = d.as_millis() as u64,
+                                "retrying $batch item"
+                            );
+                            ClientStats::bump(&self.stats.retries, 1);
+                            wait = wait.max(d);
+                            retry_next.push(i);
+                        }
+                    }
+                    answers[i] = Some(r);
+                }
+            }
+            if !retry_next.is_empty() {
+                tokio::time::sleep(wait).await;
+            }
+            pending = retry_next;
+        }
+        answers
+            .into_iter()
+            .zip(requests)
+            .map(|(a, r)| a.ok_or_else(|| GraphError::BatchMissing { id: r.id.clone() }))
+            .collect()
+    }
+
+    async fn send_batch(&self, items: &[BatchRequest]) -> Result<Vec<BatchResponse>, GraphError> {
+        let url = self.url("$batch")?;
+        let body = serde_json::to_value(BatchBody { requests: items }).unwrap_or_default();
+        ClientStats::bump(&self.stats.batch_items, items.len() as u64);
+        let resp = self
+            .send(Method::POST, url.clone(), &[], Some(&body))
+            .await?;
+        let parsed: BatchResponseBody = decode(&Method::POST, &url, &resp)?;
+        for item in items {
+            if !parsed.responses.iter().any(|r| r.id == item.id) {
+                return Err(GraphError::BatchMissing {
+                    id: item.id.clone(),
+                });
+            }
+        }
+        Ok(parsed.responses)
+    }
+}
+
+enum Attempt {
+    Done(Response),
+    Status(ApiError, Option<Duration>),
+    Connection(String),
+    Auth(crate::auth::AuthError),
+}
+
+enum LastFailure {
+    Api(ApiError),
+    Transport(String),
+}
+
+impl std::fmt::Display for LastFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LastFailure::Api(e) => e.fmt(f),
+            LastFailure::Transport(r) => f.write_str(r),
+        }
+    }
+}
+
+impl LastFailure {
+    fn into_error(self, method: &Method, path: String, attempts: u32) -> GraphError {
+        match self {
+            LastFailure::Api(error) => GraphError::Api {
+                method: method.to_string(),
+                path,
+                error: Box::new(error),
+            },
+            LastFailure::Transport(reason) => GraphError::Transport {
+                method: method.to_string(),
+                path,
+                attempts,
+                reason,
+            },
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(
+    method: &Method,
+    url: &Url,
+    resp: &Response,
+) -> Result<T, GraphError> {
+    serde_json::from_slice(&resp.body).map_err(|e| GraphError::Decode {
+        method: method.to_string(),
+        path: path_of(url),
+        reason: e.to_string(),
+        request_id: resp.request_id.clone().unwrap_or_else(|| "none".into()),
+    })
+}
+
+fn not_found_is_none<T>(r: Result<T, GraphError>) -> Result<Option<T>, GraphError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(GraphError::Api { error, .. }) if error.status == 404 => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Percent-encodes one path segment.
+pub fn encode_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// `users/{upn}`, or `users('{upn}')` for UPNs starting with `$` (GRAPH_FACTS §2).
+pub fn user_path(id_or_upn: &str) -> String {
+    if id_or_upn.starts_with('$') {
+        format!(
+            "users('{}')",
+            encode_segment(&id_or_upn.replace('\'', "''"))
+        )
+    } else {
+        format!("users/{}", encode_segment(id_or_upn))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_paths() {
+        assert_eq!(user_path("alice@contoso.com"), "users/alice%40contoso.com");
+        assert_eq!(
+            user_path("$admin@contoso.com"),
+            "users('%24admin%40contoso.com')"
+        );
+        assert_eq!(user_path("o'brien@x.com"), "users/o%27brien%40x.com");
+    }
+
+    #[test]
+    fn page_and_batch_shapes_decode() {
+        let page: Page<DirectoryObject> = serde_json::from_str(
+            r##"{"@odata.context":"x","@odata.nextLink":"https://graph.microsoft.com/v1.0/groups/1/members?$skiptoken=abc","value":[{"@odata.type":"#microsoft.graph.user","id":"1"}]}"##,
+        )
+        .expect("page");
+        assert_eq!(page.value.len(), 1);
+        assert!(page.next_link.is_some());
+        let b: BatchResponseBody = serde_json::from_str(
+            r#"{"responses":[{"id":"1","status":429,"headers":{"Retry-After":"2.5"},"body":{"error":{"code":"TooManyRequests","message":"x","innerError":{"request-id":"r"}}}}]}"#,
+        )
+        .expect("batch");
+        let item = &b.responses[0];
+        assert!(!item.is_success());
+        assert_eq!(
+            item.header("retry-after").and_then(parse_retry_after),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(item.error().request_id.as_deref(), Some("r"));
+    }
+}

@@ -1,0 +1,319 @@
+//! Graph's error body, typed, and the errors of the Graph client.
+//!
+//! Graph answers errors as `{"error":{"code","message","innerError":{"request-id",...}}}`.
+//! Code branches on [`GraphErrorCode`], never on the message text. Every error that came
+//! from a response keeps the `request-id` so that Microsoft support can find the call.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The `code` of a Graph error, for the codes licensectl reacts to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GraphErrorCode {
+    /// `Request_BadRequest` (400).
+    BadRequest,
+    /// `Request_UnsupportedQuery` (400).
+    UnsupportedQuery,
+    /// `Request_ResourceNotFound` (404).
+    ResourceNotFound,
+    /// `Authorization_RequestDenied` (403): the app lacks a permission.
+    AuthorizationRequestDenied,
+    /// `InvalidAuthenticationToken` (401).
+    InvalidAuthenticationToken,
+    /// `TooManyRequests` (429).
+    TooManyRequests,
+    /// Any other code, kept verbatim.
+    Other(String),
+}
+
+impl GraphErrorCode {
+    /// Maps Graph's `code` string.
+    pub fn parse(code: &str) -> Self {
+        match code {
+            "Request_BadRequest" => Self::BadRequest,
+            "Request_UnsupportedQuery" => Self::UnsupportedQuery,
+            "Request_ResourceNotFound" => Self::ResourceNotFound,
+            "Authorization_RequestDenied" => Self::AuthorizationRequestDenied,
+            "InvalidAuthenticationToken" => Self::InvalidAuthenticationToken,
+            "TooManyRequests" => Self::TooManyRequests,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// Graph's spelling of the code.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::BadRequest => "Request_BadRequest",
+            Self::UnsupportedQuery => "Request_UnsupportedQuery",
+            Self::ResourceNotFound => "Request_ResourceNotFound",
+            Self::AuthorizationRequestDenied => "Authorization_RequestDenied",
+            Self::InvalidAuthenticationToken => "InvalidAuthenticationToken",
+            Self::TooManyRequests => "TooManyRequests",
+            Self::Other(code) => code,
+        }
+    }
+}
+
+impl fmt::Display for GraphErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `{"error": ...}` envelope.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ErrorEnvelope {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// Graph's error object.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ErrorBody {
+    /// Machine-readable code, e.g. `Authorization_RequestDenied`.
+    pub code: String,
+    /// Human-readable text (never branched on).
+    #[serde(default)]
+    pub message: String,
+    /// Diagnostics: `request-id`, `client-request-id`, `date`.
+    #[serde(default, rename = "innerError", alias = "innererror")]
+    pub inner_error: Option<InnerError>,
+}
+
+/// `innerError`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InnerError {
+    /// The request id Microsoft support asks for.
+    #[serde(default, rename = "request-id")]
+    pub request_id: Option<String>,
+    /// The client request id echoed back.
+    #[serde(default, rename = "client-request-id")]
+    pub client_request_id: Option<String>,
+    /// When the error happened.
+    #[serde(default)]
+    pub date: Option<String>,
+}
+
+/// A Graph error response, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// Graph's code.
+    pub code: GraphErrorCode,
+    /// Graph's message.
+    pub message: String,
+    /// `request-id` from the header or the body, when present.
+    pub request_id: Option<String>,
+}
+
+impl ApiError {
+    /// Decodes an error from the status, the `request-id` header and the body. A body that
+    /// is not Graph's error JSON still gives an error, with the code `HttpStatus<N>`.
+    pub fn from_response(status: u16, header_request_id: Option<&str>, body: &[u8]) -> Self {
+        match serde_json::from_slice::<ErrorEnvelope>(body) {
+            Ok(env) => {
+                let body_id = env.error.inner_error.and_then(|i| i.request_id);
+                Self {
+                    status,
+                    code: GraphErrorCode::parse(&env.error.code),
+                    message: env.error.message,
+                    request_id: header_request_id.map(str::to_owned).or(body_id),
+                }
+            }
+            Err(_) => Self {
+                status,
+                code: GraphErrorCode::Other(format!("HttpStatus{status}")),
+                message: String::from_utf8_lossy(body).chars().take(200).collect(),
+                request_id: header_request_id.map(str::to_owned),
+            },
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.message)?;
+        match &self.request_id {
+            Some(id) => write!(f, " (request-id {id})"),
+            None => write!(f, " (no request-id)"),
+        }
+    }
+}
+
+/// Errors of the Graph client.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    /// Graph answered with an error that is not retried (or ran out of retries).
+    #[error("graph {method} {path} failed: {error}{}", hint(&error.code))]
+    Api {
+        /// HTTP method.
+        method: String,
+        /// Path and query (no host, no token).
+        path: String,
+        /// The decoded error.
+        error: Box<ApiError>,
+    },
+    /// The request could not be sent or its response not read, after every retry.
+    #[error("graph {method} {path}: connection failed after {attempts} attempt(s): {reason}")]
+    Transport {
+        /// HTTP method.
+        method: String,
+        /// Path and query.
+        path: String,
+        /// Attempts made.
+        attempts: u32,
+        /// What went wrong (reqwest's text, which never contains headers).
+        reason: String,
+    },
+    /// The overall deadline passed before the request succeeded.
+    #[error(
+        "graph {method} {path}: gave up after {elapsed:?} (deadline {deadline:?}, {attempts} attempt(s)); last problem: {last}. Graph is throttling or failing: retry later or raise --deadline"
+    )]
+    Deadline {
+        /// HTTP method.
+        method: String,
+        /// Path and query.
+        path: String,
+        /// Time spent.
+        elapsed: Duration,
+        /// The deadline.
+        deadline: Duration,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure seen.
+        last: String,
+    },
+    /// A response body did not have the expected shape.
+    #[error("graph {method} {path}: unexpected response body: {reason} (request-id {request_id})")]
+    Decode {
+        /// HTTP method.
+        method: String,
+        /// Path and query.
+        path: String,
+        /// The JSON error.
+        reason: String,
+        /// The response's request-id.
+        request_id: String,
+    },
+    /// No access token could be obtained.
+    #[error("cannot get an access token: {0}")]
+    Auth(String),
+    /// A `@odata.nextLink` pointed away from the Graph root.
+    #[error(
+        "graph returned a nextLink outside the Graph root ({link}); refusing to send the token there"
+    )]
+    ForeignLink {
+        /// The link (query removed).
+        link: String,
+    },
+    /// A `$batch` response lacked an item or had an unknown id.
+    #[error("graph $batch response is missing the answer for request {id}")]
+    BatchMissing {
+        /// The request id inside the batch.
+        id: String,
+    },
+}
+
+fn hint(code: &GraphErrorCode) -> &'static str {
+    match code {
+        GraphErrorCode::AuthorizationRequestDenied => {
+            "; the app lacks an application permission: grant it (see docs/live.md, \"Permissions\") with admin consent"
+        }
+        GraphErrorCode::InvalidAuthenticationToken => {
+            "; the token was rejected: check --cloud/--graph-url match the authority that issued it"
+        }
+        _ => "",
+    }
+}
+
+impl GraphError {
+    /// The Graph error code, when Graph answered with one.
+    pub fn code(&self) -> Option<&GraphErrorCode> {
+        match self {
+            GraphError::Api { error, .. } => Some(&error.code),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_graph_error_bodies_and_keeps_request_id() {
+        let body = br#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"date":"2024-01-01T00:00:00","request-id":"body-id","client-request-id":"c"}}}"#;
+        type Case<'a> = (Option<&'a str>, &'a [u8], GraphErrorCode, Option<&'a str>);
+        let cases: [Case; 4] = [
+            (
+                None,
+                body,
+                GraphErrorCode::AuthorizationRequestDenied,
+                Some("body-id"),
+            ),
+            (
+                Some("hdr-id"),
+                body,
+                GraphErrorCode::AuthorizationRequestDenied,
+                Some("hdr-id"),
+            ),
+            (
+                Some("x"),
+                br#"{"error":{"code":"SomethingNew","message":"m"}}"#,
+                GraphErrorCode::Other("SomethingNew".into()),
+                Some("x"),
+            ),
+            (
+                Some("y"),
+                b"<html>bad gateway</html>",
+                GraphErrorCode::Other("HttpStatus502".into()),
+                Some("y"),
+            ),
+        ];
+        for (hdr, body, code, id) in cases {
+            let status = if code == GraphErrorCode::Other("HttpStatus502".into()) {
+                502
+            } else {
+                403
+            };
+            let e = ApiError::from_response(status, hdr, body);
+            assert_eq!(e.code, code);
+            assert_eq!(e.request_id.as_deref(), id);
+            assert!(e.to_string().contains(id.unwrap_or("no request-id")));
+        }
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for code in [
+            "Request_BadRequest",
+            "Request_UnsupportedQuery",
+            "Request_ResourceNotFound",
+            "Authorization_RequestDenied",
+            "InvalidAuthenticationToken",
+            "TooManyRequests",
+            "Whatever",
+        ] {
+            assert_eq!(GraphErrorCode::parse(code).as_str(), code);
+        }
+    }
+
+    #[test]
+    fn permission_error_names_the_fix() {
+        let err = GraphError::Api {
+            method: "GET".into(),
+            path: "/users".into(),
+            error: Box::new(ApiError::from_response(
+                403,
+                Some("rid"),
+                br#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges"}}"#,
+            )),
+        };
+        let text = err.to_string();
+        assert!(text.contains("request-id rid"), "{text}");
+        assert!(text.contains("docs/live.md"), "{text}");
+    }
+}
