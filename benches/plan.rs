@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use licensectl::config::{
     DesiredGroup, DesiredLicense, DesiredState, DesiredUser, GroupKey, Located, PlanRef,
-    PlanSelection, Safety, Settings, SkuRef,
+    PlanSelection, SkuRef,
 };
 use licensectl::diagnostic::Location;
 use licensectl::ids::{GroupId, SkuId, UserId};
@@ -198,16 +198,7 @@ fn main() {
         service_plan_rules: Default::default(),
     };
     let desired = DesiredState {
-        settings: Settings {
-            version: 1,
-            tenant: None,
-            default_usage_location: None,
-            safety: Safety {
-                max_removals: None,
-                max_change_percent: None,
-            },
-            protected: Vec::new(),
-        },
+        settings: Default::default(),
         users: desired_users,
         groups: desired_groups,
     };

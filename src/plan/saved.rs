@@ -297,20 +297,7 @@ mod tests {
 
     fn saved_plan(live: &TenantSnapshot) -> SavedPlan {
         // A plan that removes carol's only license: one change.
-        let mut desired = crate::config::DesiredState {
-            settings: crate::config::Settings {
-                version: 1,
-                tenant: None,
-                default_usage_location: None,
-                safety: crate::config::Safety {
-                    max_removals: None,
-                    max_change_percent: None,
-                },
-                protected: Vec::new(),
-            },
-            users: Vec::new(),
-            groups: Vec::new(),
-        };
+        let mut desired = crate::config::DesiredState::default();
         desired.users.push(crate::config::DesiredUser {
             upn: "carol@contoso.com".into(),
             location: crate::diagnostic::Location {

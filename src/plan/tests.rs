@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::config::{
     DesiredGroup, DesiredLicense, DesiredState, DesiredUser, GroupKey, Located, PlanRef,
-    PlanSelection, PrincipalRef, Safety, Settings, SkuRef,
+    PlanSelection, PrincipalRef, SkuRef,
 };
 use crate::diagnostic::Location;
 use crate::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId};
@@ -228,20 +228,7 @@ fn lic_enabled(part: &str, enabled: &[&str]) -> DesiredLicense {
 }
 
 fn desired() -> DesiredState {
-    DesiredState {
-        settings: Settings {
-            version: 1,
-            tenant: None,
-            default_usage_location: None,
-            safety: Safety {
-                max_removals: None,
-                max_change_percent: None,
-            },
-            protected: Vec::new(),
-        },
-        users: Vec::new(),
-        groups: Vec::new(),
-    }
+    DesiredState::default()
 }
 
 fn want_user(state: &mut DesiredState, upn: &str, licenses: Option<Vec<DesiredLicense>>) {
