@@ -12,4 +12,6 @@ pub mod diagnostic;
 pub mod emulator;
 pub mod graph;
 pub mod ids;
+pub mod plan;
+pub mod render;
 pub mod snapshot;

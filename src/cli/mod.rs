@@ -8,6 +8,7 @@ pub mod connection;
 pub mod emulator;
 pub mod exit;
 pub mod live;
+pub mod plan;
 pub mod progress;
 pub mod schema;
 pub mod snapshot;
@@ -38,6 +39,10 @@ pub enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Read the live tenant from Microsoft Graph and write it as a snapshot file.
     Snapshot(snapshot::SnapshotArgs),
+    /// Compute the license changes that make the tenant match the config.
+    Plan(plan::PlanArgs),
+    /// Report where the tenant differs from the config (exit 2 when it does).
+    Drift(plan::DriftArgs),
 }
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
@@ -61,6 +66,8 @@ pub fn main() -> ExitCode {
         Command::Schema => schema::run(),
         Command::Emulator(args) => emulator::run(args),
         Command::Snapshot(args) => snapshot::run(args),
+        Command::Plan(args) => plan::run_plan(args),
+        Command::Drift(args) => plan::run_drift(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -20,7 +20,7 @@ pub struct Located<T> {
 }
 
 /// Everything the configuration directory declares.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DesiredState {
     /// Settings from `licensectl.yaml`.
     pub settings: Settings,
@@ -45,8 +45,21 @@ pub struct Settings {
     pub protected: Vec<Located<PrincipalRef>>,
 }
 
+impl Default for Settings {
+    /// Version 1 with no tenant pin, no default usage location, no limits, nothing protected.
+    fn default() -> Self {
+        Settings {
+            version: 1,
+            tenant: None,
+            default_usage_location: None,
+            safety: Safety::default(),
+            protected: Vec::new(),
+        }
+    }
+}
+
 /// Blast-radius limits; `None` means no limit of that kind.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Safety {
     /// Most license removals one plan may contain.
     pub max_removals: Option<u32>,

@@ -61,6 +61,15 @@ pub enum SnapshotError {
     },
 }
 
+/// A `serde_json` error message without its trailing " at line L column C" (the caller
+/// already prints `file:line:column`).
+pub(crate) fn json_error_message(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) if message[at..].contains(" column ") => message[..at].to_owned(),
+        _ => message.to_owned(),
+    }
+}
+
 impl TenantSnapshot {
     /// Parses a snapshot from JSON text; `path` names the source in errors.
     pub fn from_json(text: &str, path: &Path) -> Result<Self, SnapshotError> {
@@ -69,7 +78,7 @@ impl TenantSnapshot {
                 path: path.to_owned(),
                 line: e.line(),
                 column: e.column(),
-                message: e.to_string(),
+                message: json_error_message(&e.to_string()),
             })?;
         if snapshot.version != SNAPSHOT_VERSION {
             return Err(SnapshotError::Version {
@@ -104,5 +113,111 @@ impl TenantSnapshot {
             path: path.to_owned(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<TenantSnapshot, SnapshotError> {
+        TenantSnapshot::from_json(text, Path::new("tenant.json"))
+    }
+
+    const USER_WITH_STATES: &str = r#"{
+      "version": 1,
+      "tenantId": "48A80680-7326-48CD-9935-B556B81D3A4E",
+      "somethingNew": {"ignored": true},
+      "users": [{
+        "id": "651080BA-71FB-5B9F-A1C0-924F2E50BA4C",
+        "userPrincipalName": "alice@contoso.com",
+        "usageLocation": "DE",
+        "assignedLicenses": [{"skuId": "05E9A617-0261-4CEE-BB44-138D3EF5D965", "disabledPlans": []}],
+        "licenseAssignmentStates": [
+          {"skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965", "assignedByGroup": null, "state": "Active", "error": "None", "disabledPlans": []},
+          {"skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965", "assignedByGroup": "3d81e50b-4d4f-5742-8c3f-f13fbef42f20", "state": "Error", "error": "CountViolation"},
+          {"skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965", "assignedByGroup": "3d81e50b-4d4f-5742-8c3f-f13fbef42f21", "state": "ActiveWithError", "error": null},
+          {"skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965", "assignedByGroup": "3d81e50b-4d4f-5742-8c3f-f13fbef42f22", "state": "Error", "error": "SomethingMicrosoftAddedLater"}
+        ],
+        "onPremisesSyncEnabled": true
+      }]
+    }"#;
+
+    #[test]
+    fn accepts_what_graph_sends() {
+        let snapshot = parse(USER_WITH_STATES).expect("parses");
+        assert_eq!(
+            snapshot.tenant_id.to_string(),
+            "48a80680-7326-48cd-9935-b556b81d3a4e"
+        );
+        let user = &snapshot.users[0];
+        let errors: Vec<Option<AssignmentError>> = user
+            .license_assignment_states
+            .iter()
+            .map(|s| s.error)
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                None,
+                Some(AssignmentError::CountViolation),
+                None,
+                Some(AssignmentError::Other)
+            ]
+        );
+        assert_eq!(user.direct_states().count(), 1);
+        assert_eq!(user.inherited_states().count(), 3);
+        assert_eq!(
+            user.assigned_licenses[0].sku_id,
+            user.license_assignment_states[0].sku_id
+        );
+    }
+
+    #[test]
+    fn the_contoso_example_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/tenant.json");
+        let snapshot = TenantSnapshot::read(&path).expect("parses");
+        assert_eq!(
+            snapshot.tenant_domain.as_deref(),
+            Some("contoso.onmicrosoft.com")
+        );
+        let mut ids: Vec<String> = snapshot.groups.iter().map(|g| g.id.to_string()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), snapshot.groups.len(), "group ids are unique");
+    }
+
+    #[test]
+    fn errors_name_the_file_position_and_problem() {
+        let table: &[(&str, &str)] = &[
+            (
+                "{\n  \"version\": 1,\n  \"tenantId\": \"not-a-guid\"\n}",
+                "tenant.json:4:1: invalid tenant snapshot: 'not-a-guid' is not a GUID",
+            ),
+            (
+                "{\"version\": 1}",
+                "tenant.json:1:14: invalid tenant snapshot: missing field `tenantId`",
+            ),
+            (
+                "{\"version\": 1, \"tenantId\": \"48a80680-7326-48cd-9935-b556b81d3a4e\",\n \"subscribedSkus\": [{\"skuId\": \"05e9a617-0261-4cee-bb44-138d3ef5d965\", \"appliesTo\": \"Users\"}]}",
+                "tenant.json:2:90: invalid tenant snapshot: unknown variant `Users`, expected `User` or `Company`",
+            ),
+            (
+                "",
+                "tenant.json:1:0: invalid tenant snapshot: EOF while parsing a value",
+            ),
+            (
+                "{\"version\": 2, \"tenantId\": \"48a80680-7326-48cd-9935-b556b81d3a4e\"}",
+                "tenant.json: snapshot version 2 is not supported",
+            ),
+        ];
+        for (text, expected) in table {
+            let error = parse(text).expect_err("refused").to_string();
+            assert!(
+                error.starts_with(expected),
+                "{error}\n  expected: {expected}"
+            );
+            assert!(!error.contains(" at line "), "{error}");
+        }
     }
 }

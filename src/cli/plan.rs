@@ -1,0 +1,190 @@
+//! `licensectl plan` and `licensectl drift`: load the config, read a tenant snapshot,
+//! plan, render, and map the outcome to an exit code.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use crate::config::{self, DesiredState};
+use crate::diagnostic::{Diagnostic, SourceFiles, render as diagnostics};
+use crate::plan::saved::SavedPlan;
+use crate::plan::{Plan, PlanOptions, plan};
+use crate::render::{Mode, json, markdown, text};
+use crate::snapshot::TenantSnapshot;
+
+use super::exit;
+
+/// Output format of a plan or drift report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Terraform-like text.
+    Text,
+    /// Markdown for a pull-request comment.
+    Markdown,
+    /// Versioned JSON (see docs/plan.md).
+    Json,
+}
+
+/// Arguments of `licensectl plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The config directory (licensectl.yaml plus principal files).
+    #[arg(long, value_name = "DIR")]
+    pub config: PathBuf,
+    /// A tenant snapshot file to plan against.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also save the plan for a later `licensectl apply`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when the plan has changes.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Accept a plan exceeding safety.max_removals or safety.max_change_percent.
+    #[arg(long)]
+    pub allow_unsafe: bool,
+}
+
+/// Arguments of `licensectl drift`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The config directory (licensectl.yaml plus principal files).
+    #[arg(long, value_name = "DIR")]
+    pub config: PathBuf,
+    /// A tenant snapshot file to compare with.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+fn render(plan: &Plan, format: Format, mode: Mode) -> String {
+    match format {
+        Format::Text => text::render(plan, mode),
+        Format::Markdown => markdown::render(plan, mode),
+        Format::Json => json::render(plan, mode),
+    }
+}
+
+/// Prints diagnostics to stderr as snippets of the config files they point into.
+fn eprint_diagnostics(list: &[Diagnostic], sources: &SourceFiles) {
+    if list.is_empty() {
+        return;
+    }
+    let text = diagnostics::human(list, sources, super::validate::stderr_color());
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// A loaded, valid config.
+struct Config {
+    desired: DesiredState,
+    sources: SourceFiles,
+    digest: String,
+}
+
+/// Loads the config; `Err(code)` when it is invalid (diagnostics already printed).
+fn load(dir: &Path) -> Result<Config, u8> {
+    let loaded = config::load(dir);
+    eprint_diagnostics(&loaded.diagnostics, &loaded.sources);
+    if !loaded.is_valid() {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{}",
+            super::validate::summary(&loaded)
+        );
+        return Err(exit::INVALID_CONFIG);
+    }
+    match loaded.desired {
+        Some(desired) => Ok(Config {
+            desired,
+            sources: loaded.sources,
+            digest: loaded.digest,
+        }),
+        None => Err(exit::INVALID_CONFIG),
+    }
+}
+
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("cannot write to stdout")
+}
+
+/// Runs `licensectl plan`; returns the exit code.
+pub fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
+    let config = match load(&args.config) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let live = TenantSnapshot::read(&args.snapshot)?;
+    let plan = plan(
+        &config.desired,
+        &live,
+        &PlanOptions {
+            allow_unsafe: args.allow_unsafe,
+        },
+    );
+    print(&render(&plan, args.format, Mode::Plan))?;
+    if plan.has_errors() {
+        if args.format != Format::Text {
+            eprint_diagnostics(&plan.diagnostics, &config.sources);
+        }
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(
+            stderr,
+            "error: the plan has {} error(s); nothing was saved",
+            plan.summary.errors
+        );
+        return Ok(exit::ERROR);
+    }
+    if plan.safety.refused {
+        let mut stderr = std::io::stderr().lock();
+        for line in text::refusal(&plan) {
+            let _ = writeln!(stderr, "error: unsafe plan refused: {line}");
+        }
+        return Ok(exit::UNSAFE);
+    }
+    if let Some(out) = &args.out {
+        let saved = SavedPlan::new(&plan, &live, &config.digest);
+        std::fs::write(out, saved.to_json())
+            .with_context(|| format!("cannot write saved plan {}", out.display()))?;
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "Saved the plan to {}.", out.display());
+    }
+    Ok(if plan.has_changes && args.detailed_exitcode {
+        exit::CHANGES
+    } else {
+        exit::SUCCESS
+    })
+}
+
+/// Runs `licensectl drift`; returns the exit code.
+pub fn run_drift(args: &DriftArgs) -> anyhow::Result<u8> {
+    let config = match load(&args.config) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let live = TenantSnapshot::read(&args.snapshot)?;
+    // Drift reports what differs; safety limits concern applying, so they are not applied.
+    let plan = plan(&config.desired, &live, &PlanOptions { allow_unsafe: true });
+    print(&render(&plan, args.format, Mode::Drift))?;
+    if plan.has_errors() {
+        if args.format != Format::Text {
+            eprint_diagnostics(&plan.diagnostics, &config.sources);
+        }
+        return Ok(exit::ERROR);
+    }
+    Ok(if plan.has_drift() {
+        exit::CHANGES
+    } else {
+        exit::SUCCESS
+    })
+}

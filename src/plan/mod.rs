@@ -1,0 +1,19 @@
+//! Planning: desired state + live tenant → a [`Plan`] of license changes.
+//!
+//! [`resolve`] turns config names into tenant GUIDs, [`planner`] computes the changes
+//! (pure: no I/O, clock or environment), [`seats`] does the seat arithmetic, [`safety`]
+//! applies the blast-radius limits, and [`saved`] writes and checks plan files for a later
+//! apply. Rendering lives in `crate::render`; this module returns data only.
+
+pub mod model;
+pub mod planner;
+pub mod resolve;
+pub mod safety;
+pub mod saved;
+pub mod seats;
+
+pub use model::*;
+pub use planner::{PlanOptions, plan};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,386 @@
+//! The [`Plan`]: plain, serializable data describing what must change and why.
+//!
+//! Everything here is sorted and free of closures, so that a plan renders and serializes
+//! byte-identically across runs. One [`Change`] per principal corresponds to exactly one
+//! `assignLicense` call (adds, in-place `disabledPlans` updates and removes together), plus
+//! an optional usage-location step that must run first.
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::Diagnostic;
+use crate::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId};
+use crate::snapshot::{AssignedLicense, CapabilityStatus};
+
+/// The version of the plan JSON format (`format_version`); bumped on incompatible changes.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// A product, by id and part number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SkuName {
+    /// `skuPartNumber`, or the GUID when the tenant does not list the SKU.
+    pub part_number: String,
+    /// `skuId`.
+    pub id: SkuId,
+}
+
+/// A service plan, by id and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PlanName {
+    /// `servicePlanName`, or the GUID when the SKU does not list the plan.
+    pub name: String,
+    /// `servicePlanId`.
+    pub id: ServicePlanId,
+}
+
+/// A user or a group, as it exists in the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Principal {
+    /// A user: `name` is the userPrincipalName.
+    User {
+        /// Object id.
+        id: UserId,
+        /// userPrincipalName.
+        name: String,
+    },
+    /// A group: `name` is the displayName.
+    Group {
+        /// Object id.
+        id: GroupId,
+        /// displayName.
+        name: String,
+    },
+}
+
+impl Principal {
+    /// The user's UPN or the group's display name.
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::User { name, .. } | Principal::Group { name, .. } => name,
+        }
+    }
+
+    /// `user` or `group`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Principal::User { .. } => "user",
+            Principal::Group { .. } => "group",
+        }
+    }
+
+    /// The object id as text.
+    pub fn id_string(&self) -> String {
+        match self {
+            Principal::User { id, .. } => id.to_string(),
+            Principal::Group { id, .. } => id.to_string(),
+        }
+    }
+
+    /// Sort key: groups first, then users, each by lowercase name, then id.
+    pub fn sort_key(&self) -> (u8, String, String) {
+        let rank = match self {
+            Principal::Group { .. } => 0,
+            Principal::User { .. } => 1,
+        };
+        (rank, self.name().to_lowercase(), self.id_string())
+    }
+}
+
+/// Set the user's usage location before assigning (a separate `PATCH /users/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageLocationStep {
+    /// The current value (`None` when unset).
+    pub from: Option<String>,
+    /// The value to set.
+    pub to: String,
+}
+
+/// A license to add.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseAdd {
+    /// The product.
+    pub sku: SkuName,
+    /// The complete `disabledPlans` set to send.
+    pub disabled_plans: Vec<PlanName>,
+    /// True when the principal already holds the SKU from a group (no new seat).
+    pub already_inherited: bool,
+}
+
+/// An in-place `disabledPlans` change of a license the principal keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseUpdate {
+    /// The product.
+    pub sku: SkuName,
+    /// The complete `disabledPlans` set to send (replaces the current one).
+    pub disabled_plans: Vec<PlanName>,
+    /// Plans this update switches on.
+    pub enable: Vec<PlanName>,
+    /// Plans this update switches off.
+    pub disable: Vec<PlanName>,
+}
+
+/// A license to remove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseRemove {
+    /// The product.
+    pub sku: SkuName,
+    /// True when the principal loses the product entirely (no group still grants it).
+    pub destructive: bool,
+    /// True when the removal takes away the principal's last Exchange Online plan
+    /// (its mailbox enters Exchange's 30-day grace period).
+    pub exchange_grace: bool,
+    /// Groups that still grant the product to the user after the removal.
+    pub still_inherited_from: Vec<Principal>,
+}
+
+/// Everything that changes for one principal: one `assignLicense` call (plus the usage
+/// location step, which runs first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Who.
+    pub principal: Principal,
+    /// Usage location to set before assigning, if any.
+    pub usage_location: Option<UsageLocationStep>,
+    /// Licenses to add, sorted by part number.
+    pub add: Vec<LicenseAdd>,
+    /// Licenses kept with new `disabledPlans`, sorted by part number.
+    pub update: Vec<LicenseUpdate>,
+    /// Licenses to remove, sorted by part number.
+    pub remove: Vec<LicenseRemove>,
+}
+
+/// The body of the `assignLicense` call for a [`Change`], in Graph's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignLicenseRequest {
+    /// New licenses and in-place updates (re-sending a skuId replaces its `disabledPlans`).
+    pub add_licenses: Vec<AssignedLicense>,
+    /// SKU ids to remove.
+    pub remove_licenses: Vec<SkuId>,
+}
+
+impl Change {
+    /// True when the change calls `assignLicense` (it may only set a usage location).
+    pub fn has_license_call(&self) -> bool {
+        !(self.add.is_empty() && self.update.is_empty() && self.remove.is_empty())
+    }
+
+    /// True when any removal takes a product away entirely.
+    pub fn is_destructive(&self) -> bool {
+        self.remove.iter().any(|r| r.destructive)
+    }
+
+    /// The `assignLicense` request body for this change.
+    pub fn assign_license_request(&self) -> AssignLicenseRequest {
+        let plan_ids = |plans: &[PlanName]| plans.iter().map(|p| p.id).collect::<Vec<_>>();
+        let mut add_licenses: Vec<AssignedLicense> = self
+            .add
+            .iter()
+            .map(|a| AssignedLicense {
+                sku_id: a.sku.id,
+                disabled_plans: plan_ids(&a.disabled_plans),
+            })
+            .collect();
+        add_licenses.extend(self.update.iter().map(|u| AssignedLicense {
+            sku_id: u.sku.id,
+            disabled_plans: plan_ids(&u.disabled_plans),
+        }));
+        AssignLicenseRequest {
+            add_licenses,
+            remove_licenses: self.remove.iter().map(|r| r.sku.id).collect(),
+        }
+    }
+}
+
+/// Seat arithmetic for one SKU the plan touches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatRow {
+    /// The product.
+    pub sku: SkuName,
+    /// The subscription's `capabilityStatus`.
+    pub capability_status: CapabilityStatus,
+    /// `prepaidUnits.enabled`.
+    pub enabled: i64,
+    /// `prepaidUnits.warning`.
+    pub warning: i64,
+    /// `consumedUnits`.
+    pub consumed: i64,
+    /// Free before the plan: `enabled − warning − consumed` (may be negative).
+    pub free: i64,
+    /// Users who newly hold the SKU after the plan (from any source, one seat each).
+    pub needed: i64,
+    /// Users who no longer hold the SKU after the plan.
+    pub freed: i64,
+    /// Seats in use after the plan: `consumed + needed − freed`.
+    pub consumed_after: i64,
+    /// True when `needed > free + freed` (and `needed > 0`).
+    pub oversubscribed: bool,
+}
+
+/// What kind of drift or observation a [`Finding`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// A service plan is on although the config's `enabled_plans` allowlist omits it
+    /// (typically a plan Microsoft added to the SKU after the allowlist was written).
+    PlanOutsideAllowlist,
+    /// A direct assignment duplicates one inherited from a group.
+    DuplicateOfInherited,
+    /// The config asks for service plans on a user that a group's inherited copy of the
+    /// same SKU overrides (enabled plans are the union of all sources).
+    InheritedOverrides,
+    /// A license assignment is in `Error` or `ActiveWithError`.
+    AssignmentError,
+}
+
+/// Drift beyond the assignments themselves, with a plain-language fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// What kind.
+    pub kind: FindingKind,
+    /// Who.
+    pub principal: Principal,
+    /// Which product.
+    pub sku: SkuName,
+    /// The group involved (granting group, failing group), if any.
+    pub group: Option<Principal>,
+    /// Service plans involved, if any.
+    pub plans: Vec<PlanName>,
+    /// Graph's error code for [`FindingKind::AssignmentError`].
+    pub error: Option<String>,
+    /// What is the matter, in one sentence.
+    pub message: String,
+    /// How to fix it.
+    pub fix: String,
+    /// True when the principal is declared in the config.
+    pub managed: bool,
+}
+
+/// One safety threshold the plan exceeds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SafetyViolation {
+    /// More removals than `safety.max_removals`.
+    MaxRemovals {
+        /// Removals in the plan.
+        removals: u64,
+        /// The limit.
+        limit: u32,
+    },
+    /// More principals changed than `safety.max_change_percent` allows.
+    MaxChangePercent {
+        /// Principals the plan changes.
+        changed: u64,
+        /// Managed principals.
+        managed: u64,
+        /// `changed / managed × 100`.
+        percent: f64,
+        /// The limit.
+        limit: f64,
+    },
+    /// A protected principal would lose a license.
+    Protected {
+        /// Who.
+        principal: Principal,
+        /// What it would lose.
+        skus: Vec<SkuName>,
+    },
+}
+
+impl SafetyViolation {
+    /// True when `--allow-unsafe` overrides this violation (protected principals need a
+    /// config change instead).
+    pub fn overridable(&self) -> bool {
+        !matches!(self, SafetyViolation::Protected { .. })
+    }
+}
+
+/// The safety check's numbers and verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SafetyReport {
+    /// Licenses the plan removes from users: direct removals plus, for each group that
+    /// loses a SKU, its direct members.
+    pub removals: u64,
+    /// `safety.max_removals`.
+    pub max_removals: Option<u32>,
+    /// Principals the plan changes.
+    pub changed_principals: u64,
+    /// Principals the config manages (declared with a license list).
+    pub managed_principals: u64,
+    /// `changed / managed × 100`, rounded to one decimal.
+    pub change_percent: f64,
+    /// `safety.max_change_percent`.
+    pub max_change_percent: Option<f64>,
+    /// Thresholds exceeded.
+    pub violations: Vec<SafetyViolation>,
+    /// True when `--allow-unsafe` was given.
+    pub allow_unsafe: bool,
+    /// True when the plan must not be applied: a violation that is not overridden.
+    pub refused: bool,
+}
+
+/// Counts for the summary line and table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Summary {
+    /// Licenses added.
+    pub add: u64,
+    /// In-place `disabledPlans` updates plus usage locations set.
+    pub change: u64,
+    /// Licenses removed.
+    pub remove: u64,
+    /// Usage locations set (included in `change`).
+    pub usage_locations: u64,
+    /// Principals with a change.
+    pub principals_changed: u64,
+    /// Users declared in the config with a license list.
+    pub managed_users: u64,
+    /// Groups declared in the config with a license list.
+    pub managed_groups: u64,
+    /// Users holding at least one license that the config does not manage.
+    pub unmanaged_licensed_users: u64,
+    /// Groups assigning at least one license that the config does not manage.
+    pub unmanaged_licensed_groups: u64,
+    /// Drift findings.
+    pub findings: u64,
+    /// Error diagnostics.
+    pub errors: u64,
+    /// Warning diagnostics.
+    pub warnings: u64,
+}
+
+/// The result of planning: plain data, sorted, versioned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// [`PLAN_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The tenant planned against.
+    pub tenant_id: TenantId,
+    /// Its primary domain, when the snapshot names it.
+    pub tenant_domain: Option<String>,
+    /// True when there is at least one change.
+    pub has_changes: bool,
+    /// Counts.
+    pub summary: Summary,
+    /// One change per principal: groups first, then users, by name.
+    pub changes: Vec<Change>,
+    /// Seat arithmetic for every SKU the plan adds or removes, by part number.
+    pub seats: Vec<SeatRow>,
+    /// Drift beyond assignments, by kind then principal.
+    pub findings: Vec<Finding>,
+    /// Safety verdict.
+    pub safety: SafetyReport,
+    /// Problems (errors make the plan unusable), sorted by location then code.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Plan {
+    /// True when any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// True when the tenant differs from the config: changes or findings.
+    pub fn has_drift(&self) -> bool {
+        self.has_changes || !self.findings.is_empty()
+    }
+}

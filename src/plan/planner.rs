@@ -1,0 +1,707 @@
+//! The pure planner: `plan(desired, live, options) -> Plan`.
+//!
+//! No I/O, clock or environment: the same inputs always give the same, sorted plan.
+//! Lookups go through hash maps keyed by ids ([`TenantIndex`]); per-principal work only
+//! scans that principal's own handful of licenses, so planning is linear in tenant size.
+//!
+//! Rules (see `docs/plan.md`):
+//! - one [`Change`] per principal = one `assignLicense` call (adds, in-place
+//!   `disabledPlans` updates, removes), plus a usage-location step that runs first;
+//! - users: only direct assignments (`assignedByGroup` null) are compared; a user with
+//!   `assignedLicenses` but no `licenseAssignmentStates` at all (a snapshot that did not
+//!   select them) is treated as holding every license directly; inherited licenses are
+//!   never removed or modified, and removals name the groups that still grant the SKU;
+//! - groups: their own `assignedLicenses` are compared the same way;
+//! - principals and SKUs the config does not declare are never touched (and counted).
+
+use std::collections::HashSet;
+
+use crate::config::DesiredState;
+use crate::diagnostic::{self, Diagnostic};
+use crate::ids::{GroupId, ServicePlanId, SkuId};
+use crate::snapshot::{
+    AssignedLicense, AssignmentError, AssignmentStateKind, Group, TenantSnapshot, User,
+};
+
+use super::model::{
+    Change, Finding, FindingKind, LicenseAdd, LicenseRemove, LicenseUpdate, PLAN_FORMAT_VERSION,
+    Plan, PlanName, Principal, Summary, UsageLocationStep,
+};
+use super::resolve::{ResolvedLicense, ResolvedUser, TenantIndex, resolve};
+use super::safety::{self, SafetyInput};
+use super::seats::{SeatLedger, Source};
+
+/// Planner switches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Let the plan exceed `max_removals` / `max_change_percent` (`--allow-unsafe`).
+    pub allow_unsafe: bool,
+}
+
+/// One license as the tenant holds it: SKU and sorted `disabledPlans`.
+#[derive(Debug, Clone)]
+struct Held {
+    sku: SkuId,
+    disabled: Vec<ServicePlanId>,
+}
+
+/// An inherited copy of a SKU on a user.
+#[derive(Debug, Clone)]
+struct Inherited {
+    sku: SkuId,
+    group: GroupId,
+    disabled: Vec<ServicePlanId>,
+}
+
+fn sorted(plans: &[ServicePlanId]) -> Vec<ServicePlanId> {
+    let mut plans = plans.to_vec();
+    plans.sort();
+    plans.dedup();
+    plans
+}
+
+fn held(licenses: &[AssignedLicense]) -> Vec<Held> {
+    licenses
+        .iter()
+        .map(|l| Held {
+            sku: l.sku_id,
+            disabled: sorted(&l.disabled_plans),
+        })
+        .collect()
+}
+
+/// Direct licenses of a user (every license when the snapshot has no assignment states).
+fn direct_licenses(user: &User) -> Vec<Held> {
+    if user.license_assignment_states.is_empty() {
+        return held(&user.assigned_licenses);
+    }
+    let mut out: Vec<Held> = Vec::new();
+    for state in user.direct_states() {
+        if !out.iter().any(|h| h.sku == state.sku_id) {
+            out.push(Held {
+                sku: state.sku_id,
+                disabled: sorted(&state.disabled_plans),
+            });
+        }
+    }
+    out
+}
+
+/// Working inherited copies (failed group assignments are not held).
+fn inherited_licenses(user: &User) -> Vec<Inherited> {
+    user.inherited_states()
+        .filter(|s| s.state != AssignmentStateKind::Error)
+        .filter_map(|s| {
+            s.assigned_by_group.map(|group| Inherited {
+                sku: s.sku_id,
+                group,
+                disabled: sorted(&s.disabled_plans),
+            })
+        })
+        .collect()
+}
+
+fn group_principal(index: &TenantIndex<'_>, id: GroupId) -> Principal {
+    Principal::Group {
+        id,
+        name: index
+            .groups
+            .get(&id)
+            .map_or_else(|| id.to_string(), |g| g.display_name.clone()),
+    }
+}
+
+fn user_principal(user: &User) -> Principal {
+    Principal::User {
+        id: user.id,
+        name: user.user_principal_name.clone(),
+    }
+}
+
+fn plan_names(index: &TenantIndex<'_>, sku: SkuId, plans: &[ServicePlanId]) -> Vec<PlanName> {
+    let mut names: Vec<PlanName> = plans.iter().map(|p| index.plan_name(sku, *p)).collect();
+    names.sort();
+    names
+}
+
+/// True when the SKU, with these plans disabled, gives the holder an Exchange Online
+/// mailbox plan (`EXCHANGE_S_*` other than `EXCHANGE_S_FOUNDATION`).
+fn has_exchange(index: &TenantIndex<'_>, sku: SkuId, disabled: &[ServicePlanId]) -> bool {
+    index.skus.get(&sku).is_some_and(|s| {
+        s.service_plans.iter().any(|p| {
+            p.service_plan_name.starts_with("EXCHANGE_S_")
+                && p.service_plan_name != "EXCHANGE_S_FOUNDATION"
+                && !disabled.contains(&p.service_plan_id)
+        })
+    })
+}
+
+/// The difference between what a principal holds and what the config wants, as the
+/// three lists of one `assignLicense` call. `held` and `wanted` are per-principal and tiny.
+struct Diff<'w> {
+    add: Vec<&'w ResolvedLicense>,
+    update: Vec<(&'w ResolvedLicense, Vec<ServicePlanId>)>,
+    remove: Vec<SkuId>,
+}
+
+fn diff<'w>(held: &[Held], wanted: &'w [ResolvedLicense]) -> Diff<'w> {
+    let mut out = Diff {
+        add: Vec::new(),
+        update: Vec::new(),
+        remove: Vec::new(),
+    };
+    for want in wanted {
+        match held.iter().find(|h| h.sku == want.sku) {
+            None => out.add.push(want),
+            Some(h) if h.disabled.as_slice() != &*want.disabled_plans => {
+                out.update.push((want, h.disabled.clone()));
+            }
+            Some(_) => {}
+        }
+    }
+    for h in held {
+        if !wanted.iter().any(|w| w.sku == h.sku) {
+            out.remove.push(h.sku);
+        }
+    }
+    out
+}
+
+/// Builds the license lists of a change and the allowlist findings.
+fn build_change(
+    principal: Principal,
+    diff: &Diff<'_>,
+    index: &TenantIndex<'_>,
+    findings: &mut Vec<Finding>,
+) -> Change {
+    let mut change = Change {
+        principal,
+        usage_location: None,
+        add: Vec::new(),
+        update: Vec::new(),
+        remove: Vec::new(),
+    };
+    for want in &diff.add {
+        change.add.push(LicenseAdd {
+            sku: index.sku_name(want.sku),
+            disabled_plans: plan_names(index, want.sku, &want.disabled_plans),
+            already_inherited: false,
+        });
+    }
+    for (want, live) in &diff.update {
+        let enable: Vec<ServicePlanId> = live
+            .iter()
+            .filter(|p| !want.disabled_plans.contains(p))
+            .copied()
+            .collect();
+        let disable: Vec<ServicePlanId> = want
+            .disabled_plans
+            .iter()
+            .filter(|p| !live.contains(p))
+            .copied()
+            .collect();
+        let sku = index.sku_name(want.sku);
+        if want.allowlist && !disable.is_empty() {
+            let plans = plan_names(index, want.sku, &disable);
+            let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+            findings.push(Finding {
+                kind: FindingKind::PlanOutsideAllowlist,
+                principal: change.principal.clone(),
+                sku: sku.clone(),
+                group: None,
+                message: format!(
+                    "{} of {} is on for {} {} but not in its enabled_plans allowlist (most likely added to the SKU by Microsoft after the allowlist was written)",
+                    names.join(", "),
+                    sku.part_number,
+                    change.principal.kind(),
+                    change.principal.name()
+                ),
+                fix: "apply this plan to switch it off, or add it to enabled_plans to keep it on"
+                    .to_owned(),
+                plans,
+                error: None,
+                managed: true,
+            });
+        }
+        change.update.push(LicenseUpdate {
+            disabled_plans: plan_names(index, want.sku, &want.disabled_plans),
+            enable: plan_names(index, want.sku, &enable),
+            disable: plan_names(index, want.sku, &disable),
+            sku,
+        });
+    }
+    for sku in &diff.remove {
+        change.remove.push(LicenseRemove {
+            sku: index.sku_name(*sku),
+            destructive: true,
+            exchange_grace: false,
+            still_inherited_from: Vec::new(),
+        });
+    }
+    change
+}
+
+fn sort_change(change: &mut Change) {
+    change.add.sort_by(|a, b| a.sku.cmp(&b.sku));
+    change.update.sort_by(|a, b| a.sku.cmp(&b.sku));
+    change.remove.sort_by(|a, b| a.sku.cmp(&b.sku));
+}
+
+struct Planner<'a, 'i> {
+    index: &'i TenantIndex<'a>,
+    default_usage_location: Option<&'a str>,
+    changes: Vec<Change>,
+    findings: Vec<Finding>,
+    diagnostics: Vec<Diagnostic>,
+    ledger: SeatLedger,
+}
+
+impl Planner<'_, '_> {
+    fn plan_group(&mut self, group: &Group, wanted: &[ResolvedLicense]) {
+        let diff = diff(&held(&group.assigned_licenses), wanted);
+        if diff.add.is_empty() && diff.update.is_empty() && diff.remove.is_empty() {
+            return;
+        }
+        let principal = Principal::Group {
+            id: group.id,
+            name: group.display_name.clone(),
+        };
+        let mut change = build_change(principal, &diff, self.index, &mut self.findings);
+        for add in &diff.add {
+            self.ledger.touch(add.sku);
+            for member in &group.members {
+                self.ledger.add(*member, add.sku, Source::Group(group.id));
+            }
+        }
+        for removed in &mut change.remove {
+            let sku = removed.sku.id;
+            removed.exchange_grace = has_exchange(self.index, sku, &[]);
+            self.ledger.touch(sku);
+            for member in &group.members {
+                self.ledger.remove(*member, sku, Source::Group(group.id));
+            }
+        }
+        sort_change(&mut change);
+        self.changes.push(change);
+    }
+
+    fn plan_user(&mut self, desired: &ResolvedUser, user: &User) {
+        let direct = direct_licenses(user);
+        let inherited = inherited_licenses(user);
+        let principal = user_principal(user);
+        let wanted: &[ResolvedLicense] = desired.licenses.as_deref().unwrap_or(&[]);
+        let diff = if desired.licenses.is_some() {
+            diff(&direct, wanted)
+        } else {
+            Diff {
+                add: Vec::new(),
+                update: Vec::new(),
+                remove: Vec::new(),
+            }
+        };
+
+        // The config asks for plans off that a group's copy of the same SKU turns on.
+        for want in wanted {
+            for inh in inherited.iter().filter(|i| i.sku == want.sku) {
+                let overridden: Vec<ServicePlanId> = want
+                    .disabled_plans
+                    .iter()
+                    .filter(|p| !inh.disabled.contains(p))
+                    .copied()
+                    .collect();
+                if overridden.is_empty() {
+                    continue;
+                }
+                let sku = self.index.sku_name(want.sku);
+                let group = group_principal(self.index, inh.group);
+                findings_push_overrides(&mut self.findings, &principal, sku, group, {
+                    plan_names(self.index, want.sku, &overridden)
+                });
+            }
+        }
+
+        let mut change = build_change(principal.clone(), &diff, self.index, &mut self.findings);
+        for add in &mut change.add {
+            add.already_inherited = inherited.iter().any(|i| i.sku == add.sku.id);
+            self.ledger.add(user.id, add.sku.id, Source::Direct);
+        }
+        if !change.remove.is_empty() {
+            let keeps_exchange = wanted
+                .iter()
+                .any(|w| has_exchange(self.index, w.sku, &w.disabled_plans))
+                || inherited
+                    .iter()
+                    .any(|i| has_exchange(self.index, i.sku, &i.disabled));
+            for removed in &mut change.remove {
+                let sku = removed.sku.id;
+                let groups = self.granting_groups(&inherited, sku);
+                removed.destructive = groups.is_empty();
+                let live_disabled = direct
+                    .iter()
+                    .find(|h| h.sku == sku)
+                    .map_or(&[][..], |h| h.disabled.as_slice());
+                removed.exchange_grace = removed.destructive
+                    && !keeps_exchange
+                    && has_exchange(self.index, sku, live_disabled);
+                removed.still_inherited_from = groups;
+                self.ledger.remove(user.id, sku, Source::Direct);
+            }
+        }
+
+        // Direct copies of inherited licenses that stay: the migration-to-groups case.
+        for held in &direct {
+            if diff.remove.contains(&held.sku) {
+                continue;
+            }
+            self.duplicate_findings(user, &principal, held.sku, &inherited, true);
+        }
+
+        // Usage location: required before any direct license is added.
+        let live_location = user.usage_location.as_deref().filter(|l| !l.is_empty());
+        if !change.add.is_empty() && live_location.is_none() {
+            match desired
+                .usage_location
+                .as_deref()
+                .or(self.default_usage_location)
+            {
+                Some(to) => {
+                    change.usage_location = Some(UsageLocationStep {
+                        from: None,
+                        to: to.to_owned(),
+                    });
+                }
+                None => {
+                    let skus: Vec<&str> = change
+                        .add
+                        .iter()
+                        .map(|a| a.sku.part_number.as_str())
+                        .collect();
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            "usage-location-missing",
+                            format!(
+                                "user {} gains {} but has no usage location, and neither the user nor defaults.usage_location sets one",
+                                user.user_principal_name,
+                                skus.join(", ")
+                            ),
+                        )
+                        .at(desired.location.clone())
+                        .help("add `usage_location: XX` (ISO 3166 country code) to the user, or `defaults: { usage_location: XX }` to licensectl.yaml"),
+                    );
+                }
+            }
+        } else if let Some(to) = desired.usage_location.as_deref()
+            && live_location.is_none_or(|live| !live.eq_ignore_ascii_case(to))
+        {
+            change.usage_location = Some(UsageLocationStep {
+                from: live_location.map(str::to_owned),
+                to: to.to_owned(),
+            });
+        }
+
+        if change.has_license_call() || change.usage_location.is_some() {
+            sort_change(&mut change);
+            self.changes.push(change);
+        }
+    }
+
+    /// The groups a user inherits `sku` from, sorted.
+    fn granting_groups(&self, inherited: &[Inherited], sku: SkuId) -> Vec<Principal> {
+        let mut groups: Vec<Principal> = inherited
+            .iter()
+            .filter(|i| i.sku == sku)
+            .map(|i| group_principal(self.index, i.group))
+            .collect();
+        groups.sort_by_key(Principal::sort_key);
+        groups.dedup();
+        groups
+    }
+
+    fn duplicate_findings(
+        &mut self,
+        user: &User,
+        principal: &Principal,
+        sku: SkuId,
+        inherited: &[Inherited],
+        managed: bool,
+    ) {
+        let groups = self.granting_groups(inherited, sku);
+        let Some(first) = groups.first() else {
+            return;
+        };
+        let sku_name = self.index.sku_name(sku);
+        let fix = if managed {
+            format!(
+                "drop {} from {}'s licenses in the config to remove the direct copy (the group keeps the user licensed)",
+                sku_name.part_number, user.user_principal_name
+            )
+        } else {
+            format!(
+                "declare {} in the config without {} (e.g. `licenses: []`) to remove the direct copy",
+                user.user_principal_name, sku_name.part_number
+            )
+        };
+        self.findings.push(Finding {
+            kind: FindingKind::DuplicateOfInherited,
+            principal: principal.clone(),
+            message: format!(
+                "{} holds {} directly and also inherits it from group {}; the direct copy is redundant",
+                user.user_principal_name,
+                sku_name.part_number,
+                first.name()
+            ),
+            sku: sku_name,
+            group: Some(first.clone()),
+            plans: Vec::new(),
+            error: None,
+            fix,
+            managed,
+        });
+    }
+
+    fn error_findings(&mut self, user: &User, managed: bool) {
+        for state in &user.license_assignment_states {
+            if !matches!(
+                state.state,
+                AssignmentStateKind::Error | AssignmentStateKind::ActiveWithError
+            ) {
+                continue;
+            }
+            let error = state.error.unwrap_or(AssignmentError::Other);
+            let sku = self.index.sku_name(state.sku_id);
+            let group = state
+                .assigned_by_group
+                .map(|g| group_principal(self.index, g));
+            let source = match &group {
+                Some(g) => format!("from group {}", g.name()),
+                None => "assigned directly".to_owned(),
+            };
+            let (what, fix) = explain_error(error, &sku.part_number, user, self.index);
+            self.findings.push(Finding {
+                kind: FindingKind::AssignmentError,
+                principal: user_principal(user),
+                message: format!(
+                    "{} ({source}) failed for {}: {what}",
+                    sku.part_number, user.user_principal_name
+                ),
+                sku,
+                group,
+                plans: Vec::new(),
+                error: Some(format!("{error:?}")),
+                fix,
+                managed,
+            });
+        }
+    }
+}
+
+fn findings_push_overrides(
+    findings: &mut Vec<Finding>,
+    principal: &Principal,
+    sku: super::model::SkuName,
+    group: Principal,
+    plans: Vec<PlanName>,
+) {
+    let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+    findings.push(Finding {
+        kind: FindingKind::InheritedOverrides,
+        message: format!(
+            "the config turns off {} of {} for {}, but group {} grants the same SKU with them on (a user gets the union of all sources)",
+            names.join(", "),
+            sku.part_number,
+            principal.name(),
+            group.name()
+        ),
+        fix: format!(
+            "licensectl never modifies inherited licenses: disable the plans on group {} or take the user out of it",
+            group.name()
+        ),
+        principal: principal.clone(),
+        sku,
+        group: Some(group),
+        plans,
+        error: None,
+        managed: true,
+    });
+}
+
+/// Plain-language meaning and fix of a `licenseAssignmentState.error`.
+fn explain_error(
+    error: AssignmentError,
+    sku: &str,
+    user: &User,
+    index: &TenantIndex<'_>,
+) -> (String, String) {
+    match error {
+        AssignmentError::CountViolation => {
+            let free = index
+                .snapshot
+                .subscribed_skus
+                .iter()
+                .find(|s| s.sku_part_number == sku)
+                .map(|s| s.prepaid_units.enabled - s.prepaid_units.warning - s.consumed_units);
+            (
+                match free {
+                    Some(free) => format!("not enough seats ({} free)", free.max(0)),
+                    None => "not enough seats".to_owned(),
+                },
+                format!(
+                    "buy more {sku} seats or free some, then reprocess the user's licenses (POST /users/{}/reprocessLicenseAssignment)",
+                    user.id
+                ),
+            )
+        }
+        AssignmentError::MutuallyExclusiveViolation => (
+            "one of its service plans conflicts with a plan of another license the user holds".to_owned(),
+            "disable the conflicting service plan in one of the two licenses, or remove one license".to_owned(),
+        ),
+        AssignmentError::DependencyViolation => (
+            "a service plan needs another plan that is disabled or missing".to_owned(),
+            "enable the required service plan (or assign the license that contains it)".to_owned(),
+        ),
+        AssignmentError::ProhibitedInUsageLocationViolation => (
+            format!(
+                "a service plan is not available in the user's usage location ({})",
+                user.usage_location.as_deref().unwrap_or("unset")
+            ),
+            "set the user's correct usage location, or disable the plan that is not offered there".to_owned(),
+        ),
+        AssignmentError::UniquenessViolation => (
+            "a unique attribute (such as a proxy address) clashes with another object".to_owned(),
+            "fix the duplicate proxy address or UPN, then reprocess the user's licenses".to_owned(),
+        ),
+        AssignmentError::Other => (
+            "Microsoft Graph reports an unspecified error".to_owned(),
+            "check the user's licenses in the Microsoft 365 admin center, fix the cause, then reprocess".to_owned(),
+        ),
+    }
+}
+
+/// Plans `desired` against `live`. Pure and deterministic.
+pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions) -> Plan {
+    let index = TenantIndex::new(live);
+    let resolved = resolve(desired, &index);
+    let mut planner = Planner {
+        index: &index,
+        default_usage_location: desired
+            .settings
+            .default_usage_location
+            .as_ref()
+            .map(|l| l.value.as_str()),
+        changes: Vec::new(),
+        findings: Vec::new(),
+        diagnostics: resolved.diagnostics.clone(),
+        ledger: SeatLedger::default(),
+    };
+
+    let mut managed_groups: HashSet<GroupId> = HashSet::new();
+    for group in &resolved.groups {
+        let (Some(wanted), Some(live_group)) = (&group.licenses, index.groups.get(&group.id))
+        else {
+            continue;
+        };
+        managed_groups.insert(group.id);
+        planner.plan_group(live_group, wanted);
+    }
+    let mut managed_users: u64 = 0;
+    for user in &resolved.users {
+        let Some(live_user) = index.users.get(&user.id) else {
+            continue;
+        };
+        if user.licenses.is_some() {
+            managed_users += 1;
+        }
+        planner.plan_user(user, live_user);
+    }
+
+    let mut unmanaged_licensed_users: u64 = 0;
+    for user in &live.users {
+        let managed = resolved.declared_users.contains(&user.id);
+        if !managed {
+            if !user.assigned_licenses.is_empty() {
+                unmanaged_licensed_users += 1;
+            }
+            let inherited = inherited_licenses(user);
+            if !inherited.is_empty() {
+                let principal = user_principal(user);
+                for held in direct_licenses(user) {
+                    planner.duplicate_findings(user, &principal, held.sku, &inherited, false);
+                }
+            }
+        }
+        planner.error_findings(user, managed);
+    }
+    let unmanaged_licensed_groups = live
+        .groups
+        .iter()
+        .filter(|g| !g.assigned_licenses.is_empty() && !resolved.declared_groups.contains(&g.id))
+        .count() as u64;
+
+    let Planner {
+        mut changes,
+        mut findings,
+        mut diagnostics,
+        ledger,
+        ..
+    } = planner;
+    let (seats, seat_diagnostics) = ledger.finish(&index);
+    diagnostics.extend(seat_diagnostics);
+
+    changes.sort_by_cached_key(|c| c.principal.sort_key());
+    findings.sort_by_cached_key(|f| {
+        (
+            f.kind,
+            f.principal.sort_key(),
+            f.sku.clone(),
+            f.group.as_ref().map(Principal::sort_key),
+        )
+    });
+    diagnostic::sort(&mut diagnostics);
+
+    let managed_principals = managed_users + managed_groups.len() as u64;
+    let safety = safety::check(
+        &changes,
+        &index,
+        &SafetyInput {
+            limits: &desired.settings.safety,
+            managed_principals,
+            protected_users: &resolved.protected_users,
+            protected_groups: &resolved.protected_groups,
+            allow_unsafe: options.allow_unsafe,
+        },
+    );
+
+    let mut summary = Summary {
+        managed_users,
+        managed_groups: managed_groups.len() as u64,
+        unmanaged_licensed_users,
+        unmanaged_licensed_groups,
+        findings: findings.len() as u64,
+        principals_changed: changes.len() as u64,
+        ..Summary::default()
+    };
+    for change in &changes {
+        summary.add += change.add.len() as u64;
+        summary.remove += change.remove.len() as u64;
+        summary.change += change.update.len() as u64;
+        if change.usage_location.is_some() {
+            summary.usage_locations += 1;
+            summary.change += 1;
+        }
+    }
+    summary.errors = diagnostics.iter().filter(|d| d.is_error()).count() as u64;
+    summary.warnings = diagnostics.len() as u64 - summary.errors;
+
+    Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        tenant_id: live.tenant_id,
+        tenant_domain: live.tenant_domain.clone(),
+        has_changes: !changes.is_empty(),
+        summary,
+        changes,
+        seats,
+        findings,
+        safety,
+        diagnostics,
+    }
+}

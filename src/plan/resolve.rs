@@ -1,0 +1,726 @@
+//! Resolution: names in the desired state → GUIDs of the tenant.
+//!
+//! SKU part numbers and service plan names resolve through the snapshot's
+//! `subscribedSkus`; users through their userPrincipalName; groups through object id,
+//! displayName or mailNickname. `enabled_plans` compiles to the complete `disabledPlans`
+//! set (every plan of the SKU not listed, so plans Microsoft adds later stay off). Every
+//! problem becomes a [`Diagnostic`] at the config location, with a suggestion when a close
+//! name exists. A principal with any resolution error is left out of the plan entirely,
+//! so that a typo can never turn into a removal.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::config::{
+    DesiredLicense, DesiredState, GroupKey, Located, PlanRef, PlanSelection, PrincipalRef, SkuRef,
+};
+use crate::diagnostic::{Diagnostic, Location};
+use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
+use crate::snapshot::{AppliesTo, CapabilityStatus, Group, SubscribedSku, TenantSnapshot, User};
+
+use super::model::{PlanName, SkuName};
+
+/// Lookup tables over a snapshot, keyed by id and by (lowercase) name.
+#[derive(Debug)]
+pub struct TenantIndex<'a> {
+    /// The snapshot.
+    pub snapshot: &'a TenantSnapshot,
+    /// SKUs by id.
+    pub skus: HashMap<SkuId, &'a SubscribedSku>,
+    skus_by_part: HashMap<&'a str, &'a SubscribedSku>,
+    skus_by_part_lower: HashMap<String, &'a SubscribedSku>,
+    /// Users by id.
+    pub users: HashMap<UserId, &'a User>,
+    users_by_upn: HashMap<Cow<'a, str>, &'a User>,
+    /// Groups by id.
+    pub groups: HashMap<GroupId, &'a Group>,
+    groups_by_name: HashMap<String, Vec<&'a Group>>,
+}
+
+impl<'a> TenantIndex<'a> {
+    /// Indexes a snapshot (linear in its size).
+    pub fn new(snapshot: &'a TenantSnapshot) -> Self {
+        let mut index = TenantIndex {
+            snapshot,
+            skus: HashMap::with_capacity(snapshot.subscribed_skus.len()),
+            skus_by_part: HashMap::new(),
+            skus_by_part_lower: HashMap::new(),
+            users: HashMap::with_capacity(snapshot.users.len()),
+            users_by_upn: HashMap::with_capacity(snapshot.users.len()),
+            groups: HashMap::with_capacity(snapshot.groups.len()),
+            groups_by_name: HashMap::new(),
+        };
+        for sku in &snapshot.subscribed_skus {
+            index.skus.insert(sku.sku_id, sku);
+            index.skus_by_part.insert(&sku.sku_part_number, sku);
+            index
+                .skus_by_part_lower
+                .insert(sku.sku_part_number.to_lowercase(), sku);
+        }
+        for user in &snapshot.users {
+            index.users.insert(user.id, user);
+            index
+                .users_by_upn
+                .insert(lowercase(&user.user_principal_name), user);
+        }
+        for group in &snapshot.groups {
+            index.groups.insert(group.id, group);
+            let mut names = vec![group.display_name.to_lowercase()];
+            if let Some(nick) = &group.mail_nickname {
+                let nick = nick.to_lowercase();
+                if !names.contains(&nick) {
+                    names.push(nick);
+                }
+            }
+            for name in names {
+                let entry = index.groups_by_name.entry(name).or_default();
+                if !entry.iter().any(|g| g.id == group.id) {
+                    entry.push(group);
+                }
+            }
+        }
+        index
+    }
+
+    /// The SKU's id and part number (the GUID when the tenant does not list it).
+    pub fn sku_name(&self, id: SkuId) -> SkuName {
+        SkuName {
+            part_number: self
+                .skus
+                .get(&id)
+                .map_or_else(|| id.to_string(), |s| s.sku_part_number.clone()),
+            id,
+        }
+    }
+
+    /// A plan's id and name within a SKU (the GUID when the SKU does not list it).
+    pub fn plan_name(&self, sku: SkuId, plan: ServicePlanId) -> PlanName {
+        let name = self
+            .skus
+            .get(&sku)
+            .and_then(|s| s.service_plans.iter().find(|p| p.service_plan_id == plan))
+            .map_or_else(|| plan.to_string(), |p| p.service_plan_name.clone());
+        PlanName { name, id: plan }
+    }
+
+    /// A user by UPN, case-insensitively.
+    pub fn user_by_upn(&self, upn: &str) -> Option<&'a User> {
+        self.users_by_upn.get(lowercase(upn).as_ref()).copied()
+    }
+
+    /// Groups whose displayName or mailNickname is `name`, case-insensitively.
+    pub fn groups_named(&self, name: &str) -> &[&'a Group] {
+        self.groups_by_name
+            .get(&name.to_lowercase())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn sku_by_part(&self, part: &str) -> Option<&'a SubscribedSku> {
+        self.skus_by_part
+            .get(part)
+            .or_else(|| self.skus_by_part_lower.get(&part.to_lowercase()))
+            .copied()
+    }
+}
+
+/// `text` in lowercase, borrowed when it already is (most UPNs are).
+fn lowercase(text: &str) -> Cow<'_, str> {
+    if text.chars().any(char::is_uppercase) {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// One license with every name resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedLicense {
+    /// The product.
+    pub sku: SkuId,
+    /// The complete `disabledPlans` set, sorted.
+    pub disabled_plans: Arc<[ServicePlanId]>,
+    /// True when the config gave an `enabled_plans` allowlist.
+    pub allowlist: bool,
+    /// Where the entry is in the config.
+    pub location: Location,
+}
+
+/// A declared user found in the tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedUser {
+    /// The tenant's user.
+    pub id: UserId,
+    /// Where the user is declared.
+    pub location: Location,
+    /// Usage location given in the config for this user.
+    pub usage_location: Option<String>,
+    /// Direct licenses (`None` = unmanaged licenses).
+    pub licenses: Option<Vec<ResolvedLicense>>,
+}
+
+/// A declared group found in the tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedGroup {
+    /// The tenant's group.
+    pub id: GroupId,
+    /// Where the group is declared.
+    pub location: Location,
+    /// The group's licenses (`None` = unmanaged).
+    pub licenses: Option<Vec<ResolvedLicense>>,
+}
+
+/// The desired state with names resolved.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resolved {
+    /// Declared users that resolved without error, in config order.
+    pub users: Vec<ResolvedUser>,
+    /// Declared groups that resolved without error, in config order.
+    pub groups: Vec<ResolvedGroup>,
+    /// Every declared user found in the tenant (also ones with license errors), so that
+    /// they never count as unmanaged.
+    pub declared_users: HashSet<UserId>,
+    /// Every declared group found in the tenant.
+    pub declared_groups: HashSet<GroupId>,
+    /// Protected users.
+    pub protected_users: HashSet<UserId>,
+    /// Protected groups.
+    pub protected_groups: HashSet<GroupId>,
+    /// Problems found.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Resolves `desired` against the tenant. Never fails: problems are diagnostics.
+pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
+    let mut out = Resolved::default();
+    check_tenant(desired, index.snapshot, &mut out.diagnostics);
+    let mut cache = LicenseCache::default();
+    // Suggesting a UPN scans every user; do it for the first few unknown users only.
+    let mut suggestions: usize = 20;
+
+    out.declared_users.reserve(desired.users.len());
+    out.users.reserve(desired.users.len());
+    for user in &desired.users {
+        let Some(live) = index.user_by_upn(&user.upn) else {
+            out.diagnostics.push(unknown_user(
+                &user.upn,
+                &user.location,
+                index,
+                &mut suggestions,
+            ));
+            continue;
+        };
+        if !out.declared_users.insert(live.id) {
+            // Rare: find the first declaration only now.
+            let first = desired
+                .users
+                .iter()
+                .find(|u| index.user_by_upn(&u.upn).is_some_and(|f| f.id == live.id))
+                .map_or(&user.location, |u| &u.location);
+            out.diagnostics.push(
+                Diagnostic::error(
+                    "duplicate-principal",
+                    format!("user {} is declared twice", live.user_principal_name),
+                )
+                .at(user.location.clone())
+                .related(first.clone(), "first declared here")
+                .help("keep one declaration of the user"),
+            );
+            continue;
+        }
+        let before = out.diagnostics.len();
+        let licenses = user
+            .licenses
+            .as_ref()
+            .map(|list| resolve_licenses(list, index, &mut cache, &mut out.diagnostics, &user.upn));
+        if out.diagnostics[before..].iter().any(Diagnostic::is_error) {
+            continue;
+        }
+        out.users.push(ResolvedUser {
+            id: live.id,
+            location: user.location.clone(),
+            usage_location: user.usage_location.as_ref().map(|l| l.value.clone()),
+            licenses,
+        });
+    }
+
+    let mut seen_groups: HashMap<GroupId, &Location> = HashMap::new();
+    for group in &desired.groups {
+        let live = match find_group(&group.key, &group.location, index) {
+            Ok(live) => live,
+            Err(diagnostic) => {
+                out.diagnostics.push(*diagnostic);
+                continue;
+            }
+        };
+        if let Some(first) = seen_groups.insert(live.id, &group.location) {
+            out.diagnostics.push(
+                Diagnostic::error(
+                    "duplicate-principal",
+                    format!(
+                        "group {} ({}) is declared twice",
+                        live.display_name, live.id
+                    ),
+                )
+                .at(group.location.clone())
+                .related(first.clone(), "first declared here")
+                .help(
+                    "keep one declaration of the group (names and object ids can both point at it)",
+                ),
+            );
+            continue;
+        }
+        out.declared_groups.insert(live.id);
+        let before = out.diagnostics.len();
+        let licenses = group.licenses.as_ref().map(|list| {
+            resolve_licenses(
+                list,
+                index,
+                &mut cache,
+                &mut out.diagnostics,
+                &live.display_name,
+            )
+        });
+        if licenses.as_ref().is_some_and(|l| !l.is_empty()) && !live.security_enabled {
+            out.diagnostics.push(
+                Diagnostic::error(
+                    "group-not-security-enabled",
+                    format!(
+                        "group {} ({}) is not security-enabled, so it cannot assign licenses",
+                        live.display_name, live.id
+                    ),
+                )
+                .at(group.location.clone())
+                .help("license a security group (or a Microsoft 365 group with securityEnabled) instead"),
+            );
+        }
+        if out.diagnostics[before..].iter().any(Diagnostic::is_error) {
+            continue;
+        }
+        out.groups.push(ResolvedGroup {
+            id: live.id,
+            location: group.location.clone(),
+            licenses,
+        });
+    }
+
+    for protected in &desired.settings.protected {
+        match &protected.value {
+            PrincipalRef::User(upn) => match index.user_by_upn(upn) {
+                Some(user) => {
+                    out.protected_users.insert(user.id);
+                }
+                None => out.diagnostics.push(unknown_user(
+                    upn,
+                    &protected.location,
+                    index,
+                    &mut suggestions,
+                )),
+            },
+            PrincipalRef::Group(key) => {
+                let key = match crate::ids::parse_guid(key) {
+                    Ok(id) => GroupKey::Id(GroupId::new(id)),
+                    Err(_) => GroupKey::Name(key.clone()),
+                };
+                match find_group(&key, &protected.location, index) {
+                    Ok(group) => {
+                        out.protected_groups.insert(group.id);
+                    }
+                    Err(diagnostic) => out.diagnostics.push(*diagnostic),
+                }
+            }
+        }
+    }
+    out
+}
+
+fn check_tenant(desired: &DesiredState, live: &TenantSnapshot, diagnostics: &mut Vec<Diagnostic>) {
+    let Some(pinned) = &desired.settings.tenant else {
+        return;
+    };
+    let live_name = match &live.tenant_domain {
+        Some(domain) => format!("{domain} ({})", live.tenant_id),
+        None => live.tenant_id.to_string(),
+    };
+    let matches = match crate::ids::parse_guid(&pinned.value) {
+        Ok(id) => Some(id == live.tenant_id.0),
+        Err(_) => live
+            .tenant_domain
+            .as_ref()
+            .map(|d| d.eq_ignore_ascii_case(&pinned.value)),
+    };
+    match matches {
+        Some(true) => {}
+        Some(false) => diagnostics.push(
+            Diagnostic::error(
+                "tenant-mismatch",
+                format!(
+                    "the config is pinned to tenant {} but the snapshot is of tenant {live_name}",
+                    pinned.value
+                ),
+            )
+            .at(pinned.location.clone())
+            .help("plan against a snapshot of the pinned tenant, or change `tenant` if the config really moved"),
+        ),
+        None => diagnostics.push(
+            Diagnostic::error(
+                "tenant-unverified",
+                format!(
+                    "the config is pinned to tenant {} but the snapshot of tenant {live_name} does not name its domain",
+                    pinned.value
+                ),
+            )
+            .at(pinned.location.clone())
+            .help(format!(
+                "pin the tenant by id (`tenant: {}`) or take a snapshot that records tenantDomain",
+                live.tenant_id
+            )),
+        ),
+    }
+}
+
+fn unknown_user(
+    upn: &str,
+    location: &Location,
+    index: &TenantIndex<'_>,
+    budget: &mut usize,
+) -> Diagnostic {
+    let diagnostic = Diagnostic::error(
+        "unknown-user",
+        format!("user {upn} does not exist in the tenant"),
+    )
+    .at(location.clone());
+    let candidates = index
+        .snapshot
+        .users
+        .iter()
+        .map(|u| u.user_principal_name.as_str());
+    let best = if *budget > 0 {
+        *budget -= 1;
+        suggest(upn, candidates)
+    } else {
+        None
+    };
+    match best {
+        Some(best) => diagnostic.help(format!("did you mean {best}?")),
+        None => {
+            diagnostic.help("check the userPrincipalName (the sign-in name, not the email alias)")
+        }
+    }
+}
+
+fn find_group<'a>(
+    key: &GroupKey,
+    location: &Location,
+    index: &TenantIndex<'a>,
+) -> Result<&'a Group, Box<Diagnostic>> {
+    match key {
+        GroupKey::Id(id) => index.groups.get(id).copied().ok_or_else(|| {
+            Box::new(
+                Diagnostic::error(
+                    "unknown-group",
+                    format!("group with object id {id} does not exist in the tenant"),
+                )
+                .at(location.clone())
+                .help("copy the object id from Entra ID, or name the group by displayName"),
+            )
+        }),
+        GroupKey::Name(name) => match index.groups_named(name) {
+            [one] => Ok(*one),
+            [] => {
+                let candidates = index.snapshot.groups.iter().flat_map(|g| {
+                    std::iter::once(g.display_name.as_str()).chain(g.mail_nickname.as_deref())
+                });
+                let help = match suggest(name, candidates) {
+                    Some(best) => format!("did you mean {best}?"),
+                    None => "name the group by displayName, mailNickname or object id".to_owned(),
+                };
+                Err(Box::new(
+                    Diagnostic::error(
+                        "unknown-group",
+                        format!("no group is named {name} (by displayName or mailNickname)"),
+                    )
+                    .at(location.clone())
+                    .help(help),
+                ))
+            }
+            many => {
+                let mut ids: Vec<String> = many
+                    .iter()
+                    .map(|g| {
+                        format!(
+                            "{} ({}, mailNickname {})",
+                            g.id,
+                            g.display_name,
+                            g.mail_nickname.as_deref().unwrap_or("none")
+                        )
+                    })
+                    .collect();
+                ids.sort();
+                Err(Box::new(
+                    Diagnostic::error(
+                        "ambiguous-group",
+                        format!("{} groups are named {name}: {}", many.len(), ids.join(", ")),
+                    )
+                    .at(location.clone())
+                    .help("name the group by its object id instead"),
+                ))
+            }
+        },
+    }
+}
+
+/// Resolved SKU entries are shared: thousands of users with the same profile get the same
+/// `disabledPlans` allocation.
+#[derive(Default)]
+struct LicenseCache {
+    disabled: HashMap<(SkuId, Vec<ServicePlanId>), Arc<[ServicePlanId]>>,
+}
+
+fn resolve_licenses(
+    list: &[DesiredLicense],
+    index: &TenantIndex<'_>,
+    cache: &mut LicenseCache,
+    diagnostics: &mut Vec<Diagnostic>,
+    principal: &str,
+) -> Vec<ResolvedLicense> {
+    let mut out: Vec<ResolvedLicense> = Vec::with_capacity(list.len());
+    for license in list {
+        let Some(sku) = resolve_sku(&license.sku, index, diagnostics, principal) else {
+            continue;
+        };
+        if let Some(first) = out.iter().find(|l| l.sku == sku.sku_id) {
+            diagnostics.push(
+                Diagnostic::error(
+                    "duplicate-sku",
+                    format!(
+                        "{principal} lists {} twice{}",
+                        sku.sku_part_number,
+                        license
+                            .from_profile
+                            .as_ref()
+                            .map(|p| format!(" (once through profile {p})"))
+                            .unwrap_or_default()
+                    ),
+                )
+                .at(license.location.clone())
+                .related(first.location.clone(), "first listed here")
+                .help("list each SKU once per principal; merge the service plan settings"),
+            );
+            continue;
+        }
+        let Some((disabled, allowlist)) = resolve_plans(license, sku, cache, diagnostics) else {
+            continue;
+        };
+        out.push(ResolvedLicense {
+            sku: sku.sku_id,
+            disabled_plans: disabled,
+            allowlist,
+            location: license.location.clone(),
+        });
+    }
+    out
+}
+
+fn resolve_sku<'a>(
+    sku: &Located<SkuRef>,
+    index: &TenantIndex<'a>,
+    diagnostics: &mut Vec<Diagnostic>,
+    principal: &str,
+) -> Option<&'a SubscribedSku> {
+    let found = match &sku.value {
+        SkuRef::Id(id) => index.skus.get(id).copied(),
+        SkuRef::PartNumber(part) => index.sku_by_part(part),
+    };
+    let Some(found) = found else {
+        let (shown, help) = match &sku.value {
+            SkuRef::Id(id) => (
+                format!("SKU {id}"),
+                "the tenant has no subscription with this skuId; check `licensectl snapshot` output for subscribedSkus".to_owned(),
+            ),
+            SkuRef::PartNumber(part) => {
+                let candidates = index
+                    .snapshot
+                    .subscribed_skus
+                    .iter()
+                    .map(|s| s.sku_part_number.as_str());
+                let help = match suggest(part, candidates) {
+                    Some(best) => format!("did you mean {best}?"),
+                    None => format!(
+                        "the tenant subscribes to: {}",
+                        sorted_part_numbers(index).join(", ")
+                    ),
+                };
+                (format!("SKU {part}"), help)
+            }
+        };
+        diagnostics.push(
+            Diagnostic::error(
+                "unknown-sku",
+                format!("{shown} (for {principal}) is not a subscription of this tenant"),
+            )
+            .at(sku.location.clone())
+            .help(help),
+        );
+        return None;
+    };
+    if found.applies_to == AppliesTo::Company {
+        diagnostics.push(
+            Diagnostic::error(
+                "company-sku",
+                format!(
+                    "SKU {} ({}) applies to the company, not to users, so it cannot be assigned to {principal}",
+                    found.sku_part_number, found.sku_id
+                ),
+            )
+            .at(sku.location.clone())
+            .help("remove this entry: tenant-wide products need no assignment"),
+        );
+        return None;
+    }
+    let unusable = match found.capability_status {
+        CapabilityStatus::Suspended => Some("suspended"),
+        CapabilityStatus::LockedOut => Some("locked out"),
+        CapabilityStatus::Deleted => Some("deleted"),
+        CapabilityStatus::Enabled | CapabilityStatus::Warning => None,
+    };
+    if let Some(state) = unusable {
+        diagnostics.push(
+            Diagnostic::error(
+                "sku-unavailable",
+                format!(
+                    "the subscription of SKU {} ({}) is {state}, so it cannot be assigned to {principal}",
+                    found.sku_part_number, found.sku_id
+                ),
+            )
+            .at(sku.location.clone())
+            .help("renew the subscription in the Microsoft 365 admin center, or remove this entry"),
+        );
+        return None;
+    }
+    Some(found)
+}
+
+fn sorted_part_numbers(index: &TenantIndex<'_>) -> Vec<String> {
+    let mut parts: Vec<String> = index
+        .snapshot
+        .subscribed_skus
+        .iter()
+        .filter(|s| s.applies_to == AppliesTo::User)
+        .map(|s| s.sku_part_number.clone())
+        .collect();
+    parts.sort();
+    parts
+}
+
+fn resolve_plans(
+    license: &DesiredLicense,
+    sku: &SubscribedSku,
+    cache: &mut LicenseCache,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<(Arc<[ServicePlanId]>, bool)> {
+    let (refs, allowlist) = match &license.plans {
+        PlanSelection::All => return Some((Arc::from(Vec::new()), false)),
+        PlanSelection::Disabled(refs) => (refs, false),
+        PlanSelection::Enabled(refs) => (refs, true),
+    };
+    let mut listed: Vec<ServicePlanId> = Vec::with_capacity(refs.len());
+    let mut ok = true;
+    for plan in refs {
+        match resolve_plan(plan, sku) {
+            Some(id) => listed.push(id),
+            None => {
+                ok = false;
+                diagnostics.push(unknown_plan(plan, sku));
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let mut disabled: Vec<ServicePlanId> = if allowlist {
+        sku.service_plans
+            .iter()
+            .map(|p| p.service_plan_id)
+            .filter(|id| !listed.contains(id))
+            .collect()
+    } else {
+        listed
+    };
+    disabled.sort();
+    disabled.dedup();
+    let shared = cache
+        .disabled
+        .entry((sku.sku_id, disabled))
+        .or_insert_with_key(|(_, d)| Arc::from(d.as_slice()))
+        .clone();
+    Some((shared, allowlist))
+}
+
+fn resolve_plan(plan: &Located<PlanRef>, sku: &SubscribedSku) -> Option<ServicePlanId> {
+    match &plan.value {
+        PlanRef::Id(id) => sku
+            .service_plans
+            .iter()
+            .any(|p| p.service_plan_id == *id)
+            .then_some(*id),
+        PlanRef::Name(name) => sku
+            .service_plans
+            .iter()
+            .find(|p| p.service_plan_name == *name)
+            .or_else(|| {
+                sku.service_plans
+                    .iter()
+                    .find(|p| p.service_plan_name.eq_ignore_ascii_case(name))
+            })
+            .map(|p| p.service_plan_id),
+    }
+}
+
+fn unknown_plan(plan: &Located<PlanRef>, sku: &SubscribedSku) -> Diagnostic {
+    let shown = match &plan.value {
+        PlanRef::Id(id) => id.to_string(),
+        PlanRef::Name(name) => name.clone(),
+    };
+    let help = match &plan.value {
+        PlanRef::Name(name) => suggest(
+            name,
+            sku.service_plans
+                .iter()
+                .map(|p| p.service_plan_name.as_str()),
+        )
+        .map(|best| format!("did you mean {best}?")),
+        PlanRef::Id(_) => None,
+    }
+    .unwrap_or_else(|| {
+        let mut names: Vec<&str> = sku
+            .service_plans
+            .iter()
+            .map(|p| p.service_plan_name.as_str())
+            .collect();
+        names.sort_unstable();
+        format!("{} contains: {}", sku.sku_part_number, names.join(", "))
+    });
+    Diagnostic::error(
+        "unknown-service-plan",
+        format!(
+            "service plan {shown} is not part of SKU {} ({})",
+            sku.sku_part_number, sku.sku_id
+        ),
+    )
+    .at(plan.location.clone())
+    .help(help)
+}
+
+/// The closest candidate to `wanted` (case-insensitive Jaro–Winkler ≥ 0.8), if any.
+pub fn suggest<'c>(wanted: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
+    let wanted = wanted.to_lowercase();
+    let mut best: Option<(f64, &str)> = None;
+    for candidate in candidates {
+        let score = strsim::jaro_winkler(&wanted, &candidate.to_lowercase());
+        if score >= 0.8 && best.is_none_or(|(s, b)| score > s || (score == s && candidate < b)) {
+            best = Some((score, candidate));
+        }
+    }
+    best.map(|(_, c)| c)
+}

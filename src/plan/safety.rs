@@ -1,0 +1,126 @@
+//! Blast-radius guard: refuses plans that remove or change more than the config allows.
+//!
+//! Three checks: `safety.max_removals` (licenses taken from users: direct removals, plus
+//! every direct member of a group that loses a SKU), `safety.max_change_percent` (share of
+//! managed principals the plan changes) and `protected` principals (never lose a license).
+//! `--allow-unsafe` overrides the two thresholds; a protected principal can only lose a
+//! license after it is taken out of `protected` in the config (a reviewed change).
+//! Pure: it reads the plan's changes and returns a report.
+
+use std::collections::HashSet;
+
+use crate::config::Safety;
+use crate::ids::{GroupId, UserId};
+
+use super::model::{Change, Principal, SafetyReport, SafetyViolation};
+use super::resolve::TenantIndex;
+
+/// Inputs of the safety check besides the changes.
+#[derive(Debug)]
+pub struct SafetyInput<'a> {
+    /// Thresholds from the config.
+    pub limits: &'a Safety,
+    /// Principals the config manages.
+    pub managed_principals: u64,
+    /// Protected users.
+    pub protected_users: &'a HashSet<UserId>,
+    /// Protected groups.
+    pub protected_groups: &'a HashSet<GroupId>,
+    /// `--allow-unsafe`.
+    pub allow_unsafe: bool,
+}
+
+/// Checks `changes` against the limits.
+pub fn check(changes: &[Change], index: &TenantIndex<'_>, input: &SafetyInput<'_>) -> SafetyReport {
+    let mut removals: u64 = 0;
+    let mut changed: u64 = 0;
+    let mut violations = Vec::new();
+    for change in changes {
+        changed += 1;
+        let weight = match &change.principal {
+            Principal::User { .. } => 1,
+            Principal::Group { id, .. } => {
+                index.groups.get(id).map_or(1, |g| g.members.len() as u64)
+            }
+        };
+        removals += weight * change.remove.len() as u64;
+        let protected = match &change.principal {
+            Principal::User { id, .. } => input.protected_users.contains(id),
+            Principal::Group { id, .. } => input.protected_groups.contains(id),
+        };
+        if protected && !change.remove.is_empty() {
+            violations.push(SafetyViolation::Protected {
+                principal: change.principal.clone(),
+                skus: change.remove.iter().map(|r| r.sku.clone()).collect(),
+            });
+        }
+    }
+    if let Some(limit) = input.limits.max_removals
+        && removals > u64::from(limit)
+    {
+        violations.insert(0, SafetyViolation::MaxRemovals { removals, limit });
+    }
+    let percent = if input.managed_principals == 0 {
+        0.0
+    } else {
+        (changed as f64 * 1000.0 / input.managed_principals as f64).round() / 10.0
+    };
+    if let Some(limit) = input.limits.max_change_percent
+        && input.managed_principals > 0
+        && changed as f64 * 100.0 > limit * input.managed_principals as f64
+    {
+        let at = usize::from(matches!(
+            violations.first(),
+            Some(SafetyViolation::MaxRemovals { .. })
+        ));
+        violations.insert(
+            at,
+            SafetyViolation::MaxChangePercent {
+                changed,
+                managed: input.managed_principals,
+                percent,
+                limit,
+            },
+        );
+    }
+    let refused = violations
+        .iter()
+        .any(|v| !v.overridable() || !input.allow_unsafe);
+    SafetyReport {
+        removals,
+        max_removals: input.limits.max_removals,
+        changed_principals: changed,
+        managed_principals: input.managed_principals,
+        change_percent: percent,
+        max_change_percent: input.limits.max_change_percent,
+        violations,
+        allow_unsafe: input.allow_unsafe,
+        refused,
+    }
+}
+
+/// One line per violation, stating the numbers and how to override.
+pub fn describe(violation: &SafetyViolation) -> String {
+    match violation {
+        SafetyViolation::MaxRemovals { removals, limit } => format!(
+            "the plan removes {removals} licenses, more than safety.max_removals ({limit}); review it and re-run with --allow-unsafe to proceed"
+        ),
+        SafetyViolation::MaxChangePercent {
+            changed,
+            managed,
+            percent,
+            limit,
+        } => format!(
+            "the plan changes {changed} of {managed} managed principals ({percent}%), more than safety.max_change_percent ({limit}%); review it and re-run with --allow-unsafe to proceed"
+        ),
+        SafetyViolation::Protected { principal, skus } => {
+            let names: Vec<&str> = skus.iter().map(|s| s.part_number.as_str()).collect();
+            format!(
+                "protected {} {} would lose {}; take it out of `protected` in licensectl.yaml first (--allow-unsafe does not override this)",
+                principal.kind(),
+                principal.name(),
+                names.join(", ")
+            )
+        }
+    }
+}

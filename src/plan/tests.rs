@@ -1,0 +1,1067 @@
+//! Planner tests: one per rule, built from small in-code tenants and desired states.
+
+use std::path::PathBuf;
+
+use uuid::Uuid;
+
+use crate::config::{
+    DesiredGroup, DesiredLicense, DesiredState, DesiredUser, GroupKey, Located, PlanRef,
+    PlanSelection, PrincipalRef, SkuRef,
+};
+use crate::diagnostic::Location;
+use crate::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId};
+use crate::snapshot::{
+    AppliesTo, AssignedLicense, AssignmentError, AssignmentStateKind, CapabilityStatus, Group,
+    LicenseAssignmentState, LicenseUnitsDetail, ServicePlanInfo, SubscribedSku, TenantSnapshot,
+    User,
+};
+
+use super::model::{FindingKind, Plan, SafetyViolation};
+use super::{PlanOptions, plan};
+
+// ---- ids ------------------------------------------------------------------------------
+
+fn guid(kind: u128, n: u128) -> Uuid {
+    Uuid::from_u128((kind << 96) | n)
+}
+fn sku_id(part: &str) -> SkuId {
+    SkuId::new(guid(1, hash(part)))
+}
+fn plan_id(name: &str) -> ServicePlanId {
+    ServicePlanId::new(guid(2, hash(name)))
+}
+fn user_id(upn: &str) -> UserId {
+    UserId::new(guid(3, hash(upn)))
+}
+fn group_id(name: &str) -> GroupId {
+    GroupId::new(guid(4, hash(name)))
+}
+fn hash(s: &str) -> u128 {
+    s.bytes()
+        .fold(7u128, |h, b| (h * 31 + u128::from(b)) % (1 << 90))
+}
+fn loc(line: usize) -> Location {
+    Location {
+        file: PathBuf::from("licenses/test.yaml"),
+        line,
+        column: 3,
+    }
+}
+
+// ---- live tenant ----------------------------------------------------------------------
+
+const E3_PLANS: &[&str] = &[
+    "EXCHANGE_S_ENTERPRISE",
+    "TEAMS1",
+    "YAMMER_ENTERPRISE",
+    "SWAY",
+];
+
+fn sku(part: &str, plans: &[&str], enabled: i64, consumed: i64) -> SubscribedSku {
+    SubscribedSku {
+        id: None,
+        account_id: None,
+        account_name: None,
+        applies_to: AppliesTo::User,
+        capability_status: CapabilityStatus::Enabled,
+        consumed_units: consumed,
+        prepaid_units: LicenseUnitsDetail {
+            enabled,
+            ..LicenseUnitsDetail::default()
+        },
+        service_plans: plans
+            .iter()
+            .map(|p| ServicePlanInfo {
+                service_plan_id: plan_id(p),
+                service_plan_name: (*p).to_owned(),
+                provisioning_status: None,
+                applies_to: Some(AppliesTo::User),
+            })
+            .collect(),
+        sku_id: sku_id(part),
+        sku_part_number: part.to_owned(),
+        subscription_ids: Vec::new(),
+    }
+}
+
+fn tenant() -> TenantSnapshot {
+    let mut company = sku("CRMSTORAGE", &["CRMSTORAGE"], 10, 0);
+    company.applies_to = AppliesTo::Company;
+    let mut suspended = sku("STREAM", &["MICROSOFTSTREAM"], 0, 0);
+    suspended.capability_status = CapabilityStatus::Suspended;
+    TenantSnapshot {
+        version: 1,
+        tenant_id: TenantId::new(guid(9, 1)),
+        tenant_domain: Some("contoso.onmicrosoft.com".to_owned()),
+        subscribed_skus: vec![
+            sku("SPE_E3", E3_PLANS, 100, 0),
+            sku(
+                "SPE_E5",
+                &[
+                    "EXCHANGE_S_ENTERPRISE",
+                    "TEAMS1",
+                    "YAMMER_ENTERPRISE",
+                    "MCOEV",
+                ],
+                100,
+                0,
+            ),
+            sku("EMS", &["AAD_PREMIUM", "INTUNE_A"], 100, 0),
+            sku(
+                "POWER_BI_PRO",
+                &["BI_AZURE_P2", "EXCHANGE_S_FOUNDATION"],
+                100,
+                0,
+            ),
+            company,
+            suspended,
+        ],
+        users: Vec::new(),
+        groups: Vec::new(),
+        apps: Vec::new(),
+        service_plan_rules: Default::default(),
+    }
+}
+
+struct LiveUser(User);
+
+impl LiveUser {
+    fn new(upn: &str) -> Self {
+        LiveUser(User {
+            id: user_id(upn),
+            user_principal_name: upn.to_owned(),
+            display_name: None,
+            account_enabled: Some(true),
+            usage_location: Some("US".to_owned()),
+            assigned_licenses: Vec::new(),
+            license_assignment_states: Vec::new(),
+        })
+    }
+    fn location(mut self, location: Option<&str>) -> Self {
+        self.0.usage_location = location.map(str::to_owned);
+        self
+    }
+    fn state(mut self, part: &str, disabled: &[&str], group: Option<&str>) -> Self {
+        let disabled: Vec<ServicePlanId> = disabled.iter().map(|p| plan_id(p)).collect();
+        if !self
+            .0
+            .assigned_licenses
+            .iter()
+            .any(|l| l.sku_id == sku_id(part))
+        {
+            self.0.assigned_licenses.push(AssignedLicense {
+                sku_id: sku_id(part),
+                disabled_plans: disabled.clone(),
+            });
+        }
+        self.0
+            .license_assignment_states
+            .push(LicenseAssignmentState {
+                sku_id: sku_id(part),
+                disabled_plans: disabled,
+                assigned_by_group: group.map(group_id),
+                state: AssignmentStateKind::Active,
+                error: None,
+                last_updated_date_time: None,
+            });
+        self
+    }
+    fn direct(self, part: &str, disabled: &[&str]) -> Self {
+        self.state(part, disabled, None)
+    }
+    fn inherited(self, part: &str, group: &str) -> Self {
+        self.state(part, &[], Some(group))
+    }
+}
+
+fn live_group(name: &str, licenses: &[(&str, &[&str])], members: &[&str]) -> Group {
+    Group {
+        id: group_id(name),
+        display_name: name.to_owned(),
+        mail_nickname: Some(name.to_lowercase()),
+        security_enabled: true,
+        assigned_licenses: licenses
+            .iter()
+            .map(|(part, disabled)| AssignedLicense {
+                sku_id: sku_id(part),
+                disabled_plans: disabled.iter().map(|p| plan_id(p)).collect(),
+            })
+            .collect(),
+        license_processing_state: None,
+        members: members.iter().map(|m| user_id(m)).collect(),
+    }
+}
+
+// ---- desired state --------------------------------------------------------------------
+
+fn lic(part: &str) -> DesiredLicense {
+    DesiredLicense {
+        sku: Located {
+            value: SkuRef::PartNumber(part.to_owned()),
+            location: loc(20),
+        },
+        plans: PlanSelection::All,
+        from_profile: None,
+        location: loc(20),
+    }
+}
+fn plans(names: &[&str]) -> Vec<Located<PlanRef>> {
+    names
+        .iter()
+        .map(|n| Located {
+            value: PlanRef::Name((*n).to_owned()),
+            location: loc(21),
+        })
+        .collect()
+}
+fn lic_disabled(part: &str, disabled: &[&str]) -> DesiredLicense {
+    DesiredLicense {
+        plans: PlanSelection::Disabled(plans(disabled)),
+        ..lic(part)
+    }
+}
+fn lic_enabled(part: &str, enabled: &[&str]) -> DesiredLicense {
+    DesiredLicense {
+        plans: PlanSelection::Enabled(plans(enabled)),
+        ..lic(part)
+    }
+}
+
+fn desired() -> DesiredState {
+    DesiredState::default()
+}
+
+fn want_user(state: &mut DesiredState, upn: &str, licenses: Option<Vec<DesiredLicense>>) {
+    let line = state.users.len() + 1;
+    state.users.push(DesiredUser {
+        upn: upn.to_owned(),
+        location: loc(line),
+        usage_location: None,
+        licenses,
+    });
+}
+fn want_group(state: &mut DesiredState, key: GroupKey, licenses: Option<Vec<DesiredLicense>>) {
+    let line = state.groups.len() + 100;
+    state.groups.push(DesiredGroup {
+        key,
+        location: loc(line),
+        licenses,
+    });
+}
+
+fn run(desired: &DesiredState, live: &TenantSnapshot) -> Plan {
+    plan(desired, live, &PlanOptions::default())
+}
+
+fn codes(plan: &Plan) -> Vec<&'static str> {
+    plan.diagnostics.iter().map(|d| d.code).collect()
+}
+
+// ---- rules ----------------------------------------------------------------------------
+
+#[test]
+fn a_sku_swap_is_one_change_with_add_and_remove() {
+    let mut live = tenant();
+    live.users
+        .push(LiveUser::new("bob@contoso.com").direct("SPE_E3", &[]).0);
+    let mut want = desired();
+    want_user(&mut want, "bob@contoso.com", Some(vec![lic("SPE_E5")]));
+    let plan = run(&want, &live);
+    assert_eq!(codes(&plan), Vec::<&str>::new());
+    assert_eq!(plan.changes.len(), 1);
+    let change = &plan.changes[0];
+    assert_eq!(change.add.len(), 1);
+    assert_eq!(change.add[0].sku.part_number, "SPE_E5");
+    assert_eq!(change.remove.len(), 1);
+    assert_eq!(change.remove[0].sku.part_number, "SPE_E3");
+    // E5 brings Exchange too, so no mailbox grace period starts.
+    assert!(change.remove[0].destructive);
+    assert!(!change.remove[0].exchange_grace);
+    let request = change.assign_license_request();
+    assert_eq!(request.add_licenses.len(), 1);
+    assert_eq!(request.remove_licenses, vec![sku_id("SPE_E3")]);
+    assert_eq!(
+        (plan.summary.add, plan.summary.change, plan.summary.remove),
+        (1, 0, 1)
+    );
+}
+
+#[test]
+fn a_service_plan_change_is_an_in_place_update_never_remove_and_add() {
+    let mut live = tenant();
+    live.users
+        .push(LiveUser::new("alice@contoso.com").direct("SPE_E3", &[]).0);
+    let mut want = desired();
+    want_user(
+        &mut want,
+        "alice@contoso.com",
+        Some(vec![lic_disabled("SPE_E3", &["YAMMER_ENTERPRISE"])]),
+    );
+    let plan = run(&want, &live);
+    let change = &plan.changes[0];
+    assert!(change.add.is_empty() && change.remove.is_empty());
+    assert_eq!(change.update.len(), 1);
+    let update = &change.update[0];
+    assert_eq!(update.disable.len(), 1);
+    assert_eq!(update.disable[0].name, "YAMMER_ENTERPRISE");
+    assert!(update.enable.is_empty());
+    let request = change.assign_license_request();
+    assert_eq!(
+        request.add_licenses[0].disabled_plans,
+        vec![plan_id("YAMMER_ENTERPRISE")]
+    );
+    assert!(request.remove_licenses.is_empty());
+    assert_eq!(plan.seats[..], []);
+}
+
+#[test]
+fn disabled_plans_compare_as_sets() {
+    let mut live = tenant();
+    live.users.push(
+        LiveUser::new("a@contoso.com")
+            .direct("SPE_E3", &["YAMMER_ENTERPRISE", "SWAY"])
+            .0,
+    );
+    let mut want = desired();
+    want_user(
+        &mut want,
+        "a@contoso.com",
+        Some(vec![lic_disabled("SPE_E3", &["SWAY", "YAMMER_ENTERPRISE"])]),
+    );
+    assert!(!run(&want, &live).has_changes);
+}
+
+#[test]
+fn inherited_licenses_are_never_removed_and_removals_name_the_group() {
+    let mut live = tenant();
+    live.groups.push(live_group(
+        "SG-E3",
+        &[("SPE_E3", &[])],
+        &["grace@contoso.com", "ivan@contoso.com"],
+    ));
+    live.users.push(
+        LiveUser::new("grace@contoso.com")
+            .direct("SPE_E3", &[])
+            .inherited("SPE_E3", "SG-E3")
+            .0,
+    );
+    live.users.push(
+        LiveUser::new("ivan@contoso.com")
+            .inherited("SPE_E3", "SG-E3")
+            .0,
+    );
+    let mut want = desired();
+    want_user(&mut want, "grace@contoso.com", Some(vec![]));
+    want_user(&mut want, "ivan@contoso.com", Some(vec![]));
+    let plan = run(&want, &live);
+    // ivan holds E3 only through the group: nothing to do.
+    assert_eq!(plan.changes.len(), 1);
+    let change = &plan.changes[0];
+    assert_eq!(change.principal.name(), "grace@contoso.com");
+    assert_eq!(change.remove.len(), 1);
+    let removal = &change.remove[0];
+    assert!(!removal.destructive, "grace keeps E3 through the group");
+    assert!(!removal.exchange_grace);
+    assert_eq!(removal.still_inherited_from.len(), 1);
+    assert_eq!(removal.still_inherited_from[0].name(), "SG-E3");
+    // Removing a duplicate frees no seat.
+    assert_eq!(plan.seats[0].freed, 0);
+    // The removed duplicate is not also reported as a duplicate.
+    assert!(plan.findings.is_empty());
+}
+
+#[test]
+fn a_direct_duplicate_of_an_inherited_license_is_reported_not_removed() {
+    let mut live = tenant();
+    live.groups.push(live_group(
+        "SG-E3",
+        &[("SPE_E3", &[])],
+        &["m@contoso.com", "u@contoso.com"],
+    ));
+    for upn in ["m@contoso.com", "u@contoso.com"] {
+        live.users.push(
+            LiveUser::new(upn)
+                .direct("SPE_E3", &[])
+                .inherited("SPE_E3", "SG-E3")
+                .0,
+        );
+    }
+    let mut want = desired();
+    want_user(&mut want, "m@contoso.com", Some(vec![lic("SPE_E3")]));
+    let plan = run(&want, &live);
+    assert!(!plan.has_changes);
+    let found: Vec<(FindingKind, &str, bool)> = plan
+        .findings
+        .iter()
+        .map(|f| (f.kind, f.principal.name(), f.managed))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (FindingKind::DuplicateOfInherited, "m@contoso.com", true),
+            (FindingKind::DuplicateOfInherited, "u@contoso.com", false),
+        ]
+    );
+    assert_eq!(
+        plan.findings[0].group.as_ref().map(|g| g.name()),
+        Some("SG-E3")
+    );
+}
+
+#[test]
+fn plans_turned_off_on_a_user_but_on_in_the_group_are_reported() {
+    let mut live = tenant();
+    live.groups
+        .push(live_group("SG-E3", &[("SPE_E3", &[])], &["a@contoso.com"]));
+    live.users.push(
+        LiveUser::new("a@contoso.com")
+            .inherited("SPE_E3", "SG-E3")
+            .0,
+    );
+    let mut want = desired();
+    want_user(
+        &mut want,
+        "a@contoso.com",
+        Some(vec![lic_disabled("SPE_E3", &["YAMMER_ENTERPRISE"])]),
+    );
+    let plan = run(&want, &live);
+    assert!(plan.changes[0].add[0].already_inherited);
+    assert_eq!(
+        plan.seats[0].needed, 0,
+        "the user already holds E3 from the group"
+    );
+    assert_eq!(plan.findings.len(), 1);
+    assert_eq!(plan.findings[0].kind, FindingKind::InheritedOverrides);
+    assert_eq!(plan.findings[0].plans[0].name, "YAMMER_ENTERPRISE");
+}
+
+#[test]
+fn usage_location_is_set_first_from_the_user_then_the_default() {
+    struct Case {
+        user_location: Option<&'static str>,
+        default: Option<&'static str>,
+        live: Option<&'static str>,
+        expect_step: Option<(Option<&'static str>, &'static str)>,
+        expect_error: bool,
+    }
+    let cases = [
+        Case {
+            user_location: Some("DE"),
+            default: Some("US"),
+            live: None,
+            expect_step: Some((None, "DE")),
+            expect_error: false,
+        },
+        Case {
+            user_location: None,
+            default: Some("US"),
+            live: None,
+            expect_step: Some((None, "US")),
+            expect_error: false,
+        },
+        Case {
+            user_location: None,
+            default: None,
+            live: None,
+            expect_step: None,
+            expect_error: true,
+        },
+        Case {
+            user_location: None,
+            default: Some("US"),
+            live: Some("FR"),
+            expect_step: None,
+            expect_error: false,
+        },
+        // An explicit usage location that differs is corrected even without new licenses.
+        Case {
+            user_location: Some("GB"),
+            default: None,
+            live: Some("FR"),
+            expect_step: Some((Some("FR"), "GB")),
+            expect_error: false,
+        },
+    ];
+    for (n, case) in cases.iter().enumerate() {
+        let mut live = tenant();
+        live.users
+            .push(LiveUser::new("erin@contoso.com").location(case.live).0);
+        let mut want = desired();
+        want.settings.default_usage_location = case.default.map(|d| Located {
+            value: d.to_owned(),
+            location: loc(7),
+        });
+        want_user(&mut want, "erin@contoso.com", Some(vec![lic("SPE_E3")]));
+        want.users[0].usage_location = case.user_location.map(|d| Located {
+            value: d.to_owned(),
+            location: loc(8),
+        });
+        let plan = run(&want, &live);
+        let step = plan.changes[0]
+            .usage_location
+            .as_ref()
+            .map(|s| (s.from.as_deref(), s.to.as_str()));
+        assert_eq!(step, case.expect_step, "case {n}");
+        assert_eq!(
+            codes(&plan).contains(&"usage-location-missing"),
+            case.expect_error,
+            "case {n}"
+        );
+        if case.expect_error {
+            assert!(plan.diagnostics[0].message.contains("erin@contoso.com"));
+            assert_eq!(plan.diagnostics[0].location, Some(loc(1)));
+        }
+    }
+}
+
+#[test]
+fn seats_count_group_members_once_per_user_whatever_the_sources() {
+    let mut live = tenant();
+    // 3 members: one already has E5 directly, one gains it directly in the same plan.
+    live.groups.push(live_group(
+        "SG-E5",
+        &[],
+        &["a@contoso.com", "b@contoso.com", "c@contoso.com"],
+    ));
+    live.users
+        .push(LiveUser::new("a@contoso.com").direct("SPE_E5", &[]).0);
+    live.users.push(LiveUser::new("b@contoso.com").0);
+    live.users.push(LiveUser::new("c@contoso.com").0);
+    live.users.push(LiveUser::new("d@contoso.com").0);
+    let e5 = live
+        .subscribed_skus
+        .iter_mut()
+        .find(|s| s.sku_part_number == "SPE_E5")
+        .expect("E5");
+    e5.prepaid_units.enabled = 3;
+    e5.prepaid_units.warning = 1;
+    e5.consumed_units = 1;
+    let mut want = desired();
+    want_group(
+        &mut want,
+        GroupKey::Name("SG-E5".into()),
+        Some(vec![lic("SPE_E5")]),
+    );
+    want_user(&mut want, "b@contoso.com", Some(vec![lic("SPE_E5")]));
+    want_user(&mut want, "d@contoso.com", Some(vec![lic("SPE_E5")]));
+    let plan = run(&want, &live);
+    let row = &plan.seats[0];
+    assert_eq!(row.sku.part_number, "SPE_E5");
+    // b (group + direct: one seat), c (group), d (direct) = 3; free = 3 - 1 - 1 = 1.
+    assert_eq!(
+        (row.free, row.needed, row.freed, row.consumed_after),
+        (1, 3, 0, 4)
+    );
+    assert!(row.oversubscribed);
+    let seat_error = plan
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "seats-exhausted")
+        .expect("seat error");
+    assert_eq!(
+        seat_error.message,
+        "SPE_E5: plan needs 3 more seats, 1 are free"
+    );
+    assert!(plan.has_errors());
+}
+
+#[test]
+fn seats_freed_by_the_plan_count_as_available() {
+    let mut live = tenant();
+    live.users
+        .push(LiveUser::new("a@contoso.com").direct("SPE_E3", &[]).0);
+    live.users.push(LiveUser::new("b@contoso.com").0);
+    let e3 = &mut live.subscribed_skus[0];
+    e3.prepaid_units.enabled = 1;
+    e3.consumed_units = 1;
+    let mut want = desired();
+    want_user(&mut want, "a@contoso.com", Some(vec![]));
+    want_user(&mut want, "b@contoso.com", Some(vec![lic("SPE_E3")]));
+    let plan = run(&want, &live);
+    let row = &plan.seats[0];
+    assert_eq!((row.free, row.needed, row.freed), (0, 1, 1));
+    assert!(!row.oversubscribed);
+    assert!(!plan.has_errors());
+}
+
+#[test]
+fn a_plan_missing_from_an_allowlist_is_drift_with_the_update_that_turns_it_off() {
+    let mut live = tenant();
+    // The group's disabledPlans predate SWAY, so SWAY is on.
+    live.groups.push(live_group(
+        "SG-E3",
+        &[("SPE_E3", &["YAMMER_ENTERPRISE"])],
+        &[],
+    ));
+    let mut want = desired();
+    want_group(
+        &mut want,
+        GroupKey::Name("sg-e3".into()),
+        Some(vec![lic_enabled(
+            "SPE_E3",
+            &["EXCHANGE_S_ENTERPRISE", "TEAMS1"],
+        )]),
+    );
+    let plan = run(&want, &live);
+    assert_eq!(plan.changes.len(), 1);
+    let update = &plan.changes[0].update[0];
+    assert_eq!(
+        update
+            .disable
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>(),
+        ["SWAY"]
+    );
+    assert_eq!(update.disabled_plans.len(), 2);
+    assert_eq!(plan.findings.len(), 1);
+    assert_eq!(plan.findings[0].kind, FindingKind::PlanOutsideAllowlist);
+    assert_eq!(plan.findings[0].plans[0].name, "SWAY");
+    // Group in-place updates need no seats.
+    assert_eq!(plan.seats.len(), 0);
+}
+
+#[test]
+fn license_errors_are_reported_with_a_fix() {
+    let table = [
+        (AssignmentError::CountViolation, "not enough seats"),
+        (AssignmentError::MutuallyExclusiveViolation, "conflicts"),
+        (AssignmentError::DependencyViolation, "needs another plan"),
+        (
+            AssignmentError::ProhibitedInUsageLocationViolation,
+            "usage location (US)",
+        ),
+        (AssignmentError::UniquenessViolation, "proxy address"),
+        (AssignmentError::Other, "unspecified"),
+    ];
+    for (error, words) in table {
+        let mut live = tenant();
+        live.groups.push(live_group(
+            "Frontline",
+            &[("SPE_E3", &[])],
+            &["sam@contoso.com"],
+        ));
+        let mut user = LiveUser::new("sam@contoso.com").0;
+        user.license_assignment_states.push(LicenseAssignmentState {
+            sku_id: sku_id("SPE_E3"),
+            disabled_plans: Vec::new(),
+            assigned_by_group: Some(group_id("Frontline")),
+            state: AssignmentStateKind::Error,
+            error: Some(error),
+            last_updated_date_time: None,
+        });
+        live.users.push(user);
+        let plan = run(&desired(), &live);
+        assert_eq!(plan.findings.len(), 1, "{error:?}");
+        let finding = &plan.findings[0];
+        assert_eq!(finding.kind, FindingKind::AssignmentError);
+        assert_eq!(
+            finding.error.as_deref(),
+            Some(format!("{error:?}").as_str())
+        );
+        assert!(
+            finding.message.contains(words),
+            "{error:?}: {}",
+            finding.message
+        );
+        assert!(finding.message.contains("from group Frontline"));
+        assert!(!finding.fix.is_empty());
+        assert!(plan.has_drift() && !plan.has_changes);
+    }
+}
+
+fn removal_tenant(users: usize) -> (TenantSnapshot, DesiredState) {
+    let mut live = tenant();
+    let mut want = desired();
+    for n in 0..users {
+        let upn = format!("u{n}@contoso.com");
+        live.users.push(LiveUser::new(&upn).direct("SPE_E3", &[]).0);
+        want_user(&mut want, &upn, Some(vec![]));
+    }
+    (live, want)
+}
+
+#[test]
+fn safety_refusals_state_the_numbers_and_the_override() {
+    // max_removals
+    let (live, mut want) = removal_tenant(4);
+    want.settings.safety.max_removals = Some(3);
+    let plan = run(&want, &live);
+    assert!(plan.safety.refused);
+    assert_eq!(
+        plan.safety.violations,
+        vec![SafetyViolation::MaxRemovals {
+            removals: 4,
+            limit: 3
+        }]
+    );
+    let text = super::safety::describe(&plan.safety.violations[0]);
+    assert!(
+        text.contains("removes 4 licenses")
+            && text.contains("(3)")
+            && text.contains("--allow-unsafe"),
+        "{text}"
+    );
+    let allowed = plan_with(&want, &live, true);
+    assert!(!allowed.safety.refused);
+    assert_eq!(
+        allowed.safety.violations.len(),
+        1,
+        "still reported when overridden"
+    );
+
+    // max_change_percent: 2 of 4 managed principals changed = 50% > 40%.
+    let (mut live, mut want) = removal_tenant(2);
+    for upn in ["k1@contoso.com", "k2@contoso.com"] {
+        live.users.push(LiveUser::new(upn).0);
+        want_user(&mut want, upn, Some(vec![]));
+    }
+    want.settings.safety.max_change_percent = Some(40.0);
+    let plan = run(&want, &live);
+    assert_eq!(
+        plan.safety.violations,
+        vec![SafetyViolation::MaxChangePercent {
+            changed: 2,
+            managed: 4,
+            percent: 50.0,
+            limit: 40.0
+        }]
+    );
+    assert!(plan.safety.refused);
+    want.settings.safety.max_change_percent = Some(50.0);
+    assert!(
+        !run(&want, &live).safety.refused,
+        "the limit itself is allowed"
+    );
+
+    // Group removals count every member.
+    let mut live = tenant();
+    live.groups.push(live_group(
+        "SG",
+        &[("EMS", &[])],
+        &["a@x.com", "b@x.com", "c@x.com"],
+    ));
+    let mut want = desired();
+    want.settings.safety.max_removals = Some(2);
+    want_group(&mut want, GroupKey::Id(group_id("SG")), Some(vec![]));
+    let plan = run(&want, &live);
+    assert_eq!(plan.safety.removals, 3);
+    assert!(plan.safety.refused);
+}
+
+fn plan_with(want: &DesiredState, live: &TenantSnapshot, allow_unsafe: bool) -> Plan {
+    plan(want, live, &PlanOptions { allow_unsafe })
+}
+
+#[test]
+fn protected_principals_never_lose_a_license_even_with_allow_unsafe() {
+    let mut live = tenant();
+    live.users
+        .push(LiveUser::new("ceo@contoso.com").direct("SPE_E5", &[]).0);
+    let mut want = desired();
+    want.settings.protected.push(Located {
+        value: PrincipalRef::User("CEO@contoso.com".into()),
+        location: loc(15),
+    });
+    want_user(&mut want, "ceo@contoso.com", Some(vec![lic("SPE_E3")]));
+    let plan = plan_with(&want, &live, true);
+    assert!(plan.safety.refused);
+    match &plan.safety.violations[..] {
+        [SafetyViolation::Protected { principal, skus }] => {
+            assert_eq!(principal.name(), "ceo@contoso.com");
+            assert_eq!(skus[0].part_number, "SPE_E5");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Gaining a license or an in-place update is fine.
+    want.users[0].licenses = Some(vec![lic("SPE_E5"), lic("EMS")]);
+    assert!(!run(&want, &live).safety.refused);
+}
+
+#[test]
+fn omitted_is_unmanaged_and_empty_means_no_direct_licenses() {
+    let mut live = tenant();
+    for upn in [
+        "omitted@contoso.com",
+        "nolist@contoso.com",
+        "empty@contoso.com",
+    ] {
+        live.users.push(LiveUser::new(upn).direct("SPE_E3", &[]).0);
+    }
+    live.groups
+        .push(live_group("G-omitted", &[("EMS", &[])], &[]));
+    live.groups
+        .push(live_group("G-nolist", &[("EMS", &[])], &[]));
+    let mut want = desired();
+    want_user(&mut want, "nolist@contoso.com", None);
+    want_user(&mut want, "empty@contoso.com", Some(vec![]));
+    want_group(&mut want, GroupKey::Name("G-nolist".into()), None);
+    let plan = run(&want, &live);
+    let changed: Vec<&str> = plan.changes.iter().map(|c| c.principal.name()).collect();
+    assert_eq!(changed, ["empty@contoso.com"]);
+    assert_eq!(plan.summary.managed_users, 1);
+    assert_eq!(
+        plan.summary.unmanaged_licensed_users, 1,
+        "declared users are never unmanaged"
+    );
+    assert_eq!(plan.summary.unmanaged_licensed_groups, 1);
+}
+
+#[test]
+fn users_without_assignment_states_hold_their_licenses_directly() {
+    let mut live = tenant();
+    let mut user = LiveUser::new("old@contoso.com").0;
+    user.assigned_licenses.push(AssignedLicense {
+        sku_id: sku_id("SPE_E3"),
+        disabled_plans: vec![plan_id("SWAY")],
+    });
+    live.users.push(user);
+    let mut want = desired();
+    want_user(
+        &mut want,
+        "old@contoso.com",
+        Some(vec![lic_disabled("SPE_E3", &["SWAY"])]),
+    );
+    assert!(!run(&want, &live).has_changes);
+    want.users[0].licenses = Some(vec![]);
+    let plan = run(&want, &live);
+    assert_eq!(plan.changes[0].remove.len(), 1);
+    assert_eq!(plan.seats[0].freed, 1);
+}
+
+#[test]
+fn removing_the_last_exchange_plan_is_flagged() {
+    let mut live = tenant();
+    live.users
+        .push(LiveUser::new("carol@contoso.com").direct("SPE_E3", &[]).0);
+    let mut want = desired();
+    want_user(
+        &mut want,
+        "carol@contoso.com",
+        Some(vec![lic("POWER_BI_PRO")]),
+    );
+    let plan = run(&want, &live);
+    let removal = &plan.changes[0].remove[0];
+    assert!(removal.destructive && removal.exchange_grace);
+    // With Exchange disabled in the removed copy, no mailbox is affected.
+    live.users[0] = LiveUser::new("carol@contoso.com")
+        .direct("SPE_E3", &["EXCHANGE_S_ENTERPRISE"])
+        .0;
+    assert!(!run(&want, &live).changes[0].remove[0].exchange_grace);
+}
+
+#[test]
+fn resolution_problems_are_located_diagnostics_with_suggestions() {
+    let mut live = tenant();
+    live.users
+        .push(LiveUser::new("alice@contoso.com").direct("SPE_E3", &[]).0);
+    live.groups.push(live_group("Copilot", &[], &[]));
+    let mut twin = live_group("Copilot", &[], &[]);
+    twin.id = group_id("Copilot-2");
+    twin.mail_nickname = Some("copilot-emea".into());
+    live.groups.push(twin);
+    let mut insecure = live_group("Marketing", &[], &[]);
+    insecure.security_enabled = false;
+    live.groups.push(insecure);
+
+    type Setup = fn(&mut DesiredState);
+    let table: &[(&str, Setup, &str, Option<&str>)] = &[
+        (
+            "unknown sku",
+            |w| want_user(w, "alice@contoso.com", Some(vec![lic("SPE_E7")])),
+            "unknown-sku",
+            Some("did you mean SPE_E3?"),
+        ),
+        (
+            "sku by unknown id",
+            |w| {
+                let mut l = lic("x");
+                l.sku.value = SkuRef::Id(sku_id("NOPE"));
+                want_user(w, "alice@contoso.com", Some(vec![l]));
+            },
+            "unknown-sku",
+            None,
+        ),
+        (
+            "plan not in sku",
+            |w| {
+                want_user(
+                    w,
+                    "alice@contoso.com",
+                    Some(vec![lic_disabled("SPE_E3", &["YAMMER_ENTERPRIS"])]),
+                )
+            },
+            "unknown-service-plan",
+            Some("did you mean YAMMER_ENTERPRISE?"),
+        ),
+        (
+            "company sku",
+            |w| want_user(w, "alice@contoso.com", Some(vec![lic("CRMSTORAGE")])),
+            "company-sku",
+            None,
+        ),
+        (
+            "suspended sku",
+            |w| want_user(w, "alice@contoso.com", Some(vec![lic("STREAM")])),
+            "sku-unavailable",
+            None,
+        ),
+        (
+            "duplicate sku",
+            |w| {
+                want_user(
+                    w,
+                    "alice@contoso.com",
+                    Some(vec![lic("SPE_E3"), lic("spe_e3")]),
+                )
+            },
+            "duplicate-sku",
+            None,
+        ),
+        (
+            "unknown upn",
+            |w| want_user(w, "alcie@contoso.com", Some(vec![])),
+            "unknown-user",
+            Some("did you mean alice@contoso.com?"),
+        ),
+        (
+            "no such group",
+            |w| want_group(w, GroupKey::Name("Copilt".into()), Some(vec![])),
+            "unknown-group",
+            Some("did you mean Copilot?"),
+        ),
+        (
+            "ambiguous group",
+            |w| want_group(w, GroupKey::Name("copilot".into()), Some(vec![])),
+            "ambiguous-group",
+            Some("name the group by its object id instead"),
+        ),
+        (
+            "group not security-enabled",
+            |w| {
+                want_group(
+                    w,
+                    GroupKey::Name("marketing".into()),
+                    Some(vec![lic("EMS")]),
+                )
+            },
+            "group-not-security-enabled",
+            None,
+        ),
+        (
+            "tenant mismatch",
+            |w| {
+                w.settings.tenant = Some(Located {
+                    value: "fabrikam.onmicrosoft.com".into(),
+                    location: loc(5),
+                })
+            },
+            "tenant-mismatch",
+            None,
+        ),
+        (
+            "tenant id mismatch",
+            |w| {
+                w.settings.tenant = Some(Located {
+                    value: guid(9, 2).to_string(),
+                    location: loc(5),
+                })
+            },
+            "tenant-mismatch",
+            None,
+        ),
+        (
+            "protected user missing",
+            |w| {
+                w.settings.protected.push(Located {
+                    value: PrincipalRef::User("nobody@contoso.com".into()),
+                    location: loc(15),
+                })
+            },
+            "unknown-user",
+            None,
+        ),
+        (
+            "group declared twice",
+            |w| {
+                want_group(w, GroupKey::Name("copilot-emea".into()), Some(vec![]));
+                want_group(w, GroupKey::Id(group_id("Copilot-2")), Some(vec![]));
+            },
+            "duplicate-principal",
+            None,
+        ),
+    ];
+    for (name, setup, code, help) in table {
+        let mut want = desired();
+        setup(&mut want);
+        let plan = run(&want, &live);
+        assert_eq!(codes(&plan), vec![*code], "{name}: {:?}", plan.diagnostics);
+        let diagnostic = &plan.diagnostics[0];
+        assert!(diagnostic.location.is_some(), "{name}");
+        if *code == "duplicate-principal" {
+            assert_eq!(diagnostic.related[0].1, "first declared here", "{name}");
+            assert_ne!(
+                Some(&diagnostic.related[0].0),
+                diagnostic.location.as_ref(),
+                "{name}"
+            );
+        }
+        if let Some(help) = help {
+            assert_eq!(diagnostic.help.as_deref(), Some(*help), "{name}");
+        }
+        // A principal with a resolution error is never changed (no accidental removals).
+        assert!(!plan.has_changes, "{name}");
+    }
+    // A matching pin (by domain, any case, or by id) is fine.
+    for pin in ["Contoso.onmicrosoft.com".to_owned(), guid(9, 1).to_string()] {
+        let mut want = desired();
+        want.settings.tenant = Some(Located {
+            value: pin,
+            location: loc(5),
+        });
+        assert!(run(&want, &live).diagnostics.is_empty());
+    }
+}
+
+#[test]
+fn planning_is_deterministic_whatever_the_input_order() {
+    let mut live = tenant();
+    live.groups
+        .push(live_group("SG-E3", &[("SPE_E3", &[])], &["c@contoso.com"]));
+    for (upn, part) in [
+        ("a@contoso.com", "SPE_E3"),
+        ("b@contoso.com", "EMS"),
+        ("c@contoso.com", "SPE_E5"),
+    ] {
+        live.users.push(LiveUser::new(upn).direct(part, &[]).0);
+    }
+    let mut want = desired();
+    for upn in ["a@contoso.com", "b@contoso.com", "c@contoso.com"] {
+        want_user(
+            &mut want,
+            upn,
+            Some(vec![lic("POWER_BI_PRO"), lic("SPE_E5")]),
+        );
+    }
+    want_group(
+        &mut want,
+        GroupKey::Name("SG-E3".into()),
+        Some(vec![lic("EMS")]),
+    );
+    let first = run(&want, &live);
+    live.users.reverse();
+    live.subscribed_skus.reverse();
+    want.users.reverse();
+    for user in &mut want.users {
+        if let Some(l) = user.licenses.as_mut() {
+            l.reverse();
+        }
+    }
+    let second = run(&want, &live);
+    assert_eq!(first, second);
+    let names: Vec<&str> = first.changes.iter().map(|c| c.principal.name()).collect();
+    assert_eq!(
+        names,
+        ["SG-E3", "a@contoso.com", "b@contoso.com", "c@contoso.com"]
+    );
+}

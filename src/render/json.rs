@@ -1,0 +1,35 @@
+//! JSON rendering: the [`Plan`] as a versioned document (schema in `docs/plan.md`).
+//!
+//! The document is the plan's own serialization plus `kind` (`plan` or `drift`) and
+//! `has_drift`, pretty-printed with a trailing newline. Field order is fixed by the
+//! structs and every list is sorted by the planner, so output is byte-stable.
+
+use serde::Serialize;
+
+use crate::plan::Plan;
+
+use super::Mode;
+
+#[derive(Serialize)]
+struct Document<'a> {
+    kind: &'static str,
+    has_drift: bool,
+    #[serde(flatten)]
+    plan: &'a Plan,
+}
+
+/// Renders the plan as pretty JSON.
+pub fn render(plan: &Plan, mode: Mode) -> String {
+    let document = Document {
+        kind: match mode {
+            Mode::Plan => "plan",
+            Mode::Drift => "drift",
+        },
+        has_drift: plan.has_drift(),
+        plan,
+    };
+    // Plain data with string keys and finite numbers: serialization cannot fail.
+    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+    text.push('\n');
+    text
+}
