@@ -30,15 +30,9 @@ pub enum Format {
 /// Arguments of `licensectl plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The config directory (licensectl.yaml plus principal files).
-    #[arg(long, value_name = "DIR")]
-    pub config: PathBuf,
-    /// A tenant snapshot file to plan against.
-    #[arg(long, value_name = "FILE")]
-    pub snapshot: PathBuf,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Config, live state and output format.
+    #[command(flatten)]
+    pub input: CompareArgs,
     /// Also save the plan for a later `licensectl apply`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -53,6 +47,14 @@ pub struct PlanArgs {
 /// Arguments of `licensectl drift`.
 #[derive(Debug, Args)]
 pub struct DriftArgs {
+    /// Config, live state and output format.
+    #[command(flatten)]
+    pub input: CompareArgs,
+}
+
+/// What `plan` and `drift` compare, and how they print it.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
     /// The config directory (licensectl.yaml plus principal files).
     #[arg(long, value_name = "DIR")]
     pub config: PathBuf,
@@ -120,11 +122,11 @@ fn print(text: &str) -> anyhow::Result<()> {
 
 /// Runs `licensectl plan`; returns the exit code.
 pub fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
-    let config = match load(&args.config) {
+    let config = match load(&args.input.config) {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
-    let live = TenantSnapshot::read(&args.snapshot)?;
+    let live = TenantSnapshot::read(&args.input.snapshot)?;
     let plan = plan(
         &config.desired,
         &live,
@@ -132,9 +134,9 @@ pub fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
             allow_unsafe: args.allow_unsafe,
         },
     );
-    print(&render(&plan, args.format, Mode::Plan))?;
+    print(&render(&plan, args.input.format, Mode::Plan))?;
     if plan.has_errors() {
-        if args.format != Format::Text {
+        if args.input.format != Format::Text {
             eprint_diagnostics(&plan.diagnostics, &config.sources);
         }
         let mut stderr = std::io::stderr().lock();
@@ -168,16 +170,16 @@ pub fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
 
 /// Runs `licensectl drift`; returns the exit code.
 pub fn run_drift(args: &DriftArgs) -> anyhow::Result<u8> {
-    let config = match load(&args.config) {
+    let config = match load(&args.input.config) {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
-    let live = TenantSnapshot::read(&args.snapshot)?;
+    let live = TenantSnapshot::read(&args.input.snapshot)?;
     // Drift reports what differs; safety limits concern applying, so they are not applied.
     let plan = plan(&config.desired, &live, &PlanOptions { allow_unsafe: true });
-    print(&render(&plan, args.format, Mode::Drift))?;
+    print(&render(&plan, args.input.format, Mode::Drift))?;
     if plan.has_errors() {
-        if args.format != Format::Text {
+        if args.input.format != Format::Text {
             eprint_diagnostics(&plan.diagnostics, &config.sources);
         }
         return Ok(exit::ERROR);
