@@ -554,12 +554,7 @@ pub fn check(
     }
 
     // Principals.
-    let profile_index: HashMap<&str, usize> = profiles
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.0.as_str(), i))
-        .collect();
-    let mut profile_used = vec![false; profiles.len()];
+    let mut profile_table = ProfileTable::new(&profiles);
     let mut users: Vec<DesiredUser> = Vec::new();
     let mut groups: Vec<DesiredGroup> = Vec::new();
     let mut seen_users: HashMap<String, Location> = HashMap::new();
@@ -609,9 +604,7 @@ pub fn check(
                 &location,
                 raw.profile.as_ref(),
                 raw.licenses.as_ref(),
-                &profiles,
-                &profile_index,
-                &mut profile_used,
+                &mut profile_table,
                 raw.usage_location.is_some(),
             );
             match licenses {
@@ -665,9 +658,7 @@ pub fn check(
                 &location,
                 raw.profile.as_ref(),
                 raw.licenses.as_ref(),
-                &profiles,
-                &profile_index,
-                &mut profile_used,
+                &mut profile_table,
                 false,
             );
             match licenses {
@@ -709,7 +700,7 @@ pub fn check(
             location: item.location,
         });
     }
-    for ((name, location, _), used) in profiles.iter().zip(&profile_used) {
+    for ((name, location, _), used) in profiles.iter().zip(&profile_table.used) {
         if !used && complete {
             c.push(
                 Diagnostic::warning(
@@ -752,6 +743,30 @@ fn is_domain(text: &str) -> bool {
 }
 
 /// A principal's expanded license list: `Ok(None)` when unmanaged, `Err` after a diagnostic.
+/// A profile as checked: name, where it is defined, and its licenses (`None` when broken).
+type CheckedProfile = (String, Location, Option<Vec<DesiredLicense>>);
+
+/// The checked profiles, looked up by name, with a mark for each one a principal uses.
+struct ProfileTable<'a> {
+    list: &'a [CheckedProfile],
+    index: HashMap<&'a str, usize>,
+    used: Vec<bool>,
+}
+
+impl<'a> ProfileTable<'a> {
+    fn new(list: &'a [CheckedProfile]) -> Self {
+        Self {
+            list,
+            index: list
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.0.as_str(), i))
+                .collect(),
+            used: vec![false; list.len()],
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn principal_licenses(
     c: &mut Checker<'_>,
@@ -760,9 +775,7 @@ fn principal_licenses(
     location: &Location,
     profile: Option<&Spanned<String>>,
     licenses: Option<&Spanned<Vec<Spanned<RawLicense>>>>,
-    profiles: &[(String, Location, Option<Vec<DesiredLicense>>)],
-    profile_index: &HashMap<&str, usize>,
-    profile_used: &mut [bool],
+    profiles: &mut ProfileTable<'_>,
     has_usage_location: bool,
 ) -> Result<Option<Vec<DesiredLicense>>, ()> {
     if profile.is_none() && licenses.is_none() {
@@ -782,23 +795,24 @@ fn principal_licenses(
     let mut expanded: Vec<Option<DesiredLicense>> = Vec::new();
     if let Some(name) = profile {
         let profile_location = at(file, &name.referenced);
-        match profile_index.get(name.value.as_str()) {
+        match profiles.index.get(name.value.as_str()) {
             Some(&i) => {
-                profile_used[i] = true;
-                match &profiles[i].2 {
+                profiles.used[i] = true;
+                match &profiles.list[i].2 {
                     Some(list) => expanded.extend(list.iter().cloned().map(Some)),
                     None => ok = false,
                 }
             }
             None => {
-                let help = match closest(&name.value, profiles.iter().map(|p| p.0.as_str())) {
+                let help = match closest(&name.value, profiles.list.iter().map(|p| p.0.as_str())) {
                     Some(best) => format!("did you mean '{best}'?"),
-                    None if profiles.is_empty() => {
+                    None if profiles.list.is_empty() => {
                         "define it under `profiles:` in licensectl.yaml".to_owned()
                     }
                     None => format!(
                         "defined profiles: {}",
                         profiles
+                            .list
                             .iter()
                             .map(|p| p.0.as_str())
                             .collect::<Vec<_>>()
