@@ -191,6 +191,7 @@ fn main() {
         version: 1,
         tenant_id: contoso.tenant_id,
         tenant_domain: contoso.tenant_domain.clone(),
+        verified_domains: contoso.verified_domains.clone(),
         subscribed_skus: skus,
         users,
         groups,

@@ -131,11 +131,17 @@ fn a_tenant_mismatch_is_an_error() {
             "tenant: fabrikam.onmicrosoft.com",
         )
     });
+    // Refused before any plan output (issue 5: pin checked before output).
     plan_cmd(dir.path())
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("tenant-mismatch"))
-        .stderr(predicate::str::contains("the plan has 1 error(s)"));
+        .stdout("")
+        .stderr(predicate::str::contains("refusing to continue"))
+        .stderr(predicate::str::contains("licensectl.yaml:5:9"))
+        .stderr(predicate::str::contains(
+            "pinned to tenant fabrikam.onmicrosoft.com but the snapshot is of tenant contoso.onmicrosoft.com",
+        ))
+        .stderr(predicate::str::contains("[tenant-mismatch]"));
 }
 
 #[test]

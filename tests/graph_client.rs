@@ -208,12 +208,17 @@ async fn pages_over_ten_thousand_users_both_strategies() {
             .expect("read");
         assert_eq!(snap.users.len(), 10_500, "{strategy:?}");
         let pages = ClientStats::get(&client.stats().requests);
-        // 1 SKU request + ceil(10500/999) = 11 pages sequentially; per SKU: 8 + 4.
+        // SKUs and organization + ceil(10500/999) = 11 pages sequentially; per SKU: 8 + 4.
         let want = if strategy == LicensedUsersStrategy::Sequential {
-            1 + 11
+            2 + 11
         } else {
-            1 + 8 + 4
+            2 + 8 + 4
         };
+        assert_eq!(
+            snap.tenant_domain.as_deref(),
+            Some("contoso.onmicrosoft.com"),
+            "the snapshot records the initial domain"
+        );
         assert_eq!(pages, want, "{strategy:?}");
     }
 }

@@ -162,10 +162,11 @@ async fn check_pin(client: &GraphClient, pin: &str, tid: TenantId) -> anyhow::Re
         .with_context(|| {
             format!("cannot verify the pinned tenant domain '{pin}'; pin the tenant id GUID instead (`tenant: {tid}` if that is the right tenant)")
         })?;
-    if !domains.iter().any(|d| d.eq_ignore_ascii_case(pin)) {
+    if !domains.iter().any(|d| d.name.eq_ignore_ascii_case(pin)) {
+        let names: Vec<&str> = domains.iter().map(|d| d.name.as_str()).collect();
         bail!(
             "refusing to continue: licensectl.yaml pins tenant '{pin}', but the credential is for tenant {tid}, whose domains are {}; use credentials for the pinned tenant or fix `tenant:`",
-            domains.join(", ")
+            names.join(", ")
         );
     }
     Ok(())

@@ -4,17 +4,22 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
 use crate::config::{self, DesiredState};
 use crate::diagnostic::{Diagnostic, SourceFiles, render as diagnostics};
+use crate::graph::read::LicensedUsersStrategy;
+use crate::plan::resolve::tenant_pin_problem;
 use crate::plan::saved::SavedPlan;
 use crate::plan::{Plan, PlanOptions, plan};
 use crate::render::{Mode, json, markdown, text};
 use crate::snapshot::TenantSnapshot;
 
+use super::connection::ConnectionArgs;
 use super::exit;
+use super::live::scope_of;
+use super::snapshot::read_live;
 
 /// Output format of a plan or drift report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,12 +63,48 @@ pub struct CompareArgs {
     /// The config directory (licensectl.yaml plus principal files).
     #[arg(long, value_name = "DIR")]
     pub config: PathBuf,
-    /// A tenant snapshot file to compare with.
+    /// Compare with this tenant snapshot file instead of reading the live tenant.
     #[arg(long, value_name = "FILE")]
-    pub snapshot: PathBuf,
+    pub snapshot: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// How to read licensed users from the live tenant.
+    #[arg(long, value_enum, default_value_t = LicensedUsersStrategy::Auto)]
+    pub strategy: LicensedUsersStrategy,
+    /// Connection flags (used when no --snapshot is given).
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+impl CompareArgs {
+    /// The tenant state to plan against: the `--snapshot` file, or a live read of what
+    /// the config manages. Both refuse a tenant other than the one the config pins.
+    pub fn tenant_state(&self, desired: &DesiredState) -> anyhow::Result<TenantSnapshot> {
+        if let Some(path) = &self.snapshot {
+            let live = TenantSnapshot::read(path)?;
+            if let Some(problem) = tenant_pin_problem(desired, &live) {
+                let location = problem
+                    .location
+                    .as_ref()
+                    .map(|l| format!("{l}: "))
+                    .unwrap_or_default();
+                bail!(
+                    "refusing to continue: {location}{} ({}) [{}]; {}",
+                    problem.message,
+                    path.display(),
+                    problem.code,
+                    problem.help.as_deref().unwrap_or("")
+                );
+            }
+            return Ok(live);
+        }
+        let mut scope = scope_of(desired);
+        scope.scope.strategy = self.strategy;
+        let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+        let (live, _, _) = runtime.block_on(read_live(&self.connection, &scope))?;
+        Ok(live)
+    }
 }
 
 fn render(plan: &Plan, format: Format, mode: Mode) -> String {
@@ -126,7 +167,7 @@ pub fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
-    let live = TenantSnapshot::read(&args.input.snapshot)?;
+    let live = args.input.tenant_state(&config.desired)?;
     let plan = plan(
         &config.desired,
         &live,
@@ -174,7 +215,7 @@ pub fn run_drift(args: &DriftArgs) -> anyhow::Result<u8> {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
-    let live = TenantSnapshot::read(&args.input.snapshot)?;
+    let live = args.input.tenant_state(&config.desired)?;
     // Drift reports what differs; safety limits concern applying, so they are not applied.
     let plan = plan(&config.desired, &live, &PlanOptions { allow_unsafe: true });
     print(&render(&plan, args.input.format, Mode::Drift))?;

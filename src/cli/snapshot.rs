@@ -20,6 +20,10 @@ pub struct SnapshotArgs {
     /// Where to write the snapshot (JSON).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
+    /// Also read the unlicensed users and the groups this config directory manages, and
+    /// refuse a tenant other than the one it pins (without it: licensed users only).
+    #[arg(long, value_name = "DIR")]
+    pub config: Option<PathBuf>,
     /// Read every user and group, not only licensed and managed ones.
     #[arg(long)]
     pub full: bool,
@@ -55,6 +59,21 @@ pub async fn read_live(
 /// Runs `licensectl snapshot`.
 pub fn run(args: &SnapshotArgs) -> anyhow::Result<u8> {
     let mut scope = ConfigScope::default();
+    if let Some(dir) = &args.config {
+        let loaded = crate::config::load(dir);
+        let Some(desired) = loaded.desired.as_ref().filter(|_| loaded.is_valid()) else {
+            let text = crate::diagnostic::render::human(
+                &loaded.diagnostics,
+                &loaded.sources,
+                super::validate::stderr_color(),
+            );
+            let mut stderr = std::io::stderr().lock();
+            let _ = stderr.write_all(text.as_bytes());
+            let _ = writeln!(stderr, "{}", super::validate::summary(&loaded));
+            return Ok(exit::INVALID_CONFIG);
+        };
+        scope = super::live::scope_of(desired);
+    }
     scope.scope.full = args.full;
     scope.scope.strategy = args.strategy;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

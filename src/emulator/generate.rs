@@ -691,6 +691,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         version: crate::snapshot::SNAPSHOT_VERSION,
         tenant_id,
         tenant_domain: Some(opts.domain.clone()),
+        verified_domains: Vec::new(),
         subscribed_skus: skus,
         users,
         groups,

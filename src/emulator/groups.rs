@@ -297,8 +297,8 @@ fn sku_json(tenant: &Tenant, s: &SubscribedSku, select: Option<&[&'static str]>)
     Value::Object(map)
 }
 
-/// `GET /subscribedSkus` (`$select` only; any other option is refused).
-pub fn list_skus(t: &Tenant, q: &Query, base: &str) -> Result<Value, GraphError> {
+/// Refuses any query option but `$select`.
+fn only_select(q: &Query) -> Result<(), GraphError> {
     for (k, _) in &q.pairs {
         if !k.trim_start_matches('$').eq_ignore_ascii_case("select") {
             return Err(GraphError::bad_request(format!(
@@ -306,6 +306,12 @@ pub fn list_skus(t: &Tenant, q: &Query, base: &str) -> Result<Value, GraphError>
             )));
         }
     }
+    Ok(())
+}
+
+/// `GET /subscribedSkus` (`$select` only; any other option is refused).
+pub fn list_skus(t: &Tenant, q: &Query, base: &str) -> Result<Value, GraphError> {
+    only_select(q)?;
     let select = parse_select(
         q,
         &[SKU_PROPERTIES],
@@ -319,6 +325,66 @@ pub fn list_skus(t: &Tenant, q: &Query, base: &str) -> Result<Value, GraphError>
     Ok(json!({
         "@odata.context": context(base, "subscribedSkus", select.as_deref(), false),
         "value": value,
+    }))
+}
+
+/// Every `organization` property the emulator knows.
+pub const ORGANIZATION_PROPERTIES: &[&str] = &["id", "displayName", "verifiedDomains"];
+
+/// `GET /organization` (`$select` only): the tenant itself; its `tenantDomain` is the
+/// initial domain, the snapshot's other `verifiedDomains` are custom ones (the first of
+/// them the default).
+pub fn organization(t: &Tenant, q: &Query, base: &str) -> Result<Value, GraphError> {
+    only_select(q)?;
+    let select = parse_select(
+        q,
+        &[ORGANIZATION_PROPERTIES],
+        "Microsoft.DirectoryServices.Organization",
+    )?;
+    let domain = t.domain.clone();
+    let display = domain
+        .as_deref()
+        .and_then(|d| d.split('.').next())
+        .unwrap_or("Emulated tenant")
+        .to_owned();
+    let mut map = Map::new();
+    for p in select.as_deref().unwrap_or(ORGANIZATION_PROPERTIES) {
+        let v = match *p {
+            "id" => Value::String(t.tenant_id.to_string()),
+            "displayName" => Value::String(display.clone()),
+            "verifiedDomains" => {
+                let custom: Vec<&String> = t
+                    .verified_domains
+                    .iter()
+                    .filter(|d| domain.as_ref().is_none_or(|p| !p.eq_ignore_ascii_case(d)))
+                    .collect();
+                let initial = domain.iter().map(|d| {
+                    json!({
+                        "capabilities": "Email, OfficeCommunicationsOnline",
+                        "isDefault": custom.is_empty(),
+                        "isInitial": true,
+                        "name": d,
+                        "type": "Managed",
+                    })
+                });
+                let others = custom.iter().enumerate().map(|(i, d)| {
+                    json!({
+                        "capabilities": "Email, OfficeCommunicationsOnline",
+                        "isDefault": i == 0,
+                        "isInitial": false,
+                        "name": d,
+                        "type": "Managed",
+                    })
+                });
+                Value::Array(initial.chain(others).collect())
+            }
+            _ => Value::Null,
+        };
+        map.insert((*p).to_owned(), v);
+    }
+    Ok(json!({
+        "@odata.context": context(base, "organization", select.as_deref(), false),
+        "value": [Value::Object(map)],
     }))
 }
 

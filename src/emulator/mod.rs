@@ -163,6 +163,7 @@ enum Route {
     Group(String),
     GroupMembers(String),
     GroupAssign(String),
+    Organization,
     Batch,
 }
 
@@ -209,6 +210,7 @@ fn route(path: &str) -> Result<Route, GraphError> {
         [s, id, a] if eq(s, "groups") && eq(a, "assignLicense") => {
             Ok(Route::GroupAssign((*id).to_owned()))
         }
+        [s] if eq(s, "organization") => Ok(Route::Organization),
         [s] if eq(s, "$batch") => Ok(Route::Batch),
         [s, ..] => Err(unknown(s)),
         [] => Err(unknown("")),
@@ -227,6 +229,7 @@ impl Route {
             Route::Group(_) => "/groups/{id}",
             Route::GroupMembers(_) => "/groups/{id}/members",
             Route::GroupAssign(_) => "/groups/{id}/assignLicense",
+            Route::Organization => "/organization",
             Route::Batch => "/$batch",
         }
     }
@@ -285,6 +288,17 @@ impl Route {
             Route::GroupAssign(_) => &[
                 "LicenseAssignment.ReadWrite.All",
                 "Group.ReadWrite.All",
+                "Directory.ReadWrite.All",
+            ],
+            // Any signed-in app may read its own organization's basic profile.
+            Route::Organization => &[
+                "Organization.Read.All",
+                "Organization.ReadWrite.All",
+                "User.Read.All",
+                "User.ReadWrite.All",
+                "LicenseAssignment.Read.All",
+                "LicenseAssignment.ReadWrite.All",
+                "Directory.Read.All",
                 "Directory.ReadWrite.All",
             ],
             Route::Batch => &[],
@@ -603,6 +617,10 @@ impl Emulator {
             Route::Skus => {
                 let t = lock(&self.shared.tenant);
                 Ok(Reply::json(200, groups::list_skus(&t, q, &call.base)?))
+            }
+            Route::Organization => {
+                let t = lock(&self.shared.tenant);
+                Ok(Reply::json(200, groups::organization(&t, q, &call.base)?))
             }
             Route::Sku(id) => {
                 let t = lock(&self.shared.tenant);

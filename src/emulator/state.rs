@@ -19,6 +19,8 @@ pub struct Tenant {
     pub tenant_id: TenantId,
     /// The primary domain, when known.
     pub domain: Option<String>,
+    /// Further verified domains (custom domains), served by `GET /organization`.
+    pub verified_domains: Vec<String>,
     /// Subscribed SKUs.
     pub skus: Vec<SubscribedSku>,
     /// Users, in snapshot order (paging order).
@@ -86,6 +88,7 @@ impl Tenant {
             version: snapshot.version,
             tenant_id: snapshot.tenant_id,
             domain: snapshot.tenant_domain,
+            verified_domains: snapshot.verified_domains,
             skus: snapshot.subscribed_skus,
             users: snapshot.users,
             groups: snapshot.groups,
@@ -105,6 +108,7 @@ impl Tenant {
             version: self.version,
             tenant_id: self.tenant_id,
             tenant_domain: self.domain.clone(),
+            verified_domains: self.verified_domains.clone(),
             subscribed_skus: self.skus.clone(),
             users: self.users.clone(),
             groups: self.groups.clone(),

@@ -1,7 +1,8 @@
 //! Reading a tenant's live license state into a [`TenantSnapshot`].
 //!
 //! What is read, and how cheaply:
-//! - `subscribedSkus` (one request);
+//! - `subscribedSkus` and the tenant's initial domain from `organization` (one request
+//!   each, in parallel);
 //! - every licensed user, either with one sequential pager
 //!   (`assignedLicenses/$count ne 0`, an advanced query) or with one pager per SKU
 //!   (`assignedLicenses/any(x:x/skuId eq …)`) run in parallel, merged and de-duplicated —
@@ -10,7 +11,9 @@
 //!   UPNs, twenty such filters per `$batch` (300 UPNs per HTTP request, one resource unit
 //!   per 15 users, where single GETs would cost one per user);
 //! - the managed groups and every group that assigns a license to a user read, with
-//!   their direct user members and license processing state.
+//!   their direct user members and license processing state;
+//! - the members of those groups that hold no license (a failed group license shows only
+//!   in `licenseAssignmentStates`), looked up by id the same way.
 //!
 //! With `full`, every user and every group is read instead (the emulator round trip,
 //! adoption). The module reports progress through [`ReadProgress`] and prints nothing.
@@ -104,7 +107,8 @@ pub async fn read_tenant(
         name: "subscribed SKUs",
         total: None,
     });
-    let subscribed_skus = client.subscribed_skus().await?;
+    let (subscribed_skus, domains) =
+        futures::try_join!(client.subscribed_skus(), tenant_domains(client))?;
     progress.event(ReadEvent::Items(subscribed_skus.len() as u64));
 
     let mut users: BTreeMap<String, User> = BTreeMap::new();
@@ -166,6 +170,29 @@ pub async fn read_tenant(
     }
 
     let groups = read_groups(client, scope, users.values(), progress).await?;
+    if !scope.full {
+        // Members of the groups read who hold no license (typically because the group's
+        // license failed for them: the error shows only in their licenseAssignmentStates).
+        let mut missing: Vec<String> = groups
+            .iter()
+            .flat_map(|g| g.members.iter())
+            .map(ToString::to_string)
+            .filter(|id| !users.contains_key(id))
+            .collect();
+        missing.sort();
+        missing.dedup();
+        if !missing.is_empty() {
+            progress.event(ReadEvent::Phase {
+                name: "unlicensed group members",
+                total: Some(missing.len() as u64),
+            });
+            let refs: Vec<&str> = missing.iter().map(String::as_str).collect();
+            for u in users_where_in(client, "id", &refs).await? {
+                progress.event(ReadEvent::Items(1));
+                users.insert(u.id.to_string(), u);
+            }
+        }
+    }
     let mut users: Vec<User> = users.into_values().collect();
     users.sort_by(|a, b| {
         a.user_principal_name
@@ -176,7 +203,12 @@ pub async fn read_tenant(
     Ok(TenantSnapshot {
         version: SNAPSHOT_VERSION,
         tenant_id,
-        tenant_domain: None,
+        tenant_domain: primary_domain(&domains),
+        verified_domains: {
+            let mut names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
+            names.sort_by_key(|n| n.to_ascii_lowercase());
+            names
+        },
         subscribed_skus,
         users,
         groups,
@@ -252,12 +284,21 @@ struct UserPage {
 /// Looks users up by UPN: `in` filters of 15, twenty filters per `$batch`. UPNs that do
 /// not exist are simply absent from the result (the planner reports them).
 pub async fn users_by_upn(client: &GraphClient, upns: &[&str]) -> Result<Vec<User>, GraphError> {
-    let requests: Vec<BatchRequest> = upns
+    users_where_in(client, "userPrincipalName", upns).await
+}
+
+/// Looks users up by `field in (...)` filters of 15 values, twenty filters per `$batch`.
+async fn users_where_in(
+    client: &GraphClient,
+    field: &str,
+    values: &[&str],
+) -> Result<Vec<User>, GraphError> {
+    let requests: Vec<BatchRequest> = values
         .chunks(IN_FILTER_MAX)
         .enumerate()
         .map(|(i, chunk)| {
             let list: Vec<String> = chunk.iter().map(|u| quote(u)).collect();
-            let filter = format!("userPrincipalName in ({})", list.join(","));
+            let filter = format!("{field} in ({})", list.join(","));
             let query = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("$select", USER_SELECT)
                 .append_pair("$top", &PAGE_SIZE.to_string())
@@ -364,17 +405,32 @@ struct Organization {
     verified_domains: Vec<VerifiedDomain>,
 }
 
-#[derive(Deserialize)]
-struct VerifiedDomain {
-    name: String,
+/// One of the tenant's verified domains (`organization.verifiedDomains`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct VerifiedDomain {
+    /// The domain name.
+    pub name: String,
+    /// The `*.onmicrosoft.com` domain created with the tenant (never changes).
+    #[serde(rename = "isInitial", default)]
+    pub is_initial: bool,
+    /// The default domain for new users.
+    #[serde(rename = "isDefault", default)]
+    pub is_default: bool,
 }
 
-/// The tenant's verified domain names, from `GET /organization`.
-pub async fn tenant_domains(client: &GraphClient) -> Result<Vec<String>, GraphError> {
+/// The tenant's verified domains, from `GET /organization`.
+pub async fn tenant_domains(client: &GraphClient) -> Result<Vec<VerifiedDomain>, GraphError> {
     let url = client.url("organization?$select=id,verifiedDomains")?;
     let orgs: Vec<Organization> = client.list_all(url, &[]).await?;
-    Ok(orgs
-        .into_iter()
-        .flat_map(|o| o.verified_domains.into_iter().map(|d| d.name))
-        .collect())
+    Ok(orgs.into_iter().flat_map(|o| o.verified_domains).collect())
+}
+
+/// The domain a snapshot records: the initial domain, else the default, else the first.
+pub fn primary_domain(domains: &[VerifiedDomain]) -> Option<String> {
+    domains
+        .iter()
+        .find(|d| d.is_initial)
+        .or_else(|| domains.iter().find(|d| d.is_default))
+        .or_else(|| domains.first())
+        .map(|d| d.name.clone())
 }

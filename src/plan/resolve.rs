@@ -335,23 +335,31 @@ pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
 }
 
 fn check_tenant(desired: &DesiredState, live: &TenantSnapshot, diagnostics: &mut Vec<Diagnostic>) {
-    let Some(pinned) = &desired.settings.tenant else {
-        return;
-    };
+    diagnostics.extend(tenant_pin_problem(desired, live));
+}
+
+/// Why `live` is not the tenant the config pins, if it is not (`tenant-mismatch`), or
+/// cannot be told (`tenant-unverified`). A pinned GUID must equal `tenantId`; a pinned
+/// domain must be `tenantDomain` or one of `verifiedDomains`.
+pub fn tenant_pin_problem(desired: &DesiredState, live: &TenantSnapshot) -> Option<Diagnostic> {
+    let pinned = desired.settings.tenant.as_ref()?;
     let live_name = match &live.tenant_domain {
         Some(domain) => format!("{domain} ({})", live.tenant_id),
         None => live.tenant_id.to_string(),
     };
     let matches = match crate::ids::parse_guid(&pinned.value) {
         Ok(id) => Some(id == live.tenant_id.0),
-        Err(_) => live
-            .tenant_domain
-            .as_ref()
-            .map(|d| d.eq_ignore_ascii_case(&pinned.value)),
+        Err(_) if live.tenant_domain.is_none() && live.verified_domains.is_empty() => None,
+        Err(_) => Some(
+            live.tenant_domain
+                .iter()
+                .chain(&live.verified_domains)
+                .any(|d| d.eq_ignore_ascii_case(&pinned.value)),
+        ),
     };
     match matches {
-        Some(true) => {}
-        Some(false) => diagnostics.push(
+        Some(true) => None,
+        Some(false) => Some(
             Diagnostic::error(
                 "tenant-mismatch",
                 format!(
@@ -362,7 +370,7 @@ fn check_tenant(desired: &DesiredState, live: &TenantSnapshot, diagnostics: &mut
             .at(pinned.location.clone())
             .help("plan against a snapshot of the pinned tenant, or change `tenant` if the config really moved"),
         ),
-        None => diagnostics.push(
+        None => Some(
             Diagnostic::error(
                 "tenant-unverified",
                 format!(

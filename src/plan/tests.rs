@@ -93,6 +93,7 @@ fn tenant() -> TenantSnapshot {
         version: 1,
         tenant_id: TenantId::new(guid(9, 1)),
         tenant_domain: Some("contoso.onmicrosoft.com".to_owned()),
+        verified_domains: Vec::new(),
         subscribed_skus: vec![
             sku("SPE_E3", E3_PLANS, 100, 0),
             sku(

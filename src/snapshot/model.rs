@@ -15,6 +15,10 @@ pub struct TenantSnapshot {
     /// The tenant's primary domain, e.g. `contoso.onmicrosoft.com`, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_domain: Option<String>,
+    /// Every verified domain of the tenant (`organization.verifiedDomains`), when read
+    /// live; lets a config pinned to a custom domain be checked offline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verified_domains: Vec<String>,
     /// The products the tenant subscribes to (`GET /subscribedSkus`).
     #[serde(default)]
     pub subscribed_skus: Vec<SubscribedSku>,

@@ -101,6 +101,7 @@ impl Double {
         let app = Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(token))
             .route("/v1.0/subscribedSkus", get(skus))
+            .route("/v1.0/organization", get(organization))
             .route("/v1.0/users", get(users))
             .route("/v1.0/users/{id}/assignLicense", post(assign))
             .route("/v1.0/$batch", post(batch))
@@ -252,6 +253,17 @@ async fn token(State(d): State<Double>, Path(tenant): Path<String>, body: String
     );
     axum::Json(json!({"token_type": "Bearer", "expires_in": 3599, "access_token": token}))
         .into_response()
+}
+
+async fn organization(State(d): State<Double>, headers: HeaderMap) -> Response {
+    if let Some(r) = authorize(&d, &headers, "LicenseAssignment.Read.All") {
+        return r;
+    }
+    axum::Json(json!({"value": [{"id": TENANT, "verifiedDomains": [
+        {"name": "contoso.com", "isDefault": true, "isInitial": false},
+        {"name": "contoso.onmicrosoft.com", "isDefault": false, "isInitial": true},
+    ]}]}))
+    .into_response()
 }
 
 async fn skus(State(d): State<Double>, headers: HeaderMap) -> Response {
