@@ -5,6 +5,7 @@
 //! apply. Only the edges do I/O: the CLI, config loading, the Graph client, snapshot
 //! fetch, apply and the emulator. The planner and renderers take data and return data.
 
+pub mod apply;
 pub mod auth;
 pub mod cli;
 pub mod config;

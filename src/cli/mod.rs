@@ -4,6 +4,7 @@
 //! own flags, and uses `anyhow`. Each command lives in its own file and calls into the
 //! library; no licensing logic lives here.
 
+pub mod apply;
 pub mod connection;
 pub mod emulator;
 pub mod exit;
@@ -43,6 +44,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Report where the tenant differs from the config (exit 2 when it does).
     Drift(plan::DriftArgs),
+    /// Make the tenant match the config (or a saved plan), verify, and journal every write.
+    Apply(apply::ApplyArgs),
 }
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
@@ -68,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Snapshot(args) => snapshot::run(args),
         Command::Plan(args) => plan::run_plan(args),
         Command::Drift(args) => plan::run_drift(args),
+        Command::Apply(args) => apply::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -107,7 +107,7 @@ impl CompareArgs {
     }
 }
 
-fn render(plan: &Plan, format: Format, mode: Mode) -> String {
+pub(super) fn render(plan: &Plan, format: Format, mode: Mode) -> String {
     match format {
         Format::Text => text::render(plan, mode),
         Format::Markdown => markdown::render(plan, mode),
@@ -116,7 +116,7 @@ fn render(plan: &Plan, format: Format, mode: Mode) -> String {
 }
 
 /// Prints diagnostics to stderr as snippets of the config files they point into.
-fn eprint_diagnostics(list: &[Diagnostic], sources: &SourceFiles) {
+pub(super) fn eprint_diagnostics(list: &[Diagnostic], sources: &SourceFiles) {
     if list.is_empty() {
         return;
     }
@@ -125,14 +125,14 @@ fn eprint_diagnostics(list: &[Diagnostic], sources: &SourceFiles) {
 }
 
 /// A loaded, valid config.
-struct Config {
-    desired: DesiredState,
-    sources: SourceFiles,
-    digest: String,
+pub(super) struct Config {
+    pub(super) desired: DesiredState,
+    pub(super) sources: SourceFiles,
+    pub(super) digest: String,
 }
 
 /// Loads the config; `Err(code)` when it is invalid (diagnostics already printed).
-fn load(dir: &Path) -> Result<Config, u8> {
+pub(super) fn load(dir: &Path) -> Result<Config, u8> {
     let loaded = config::load(dir);
     eprint_diagnostics(&loaded.diagnostics, &loaded.sources);
     if !loaded.is_valid() {
@@ -153,7 +153,7 @@ fn load(dir: &Path) -> Result<Config, u8> {
     }
 }
 
-fn print(text: &str) -> anyhow::Result<()> {
+pub(super) fn print(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())

@@ -13,6 +13,7 @@ const LINE_EVERY: Duration = Duration::from_secs(5);
 
 /// Reports read progress on stderr.
 pub struct StderrProgress {
+    verb: &'static str,
     bar: Option<ProgressBar>,
     plain: Mutex<PlainState>,
 }
@@ -25,8 +26,13 @@ struct PlainState {
 }
 
 impl StderrProgress {
-    /// A bar when `tty`, plain lines otherwise.
+    /// A bar when `tty`, plain lines otherwise; phases print as "reading {phase}".
     pub fn new(tty: bool) -> Self {
+        Self::with_verb(tty, "reading ")
+    }
+
+    /// Like [`StderrProgress::new`], phases printed as "{verb}{phase}".
+    pub fn with_verb(tty: bool, verb: &'static str) -> Self {
         let bar = tty.then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(
@@ -36,6 +42,7 @@ impl StderrProgress {
             bar
         });
         Self {
+            verb,
             bar,
             plain: Mutex::new(PlainState {
                 phase: "",
@@ -74,9 +81,10 @@ impl ReadProgress for StderrProgress {
                 s.total = total;
                 s.done = 0;
                 s.last = Instant::now();
+                let verb = self.verb;
                 Some(match total {
-                    Some(t) => format!("reading {name} (about {t})"),
-                    None => format!("reading {name}"),
+                    Some(t) => format!("{verb}{name} (about {t})"),
+                    None => format!("{verb}{name}"),
                 })
             }
             ReadEvent::Items(n) => {

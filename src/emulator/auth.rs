@@ -25,7 +25,7 @@ pub const DEFAULT_CLIENT_SECRET: &str = "licensectl-emulator-secret";
 /// The application permissions granted to the default app.
 pub const DEFAULT_ROLES: &[&str] = &[
     "LicenseAssignment.ReadWrite.All",
-    "User.Read.All",
+    "User.ReadWrite.All",
     "GroupMember.Read.All",
     "Group.Read.All",
     "Organization.Read.All",

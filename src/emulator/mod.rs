@@ -424,8 +424,13 @@ impl Emulator {
                 return Reply::error(&GraphError::method_not_allowed(), &call);
             }
             let fault = lock(&self.shared.faults).draw();
+            let reply = batch::run(self, &call, &claims).await;
             if fault == Fault::Drop {
-                lock(&self.shared.stats).faults += 1;
+                // The connection drops after the batch ran: its writes took effect but
+                // the client never sees the answer (the hard case for idempotency).
+                let mut stats = lock(&self.shared.stats);
+                stats.faults += 1;
+                stats.batches += 1;
                 return Reply {
                     status: 200,
                     headers: Vec::new(),
@@ -433,7 +438,6 @@ impl Emulator {
                     drop: true,
                 };
             }
-            let reply = batch::run(self, &call, &claims).await;
             let mut stats = lock(&self.shared.stats);
             stats.batches += 1;
             return reply;

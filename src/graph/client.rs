@@ -52,7 +52,8 @@ pub struct ClientStats {
 }
 
 impl ClientStats {
-    fn bump(counter: &AtomicU64, by: u64) {
+    /// Adds `by` to a counter.
+    pub fn bump(counter: &AtomicU64, by: u64) {
         counter.fetch_add(by, Ordering::Relaxed);
     }
 
@@ -160,7 +161,8 @@ impl BatchResponse {
         (200..300).contains(&self.status)
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    /// A header of the item's answer, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -218,6 +220,11 @@ impl GraphClient {
     /// The concurrency limiter.
     pub fn limiter(&self) -> &AdaptiveLimiter {
         &self.limiter
+    }
+
+    /// The retry policy.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
     }
 
     /// The token source.
@@ -547,6 +554,24 @@ impl GraphClient {
             .zip(requests)
             .map(|(a, r)| a.ok_or_else(|| GraphError::BatchMissing { id: r.id.clone() }))
             .collect()
+    }
+
+    /// Sends one `$batch` whose `requests` are `items` (at most 20, in Graph's item shape,
+    /// `dependsOn` included) once through [`GraphClient::send`], which retries the whole
+    /// request on 429, 5xx and dropped connections. Returns the item answers and the
+    /// batch's `request-id`; items are not retried here.
+    pub async fn post_batch<T: Serialize>(
+        &self,
+        items: &[T],
+    ) -> Result<(Vec<BatchResponse>, Option<String>), GraphError> {
+        let url = self.url("$batch")?;
+        let body = serde_json::json!({ "requests": items });
+        ClientStats::bump(&self.stats.batch_items, items.len() as u64);
+        let resp = self
+            .send(Method::POST, url.clone(), &[], Some(&body))
+            .await?;
+        let parsed: BatchResponseBody = decode(&Method::POST, &url, &resp)?;
+        Ok((parsed.responses, resp.request_id))
     }
 
     async fn send_batch(&self, items: &[BatchRequest]) -> Result<Vec<BatchResponse>, GraphError> {

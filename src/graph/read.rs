@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Deserialize;
 
-use crate::ids::{GroupId, TenantId};
+use crate::ids::{GroupId, TenantId, UserId};
 use crate::snapshot::{Group, SNAPSHOT_VERSION, TenantSnapshot, User};
 
 use super::client::{BatchRequest, GraphClient, PAGE_SIZE, USER_SELECT};
@@ -285,6 +285,32 @@ struct UserPage {
 /// not exist are simply absent from the result (the planner reports them).
 pub async fn users_by_upn(client: &GraphClient, upns: &[&str]) -> Result<Vec<User>, GraphError> {
     users_where_in(client, "userPrincipalName", upns).await
+}
+
+/// Looks users up by object id, the same way as [`users_by_upn`].
+pub async fn users_by_id(client: &GraphClient, ids: &[UserId]) -> Result<Vec<User>, GraphError> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    users_where_in(client, "id", &refs).await
+}
+
+/// Re-reads some principals (after writes): the subscribed SKUs (for seat counts), the
+/// users `user_ids`, and the groups `group_ids` with their members and processing state.
+pub async fn read_principals(
+    client: &GraphClient,
+    user_ids: &[UserId],
+    group_ids: &[GroupId],
+) -> Result<(Vec<crate::snapshot::SubscribedSku>, Vec<User>, Vec<Group>), GraphError> {
+    let scope = ReadScope {
+        managed_group_ids: group_ids.to_vec(),
+        ..ReadScope::default()
+    };
+    let (skus, users, groups) = futures::try_join!(
+        client.subscribed_skus(),
+        users_by_id(client, user_ids),
+        read_groups(client, &scope, std::iter::empty(), &NoProgress),
+    )?;
+    Ok((skus, users, groups))
 }
 
 /// Looks users up by `field in (...)` filters of 15 values, twenty filters per `$batch`.

@@ -1,0 +1,450 @@
+//! Running one phase of writes through Graph `$batch`: up to 20 independent requests per
+//! batch; a user's usage location `PATCH` and its `assignLicense` together in one batch
+//! of their own, the second with `dependsOn` the first (Graph supports a single serial
+//! chain per batch, not several); batches in flight concurrently under the client's adaptive limiter,
+//! items retried individually (honouring `Retry-After`, halving concurrency on 429s),
+//! and every request and result written to the journal as it happens.
+//!
+//! A failure that cannot be retried is recorded for its principal and the rest of the
+//! phase goes on. Nothing here decides *what* to write: that is the schedule's job.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::graph::GraphClient;
+use crate::graph::client::{BATCH_MAX, BatchResponse, ClientStats};
+use crate::graph::error::ApiError;
+use crate::graph::read::{ReadEvent, ReadProgress};
+use crate::graph::retry::{Decision, Failure, parse_retry_after};
+use crate::plan::Principal;
+
+use super::ApplyError;
+use super::journal::{Entry, Event, Journal};
+use super::schedule::{Operation, Phase};
+
+/// Most batches built per round and sent concurrently (the client's limiter decides how
+/// many are really in flight).
+const BATCHES_IN_FLIGHT: usize = 32;
+
+/// Why a unit's writes did not all succeed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WriteFailure {
+    /// The operation that failed (`assignLicense`, `setUsageLocation`).
+    pub operation: &'static str,
+    /// HTTP status (0 when the batch carrying it got no answer).
+    pub status: u16,
+    /// Graph's error code, when it gave one.
+    pub code: Option<String>,
+    /// Graph's message, or what went wrong on the way.
+    pub message: String,
+    /// Graph's `request-id`.
+    pub request_id: Option<String>,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+/// The outcome of one unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnitOutcome {
+    /// Every operation succeeded.
+    Applied,
+    /// An operation failed for good.
+    Failed(WriteFailure),
+}
+
+/// Runs phases against one client, journalling everything.
+pub struct Executor<'a> {
+    /// The Graph client.
+    pub client: &'a GraphClient,
+    /// Where requests and results are recorded.
+    pub journal: &'a Journal,
+    /// Progress (one item per finished unit).
+    pub progress: &'a dyn ReadProgress,
+}
+
+/// A unit in flight.
+struct Pending<'p> {
+    index: usize,
+    principal: &'p Principal,
+    operations: &'p [Operation],
+    /// Operations before this one are done.
+    next: usize,
+    attempts: u32,
+    started: Option<Instant>,
+}
+
+#[derive(Serialize)]
+struct Item {
+    id: String,
+    method: &'static str,
+    url: String,
+    headers: Value,
+    body: Value,
+    #[serde(rename = "dependsOn", skip_serializing_if = "Vec::is_empty")]
+    depends_on: Vec<String>,
+}
+
+fn item_for(principal: &Principal, op: &Operation, id: String, depends_on: Vec<String>) -> Item {
+    let (method, url, body) = match (principal, op) {
+        (Principal::User { id: user, .. }, Operation::SetUsageLocation { usage_location }) => (
+            "PATCH",
+            format!("/users/{user}"),
+            json!({ "usageLocation": usage_location }),
+        ),
+        (Principal::User { id: user, .. }, Operation::AssignLicense { request }) => (
+            "POST",
+            format!("/users/{user}/assignLicense"),
+            serde_json::to_value(request).unwrap_or(Value::Null),
+        ),
+        (Principal::Group { id: group, .. }, Operation::AssignLicense { request }) => (
+            "POST",
+            format!("/groups/{group}/assignLicense"),
+            serde_json::to_value(request).unwrap_or(Value::Null),
+        ),
+        (Principal::Group { id: group, .. }, Operation::SetUsageLocation { usage_location }) => (
+            // Groups have no usage location; the planner never asks for one. Sent anyway,
+            // Graph's answer (400) is recorded like any other failure.
+            "PATCH",
+            format!("/groups/{group}"),
+            json!({ "usageLocation": usage_location }),
+        ),
+    };
+    Item {
+        id,
+        method,
+        url,
+        headers: json!({ "Content-Type": "application/json" }),
+        body,
+        depends_on,
+    }
+}
+
+/// What became of one item in a round.
+enum ItemResult {
+    Ok,
+    /// Its dependency failed (424): it follows the dependency's fate.
+    Dependency,
+    Retry(Duration),
+    Failed(WriteFailure),
+}
+
+impl Executor<'_> {
+    fn journal(&self, entry: Entry) -> Result<(), ApplyError> {
+        self.journal.record(entry)
+    }
+
+    /// Runs `phase`; one outcome per unit, in the phase's order. Errors only when the
+    /// journal cannot be written (then nothing more is sent).
+    pub async fn run(&self, phase: &Phase) -> Result<Vec<UnitOutcome>, ApplyError> {
+        let label = phase.kind.label();
+        self.progress.event(ReadEvent::Phase {
+            name: phase.kind.progress(),
+            total: Some(phase.units.len() as u64),
+        });
+        self.journal(Entry {
+            event: Some(Event::Phase),
+            phase: Some(label),
+            message: Some(format!("{} principal(s)", phase.units.len())),
+            ..Entry::default()
+        })?;
+        let mut outcomes: Vec<Option<UnitOutcome>> = vec![None; phase.units.len()];
+        let mut pending: Vec<Pending<'_>> = phase
+            .units
+            .iter()
+            .enumerate()
+            .map(|(index, unit)| Pending {
+                index,
+                principal: &unit.principal,
+                operations: &unit.operations,
+                next: 0,
+                attempts: 0,
+                started: None,
+            })
+            .collect();
+        let policy = *self.client.policy();
+        let mut rng = StdRng::from_os_rng();
+        while !pending.is_empty() {
+            // Graph supports `dependsOn` only as one pattern per batch (all parallel, one
+            // serial chain, or all on one request): a usage location PATCH and the
+            // assignLicense depending on it travel alone, as one serial chain; single
+            // writes are packed twenty to a batch, all parallel.
+            let mut batches: Vec<Vec<usize>> = Vec::new();
+            let mut current: Vec<usize> = Vec::new();
+            for (i, p) in pending.iter().enumerate() {
+                if p.operations.len() - p.next > 1 {
+                    batches.push(vec![i]);
+                    continue;
+                }
+                current.push(i);
+                if current.len() == BATCH_MAX {
+                    batches.push(std::mem::take(&mut current));
+                }
+            }
+            if !current.is_empty() {
+                batches.push(current);
+            }
+            // Journal the requests of this round before sending any of them.
+            for members in &batches {
+                for &pi in members {
+                    let p = &mut pending[pi];
+                    p.attempts += 1;
+                    p.started.get_or_insert_with(Instant::now);
+                    for op in &p.operations[p.next..] {
+                        self.journal(Entry {
+                            event: Some(Event::Request),
+                            phase: Some(label),
+                            principal: Some(p.principal.clone()),
+                            operation: Some(op.name()),
+                            attempt: Some(p.attempts),
+                            body: Some(match op {
+                                Operation::SetUsageLocation { usage_location } => {
+                                    json!({ "usageLocation": usage_location })
+                                }
+                                Operation::AssignLicense { request } => {
+                                    serde_json::to_value(request).unwrap_or(Value::Null)
+                                }
+                            }),
+                            ..Entry::default()
+                        })?;
+                    }
+                }
+            }
+            let sends = batches.iter().map(|members| {
+                let mut items = Vec::new();
+                let mut owners: Vec<(usize, usize)> = Vec::new(); // (pending idx, op idx)
+                for &pi in members {
+                    let p = &pending[pi];
+                    let mut previous: Option<String> = None;
+                    for op_index in p.next..p.operations.len() {
+                        let id = (items.len() + 1).to_string();
+                        items.push(item_for(
+                            p.principal,
+                            &p.operations[op_index],
+                            id.clone(),
+                            previous.iter().cloned().collect(),
+                        ));
+                        owners.push((pi, op_index));
+                        previous = Some(id);
+                    }
+                }
+                async move {
+                    let sent = Instant::now();
+                    let result = self.client.post_batch(&items).await;
+                    (items, owners, sent, result)
+                }
+            });
+            let answers: Vec<_> = stream::iter(sends)
+                .buffer_unordered(BATCHES_IN_FLIGHT)
+                .collect()
+                .await;
+
+            let mut results: HashMap<(usize, usize), (ItemResult, Option<String>, u16)> =
+                HashMap::new();
+            for (items, owners, _sent, result) in answers {
+                match result {
+                    Err(error) => {
+                        // The batch got no usable answer even after the client's retries.
+                        for &(pi, op_index) in &owners {
+                            let p = &pending[pi];
+                            results.insert(
+                                (pi, op_index),
+                                (
+                                    ItemResult::Failed(WriteFailure {
+                                        operation: p.operations[op_index].name(),
+                                        status: 0,
+                                        code: error.code().map(|c| c.as_str().to_owned()),
+                                        message: error.to_string(),
+                                        request_id: None,
+                                        attempts: p.attempts,
+                                    }),
+                                    None,
+                                    0,
+                                ),
+                            );
+                        }
+                    }
+                    Ok((responses, batch_request_id)) => {
+                        let by_id: HashMap<&str, &BatchResponse> =
+                            responses.iter().map(|r| (r.id.as_str(), r)).collect();
+                        for (item, &(pi, op_index)) in items.iter().zip(&owners) {
+                            let p = &pending[pi];
+                            let operation = p.operations[op_index].name();
+                            let Some(answer) = by_id.get(item.id.as_str()) else {
+                                results.insert(
+                                    (pi, op_index),
+                                    (
+                                        ItemResult::Failed(WriteFailure {
+                                            operation,
+                                            status: 0,
+                                            code: None,
+                                            message: format!(
+                                                "the $batch answer has no response for item {}",
+                                                item.id
+                                            ),
+                                            request_id: batch_request_id.clone(),
+                                            attempts: p.attempts,
+                                        }),
+                                        batch_request_id.clone(),
+                                        0,
+                                    ),
+                                );
+                                continue;
+                            };
+                            let request_id = answer
+                                .header("request-id")
+                                .map(str::to_owned)
+                                .or_else(|| {
+                                    (!answer.is_success())
+                                        .then(|| answer.error().request_id)
+                                        .flatten()
+                                })
+                                .or_else(|| batch_request_id.clone());
+                            let outcome = if answer.is_success() {
+                                ItemResult::Ok
+                            } else if answer.status == 424 {
+                                ItemResult::Dependency
+                            } else {
+                                let retry_after =
+                                    answer.header("retry-after").and_then(parse_retry_after);
+                                if answer.status == 429 {
+                                    ClientStats::bump(&self.client.stats().throttled, 1);
+                                    self.client
+                                        .limiter()
+                                        .on_throttled(retry_after, Instant::now());
+                                }
+                                let elapsed = p.started.map(|s| s.elapsed()).unwrap_or_default();
+                                match policy.decide(
+                                    p.attempts,
+                                    Failure::Status(answer.status, retry_after),
+                                    elapsed,
+                                    &mut rng,
+                                ) {
+                                    Decision::RetryAfter(wait) => {
+                                        ClientStats::bump(&self.client.stats().retries, 1);
+                                        ItemResult::Retry(wait)
+                                    }
+                                    Decision::GiveUp | Decision::Exhausted => {
+                                        let error: ApiError = answer.error();
+                                        ItemResult::Failed(WriteFailure {
+                                            operation,
+                                            status: answer.status,
+                                            code: Some(error.code.as_str().to_owned()),
+                                            message: error.message.clone(),
+                                            request_id: request_id.clone(),
+                                            attempts: p.attempts,
+                                        })
+                                    }
+                                }
+                            };
+                            results.insert((pi, op_index), (outcome, request_id, answer.status));
+                        }
+                    }
+                }
+            }
+
+            // Settle each unit: done, failed, or pending again from its first unfinished op.
+            let mut still: Vec<Pending<'_>> = Vec::new();
+            let mut wait = Duration::ZERO;
+            for (pi, mut p) in pending.into_iter().enumerate() {
+                let mut verdict: Option<UnitOutcome> = None;
+                let mut retry: Option<Duration> = None;
+                let first = p.next;
+                for op_index in first..p.operations.len() {
+                    let Some((result, request_id, status)) = results.remove(&(pi, op_index))
+                    else {
+                        continue;
+                    };
+                    let operation = p.operations[op_index].name();
+                    let (outcome, code, message) = match &result {
+                        ItemResult::Ok => ("ok", None, None),
+                        ItemResult::Dependency => (
+                            "dependency-failed",
+                            None,
+                            Some("not run: the request it depends on failed".to_owned()),
+                        ),
+                        ItemResult::Retry(_) => ("retry", None, None),
+                        ItemResult::Failed(f) => {
+                            ("failed", f.code.clone(), Some(f.message.clone()))
+                        }
+                    };
+                    self.journal(Entry {
+                        event: Some(Event::Result),
+                        phase: Some(label),
+                        principal: Some(p.principal.clone()),
+                        operation: Some(operation),
+                        attempt: Some(p.attempts),
+                        status: Some(status),
+                        outcome: Some(outcome),
+                        request_id,
+                        error_code: code,
+                        message,
+                        ..Entry::default()
+                    })?;
+                    if verdict.is_some() || retry.is_some() {
+                        continue;
+                    }
+                    match result {
+                        ItemResult::Ok => p.next = op_index + 1,
+                        ItemResult::Dependency => {}
+                        ItemResult::Retry(d) => retry = Some(d),
+                        ItemResult::Failed(f) => verdict = Some(UnitOutcome::Failed(f)),
+                    }
+                }
+                if verdict.is_none() && retry.is_none() && p.next >= p.operations.len() {
+                    verdict = Some(UnitOutcome::Applied);
+                }
+                match verdict {
+                    Some(outcome) => {
+                        outcomes[p.index] = Some(outcome);
+                        self.progress.event(ReadEvent::Items(1));
+                    }
+                    None => {
+                        wait = wait.max(retry.unwrap_or(Duration::ZERO));
+                        still.push(p);
+                    }
+                }
+            }
+            pending = still;
+            if !pending.is_empty() && !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or(UnitOutcome::Failed(WriteFailure {
+                    operation: "assignLicense",
+                    status: 0,
+                    code: None,
+                    message: "not attempted".to_owned(),
+                    request_id: None,
+                    attempts: 0,
+                }))
+            })
+            .collect())
+    }
+}
+
+impl WriteFailure {
+    /// What to do about this failure, in plain language (by HTTP status and Graph code,
+    /// never by message text).
+    pub fn fix(&self) -> String {
+        match self.status {
+            401 => "Graph refused the credential: check the app registration's secret or certificate and run apply again".to_owned(),
+            403 => match self.operation {
+                "setUsageLocation" => "grant the app the User.ReadWrite.All application permission (admin consent) so it can set usage locations, then apply again".to_owned(),
+                _ => "grant the app the LicenseAssignment.ReadWrite.All application permission (admin consent), then apply again".to_owned(),
+            },
+            404 => "the principal no longer exists in the tenant: remove it from the config and plan again".to_owned(),
+            400 | 409 => "Graph refused the request (see its message): fix the cause in the config or the tenant, then run `licensectl plan` and apply again".to_owned(),
+            0 => "no answer arrived (network, or --deadline passed): run `licensectl plan` to see what remains, then apply again".to_owned(),
+            _ => "Graph stayed throttled or unavailable through every retry: apply again later; a new plan picks up exactly what remains".to_owned(),
+        }
+    }
+}

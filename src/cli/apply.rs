@@ -1,0 +1,272 @@
+//! `licensectl apply`: plan against the live tenant (or check a saved plan), confirm,
+//! apply through `crate::apply`, and print what happened.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use crate::apply::{self, ApplyInput, ApplyOptions, ApplyReport, Journal};
+use crate::graph::read::LicensedUsersStrategy;
+use crate::plan::saved::SavedPlan;
+use crate::plan::{Change, Plan, PlanOptions, plan};
+use crate::render::{Mode, text};
+use crate::snapshot::TenantSnapshot;
+
+use super::connection::{ConnectionArgs, stderr_is_tty};
+use super::exit;
+use super::live::scope_of;
+use super::plan::{Format, eprint_diagnostics, load, print, render};
+use super::progress::StderrProgress;
+use super::snapshot::read_live;
+
+/// Arguments of `licensectl apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A saved plan (`licensectl plan --out FILE`) to apply instead of planning now.
+    #[arg(value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// The config directory (also for a saved plan: its digest must match the plan's).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub config: PathBuf,
+    /// Apply without asking (required when stdin is not a terminal, e.g. in CI).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Accept a plan exceeding safety.max_removals or safety.max_change_percent.
+    #[arg(long)]
+    pub allow_unsafe: bool,
+    /// Where to write the journal (JSON lines) [default: DIR/.licensectl/journal/apply-TIME.jsonl].
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Longest wait, in seconds, for group license processing after group assignments.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    pub group_timeout: f64,
+    /// How to read licensed users from the live tenant.
+    #[arg(long, value_enum, default_value_t = LicensedUsersStrategy::Auto)]
+    pub strategy: LicensedUsersStrategy,
+    /// Connection flags.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+fn eprintln(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Asks on the terminal; true only for `yes`.
+fn confirm(changes: usize) -> anyhow::Result<bool> {
+    let mut stderr = std::io::stderr().lock();
+    write!(
+        stderr,
+        "\nDo you want to apply these {changes} change(s)? Only 'yes' will be accepted: "
+    )
+    .and_then(|()| stderr.flush())
+    .context("cannot write to stderr")?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the answer from stdin")?;
+    Ok(answer.trim() == "yes")
+}
+
+fn default_journal(config: &Path) -> PathBuf {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(&time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_else(|_| "now".to_owned());
+    config
+        .join(".licensectl")
+        .join("journal")
+        .join(format!("apply-{stamp}.jsonl"))
+}
+
+/// The changes to apply: the saved plan's, once checked against the tenant and the
+/// config, or the current plan's. `Err(code)` when refused (reason printed).
+fn changes_to_apply(
+    args: &ApplyArgs,
+    current: &Plan,
+    live: &TenantSnapshot,
+    digest: &str,
+) -> anyhow::Result<Result<Vec<Change>, u8>> {
+    let Some(path) = &args.plan else {
+        print(&render(current, Format::Text, Mode::Plan))?;
+        return Ok(Ok(current.changes.clone()));
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read saved plan {}", path.display()))?;
+    let saved = SavedPlan::from_json(&text, path)?;
+    if let Err(refusal) = saved.check_fresh(live) {
+        eprintln(&format!("error: refusing to apply {}: {refusal}", path.display()));
+        return Ok(Err(exit::ERROR));
+    }
+    if saved.config_digest != digest {
+        eprintln(&format!(
+            "error: refusing to apply {}: the config in {} changed since the plan was made ({} then, {} now); run `licensectl plan --out` again and review the new plan",
+            path.display(),
+            args.config.display(),
+            saved.config_digest,
+            digest
+        ));
+        return Ok(Err(exit::ERROR));
+    }
+    eprintln(&format!(
+        "Applying saved plan {} ({} change(s), made by licensectl {}).",
+        path.display(),
+        saved.changes.len(),
+        saved.tool_version
+    ));
+    Ok(Ok(saved.changes.into_iter().map(|c| c.change).collect()))
+}
+
+/// Runs `licensectl apply`; returns the exit code.
+pub fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
+    if !(args.group_timeout.is_finite() && args.group_timeout >= 0.0) {
+        bail!("--group-timeout must be a non-negative number of seconds");
+    }
+    let config = match load(&args.config) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let mut scope = scope_of(&config.desired);
+        scope.scope.strategy = args.strategy;
+        let (live, client, _) = read_live(&args.connection, &scope).await?;
+        let current = plan(
+            &config.desired,
+            &live,
+            &PlanOptions {
+                allow_unsafe: args.allow_unsafe,
+            },
+        );
+        if current.has_errors() {
+            eprint_diagnostics(&current.diagnostics, &config.sources);
+            eprintln(&format!(
+                "error: the plan has {} error(s); nothing was applied",
+                current.summary.errors
+            ));
+            return Ok(exit::ERROR);
+        }
+        let changes = match changes_to_apply(args, &current, &live, &config.digest)? {
+            Ok(changes) => changes,
+            Err(code) => return Ok(code),
+        };
+        if current.safety.refused {
+            for line in text::refusal(&current) {
+                eprintln(&format!("error: unsafe plan refused: {line}"));
+            }
+            return Ok(exit::UNSAFE);
+        }
+        if changes.is_empty() {
+            print("No changes. The tenant matches the config; nothing was written.\n")?;
+            return Ok(exit::SUCCESS);
+        }
+        if !args.auto_approve {
+            if !std::io::stdin().is_terminal() {
+                eprintln("error: refusing to apply without confirmation: stdin is not a terminal; review the plan and pass --auto-approve (CI) or run apply at a terminal");
+                return Ok(exit::USAGE);
+            }
+            if !confirm(changes.len())? {
+                eprintln("Apply cancelled; nothing was written.");
+                return Ok(exit::ERROR);
+            }
+        }
+        let journal_path = args
+            .journal
+            .clone()
+            .unwrap_or_else(|| default_journal(&args.config));
+        let journal = Journal::open(&journal_path)?;
+        eprintln(&format!("Journal: {}", journal_path.display()));
+        let progress = StderrProgress::with_verb(stderr_is_tty(), "");
+        let report = apply::run(
+            &client,
+            &journal,
+            &ApplyInput {
+                desired: &config.desired,
+                before: &live,
+                changes: &changes,
+                seats: &current.seats,
+            },
+            &ApplyOptions {
+                group_timeout: Duration::from_secs_f64(args.group_timeout),
+                ..ApplyOptions::default()
+            },
+            &progress,
+        )
+        .await;
+        progress.finish();
+        let report = report?;
+        print(&render_report(&report, &journal_path))?;
+        Ok(if report.converged() {
+            exit::SUCCESS
+        } else {
+            exit::ERROR
+        })
+    })
+}
+
+/// The final report: failures with fixes, licensing errors, the summary line.
+fn render_report(report: &ApplyReport, journal: &Path) -> String {
+    let mut out = String::new();
+    let failed: Vec<_> = report.results.iter().filter(|r| !r.ok).collect();
+    if !failed.is_empty() {
+        out.push_str("\nFailed:\n");
+        for r in &failed {
+            out.push_str(&format!(
+                "  - {} {}  ({})\n",
+                r.principal.kind(),
+                r.principal.name(),
+                r.principal.id_string()
+            ));
+            for m in &r.mismatches {
+                out.push_str(&format!("      tenant: {m}\n"));
+            }
+            if let Some(f) = &r.write_failure {
+                out.push_str(&format!(
+                    "      {}: {} {}: {} (request-id {})\n      fix: {}\n",
+                    f.operation,
+                    f.status,
+                    f.code.as_deref().unwrap_or("-"),
+                    f.message,
+                    f.request_id.as_deref().unwrap_or("none"),
+                    f.fix()
+                ));
+            }
+        }
+    }
+    if !report.license_errors.is_empty() {
+        out.push_str("\nLicensing errors on the principals this apply touched:\n");
+        for f in &report.license_errors {
+            out.push_str(&format!("  ! {}\n      fix: {}\n", f.message, f.fix));
+        }
+    }
+    if !report.groups_still_processing.is_empty() {
+        let names: Vec<&str> = report
+            .groups_still_processing
+            .iter()
+            .map(|g| g.name())
+            .collect();
+        out.push_str(&format!(
+            "\nGroup license processing had not finished for {} when --group-timeout passed; run `licensectl drift` later to confirm their members.\n",
+            names.join(", ")
+        ));
+    }
+    let verdict = if report.converged() {
+        "Apply complete"
+    } else {
+        "Apply incomplete"
+    };
+    out.push_str(&format!(
+        "\n{verdict}: {} added, {} changed, {} removed, {} failed.\nJournal: {}\n",
+        report.added,
+        report.changed,
+        report.removed,
+        report.failed,
+        journal.display()
+    ));
+    out
+}
