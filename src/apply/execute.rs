@@ -356,8 +356,7 @@ impl Executor<'_> {
                 let mut retry: Option<Duration> = None;
                 let first = p.next;
                 for op_index in first..p.operations.len() {
-                    let Some((result, request_id, status)) = results.remove(&(pi, op_index))
-                    else {
+                    let Some((result, request_id, status)) = results.remove(&(pi, op_index)) else {
                         continue;
                     };
                     let operation = p.operations[op_index].name();

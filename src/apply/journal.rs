@@ -167,7 +167,10 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["event"], "request");
         assert_eq!(lines[0]["operation"], "assignLicense");
-        assert!(lines[0].get("status").is_none(), "empty fields are left out");
+        assert!(
+            lines[0].get("status").is_none(),
+            "empty fields are left out"
+        );
         assert_eq!(lines[1]["request_id"], "abc");
         assert!(lines[1]["time"].as_str().is_some_and(|t| t.ends_with('Z')));
     }

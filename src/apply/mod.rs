@@ -106,7 +106,9 @@ impl ApplyReport {
     /// True when every change took effect, no licensing error appeared on a touched
     /// principal and group processing finished.
     pub fn converged(&self) -> bool {
-        self.failed == 0 && self.license_errors.is_empty() && self.groups_still_processing.is_empty()
+        self.failed == 0
+            && self.license_errors.is_empty()
+            && self.groups_still_processing.is_empty()
     }
 }
 
@@ -175,8 +177,7 @@ pub async fn run(
                     Principal::User { .. } => None,
                 })
                 .collect();
-            still_processing =
-                wait_for_groups(client, journal, &groups, options, progress).await?;
+            still_processing = wait_for_groups(client, journal, &groups, options, progress).await?;
         }
     }
     // Groups changed by the removal phases: wait for them too before verifying members.
@@ -185,11 +186,12 @@ pub async fn run(
         .copied()
         .filter(|g| !still_processing.contains(g))
         .collect();
-    if schedule
-        .phases
-        .iter()
-        .any(|p| p.kind != PhaseKind::GroupAssignments && p.units.iter().any(|u| matches!(u.principal, Principal::Group { .. })))
-    {
+    if schedule.phases.iter().any(|p| {
+        p.kind != PhaseKind::GroupAssignments
+            && p.units
+                .iter()
+                .any(|u| matches!(u.principal, Principal::Group { .. }))
+    }) {
         let more = wait_for_groups(client, journal, &late, options, progress).await?;
         still_processing.extend(more);
     }
@@ -232,7 +234,12 @@ pub async fn run(
             .map_err(ApplyError::Verify)?
             .1
     };
-    let after = overlay(input.before, skus, users.into_iter().chain(extra_users), groups);
+    let after = overlay(
+        input.before,
+        skus,
+        users.into_iter().chain(extra_users),
+        groups,
+    );
     let report = assess(input, &after, failures, &still_processing);
     for r in &report.results {
         journal.record(Entry {
@@ -245,7 +252,11 @@ pub async fn run(
     }
     journal.record(Entry {
         event: Some(Event::End),
-        outcome: Some(if report.converged() { "converged" } else { "incomplete" }),
+        outcome: Some(if report.converged() {
+            "converged"
+        } else {
+            "incomplete"
+        }),
         message: Some(format!(
             "{} added, {} changed, {} removed, {} failed, {} licensing error(s)",
             report.added,
@@ -404,10 +415,9 @@ async fn wait_for_groups(
         let mut next = Vec::new();
         for id in &pending {
             let done = match client.group(&id.to_string()).await {
-                Ok(Some(g)) => g
-                    .license_processing_state
-                    .as_ref()
-                    .is_none_or(|s| s.state == "ProcessingComplete" || s.state == "ProcessingFailed"),
+                Ok(Some(g)) => g.license_processing_state.as_ref().is_none_or(|s| {
+                    s.state == "ProcessingComplete" || s.state == "ProcessingFailed"
+                }),
                 // Gone, or not readable right now: verification will tell.
                 Ok(None) => true,
                 Err(e) => {
@@ -425,11 +435,20 @@ async fn wait_for_groups(
         if pending.is_empty() || start.elapsed() >= options.group_timeout {
             break;
         }
-        tokio::time::sleep(options.group_poll.min(options.group_timeout.saturating_sub(start.elapsed()))).await;
+        tokio::time::sleep(
+            options
+                .group_poll
+                .min(options.group_timeout.saturating_sub(start.elapsed())),
+        )
+        .await;
     }
     journal.record(Entry {
         event: Some(Event::Wait),
-        outcome: Some(if pending.is_empty() { "done" } else { "timed-out" }),
+        outcome: Some(if pending.is_empty() {
+            "done"
+        } else {
+            "timed-out"
+        }),
         message: Some(format!(
             "group processing: {} of {} finished after {:.1} s",
             groups.len() - pending.len(),

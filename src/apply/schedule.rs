@@ -185,11 +185,7 @@ pub fn schedule(changes: &[Change], seats: &[SeatRow]) -> Schedule {
     Schedule {
         phases: order
             .into_iter()
-            .filter_map(|kind| {
-                by_kind
-                    .remove(&kind)
-                    .map(|units| Phase { kind, units })
-            })
+            .filter_map(|kind| by_kind.remove(&kind).map(|units| Phase { kind, units }))
             .collect(),
         seat_freeing_skus: moved.into_iter().collect(),
     }

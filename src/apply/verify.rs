@@ -59,8 +59,7 @@ fn check_licenses(
     held: &HashMap<SkuId, Vec<ServicePlanId>>,
     out: &mut Vec<String>,
 ) {
-    let expect = |sku: &SkuName, plans: &[PlanName], out: &mut Vec<String>| match held
-        .get(&sku.id)
+    let expect = |sku: &SkuName, plans: &[PlanName], out: &mut Vec<String>| match held.get(&sku.id)
     {
         None => out.push(format!("{} is not assigned", sku.part_number)),
         Some(disabled) if *disabled != sorted(plans.iter().map(|p| p.id)) => out.push(format!(
@@ -177,7 +176,8 @@ mod tests {
         {
             let u = &mut after.users[0];
             u.usage_location = Some("US".into());
-            u.license_assignment_states.retain(|s| s.sku_id != sku.sku_id);
+            u.license_assignment_states
+                .retain(|s| s.sku_id != sku.sku_id);
             u.assigned_licenses.retain(|l| l.sku_id != sku.sku_id);
         }
         let found = verify(std::slice::from_ref(&change), &after);

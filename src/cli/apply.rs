@@ -100,7 +100,10 @@ fn changes_to_apply(
         .with_context(|| format!("cannot read saved plan {}", path.display()))?;
     let saved = SavedPlan::from_json(&text, path)?;
     if let Err(refusal) = saved.check_fresh(live) {
-        eprintln(&format!("error: refusing to apply {}: {refusal}", path.display()));
+        eprintln(&format!(
+            "error: refusing to apply {}: {refusal}",
+            path.display()
+        ));
         return Ok(Err(exit::ERROR));
     }
     if saved.config_digest != digest {

@@ -1,0 +1,544 @@
+//! `licensectl apply` end to end through the CLI against the emulator (issue 6):
+//! convergence (plan → apply → re-plan empty, a second apply writes nothing), a swap is
+//! one call, refusals (stale or foreign saved plan, changed config, wrong tenant, unsafe
+//! plan, no confirmation), write permission errors, and the journal.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use licensectl::emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use licensectl::emulator::{EmulatorOptions, Running, serve};
+use licensectl::snapshot::{AppRegistration, TenantSnapshot};
+use serde_json::Value;
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso")
+}
+
+fn contoso() -> TenantSnapshot {
+    TenantSnapshot::read(&example().join("tenant.json")).expect("example tenant")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A copy of the example config with `edit` applied to (relative path, text) pairs, and
+/// extra files added.
+fn config_with(dir: &Path, edits: &[(&str, &str, &str)], extra: &[(&str, &str)]) -> PathBuf {
+    let config = dir.join("config");
+    copy_dir(&example(), &config);
+    std::fs::remove_file(config.join("tenant.json")).expect("the tenant is not config");
+    for (file, from, to) in edits {
+        let path = config.join(file);
+        let text = std::fs::read_to_string(&path).expect("config file");
+        assert!(text.contains(from), "{file} contains {from:?}");
+        std::fs::write(&path, text.replace(from, to)).expect("edited");
+    }
+    for (file, text) in extra {
+        std::fs::write(config.join(file), text).expect("extra file");
+    }
+    config
+}
+
+/// The CLI with client-secret credentials for the emulator at `url`.
+fn licensectl(url: &str, tenant: &str, secret: &str, client: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("licensectl"));
+    cmd.env("AZURE_TENANT_ID", tenant)
+        .env("AZURE_CLIENT_ID", client)
+        .env("AZURE_CLIENT_SECRET", secret)
+        .env("LICENSECTL_GRAPH_URL", url)
+        .env("AZURE_AUTHORITY_HOST", url)
+        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+struct Tenant {
+    running: Running,
+    tid: String,
+}
+
+impl Tenant {
+    async fn serve(snapshot: TenantSnapshot, options: EmulatorOptions) -> Self {
+        let tid = snapshot.tenant_id.to_string();
+        let running = serve(snapshot, options, "127.0.0.1:0")
+            .await
+            .expect("emulator starts");
+        Self { running, tid }
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        self.run_as(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, args)
+            .await
+    }
+
+    async fn run_as(&self, client: &str, secret: &str, args: &[&str]) -> Output {
+        let mut cmd = licensectl(&self.running.url, &self.tid, secret, client);
+        cmd.args(args);
+        tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+            .await
+            .expect("joined")
+    }
+
+    /// Write requests (assignLicense and PATCH, any status) the emulator answered.
+    fn write_requests(&self) -> u64 {
+        let stats = self.running.emulator.stats();
+        stats
+            .by_endpoint
+            .iter()
+            .filter(|(k, _)| k.contains("assignLicense") || k.starts_with("PATCH "))
+            .map(|(_, by_status)| by_status.values().sum::<u64>())
+            .sum()
+    }
+
+    fn endpoint(&self, key: &str) -> BTreeMap<u16, u64> {
+        self.running
+            .emulator
+            .stats()
+            .by_endpoint
+            .get(key)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+fn journal_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .expect("journal written")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("journal line is JSON"))
+        .collect()
+}
+
+fn options() -> EmulatorOptions {
+    EmulatorOptions {
+        group_processing: Duration::from_millis(300),
+        ..EmulatorOptions::default()
+    }
+}
+
+/// Applies `config`, then checks: exit 0 and "Apply complete", an empty re-plan, and a
+/// second apply that writes nothing.
+async fn converge(tenant: &Tenant, config: &Path, journal: &Path, extra: &[&str]) -> Output {
+    let config_arg = config.display().to_string();
+    let journal_arg = journal.display().to_string();
+    let mut args = vec![
+        "apply",
+        "--config",
+        &config_arg,
+        "--auto-approve",
+        "--journal",
+        &journal_arg,
+        "--group-timeout",
+        "30",
+    ];
+    args.extend_from_slice(extra);
+    let first = tenant.run(&args).await;
+    assert_eq!(first.status.code(), Some(0), "{}", show(&first));
+    assert!(
+        text(&first.stdout).contains("Apply complete:")
+            && text(&first.stdout).contains(" 0 failed."),
+        "{}",
+        show(&first)
+    );
+    let replan = tenant
+        .run(&["plan", "--config", &config_arg, "--detailed-exitcode"])
+        .await;
+    assert_eq!(
+        replan.status.code(),
+        Some(0),
+        "re-plan is empty: {}",
+        show(&replan)
+    );
+    assert!(text(&replan.stdout).contains("Plan: 0 to add, 0 to change, 0 to remove."));
+    let writes = tenant.write_requests();
+    let again = tenant.run(&args).await;
+    assert_eq!(again.status.code(), Some(0), "{}", show(&again));
+    assert!(
+        text(&again.stdout).contains("No changes."),
+        "{}",
+        show(&again)
+    );
+    assert_eq!(
+        tenant.write_requests(),
+        writes,
+        "the second apply made zero write requests"
+    );
+    first
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue6_apply_converges_for_a_series_of_configs() {
+    let scenarios: Vec<(&str, Vec<(&str, &str, &str)>, Vec<(&str, &str)>)> = vec![
+        // Swap (bob), plan updates (alice, the E3 group), usage location (erin),
+        // removals (carol, grace), an add with a location (frank).
+        ("the example", vec![], vec![]),
+        (
+            "a group assignment",
+            vec![],
+            vec![(
+                "licenses/pilot.yaml",
+                "groups:\n  copilot-pilot:\n    licenses:\n      - sku: POWER_BI_PRO\n",
+            )],
+        ),
+        (
+            "a group removal",
+            vec![(
+                "licenses/groups.yaml",
+                "  frontline:                         # by mailNickname\n    licenses:\n      - sku: DESKLESSPACK            # Office 365 F3",
+                "  frontline:\n    licenses: []",
+            )],
+            vec![],
+        ),
+        (
+            "a usage location on its own",
+            vec![],
+            vec![(
+                "licenses/moves.yaml",
+                "users:\n  adams@contoso.com:\n    usage_location: GB\n    licenses: []\n",
+            )],
+        ),
+        (
+            "a service plan switched back on",
+            vec![(
+                "licensectl.yaml",
+                "    - sku: SPE_E3                    # Microsoft 365 E3\n      disabled_plans: [YAMMER_ENTERPRISE]\n  executive:",
+                "    - sku: SPE_E3\n  executive:",
+            )],
+            vec![],
+        ),
+    ];
+    for (name, edits, extra) in scenarios {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = config_with(dir.path(), &edits, &extra);
+        let tenant = Tenant::serve(contoso(), options()).await;
+        let journal = dir.path().join("journal.jsonl");
+        let out = converge(&tenant, &config, &journal, &[]).await;
+        let lines = journal_lines(&journal);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["event"] == "end" && l["outcome"] == "converged"),
+            "{name}: the journal ends converged"
+        );
+        assert!(
+            !text(&out.stdout).contains(DEFAULT_CLIENT_SECRET)
+                && !text(&out.stderr).contains(DEFAULT_CLIENT_SECRET),
+            "{name}: no secret in the output"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue6_a_swap_is_one_assign_license_call_with_add_and_remove() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with(dir.path(), &[], &[]);
+    let tenant = Tenant::serve(contoso(), options()).await;
+    let journal = dir.path().join("journal.jsonl");
+    converge(&tenant, &config, &journal, &[]).await;
+    let bob: Vec<Value> = journal_lines(&journal)
+        .into_iter()
+        .filter(|l| l["event"] == "request" && l["principal"]["name"] == "bob@contoso.com")
+        .collect();
+    assert_eq!(bob.len(), 1, "one request for bob: {bob:?}");
+    assert_eq!(bob[0]["operation"], "assignLicense");
+    let body = &bob[0]["body"];
+    assert_eq!(
+        body["addLicenses"][0]["skuId"],
+        "06ebc4ee-1bb5-47dd-8120-11324bc54e06"
+    );
+    assert_eq!(
+        body["removeLicenses"][0],
+        "05e9a617-0261-4cee-bb44-138d3ef5d965"
+    );
+    // Six users change licenses (alice, bob, carol, erin, frank, grace): six calls, all 200.
+    assert_eq!(
+        tenant.endpoint("POST /users/{id}/assignLicense"),
+        BTreeMap::from([(200, 6)])
+    );
+    // Erin's usage location went first, in the same batch.
+    assert_eq!(
+        tenant.endpoint("PATCH /users/{id}"),
+        BTreeMap::from([(204, 1)])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue6_refusals_write_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with(dir.path(), &[], &[]);
+    let config_arg = config.display().to_string();
+    let tenant = Tenant::serve(contoso(), options()).await;
+
+    // No --auto-approve and no terminal.
+    let out = tenant.run(&["apply", "--config", &config_arg]).await;
+    assert_eq!(out.status.code(), Some(64), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("--auto-approve"),
+        "{}",
+        show(&out)
+    );
+
+    // Unsafe plan: the numbers and the flag.
+    let unsafe_config = config_with(
+        &dir.path().join("unsafe"),
+        &[("licensectl.yaml", "max_removals: 10", "max_removals: 1")],
+        &[],
+    );
+    let out = tenant
+        .run(&[
+            "apply",
+            "--config",
+            &unsafe_config.display().to_string(),
+            "--auto-approve",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("more than safety.max_removals (1)")
+            && text(&out.stderr).contains("--allow-unsafe"),
+        "{}",
+        show(&out)
+    );
+
+    // Wrong tenant: the config pins another one.
+    let foreign = config_with(
+        &dir.path().join("foreign"),
+        &[(
+            "licensectl.yaml",
+            "tenant: contoso.onmicrosoft.com",
+            "tenant: fabrikam.onmicrosoft.com",
+        )],
+        &[],
+    );
+    let out = tenant
+        .run(&[
+            "apply",
+            "--config",
+            &foreign.display().to_string(),
+            "--auto-approve",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(text(&out.stderr).contains("fabrikam.onmicrosoft.com"));
+    assert_eq!(
+        text(&out.stdout),
+        "",
+        "nothing printed for the wrong tenant"
+    );
+
+    // Saved plans: stale, config changed, foreign tenant.
+    let saved = dir.path().join("plan.json");
+    let out = tenant
+        .run(&[
+            "plan",
+            "--config",
+            &config_arg,
+            "--out",
+            &saved.display().to_string(),
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    let edited = config.join("licenses/sales.yaml");
+    let original = std::fs::read_to_string(&edited).expect("sales.yaml");
+    std::fs::write(&edited, format!("{original}\n# a reviewer's note\n")).expect("edit");
+    let out = tenant
+        .run(&[
+            "apply",
+            &saved.display().to_string(),
+            "--config",
+            &config_arg,
+            "--auto-approve",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("changed since the plan was made"),
+        "{}",
+        show(&out)
+    );
+    std::fs::write(&edited, original).expect("restore");
+
+    let plan_text = std::fs::read_to_string(&saved).expect("saved plan");
+    let foreign_plan = dir.path().join("foreign-plan.json");
+    std::fs::write(
+        &foreign_plan,
+        plan_text.replace(&tenant.tid, "00000000-1111-4222-8333-444444444444"),
+    )
+    .expect("write");
+    let out = tenant
+        .run(&[
+            "apply",
+            &foreign_plan.display().to_string(),
+            "--config",
+            &config_arg,
+            "--auto-approve",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(text(&out.stderr).contains("is for tenant 00000000-1111-4222-8333-444444444444"));
+
+    assert_eq!(tenant.write_requests(), 0, "no refusal wrote anything");
+
+    // Someone changes alice in the portal: the saved plan is stale and names her.
+    let other = config_with(
+        &dir.path().join("other"),
+        &[(
+            "licenses/sales.yaml",
+            "      - sku: POWER_BI_PRO            # extra license on top of the profile\n",
+            "",
+        )],
+        &[],
+    );
+    let out = tenant
+        .run(&[
+            "apply",
+            "--config",
+            &other.display().to_string(),
+            "--auto-approve",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let writes = tenant.write_requests();
+    let out = tenant
+        .run(&[
+            "apply",
+            &saved.display().to_string(),
+            "--config",
+            &config_arg,
+            "--auto-approve",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("stale") && text(&out.stderr).contains("user alice@contoso.com"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(
+        tenant.write_requests(),
+        writes,
+        "the stale plan wrote nothing"
+    );
+
+    // A fresh saved plan applies and converges.
+    let out = tenant
+        .run(&[
+            "plan",
+            "--config",
+            &config_arg,
+            "--out",
+            &saved.display().to_string(),
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = tenant
+        .run(&[
+            "apply",
+            &saved.display().to_string(),
+            "--config",
+            &config_arg,
+            "--auto-approve",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = tenant
+        .run(&["plan", "--config", &config_arg, "--detailed-exitcode"])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue6_a_missing_write_permission_is_reported_with_its_fix() {
+    const READER: &str = "c0000000-0000-4000-8000-0000000000aa";
+    const READER_SECRET: &str = "reader-secret-value";
+    let mut snapshot = contoso();
+    snapshot.apps = vec![AppRegistration {
+        app_id: READER.into(),
+        display_name: Some("licensectl read-only".into()),
+        client_secrets: vec![READER_SECRET.into()],
+        public_keys_pem: Vec::new(),
+        federated_credentials: Vec::new(),
+        roles: [
+            "LicenseAssignment.Read.All",
+            "User.Read.All",
+            "GroupMember.Read.All",
+            "Group.Read.All",
+            "Organization.Read.All",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    }];
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with(dir.path(), &[], &[]);
+    let journal = dir.path().join("journal.jsonl");
+    let tenant = Tenant::serve(snapshot, options()).await;
+    let out = tenant
+        .run_as(
+            READER,
+            READER_SECRET,
+            &[
+                "apply",
+                "--config",
+                &config.display().to_string(),
+                "--auto-approve",
+                "--journal",
+                &journal.display().to_string(),
+            ],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("403 Authorization_RequestDenied"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        stdout.contains("grant the app the LicenseAssignment.ReadWrite.All application permission"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        stdout.contains("Apply incomplete: 0 added, 0 changed, 0 removed, 7 failed."),
+        "{}",
+        show(&out)
+    );
+    let journal_text = std::fs::read_to_string(&journal).expect("journal");
+    for secret in [READER_SECRET, "eyJ"] {
+        assert!(
+            !journal_text.contains(secret),
+            "the journal holds no {secret}"
+        );
+        assert!(!stdout.contains(secret) && !text(&out.stderr).contains(secret));
+    }
+    assert!(journal_text.contains("Authorization_RequestDenied"));
+}
