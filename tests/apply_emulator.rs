@@ -52,9 +52,14 @@ fn config_with(dir: &Path, edits: &[(&str, &str, &str)], extra: &[(&str, &str)])
     config
 }
 
-/// The CLI with client-secret credentials for the emulator at `url`.
-fn licensectl(url: &str, tenant: &str, secret: &str, client: &str) -> std::process::Command {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("licensectl"));
+/// Client-secret credentials and endpoints of the emulator at `url`, for `cmd`.
+fn credentials(
+    cmd: &mut std::process::Command,
+    url: &str,
+    tenant: &str,
+    secret: &str,
+    client: &str,
+) {
     cmd.env("AZURE_TENANT_ID", tenant)
         .env("AZURE_CLIENT_ID", client)
         .env("AZURE_CLIENT_SECRET", secret)
@@ -62,8 +67,14 @@ fn licensectl(url: &str, tenant: &str, secret: &str, client: &str) -> std::proce
         .env("AZURE_AUTHORITY_HOST", url)
         .env_remove("AZURE_FEDERATED_TOKEN_FILE")
         .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null());
+        .env("NO_COLOR", "1");
+}
+
+/// The CLI with client-secret credentials for the emulator at `url`, stdin closed.
+fn licensectl(url: &str, tenant: &str, secret: &str, client: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("licensectl"));
+    credentials(&mut cmd, url, tenant, secret, client);
+    cmd.stdin(std::process::Stdio::null());
     cmd
 }
 
@@ -194,9 +205,16 @@ async fn converge(tenant: &Tenant, config: &Path, journal: &Path, extra: &[&str]
     first
 }
 
+/// A name, edits `(file, from, to)` of the example config, and extra `(file, text)`.
+type Scenario = (
+    &'static str,
+    Vec<(&'static str, &'static str, &'static str)>,
+    Vec<(&'static str, &'static str)>,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue6_apply_converges_for_a_series_of_configs() {
-    let scenarios: Vec<(&str, Vec<(&str, &str, &str)>, Vec<(&str, &str)>)> = vec![
+    let scenarios: Vec<Scenario> = vec![
         // Swap (bob), plan updates (alice, the E3 group), usage location (erin),
         // removals (carol, grace), an add with a location (frank).
         ("the example", vec![], vec![]),
@@ -541,4 +559,67 @@ async fn issue6_a_missing_write_permission_is_reported_with_its_fix() {
         assert!(!stdout.contains(secret) && !text(&out.stderr).contains(secret));
     }
     assert!(journal_text.contains("Authorization_RequestDenied"));
+}
+
+/// Runs `licensectl ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`.
+async fn on_a_terminal(tenant: &Tenant, args: &[&str], answer: &str) -> Output {
+    let binary = assert_cmd::cargo::cargo_bin("licensectl");
+    let line = std::iter::once(binary.display().to_string())
+        .chain(args.iter().map(|a| (*a).to_owned()))
+        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-q", "-e", "-c", &line, "/dev/null"]);
+    credentials(
+        &mut cmd,
+        &tenant.running.url,
+        &tenant.tid,
+        DEFAULT_CLIENT_SECRET,
+        DEFAULT_CLIENT_ID,
+    );
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let answer = answer.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = cmd.spawn().expect("script runs (util-linux)");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(answer.as_bytes()).expect("typed");
+        drop(stdin);
+        child.wait_with_output().expect("finished")
+    })
+    .await
+    .expect("joined")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue6_apply_asks_on_a_terminal_and_only_yes_applies() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with(dir.path(), &[], &[]);
+    let config_arg = config.display().to_string();
+    let tenant = Tenant::serve(contoso(), options()).await;
+    let args = ["apply", "--config", &config_arg, "--group-timeout", "30"];
+
+    let out = on_a_terminal(&tenant, &args, "no\n").await;
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        all.contains("Do you want to apply these 7 change(s)? Only 'yes' will be accepted:"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Apply cancelled; nothing was written."),
+        "{all}"
+    );
+    assert_eq!(tenant.write_requests(), 0);
+
+    let out = on_a_terminal(&tenant, &args, "yes\n").await;
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("Apply complete: 3 added, 3 changed, 3 removed, 0 failed."),
+        "{all}"
+    );
 }

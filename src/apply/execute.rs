@@ -1,9 +1,12 @@
 //! Running one phase of writes through Graph `$batch`: up to 20 independent requests per
 //! batch; a user's usage location `PATCH` and its `assignLicense` together in one batch
 //! of their own, the second with `dependsOn` the first (Graph supports a single serial
-//! chain per batch, not several); batches in flight concurrently under the client's adaptive limiter,
-//! items retried individually (honouring `Retry-After`, halving concurrency on 429s),
-//! and every request and result written to the journal as it happens.
+//! chain per batch, not several); batches in flight concurrently under the client's
+//! adaptive limiter; items retried individually (honouring `Retry-After`, halving
+//! concurrency on 429s); the writes sent per round paced the same way (AIMD), so that a
+//! long apply settles at the write budget (429s do not use up `--max-attempts`, the
+//! deadline bounds them); and every request and result written to the journal as it
+//! happens.
 //!
 //! A failure that cannot be retried is recorded for its principal and the rest of the
 //! phase goes on. Nothing here decides *what* to write: that is the schedule's job.
@@ -76,6 +79,9 @@ struct Pending<'p> {
     /// Operations before this one are done.
     next: usize,
     attempts: u32,
+    /// Attempts answered 429 (they do not count against `--max-attempts`: Graph asks to
+    /// wait and retry, and the deadline bounds them).
+    throttled: u32,
     started: Option<Instant>,
 }
 
@@ -164,11 +170,18 @@ impl Executor<'_> {
                 operations: &unit.operations,
                 next: 0,
                 attempts: 0,
+                throttled: 0,
                 started: None,
             })
             .collect();
         let policy = *self.client.policy();
         let mut rng = StdRng::from_os_rng();
+        // Writes sent per round: doubled each clean round until Graph first throttles,
+        // then halved on every throttled round and grown by one batch per clean round, so
+        // that a long apply settles at the tenant's write budget instead of re-sending
+        // everything into a wall of 429s.
+        let mut wave = BATCH_MAX * self.client.limiter().limit().max(1);
+        let mut slow_start = true;
         while !pending.is_empty() {
             // Graph supports `dependsOn` only as one pattern per batch (all parallel, one
             // serial chain, or all on one request): a usage location PATCH and the
@@ -176,8 +189,14 @@ impl Executor<'_> {
             // writes are packed twenty to a batch, all parallel.
             let mut batches: Vec<Vec<usize>> = Vec::new();
             let mut current: Vec<usize> = Vec::new();
+            let mut items_this_round = 0;
             for (i, p) in pending.iter().enumerate() {
-                if p.operations.len() - p.next > 1 {
+                let n = p.operations.len() - p.next;
+                if items_this_round + n > wave && items_this_round > 0 {
+                    break;
+                }
+                items_this_round += n;
+                if n > 1 {
                     batches.push(vec![i]);
                     continue;
                 }
@@ -319,8 +338,13 @@ impl Executor<'_> {
                                         .on_throttled(retry_after, Instant::now());
                                 }
                                 let elapsed = p.started.map(|s| s.elapsed()).unwrap_or_default();
+                                let counted = if answer.status == 429 {
+                                    1
+                                } else {
+                                    p.attempts.saturating_sub(p.throttled).max(1)
+                                };
                                 match policy.decide(
-                                    p.attempts,
+                                    counted,
                                     Failure::Status(answer.status, retry_after),
                                     elapsed,
                                     &mut rng,
@@ -351,6 +375,7 @@ impl Executor<'_> {
             // Settle each unit: done, failed, or pending again from its first unfinished op.
             let mut still: Vec<Pending<'_>> = Vec::new();
             let mut wait = Duration::ZERO;
+            let mut throttled_round = false;
             for (pi, mut p) in pending.into_iter().enumerate() {
                 let mut verdict: Option<UnitOutcome> = None;
                 let mut retry: Option<Duration> = None;
@@ -360,6 +385,10 @@ impl Executor<'_> {
                         continue;
                     };
                     let operation = p.operations[op_index].name();
+                    if status == 429 {
+                        p.throttled += 1;
+                        throttled_round = true;
+                    }
                     let (outcome, code, message) = match &result {
                         ItemResult::Ok => ("ok", None, None),
                         ItemResult::Dependency => (
@@ -410,6 +439,16 @@ impl Executor<'_> {
                 }
             }
             pending = still;
+            if throttled_round {
+                slow_start = false;
+                wave = (wave / 2).max(BATCH_MAX);
+            } else if items_this_round >= wave {
+                wave = if slow_start {
+                    wave.saturating_mul(2)
+                } else {
+                    wave + BATCH_MAX
+                };
+            }
             if !pending.is_empty() && !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
