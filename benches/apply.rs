@@ -106,10 +106,9 @@ async fn main() {
         // The budget allows the first window's quota at once, then `per_second`.
         let bound = (ok as f64 - f64::from(budget.write_quota)).max(0.0) / per_second;
         println!(
-            "  --max-concurrency {concurrency}: exit {}, {ok} writes in {write_secs:.2} s = {:.0} writes/s ({:.0}% of the budget; lower-bound time {bound:.2} s), {throttled_items} item 429s ({:.2} per write), {} batches, total {total:.2} s incl. read and verify",
+            "  --max-concurrency {concurrency}: exit {}, {ok} writes in {write_secs:.2} s (lower bound at the budget {bound:.2} s: {:.0}% of the budget's pace), {throttled_items} item 429s ({:.2} per write), {} batches, total {total:.2} s incl. read and verify",
             status.code().unwrap_or(-1),
-            ok as f64 / write_secs,
-            100.0 * (ok as f64 / write_secs) / per_second,
+            100.0 * bound / write_secs,
             throttled_items as f64 / ok.max(1) as f64,
             stats.batches,
         );

@@ -71,6 +71,83 @@ pub struct Executor<'a> {
     pub progress: &'a dyn ReadProgress,
 }
 
+/// The time one paced round of writes is meant to take.
+const PACE_INTERVAL: Duration = Duration::from_millis(500);
+/// The slowest pace (writes per second).
+const MIN_RATE: f64 = 1.0;
+
+/// Paces a phase's writes so that a long apply settles at the tenant's write budget
+/// instead of re-sending everything into a wall of 429s. Until Graph first throttles, the
+/// round size doubles after each clean round (slow start). A throttled round sets the
+/// rate to a quarter above the rate Graph accepted in it (writes that succeeded over the
+/// time the round covered): at a write budget that converges on the budget with about one
+/// 429 per four writes, while 429s that come at random (Graph under load, up to one in
+/// five) leave the rate where it was instead of ratcheting it down. A full clean round
+/// grows the rate by a tenth. Each round is spread to take `sent / rate` seconds. Pure:
+/// the caller measures and sleeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pacer {
+    wave: usize,
+    rate: Option<f64>,
+}
+
+impl Pacer {
+    /// A pacer whose first round sends `initial` writes.
+    pub fn new(initial: usize) -> Self {
+        Self {
+            wave: initial.max(1),
+            rate: None,
+        }
+    }
+
+    /// The learned rate (writes per second), once Graph has throttled.
+    pub fn rate(&self) -> Option<f64> {
+        self.rate
+    }
+
+    /// How many writes the next round may send.
+    pub fn wave(&self) -> usize {
+        match self.rate {
+            None => self.wave,
+            Some(r) => ((r * PACE_INTERVAL.as_secs_f64()).round() as usize).max(BATCH_MAX),
+        }
+    }
+
+    /// Records a round that sent `sent` writes, of which `ok` succeeded, `throttled` when
+    /// any was answered 429, in `elapsed`; returns the pause before the next round.
+    pub fn record(
+        &mut self,
+        sent: usize,
+        ok: usize,
+        throttled: bool,
+        elapsed: Duration,
+    ) -> Duration {
+        let full = sent >= self.wave();
+        self.rate = match (self.rate, throttled) {
+            (None, false) => {
+                if full {
+                    self.wave = self.wave.saturating_mul(2);
+                }
+                None
+            }
+            (None, true) => {
+                let secs = elapsed.as_secs_f64().max(0.001);
+                Some((ok as f64 / secs * 1.25).max(MIN_RATE))
+            }
+            (Some(r), true) => {
+                let secs = elapsed.as_secs_f64().max(sent as f64 / r).max(0.001);
+                Some((ok as f64 / secs * 1.25).max(MIN_RATE))
+            }
+            (Some(r), false) if full => Some(r * 1.1),
+            (Some(r), false) => Some(r),
+        };
+        match self.rate {
+            Some(r) => Duration::from_secs_f64((sent as f64 / r).min(60.0)).saturating_sub(elapsed),
+            None => Duration::ZERO,
+        }
+    }
+}
+
 /// A unit in flight.
 struct Pending<'p> {
     index: usize,
@@ -176,13 +253,10 @@ impl Executor<'_> {
             .collect();
         let policy = *self.client.policy();
         let mut rng = StdRng::from_os_rng();
-        // Writes sent per round: doubled each clean round until Graph first throttles,
-        // then halved on every throttled round and grown by one batch per clean round, so
-        // that a long apply settles at the tenant's write budget instead of re-sending
-        // everything into a wall of 429s.
-        let mut wave = BATCH_MAX * self.client.limiter().limit().max(1);
-        let mut slow_start = true;
+        let mut pacer = Pacer::new(BATCH_MAX * self.client.limiter().limit().max(1));
         while !pending.is_empty() {
+            let wave = pacer.wave();
+            let round_started = Instant::now();
             // Graph supports `dependsOn` only as one pattern per batch (all parallel, one
             // serial chain, or all on one request): a usage location PATCH and the
             // assignLicense depending on it travel alone, as one serial chain; single
@@ -376,6 +450,7 @@ impl Executor<'_> {
             let mut still: Vec<Pending<'_>> = Vec::new();
             let mut wait = Duration::ZERO;
             let mut throttled_round = false;
+            let mut ok_this_round = 0;
             for (pi, mut p) in pending.into_iter().enumerate() {
                 let mut verdict: Option<UnitOutcome> = None;
                 let mut retry: Option<Duration> = None;
@@ -418,7 +493,10 @@ impl Executor<'_> {
                         continue;
                     }
                     match result {
-                        ItemResult::Ok => p.next = op_index + 1,
+                        ItemResult::Ok => {
+                            ok_this_round += 1;
+                            p.next = op_index + 1;
+                        }
                         ItemResult::Dependency => {}
                         ItemResult::Retry(d) => retry = Some(d),
                         ItemResult::Failed(f) => verdict = Some(UnitOutcome::Failed(f)),
@@ -439,16 +517,13 @@ impl Executor<'_> {
                 }
             }
             pending = still;
-            if throttled_round {
-                slow_start = false;
-                wave = (wave / 2).max(BATCH_MAX);
-            } else if items_this_round >= wave {
-                wave = if slow_start {
-                    wave.saturating_mul(2)
-                } else {
-                    wave + BATCH_MAX
-                };
-            }
+            let pace = pacer.record(
+                items_this_round,
+                ok_this_round,
+                throttled_round,
+                round_started.elapsed(),
+            );
+            let wait = wait.max(pace);
             if !pending.is_empty() && !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
@@ -484,5 +559,47 @@ impl WriteFailure {
             0 => "no answer arrived (network, or --deadline passed): run `licensectl plan` to see what remains, then apply again".to_owned(),
             _ => "Graph stayed throttled or unavailable through every retry: apply again later; a new plan picks up exactly what remains".to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pacer_slow_starts_then_settles_on_a_rate() {
+        let mut p = Pacer::new(160);
+        assert_eq!(
+            p.record(160, 160, false, Duration::from_millis(10)),
+            Duration::ZERO
+        );
+        assert_eq!(p.wave(), 320, "slow start doubles");
+        // A short round (the last items) does not grow the wave.
+        p.record(100, 100, false, Duration::from_millis(10));
+        assert_eq!(p.wave(), 320);
+        // First throttle: a quarter above what got through.
+        let pause = p.record(320, 160, true, Duration::from_millis(100));
+        assert_eq!(p.rate(), Some(2000.0));
+        assert_eq!(p.wave(), 1000, "half a second of writes at 2,000/s");
+        assert_eq!(
+            pause,
+            Duration::from_millis(60),
+            "the round is spread to 160 ms"
+        );
+        // At a budget of 1,200/s the round of 1,000 (spread over 0.5 s) gets 600 through.
+        p.record(1000, 600, true, Duration::from_millis(10));
+        assert_eq!(p.rate(), Some(1500.0));
+        // Random 429s on a fifth of the writes leave the rate alone.
+        p.record(750, 600, true, Duration::from_millis(10));
+        assert_eq!(p.rate(), Some(1500.0));
+        // A full clean round grows it by a tenth.
+        p.record(750, 750, false, Duration::from_millis(10));
+        assert!((p.rate().unwrap_or(0.0) - 1650.0).abs() < 1e-9);
+        // Never below one write per second, never a round under one batch.
+        for _ in 0..40 {
+            p.record(20, 0, true, Duration::from_millis(10));
+        }
+        assert_eq!(p.rate(), Some(MIN_RATE));
+        assert_eq!(p.wave(), BATCH_MAX);
     }
 }
