@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod emulator;
+pub mod export;
 pub mod graph;
 pub mod ids;
 pub mod plan;

@@ -7,6 +7,7 @@
 pub mod connection;
 pub mod emulator;
 pub mod exit;
+pub mod export;
 pub mod live;
 pub mod plan;
 pub mod progress;
@@ -43,6 +44,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Report where the tenant differs from the config (exit 2 when it does).
     Drift(plan::DriftArgs),
+    /// Write the tenant's license state as a config directory (or diff it against one).
+    Export(export::ExportArgs),
 }
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
@@ -68,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Snapshot(args) => snapshot::run(args),
         Command::Plan(args) => plan::run_plan(args),
         Command::Drift(args) => plan::run_drift(args),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
