@@ -25,7 +25,7 @@ use crate::config::countries;
 use crate::diagnostic::Diagnostic;
 use crate::ids::{ServicePlanId, SkuId};
 use crate::plan::resolve::TenantIndex;
-use crate::snapshot::{TenantSnapshot, User};
+use crate::snapshot::{AssignmentStateKind, TenantSnapshot, User};
 
 pub use target::ExportError;
 
@@ -110,8 +110,11 @@ enum Plans {
 /// One license as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct LicenseEntry {
+    id: SkuId,
     sku: Written,
     plans: Plans,
+    /// Groups that also give the user this SKU (the direct copy is redundant).
+    also_inherited_from: Vec<String>,
 }
 
 /// One principal as written.
@@ -200,8 +203,10 @@ fn license_entries(
             None => Plans::Disabled(written(&off)),
         };
         out.push(LicenseEntry {
+            id: *sku_id,
             sku: sku.written.clone(),
             plans,
+            also_inherited_from: Vec::new(),
         });
     }
     out.sort_by_cached_key(|l| l.sku.sort_key());
@@ -238,6 +243,30 @@ fn skipped_user(user: &User, why: &str) -> Diagnostic {
         ),
     )
     .help("the user stays unmanaged (licensectl never touches it); fix the cause in the tenant and export again, or declare the user by hand")
+}
+
+/// Notes on each direct license the groups that give the user the same SKU too (working
+/// group assignments only), as the planner reports them: the direct copy is redundant.
+fn note_inherited(user: &User, index: &TenantIndex<'_>, licenses: &mut [LicenseEntry]) {
+    for state in user.inherited_states() {
+        if state.state == AssignmentStateKind::Error {
+            continue;
+        }
+        let (Some(license), Some(group)) = (
+            licenses.iter_mut().find(|l| l.id == state.sku_id),
+            state.assigned_by_group,
+        ) else {
+            continue;
+        };
+        let name = index
+            .groups
+            .get(&group)
+            .map_or_else(|| group.to_string(), |g| g.display_name.clone());
+        if !license.also_inherited_from.contains(&name) {
+            license.also_inherited_from.push(name);
+            license.also_inherited_from.sort();
+        }
+    }
 }
 
 /// Exports `snapshot` as the files of a config directory. Pure and deterministic.
@@ -278,13 +307,14 @@ pub fn export(snapshot: &TenantSnapshot, options: &ExportOptions) -> Export {
             ));
             continue;
         }
-        let licenses = match license_entries(&held, &catalog, options.plans) {
+        let mut licenses = match license_entries(&held, &catalog, options.plans) {
             Ok(licenses) => licenses,
             Err(why) => {
                 warnings.push(skipped_user(user, &why));
                 continue;
             }
         };
+        note_inherited(user, &index, &mut licenses);
         let location = match usage_location(user) {
             Ok(location) => location,
             Err(warning) => {

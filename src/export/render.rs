@@ -64,9 +64,16 @@ fn header(depth: usize, tenant: &str) -> String {
 }
 
 fn with_why(line: String, written: &Written) -> String {
-    match &written.why {
-        Some(why) => format!("{line}  # {}\n", comment(why)),
-        None => format!("{line}\n"),
+    with_notes(line, written.why.iter().map(String::as_str))
+}
+
+/// `line` with the notes, if any, as a trailing comment.
+fn with_notes<'a>(line: String, notes: impl Iterator<Item = &'a str>) -> String {
+    let notes: Vec<&str> = notes.collect();
+    if notes.is_empty() {
+        format!("{line}\n")
+    } else {
+        format!("{line}  # {}\n", comment(&notes.join("; ")))
     }
 }
 
@@ -94,9 +101,15 @@ fn entry(out: &mut String, entry: &Entry) {
     } else {
         out.push_str("    licenses:\n");
         for license in &entry.licenses {
-            out.push_str(&with_why(
+            let inherited = (!license.also_inherited_from.is_empty()).then(|| {
+                format!(
+                    "also inherited from group {}",
+                    license.also_inherited_from.join(", ")
+                )
+            });
+            out.push_str(&with_notes(
                 format!("      - sku: {}", scalar(&license.sku.text)),
-                &license.sku,
+                license.sku.why.iter().chain(&inherited).map(String::as_str),
             ));
             match &license.plans {
                 Plans::All => {}
