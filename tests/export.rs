@@ -404,6 +404,38 @@ fn issue6_export_cli_writes_then_finds_nothing_to_change() {
 }
 
 #[test]
+fn issue6_export_cli_keeps_the_settings_the_team_added() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().join("config");
+    assert_eq!(export_cli(&dir, &[]).status.code(), Some(0));
+    let settings = dir.join("licensectl.yaml");
+    let mine = format!(
+        "{}safety:\n  max_removals: 5\nprotected:\n  users: [ceo@contoso.com]\n",
+        read(&settings)
+    );
+    std::fs::write(&settings, &mine).expect("edit");
+
+    let again = export_cli(&dir, &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(
+        text(&again.stderr),
+        format!(
+            "kept {} (your settings; --force regenerates it)\nExported 13 users and 3 groups of tenant contoso.onmicrosoft.com to {}: 0 files written, 4 unchanged, 0 deleted.\n",
+            settings.display(),
+            dir.display()
+        )
+    );
+    assert_eq!(read(&settings), mine);
+    let diff = export_cli(&dir, &["--diff"]);
+    assert_eq!(diff.status.code(), Some(0), "{}", text(&diff.stderr));
+    assert_plans_empty(&dir);
+
+    let forced = export_cli(&dir, &["--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+    assert!(!read(&settings).contains("max_removals"));
+}
+
+#[test]
 fn issue6_export_cli_users_and_plans_flags() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let all = tmp.path().join("all");
@@ -537,7 +569,7 @@ fn issue6_export_cli_refuses_to_overwrite_what_it_did_not_write() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).starts_with(&format!(
-            "error: refusing to replace the config in {}: licensectl.yaml, licenses/engineering.yaml, licenses/executives.yaml, licenses/groups.yaml and licenses/sales.yaml are not written by `licensectl export`",
+            "error: refusing to replace the config in {}: licenses/engineering.yaml, licenses/executives.yaml, licenses/groups.yaml and licenses/sales.yaml are not written by `licensectl export`",
             hand.display()
         )),
         "{}",

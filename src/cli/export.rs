@@ -187,20 +187,30 @@ fn remove_file(dir: &Path, rel: &str) -> anyhow::Result<()> {
 }
 
 /// Loads the written directory and plans it against the tenant it came from: the plan
-/// must be empty. A failure here is a licensectl bug, reported with the plan.
-fn verify(dir: &Path, snapshot: &TenantSnapshot) -> anyhow::Result<()> {
+/// must be empty. A failure is a licensectl bug, unless the kept `licensectl.yaml` is the
+/// cause; either way it is reported with the diagnostics or the plan.
+fn verify(dir: &Path, snapshot: &TenantSnapshot, kept: bool) -> anyhow::Result<()> {
+    let cause = if kept {
+        format!(
+            "check {} (kept from before; `--force` regenerates it), else this is a licensectl bug, please report it",
+            dir.join(SETTINGS_FILE).display()
+        )
+    } else {
+        "this is a licensectl bug, please report it".to_owned()
+    };
     let loaded = config::load(dir);
     let Some(desired) = loaded.desired.as_ref().filter(|_| loaded.is_valid()) else {
         let text = diagnostics::human(&loaded.diagnostics, &loaded.sources, false);
         bail!(
-            "the exported config in {} does not validate; this is a licensectl bug, please report it:\n{text}",
+            "the exported config in {} does not validate; {cause}:\n{text}",
             dir.display()
         );
     };
     let plan = plan(desired, snapshot, &PlanOptions { allow_unsafe: true });
     if plan.has_changes || plan.has_errors() {
         bail!(
-            "a plan of the exported config against the tenant it came from is not empty; this is a licensectl bug, please report it:\n{}",
+            "a plan of the exported config in {} against the tenant it came from is not empty; {cause}:\n{}",
+            dir.display(),
             text::render(&plan, Mode::Plan)
         );
     }
@@ -242,7 +252,8 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
         usage_locations: !args.no_usage_locations,
         ..ExportOptions::default()
     };
-    let export = export(&snapshot, &options);
+    let mut export = export(&snapshot, &options);
+    let kept = target::keep_settings(&existing, &mut export, args.force);
     print_warnings(&export.warnings);
     let mut stderr = std::io::stderr().lock();
 
@@ -282,7 +293,14 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
         remove_file(dir, rel)?;
         let _ = writeln!(stderr, "deleted {}", dir.join(rel).display());
     }
-    verify(dir, &snapshot)?;
+    verify(dir, &snapshot, kept)?;
+    if kept {
+        let _ = writeln!(
+            stderr,
+            "kept {} (your settings; --force regenerates it)",
+            dir.join(SETTINGS_FILE).display()
+        );
+    }
     let _ = writeln!(
         stderr,
         "Exported {} of tenant {} to {}: {} files written, {} unchanged, {} deleted.",

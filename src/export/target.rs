@@ -4,10 +4,14 @@
 //!
 //! The rule that protects user files: export writes into a missing or empty directory
 //! (hidden entries such as `.git` do not count), or into a licensectl config directory
-//! whose YAML files all carry the export marker (a previous export). It then replaces that
-//! config: files it writes are overwritten, its other YAML files are deleted (they would
-//! otherwise be read as part of the config). Anything else needs `--force`, and even then
-//! export never deletes a file that is not a YAML file of a licensectl config directory.
+//! whose YAML files all carry the export marker (a previous export), except that its
+//! `licensectl.yaml` may be anyone's as long as it declares no users or groups. It then
+//! replaces that config: the principal files it writes are overwritten, its other YAML
+//! files are deleted (they would otherwise be read as part of the config), and the
+//! existing `licensectl.yaml` is kept as it is (the settings are the team's: safety
+//! limits, defaults, protected principals). Anything else needs `--force`, which also
+//! regenerates `licensectl.yaml`; even then export never deletes a file that is not a YAML
+//! file of a licensectl config directory.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -79,6 +83,35 @@ impl Existing {
     fn yaml_files(&self) -> impl Iterator<Item = (&String, &String)> {
         self.files.iter().filter(|(path, _)| *path != SCHEMA_FILE)
     }
+
+    /// The text of the directory's `licensectl.yaml` when export keeps it: it parses and
+    /// declares no users and no groups.
+    fn settings_to_keep(&self) -> Option<&str> {
+        let text = self.files.get(SETTINGS_FILE)?;
+        let raw = crate::config::parse::parse_file(Path::new(SETTINGS_FILE), text).ok()?;
+        let no_users = raw.users.as_ref().is_none_or(|e| e.0.is_empty());
+        let no_groups = raw.groups.as_ref().is_none_or(|e| e.0.is_empty());
+        (no_users && no_groups).then_some(text.as_str())
+    }
+}
+
+/// Unless `force`, keeps the directory's own `licensectl.yaml` (see the module
+/// documentation) in place of the exported one; true when it does and the two differ.
+pub fn keep_settings(existing: &Existing, export: &mut Export, force: bool) -> bool {
+    if force {
+        return false;
+    }
+    let Some(text) = existing.settings_to_keep() else {
+        return false;
+    };
+    match export.files.iter_mut().find(|f| f.path == SETTINGS_FILE) {
+        Some(file) if file.contents != text => {
+            text.clone_into(&mut file.contents);
+            true
+        }
+        Some(_) => false,
+        None => false,
+    }
 }
 
 /// True when `text` starts like a file export wrote.
@@ -125,9 +158,10 @@ pub fn check(dir: &Path, existing: &Existing, force: bool) -> Result<(), ExportE
         }
         return Ok(());
     }
+    let keep = existing.settings_to_keep().is_some();
     let hand: Vec<&str> = existing
         .yaml_files()
-        .filter(|(_, text)| !written_by_export(text))
+        .filter(|(path, text)| !written_by_export(text) && !(keep && *path == SETTINGS_FILE))
         .map(|(p, _)| p.as_str())
         .collect();
     if !hand.is_empty() && !force {

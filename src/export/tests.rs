@@ -453,6 +453,12 @@ fn issue6_export_refuses_directories_it_would_damage() {
             false,
             Some("licenses/sales.yaml is not written by `licensectl export`"),
         ),
+        // A hand-written licensectl.yaml is kept, so it needs no --force ...
+        (
+            existing(&["licensectl.yaml"], &[("licensectl.yaml", "version: 1\n")]),
+            false,
+            None,
+        ),
         (
             existing(
                 &["licensectl.yaml", "licenses"],
@@ -462,10 +468,30 @@ fn issue6_export_refuses_directories_it_would_damage() {
                 ],
             ),
             false,
+            Some("licenses/sales.yaml is not written by `licensectl export`"),
+        ),
+        // ... unless it declares principals (or does not parse).
+        (
+            existing(
+                &["licensectl.yaml", "licenses"],
+                &[
+                    (
+                        "licensectl.yaml",
+                        "version: 1\nusers:\n  a@b.com: {licenses: []}\n",
+                    ),
+                    ("licenses/sales.yaml", "users: {}\n"),
+                ],
+            ),
+            false,
             Some("licensectl.yaml and licenses/sales.yaml are not written"),
         ),
         (
-            existing(&["licensectl.yaml"], &[("licensectl.yaml", "version: 1\n")]),
+            existing(&["licensectl.yaml"], &[("licensectl.yaml", "version: [\n")]),
+            false,
+            Some("licensectl.yaml is not written"),
+        ),
+        (
+            existing(&["licensectl.yaml"], &[("licensectl.yaml", "version: [\n")]),
             true,
             None,
         ),
@@ -533,6 +559,41 @@ fn issue6_export_changes_replace_the_config_and_diff_shows_them() {
         diff.text
             .starts_with("--- /dev/null\n+++ cfg/licensectl.schema.json\n@@ -0,0 +1,")
     );
+}
+
+#[test]
+fn issue6_export_keeps_the_settings_file_unless_forced() {
+    let snapshot = tenant(
+        vec![e3()],
+        vec![user("a@contoso.com", 1, Some("US"), &[(E3, &[])])],
+        vec![],
+    );
+    let generated = export(&snapshot, &ExportOptions::default());
+    let settings = file(&generated, "licensectl.yaml").to_owned();
+    let mine = format!("{settings}safety:\n  max_removals: 5\n");
+    let table: &[(&str, bool, bool, &str)] = &[
+        // (existing licensectl.yaml, --force, kept and different, licensectl.yaml written)
+        (&mine, false, true, &mine),
+        (&mine, true, false, &settings),
+        (&settings, false, false, &settings),
+        (
+            "version: 1\ngroups:\n  g: {licenses: []}\n",
+            false,
+            false,
+            &settings,
+        ),
+        ("version: [\n", false, false, &settings),
+    ];
+    for (before, force, expected, written) in table {
+        let mut export = generated.clone();
+        let dir = existing(&["licensectl.yaml"], &[("licensectl.yaml", before)]);
+        assert_eq!(
+            target::keep_settings(&dir, &mut export, *force),
+            *expected,
+            "{before}"
+        );
+        assert_eq!(file(&export, "licensectl.yaml"), *written, "{before}");
+    }
 }
 
 #[test]
