@@ -48,8 +48,9 @@ pub struct ExportArgs {
     #[arg(long)]
     pub diff: bool,
     /// Write into a directory that is not empty and not a previous export: replace its
-    /// config files (YAML) if it is a licensectl config directory, else add the exported
-    /// files to it; also accept a tenant other than the one DIR pins.
+    /// config files (YAML, licensectl.yaml included) if it is a licensectl config
+    /// directory, else add the exported files to it; also accept a tenant other than the
+    /// one DIR pins.
     #[arg(long, conflicts_with = "diff")]
     pub force: bool,
     /// Connection flags (used when no --snapshot is given).

@@ -214,7 +214,7 @@ fn license_entries(
 }
 
 /// The usage location to write for `user`, or `Err(warning)` when it is not a valid code.
-fn usage_location(user: &User) -> Result<Option<String>, Diagnostic> {
+fn usage_location(user: &User) -> Result<Option<String>, Box<Diagnostic>> {
     let Some(code) = user.usage_location.as_deref().filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
@@ -224,14 +224,14 @@ fn usage_location(user: &User) -> Result<Option<String>, Diagnostic> {
     if let Some((alpha2, _)) = countries::by_alpha2(code) {
         return Ok(Some(alpha2.to_owned()));
     }
-    Err(Diagnostic::warning(
+    Err(Box::new(Diagnostic::warning(
         codes::USAGE_LOCATION_DROPPED,
         format!(
             "user {} has usage location '{code}', which is not an ISO 3166-1 alpha-2 code; it is not exported",
             user.user_principal_name
         ),
     )
-    .help("set a valid usage location on the user in Entra ID, or add `usage_location:` to the user in the config"))
+    .help("set a valid usage location on the user in Entra ID, or add `usage_location:` to the user in the config")))
 }
 
 fn skipped_user(user: &User, why: &str) -> Diagnostic {
@@ -319,7 +319,7 @@ pub fn export(snapshot: &TenantSnapshot, options: &ExportOptions) -> Export {
             Ok(location) => location,
             Err(warning) => {
                 if options.usage_locations {
-                    warnings.push(warning);
+                    warnings.push(*warning);
                 }
                 None
             }

@@ -161,7 +161,7 @@ pub fn check(dir: &Path, existing: &Existing, force: bool) -> Result<(), ExportE
     let keep = existing.settings_to_keep().is_some();
     let hand: Vec<&str> = existing
         .yaml_files()
-        .filter(|(path, text)| !written_by_export(text) && !(keep && *path == SETTINGS_FILE))
+        .filter(|(path, text)| !(written_by_export(text) || (keep && *path == SETTINGS_FILE)))
         .map(|(p, _)| p.as_str())
         .collect();
     if !hand.is_empty() && !force {

@@ -71,7 +71,7 @@ fn file<'a>(export: &'a Export, path: &str) -> &'a str {
 }
 
 /// The body of a principal file, without its two header lines.
-fn body<'a>(export: &'a Export, path: &str) -> String {
+fn body(export: &Export, path: &str) -> String {
     file(export, path)
         .lines()
         .skip(2)
