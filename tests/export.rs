@@ -227,6 +227,19 @@ fn awkward() -> TenantSnapshot {
     serde_json::from_value(t).expect("awkward tenant")
 }
 
+/// Asserts that the exported file `path` contains every piece of `expected`.
+fn assert_contains_all(export: &Export, path: &str, expected: &[&str]) {
+    let text = &export
+        .files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("no {path}"))
+        .contents;
+    for piece in expected {
+        assert!(text.contains(piece), "{piece}\nnot in\n{text}");
+    }
+}
+
 #[test]
 fn issue6_export_round_trip_of_awkward_names() {
     let snapshot = awkward();
@@ -237,36 +250,28 @@ fn issue6_export_round_trip_of_awkward_names() {
         assert!(exported.warnings[0].message.contains("stream@contoso.com"));
     }
     let exported = export(&snapshot, &ExportOptions::default());
-    let users = &exported
-        .files
-        .iter()
-        .find(|f| f.path == "users/contoso.com.yaml")
-        .expect("users")
-        .contents;
-    for expected in [
-        "  \"1234@contoso.com\":\n",
-        "      - sku: bbbbbbbb-0000-4000-8000-000000000001  # the skuPartNumber 'bbbbbbbb-0000-4000-8000-00000000000f' looks like a GUID\n        enabled_plans: []\n",
-        "    usage_location: \"NO\"\n",
-        "  Yes@Contoso.com:\n",
-        "      - sku: SPE_E3  # also inherited from group SG-License-M365-E3\n",
-    ] {
-        assert!(users.contains(expected), "{expected}\nnot in\n{users}");
-    }
-    let groups = &exported
-        .files
-        .iter()
-        .find(|f| f.path == "groups.yaml")
-        .expect("groups")
-        .contents;
-    for expected in [
-        "  dddddddd-0000-4000-8000-000000000002:  # the displayName 'eeeeeeee-0000-4000-8000-000000000000' looks like a GUID, and it has no mailNickname\n",
-        "  \"Sales: EMEA #1 – \\\"core\\\"\":\n",
-        // its mailNickname equals the other's displayName, ignoring case: by id
-        "  ec655ed5-f794-5444-a896-a9e880c9a50d:  # the displayName 'SG-License-EMS' also names another group, and the mailNickname 'sg-license-ems' also names another group\n",
-        "  sg-license-ems-2:  # the displayName 'SG-License-EMS' also names another group: keyed by mailNickname\n",
-    ] {
-        assert!(groups.contains(expected), "{expected}\nnot in\n{groups}");
-    }
+    assert_contains_all(
+        &exported,
+        "users/contoso.com.yaml",
+        &[
+            "  \"1234@contoso.com\":\n",
+            "      - sku: bbbbbbbb-0000-4000-8000-000000000001  # the skuPartNumber 'bbbbbbbb-0000-4000-8000-00000000000f' looks like a GUID\n        enabled_plans: []\n",
+            "    usage_location: \"NO\"\n",
+            "  Yes@Contoso.com:\n",
+            "      - sku: SPE_E3  # also inherited from group SG-License-M365-E3\n",
+        ],
+    );
+    assert_contains_all(
+        &exported,
+        "groups.yaml",
+        &[
+            "  dddddddd-0000-4000-8000-000000000002:  # the displayName 'eeeeeeee-0000-4000-8000-000000000000' looks like a GUID, and it has no mailNickname\n",
+            "  \"Sales: EMEA #1 – \\\"core\\\"\":\n",
+            // its mailNickname equals the other's displayName, ignoring case: by id
+            "  ec655ed5-f794-5444-a896-a9e880c9a50d:  # the displayName 'SG-License-EMS' also names another group, and the mailNickname 'sg-license-ems' also names another group\n",
+            "  sg-license-ems-2:  # the displayName 'SG-License-EMS' also names another group: keyed by mailNickname\n",
+        ],
+    );
 }
 
 #[test]

@@ -20,6 +20,7 @@ use crate::snapshot::TenantSnapshot;
 
 use super::connection::ConnectionArgs;
 use super::exit;
+use super::plan::pin_refusal;
 use super::snapshot::{ConfigScope, read_live};
 
 /// Arguments of `licensectl export`.
@@ -121,16 +122,11 @@ fn read_tenant(args: &ExportArgs, pin: Option<Located<String>>) -> anyhow::Resul
             ..DesiredState::default()
         };
         if let Some(problem) = tenant_pin_problem(&pinned, &snapshot) {
-            let location = problem
-                .location
-                .as_ref()
-                .map(|l| format!("{l}: "))
-                .unwrap_or_default();
-            bail!(
-                "refusing to continue: {location}{} ({}); export into another directory, or pass --force",
-                problem.message,
-                path.display(),
-            );
+            bail!(pin_refusal(
+                &problem,
+                path,
+                "export another tenant into another directory, or pass --force"
+            ));
         }
         return Ok(snapshot);
     }
