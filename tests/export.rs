@@ -657,9 +657,10 @@ fn issue6_export_cli_refuses_another_tenant_than_the_pinned_one() {
 // Live, through the emulator.
 
 /// Runs the CLI with client-secret credentials for the emulator at `url`.
-async fn run_live(url: &str, tenant: &str, args: Vec<String>) -> std::process::Output {
+async fn run_live(url: &str, tenant: &str, args: &[&str]) -> std::process::Output {
     let url = url.to_owned();
     let tenant = tenant.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
         licensectl()
             .args(&args)
@@ -686,12 +687,8 @@ async fn issue6_export_live_then_live_plan_has_no_changes() {
         .expect("emulator starts");
     let tmp = tempfile::tempdir().expect("temp dir");
     let live_dir = tmp.path().join("live");
-    let out = run_live(
-        &running.url,
-        &tid,
-        vec!["export".into(), "-o".into(), live_dir.display().to_string()],
-    )
-    .await;
+    let live = live_dir.display().to_string();
+    let out = run_live(&running.url, &tid, &["export", "-o", &live]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr)
@@ -717,12 +714,7 @@ async fn issue6_export_live_then_live_plan_has_no_changes() {
     let plan = run_live(
         &running.url,
         &tid,
-        vec![
-            "plan".into(),
-            "--detailed-exitcode".into(),
-            "--config".into(),
-            live_dir.display().to_string(),
-        ],
+        &["plan", "--detailed-exitcode", "--config", &live],
     )
     .await;
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
@@ -733,17 +725,7 @@ async fn issue6_export_live_then_live_plan_has_no_changes() {
     );
     assert!(text(&plan.stdout).contains("Plan: 0 to add, 0 to change, 0 to remove."));
 
-    let diff = run_live(
-        &running.url,
-        &tid,
-        vec![
-            "export".into(),
-            "--diff".into(),
-            "-o".into(),
-            live_dir.display().to_string(),
-        ],
-    )
-    .await;
+    let diff = run_live(&running.url, &tid, &["export", "--diff", "-o", &live]).await;
     assert_eq!(diff.status.code(), Some(0), "{}", text(&diff.stderr));
     assert_eq!(text(&diff.stdout), "");
 }
