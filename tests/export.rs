@@ -441,6 +441,41 @@ fn issue6_export_cli_keeps_the_settings_the_team_added() {
 }
 
 #[test]
+fn issue6_export_cli_warns_about_principals_it_leaves_out() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut tenant = contoso();
+    let trent = tenant
+        .users
+        .iter_mut()
+        .find(|u| u.user_principal_name == "trent@contoso.com")
+        .expect("trent");
+    let stream: licensectl::ids::SkuId =
+        "1f2f344a-700d-42c9-9427-5cea1d5d7ba6".parse().expect("id");
+    let mut state = trent.license_assignment_states[0].clone();
+    state.sku_id = stream;
+    trent.license_assignment_states.push(state);
+    let file = tmp.path().join("tenant.json");
+    tenant.write(&file).expect("write");
+    let dir = tmp.path().join("config");
+    let out = licensectl()
+        .args(["export", "--snapshot"])
+        .arg(&file)
+        .arg("-o")
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "warning[export-skipped-user]: user trent@contoso.com (316659da-1add-50f2-9be4-f7331bdb3d2b) is not exported: it holds STREAM, but the subscription of SKU STREAM is suspended\n = help: the user stays unmanaged (licensectl never touches it); fix the cause in the tenant and export again, or declare the user by hand\n\nExported 12 users and 3 groups of tenant contoso.onmicrosoft.com to {}: 4 files written, 0 unchanged, 0 deleted; 1 warning.\n",
+            dir.display()
+        )
+    );
+    assert!(!read(&dir.join("users/contoso.com.yaml")).contains("trent"));
+}
+
+#[test]
 fn issue6_export_cli_users_and_plans_flags() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let all = tmp.path().join("all");

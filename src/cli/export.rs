@@ -214,16 +214,15 @@ fn verify(dir: &Path, snapshot: &TenantSnapshot, kept: bool) -> anyhow::Result<(
     Ok(())
 }
 
-fn summary(export: &Export) -> String {
-    format!(
-        "{} users and {} groups{}",
-        export.users,
-        export.groups,
+/// "N users and M groups", and ", K warnings" when there are any.
+fn summary(export: &Export) -> (String, String) {
+    (
+        format!("{} users and {} groups", export.users, export.groups),
         match export.warnings.len() {
             0 => String::new(),
             1 => ", 1 warning".to_owned(),
             n => format!(", {n} warnings"),
-        }
+        },
     )
 }
 
@@ -253,6 +252,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
     let kept = target::keep_settings(&existing, &mut export, args.force);
     print_warnings(&export.warnings);
     let mut stderr = std::io::stderr().lock();
+    let (counts, warnings) = summary(&export);
 
     if args.diff {
         let diff = target::diff(dir, &existing, &export);
@@ -264,20 +264,18 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
         if diff.is_empty() {
             let _ = writeln!(
                 stderr,
-                "No differences: {} matches the tenant ({}).",
+                "No differences: {} matches the tenant ({counts}{warnings}).",
                 dir.display(),
-                summary(&export)
             );
             return Ok(exit::SUCCESS);
         }
         let _ = writeln!(
             stderr,
-            "{} differs from the tenant: {} changed, {} added, {} removed files ({}).",
+            "{} differs from the tenant: {} changed, {} added, {} removed files ({counts}{warnings}).",
             dir.display(),
             diff.changed,
             diff.added,
             diff.removed,
-            summary(&export)
         );
         return Ok(exit::CHANGES);
     }
@@ -300,8 +298,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
     }
     let _ = writeln!(
         stderr,
-        "Exported {} of tenant {} to {}: {} files written, {} unchanged, {} deleted.",
-        summary(&export),
+        "Exported {counts} of tenant {} to {}: {} files written, {} unchanged, {} deleted{}.",
         snapshot
             .tenant_domain
             .clone()
@@ -309,7 +306,8 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
         dir.display(),
         changes.write.len(),
         changes.unchanged,
-        changes.remove.len()
+        changes.remove.len(),
+        warnings.replacen(',', ";", 1)
     );
     Ok(exit::SUCCESS)
 }
