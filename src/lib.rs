@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod emulator;
+pub mod export;
 pub mod graph;
 pub mod ids;
 pub mod plan;

@@ -7,5 +7,6 @@ fn readme_examples_run_as_documented() {
     trycmd::TestCases::new()
         .register_bin("licensectl", trycmd::cargo::cargo_bin!("licensectl"))
         .env("NO_COLOR", "1")
-        .case("README.md");
+        .case("README.md")
+        .case("docs/export.md");
 }

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod connection;
 pub mod emulator;
 pub mod exit;
+pub mod export;
 pub mod live;
 pub mod plan;
 pub mod progress;
@@ -46,6 +47,8 @@ pub enum Command {
     Drift(plan::DriftArgs),
     /// Make the tenant match the config (or a saved plan), verify, and journal every write.
     Apply(apply::ApplyArgs),
+    /// Write the tenant's license state as a config directory (or diff it against one).
+    Export(export::ExportArgs),
 }
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
@@ -72,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run_plan(args),
         Command::Drift(args) => plan::run_drift(args),
         Command::Apply(args) => apply::run(args),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

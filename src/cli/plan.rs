@@ -84,18 +84,11 @@ impl CompareArgs {
         if let Some(path) = &self.snapshot {
             let live = TenantSnapshot::read(path)?;
             if let Some(problem) = tenant_pin_problem(desired, &live) {
-                let location = problem
-                    .location
-                    .as_ref()
-                    .map(|l| format!("{l}: "))
-                    .unwrap_or_default();
-                bail!(
-                    "refusing to continue: {location}{} ({}) [{}]; {}",
-                    problem.message,
-                    path.display(),
-                    problem.code,
+                bail!(pin_refusal(
+                    &problem,
+                    path,
                     problem.help.as_deref().unwrap_or("")
-                );
+                ));
             }
             return Ok(live);
         }
@@ -105,6 +98,22 @@ impl CompareArgs {
         let (live, _, _) = runtime.block_on(read_live(&self.connection, &scope))?;
         Ok(live)
     }
+}
+
+/// The error when the snapshot file `snapshot` is not of the tenant the config pins:
+/// `refusing to continue: FILE:LINE:COL: MESSAGE (SNAPSHOT) [CODE]; HELP`.
+pub(super) fn pin_refusal(problem: &Diagnostic, snapshot: &Path, help: &str) -> String {
+    let location = problem
+        .location
+        .as_ref()
+        .map(|l| format!("{l}: "))
+        .unwrap_or_default();
+    format!(
+        "refusing to continue: {location}{} ({}) [{}]; {help}",
+        problem.message,
+        snapshot.display(),
+        problem.code,
+    )
 }
 
 pub(super) fn render(plan: &Plan, format: Format, mode: Mode) -> String {

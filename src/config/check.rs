@@ -733,7 +733,9 @@ fn group_sort_key(key: &GroupKey) -> String {
     }
 }
 
-fn is_domain(text: &str) -> bool {
+/// True for a DNS name such as `contoso.onmicrosoft.com`: dot-separated labels of ASCII
+/// letters, digits and hyphens.
+pub fn is_domain(text: &str) -> bool {
     text.contains('.')
         && !text.starts_with('.')
         && !text.ends_with('.')

@@ -304,7 +304,7 @@ fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, Box<Diagnostic>> 
 }
 
 /// Every config file below `dir`, as `/`-separated relative paths, sorted.
-fn discover(dir: &Path) -> std::io::Result<Vec<String>> {
+pub fn discover(dir: &Path) -> std::io::Result<Vec<String>> {
     let metadata = fs::metadata(dir)?;
     if !metadata.is_dir() {
         return Err(std::io::Error::new(

@@ -1,0 +1,145 @@
+//! Writing YAML text by hand: scalars quoted only when they must be, comments that cannot
+//! break a line. The exporter builds its files line by line (so that it controls order,
+//! comments and layout exactly); these helpers keep every value readable back unchanged.
+
+/// Words that some YAML reader (YAML 1.1 or 1.2) turns into a boolean or null.
+const RESERVED: &[&str] = &["true", "false", "yes", "no", "on", "off", "y", "n", "null"];
+
+/// True for an 8-4-4-4-12 hex GUID, written as is.
+fn is_plain_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// True when `text` can be written as a plain scalar and every YAML reader gives back the
+/// same string: it starts with a letter (or is a GUID), uses only letters, digits and
+/// `. _ @ + -`, and is not a boolean or null word of YAML 1.1 or 1.2.
+fn plain_is_safe(text: &str) -> bool {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    if is_plain_guid(text) {
+        return true;
+    }
+    first.is_ascii_alphabetic()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '+' | '-'))
+        && !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(text))
+}
+
+/// `text` as a YAML scalar: plain when that is safe, double-quoted otherwise.
+pub fn scalar(text: &str) -> String {
+    if plain_is_safe(text) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control()
+                || matches!(
+                    c,
+                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                ) =>
+            {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `text` made safe for a `# comment`: control characters and line separators become
+/// spaces, so the comment cannot end early or start a new line.
+pub fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control()
+                || matches!(
+                    c,
+                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                )
+            {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::parse::yaml_options;
+
+    fn read_back(key: &str, value: &str) -> BTreeMap<String, String> {
+        let text = format!("{}: {}  # {}\n", scalar(key), scalar(value), comment(value));
+        serde_saphyr::from_str_with_options(&text, yaml_options())
+            .unwrap_or_else(|e| panic!("{text:?} does not parse: {e}"))
+    }
+
+    #[test]
+    fn plain_only_when_safe() {
+        let table: &[(&str, &str)] = &[
+            ("SPE_E5", "SPE_E5"),
+            ("alice@contoso.com", "alice@contoso.com"),
+            (
+                "ec655ed5-f794-5444-a896-a9e880c9a50d",
+                "ec655ed5-f794-5444-a896-a9e880c9a50d",
+            ),
+            ("NO", "\"NO\""),
+            ("yes", "\"yes\""),
+            ("Null", "\"Null\""),
+            ("", "\"\""),
+            ("007", "\"007\""),
+            ("1e5", "\"1e5\""),
+            ("1234@contoso.com", "\"1234@contoso.com\""),
+            ("-x", "\"-x\""),
+            (".inf", "\".inf\""),
+            ("Sales: EMEA", "\"Sales: EMEA\""),
+            ("a #b", "\"a #b\""),
+            (
+                "joe_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+                "\"joe_fabrikam.com#EXT#@contoso.onmicrosoft.com\"",
+            ),
+            ("Équipe \"A\"\\", "\"Équipe \\\"A\\\"\\\\\""),
+            ("tab\there", "\"tab\\there\""),
+        ];
+        for (text, expected) in table {
+            assert_eq!(scalar(text), *expected, "{text}");
+            let map = read_back(text, text);
+            assert_eq!(map.get(*text).map(String::as_str), Some(*text), "{text}");
+        }
+    }
+
+    #[test]
+    fn comments_stay_on_their_line() {
+        assert_eq!(comment("a\nb\r\u{2028}c"), "a b  c");
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_reads_back_unchanged(key in "\\PC{0,12}|[ -~]{0,12}", value in any::<String>()) {
+            let map = read_back(&key, &value);
+            prop_assert_eq!(map.len(), 1);
+            prop_assert_eq!(map.get(&key), Some(&value));
+        }
+    }
+}
