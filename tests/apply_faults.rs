@@ -256,7 +256,10 @@ async fn issue6_apply_killed_midway_converges_when_run_again() {
     let midway = running.emulator.snapshot();
     check_integrity(&before, &midway, &managed_upns(dir.path()));
     let (was, now) = (direct(&before), direct(&midway));
-    let changed = was.iter().filter(|(id, l)| now.get(*id) != Some(*l)).count();
+    let changed = was
+        .iter()
+        .filter(|(id, l)| now.get(*id) != Some(*l))
+        .count();
     assert!(
         changed > 0 && changed < CHANGES,
         "the kill left the work half done ({changed} users changed)"

@@ -173,37 +173,41 @@ struct Item {
     depends_on: Vec<String>,
 }
 
+/// The JSON body of an operation.
+fn body_of(op: &Operation) -> Value {
+    match op {
+        Operation::SetUsageLocation { usage_location } => {
+            json!({ "usageLocation": usage_location })
+        }
+        Operation::AssignLicense { request } => {
+            serde_json::to_value(request).unwrap_or(Value::Null)
+        }
+    }
+}
+
 fn item_for(principal: &Principal, op: &Operation, id: String, depends_on: Vec<String>) -> Item {
-    let (method, url, body) = match (principal, op) {
-        (Principal::User { id: user, .. }, Operation::SetUsageLocation { usage_location }) => (
-            "PATCH",
-            format!("/users/{user}"),
-            json!({ "usageLocation": usage_location }),
-        ),
-        (Principal::User { id: user, .. }, Operation::AssignLicense { request }) => (
-            "POST",
-            format!("/users/{user}/assignLicense"),
-            serde_json::to_value(request).unwrap_or(Value::Null),
-        ),
-        (Principal::Group { id: group, .. }, Operation::AssignLicense { request }) => (
-            "POST",
-            format!("/groups/{group}/assignLicense"),
-            serde_json::to_value(request).unwrap_or(Value::Null),
-        ),
-        (Principal::Group { id: group, .. }, Operation::SetUsageLocation { usage_location }) => (
-            // Groups have no usage location; the planner never asks for one. Sent anyway,
-            // Graph's answer (400) is recorded like any other failure.
-            "PATCH",
-            format!("/groups/{group}"),
-            json!({ "usageLocation": usage_location }),
-        ),
+    // Groups have no usage location and the planner never asks for one; were it asked,
+    // Graph's answer (400) would be recorded like any other failure.
+    let (method, url) = match (principal, op) {
+        (Principal::User { id: user, .. }, Operation::SetUsageLocation { .. }) => {
+            ("PATCH", format!("/users/{user}"))
+        }
+        (Principal::User { id: user, .. }, Operation::AssignLicense { .. }) => {
+            ("POST", format!("/users/{user}/assignLicense"))
+        }
+        (Principal::Group { id: group, .. }, Operation::AssignLicense { .. }) => {
+            ("POST", format!("/groups/{group}/assignLicense"))
+        }
+        (Principal::Group { id: group, .. }, Operation::SetUsageLocation { .. }) => {
+            ("PATCH", format!("/groups/{group}"))
+        }
     };
     Item {
         id,
         method,
         url,
         headers: json!({ "Content-Type": "application/json" }),
-        body,
+        body: body_of(op),
         depends_on,
     }
 }
@@ -295,14 +299,7 @@ impl Executor<'_> {
                             principal: Some(p.principal.clone()),
                             operation: Some(op.name()),
                             attempt: Some(p.attempts),
-                            body: Some(match op {
-                                Operation::SetUsageLocation { usage_location } => {
-                                    json!({ "usageLocation": usage_location })
-                                }
-                                Operation::AssignLicense { request } => {
-                                    serde_json::to_value(request).unwrap_or(Value::Null)
-                                }
-                            }),
+                            body: Some(body_of(op)),
                             ..Entry::default()
                         })?;
                     }
@@ -327,9 +324,8 @@ impl Executor<'_> {
                     }
                 }
                 async move {
-                    let sent = Instant::now();
                     let result = self.client.post_batch(&items).await;
-                    (items, owners, sent, result)
+                    (items, owners, result)
                 }
             });
             let answers: Vec<_> = stream::iter(sends)
@@ -339,7 +335,7 @@ impl Executor<'_> {
 
             let mut results: HashMap<(usize, usize), (ItemResult, Option<String>, u16)> =
                 HashMap::new();
-            for (items, owners, _sent, result) in answers {
+            for (items, owners, result) in answers {
                 match result {
                     Err(error) => {
                         // The batch got no usable answer even after the client's retries.
