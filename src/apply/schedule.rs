@@ -243,6 +243,7 @@ mod tests {
             destructive: true,
             exchange_grace: false,
             still_inherited_from: Vec::new(),
+            swapped_for: Vec::new(),
         }
     }
 

@@ -208,6 +208,7 @@ mod tests {
                 destructive: true,
                 exchange_grace: false,
                 still_inherited_from: Vec::new(),
+                swapped_for: Vec::new(),
             }],
         };
         let found = verify(std::slice::from_ref(&removal), &after);

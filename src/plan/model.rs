@@ -124,13 +124,19 @@ pub struct LicenseUpdate {
 pub struct LicenseRemove {
     /// The product.
     pub sku: SkuName,
-    /// True when the principal loses the product entirely (no group still grants it).
+    /// True when the principal loses the product entirely: no group still grants it and
+    /// no license is added in the same call (a swap is not destructive, unless it takes
+    /// away the last Exchange Online plan).
     pub destructive: bool,
     /// True when the removal takes away the principal's last Exchange Online plan
     /// (its mailbox enters Exchange's 30-day grace period).
     pub exchange_grace: bool,
     /// Groups that still grant the product to the user after the removal.
     pub still_inherited_from: Vec<Principal>,
+    /// Licenses added in the same `assignLicense` call (a swap, e.g. E3 → E5): the
+    /// principal is never without a license in between. Sorted by part number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swapped_for: Vec<SkuName>,
 }
 
 /// Everything that changes for one principal: one `assignLicense` call (plus the usage

@@ -236,6 +236,7 @@ fn build_change(
             destructive: true,
             exchange_grace: false,
             still_inherited_from: Vec::new(),
+            swapped_for: Vec::new(),
         });
     }
     change
@@ -332,17 +333,22 @@ impl Planner<'_, '_> {
                 || inherited
                     .iter()
                     .any(|i| has_exchange(self.index, i.sku, &i.disabled));
+            let mut swapped_for: Vec<super::model::SkuName> =
+                change.add.iter().map(|a| a.sku.clone()).collect();
+            swapped_for.sort();
             for removed in &mut change.remove {
                 let sku = removed.sku.id;
                 let groups = self.granting_groups(&inherited, sku);
-                removed.destructive = groups.is_empty();
                 let live_disabled = direct
                     .iter()
                     .find(|h| h.sku == sku)
                     .map_or(&[][..], |h| h.disabled.as_slice());
-                removed.exchange_grace = removed.destructive
+                removed.swapped_for = swapped_for.clone();
+                removed.exchange_grace = groups.is_empty()
                     && !keeps_exchange
                     && has_exchange(self.index, sku, live_disabled);
+                removed.destructive =
+                    groups.is_empty() && (swapped_for.is_empty() || removed.exchange_grace);
                 removed.still_inherited_from = groups;
                 self.ledger.remove(user.id, sku, Source::Direct);
             }

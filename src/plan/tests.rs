@@ -275,9 +275,18 @@ fn a_sku_swap_is_one_change_with_add_and_remove() {
     assert_eq!(change.add[0].sku.part_number, "SPE_E5");
     assert_eq!(change.remove.len(), 1);
     assert_eq!(change.remove[0].sku.part_number, "SPE_E3");
-    // E5 brings Exchange too, so no mailbox grace period starts.
-    assert!(change.remove[0].destructive);
+    // E5 brings Exchange too, so no mailbox grace period starts, and a swap in one call
+    // leaves no gap: not destructive.
     assert!(!change.remove[0].exchange_grace);
+    assert!(!change.remove[0].destructive);
+    assert_eq!(
+        change.remove[0]
+            .swapped_for
+            .iter()
+            .map(|s| s.part_number.as_str())
+            .collect::<Vec<_>>(),
+        vec!["SPE_E5"]
+    );
     let request = change.assign_license_request();
     assert_eq!(request.add_licenses.len(), 1);
     assert_eq!(request.remove_licenses, vec![sku_id("SPE_E3")]);
@@ -285,6 +294,20 @@ fn a_sku_swap_is_one_change_with_add_and_remove() {
         (plan.summary.add, plan.summary.change, plan.summary.remove),
         (1, 0, 1)
     );
+}
+
+#[test]
+fn a_swap_that_drops_the_last_exchange_plan_stays_destructive() {
+    let mut live = tenant();
+    live.users
+        .push(LiveUser::new("bob@contoso.com").direct("SPE_E3", &[]).0);
+    let mut want = desired();
+    want_user(&mut want, "bob@contoso.com", Some(vec![lic("POWER_BI_PRO")]));
+    let plan = run(&want, &live);
+    let removed = &plan.changes[0].remove[0];
+    assert!(removed.exchange_grace, "POWER_BI_PRO has no mailbox");
+    assert!(removed.destructive);
+    assert_eq!(removed.swapped_for.len(), 1);
 }
 
 #[test]

@@ -127,6 +127,13 @@ fn change_lines(change: &Change) -> Vec<Line> {
             )
         } else if remove.exchange_grace {
             "  (DESTRUCTIVE: the mailbox enters Exchange Online's 30-day grace period)".to_owned()
+        } else if !remove.swapped_for.is_empty() {
+            let by: Vec<&str> = remove
+                .swapped_for
+                .iter()
+                .map(|s| s.part_number.as_str())
+                .collect();
+            format!("  (swapped for {} in the same call)", by.join(", "))
         } else if remove.destructive {
             "  (DESTRUCTIVE)".to_owned()
         } else {
