@@ -618,6 +618,15 @@ async fn issue6_apply_asks_on_a_terminal_and_only_yes_applies() {
     let out = on_a_terminal(&tenant, &args, "yes\n").await;
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{all}");
+    // The default journal lives in the config directory, kept out of git.
+    let journals: Vec<_> = std::fs::read_dir(config.join(".licensectl/journal"))
+        .expect("default journal directory")
+        .collect();
+    assert_eq!(journals.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(config.join(".licensectl/.gitignore")).expect("gitignore"),
+        "# licensectl apply journals; keep them as CI artifacts, not in git.\n*\n"
+    );
     assert!(
         all.contains("Apply complete: 3 added, 3 changed, 3 removed, 0 failed."),
         "{all}"

@@ -84,6 +84,19 @@ fn default_journal(config: &Path) -> PathBuf {
         .join(format!("apply-{stamp}.jsonl"))
 }
 
+/// Creates `dir` with a `.gitignore` ignoring everything in it, so that default journals
+/// are not committed with the config by accident (best effort: the journal itself
+/// reports a directory it cannot create).
+fn keep_out_of_git(dir: &Path) {
+    let ignore = dir.join(".gitignore");
+    if std::fs::create_dir_all(dir).is_ok() && !ignore.exists() {
+        let _ = std::fs::write(
+            &ignore,
+            "# licensectl apply journals; keep them as CI artifacts, not in git.\n*\n",
+        );
+    }
+}
+
 /// The changes to apply: the saved plan's, once checked against the tenant and the
 /// config, or the current plan's. `Err(code)` when refused (reason printed).
 fn changes_to_apply(
@@ -178,10 +191,14 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
                 return Ok(exit::ERROR);
             }
         }
-        let journal_path = args
-            .journal
-            .clone()
-            .unwrap_or_else(|| default_journal(&args.config));
+        let journal_path = match &args.journal {
+            Some(path) => path.clone(),
+            None => {
+                let path = default_journal(&args.config);
+                keep_out_of_git(&args.config.join(".licensectl"));
+                path
+            }
+        };
         let journal = Journal::open(&journal_path)?;
         eprintln(&format!("Journal: {}", journal_path.display()));
         let progress = StderrProgress::with_verb(stderr_is_tty(), "");

@@ -302,7 +302,11 @@ fn a_swap_that_drops_the_last_exchange_plan_stays_destructive() {
     live.users
         .push(LiveUser::new("bob@contoso.com").direct("SPE_E3", &[]).0);
     let mut want = desired();
-    want_user(&mut want, "bob@contoso.com", Some(vec![lic("POWER_BI_PRO")]));
+    want_user(
+        &mut want,
+        "bob@contoso.com",
+        Some(vec![lic("POWER_BI_PRO")]),
+    );
     let plan = run(&want, &live);
     let removed = &plan.changes[0].remove[0];
     assert!(removed.exchange_grace, "POWER_BI_PRO has no mailbox");
