@@ -773,7 +773,7 @@ async fn issue5_injected_503_504_and_dropped_connections_are_retried_and_the_rea
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("full.json");
     let mut cmd = with_secret(snapshot_cmd(&running.url, &tid, &out), SECRET_APP, SECRET);
-    cmd.arg("--full");
+    cmd.arg("--full").env("LICENSECTL_LOG", "licensectl=debug");
     let output = run(cmd).await;
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
@@ -786,6 +786,11 @@ async fn issue5_injected_503_504_and_dropped_connections_are_retried_and_the_rea
     assert!(
         stderr.contains(&format!("0 throttled, {retries} retries")),
         "each fault retried once: {stderr}"
+    );
+    assert_eq!(
+        stderr.matches("retrying graph request").count() as u64,
+        retries,
+        "every retry is logged at debug level"
     );
     let read = TenantSnapshot::read(&out).expect("snapshot");
     assert_eq!(read.tenant_id, original.tenant_id);
@@ -892,4 +897,55 @@ async fn issue5_a_long_read_refreshes_short_lived_tokens_before_they_expire() {
         stats.requests
     );
     assert!(stats.token_requests < stats.requests);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue5_live_plan_drift_and_the_saved_plan_leak_nothing_at_trace_level() {
+    use licensectl::emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso");
+    let original = TenantSnapshot::read(&example.join("tenant.json")).expect("example tenant");
+    let running = start(&original, EmulatorOptions::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let saved = dir.path().join("plan.json");
+    let snapshot = dir.path().join("tenant.json");
+    let url = running.url.as_str();
+    let commands: [Vec<&str>; 3] = [
+        vec![
+            "plan",
+            "--format",
+            "markdown",
+            "--out",
+            saved.to_str().expect("utf-8"),
+        ],
+        vec!["drift", "--format", "json"],
+        vec!["snapshot", "-o", snapshot.to_str().expect("utf-8")],
+    ];
+    for args in commands {
+        let mut cmd = with_secret(licensectl(), DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET);
+        cmd.args(&args)
+            .arg("--config")
+            .arg(&example)
+            .args(["--graph-url", url, "--authority-host", url])
+            .env("AZURE_TENANT_ID", original.tenant_id.to_string())
+            .env("LICENSECTL_LOG", "trace");
+        let output = run(cmd).await;
+        assert!(
+            matches!(output.status.code(), Some(0 | 2)),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            text(&output.stderr).contains("TRACE"),
+            "{args:?} logged at trace level"
+        );
+        assert_no_leaks(
+            args[0],
+            &outputs_of(&output, &[&saved, &snapshot]),
+            &[DEFAULT_CLIENT_SECRET],
+        );
+    }
+    assert!(
+        saved.exists() && snapshot.exists(),
+        "the files were written"
+    );
 }
