@@ -1,6 +1,7 @@
 //! Reads a generated 100k-user tenant from the real emulator (`licensectl emulator serve`
 //! in a child process, 50 ms of service time per request) through the real client and
-//! credential, once per licensed-user strategy, and prints: requests against the lower
+//! credential, once per licensed-user strategy (`Auto` last: it pays one sequential page
+//! to learn the number of licensed users, then decides), and prints: requests against the lower
 //! bound, resource units spent (the emulator's count), wall time against the time the
 //! lower bound needs at that latency, and the client's peak memory.
 //!
@@ -18,7 +19,9 @@ use licensectl::auth::{AuthMethod, AuthSettings, TokenSource};
 use licensectl::emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 use licensectl::emulator::generate::{GenerateOptions, generate};
 use licensectl::graph::client::{BATCH_MAX, ClientStats, PAGE_SIZE};
-use licensectl::graph::read::{IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, ReadScope, read_tenant};
+use licensectl::graph::read::{
+    IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, ReadScope, read_tenant,
+};
 use licensectl::graph::{ClientOptions, Cloud, Endpoints, GraphClient, RetryPolicy};
 use licensectl::snapshot::TenantSnapshot;
 
@@ -183,6 +186,7 @@ async fn main() {
     for strategy in [
         LicensedUsersStrategy::Sequential,
         LicensedUsersStrategy::PerSku,
+        LicensedUsersStrategy::Auto,
     ] {
         let http = reqwest::Client::new();
         let tokens = TokenSource::new(&settings, &endpoints, http.clone()).expect("credential");
@@ -219,8 +223,8 @@ async fn main() {
         let stats = emulator_stats(&http, &url).await;
         let s = client.stats();
         let chain = match strategy {
-            LicensedUsersStrategy::PerSku => bound.chain_per_sku,
-            _ => bound.chain_sequential,
+            LicensedUsersStrategy::Sequential => bound.chain_sequential,
+            _ => bound.chain_per_sku,
         };
         println!(
             "{strategy:?}: {} users, {} groups; {} requests (lower bound {}, {:.2}x), {} RU; wall {:.2} s (lower-bound time {:.2} s serial, {:.2} s shortest chain); peak RSS {:.0} MiB ({:.0} MiB before the read{})",
@@ -235,7 +239,11 @@ async fn main() {
             chain as f64 * latency.as_secs_f64(),
             peak,
             before,
-            if peak_resettable { "" } else { "; peak since start" },
+            if peak_resettable {
+                ""
+            } else {
+                "; peak since start"
+            },
         );
         drop(snap);
     }

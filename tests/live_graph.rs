@@ -607,7 +607,7 @@ async fn issue5_plain_http_off_loopback_is_refused_before_any_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue5_pages_over_ten_thousand_licensed_users_with_both_strategies() {
+async fn issue5_pages_over_ten_thousand_licensed_users_with_every_strategy() {
     let original = tenant(11_500, 6);
     let licensed = original
         .users
@@ -618,15 +618,24 @@ async fn issue5_pages_over_ten_thousand_licensed_users_with_both_strategies() {
     let running = start(&original, EmulatorOptions::default()).await;
     let tid = original.tenant_id.to_string();
     let dir = tempfile::tempdir().expect("temp dir");
-    let per_sku_pages: u64 = original
+    let sku_pages: Vec<u64> = original
         .subscribed_skus
         .iter()
         .filter(|s| s.consumed_units > 0)
         .map(|s| (s.consumed_units as u64).div_ceil(999))
-        .sum();
+        .collect();
+    let per_sku_pages: u64 = sku_pages.iter().sum();
+    let sequential_pages = (licensed as u64).div_ceil(999);
+    // Auto reads the first sequential page, then decides by its @odata.count.
+    let auto_per_sku = licensectl::graph::read::prefer_per_sku(licensed as u64, &sku_pages, 8);
+    assert!(
+        auto_per_sku,
+        "this tenant is read faster per SKU: {sku_pages:?}"
+    );
     for (strategy, pages) in [
-        ("sequential", (licensed as u64).div_ceil(999)),
+        ("sequential", sequential_pages),
         ("per-sku", per_sku_pages),
+        ("auto", 1 + per_sku_pages),
     ] {
         running.emulator.reset_stats();
         let out = dir.path().join(format!("{strategy}.json"));

@@ -110,6 +110,9 @@ pub struct Page<T> {
     /// The next page, absent on the last.
     #[serde(rename = "@odata.nextLink", default)]
     pub next_link: Option<String>,
+    /// `@odata.count`: on the first page of a `$count=true` advanced query.
+    #[serde(rename = "@odata.count", default)]
+    pub count: Option<u64>,
 }
 
 /// A member of a group as `GET /groups/{id}/members?$select=id` returns it.

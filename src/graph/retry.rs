@@ -176,6 +176,11 @@ impl AdaptiveLimiter {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The largest limit (the configured concurrency).
+    pub fn max(&self) -> usize {
+        self.lock().max as usize
+    }
+
     /// The current limit (whole slots).
     pub fn limit(&self) -> usize {
         self.lock().limit.floor() as usize
