@@ -89,7 +89,7 @@ fn lower_bound(t: &TenantSnapshot) -> LowerBound {
         .flat_map(|g| g.members.iter())
         .filter(|m| !licensed_ids.contains(m))
         .collect();
-    let group_requests = (read_groups.len() as u64).div_ceil(BATCH_MAX as u64);
+    let group_requests = (read_groups.len() as u64).div_ceil((IN_FILTER_MAX * BATCH_MAX) as u64);
     let lookups = (unlicensed.len() as u64).div_ceil((IN_FILTER_MAX * BATCH_MAX) as u64);
     let members: u64 = member_pages.iter().sum();
     let longest_members = member_pages.iter().copied().max().unwrap_or(0);

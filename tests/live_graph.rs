@@ -57,10 +57,16 @@ fn app(id: &str, roles: &[&str]) -> AppRegistration {
 
 /// A generated tenant whose app registrations cover every credential kind.
 fn tenant(users: usize, groups: usize) -> TenantSnapshot {
+    tenant_with(users, groups, &[])
+}
+
+/// The same, subscribed to `skus` only (empty: the generator's whole catalog).
+fn tenant_with(users: usize, groups: usize, skus: &[&str]) -> TenantSnapshot {
     let mut t = generate(&GenerateOptions {
         users,
         groups,
         seed: 5,
+        skus: skus.iter().map(|s| (*s).to_owned()).collect(),
         ..GenerateOptions::default()
     })
     .expect("generates");
@@ -608,7 +614,9 @@ async fn issue5_plain_http_off_loopback_is_refused_before_any_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_pages_over_ten_thousand_licensed_users_with_every_strategy() {
-    let original = tenant(11_500, 6);
+    // Three suites, no add-ons: every user holds one SKU, so pages per SKU barely overlap
+    // and `auto` switches to one pager per SKU after its first page.
+    let original = tenant_with(11_500, 6, &["ENTERPRISEPACK", "SPE_E5", "STANDARDPACK"]);
     let licensed = original
         .users
         .iter()
@@ -864,12 +872,12 @@ async fn issue5_deadline_exceeded_is_a_clear_error_naming_the_flag() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_a_long_read_refreshes_short_lived_tokens_before_they_expire() {
-    let original = tenant(2500, 3);
+    let original = tenant(2500, 4);
     let running = start(
         &original,
         EmulatorOptions {
             token_lifetime: Duration::from_secs(4),
-            latency: Duration::from_millis(500),
+            latency: Duration::from_millis(600),
             ..EmulatorOptions::default()
         },
     )
