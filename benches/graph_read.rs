@@ -1,79 +1,214 @@
-//! Reads a generated 100k-user tenant through the real client, with 50 ms of service time
-//! per request, once per licensed-user strategy, and prints requests against the lower
-//! bound, resource units, wall time against the lower-bound time, and peak memory.
+//! Reads a generated 100k-user tenant from the real emulator (`licensectl emulator serve`
+//! in a child process, 50 ms of service time per request) through the real client and
+//! credential, once per licensed-user strategy (`Auto` last: it pays one sequential page
+//! to learn the number of licensed users, then decides), and prints: requests against the lower
+//! bound, resource units spent (the emulator's count), wall time against the time the
+//! lower bound needs at that latency, and the client's peak memory.
 //!
-//! Run: `cargo bench --bench graph_read`. Until the emulator lands on main this serves
-//! the tenant from the scripted Graph double of the integration tests.
+//! Run: `cargo bench --bench graph_read`.
 
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
+use std::collections::{BTreeSet, HashSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use azure_core::credentials::Secret;
 use licensectl::auth::{AuthMethod, AuthSettings, TokenSource};
-use licensectl::graph::client::{ClientStats, PAGE_SIZE};
-use licensectl::graph::read::{LicensedUsersStrategy, NoProgress, ReadScope, read_tenant};
+use licensectl::emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use licensectl::emulator::generate::{GenerateOptions, generate};
+use licensectl::graph::client::{BATCH_MAX, ClientStats, PAGE_SIZE};
+use licensectl::graph::read::{
+    IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, ReadScope, per_sku_rounds, read_tenant,
+};
 use licensectl::graph::{ClientOptions, Cloud, Endpoints, GraphClient, RetryPolicy};
+use licensectl::snapshot::TenantSnapshot;
 
 const USERS: usize = 100_000;
-const LATENCY: Duration = Duration::from_millis(50);
+const GROUPS: usize = 20;
+const LATENCY_MS: u64 = 50;
+const CONCURRENCY: usize = 8;
 
-fn peak_rss_mib() -> f64 {
+/// Kills the emulator when the benchmark ends, however it ends.
+struct Emulator(Child);
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn kib_field(name: &str) -> Option<f64> {
     std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with(name))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// Resets the peak resident set size (Linux: `5` to clear_refs); false if not possible.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn mib(kib: Option<f64>) -> f64 {
+    kib.map_or(f64::NAN, |k| k / 1024.0)
+}
+
+/// What the fewest requests reading `t` need, and how many must follow one another.
+struct LowerBound {
+    requests: u64,
+    detail: String,
+    /// Rounds of requests (each waiting for the previous one) with CONCURRENCY in flight.
+    chain_sequential: u64,
+    chain_per_sku: u64,
+}
+
+fn lower_bound(t: &TenantSnapshot) -> LowerBound {
+    let licensed: Vec<_> = t
+        .users
+        .iter()
+        .filter(|u| !u.assigned_licenses.is_empty())
+        .collect();
+    let licensed_ids: HashSet<_> = licensed.iter().map(|u| u.id).collect();
+    let groups: BTreeSet<_> = licensed
+        .iter()
+        .flat_map(|u| u.inherited_states().filter_map(|s| s.assigned_by_group))
+        .collect();
+    let page = |n: usize| (n.max(1) as u64).div_ceil(u64::from(PAGE_SIZE));
+    let pages = page(licensed.len());
+    let read_groups: Vec<_> = t.groups.iter().filter(|g| groups.contains(&g.id)).collect();
+    let member_pages: Vec<u64> = read_groups.iter().map(|g| page(g.members.len())).collect();
+    let unlicensed: BTreeSet<_> = read_groups
+        .iter()
+        .flat_map(|g| g.members.iter())
+        .filter(|m| !licensed_ids.contains(m))
+        .collect();
+    let group_requests = (read_groups.len() as u64).div_ceil((IN_FILTER_MAX * BATCH_MAX) as u64);
+    let lookups = (unlicensed.len() as u64).div_ceil((IN_FILTER_MAX * BATCH_MAX) as u64);
+    let members: u64 = member_pages.iter().sum();
+    let sku_pages: Vec<u64> = t
+        .subscribed_skus
+        .iter()
+        .filter(|s| s.consumed_units > 0)
+        .map(|s| page(s.consumed_units as usize))
+        .collect();
+    // Pagers run side by side, CONCURRENCY requests at a time.
+    let tail = 1 + per_sku_rounds(&member_pages, CONCURRENCY) + u64::from(lookups > 0);
+    LowerBound {
+        requests: pages + 2 + group_requests + members + lookups,
+        detail: format!(
+            "{pages} user pages (ceil({}/999)) + subscribedSkus + organization + {group_requests} $batch for {} groups + {members} member pages + {lookups} $batch for {} unlicensed members",
+            licensed.len(),
+            read_groups.len(),
+            unlicensed.len()
+        ),
+        chain_sequential: 1 + pages + tail,
+        chain_per_sku: 1 + per_sku_rounds(&sku_pages, CONCURRENCY) + tail,
+    }
+}
+
+fn start_emulator(tenant: &std::path::Path) -> (Emulator, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_licensectl"))
+        .args(["emulator", "serve", "--listen", "127.0.0.1:0", "--tenant"])
+        .arg(tenant)
+        .args(["--latency-ms", &LATENCY_MS.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("emulator starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let emulator = Emulator(child);
+    let mut url = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut url)
+        .expect("emulator prints its URL");
+    (emulator, url.trim().to_owned())
+}
+
+async fn emulator_stats(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    http.get(format!("{url}/_emulator/stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("stats json")
 }
 
 #[tokio::main]
 async fn main() {
-    let double = support::Double::new(USERS);
-    double.0.lock().expect("lock").latency = LATENCY;
-    let url = double.clone().serve().await;
+    let t0 = Instant::now();
+    let tenant = generate(&GenerateOptions {
+        users: USERS,
+        groups: GROUPS,
+        seed: 1,
+        ..GenerateOptions::default()
+    })
+    .expect("generates");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("tenant.json");
+    tenant.write(&file).expect("tenant written");
+    let bound = lower_bound(&tenant);
+    let tid = tenant.tenant_id;
+    drop(tenant);
+    let (_emulator, url) = start_emulator(&file);
+    let latency = Duration::from_millis(LATENCY_MS);
+    println!(
+        "graph_read: {USERS} users, {GROUPS} groups, {LATENCY_MS} ms per request, at most {CONCURRENCY} in flight (set up in {:.1} s)",
+        t0.elapsed().as_secs_f64()
+    );
+    println!(
+        "lower bound: {} requests = {}",
+        bound.requests, bound.detail
+    );
+    println!(
+        "lower-bound time: {:.2} s one request after another; {:.2} s sequential, {:.2} s per SKU with {CONCURRENCY} in flight",
+        bound.requests as f64 * latency.as_secs_f64(),
+        bound.chain_sequential as f64 * latency.as_secs_f64(),
+        bound.chain_per_sku as f64 * latency.as_secs_f64(),
+    );
     let endpoints = Endpoints::resolve(Cloud::Global, Some(&url), Some(&url)).expect("endpoints");
     let settings = AuthSettings {
         method: Some(AuthMethod::Secret),
-        tenant_id: Some(support::TENANT.into()),
-        client_id: Some(support::CLIENT_ID.into()),
-        client_secret: Some(Secret::new(support::SECRET)),
+        tenant_id: Some(tid.to_string()),
+        client_id: Some(DEFAULT_CLIENT_ID.into()),
+        client_secret: Some(Secret::new(DEFAULT_CLIENT_SECRET)),
         ..AuthSettings::default()
     };
-    let lower_requests = USERS.div_ceil(PAGE_SIZE as usize) as u64 + 1; // pages + subscribedSkus
-    println!(
-        "graph_read: {USERS} licensed users, {} ms per request",
-        LATENCY.as_millis()
-    );
-    println!(
-        "lower bound: {lower_requests} requests (ceil({USERS}/999) pages + 1 subscribedSkus; no managed groups), {:.2} s sequential at this latency",
-        (lower_requests as f64) * LATENCY.as_secs_f64()
-    );
+    let peak_resettable = reset_peak_rss();
     for strategy in [
         LicensedUsersStrategy::Sequential,
         LicensedUsersStrategy::PerSku,
+        LicensedUsersStrategy::Auto,
     ] {
         let http = reqwest::Client::new();
-        let tokens = TokenSource::new(&settings, &endpoints, http.clone()).expect("tokens");
+        let tokens = TokenSource::new(&settings, &endpoints, http.clone()).expect("credential");
         let client = GraphClient::new(
-            http,
+            http.clone(),
             endpoints.graph_v1(),
             tokens,
             ClientOptions {
                 retry: RetryPolicy::default(),
-                max_concurrency: 8,
+                max_concurrency: CONCURRENCY,
             },
         );
         client.tokens().token().await.expect("token");
+        http.post(format!("{url}/_emulator/stats/reset"))
+            .send()
+            .await
+            .expect("stats reset");
+        reset_peak_rss();
+        let before = mib(kib_field("VmRSS:"));
         let started = Instant::now();
         let snap = read_tenant(
             &client,
-            support::TENANT.parse().expect("tid"),
+            tid,
             &ReadScope {
                 strategy,
                 ..ReadScope::default()
@@ -83,16 +218,32 @@ async fn main() {
         .await
         .expect("read");
         let wall = started.elapsed();
+        let peak = mib(kib_field("VmHWM:"));
+        let stats = emulator_stats(&http, &url).await;
         let s = client.stats();
+        let chain = match strategy {
+            LicensedUsersStrategy::Sequential => bound.chain_sequential,
+            _ => bound.chain_per_sku,
+        };
         println!(
-            "{strategy:?}: {} users, {} requests (lower bound {lower_requests}), {} RU, wall {:.2} s (lower-bound time {:.2} s sequential / {:.2} s with 2 SKU partitions), peak RSS {:.0} MiB",
+            "{strategy:?}: {} users, {} groups; {} requests (lower bound {}, {:.2}x), {} RU; wall {:.2} s (lower-bound time {:.2} s serial, {:.2} s with {CONCURRENCY} in flight); peak RSS {:.0} MiB ({:.0} MiB before the read{})",
             snap.users.len(),
+            snap.groups.len(),
             ClientStats::get(&s.requests),
-            ClientStats::get(&s.resource_units),
+            bound.requests,
+            ClientStats::get(&s.requests) as f64 / bound.requests as f64,
+            stats["resourceUnits"],
             wall.as_secs_f64(),
-            lower_requests as f64 * LATENCY.as_secs_f64(),
-            (1 + (USERS * 2 / 3).div_ceil(999)) as f64 * LATENCY.as_secs_f64(),
-            peak_rss_mib(),
+            bound.requests as f64 * latency.as_secs_f64(),
+            chain as f64 * latency.as_secs_f64(),
+            peak,
+            before,
+            if peak_resettable {
+                ""
+            } else {
+                "; peak since start"
+            },
         );
+        drop(snap);
     }
 }

@@ -75,10 +75,13 @@ pub struct Executor<'a> {
 const PACE_INTERVAL: Duration = Duration::from_millis(500);
 /// The slowest pace (writes per second).
 const MIN_RATE: f64 = 1.0;
+/// The largest round before Graph first throttles (bounds the 429s of the round that
+/// finds the budget's edge).
+const SLOW_START_MAX: usize = 500;
 
 /// Paces a phase's writes so that a long apply settles at the tenant's write budget
 /// instead of re-sending everything into a wall of 429s. Until Graph first throttles, the
-/// round size doubles after each clean round (slow start). A throttled round sets the
+/// round size doubles after each clean round, up to 500 writes (slow start). A throttled round sets the
 /// rate to a quarter above the rate Graph accepted in it (writes that succeeded over the
 /// time the round covered): at a write budget that converges on the budget with about one
 /// 429 per four writes, while 429s that come at random (Graph under load, up to one in
@@ -126,7 +129,10 @@ impl Pacer {
         self.rate = match (self.rate, throttled) {
             (None, false) => {
                 if full {
-                    self.wave = self.wave.saturating_mul(2);
+                    self.wave = self
+                        .wave
+                        .saturating_mul(2)
+                        .min(SLOW_START_MAX.max(self.wave));
                 }
                 None
             }
@@ -324,8 +330,9 @@ impl Executor<'_> {
                     }
                 }
                 async move {
+                    let sent = Instant::now();
                     let result = self.client.post_batch(&items).await;
-                    (items, owners, result)
+                    (items, owners, sent, result)
                 }
             });
             let answers: Vec<_> = stream::iter(sends)
@@ -335,7 +342,7 @@ impl Executor<'_> {
 
             let mut results: HashMap<(usize, usize), (ItemResult, Option<String>, u16)> =
                 HashMap::new();
-            for (items, owners, result) in answers {
+            for (items, owners, sent, result) in answers {
                 match result {
                     Err(error) => {
                         // The batch got no usable answer even after the client's retries.
@@ -403,9 +410,11 @@ impl Executor<'_> {
                                     answer.header("retry-after").and_then(parse_retry_after);
                                 if answer.status == 429 {
                                     ClientStats::bump(&self.client.stats().throttled, 1);
-                                    self.client
-                                        .limiter()
-                                        .on_throttled(retry_after, Instant::now());
+                                    self.client.limiter().on_throttled(
+                                        retry_after,
+                                        sent,
+                                        Instant::now(),
+                                    );
                                 }
                                 let elapsed = p.started.map(|s| s.elapsed()).unwrap_or_default();
                                 let counted = if answer.status == 429 {

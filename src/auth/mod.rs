@@ -3,8 +3,14 @@
 //! Credentials come from `azure_identity` (client secret, workload identity, managed
 //! identity, Azure CLI, and `ClientAssertionCredential` for GitHub Actions OIDC and for
 //! certificates, whose assertion licensectl signs itself). Every credential sends through
-//! our reqwest/rustls client ([`transport`]). azure_identity caches each token and
-//! refreshes it five minutes before it expires, so a long run never uses an expired token.
+//! our reqwest/rustls client ([`transport`]).
+//!
+//! [`TokenSource`] caches the access token and asks the credential for a new one when the
+//! token is within [`refresh_margin`] of its expiry: five minutes, or half the token's
+//! lifetime for tokens that live less than ten minutes. A long run therefore never sends
+//! an expired token, and a short-lived token is not fetched again for every request
+//! (azure_identity's own cache refreshes five minutes before expiry, which for a token of
+//! five minutes or less means on every call). Concurrent callers wait for one refresh.
 //!
 //! Selection order, when `--auth` does not force a method (first match wins):
 //! 1. `secret` — `AZURE_CLIENT_SECRET` is set;
@@ -31,6 +37,7 @@ use std::sync::Arc;
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{AccessToken, Secret, TokenCredential};
 use azure_core::http::ClientOptions;
+use azure_core::time::{Duration as TimeDuration, OffsetDateTime};
 use azure_identity::{
     AzureCliCredential, AzureCliCredentialOptions, ClientAssertionCredential,
     ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
@@ -154,12 +161,14 @@ pub enum AuthError {
         message: String,
     },
     /// The authority refused or could not be reached.
-    #[error("{method} authentication failed: {message}")]
+    #[error("{method} authentication failed: {message}; {fix}")]
     Token {
         /// The method.
         method: AuthMethod,
         /// The authority's explanation (never the secret).
         message: String,
+        /// What to check or change, from Entra ID's error code.
+        fix: &'static str,
     },
 }
 
@@ -212,11 +221,34 @@ fn need<'a, T>(
 const TENANT_FIX: &str = "set AZURE_TENANT_ID or pass --tenant-id";
 const CLIENT_FIX: &str = "set AZURE_CLIENT_ID or pass --client-id";
 
+/// How long before its expiry a token of `lifetime` is replaced: five minutes, or half
+/// the lifetime when that is shorter (never negative).
+pub fn refresh_margin(lifetime: TimeDuration) -> TimeDuration {
+    let half: TimeDuration = lifetime / 2_i32;
+    half.clamp(TimeDuration::ZERO, TimeDuration::minutes(5))
+}
+
+/// True when a token fetched at `fetched_at` and expiring at `expires_on` must be
+/// replaced at `now`.
+pub fn needs_refresh(
+    fetched_at: OffsetDateTime,
+    expires_on: OffsetDateTime,
+    now: OffsetDateTime,
+) -> bool {
+    now >= expires_on - refresh_margin(expires_on - fetched_at)
+}
+
+struct CachedToken {
+    token: AccessToken,
+    fetched_at: OffsetDateTime,
+}
+
 /// A credential plus the scope it is asked for: hands out Graph access tokens.
 pub struct TokenSource {
     credential: Arc<dyn TokenCredential>,
     scope: String,
     method: AuthMethod,
+    cache: tokio::sync::Mutex<Option<CachedToken>>,
 }
 
 impl fmt::Debug for TokenSource {
@@ -355,11 +387,7 @@ impl TokenSource {
                 AzureCliCredential::new(Some(options)).map_err(setup)?
             }
         };
-        Ok(Self {
-            credential,
-            scope: endpoints.scope(),
-            method,
-        })
+        Ok(Self::from_credential(credential, endpoints.scope(), method))
     }
 
     /// Wraps an existing credential (tests, embedding).
@@ -372,6 +400,7 @@ impl TokenSource {
             credential,
             scope,
             method,
+            cache: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -380,15 +409,98 @@ impl TokenSource {
         self.method
     }
 
-    /// A valid access token for Graph (cached; refreshed before expiry).
+    /// A valid access token for Graph: the cached one, or a new one when the cached
+    /// token is within [`refresh_margin`] of its expiry.
     pub async fn token(&self) -> Result<AccessToken, AuthError> {
-        self.credential
+        let mut cache = self.cache.lock().await;
+        let now = OffsetDateTime::now_utc();
+        if let Some(c) = cache.as_ref()
+            && !needs_refresh(c.fetched_at, c.token.expires_on, now)
+        {
+            return Ok(c.token.clone());
+        }
+        let token = self
+            .credential
             .get_token(&[self.scope.as_str()], None)
             .await
             .map_err(|e| AuthError::Token {
                 method: self.method,
                 message: first_line(&e.to_string()),
-            })
+                fix: token_fix(self.method, entra_error_code(&e).as_deref()),
+            })?;
+        tracing::debug!(method = %self.method, expires_on = %token.expires_on, "got an access token");
+        *cache = Some(CachedToken {
+            token: token.clone(),
+            fetched_at: now,
+        });
+        Ok(token)
+    }
+}
+
+/// Entra ID's error code (`error_codes`, e.g. `7000215`) behind a credential error.
+fn entra_error_code(e: &azure_core::Error) -> Option<String> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(azure) = err.downcast_ref::<azure_core::Error>()
+            && let azure_core::error::ErrorKind::HttpResponse {
+                error_code: Some(code),
+                ..
+            } = azure.kind()
+        {
+            return Some(code.clone());
+        }
+        current = err.source();
+    }
+    None
+}
+
+/// What to fix after the authority refused a token, by Entra ID's documented AADSTS code
+/// (never by message text), else by method.
+pub fn token_fix(method: AuthMethod, code: Option<&str>) -> &'static str {
+    let first = code.and_then(|c| c.split(',').next()).unwrap_or("");
+    match first {
+        "7000215" => {
+            "check AZURE_CLIENT_SECRET: it must be the value (not the id) of a current client secret of the app AZURE_CLIENT_ID"
+        }
+        "7000222" => {
+            "the client secret has expired: create a new one in the app registration and update AZURE_CLIENT_SECRET"
+        }
+        "700016" => {
+            "check AZURE_CLIENT_ID (the app registration's application id) and that the app exists in the tenant AZURE_TENANT_ID"
+        }
+        "90002" => {
+            "check AZURE_TENANT_ID (or --tenant-id, or the pinned `tenant:`) and --cloud: the tenant was not found"
+        }
+        "700027" => {
+            "upload this certificate to the app registration (Certificates & secrets), or point AZURE_CLIENT_CERTIFICATE_PATH at the certificate registered there"
+        }
+        "700024" => {
+            "the client assertion is expired or not yet valid: check the machine's clock, or refresh the federated token"
+        }
+        "70021" => {
+            "add a federated credential to the app registration whose issuer, subject and audience (api://AzureADTokenExchange) match the token"
+        }
+        "70011" => "check --cloud and --graph-url: the token scope is built from the Graph root",
+        _ => match method {
+            AuthMethod::Secret => {
+                "check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (and --authority-host)"
+            }
+            AuthMethod::Certificate => {
+                "check AZURE_TENANT_ID, AZURE_CLIENT_ID and that the certificate is registered on the app"
+            }
+            AuthMethod::WorkloadIdentity => {
+                "check AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE and the app's federated credential"
+            }
+            AuthMethod::GithubOidc => {
+                "check AZURE_TENANT_ID, AZURE_CLIENT_ID, the job's `permissions: id-token: write` and the app's federated credential"
+            }
+            AuthMethod::ManagedIdentity => {
+                "check that this machine has a managed identity (and AZURE_CLIENT_ID for a user-assigned one)"
+            }
+            AuthMethod::AzureCli => {
+                "run `az login` (with --tenant), or set credentials in the environment (see docs/live.md)"
+            }
+        },
     }
 }
 
@@ -489,6 +601,35 @@ mod tests {
         for leak in ["hunter2-secret", "gh-token-value", "pfx-pass"] {
             assert!(!text.contains(leak), "{text}");
         }
+    }
+
+    #[test]
+    fn tokens_are_refreshed_before_they_expire() {
+        let t0 = OffsetDateTime::UNIX_EPOCH + TimeDuration::days(20_000);
+        let s = TimeDuration::seconds;
+        // (lifetime, age at the check, refresh?)
+        let cases = [
+            (s(3599), s(0), false),
+            (s(3599), s(3298), false),
+            (s(3599), s(3299), true),
+            (s(3599), s(4000), true),
+            (s(600), s(299), false),
+            (s(600), s(300), true),
+            (s(4), s(1), false),
+            (s(4), s(2), true),
+            (s(1), s(0), false),
+            (s(0), s(0), true),
+            (s(-5), s(0), true),
+        ];
+        for (lifetime, age, want) in cases {
+            assert_eq!(
+                needs_refresh(t0, t0 + lifetime, t0 + age),
+                want,
+                "lifetime {lifetime}, age {age}"
+            );
+        }
+        assert_eq!(refresh_margin(s(7200)), s(300));
+        assert_eq!(refresh_margin(s(4)), s(2));
     }
 
     #[test]

@@ -6,6 +6,12 @@
 //! transport sends those requests to `http://127.0.0.1:PORT` instead. The redirect is only
 //! ever built for a loopback host (see [`crate::graph::cloud`]), so nothing leaves the
 //! machine in clear text.
+//!
+//! It also makes Entra ID's error bodies readable to azure_identity 1.0, which decodes
+//! `error_description` as a borrowed string and so fails on every real Entra error (their
+//! descriptions hold `\r\n` escapes before "Trace ID:"), reporting "invalid type: string
+//! …, expected a borrowed string" instead of the AADSTS error. [`readable_entra_error`]
+//! puts the description on one line without escapes; nothing else changes.
 
 use std::sync::Arc;
 
@@ -137,13 +143,69 @@ impl HttpClient for ReqwestHttpClient {
                 format!("token response failed: {}", e.without_url()),
             )
         })?;
+        let body = if status >= 400 {
+            readable_entra_error(body)
+        } else {
+            body
+        };
         Ok(AsyncRawResponse::from_bytes(status.into(), headers, body))
     }
+}
+
+/// An Entra ID error body whose `error_description` needs no JSON escape (control
+/// characters become spaces, `"` becomes `'`, `\` becomes `/`); other bodies unchanged.
+pub fn readable_entra_error(body: Bytes) -> Bytes {
+    let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_slice(&body) else {
+        return body;
+    };
+    let Some(serde_json::Value::String(description)) = fields.get("error_description") else {
+        return body;
+    };
+    let mut plain = String::with_capacity(description.len());
+    for c in description.chars() {
+        match c {
+            '"' => plain.push('\''),
+            '\\' => plain.push('/'),
+            c if c.is_control() => {
+                if !plain.ends_with(' ') {
+                    plain.push(' ');
+                }
+            }
+            c => plain.push(c),
+        }
+    }
+    fields.insert(
+        "error_description".to_owned(),
+        serde_json::Value::String(plain.trim_end().to_owned()),
+    );
+    serde_json::to_vec(&fields).map_or(body, Bytes::from)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entra_errors_become_readable_by_azure_identity() {
+        #[derive(serde::Deserialize)]
+        struct Borrowed<'a> {
+            #[allow(dead_code)]
+            error_description: &'a str,
+        }
+        let real = br#"{"error":"invalid_scope","error_description":"AADSTS70011: The scope \"x\" is not valid.\r\nTrace ID: 255d\r\nCorrelation ID: fb3d\r\nTimestamp: 2016-01-09 02:02:12Z","error_codes":[70011]}"#;
+        assert!(serde_json::from_slice::<Borrowed>(real).is_err(), "the bug");
+        let fixed = readable_entra_error(Bytes::from_static(real));
+        assert!(serde_json::from_slice::<Borrowed>(&fixed).is_ok());
+        let v: serde_json::Value = serde_json::from_slice(&fixed).expect("json");
+        assert_eq!(
+            v["error_description"],
+            "AADSTS70011: The scope 'x' is not valid. Trace ID: 255d Correlation ID: fb3d Timestamp: 2016-01-09 02:02:12Z"
+        );
+        assert_eq!(v["error_codes"][0], 70011);
+        for other in [&b"not json"[..], br#"{"error":"x"}"#, br#"[1]"#] {
+            assert_eq!(&readable_entra_error(Bytes::from_static(other))[..], other);
+        }
+    }
 
     #[test]
     fn redirect_only_for_http_loopback() {

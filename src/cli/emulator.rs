@@ -67,6 +67,9 @@ pub struct ServeArgs {
     /// How long group-based license processing takes, in milliseconds (0: immediate).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub group_processing_ms: u64,
+    /// Lifetime of issued access tokens in seconds (Azure AD: about an hour).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3599, value_parser = clap::value_parser!(u64).range(1..))]
+    pub token_lifetime_secs: u64,
 }
 
 /// `emulator generate` flags.
@@ -117,6 +120,7 @@ fn run_serve(a: &ServeArgs) -> anyhow::Result<u8> {
         faults,
         seed: a.seed,
         group_processing: Duration::from_millis(a.group_processing_ms),
+        token_lifetime: Duration::from_secs(a.token_lifetime_secs),
     };
     let users = snapshot.users.len();
     let tenant = snapshot.tenant_id;

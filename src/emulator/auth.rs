@@ -32,7 +32,8 @@ pub const DEFAULT_ROLES: &[&str] = &[
 ];
 /// The audience a federated assertion must carry.
 pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
-/// Lifetime of issued tokens, as Azure AD reports it.
+/// Lifetime of issued tokens, as Azure AD reports it (the default of
+/// `EmulatorOptions::token_lifetime`).
 pub const TOKEN_LIFETIME_SECS: i64 = 3599;
 
 /// The default app registration.
@@ -88,6 +89,7 @@ pub struct Authority {
     apps: Vec<App>,
     tenant_id: String,
     tenant_domain: Option<String>,
+    lifetime_secs: i64,
 }
 
 fn der_header(input: &[u8]) -> Option<(u8, usize, usize)> {
@@ -176,8 +178,9 @@ fn invalid_client(status: u16, code: u32, msg: impl Into<String>) -> TokenError 
 }
 
 impl Authority {
-    /// Builds the authority for a tenant, decoding the apps' public keys.
-    pub fn new(t: &Tenant) -> Result<Self, EmulatorError> {
+    /// Builds the authority for a tenant, decoding the apps' public keys. Issued tokens
+    /// live `lifetime_secs` seconds (at least one).
+    pub fn new(t: &Tenant, lifetime_secs: i64) -> Result<Self, EmulatorError> {
         let regs = if t.apps.is_empty() {
             vec![default_app()]
         } else {
@@ -203,7 +206,13 @@ impl Authority {
             apps,
             tenant_id: t.tenant_id.to_string(),
             tenant_domain: t.domain.clone(),
+            lifetime_secs: lifetime_secs.max(1),
         })
+    }
+
+    /// Lifetime of issued tokens in seconds (`expires_in`).
+    pub fn lifetime_secs(&self) -> i64 {
+        self.lifetime_secs
     }
 
     fn tenant_matches(&self, tenant: &str) -> bool {
@@ -432,7 +441,7 @@ impl Authority {
             idtyp: "app".to_owned(),
             iat: now,
             nbf: now,
-            exp: now + TOKEN_LIFETIME_SECS,
+            exp: now + self.lifetime_secs,
         };
         let header = serde_json::json!({"typ": "JWT", "alg": "HS256"});
         let body = serde_json::to_value(&claims).unwrap_or(Value::Null);

@@ -216,7 +216,7 @@ pub(super) async fn run(emu: &Emulator, outer: &Call, claims: &Claims) -> Reply 
                     "FailedDependency",
                     "The request could not be executed because a request it depends on failed.",
                 );
-                emu.record("(batch dependency)", 424, false);
+                emu.record("(batch dependency)", 424, false, 0);
                 responses.push(item_response(&i.id, Reply::error(&e, outer)));
             } else {
                 runnable.push(i);

@@ -63,6 +63,9 @@ pub struct EmulatorOptions {
     pub seed: u64,
     /// Time group-based licensing takes; zero processes within the request.
     pub group_processing: Duration,
+    /// Lifetime of issued access tokens (Azure AD: about an hour). Graph calls with an
+    /// expired token answer 401 `InvalidAuthenticationToken`. Whole seconds, at least one.
+    pub token_lifetime: Duration,
 }
 
 impl Default for EmulatorOptions {
@@ -73,6 +76,7 @@ impl Default for EmulatorOptions {
             faults: FaultSpec::default(),
             seed: 0,
             group_processing: Duration::ZERO,
+            token_lifetime: Duration::from_secs(auth::TOKEN_LIFETIME_SECS as u64),
         }
     }
 }
@@ -343,7 +347,8 @@ impl Emulator {
     /// Builds an emulator serving `snapshot`.
     pub fn new(snapshot: TenantSnapshot, options: EmulatorOptions) -> Result<Self, EmulatorError> {
         let tenant = Tenant::from_snapshot(snapshot)?;
-        let authority = Authority::new(&tenant)?;
+        let lifetime = i64::try_from(options.token_lifetime.as_secs()).unwrap_or(i64::MAX);
+        let authority = Authority::new(&tenant, lifetime)?;
         let throttle = options
             .throttle
             .clone()
@@ -389,8 +394,8 @@ impl Emulator {
             .with_state(self.clone())
     }
 
-    fn record(&self, endpoint: &str, status: u16, write: bool) {
-        lock(&self.shared.stats).record(endpoint, status, write);
+    fn record(&self, endpoint: &str, status: u16, write: bool, ru: u32) {
+        lock(&self.shared.stats).record(endpoint, status, write, ru);
     }
 
     /// Runs a top-level Graph request: authentication, then `$batch` or one call.
@@ -398,7 +403,7 @@ impl Emulator {
         let r = match route(&call.path) {
             Ok(r) => r,
             Err(e) => {
-                self.record("(unknown)", e.status, false);
+                self.record("(unknown)", e.status, false, 0);
                 return Reply::error(&e, &call);
             }
         };
@@ -410,7 +415,7 @@ impl Emulator {
             Ok(c) => c,
             Err(msg) => {
                 let e = GraphError::unauthenticated(msg);
-                self.record(&format!("{} {}", call.method, r.label()), 401, false);
+                self.record(&format!("{} {}", call.method, r.label()), 401, false, 0);
                 let mut reply = Reply::error(&e, &call);
                 reply.headers.push((
                     "WWW-Authenticate".to_owned(),
@@ -431,6 +436,7 @@ impl Emulator {
                 let mut stats = lock(&self.shared.stats);
                 stats.faults += 1;
                 stats.batches += 1;
+                stats.dropped += 1;
                 return Reply {
                     status: 200,
                     headers: Vec::new(),
@@ -454,12 +460,14 @@ impl Emulator {
             .answer(&call, &r, &q, claims, ru, write, in_batch)
             .await;
         let mut reply = reply;
-        if !reply.drop {
-            reply
-                .headers
-                .push(("x-ms-resource-unit".to_owned(), ru.to_string()));
+        if reply.drop {
+            lock(&self.shared.stats).dropped += 1;
+            return reply;
         }
-        self.record(&endpoint, reply.status, write);
+        reply
+            .headers
+            .push(("x-ms-resource-unit".to_owned(), ru.to_string()));
+        self.record(&endpoint, reply.status, write, ru);
         reply
     }
 
@@ -936,8 +944,8 @@ async fn token_handler(
             [(header::CACHE_CONTROL, "no-store, no-cache")],
             axum::Json(json!({
                 "token_type": "Bearer",
-                "expires_in": auth::TOKEN_LIFETIME_SECS,
-                "ext_expires_in": auth::TOKEN_LIFETIME_SECS,
+                "expires_in": emu.shared.authority.lifetime_secs(),
+                "ext_expires_in": emu.shared.authority.lifetime_secs(),
                 "access_token": token,
             })),
         )

@@ -24,12 +24,19 @@ pub struct Stats {
     pub batch_items: u64,
     /// Token requests (any outcome).
     pub token_requests: u64,
+    /// Resource units charged (`x-ms-resource-unit` of every answer other than 429).
+    pub resource_units: u64,
+    /// Connections dropped by an injected `drop` fault (not counted in `requests`).
+    pub dropped: u64,
 }
 
 impl Stats {
-    /// Records one answered request.
-    pub fn record(&mut self, endpoint: &str, status: u16, write: bool) {
+    /// Records one answered request that was charged `ru` resource units.
+    pub fn record(&mut self, endpoint: &str, status: u16, write: bool, ru: u32) {
         self.requests += 1;
+        if status != 429 {
+            self.resource_units += u64::from(ru);
+        }
         *self
             .by_endpoint
             .entry(endpoint.to_owned())

@@ -111,6 +111,9 @@ pub struct Page<T> {
     /// The next page, absent on the last.
     #[serde(rename = "@odata.nextLink", default)]
     pub next_link: Option<String>,
+    /// `@odata.count`: on the first page of a `$count=true` advanced query.
+    #[serde(rename = "@odata.count", default)]
+    pub count: Option<u64>,
 }
 
 /// A member of a group as `GET /groups/{id}/members?$select=id` returns it.
@@ -329,11 +332,13 @@ impl GraphClient {
         headers: &[(&str, &str)],
         body: Option<&serde_json::Value>,
     ) -> Attempt {
+        // The slot first, then the token: a caller may wait long for a slot (throttling,
+        // a full limiter), and the token must be fresh when the request leaves.
+        let _permit = self.limiter.acquire().await;
         let token = match self.tokens.token().await {
             Ok(t) => t,
             Err(e) => return Attempt::Auth(e),
         };
-        let _permit = self.limiter.acquire().await;
         let mut req = self
             .http
             .request(method.clone(), url.clone())
@@ -345,6 +350,7 @@ impl GraphClient {
             req = req.json(b);
         }
         ClientStats::bump(&self.stats.requests, 1);
+        let sent = Instant::now();
         let rsp = match req.send().await {
             Ok(r) => r,
             Err(e) => return Attempt::Connection(e.without_url().to_string()),
@@ -375,7 +381,7 @@ impl GraphClient {
         }
         if status == 429 {
             ClientStats::bump(&self.stats.throttled, 1);
-            self.limiter.on_throttled(retry_after, Instant::now());
+            self.limiter.on_throttled(retry_after, sent, Instant::now());
         }
         Attempt::Status(
             ApiError::from_response(status, request_id.as_deref(), &bytes),
@@ -515,6 +521,7 @@ impl GraphClient {
             let mut wait = Duration::ZERO;
             for chunk in pending.chunks(BATCH_MAX) {
                 let items: Vec<BatchRequest> = chunk.iter().map(|&i| requests[i].clone()).collect();
+                let sent = Instant::now();
                 let responses = self.send_batch(&items).await?;
                 for r in responses {
                     let Some(&i) = index.get(r.id.as_str()) else {
@@ -524,7 +531,7 @@ impl GraphClient {
                         let retry_after = r.header("retry-after").and_then(parse_retry_after);
                         if r.status == 429 {
                             ClientStats::bump(&self.stats.throttled, 1);
-                            self.limiter.on_throttled(retry_after, Instant::now());
+                            self.limiter.on_throttled(retry_after, sent, Instant::now());
                         }
                         if let Decision::RetryAfter(d) = self.policy.decide(
                             round,

@@ -147,7 +147,7 @@ impl fmt::Display for ApiError {
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
     /// Graph answered with an error that is not retried (or ran out of retries).
-    #[error("graph {method} {path} failed: {error}{}", hint(&error.code))]
+    #[error("graph {method} {path} failed: {error}{}", hint(method, path, &error.code))]
     Api {
         /// HTTP method.
         method: String,
@@ -170,7 +170,9 @@ pub enum GraphError {
     },
     /// The overall deadline passed before the request succeeded.
     #[error(
-        "graph {method} {path}: gave up after {elapsed:?} (deadline {deadline:?}, {attempts} attempt(s)); last problem: {last}. Graph is throttling or failing: retry later or raise --deadline"
+        "graph {method} {path}: gave up after {:.1} s (deadline {} s, {attempts} attempt(s)); last problem: {last}. Graph is throttling or failing: retry later or raise --deadline",
+        elapsed.as_secs_f64(),
+        deadline.as_secs_f64()
     )]
     Deadline {
         /// HTTP method.
@@ -217,15 +219,48 @@ pub enum GraphError {
     },
 }
 
-fn hint(code: &GraphErrorCode) -> &'static str {
+fn hint(method: &str, path: &str, code: &GraphErrorCode) -> String {
     match code {
-        GraphErrorCode::AuthorizationRequestDenied => {
-            "; the app lacks an application permission: grant it (see docs/live.md, \"Permissions\") with admin consent"
-        }
+        GraphErrorCode::AuthorizationRequestDenied => match required_permission(method, path) {
+            Some(permission) => format!(
+                "; the app lacks the application permission {permission}: grant it to the app registration with admin consent (see docs/live.md, \"Permissions\")"
+            ),
+            None => "; the app lacks an application permission: grant it (see docs/live.md, \"Permissions\") with admin consent".to_owned(),
+        },
         GraphErrorCode::InvalidAuthenticationToken => {
-            "; the token was rejected: check --cloud/--graph-url match the authority that issued it"
+            "; the token was rejected: check --cloud/--graph-url match the authority that issued it".to_owned()
         }
-        _ => "",
+        _ => String::new(),
+    }
+}
+
+/// The least-privileged application permission a licensectl call needs (GRAPH_FACTS §1–4,
+/// §8), from its method and path (`/v1.0/users?…`, or a `$batch` item's `/users?…`).
+pub fn required_permission(method: &str, path: &str) -> Option<&'static str> {
+    let path = path.split('?').next().unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let rest = match segments.iter().position(|s| *s == "v1.0") {
+        Some(i) => &segments[i + 1..],
+        None => &segments[..],
+    };
+    let first = rest.first()?;
+    let write = !method.eq_ignore_ascii_case("GET");
+    let assign = rest
+        .last()
+        .is_some_and(|s| s.eq_ignore_ascii_case("assignLicense"));
+    if assign {
+        return Some("LicenseAssignment.ReadWrite.All");
+    }
+    let collection = first.split('(').next().unwrap_or(first);
+    match collection {
+        "subscribedSkus" => Some("LicenseAssignment.Read.All"),
+        "organization" => Some("Organization.Read.All"),
+        "users" if write => Some("User.ReadWrite.All"),
+        "users" => Some("User.Read.All"),
+        "groups" if rest.get(2).is_some_and(|s| *s == "members") => Some("GroupMember.Read.All"),
+        "groups" if write => Some("Group.ReadWrite.All"),
+        "groups" => Some("Group.Read.All"),
+        _ => None,
     }
 }
 
@@ -315,5 +350,53 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("request-id rid"), "{text}");
         assert!(text.contains("docs/live.md"), "{text}");
+        assert!(text.contains("permission User.Read.All"), "{text}");
+    }
+
+    #[test]
+    fn permissions_by_call() {
+        let cases = [
+            (
+                "GET",
+                "/v1.0/subscribedSkus?$select=skuId",
+                Some("LicenseAssignment.Read.All"),
+            ),
+            ("GET", "/v1.0/organization", Some("Organization.Read.All")),
+            ("GET", "/v1.0/users?$filter=x", Some("User.Read.All")),
+            (
+                "GET",
+                "/users?$filter=userPrincipalName in ('a')",
+                Some("User.Read.All"),
+            ),
+            ("GET", "/v1.0/users('$a@b.c')", Some("User.Read.All")),
+            ("PATCH", "/v1.0/users/1", Some("User.ReadWrite.All")),
+            (
+                "POST",
+                "/v1.0/users/1/assignLicense",
+                Some("LicenseAssignment.ReadWrite.All"),
+            ),
+            (
+                "POST",
+                "/v1.0/groups/1/assignLicense",
+                Some("LicenseAssignment.ReadWrite.All"),
+            ),
+            (
+                "GET",
+                "/v1.0/groups/1/members?$top=999",
+                Some("GroupMember.Read.All"),
+            ),
+            (
+                "GET",
+                "/v1.0/groups?$filter=displayName eq 'x'",
+                Some("Group.Read.All"),
+            ),
+            ("GET", "/v1.0/groups/1", Some("Group.Read.All")),
+            ("POST", "/v1.0/$batch", None),
+            ("GET", "/v1.0/", None),
+            ("GET", "/beta/other", None),
+        ];
+        for (method, path, want) in cases {
+            assert_eq!(required_permission(method, path), want, "{method} {path}");
+        }
     }
 }

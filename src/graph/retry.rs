@@ -133,6 +133,7 @@ struct LimiterState {
     paused_until: Option<Instant>,
     last_decrease: Option<Instant>,
     throttled: u64,
+    lowest: f64,
 }
 
 /// A slot held while a request is in flight; released on drop.
@@ -151,16 +152,15 @@ impl Drop for Permit {
     }
 }
 
-/// Decreases closer together than this count as one throttling event.
-const DECREASE_WINDOW: Duration = Duration::from_millis(500);
-
 impl AdaptiveLimiter {
     /// A limiter starting at `initial` slots, never below 1 nor above `max`.
     pub fn new(initial: usize, max: usize) -> Arc<Self> {
         let max = max.max(1) as f64;
+        let limit = (initial.max(1) as f64).min(max);
         Arc::new(Self {
             state: Mutex::new(LimiterState {
-                limit: (initial.max(1) as f64).min(max),
+                limit,
+                lowest: limit,
                 min: 1.0,
                 max,
                 in_flight: 0,
@@ -176,9 +176,19 @@ impl AdaptiveLimiter {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The largest limit (the configured concurrency).
+    pub fn max(&self) -> usize {
+        self.lock().max as usize
+    }
+
     /// The current limit (whole slots).
     pub fn limit(&self) -> usize {
         self.lock().limit.floor() as usize
+    }
+
+    /// The lowest limit reached so far (how far the limiter backed off).
+    pub fn lowest_limit(&self) -> usize {
+        self.lock().lowest.floor() as usize
     }
 
     /// How many throttling events were recorded.
@@ -234,16 +244,17 @@ impl AdaptiveLimiter {
         }
     }
 
-    /// Records throttling at `now`: halves the limit (once per short window, so that a
-    /// burst of 429s from one wave counts once) and pauses every caller for `retry_after`.
-    pub fn on_throttled(&self, retry_after: Option<Duration>, now: Instant) {
+    /// Records a 429 received at `now` for a request sent at `sent`: halves the limit and
+    /// pauses every caller for `retry_after`. A request sent before the last decrease
+    /// belongs to the wave that caused it, so its 429 does not halve again; a request sent
+    /// after it, at the lowered concurrency, that is still throttled does.
+    pub fn on_throttled(&self, retry_after: Option<Duration>, sent: Instant, now: Instant) {
         let mut s = self.lock();
         s.throttled += 1;
-        let recent = s
-            .last_decrease
-            .is_some_and(|t| now.saturating_duration_since(t) < DECREASE_WINDOW);
-        if !recent {
+        let same_wave = s.last_decrease.is_some_and(|t| sent <= t);
+        if !same_wave {
             s.limit = (s.limit / 2.0).max(s.min);
+            s.lowest = s.lowest.min(s.limit);
             s.last_decrease = Some(now);
         }
         if let Some(after) = retry_after {
@@ -362,17 +373,21 @@ mod tests {
     fn aimd_halves_on_throttle_and_grows_back() {
         let l = AdaptiveLimiter::new(16, 16);
         let t = Instant::now();
-        l.on_throttled(None, t);
+        let ms = Duration::from_millis;
+        l.on_throttled(None, t, t + ms(50));
         assert_eq!(l.limit(), 8);
-        // A burst within the window counts once.
-        l.on_throttled(None, t + Duration::from_millis(10));
+        // More 429s of requests sent before that decrease: the same wave, counted once.
+        l.on_throttled(None, t + ms(10), t + ms(60));
+        l.on_throttled(None, t + ms(50), t + ms(90));
         assert_eq!(l.limit(), 8);
-        l.on_throttled(None, t + Duration::from_secs(1));
-        l.on_throttled(None, t + Duration::from_secs(2));
-        l.on_throttled(None, t + Duration::from_secs(3));
-        l.on_throttled(None, t + Duration::from_secs(4));
+        // Sent after the decrease and still throttled: halve again, and so on.
+        l.on_throttled(None, t + ms(51), t + ms(100));
+        assert_eq!(l.limit(), 4);
+        for i in 1..=3u64 {
+            l.on_throttled(None, t + ms(100 * i + 1), t + ms(100 * i + 50));
+        }
         assert_eq!(l.limit(), 1, "never below one");
-        assert_eq!(l.throttled(), 6);
+        assert_eq!(l.throttled(), 7);
         for _ in 0..3 {
             l.on_success();
         }
@@ -381,6 +396,7 @@ mod tests {
             l.on_success();
         }
         assert_eq!(l.limit(), 16, "capped at max");
+        assert_eq!(l.lowest_limit(), 1, "the low-water mark stays");
     }
 
     #[test]
@@ -393,7 +409,7 @@ mod tests {
         drop(a);
         let _c = l.try_acquire_at(now).expect("freed slot");
         drop(_c);
-        l.on_throttled(Some(Duration::from_secs(2)), now);
+        l.on_throttled(Some(Duration::from_secs(2)), now, now);
         assert_eq!(
             l.try_acquire_at(now + Duration::from_secs(1)).err(),
             Some(Some(now + Duration::from_secs(2)))

@@ -1,8 +1,7 @@
-//! A scripted Graph test double for client-behaviour tests: a token endpoint that checks
-//! client secrets, federated assertions and certificate-signed assertions (signature
-//! verified), and a few Graph endpoints with paging, `$batch`, permissions and injected
-//! faults. The full-fidelity double is the emulator; this one exists to script exact
-//! failure sequences.
+//! A scripted Graph test double for client-behaviour tests: a client-secret token
+//! endpoint and a few Graph endpoints with paging, `$batch` and scripted faults. The
+//! full-fidelity double is the emulator (tests/live_graph.rs); this one exists to script
+//! exact failure sequences (which request fails, how, in which order).
 
 #![allow(dead_code)]
 
@@ -20,10 +19,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 pub const TENANT: &str = "48a80680-7326-48cd-9935-b556b81d3a4e";
-pub const OTHER_TENANT: &str = "11111111-2222-3333-4444-555555555555";
 pub const CLIENT_ID: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
 pub const SECRET: &str = "s3cr3t-Value~for.tests";
-pub const FEDERATED: &str = "federated.assertion.jwt-from-file";
 pub const SKU_A: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
 pub const SKU_B: &str = "c7df2760-2c81-4ef7-b578-5b5392b571df";
 
@@ -46,9 +43,6 @@ pub struct Inner {
     pub item_faults: HashMap<String, VecDeque<Fault>>,
     pub tokens_issued: u32,
     pub requests: Vec<String>,
-    pub public_key_pkcs1: Vec<u8>,
-    /// Service time added to every Graph request and every batch item.
-    pub latency: std::time::Duration,
 }
 
 #[derive(Clone, Default)]
@@ -56,18 +50,10 @@ pub struct Double(pub Arc<Mutex<Inner>>);
 
 impl Double {
     pub fn new(users: usize) -> Self {
-        let spki = rustls_pki_types::SubjectPublicKeyInfoDer::from_pem_file(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/auth/public-key.pem"
-        ));
-        use rustls_pki_types::pem::PemObject;
-        let spki = spki.expect("spki").as_ref().to_vec();
         let inner = Inner {
             users: (0..users).map(user).collect(),
             roles: vec!["Directory.Read.All".into()],
             tid: TENANT.into(),
-            // RSA-2048 SubjectPublicKeyInfo: a 24-byte prefix, then the PKCS#1 key.
-            public_key_pkcs1: spki[24..].to_vec(),
             ..Inner::default()
         };
         Self(Arc::new(Mutex::new(inner)))
@@ -103,7 +89,6 @@ impl Double {
             .route("/v1.0/subscribedSkus", get(skus))
             .route("/v1.0/organization", get(organization))
             .route("/v1.0/users", get(users))
-            .route("/v1.0/users/{id}/assignLicense", post(assign))
             .route("/v1.0/$batch", post(batch))
             .with_state(self);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -153,10 +138,6 @@ fn code_for(status: u16) -> &'static str {
 }
 
 async fn take_fault(d: &Double, path: &str) -> Option<Fault> {
-    let latency = d.0.lock().expect("lock").latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
     let mut inner = d.0.lock().expect("lock");
     inner.requests.push(path.to_owned());
     inner.faults.get_mut(path).and_then(VecDeque::pop_front)
@@ -194,7 +175,7 @@ fn authorize(d: &Double, headers: &HeaderMap, role: &str) -> Option<Response> {
     (!ok).then(|| error(403, "Authorization_RequestDenied", None))
 }
 
-async fn token(State(d): State<Double>, Path(tenant): Path<String>, body: String) -> Response {
+async fn token(State(d): State<Double>, Path(_tenant): Path<String>, body: String) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
@@ -204,42 +185,7 @@ async fn token(State(d): State<Double>, Path(tenant): Path<String>, body: String
     if form.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
         return bad("AADSTS700016: Application not found.");
     }
-    let valid = if let Some(secret) = form.get("client_secret") {
-        secret == SECRET
-    } else if let Some(assertion) = form.get("client_assertion") {
-        let parts: Vec<&str> = assertion.split('.').collect();
-        let header: Value = URL_SAFE_NO_PAD
-            .decode(parts[0])
-            .ok()
-            .and_then(|h| serde_json::from_slice(&h).ok())
-            .unwrap_or_default();
-        if header.get("x5t#S256").is_some() && parts.len() == 3 {
-            let key = d.0.lock().expect("lock").public_key_pkcs1.clone();
-            let alg: &dyn aws_lc_rs::signature::VerificationAlgorithm = if header["alg"] == "PS256"
-            {
-                &aws_lc_rs::signature::RSA_PSS_2048_8192_SHA256
-            } else {
-                &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256
-            };
-            let sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap_or_default();
-            let claims: Value = URL_SAFE_NO_PAD
-                .decode(parts[1])
-                .ok()
-                .and_then(|c| serde_json::from_slice(&c).ok())
-                .unwrap_or_default();
-            aws_lc_rs::signature::UnparsedPublicKey::new(alg, key)
-                .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
-                .is_ok()
-                && claims["aud"]
-                    .as_str()
-                    .is_some_and(|a| a.ends_with(&format!("/{tenant}/oauth2/v2.0/token")))
-                && claims["iss"] == CLIENT_ID
-        } else {
-            assertion == FEDERATED
-        }
-    } else {
-        false
-    };
+    let valid = form.get("client_secret").is_some_and(|s| s == SECRET);
     if !valid {
         return bad("AADSTS7000215: Invalid client secret provided.");
     }
@@ -361,16 +307,6 @@ async fn users(
         axum::Json(body),
     )
         .into_response()
-}
-
-async fn assign(State(d): State<Double>, headers: HeaderMap, Path(_id): Path<String>) -> Response {
-    if let Some(r) = apply(take_fault(&d, "/assignLicense").await) {
-        return r;
-    }
-    if let Some(r) = authorize(&d, &headers, "LicenseAssignment.ReadWrite.All") {
-        return r;
-    }
-    axum::Json(json!({})).into_response()
 }
 
 async fn batch(State(d): State<Double>, headers: HeaderMap, body: Bytes) -> Response {
