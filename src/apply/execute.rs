@@ -2,11 +2,11 @@
 //! batch; a user's usage location `PATCH` and its `assignLicense` together in one batch
 //! of their own, the second with `dependsOn` the first (Graph supports a single serial
 //! chain per batch, not several); batches in flight concurrently under the client's
-//! adaptive limiter; items retried individually (honouring `Retry-After`, halving
-//! concurrency on 429s); the writes sent per round paced the same way (AIMD), so that a
-//! long apply settles at the write budget (429s do not use up `--max-attempts`, the
-//! deadline bounds them); and every request and result written to the journal as it
-//! happens.
+//! adaptive limiter (which halves on whole-request 429s); items retried individually
+//! (honouring `Retry-After`); the writes sent per round paced by the rate Graph accepts
+//! (see [`Pacer`]), so that a long apply settles at the write budget (429s do not use
+//! up `--max-attempts`, the deadline bounds them); and every request and result written
+//! to the journal as it happens.
 //!
 //! A failure that cannot be retried is recorded for its principal and the rest of the
 //! phase goes on. Nothing here decides *what* to write: that is the schedule's job.
@@ -330,9 +330,8 @@ impl Executor<'_> {
                     }
                 }
                 async move {
-                    let sent = Instant::now();
                     let result = self.client.post_batch(&items).await;
-                    (items, owners, sent, result)
+                    (items, owners, result)
                 }
             });
             let answers: Vec<_> = stream::iter(sends)
@@ -342,7 +341,7 @@ impl Executor<'_> {
 
             let mut results: HashMap<(usize, usize), (ItemResult, Option<String>, u16)> =
                 HashMap::new();
-            for (items, owners, sent, result) in answers {
+            for (items, owners, result) in answers {
                 match result {
                     Err(error) => {
                         // The batch got no usable answer even after the client's retries.
@@ -409,12 +408,10 @@ impl Executor<'_> {
                                 let retry_after =
                                     answer.header("retry-after").and_then(parse_retry_after);
                                 if answer.status == 429 {
+                                    // Item 429s are paced by the round's `Pacer`; halving
+                                    // the HTTP concurrency as well would slow the writes
+                                    // twice for one signal.
                                     ClientStats::bump(&self.client.stats().throttled, 1);
-                                    self.client.limiter().on_throttled(
-                                        retry_after,
-                                        sent,
-                                        Instant::now(),
-                                    );
                                 }
                                 let elapsed = p.started.map(|s| s.elapsed()).unwrap_or_default();
                                 let counted = if answer.status == 429 {
