@@ -8,7 +8,7 @@
 // Printing its numbers is what a benchmark is for.
 #![allow(clippy::print_stdout)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use licensectl::config::{
@@ -35,7 +35,7 @@ fn peak_rss_kib() -> Option<u64> {
 
 fn loc(line: usize) -> Location {
     Location {
-        file: PathBuf::from("licenses/generated.yaml"),
+        file: Path::new("licenses/generated.yaml").into(),
         line,
         column: 3,
     }

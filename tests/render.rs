@@ -13,7 +13,7 @@ use licensectl::snapshot::TenantSnapshot;
 
 fn at(file: &str, line: usize, column: usize) -> Location {
     Location {
-        file: PathBuf::from("examples/contoso").join(file),
+        file: PathBuf::from("examples/contoso").join(file).into(),
         line,
         column,
     }

@@ -101,7 +101,7 @@ fn pinned_tenant(dir: &Path, existing: &Existing) -> Option<Located<String>> {
     raw.tenant.map(|t| Located {
         value: t.value.trim().to_owned(),
         location: Location {
-            file,
+            file: file.into(),
             line: t.referenced.line() as usize,
             column: t.referenced.column() as usize,
         },

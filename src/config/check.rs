@@ -5,8 +5,9 @@
 //! duplicate SKUs and plans. Collects every problem; pure (no I/O).
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_saphyr::Spanned;
 
@@ -28,7 +29,7 @@ pub const SUPPORTED_VERSION: u64 = 1;
 #[derive(Debug)]
 pub struct ParsedFile {
     /// Path as diagnostics name it.
-    pub path: PathBuf,
+    pub path: Arc<Path>,
     /// True for the settings file at the top of the directory.
     pub is_root: bool,
     /// The content.
@@ -39,9 +40,9 @@ struct Checker<'a> {
     diagnostics: &'a mut Vec<Diagnostic>,
 }
 
-fn at(file: &Path, location: &serde_saphyr::Location) -> Location {
+fn at(file: &Arc<Path>, location: &serde_saphyr::Location) -> Location {
     Location {
-        file: file.to_path_buf(),
+        file: Arc::clone(file),
         line: usize::try_from(location.line())
             .unwrap_or(usize::MAX)
             .max(1),
@@ -51,7 +52,7 @@ fn at(file: &Path, location: &serde_saphyr::Location) -> Location {
     }
 }
 
-fn located<T>(file: &Path, spanned: &Spanned<T>, value: impl FnOnce(&T) -> T) -> Located<T> {
+fn located<T>(file: &Arc<Path>, spanned: &Spanned<T>, value: impl FnOnce(&T) -> T) -> Located<T> {
     Located {
         value: value(&spanned.value),
         location: at(file, &spanned.referenced),
@@ -88,12 +89,42 @@ pub fn upn_problem(upn: &str) -> Option<&'static str> {
     None
 }
 
-/// What to say when a key is seen twice.
-struct Duplicate<'a> {
-    code: &'static str,
-    message: String,
-    note: &'a str,
-    help: &'a str,
+/// True when two SKU references name the same SKU as written (part numbers ignore case).
+fn same_sku(a: &SkuRef, b: &SkuRef) -> bool {
+    match (a, b) {
+        (SkuRef::Id(a), SkuRef::Id(b)) => a == b,
+        (SkuRef::PartNumber(a), SkuRef::PartNumber(b)) => a.eq_ignore_ascii_case(b),
+        _ => false,
+    }
+}
+
+/// True when two service plan references name the same plan as written (names ignore case).
+fn same_plan(a: &PlanRef, b: &PlanRef) -> bool {
+    match (a, b) {
+        (PlanRef::Id(a), PlanRef::Id(b)) => a == b,
+        (PlanRef::Name(a), PlanRef::Name(b)) => a.eq_ignore_ascii_case(b),
+        _ => false,
+    }
+}
+
+/// Whose value a diagnostic is about; formatted only when a diagnostic is made.
+#[derive(Debug, Clone, Copy)]
+enum Owner<'a> {
+    User(&'a str),
+    Group(&'a str),
+    Profile(&'a str),
+    Defaults,
+}
+
+impl fmt::Display for Owner<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Owner::User(upn) => write!(f, "user {upn}"),
+            Owner::Group(name) => write!(f, "group {name}"),
+            Owner::Profile(name) => write!(f, "profile '{name}'"),
+            Owner::Defaults => f.write_str("defaults"),
+        }
+    }
 }
 
 impl Checker<'_> {
@@ -101,34 +132,7 @@ impl Checker<'_> {
         self.diagnostics.push(diagnostic);
     }
 
-    /// Records `key` at `location`; when `seen` already holds it, reports the duplicate here
-    /// with a note at the first place, and returns false.
-    fn first_time(
-        &mut self,
-        seen: &mut HashMap<String, Location>,
-        key: String,
-        location: &Location,
-        duplicate: impl FnOnce() -> Duplicate<'static>,
-    ) -> bool {
-        match seen.entry(key) {
-            Entry::Occupied(first) => {
-                let d = duplicate();
-                self.push(
-                    Diagnostic::error(d.code, d.message)
-                        .at(location.clone())
-                        .related(first.get().clone(), d.note)
-                        .help(d.help),
-                );
-                false
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(location.clone());
-                true
-            }
-        }
-    }
-
-    fn non_empty(&mut self, what: &str, value: &str, location: &Location) -> bool {
+    fn non_empty(&mut self, what: impl fmt::Display, value: &str, location: &Location) -> bool {
         if value.trim().is_empty() {
             self.push(
                 Diagnostic::error(codes::EMPTY_NAME, format!("{what} is empty"))
@@ -143,8 +147,8 @@ impl Checker<'_> {
 
     fn usage_location(
         &mut self,
-        file: &Path,
-        owner: &str,
+        file: &Arc<Path>,
+        owner: &Owner<'_>,
         value: &Spanned<String>,
     ) -> Option<Located<String>> {
         let location = at(file, &value.referenced);
@@ -177,10 +181,19 @@ impl Checker<'_> {
         None
     }
 
-    fn sku(&mut self, file: &Path, owner: &str, sku: &Spanned<String>) -> Option<Located<SkuRef>> {
+    fn sku(
+        &mut self,
+        file: &Arc<Path>,
+        owner: &Owner<'_>,
+        sku: &Spanned<String>,
+    ) -> Option<Located<SkuRef>> {
         let location = at(file, &sku.referenced);
         let text = sku.value.trim();
-        if !self.non_empty(&format!("the sku of a license of {owner}"), text, &location) {
+        if !self.non_empty(
+            format_args!("the sku of a license of {owner}"),
+            text,
+            &location,
+        ) {
             return None;
         }
         let value = if looks_like_guid(text) {
@@ -203,17 +216,16 @@ impl Checker<'_> {
 
     fn plans(
         &mut self,
-        file: &Path,
-        owner: &str,
+        file: &Arc<Path>,
+        owner: &Owner<'_>,
         list: &[Spanned<String>],
     ) -> Option<Vec<Located<PlanRef>>> {
         let mut ok = true;
         let mut out: Vec<Located<PlanRef>> = Vec::with_capacity(list.len());
-        let mut seen: HashMap<String, Location> = HashMap::new();
         for plan in list {
             let location = at(file, &plan.referenced);
             let text = plan.value.trim();
-            if !self.non_empty(&format!("a service plan of {owner}"), text, &location) {
+            if !self.non_empty(format_args!("a service plan of {owner}"), text, &location) {
                 ok = false;
                 continue;
             }
@@ -233,20 +245,21 @@ impl Checker<'_> {
             } else {
                 PlanRef::Name(text.to_owned())
             };
-            let key = match &value {
-                PlanRef::Id(id) => id.to_string(),
-                PlanRef::Name(name) => name.to_ascii_uppercase(),
-            };
-            let first = self.first_time(&mut seen, key, &location, || Duplicate {
-                code: codes::DUPLICATE_PLAN,
-                message: format!("service plan '{text}' is listed twice for {owner}"),
-                note: "first listed here",
-                help: "remove one of them",
-            });
-            if first {
-                out.push(Located { value, location });
-            } else {
-                ok = false;
+            // Plan lists are short: a scan costs less than hashing.
+            match out.iter().find(|seen| same_plan(&seen.value, &value)) {
+                Some(first) => {
+                    self.push(
+                        Diagnostic::error(
+                            codes::DUPLICATE_PLAN,
+                            format!("service plan '{text}' is listed twice for {owner}"),
+                        )
+                        .at(location)
+                        .related(first.location.clone(), "first listed here")
+                        .help("remove one of them"),
+                    );
+                    ok = false;
+                }
+                None => out.push(Located { value, location }),
             }
         }
         ok.then_some(out)
@@ -254,8 +267,8 @@ impl Checker<'_> {
 
     fn license(
         &mut self,
-        file: &Path,
-        owner: &str,
+        file: &Arc<Path>,
+        owner: &Owner<'_>,
         entry: &Spanned<RawLicense>,
         from_profile: Option<&str>,
     ) -> Option<DesiredLicense> {
@@ -290,24 +303,22 @@ impl Checker<'_> {
     /// Checks a license list: entries and duplicate SKUs. `None` when any entry is broken.
     fn license_list(
         &mut self,
-        owner: &str,
+        owner: &Owner<'_>,
         entries: impl Iterator<Item = Option<DesiredLicense>>,
     ) -> Option<Vec<DesiredLicense>> {
         let mut ok = true;
         let mut out: Vec<DesiredLicense> = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
         for entry in entries {
             let Some(license) = entry else {
                 ok = false;
                 continue;
             };
-            let key = match &license.sku.value {
-                SkuRef::Id(id) => id.to_string(),
-                SkuRef::PartNumber(name) => name.to_ascii_uppercase(),
-            };
-            match seen.entry(key) {
-                Entry::Occupied(first) => {
-                    let first = &out[*first.get()];
+            // License lists are short: a scan costs less than hashing.
+            match out
+                .iter()
+                .find(|seen| same_sku(&seen.sku.value, &license.sku.value))
+            {
+                Some(first) => {
                     let name = match &license.sku.value {
                         SkuRef::Id(id) => id.to_string(),
                         SkuRef::PartNumber(name) => name.clone(),
@@ -333,10 +344,7 @@ impl Checker<'_> {
                     self.push(diagnostic);
                     ok = false;
                 }
-                Entry::Vacant(slot) => {
-                    slot.insert(out.len());
-                    out.push(license);
-                }
+                None => out.push(license),
             }
         }
         ok.then_some(out)
@@ -367,19 +375,25 @@ fn settings_keys(raw: &RawFile) -> Vec<(&'static str, &serde_saphyr::Location)> 
     keys
 }
 
-/// Checks parsed files (root first, then sorted by path) and builds the desired state.
-/// Returns `None` for the state when any error was found (in `diagnostics` before or now).
-///
-/// `complete` is false when some file could not be parsed; warnings that need the whole
-/// configuration (unused profiles, undeclared protected principals) are then skipped.
-pub fn check(
-    files: &[ParsedFile],
+/// What the settings file holds, checked: what every file's principals are checked
+/// against.
+#[derive(Debug)]
+pub struct Root {
+    settings: Settings,
+    profiles: Vec<CheckedProfile>,
+    protected: Vec<(bool, Located<String>)>,
+    root_path: PathBuf,
+}
+
+/// Checks the settings file (`None` when it is missing or did not parse): version,
+/// tenant, defaults, safety, profiles and protected principals. Its principals are
+/// checked by [`check_principals`] like every other file's.
+pub fn check_root(
+    root: Option<&ParsedFile>,
     root_path: &Path,
-    complete: bool,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Option<DesiredState> {
+) -> Root {
     let mut c = Checker { diagnostics };
-    let root = files.iter().find(|f| f.is_root);
 
     // Settings.
     let mut settings = Settings {
@@ -395,7 +409,7 @@ pub fn check(
     let mut profiles: Vec<(String, Location, Option<Vec<DesiredLicense>>)> = Vec::new();
     let mut protected_raw: Vec<(bool, Located<String>)> = Vec::new();
     if let Some(root) = root {
-        let file = root.path.as_path();
+        let file = &root.path;
         let raw = &root.raw;
         match &raw.version {
             None => c.push(
@@ -404,7 +418,7 @@ pub fn check(
                     "licensectl.yaml does not say which format version it uses",
                 )
                 .at(Location {
-                    file: file.to_path_buf(),
+                    file: Arc::clone(file),
                     line: 1,
                     column: 1,
                 })
@@ -449,7 +463,7 @@ pub fn check(
         if let Some(defaults) = &raw.defaults
             && let Some(ul) = &defaults.value.usage_location
         {
-            settings.default_usage_location = c.usage_location(file, "defaults", ul);
+            settings.default_usage_location = c.usage_location(file, &Owner::Defaults, ul);
         }
         if let Some(safety) = &raw.safety {
             if let Some(max) = &safety.value.max_removals {
@@ -486,7 +500,7 @@ pub fn check(
         if let Some(entries) = &raw.profiles {
             for (name, list) in &entries.value.0 {
                 let location = at(file, &name.referenced);
-                let owner = format!("profile '{}'", name.value);
+                let owner = Owner::Profile(&name.value);
                 if !c.non_empty("a profile name", &name.value, &location) {
                     continue;
                 }
@@ -532,36 +546,69 @@ pub fn check(
             }
         }
     }
+    Root {
+        settings,
+        profiles,
+        protected: protected_raw,
+        root_path: root_path.to_path_buf(),
+    }
+}
 
-    // Settings outside the root file.
-    for file in files.iter().filter(|f| !f.is_root) {
-        for (key, location) in settings_keys(&file.raw) {
+/// A principal as one file declares it: its key for duplicates (lowercase UPN, group id or
+/// lowercase name), where, and the checked principal or, when it is broken, its name.
+#[derive(Debug)]
+struct Declared<T> {
+    key: String,
+    location: Location,
+    value: Result<T, String>,
+}
+
+/// One file's principals, checked on their own (duplicates across files are found when
+/// the files are combined).
+#[derive(Debug)]
+pub struct FilePrincipals {
+    users: Vec<Declared<DesiredUser>>,
+    groups: Vec<Declared<DesiredGroup>>,
+    /// Which of the root's profiles this file uses.
+    used: Vec<bool>,
+    /// False when some principal was skipped for a problem reported in `diagnostics`.
+    ok: bool,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Checks one file's users and groups against the root's settings and profiles; for a
+/// file other than `licensectl.yaml`, also reports settings it must not hold. Pure; files
+/// can be checked in parallel.
+pub fn check_principals(parsed: &ParsedFile, root: &Root) -> FilePrincipals {
+    let mut diagnostics = Vec::new();
+    let mut c = Checker {
+        diagnostics: &mut diagnostics,
+    };
+    if !parsed.is_root {
+        for (key, location) in settings_keys(&parsed.raw) {
             c.push(
                 Diagnostic::error(
                     codes::SETTINGS_OUTSIDE_ROOT,
                     format!(
                         "'{key}' is a setting, but {} is not licensectl.yaml",
-                        file.path.display()
+                        parsed.path.display()
                     ),
                 )
-                .at(at(&file.path, location))
+                .at(at(&parsed.path, location))
                 .help(format!(
                     "move '{key}' to {}; principal files hold only users and groups",
-                    root_path.display()
+                    root.root_path.display()
                 )),
             );
         }
     }
-
-    // Principals.
-    let mut profile_table = ProfileTable::new(&profiles);
-    let mut users: Vec<DesiredUser> = Vec::new();
-    let mut groups: Vec<DesiredGroup> = Vec::new();
-    let mut seen_users: HashMap<String, Location> = HashMap::new();
-    let mut seen_groups: HashMap<String, Location> = HashMap::new();
+    let mut profile_table = ProfileTable::new(&root.profiles);
+    let mut users: Vec<Declared<DesiredUser>> =
+        Vec::with_capacity(parsed.raw.users.as_ref().map_or(0, |u| u.0.len()));
+    let mut groups: Vec<Declared<DesiredGroup>> = Vec::new();
     let mut users_ok = true;
-    for parsed in files {
-        let file = parsed.path.as_path();
+    {
+        let file = &parsed.path;
         for (key, raw) in parsed.raw.users.iter().flat_map(|e| e.0.iter()) {
             let location = at(file, &key.referenced);
             let upn = key.value.trim();
@@ -580,15 +627,7 @@ pub fn check(
                 );
                 users_ok = false;
             }
-            let owner = format!("user {upn}");
-            users_ok &= c.first_time(&mut seen_users, upn.to_lowercase(), &location, || {
-                Duplicate {
-                    code: codes::DUPLICATE_PRINCIPAL,
-                    message: format!("user {upn} is declared twice"),
-                    note: "first declared here",
-                    help: "userPrincipalNames are compared ignoring case; keep one declaration",
-                }
-            });
+            let owner = Owner::User(upn);
             let usage_location = match &raw.usage_location {
                 Some(ul) => {
                     let checked = c.usage_location(file, &owner, ul);
@@ -607,15 +646,23 @@ pub fn check(
                 &mut profile_table,
                 raw.usage_location.is_some(),
             );
-            match licenses {
-                Ok(licenses) => users.push(DesiredUser {
+            let value = match licenses {
+                Ok(licenses) => Ok(DesiredUser {
                     upn: upn.to_owned(),
-                    location,
+                    location: location.clone(),
                     usage_location,
                     licenses,
                 }),
-                Err(()) => users_ok = false,
-            }
+                Err(()) => {
+                    users_ok = false;
+                    Err(upn.to_owned())
+                }
+            };
+            users.push(Declared {
+                key: upn.to_lowercase(),
+                location,
+                value,
+            });
         }
         for (key, raw) in parsed.raw.groups.iter().flat_map(|e| e.0.iter()) {
             let location = at(file, &key.referenced);
@@ -640,17 +687,11 @@ pub fn check(
             } else {
                 GroupKey::Name(text.to_owned())
             };
-            let owner = format!("group {text}");
+            let owner = Owner::Group(text);
             let dedup = match &group_key {
                 GroupKey::Id(id) => id.to_string(),
                 GroupKey::Name(name) => name.to_lowercase(),
             };
-            users_ok &= c.first_time(&mut seen_groups, dedup, &location, || Duplicate {
-                code: codes::DUPLICATE_PRINCIPAL,
-                message: format!("group {text} is declared twice"),
-                note: "first declared here",
-                help: "group names are compared ignoring case; keep one declaration",
-            });
             let licenses = principal_licenses(
                 &mut c,
                 file,
@@ -661,27 +702,156 @@ pub fn check(
                 &mut profile_table,
                 false,
             );
-            match licenses {
-                Ok(licenses) => groups.push(DesiredGroup {
+            let value = match licenses {
+                Ok(licenses) => Ok(DesiredGroup {
                     key: group_key,
-                    location,
+                    location: location.clone(),
                     licenses,
                 }),
-                Err(()) => users_ok = false,
-            }
+                Err(()) => {
+                    users_ok = false;
+                    Err(text.to_owned())
+                }
+            };
+            groups.push(Declared {
+                key: dedup,
+                location,
+                value,
+            });
         }
     }
+    FilePrincipals {
+        users,
+        groups,
+        used: profile_table.used,
+        ok: users_ok,
+        diagnostics,
+    }
+}
 
-    // Protected principals and unused profiles.
-    let any_group_by_id = groups.iter().any(|g| matches!(g.key, GroupKey::Id(_)));
-    let any_group_by_name = groups.iter().any(|g| matches!(g.key, GroupKey::Name(_)));
+/// Sorts declarations by key (stable: the first declared stays first) and reports each
+/// later declaration of a key as a duplicate of the first. Returns false when any was.
+fn dedup<T>(
+    c: &mut Checker<'_>,
+    all: &mut [Declared<T>],
+    kind: &str,
+    name: impl Fn(&Declared<T>) -> &str,
+    help: &'static str,
+) -> bool {
+    all.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut ok = true;
+    let mut first = 0;
+    for i in 1..all.len() {
+        if all[i].key == all[first].key {
+            c.push(
+                Diagnostic::error(
+                    codes::DUPLICATE_PRINCIPAL,
+                    format!("{kind} {} is declared twice", name(&all[i])),
+                )
+                .at(all[i].location.clone())
+                .related(all[first].location.clone(), "first declared here")
+                .help(help),
+            );
+            ok = false;
+        } else {
+            first = i;
+        }
+    }
+    ok
+}
+
+/// Combines the root's settings and every file's principals (root first, then the files
+/// in path order) into the desired state: finds principals declared twice, protected
+/// principals no file declares and unused profiles. Returns `None` when any error was
+/// found (in `diagnostics` before or now).
+///
+/// `complete` is false when some file could not be parsed; warnings that need the whole
+/// configuration (unused profiles, undeclared protected principals) are then skipped.
+pub fn combine(
+    root: Root,
+    files: Vec<FilePrincipals>,
+    complete: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<DesiredState> {
+    let Root {
+        mut settings,
+        profiles,
+        protected: protected_raw,
+        ..
+    } = root;
+    let mut used = vec![false; profiles.len()];
+    let mut users_ok = true;
+    let mut all_users = Vec::with_capacity(files.iter().map(|f| f.users.len()).sum());
+    let mut all_groups = Vec::new();
+    for file in files {
+        diagnostics.extend(file.diagnostics);
+        users_ok &= file.ok;
+        for (u, f) in used.iter_mut().zip(&file.used) {
+            *u |= f;
+        }
+        all_users.extend(file.users);
+        all_groups.extend(file.groups);
+    }
+    let mut c = Checker { diagnostics };
+    users_ok &= dedup(
+        &mut c,
+        &mut all_users,
+        "user",
+        |d| {
+            d.value
+                .as_ref()
+                .map_or_else(String::as_str, |u| u.upn.as_str())
+        },
+        "userPrincipalNames are compared ignoring case; keep one declaration",
+    );
+    users_ok &= dedup(
+        &mut c,
+        &mut all_groups,
+        "group",
+        |d| match &d.value {
+            Ok(g) => match &g.key {
+                GroupKey::Name(name) => name.as_str(),
+                GroupKey::Id(_) => d.key.as_str(),
+            },
+            Err(name) => name.as_str(),
+        },
+        "group names are compared ignoring case; keep one declaration",
+    );
+    let user_declared = |key: &str| {
+        all_users
+            .binary_search_by(|d| d.key.as_str().cmp(key))
+            .is_ok()
+    };
+    let group_declared = |key: &str| {
+        all_groups
+            .binary_search_by(|d| d.key.as_str().cmp(key))
+            .is_ok()
+    };
+    let any_group_by_id = all_groups.iter().any(|g| {
+        matches!(
+            &g.value,
+            Ok(DesiredGroup {
+                key: GroupKey::Id(_),
+                ..
+            })
+        )
+    });
+    let any_group_by_name = all_groups.iter().any(|g| {
+        matches!(
+            &g.value,
+            Ok(DesiredGroup {
+                key: GroupKey::Name(_),
+                ..
+            })
+        )
+    });
     for (is_user, item) in protected_raw {
         let declared = if is_user {
-            seen_users.contains_key(&item.value.to_lowercase())
+            user_declared(&item.value.to_lowercase())
         } else if looks_like_guid(&item.value) {
-            seen_groups.contains_key(&item.value.to_lowercase()) || any_group_by_name
+            group_declared(&item.value.to_lowercase()) || any_group_by_name
         } else {
-            seen_groups.contains_key(&item.value.to_lowercase()) || any_group_by_id
+            group_declared(&item.value.to_lowercase()) || any_group_by_id
         };
         if !declared && complete {
             let kind = if is_user { "user" } else { "group" };
@@ -700,7 +870,7 @@ pub fn check(
             location: item.location,
         });
     }
-    for ((name, location, _), used) in profiles.iter().zip(&profile_table.used) {
+    for ((name, location, _), used) in profiles.iter().zip(&used) {
         if !used && complete {
             c.push(
                 Diagnostic::warning(
@@ -717,20 +887,17 @@ pub fn check(
     if !users_ok || !profiles_ok || c.diagnostics.iter().any(Diagnostic::is_error) {
         return None;
     }
-    users.sort_by_cached_key(|u| u.upn.to_lowercase());
-    groups.sort_by_cached_key(|g| group_sort_key(&g.key));
+    // Sorted by key already; every value is `Ok` when `users_ok`.
+    let users = all_users.into_iter().filter_map(|d| d.value.ok()).collect();
+    let groups = all_groups
+        .into_iter()
+        .filter_map(|d| d.value.ok())
+        .collect();
     Some(DesiredState {
         settings,
         users,
         groups,
     })
-}
-
-fn group_sort_key(key: &GroupKey) -> String {
-    match key {
-        GroupKey::Id(id) => id.to_string(),
-        GroupKey::Name(name) => name.to_lowercase(),
-    }
 }
 
 /// True for a DNS name such as `contoso.onmicrosoft.com`: dot-separated labels of ASCII
@@ -772,8 +939,8 @@ impl<'a> ProfileTable<'a> {
 #[allow(clippy::too_many_arguments)]
 fn principal_licenses(
     c: &mut Checker<'_>,
-    file: &Path,
-    owner: &str,
+    file: &Arc<Path>,
+    owner: &Owner<'_>,
     location: &Location,
     profile: Option<&Spanned<String>>,
     licenses: Option<&Spanned<Vec<Spanned<RawLicense>>>>,
@@ -893,5 +1060,95 @@ mod tests {
         ] {
             assert_eq!(is_domain(text), ok, "{text}");
         }
+    }
+
+    fn parsed(name: &str, is_root: bool, text: &str) -> ParsedFile {
+        let path: Arc<Path> = Path::new(name).into();
+        match crate::config::parse::parse_file(&path, text) {
+            Ok(raw) => ParsedFile { path, is_root, raw },
+            Err(diagnostics) => panic!("test file {name} parses: {diagnostics:?}"),
+        }
+    }
+
+    /// Checks the root (first) and every file on its own, then combines them, as `load` does.
+    fn check_all(files: &[&ParsedFile]) -> (Option<DesiredState>, Vec<Diagnostic>) {
+        let mut diagnostics = Vec::new();
+        let root = check_root(
+            files.first().copied(),
+            Path::new("licensectl.yaml"),
+            &mut diagnostics,
+        );
+        let parts = files.iter().map(|f| check_principals(f, &root)).collect();
+        let desired = combine(root, parts, true, &mut diagnostics);
+        (desired, diagnostics)
+    }
+
+    /// Files checked on their own, then combined: duplicates across files, in the root and
+    /// within a file (case differs) are each reported once, at the later declaration.
+    #[test]
+    fn duplicates_are_found_across_files_when_combining() {
+        let root = parsed(
+            "licensectl.yaml",
+            true,
+            "version: 1\nprotected:\n  users: [carol@contoso.com]\nusers:\n  alice@contoso.com: {licenses: []}\n",
+        );
+        let a = parsed(
+            "a.yaml",
+            false,
+            "users:\n  ALICE@contoso.com: {licenses: []}\n  bob@contoso.com: {licenses: []}\n  Bob@Contoso.com: {licenses: []}\ngroups:\n  SG-X: {licenses: []}\n",
+        );
+        let b = parsed(
+            "b.yaml",
+            false,
+            "users:\n  carol@contoso.com: {licenses: []}\ngroups:\n  sg-x: {licenses: []}\n",
+        );
+        let (desired, diagnostics) = check_all(&[&root, &a, &b]);
+        assert!(desired.is_none(), "duplicates make the config invalid");
+        let mut found: Vec<String> = diagnostics
+            .iter()
+            .map(|d| {
+                let at = d
+                    .location
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let first = d
+                    .related
+                    .first()
+                    .map(|r| r.0.to_string())
+                    .unwrap_or_default();
+                format!("{} {} at {at}, first {first}", d.code, d.message)
+            })
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                "duplicate-principal group sg-x is declared twice at b.yaml:4:3, first a.yaml:6:3",
+                "duplicate-principal user ALICE@contoso.com is declared twice at a.yaml:2:3, first licensectl.yaml:5:3",
+                "duplicate-principal user Bob@Contoso.com is declared twice at a.yaml:4:3, first a.yaml:3:3",
+            ]
+        );
+    }
+
+    #[test]
+    fn combined_principals_come_out_sorted_ignoring_case() {
+        let root = parsed("licensectl.yaml", true, "version: 1\n");
+        let a = parsed(
+            "a.yaml",
+            false,
+            "users:\n  zed@contoso.com: {licenses: []}\n  Amy@contoso.com: {licenses: []}\n",
+        );
+        let b = parsed(
+            "b.yaml",
+            false,
+            "users:\n  bea@contoso.com: {licenses: []}\n",
+        );
+        let desired = check_all(&[&root, &a, &b]).0.expect("valid");
+        let upns: Vec<&str> = desired.users.iter().map(|u| u.upn.as_str()).collect();
+        assert_eq!(
+            upns,
+            ["Amy@contoso.com", "bea@contoso.com", "zed@contoso.com"]
+        );
     }
 }

@@ -54,7 +54,6 @@ pub fn load(dir: &Path) -> LoadedConfig {
     let mut diagnostics = Vec::new();
     let mut sources = SourceFiles::new();
     let mut hasher = Sha256::new();
-    let mut parsed = Vec::new();
     let mut complete = true;
 
     let relative = match discover(dir) {
@@ -109,7 +108,7 @@ pub fn load(dir: &Path) -> LoadedConfig {
                         format!("cannot read {}: {error}", path.display()),
                     )
                     .at(Location {
-                        file: path.clone(),
+                        file: path.as_path().into(),
                         line: 1,
                         column: 1,
                     }),
@@ -130,7 +129,7 @@ pub fn load(dir: &Path) -> LoadedConfig {
                     ),
                 )
                 .at(Location {
-                    file: path.clone(),
+                    file: path.as_path().into(),
                     line: 1,
                     column: 1,
                 })
@@ -155,70 +154,112 @@ pub fn load(dir: &Path) -> LoadedConfig {
         let text = text.to_owned();
         texts.push((rel.as_str(), path, text));
     }
-    for ((rel, path, text), result) in texts.iter().zip(parse_all(&texts)) {
-        sources.insert(path, text.as_str());
-        match result {
-            Ok(raw) => parsed.push(check::ParsedFile {
-                path: path.clone(),
-                is_root: *rel == SETTINGS_FILE,
+    // The settings file first: its profiles are what every file's principals are checked
+    // against. Then every other file is parsed and checked on its own, in parallel.
+    let root_index = texts.iter().position(|(rel, _, _)| *rel == SETTINGS_FILE);
+    let root_file = root_index.and_then(|i| {
+        let (_, path, text) = &texts[i];
+        match parse::parse_file(path, text) {
+            Ok(raw) => Some(check::ParsedFile {
+                path: path.as_path().into(),
+                is_root: true,
                 raw,
             }),
+            Err(mut found) => {
+                complete = false;
+                diagnostics.append(&mut found);
+                None
+            }
+        }
+    });
+    let root = check::check_root(root_file.as_ref(), &root_path, &mut diagnostics);
+    let mut parts = Vec::with_capacity(texts.len());
+    if let Some(file) = &root_file {
+        parts.push(check::check_principals(file, &root));
+    }
+    drop(root_file);
+    let others: Vec<usize> = (0..texts.len())
+        .filter(|&i| Some(i) != root_index)
+        .collect();
+    for result in parse_and_check(&texts, &others, &root) {
+        match result {
+            Ok(part) => parts.push(part),
             Err(mut found) => {
                 complete = false;
                 diagnostics.append(&mut found);
             }
         }
     }
-    // The root file first, so that settings and profiles are known to the others.
-    parsed.sort_by_key(|f| !f.is_root);
-    let desired = check::check(&parsed, &root_path, complete, &mut diagnostics);
+    for (_, path, text) in texts {
+        sources.insert(path, text);
+    }
+    let desired = check::combine(root, parts, complete, &mut diagnostics);
     finish(desired, diagnostics, sources, hasher)
 }
 
-type ParseResult = Result<raw::RawFile, Vec<Diagnostic>>;
+type FileResult = Result<check::FilePrincipals, Vec<Diagnostic>>;
 
-/// Parses the files on up to `available_parallelism` threads; results in input order.
-fn parse_all(texts: &[(&str, PathBuf, String)]) -> Vec<ParseResult> {
+/// Parses the file `texts[i]` and checks its principals against `root`; the parsed file is
+/// dropped where it was made.
+fn parse_and_check_one(text: &(&str, PathBuf, String), root: &check::Root) -> FileResult {
+    let (_, path, text) = text;
+    let raw = parse::parse_file(path, text)?;
+    let parsed = check::ParsedFile {
+        path: path.as_path().into(),
+        is_root: false,
+        raw,
+    };
+    Ok(check::check_principals(&parsed, root))
+}
+
+/// Parses and checks the files `indices` of `texts` on up to `available_parallelism`
+/// threads; results in the order of `indices`.
+fn parse_and_check(
+    texts: &[(&str, PathBuf, String)],
+    indices: &[usize],
+    root: &check::Root,
+) -> Vec<FileResult> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
-        .min(texts.len())
+        .min(indices.len())
         .max(1);
     if threads == 1 {
-        return texts
+        return indices
             .iter()
-            .map(|(_, path, text)| parse::parse_file(path, text))
+            .map(|&i| parse_and_check_one(&texts[i], root))
             .collect();
     }
     // Deal the files out round-robin, largest first, so the threads get similar work.
-    let mut order: Vec<usize> = (0..texts.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(texts[i].2.len()));
-    let mut results: Vec<Option<ParseResult>> = (0..texts.len()).map(|_| None).collect();
+    let mut order: Vec<usize> = (0..indices.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(texts[indices[k]].2.len()));
+    let mut results: Vec<Option<FileResult>> = (0..indices.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let mine: Vec<usize> = order.iter().copied().skip(t).step_by(threads).collect();
                 scope.spawn(move || {
                     mine.into_iter()
-                        .map(|i| (i, parse::parse_file(&texts[i].1, &texts[i].2)))
+                        .map(|k| (k, parse_and_check_one(&texts[indices[k]], root)))
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
         for handle in handles {
-            // A panicking parser thread would be a bug in a dependency: its files stay
-            // `None` and are reported below rather than taking the process down.
+            // A panicking thread would be a bug in a dependency: its files stay `None` and
+            // are reported below rather than taking the process down.
             if let Ok(done) = handle.join() {
-                for (i, result) in done {
-                    results[i] = Some(result);
+                for (k, result) in done {
+                    results[k] = Some(result);
                 }
             }
         }
     });
     results
         .into_iter()
-        .zip(texts)
-        .map(|(result, (_, path, _))| {
+        .zip(indices)
+        .map(|(result, &i)| {
             result.unwrap_or_else(|| {
+                let path = &texts[i].1;
                 Err(vec![
                     Diagnostic::error(
                         codes::YAML_SYNTAX,
@@ -228,7 +269,7 @@ fn parse_all(texts: &[(&str, PathBuf, String)]) -> Vec<ParseResult> {
                         ),
                     )
                     .at(Location {
-                        file: path.clone(),
+                        file: path.as_path().into(),
                         line: 1,
                         column: 1,
                     }),
@@ -289,7 +330,7 @@ fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, Box<Diagnostic>> 
                     ),
                 )
                 .at(Location {
-                    file: path.to_path_buf(),
+                    file: path.into(),
                     line,
                     column,
                 })

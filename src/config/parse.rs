@@ -76,12 +76,12 @@ pub fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
         .filter(|l| l.line() > 0)
         .map_or_else(
             || Location {
-                file: file.to_path_buf(),
+                file: file.into(),
                 line: 1,
                 column: 1,
             },
             |l| Location {
-                file: file.to_path_buf(),
+                file: file.into(),
                 line: usize::try_from(l.line()).unwrap_or(usize::MAX),
                 column: usize::try_from(l.column()).unwrap_or(usize::MAX).max(1),
             },

@@ -149,7 +149,7 @@ pub fn check(file: &Path, text: &str, value: &Value) -> Vec<Diagnostic> {
     let at = |pointer: &str, key: bool| {
         let (line, column) = index.locate(pointer, key);
         Location {
-            file: file.to_path_buf(),
+            file: file.into(),
             line,
             column,
         }

@@ -10,14 +10,16 @@ pub mod render;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 /// A place in a configuration file: 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Location {
-    /// The file, as the user named it (config dir joined with the relative path).
-    pub file: PathBuf,
+    /// The file, as the user named it (config dir joined with the relative path); shared,
+    /// since every located value of a file names it.
+    pub file: Arc<Path>,
     /// 1-based line.
     pub line: usize,
     /// 1-based column.

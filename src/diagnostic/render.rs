@@ -97,7 +97,7 @@ fn label_at(
     sources: &SourceFiles,
     ids: &HashMap<&Path, usize>,
 ) -> Option<(usize, Range<usize>)> {
-    let id = *ids.get(location.file.as_path())?;
+    let id = *ids.get(&*location.file)?;
     let text = sources.get(&location.file)?;
     Some((id, token_range(text, location.line, location.column)?))
 }
@@ -279,7 +279,7 @@ mod tests {
         sources.insert(&a, "users:\n  alice@contoso.com:\n    profile: wroker\n");
         sources.insert(&b, "users:\n  Alice@contoso.com: {licenses: []}\n");
         let loc = |file: &PathBuf, line, column| Location {
-            file: file.clone(),
+            file: file.as_path().into(),
             line,
             column,
         };

@@ -301,7 +301,7 @@ mod tests {
         desired.users.push(crate::config::DesiredUser {
             upn: "carol@contoso.com".into(),
             location: crate::diagnostic::Location {
-                file: "licenses/sales.yaml".into(),
+                file: Path::new("licenses/sales.yaml").into(),
                 line: 16,
                 column: 3,
             },

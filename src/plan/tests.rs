@@ -1,6 +1,6 @@
 //! Planner tests: one per rule, built from small in-code tenants and desired states.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use uuid::Uuid;
 
@@ -42,7 +42,7 @@ fn hash(s: &str) -> u128 {
 }
 fn loc(line: usize) -> Location {
     Location {
-        file: PathBuf::from("licenses/test.yaml"),
+        file: Path::new("licenses/test.yaml").into(),
         line,
         column: 3,
     }
