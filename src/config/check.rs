@@ -729,6 +729,11 @@ pub fn check_principals(parsed: &ParsedFile, root: &Root) -> FilePrincipals {
     }
 }
 
+/// True when `all` (sorted by key) declares `key`.
+fn is_declared<T>(all: &[Declared<T>], key: &str) -> bool {
+    all.binary_search_by(|d| d.key.as_str().cmp(key)).is_ok()
+}
+
 /// Sorts declarations by key (stable: the first declared stays first) and reports each
 /// later declaration of a key as a duplicate of the first. Returns false when any was.
 fn dedup<T>(
@@ -817,16 +822,6 @@ pub fn combine(
         },
         "group names are compared ignoring case; keep one declaration",
     );
-    let user_declared = |key: &str| {
-        all_users
-            .binary_search_by(|d| d.key.as_str().cmp(key))
-            .is_ok()
-    };
-    let group_declared = |key: &str| {
-        all_groups
-            .binary_search_by(|d| d.key.as_str().cmp(key))
-            .is_ok()
-    };
     let any_group_by_id = all_groups.iter().any(|g| {
         matches!(
             &g.value,
@@ -847,11 +842,11 @@ pub fn combine(
     });
     for (is_user, item) in protected_raw {
         let declared = if is_user {
-            user_declared(&item.value.to_lowercase())
+            is_declared(&all_users, &item.value.to_lowercase())
         } else if looks_like_guid(&item.value) {
-            group_declared(&item.value.to_lowercase()) || any_group_by_name
+            is_declared(&all_groups, &item.value.to_lowercase()) || any_group_by_name
         } else {
-            group_declared(&item.value.to_lowercase()) || any_group_by_id
+            is_declared(&all_groups, &item.value.to_lowercase()) || any_group_by_id
         };
         if !declared && complete {
             let kind = if is_user { "user" } else { "group" };
