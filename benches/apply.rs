@@ -17,9 +17,9 @@ mod churn;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use licensectl::emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
-use licensectl::emulator::throttle::ThrottleOptions;
-use licensectl::emulator::{EmulatorOptions, serve};
+use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use graph_emulator::throttle::ThrottleOptions;
+use graph_emulator::{EmulatorOptions, serve};
 
 const USERS: usize = 25_000;
 const CHANGES: usize = 10_000;

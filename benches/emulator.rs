@@ -6,9 +6,9 @@
 
 use std::time::Instant;
 
-use licensectl::emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
-use licensectl::emulator::generate::{GenerateOptions, generate};
-use licensectl::emulator::{EmulatorOptions, serve};
+use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use graph_emulator::generate::{GenerateOptions, generate};
+use graph_emulator::{EmulatorOptions, serve};
 use serde_json::{Value, json};
 
 const USERS: usize = 100_000;

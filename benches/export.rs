@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use licensectl::config;
-use licensectl::emulator::generate::{GenerateOptions, generate};
+use graph_emulator::generate::{GenerateOptions, generate};
 use licensectl::export::{ExportOptions, UserSelection, export};
 use licensectl::plan::{PlanOptions, plan};
 

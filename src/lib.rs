@@ -1,19 +1,20 @@
 //! licensectl: Microsoft 365 license assignment as code.
 //!
 //! The pipeline: config files → [`config`] (parse, validate) → desired state; Graph or a
-//! snapshot file → [`snapshot`] (live state); desired + live → plan (pure) → render or
-//! apply. Only the edges do I/O: the CLI, config loading, the Graph client, snapshot
-//! fetch, apply and the emulator. The planner and renderers take data and return data.
+//! snapshot file → [`snapshot`] (live state); desired + live → [`plan`] (pure) →
+//! [`render`] or [`apply`]. Only the edges do I/O: config loading, the Graph client
+//! ([`graph`], [`auth`]), snapshot fetch, apply and the emulator (its own crate,
+//! `graph-emulator`). The planner, renderers, diagnostics and exporter take data and return
+//! data; `clippy.toml` keeps them free of clock, environment, filesystem and network calls.
+//! The command-line interface is private to the `licensectl` binary.
 
 pub mod apply;
 pub mod auth;
-pub mod cli;
 pub mod config;
 pub mod diagnostic;
-pub mod emulator;
 pub mod export;
 pub mod graph;
-pub mod ids;
 pub mod plan;
 pub mod render;
-pub mod snapshot;
+
+pub use licensectl_model::{ids, snapshot};

@@ -1,4 +1,7 @@
-//! The `licensectl` binary: parses arguments and dispatches; all work lives in the library.
+//! The `licensectl` binary: parses arguments and dispatches to the command modules in
+//! `cli/`; all licensing work lives in the library.
+
+mod cli;
 
 // mimalloc: config loading and planning allocate millions of small values on two threads,
 // where it is markedly faster than the system allocator (BENCHMARKS.md, validate).
@@ -6,5 +9,5 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    licensectl::cli::main()
+    cli::main()
 }

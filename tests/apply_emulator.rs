@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use licensectl::emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
-use licensectl::emulator::{EmulatorOptions, Running, serve};
+use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use graph_emulator::{EmulatorOptions, Running, serve};
 use licensectl::snapshot::{AppRegistration, TenantSnapshot};
 use serde_json::Value;
 

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use licensectl::emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
-use licensectl::emulator::faults::FaultSpec;
-use licensectl::emulator::{EmulatorOptions, Running, serve};
+use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use graph_emulator::faults::FaultSpec;
+use graph_emulator::{EmulatorOptions, Running, serve};
 use licensectl::ids::{ServicePlanId, SkuId, UserId};
 use licensectl::snapshot::TenantSnapshot;
 

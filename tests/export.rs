@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use licensectl::config;
-use licensectl::emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
-use licensectl::emulator::generate::{GenerateOptions, generate};
-use licensectl::emulator::{EmulatorOptions, serve};
+use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use graph_emulator::generate::{GenerateOptions, generate};
+use graph_emulator::{EmulatorOptions, serve};
 use licensectl::export::{Export, ExportOptions, PlanStyle, UserSelection, export};
 use licensectl::plan::{PlanOptions, plan};
 use licensectl::snapshot::TenantSnapshot;

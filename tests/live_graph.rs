@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use assert_cmd::Command;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use licensectl::emulator::generate::{GenerateOptions, generate};
-use licensectl::emulator::stats::Stats;
-use licensectl::emulator::{EmulatorOptions, FaultSpec, Running, ThrottleOptions, serve};
+use graph_emulator::generate::{GenerateOptions, generate};
+use graph_emulator::stats::Stats;
+use graph_emulator::{EmulatorOptions, FaultSpec, Running, ThrottleOptions, serve};
 use licensectl::snapshot::{AppRegistration, FederatedCredential, Group, TenantSnapshot};
 
 const SECRET_APP: &str = "d0000000-0000-4000-8000-000000000001";
@@ -918,7 +918,7 @@ async fn issue5_a_long_read_refreshes_short_lived_tokens_before_they_expire() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_live_plan_drift_and_the_saved_plan_leak_nothing_at_trace_level() {
-    use licensectl::emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+    use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso");
     let original = TenantSnapshot::read(&example.join("tenant.json")).expect("example tenant");
     let running = start(&original, EmulatorOptions::default()).await;

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use licensectl::emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
-use licensectl::emulator::{EmulatorOptions, serve};
+use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use graph_emulator::{EmulatorOptions, serve};
 use licensectl::snapshot::TenantSnapshot;
 
 fn example() -> PathBuf {

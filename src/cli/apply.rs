@@ -1,5 +1,5 @@
 //! `licensectl apply`: plan against the live tenant (or check a saved plan), confirm,
-//! apply through `crate::apply`, and print what happened.
+//! apply through `licensectl::apply`, and print what happened.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -8,12 +8,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::apply::{self, ApplyInput, ApplyOptions, ApplyReport, Journal};
-use crate::graph::read::LicensedUsersStrategy;
-use crate::plan::saved::SavedPlan;
-use crate::plan::{Change, Plan, PlanOptions, plan};
-use crate::render::{Mode, text};
-use crate::snapshot::TenantSnapshot;
+use licensectl::apply::{self, ApplyInput, ApplyOptions, ApplyReport, Journal};
+use licensectl::graph::read::LicensedUsersStrategy;
+use licensectl::plan::saved::SavedPlan;
+use licensectl::plan::{Change, Plan, PlanOptions, plan};
+use licensectl::render::{Mode, text};
+use licensectl::snapshot::TenantSnapshot;
 
 use super::connection::{ConnectionArgs, stderr_is_tty};
 use super::exit;
@@ -24,7 +24,7 @@ use super::snapshot::read_live;
 
 /// Arguments of `licensectl apply`.
 #[derive(Debug, Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// A saved plan (`licensectl plan --out FILE`) to apply instead of planning now.
     #[arg(value_name = "PLAN")]
     pub plan: Option<PathBuf>,
@@ -139,7 +139,7 @@ fn changes_to_apply(
 }
 
 /// Runs `licensectl apply`; returns the exit code.
-pub fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
     if !(args.group_timeout.is_finite() && args.group_timeout >= 0.0) {
         bail!("--group-timeout must be a non-negative number of seconds");
     }

@@ -8,13 +8,13 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use azure_core::credentials::Secret;
 
-use crate::auth::{AuthMethod, AuthSettings, TokenSource, token_tenant_id};
-use crate::graph::{ClientOptions, Cloud, Endpoints, GraphClient, RetryPolicy};
-use crate::ids::TenantId;
+use licensectl::auth::{AuthMethod, AuthSettings, TokenSource, token_tenant_id};
+use licensectl::graph::{ClientOptions, Cloud, Endpoints, GraphClient, RetryPolicy};
+use licensectl::ids::TenantId;
 
 /// How to reach Graph and authenticate (each flag also reads an environment variable).
 #[derive(Debug, Clone, clap::Args)]
-pub struct ConnectionArgs {
+pub(crate) struct ConnectionArgs {
     /// Microsoft cloud: picks the Graph root and the authority host.
     #[arg(long, value_enum, env = "LICENSECTL_CLOUD", default_value_t = Cloud::Global)]
     pub cloud: Cloud,
@@ -76,7 +76,7 @@ fn env_path(name: &str) -> Option<PathBuf> {
 }
 
 /// A connected client and the tenant its token is for.
-pub struct Connection {
+pub(crate) struct Connection {
     /// The client.
     pub client: GraphClient,
     /// The token's `tid`.
@@ -105,7 +105,7 @@ impl ConnectionArgs {
 
     /// Connects: resolves endpoints, gets a first token, reads its tenant and refuses a
     /// tenant other than `pinned` (a tenant id GUID or a domain).
-    pub async fn connect(&self, pinned: Option<&str>) -> anyhow::Result<Connection> {
+    pub(crate) async fn connect(&self, pinned: Option<&str>) -> anyhow::Result<Connection> {
         let endpoints = Endpoints::resolve(
             self.cloud,
             self.graph_url.as_deref(),
@@ -157,7 +157,7 @@ async fn check_pin(client: &GraphClient, pin: &str, tid: TenantId) -> anyhow::Re
         }
         return Ok(());
     }
-    let domains = crate::graph::read::tenant_domains(client)
+    let domains = licensectl::graph::read::tenant_domains(client)
         .await
         .with_context(|| {
             format!("cannot verify the pinned tenant domain '{pin}'; pin the tenant id GUID instead (`tenant: {tid}` if that is the right tenant)")
@@ -173,6 +173,6 @@ async fn check_pin(client: &GraphClient, pin: &str, tid: TenantId) -> anyhow::Re
 }
 
 /// True when stderr is a terminal (progress bars only then).
-pub fn stderr_is_tty() -> bool {
+pub(crate) fn stderr_is_tty() -> bool {
     std::io::stderr().is_terminal()
 }

@@ -8,15 +8,15 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::emulator::generate::{GenerateOptions, generate};
-use crate::emulator::{EmulatorOptions, FaultSpec, ThrottleOptions, serve};
-use crate::snapshot::TenantSnapshot;
+use graph_emulator::generate::{GenerateOptions, generate};
+use graph_emulator::{EmulatorOptions, FaultSpec, ThrottleOptions, serve};
+use licensectl::snapshot::TenantSnapshot;
 
 use super::exit;
 
 /// `licensectl emulator …`.
 #[derive(Debug, Args)]
-pub struct EmulatorArgs {
+pub(crate) struct EmulatorArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: EmulatorCommand,
@@ -24,7 +24,7 @@ pub struct EmulatorArgs {
 
 /// Emulator subcommands.
 #[derive(Debug, Subcommand)]
-pub enum EmulatorCommand {
+pub(crate) enum EmulatorCommand {
     /// Serve a tenant snapshot as a local Graph (prints its URL, runs until stopped).
     Serve(ServeArgs),
     /// Write a synthetic tenant snapshot.
@@ -33,7 +33,7 @@ pub enum EmulatorCommand {
 
 /// Throttling mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ThrottleMode {
+pub(crate) enum ThrottleMode {
     /// No throttling.
     Off,
     /// Graph's identity-and-access limits (RU per 10 s, 3,000 writes per 150 s).
@@ -42,7 +42,7 @@ pub enum ThrottleMode {
 
 /// `emulator serve` flags.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Tenant snapshot (JSON) to serve.
     #[arg(long, value_name = "FILE")]
     pub tenant: PathBuf,
@@ -74,7 +74,7 @@ pub struct ServeArgs {
 
 /// `emulator generate` flags.
 #[derive(Debug, Args)]
-pub struct GenerateArgs {
+pub(crate) struct GenerateArgs {
     /// Number of users.
     #[arg(long, value_name = "N")]
     pub users: usize,
@@ -96,7 +96,7 @@ pub struct GenerateArgs {
 }
 
 /// Runs `licensectl emulator …`; returns the exit code.
-pub fn run(args: &EmulatorArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &EmulatorArgs) -> anyhow::Result<u8> {
     match &args.command {
         EmulatorCommand::Serve(a) => run_serve(a),
         EmulatorCommand::Generate(a) => run_generate(a),

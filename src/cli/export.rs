@@ -8,15 +8,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::config::{self, DesiredState, Located, SETTINGS_FILE, Settings};
-use crate::diagnostic::{Diagnostic, Location, SourceFiles, render as diagnostics};
-use crate::export::target::{self, Existing};
-use crate::export::{Export, ExportOptions, PlanStyle, UserSelection, export};
-use crate::graph::read::ReadScope;
-use crate::plan::resolve::tenant_pin_problem;
-use crate::plan::{PlanOptions, plan};
-use crate::render::{Mode, text};
-use crate::snapshot::TenantSnapshot;
+use licensectl::config::{self, DesiredState, Located, SETTINGS_FILE, Settings};
+use licensectl::diagnostic::{Diagnostic, Location, SourceFiles, render as diagnostics};
+use licensectl::export::target::{self, Existing};
+use licensectl::export::{Export, ExportOptions, PlanStyle, UserSelection, export};
+use licensectl::graph::read::ReadScope;
+use licensectl::plan::resolve::tenant_pin_problem;
+use licensectl::plan::{PlanOptions, plan};
+use licensectl::render::{Mode, text};
+use licensectl::snapshot::TenantSnapshot;
 
 use super::connection::ConnectionArgs;
 use super::exit;
@@ -25,7 +25,7 @@ use super::snapshot::{ConfigScope, read_live};
 
 /// Arguments of `licensectl export`.
 #[derive(Debug, clap::Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// The config directory to write (or, with --diff, to compare with).
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: PathBuf,
@@ -227,7 +227,7 @@ fn summary(export: &Export) -> (String, String) {
 }
 
 /// Runs `licensectl export`; returns the exit code.
-pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &ExportArgs) -> anyhow::Result<u8> {
     let dir = &args.output;
     if dir.exists() && !dir.is_dir() {
         bail!("{} exists and is not a directory", dir.display());

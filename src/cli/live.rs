@@ -1,12 +1,12 @@
 //! Glue between a config directory and a live read: which users and groups the config
 //! manages, and which tenant it pins.
 
-use crate::config::{DesiredState, GroupKey};
+use licensectl::config::{DesiredState, GroupKey};
 
 use super::snapshot::ConfigScope;
 
 /// The read scope of a desired state.
-pub fn scope_of(desired: &DesiredState) -> ConfigScope {
+pub(crate) fn scope_of(desired: &DesiredState) -> ConfigScope {
     let mut out = ConfigScope {
         pinned_tenant: desired.settings.tenant.as_ref().map(|t| t.value.clone()),
         ..ConfigScope::default()

@@ -4,17 +4,18 @@
 //! own flags, and uses `anyhow`. Each command lives in its own file and calls into the
 //! library; no licensing logic lives here.
 
-pub mod apply;
-pub mod connection;
-pub mod emulator;
-pub mod exit;
-pub mod export;
-pub mod live;
-pub mod plan;
-pub mod progress;
-pub mod schema;
-pub mod snapshot;
-pub mod validate;
+pub(crate) mod apply;
+pub(crate) mod connection;
+#[cfg(feature = "emulator")]
+pub(crate) mod emulator;
+pub(crate) mod exit;
+pub(crate) mod export;
+pub(crate) mod live;
+pub(crate) mod plan;
+pub(crate) mod progress;
+pub(crate) mod schema;
+pub(crate) mod snapshot;
+pub(crate) mod validate;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -24,7 +25,7 @@ use clap::{Parser, Subcommand};
 /// Microsoft 365 license assignment as code.
 #[derive(Debug, Parser)]
 #[command(name = "licensectl", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -32,12 +33,13 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Check a config directory offline and report every problem (exit 0 valid, 78 invalid).
     Validate(validate::ValidateArgs),
     /// Print the JSON Schema of a config file (for editors and CI).
     Schema,
     /// Run the local Graph emulator or generate a synthetic tenant.
+    #[cfg(feature = "emulator")]
     Emulator(emulator::EmulatorArgs),
     /// Read the live tenant from Microsoft Graph and write it as a snapshot file.
     Snapshot(snapshot::SnapshotArgs),
@@ -52,7 +54,7 @@ pub enum Command {
 }
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -70,6 +72,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Schema => schema::run(),
+        #[cfg(feature = "emulator")]
         Command::Emulator(args) => emulator::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Plan(args) => plan::run_plan(args),

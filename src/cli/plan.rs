@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
-use crate::config::{self, DesiredState};
-use crate::diagnostic::{Diagnostic, SourceFiles, render as diagnostics};
-use crate::graph::read::LicensedUsersStrategy;
-use crate::plan::resolve::tenant_pin_problem;
-use crate::plan::saved::SavedPlan;
-use crate::plan::{Plan, PlanOptions, plan};
-use crate::render::{Mode, json, markdown, text};
-use crate::snapshot::TenantSnapshot;
+use licensectl::config::{self, DesiredState};
+use licensectl::diagnostic::{Diagnostic, SourceFiles, render as diagnostics};
+use licensectl::graph::read::LicensedUsersStrategy;
+use licensectl::plan::resolve::tenant_pin_problem;
+use licensectl::plan::saved::SavedPlan;
+use licensectl::plan::{Plan, PlanOptions, plan};
+use licensectl::render::{Mode, json, markdown, text};
+use licensectl::snapshot::TenantSnapshot;
 
 use super::connection::ConnectionArgs;
 use super::exit;
@@ -23,7 +23,7 @@ use super::snapshot::read_live;
 
 /// Output format of a plan or drift report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// Terraform-like text.
     Text,
     /// Markdown for a pull-request comment.
@@ -34,7 +34,7 @@ pub enum Format {
 
 /// Arguments of `licensectl plan`.
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// Config, live state and output format.
     #[command(flatten)]
     pub input: CompareArgs,
@@ -51,7 +51,7 @@ pub struct PlanArgs {
 
 /// Arguments of `licensectl drift`.
 #[derive(Debug, Args)]
-pub struct DriftArgs {
+pub(crate) struct DriftArgs {
     /// Config, live state and output format.
     #[command(flatten)]
     pub input: CompareArgs,
@@ -59,7 +59,7 @@ pub struct DriftArgs {
 
 /// What `plan` and `drift` compare, and how they print it.
 #[derive(Debug, Args)]
-pub struct CompareArgs {
+pub(crate) struct CompareArgs {
     /// The config directory (licensectl.yaml plus principal files).
     #[arg(long, value_name = "DIR")]
     pub config: PathBuf,
@@ -80,7 +80,7 @@ pub struct CompareArgs {
 impl CompareArgs {
     /// The tenant state to plan against: the `--snapshot` file, or a live read of what
     /// the config manages. Both refuse a tenant other than the one the config pins.
-    pub fn tenant_state(&self, desired: &DesiredState) -> anyhow::Result<TenantSnapshot> {
+    pub(crate) fn tenant_state(&self, desired: &DesiredState) -> anyhow::Result<TenantSnapshot> {
         if let Some(path) = &self.snapshot {
             let live = TenantSnapshot::read(path)?;
             if let Some(problem) = tenant_pin_problem(desired, &live) {
@@ -171,7 +171,7 @@ pub(super) fn print(text: &str) -> anyhow::Result<()> {
 }
 
 /// Runs `licensectl plan`; returns the exit code.
-pub fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
+pub(crate) fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
     let config = match load(&args.input.config) {
         Ok(config) => config,
         Err(code) => return Ok(code),
@@ -219,7 +219,7 @@ pub fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
 }
 
 /// Runs `licensectl drift`; returns the exit code.
-pub fn run_drift(args: &DriftArgs) -> anyhow::Result<u8> {
+pub(crate) fn run_drift(args: &DriftArgs) -> anyhow::Result<u8> {
     let config = match load(&args.input.config) {
         Ok(config) => config,
         Err(code) => return Ok(code),

@@ -5,14 +5,14 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::graph::read::{ReadEvent, ReadProgress};
+use licensectl::graph::read::{ReadEvent, ReadProgress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Plain lines are printed at most this often.
 const LINE_EVERY: Duration = Duration::from_secs(5);
 
 /// Reports read progress on stderr.
-pub struct StderrProgress {
+pub(crate) struct StderrProgress {
     verb: &'static str,
     bar: Option<ProgressBar>,
     plain: Mutex<PlainState>,
@@ -27,12 +27,12 @@ struct PlainState {
 
 impl StderrProgress {
     /// A bar when `tty`, plain lines otherwise; phases print as "reading {phase}".
-    pub fn new(tty: bool) -> Self {
+    pub(crate) fn new(tty: bool) -> Self {
         Self::with_verb(tty, "reading ")
     }
 
     /// Like [`StderrProgress::new`], phases printed as "{verb}{phase}".
-    pub fn with_verb(tty: bool, verb: &'static str) -> Self {
+    pub(crate) fn with_verb(tty: bool, verb: &'static str) -> Self {
         let bar = tty.then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(
@@ -54,7 +54,7 @@ impl StderrProgress {
     }
 
     /// Clears the bar.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

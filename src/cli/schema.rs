@@ -3,10 +3,10 @@
 use std::io::Write;
 
 use super::exit;
-use crate::config::schema;
+use licensectl::config::schema;
 
 /// Prints the schema to stdout; the committed copy is `schemas/licensectl.schema.json`.
-pub fn run() -> anyhow::Result<u8> {
+pub(crate) fn run() -> anyhow::Result<u8> {
     std::io::stdout()
         .lock()
         .write_all(schema::schema_json().as_bytes())?;

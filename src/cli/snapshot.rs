@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::graph::GraphClient;
-use crate::graph::read::{LicensedUsersStrategy, ReadScope, read_tenant};
-use crate::ids::TenantId;
-use crate::snapshot::TenantSnapshot;
+use licensectl::graph::GraphClient;
+use licensectl::graph::read::{LicensedUsersStrategy, ReadScope, read_tenant};
+use licensectl::ids::TenantId;
+use licensectl::snapshot::TenantSnapshot;
 
 use super::connection::{ConnectionArgs, stderr_is_tty};
 use super::exit;
@@ -16,7 +16,7 @@ use super::progress::StderrProgress;
 
 /// Arguments of `licensectl snapshot`.
 #[derive(Debug, clap::Args)]
-pub struct SnapshotArgs {
+pub(crate) struct SnapshotArgs {
     /// Where to write the snapshot (JSON).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
@@ -37,7 +37,7 @@ pub struct SnapshotArgs {
 
 /// What the config contributes to a live read.
 #[derive(Debug, Default)]
-pub struct ConfigScope {
+pub(crate) struct ConfigScope {
     /// The pinned tenant, if any.
     pub pinned_tenant: Option<String>,
     /// The read scope.
@@ -45,7 +45,7 @@ pub struct ConfigScope {
 }
 
 /// Connects and reads the live tenant (shared with `plan`/`drift`).
-pub async fn read_live(
+pub(crate) async fn read_live(
     connection: &ConnectionArgs,
     scope: &ConfigScope,
 ) -> anyhow::Result<(TenantSnapshot, GraphClient, TenantId)> {
@@ -57,12 +57,12 @@ pub async fn read_live(
 }
 
 /// Runs `licensectl snapshot`.
-pub fn run(args: &SnapshotArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &SnapshotArgs) -> anyhow::Result<u8> {
     let mut scope = ConfigScope::default();
     if let Some(dir) = &args.config {
-        let loaded = crate::config::load(dir);
+        let loaded = licensectl::config::load(dir);
         let Some(desired) = loaded.desired.as_ref().filter(|_| loaded.is_valid()) else {
-            let text = crate::diagnostic::render::human(
+            let text = licensectl::diagnostic::render::human(
                 &loaded.diagnostics,
                 &loaded.sources,
                 super::validate::stderr_color(),
@@ -80,7 +80,7 @@ pub fn run(args: &SnapshotArgs) -> anyhow::Result<u8> {
     let (snapshot, client, _) = runtime.block_on(read_live(&args.connection, &scope))?;
     write_snapshot(&snapshot, &args.output)?;
     let stats = client.stats();
-    let get = crate::graph::client::ClientStats::get;
+    let get = licensectl::graph::client::ClientStats::get;
     let _ = writeln!(
         std::io::stderr(),
         "wrote {}: {} SKUs, {} users, {} groups of tenant {} ({} requests, {} throttled, {} retries)",

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::exit;
-use crate::config::{self, LoadedConfig};
-use crate::diagnostic::{counts, render};
+use licensectl::config::{self, LoadedConfig};
+use licensectl::diagnostic::{counts, render};
 
 /// Arguments of `validate`.
 #[derive(Debug, Args)]
-pub struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     /// The config directory (holding licensectl.yaml).
     #[arg(long, short = 'c', value_name = "DIR", default_value = ".")]
     pub config: PathBuf,
@@ -23,7 +23,7 @@ pub struct ValidateArgs {
 
 /// How diagnostics are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// rustc-like snippets and a summary line, on stderr.
     Human,
     /// One JSON document, on stdout.
@@ -34,12 +34,12 @@ pub enum Format {
 
 /// True when human output to stderr should be coloured: stderr is a terminal and
 /// `NO_COLOR` is unset or empty.
-pub fn stderr_color() -> bool {
+pub(crate) fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The one-line summary of a load: `ok: …` or `error: …`.
-pub fn summary(loaded: &LoadedConfig) -> String {
+pub(crate) fn summary(loaded: &LoadedConfig) -> String {
     let (errors, warnings) = counts(&loaded.diagnostics);
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     match &loaded.desired {
@@ -75,7 +75,7 @@ pub fn summary(loaded: &LoadedConfig) -> String {
 }
 
 /// Runs `validate`; returns the exit code.
-pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     let loaded = config::load(&args.config);
     match args.format {
         Format::Human => {

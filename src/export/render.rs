@@ -17,7 +17,7 @@ use super::{Entry, ExportFile, ExportOptions, PlanStyle, Plans, UserSelection};
 pub const SCHEMA_FILE: &str = "licensectl.schema.json";
 
 /// What goes into the principal files.
-pub struct Principals {
+pub(super) struct Principals {
     /// Users by domain directory name, each with its bucketing key.
     pub users: BTreeMap<String, Vec<(String, Entry)>>,
     /// Groups, each with its bucketing key.
@@ -167,7 +167,7 @@ fn section_files(
 }
 
 /// Every file of the export, sorted by path.
-pub fn files(
+pub(super) fn files(
     snapshot: &TenantSnapshot,
     options: &ExportOptions,
     principals: Principals,

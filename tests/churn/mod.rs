@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use licensectl::emulator::generate::{GenerateOptions, generate};
+use graph_emulator::generate::{GenerateOptions, generate};
 use licensectl::ids::{ServicePlanId, SkuId};
 use licensectl::snapshot::{TenantSnapshot, User};
 

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::snapshot::{Group, SubscribedSku};
+use licensectl_model::snapshot::{Group, SubscribedSku};
 
 use super::error::GraphError;
 use super::query::{

@@ -63,7 +63,7 @@ pub enum SnapshotError {
 
 /// A `serde_json` error message without its trailing " at line L column C" (the caller
 /// already prints `file:line:column`).
-pub(crate) fn json_error_message(message: &str) -> String {
+pub fn json_error_message(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(at) if message[at..].contains(" column ") => message[..at].to_owned(),
         _ => message.to_owned(),
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn the_contoso_example_parses() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/tenant.json");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/contoso/tenant.json");
         let snapshot = TenantSnapshot::read(&path).expect("parses");
         assert_eq!(
             snapshot.tenant_domain.as_deref(),

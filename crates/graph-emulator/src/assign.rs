@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use crate::ids::{ServicePlanId, SkuId, parse_guid};
-use crate::snapshot::{
+use licensectl_model::ids::{ServicePlanId, SkuId, parse_guid};
+use licensectl_model::snapshot::{
     AppliesTo, AssignedLicense, AssignmentError, AssignmentStateKind, LicenseAssignmentState,
     LicenseProcessingState, User,
 };

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use crate::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId, parse_guid};
-use crate::snapshot::{
+use licensectl_model::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId, parse_guid};
+use licensectl_model::snapshot::{
     AppRegistration, AssignmentStateKind, Group, ServicePlanRules, SubscribedSku, TenantSnapshot,
     User,
 };

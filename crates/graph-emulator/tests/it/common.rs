@@ -1,33 +1,32 @@
 //! Shared helpers of the emulator tests: a small hand-written tenant, start-up, tokens.
-#![allow(dead_code)]
 
-use licensectl::emulator::{EmulatorOptions, Running, serve};
-use licensectl::snapshot::TenantSnapshot;
+use graph_emulator::{EmulatorOptions, Running, serve};
+use licensectl_model::snapshot::TenantSnapshot;
 use serde_json::{Value, json};
 
-pub const TENANT: &str = "0b7b2a77-1e9f-4c51-9d1c-3c7a5f0e2b11";
-pub const E3: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
-pub const E1: &str = "18181a46-0d4e-45cd-891e-60aabd171b4e";
-pub const PBI: &str = "f8a1db68-be16-40ed-86d5-cb42ce701560";
-pub const VISIO: &str = "c5928f49-12ba-48f7-ada3-0d743a3601d5";
-pub const CREDITS: &str = "47794cd0-f0e5-45c5-9033-2eb6b5fc84e0";
-pub const EX_ENT: &str = "efb87545-963c-4e0d-99df-69c6916d9eb0";
-pub const TEAMS: &str = "57ff2da0-773e-42df-b2af-ffb7a2317929";
-pub const YAMMER: &str = "7547a3fe-08ee-4ccb-b430-5077c5041653";
-pub const EX_STD: &str = "9aaf7827-d63c-4b61-89c3-182f06f82e5c";
-pub const BI_PLAN: &str = "70d33638-9c74-4d01-bfd3-562de28bd4ba";
-pub const VISIO_PLAN: &str = "663a804f-1c30-4ff0-9915-9db84f0d1cea";
-pub const ALICE: &str = "a0000000-0000-4000-8000-000000000001";
-pub const BOB: &str = "a0000000-0000-4000-8000-000000000002";
-pub const CAROL: &str = "a0000000-0000-4000-8000-000000000003";
-pub const DAVE: &str = "a0000000-0000-4000-8000-000000000004";
-pub const ERIN: &str = "a0000000-0000-4000-8000-000000000005";
-pub const G1: &str = "b0000000-0000-4000-8000-000000000001";
-pub const G2: &str = "b0000000-0000-4000-8000-000000000002";
-pub const G3: &str = "b0000000-0000-4000-8000-000000000003";
-pub const FULL_APP: &str = "c0000000-0000-4000-8000-000000000001";
-pub const READ_APP: &str = "c0000000-0000-4000-8000-000000000002";
-pub const SECRET: &str = "s3cret";
+pub(crate) const TENANT: &str = "0b7b2a77-1e9f-4c51-9d1c-3c7a5f0e2b11";
+pub(crate) const E3: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
+pub(crate) const E1: &str = "18181a46-0d4e-45cd-891e-60aabd171b4e";
+pub(crate) const PBI: &str = "f8a1db68-be16-40ed-86d5-cb42ce701560";
+pub(crate) const VISIO: &str = "c5928f49-12ba-48f7-ada3-0d743a3601d5";
+pub(crate) const CREDITS: &str = "47794cd0-f0e5-45c5-9033-2eb6b5fc84e0";
+pub(crate) const EX_ENT: &str = "efb87545-963c-4e0d-99df-69c6916d9eb0";
+pub(crate) const TEAMS: &str = "57ff2da0-773e-42df-b2af-ffb7a2317929";
+pub(crate) const YAMMER: &str = "7547a3fe-08ee-4ccb-b430-5077c5041653";
+pub(crate) const EX_STD: &str = "9aaf7827-d63c-4b61-89c3-182f06f82e5c";
+pub(crate) const BI_PLAN: &str = "70d33638-9c74-4d01-bfd3-562de28bd4ba";
+pub(crate) const VISIO_PLAN: &str = "663a804f-1c30-4ff0-9915-9db84f0d1cea";
+pub(crate) const ALICE: &str = "a0000000-0000-4000-8000-000000000001";
+pub(crate) const BOB: &str = "a0000000-0000-4000-8000-000000000002";
+pub(crate) const CAROL: &str = "a0000000-0000-4000-8000-000000000003";
+pub(crate) const DAVE: &str = "a0000000-0000-4000-8000-000000000004";
+pub(crate) const ERIN: &str = "a0000000-0000-4000-8000-000000000005";
+pub(crate) const G1: &str = "b0000000-0000-4000-8000-000000000001";
+pub(crate) const G2: &str = "b0000000-0000-4000-8000-000000000002";
+pub(crate) const G3: &str = "b0000000-0000-4000-8000-000000000003";
+pub(crate) const FULL_APP: &str = "c0000000-0000-4000-8000-000000000001";
+pub(crate) const READ_APP: &str = "c0000000-0000-4000-8000-000000000002";
+pub(crate) const SECRET: &str = "s3cret";
 
 fn sku(
     part: &str,
@@ -71,7 +70,7 @@ fn user(id: &str, upn: &str, loc: Option<&str>, licenses: &[&str], states: Vec<V
 /// Alice: US, direct E3. Bob: no usage location. Carol: E3 from G1. Dave, Erin: members
 /// of G2 (no licenses). Five fillers for paging. E3 has 1 free seat (3 − 2), Power BI
 /// none (1 − 1, Erin), E1 plenty. Rules: EX_STD ⟂ EX_ENT; the Visio plan needs Teams.
-pub fn tenant_json() -> Value {
+pub(crate) fn tenant_json() -> Value {
     let mut users = vec![
         user(
             ALICE,
@@ -139,22 +138,22 @@ pub fn tenant_json() -> Value {
     })
 }
 
-pub fn tenant() -> TenantSnapshot {
+pub(crate) fn tenant() -> TenantSnapshot {
     serde_json::from_value(tenant_json()).expect("fixture is a valid snapshot")
 }
 
-pub struct Emu {
-    pub running: Running,
-    pub http: reqwest::Client,
-    pub token: String,
+pub(crate) struct Emu {
+    pub(crate) running: Running,
+    pub(crate) http: reqwest::Client,
+    pub(crate) token: String,
 }
 
 impl Emu {
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/v1.0{path}", self.running.url)
     }
 
-    pub async fn get(&self, path: &str) -> (u16, reqwest::header::HeaderMap, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, reqwest::header::HeaderMap, Value) {
         let r = self
             .http
             .get(self.url(path))
@@ -165,7 +164,7 @@ impl Emu {
         split(r).await
     }
 
-    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    pub(crate) async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
         let mut req = self.http.get(self.url(path)).bearer_auth(&self.token);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -174,7 +173,7 @@ impl Emu {
         (s, b)
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> (u16, reqwest::header::HeaderMap, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, reqwest::header::HeaderMap, Value) {
         let r = self
             .http
             .post(self.url(path))
@@ -186,7 +185,7 @@ impl Emu {
         split(r).await
     }
 
-    pub async fn snapshot(&self) -> TenantSnapshot {
+    pub(crate) async fn snapshot(&self) -> TenantSnapshot {
         let text = self
             .http
             .get(format!("{}/_emulator/snapshot", self.running.url))
@@ -200,7 +199,7 @@ impl Emu {
     }
 }
 
-pub async fn split(r: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
+pub(crate) async fn split(r: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let text = r.text().await.expect("body");
@@ -212,7 +211,7 @@ pub async fn split(r: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Va
     (status, headers, body)
 }
 
-pub async fn token_response(base: &str, form: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn token_response(base: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(format!("{base}/{TENANT}/oauth2/v2.0/token"))
         .form(form)
@@ -223,7 +222,7 @@ pub async fn token_response(base: &str, form: &[(&str, &str)]) -> (u16, Value) {
     (s, b)
 }
 
-pub async fn secret_token(base: &str, app: &str) -> String {
+pub(crate) async fn secret_token(base: &str, app: &str) -> String {
     let (status, body) = token_response(
         base,
         &[
@@ -238,7 +237,7 @@ pub async fn secret_token(base: &str, app: &str) -> String {
     body["access_token"].as_str().expect("token").to_owned()
 }
 
-pub async fn start_with(snapshot: TenantSnapshot, options: EmulatorOptions) -> Emu {
+pub(crate) async fn start_with(snapshot: TenantSnapshot, options: EmulatorOptions) -> Emu {
     let running = serve(snapshot, options, "127.0.0.1:0")
         .await
         .expect("serve");
@@ -250,10 +249,10 @@ pub async fn start_with(snapshot: TenantSnapshot, options: EmulatorOptions) -> E
     }
 }
 
-pub async fn start() -> Emu {
+pub(crate) async fn start() -> Emu {
     start_with(tenant(), EmulatorOptions::default()).await
 }
 
-pub fn error_code(body: &Value) -> &str {
+pub(crate) fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }

@@ -1,7 +1,6 @@
 //! Emulator authentication (secrets, certificate and federated assertions, 401/403),
 //! throttling and injected faults.
 
-mod common;
 
 use std::time::Duration;
 
@@ -10,8 +9,8 @@ use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaEncoding};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::*;
-use licensectl::emulator::{EmulatorOptions, FaultSpec, ThrottleOptions, serve};
+use crate::common::*;
+use graph_emulator::{EmulatorOptions, FaultSpec, ThrottleOptions, serve};
 use serde_json::{Value, json};
 
 const CERT_APP: &str = "c0000000-0000-4000-8000-0000000000c1";

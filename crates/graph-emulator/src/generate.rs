@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use uuid::Uuid;
 
-use crate::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId};
-use crate::snapshot::{
+use licensectl_model::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId};
+use licensectl_model::snapshot::{
     AppliesTo, AssignmentError, AssignmentStateKind, CapabilityStatus, Group,
     LicenseAssignmentState, LicenseProcessingState, LicenseUnitsDetail, ServicePlanInfo,
     ServicePlanRules, SubscribedSku, TenantSnapshot, User,
@@ -487,7 +487,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
             {
                 disabled.push(p);
             }
-            licenses.push(crate::snapshot::AssignedLicense {
+            licenses.push(licensectl_model::snapshot::AssignedLicense {
                 sku_id: SkuId(parse_id(def.sku_id)),
                 disabled_plans: disabled,
             });
@@ -688,7 +688,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         rules.mutually_exclusive.push([a, b]);
     }
     Ok(TenantSnapshot {
-        version: crate::snapshot::SNAPSHOT_VERSION,
+        version: licensectl_model::snapshot::SNAPSHOT_VERSION,
         tenant_id,
         tenant_domain: Some(opts.domain.clone()),
         verified_domains: Vec::new(),

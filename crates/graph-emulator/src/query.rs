@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::ids::{SkuId, parse_guid};
+use licensectl_model::ids::{SkuId, parse_guid};
 
 use super::error::GraphError;
 

@@ -2,17 +2,16 @@
 //! own samples in `../shared/graph-reference/examples/` (read at test time; skipped with
 //! a message when the folder is absent).
 
-mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::*;
-use licensectl::emulator::EmulatorOptions;
+use crate::common::*;
+use graph_emulator::EmulatorOptions;
 use serde_json::{Value, json};
 
 #[allow(clippy::print_stdout)]
 fn examples() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/graph-reference/examples");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/graph-reference/examples");
     if dir.is_dir() {
         Some(dir)
     } else {

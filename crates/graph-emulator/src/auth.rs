@@ -13,7 +13,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::snapshot::AppRegistration;
+use licensectl_model::snapshot::AppRegistration;
 
 use super::error::{EmulatorError, TokenError};
 use super::state::Tenant;

@@ -37,7 +37,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::{Value, json};
 
-use crate::snapshot::TenantSnapshot;
+use licensectl_model::snapshot::TenantSnapshot;
 
 pub use error::{EmulatorError, GraphError, TokenError};
 pub use faults::FaultSpec;

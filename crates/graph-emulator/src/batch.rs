@@ -11,7 +11,7 @@ use super::error::GraphError;
 use super::{Call, Emulator, Reply, new_request_id, route};
 
 /// Graph's limit of requests per batch.
-pub const MAX_BATCH: usize = 20;
+pub(crate) const MAX_BATCH: usize = 20;
 
 struct Item {
     id: String,

@@ -1,26 +1,25 @@
 //! Conformance of the emulator's Graph endpoints: reads, paging, filters, assignLicense
 //! validation, group processing, `$batch`, snapshot and stats.
 
-mod common;
 
 use std::time::Duration;
 
-use common::*;
-use licensectl::emulator::EmulatorOptions;
-use licensectl::snapshot::{AssignmentError, AssignmentStateKind};
+use crate::common::*;
+use graph_emulator::EmulatorOptions;
+use licensectl_model::snapshot::{AssignmentError, AssignmentStateKind};
 use serde_json::{Value, json};
 
 fn user_of<'a>(
-    snap: &'a licensectl::snapshot::TenantSnapshot,
+    snap: &'a licensectl_model::snapshot::TenantSnapshot,
     id: &str,
-) -> &'a licensectl::snapshot::User {
+) -> &'a licensectl_model::snapshot::User {
     snap.users
         .iter()
         .find(|u| u.id.to_string() == id)
         .expect("user")
 }
 
-fn consumed(snap: &licensectl::snapshot::TenantSnapshot, sku: &str) -> i64 {
+fn consumed(snap: &licensectl_model::snapshot::TenantSnapshot, sku: &str) -> i64 {
     snap.subscribed_skus
         .iter()
         .find(|s| s.sku_id.to_string() == sku)
@@ -685,7 +684,7 @@ async fn snapshot_round_trips_and_reads_back_through_the_api() {
         "apps": fixture["apps"],
         "servicePlanRules": fixture["servicePlanRules"],
     });
-    let rebuilt: licensectl::snapshot::TenantSnapshot =
+    let rebuilt: licensectl_model::snapshot::TenantSnapshot =
         serde_json::from_value(rebuilt).expect("parses");
     assert_eq!(rebuilt, tenant());
 }

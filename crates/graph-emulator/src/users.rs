@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::snapshot::{AssignedLicense, LicenseAssignmentState, User};
+use licensectl_model::snapshot::{AssignedLicense, LicenseAssignmentState, User};
 
 use super::error::GraphError;
 use super::query::{
