@@ -10,8 +10,8 @@
 
 use std::time::Instant;
 
-use licensectl::config;
 use graph_emulator::generate::{GenerateOptions, generate};
+use licensectl::config;
 use licensectl::export::{ExportOptions, UserSelection, export};
 use licensectl::plan::{PlanOptions, plan};
 

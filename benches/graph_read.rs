@@ -15,9 +15,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use azure_core::credentials::Secret;
-use licensectl::auth::{AuthMethod, AuthSettings, TokenSource};
 use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 use graph_emulator::generate::{GenerateOptions, generate};
+use licensectl::auth::{AuthMethod, AuthSettings, TokenSource};
 use licensectl::graph::client::{BATCH_MAX, ClientStats, PAGE_SIZE};
 use licensectl::graph::read::{
     IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, ReadScope, per_sku_rounds, read_tenant,

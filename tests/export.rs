@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use licensectl::config;
 use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 use graph_emulator::generate::{GenerateOptions, generate};
 use graph_emulator::{EmulatorOptions, serve};
+use licensectl::config;
 use licensectl::export::{Export, ExportOptions, PlanStyle, UserSelection, export};
 use licensectl::plan::{PlanOptions, plan};
 use licensectl::snapshot::TenantSnapshot;

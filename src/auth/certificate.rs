@@ -1,7 +1,7 @@
 //! Certificate credentials: a client-assertion JWT signed with the app's certificate key.
 //!
 //! azure_identity's `ClientCertificateCredential` needs OpenSSL, so licensectl signs the
-//! assertion itself (GRAPH_FACTS §8): header `alg` PS256 (or RS256), `typ` JWT,
+//! assertion itself (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials): header `alg` PS256 (or RS256), `typ` JWT,
 //! `x5t#S256` (SHA-256 of the certificate's DER, base64url); claims `aud` (the token
 //! endpoint), `iss` = `sub` = client id, `jti`, `nbf`, `iat`, `exp` (10 minutes). The
 //! certificate is a PEM file holding the certificate and its private key (PKCS#8 or PKCS#1

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use licensectl::graph::read::{ReadEvent, ReadProgress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use licensectl::graph::read::{ReadEvent, ReadProgress};
 
 /// Plain lines are printed at most this often.
 const LINE_EVERY: Duration = Duration::from_secs(5);

@@ -667,7 +667,7 @@ pub fn encode_segment(s: &str) -> String {
         .replace('+', "%20")
 }
 
-/// `users/{upn}`, or `users('{upn}')` for UPNs starting with `$` (GRAPH_FACTS §2).
+/// `users/{upn}`, or `users('{upn}')` for UPNs starting with `$` (https://learn.microsoft.com/en-us/graph/api/user-get).
 pub fn user_path(id_or_upn: &str) -> String {
     if id_or_upn.starts_with('$') {
         format!(

@@ -1,6 +1,6 @@
 //! National clouds: which Graph root and which Entra authority host to talk to.
 //!
-//! `--cloud` picks both (GRAPH_FACTS §8); `--graph-url` and `--authority-host` override
+//! `--cloud` picks both (https://learn.microsoft.com/en-us/graph/deployments); `--graph-url` and `--authority-host` override
 //! them one at a time (the emulator, a proxy). Plain `http://` is refused unless the host
 //! is a loopback address, so that tokens never cross a network in clear text.
 

@@ -234,8 +234,8 @@ fn hint(method: &str, path: &str, code: &GraphErrorCode) -> String {
     }
 }
 
-/// The least-privileged application permission a licensectl call needs (GRAPH_FACTS §1–4,
-/// §8), from its method and path (`/v1.0/users?…`, or a `$batch` item's `/users?…`).
+/// The least-privileged application permission a licensectl call needs (each API's
+/// permissions table, e.g. https://learn.microsoft.com/en-us/graph/api/user-assignlicense#permissions), from its method and path (`/v1.0/users?…`, or a `$batch` item's `/users?…`).
 pub fn required_permission(method: &str, path: &str) -> Option<&'static str> {
     let path = path.split('?').next().unwrap_or(path);
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();

@@ -32,7 +32,7 @@ use url::Url;
 use super::client::{BatchRequest, GROUP_SELECT, GraphClient, PAGE_SIZE, Page, USER_SELECT};
 use super::error::GraphError;
 
-/// Largest number of values in one `in (...)` filter (GRAPH_FACTS §2).
+/// Largest number of values in one `in (...)` filter (https://learn.microsoft.com/en-us/graph/aad-advanced-queries, "in" operator limits).
 pub const IN_FILTER_MAX: usize = 15;
 
 /// How to read every licensed user.

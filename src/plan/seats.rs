@@ -7,7 +7,7 @@
 //! group (Graph's group licensing serves only first-level user members).
 //!
 //! Free seats are `prepaidUnits.enabled − prepaidUnits.warning − consumedUnits`, the
-//! formula of Microsoft's PowerShell licensing guide (GRAPH_FACTS §1): units in the
+//! formula of Microsoft's PowerShell licensing guide (https://learn.microsoft.com/en-us/microsoft-365/enterprise/assign-licenses-to-user-accounts-with-microsoft-365-powershell): units in the
 //! warning state are expiring and are not counted as available. A plan that needs more
 //! seats than are free plus what the plan itself frees is an error.
 

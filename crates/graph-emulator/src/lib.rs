@@ -309,7 +309,7 @@ impl Route {
         }
     }
 
-    /// Resource units and whether it is a write (GRAPH_FACTS §6).
+    /// Resource units and whether it is a write (https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-service-limits).
     fn cost(&self, m: &Method, q: &Query) -> (u32, bool) {
         if *m != Method::GET {
             return (1, true);

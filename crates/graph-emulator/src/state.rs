@@ -151,7 +151,7 @@ impl Tenant {
     }
 
     /// Free seats of a SKU: `prepaidUnits.enabled − prepaidUnits.warning − consumedUnits`
-    /// (Microsoft's PowerShell guide's arithmetic, GRAPH_FACTS §1).
+    /// (Microsoft's PowerShell guide's arithmetic, https://learn.microsoft.com/en-us/microsoft-365/enterprise/assign-licenses-to-user-accounts-with-microsoft-365-powershell).
     pub fn free_seats(&self, sku: usize) -> i64 {
         self.skus.get(sku).map_or(0, |s| {
             s.prepaid_units.enabled - s.prepaid_units.warning - s.consumed_units

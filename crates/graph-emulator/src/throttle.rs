@@ -1,4 +1,4 @@
-//! Graph's identity-and-access throttling model (GRAPH_FACTS §6): a resource-unit token
+//! Graph's identity-and-access throttling model (https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-service-limits): a resource-unit token
 //! bucket per app and tenant sized by tenant size, plus a write quota per app and tenant.
 //! Windows are configurable so tests and benchmarks can shrink time.
 

@@ -12,7 +12,7 @@ use super::query::{
 };
 use super::state::Tenant;
 
-/// Properties returned when there is no `$select` (GRAPH_FACTS §2).
+/// Properties returned when there is no `$select` (https://learn.microsoft.com/en-us/graph/api/user-list).
 pub const DEFAULT_PROPERTIES: &[&str] = &[
     "businessPhones",
     "displayName",

@@ -1,7 +1,6 @@
 //! Conformance of the emulator's Graph endpoints: reads, paging, filters, assignLicense
 //! validation, group processing, `$batch`, snapshot and stats.
 
-
 use std::time::Duration;
 
 use crate::common::*;

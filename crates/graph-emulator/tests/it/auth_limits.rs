@@ -1,15 +1,14 @@
 //! Emulator authentication (secrets, certificate and federated assertions, 401/403),
 //! throttling and injected faults.
 
-
 use std::time::Duration;
 
+use crate::common::*;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaEncoding};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use crate::common::*;
 use graph_emulator::{EmulatorOptions, FaultSpec, ThrottleOptions, serve};
 use serde_json::{Value, json};
 

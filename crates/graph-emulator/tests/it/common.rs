@@ -173,7 +173,11 @@ impl Emu {
         (s, b)
     }
 
-    pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, reqwest::header::HeaderMap, Value) {
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        body: Value,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let r = self
             .http
             .post(self.url(path))

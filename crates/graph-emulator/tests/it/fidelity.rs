@@ -2,7 +2,6 @@
 //! own samples in `../shared/graph-reference/examples/` (read at test time; skipped with
 //! a message when the folder is absent).
 
-
 use std::path::{Path, PathBuf};
 
 use crate::common::*;
@@ -11,7 +10,8 @@ use serde_json::{Value, json};
 
 #[allow(clippy::print_stdout)]
 fn examples() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/graph-reference/examples");
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/graph-reference/examples");
     if dir.is_dir() {
         Some(dir)
     } else {
