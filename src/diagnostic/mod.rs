@@ -5,6 +5,13 @@
 //! the `render` module turns them into human, JSON or GitHub-annotation output. This module
 //! only defines the data; it does no I/O and no formatting beyond `Display`.
 
+// Pure: no clock, environment, filesystem, network or process (clippy.toml).
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
+#[cfg(licensectl_purity_probe)]
+#[path = "../purity_probe.rs"]
+mod purity_probe;
+
 pub mod render;
 
 use std::collections::BTreeMap;

@@ -12,6 +12,13 @@
 //! into an existing directory may replace and what `--diff` shows; the CLI reads and writes.
 //! This module must not read or write files, talk to Graph, or print.
 
+// Pure: no clock, environment, filesystem, network or process (clippy.toml).
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
+#[cfg(licensectl_purity_probe)]
+#[path = "../purity_probe.rs"]
+mod purity_probe;
+
 pub mod layout;
 pub mod names;
 mod render;

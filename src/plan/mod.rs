@@ -5,6 +5,13 @@
 //! applies the blast-radius limits, and [`saved`] writes and checks plan files for a later
 //! apply. Rendering lives in `crate::render`; this module returns data only.
 
+// Pure: no clock, environment, filesystem, network or process (clippy.toml).
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
+#[cfg(licensectl_purity_probe)]
+#[path = "../purity_probe.rs"]
+mod purity_probe;
+
 pub mod model;
 pub mod planner;
 pub mod resolve;

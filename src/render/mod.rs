@@ -4,6 +4,13 @@
 //! plan always renders byte-identically (PR comments are updated only when the plan
 //! really changed). Rendering must not decide anything; the plan already holds it.
 
+// Pure: no clock, environment, filesystem, network or process (clippy.toml).
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
+#[cfg(licensectl_purity_probe)]
+#[path = "../purity_probe.rs"]
+mod purity_probe;
+
 pub mod json;
 pub mod markdown;
 pub mod text;
