@@ -1,8 +1,6 @@
 //! The Graph client's retries against a scripted test double on 127.0.0.1:0: exact
 //! failure sequences (which request fails, how, in which order) and the retries they
-//! cost. Everything else runs against the real emulator in tests/live_graph.rs.
-
-mod support;
+//! cost. Everything else runs against the real emulator in live_graph.
 
 use std::time::Duration;
 
@@ -13,7 +11,8 @@ use licensectl::graph::read::{
     LicensedUsersStrategy, NoProgress, ReadScope, read_tenant, users_by_upn,
 };
 use licensectl::graph::{ClientOptions, Cloud, Endpoints, GraphClient, GraphError, RetryPolicy};
-use support::{CLIENT_ID, Double, Fault, SECRET, TENANT};
+
+use crate::support::{CLIENT_ID, Double, Fault, SECRET, TENANT};
 
 fn settings(method: AuthMethod) -> AuthSettings {
     AuthSettings {

@@ -2,8 +2,6 @@
 //! connections (a dropped `$batch` has already run): it converges with no assignment lost
 //! or duplicated, and so does an apply killed midway and run again (issue 6).
 
-mod churn;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -14,6 +12,8 @@ use graph_emulator::faults::FaultSpec;
 use graph_emulator::{EmulatorOptions, Running, serve};
 use licensectl::ids::{ServicePlanId, SkuId, UserId};
 use licensectl::snapshot::TenantSnapshot;
+
+use crate::churn;
 
 const CHANGES: usize = 2000;
 

@@ -1,6 +1,6 @@
 //! A scripted Graph test double for client-behaviour tests: a client-secret token
 //! endpoint and a few Graph endpoints with paging, `$batch` and scripted faults. The
-//! full-fidelity double is the emulator (tests/live_graph.rs); this one exists to script
+//! full-fidelity double is the emulator (the `live_graph` tests); this one exists to script
 //! exact failure sequences (which request fails, how, in which order).
 
 #![allow(dead_code)]
