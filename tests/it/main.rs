@@ -22,4 +22,5 @@ mod load_robustness;
 mod readme;
 mod render;
 mod support;
+mod util;
 mod validate_cli;
