@@ -11,7 +11,7 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/churn/mod.rs"]
+#[path = "../tests/it/churn.rs"]
 mod churn;
 
 use std::process::{Command, Stdio};

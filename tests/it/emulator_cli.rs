@@ -1,10 +1,12 @@
 //! The `licensectl emulator` commands end to end.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use assert_cmd::cargo::CommandCargoExt;
+use assert_cmd::assert::OutputAssertExt;
 use licensectl::snapshot::TenantSnapshot;
+
+use crate::util::licensectl;
 
 #[test]
 fn generate_writes_a_deterministic_snapshot() {
@@ -12,8 +14,7 @@ fn generate_writes_a_deterministic_snapshot() {
     let a = dir.path().join("a.json");
     let b = dir.path().join("b.json");
     for out in [&a, &b] {
-        assert_cmd::Command::cargo_bin("licensectl")
-            .expect("binary")
+        licensectl()
             .args([
                 "emulator",
                 "generate",
@@ -36,8 +37,7 @@ fn generate_writes_a_deterministic_snapshot() {
     assert_eq!(std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"));
     let snap = TenantSnapshot::read(&a).expect("valid snapshot");
     assert_eq!(snap.users.len(), 300);
-    assert_cmd::Command::cargo_bin("licensectl")
-        .expect("binary")
+    licensectl()
         .args(["emulator", "generate", "--users", "1", "--skus", "E9", "-o"])
         .arg(dir.path().join("c.json"))
         .assert()
@@ -49,16 +49,14 @@ fn generate_writes_a_deterministic_snapshot() {
 fn serve_prints_its_url_first_and_answers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("t.json");
-    assert_cmd::Command::cargo_bin("licensectl")
-        .expect("binary")
+    licensectl()
         .args([
             "emulator", "generate", "--users", "20", "--groups", "2", "-o",
         ])
         .arg(&file)
         .assert()
         .success();
-    let mut child = Command::cargo_bin("licensectl")
-        .expect("binary")
+    let mut child = licensectl()
         .args(["emulator", "serve", "--listen", "127.0.0.1:0", "--tenant"])
         .arg(&file)
         .stdout(Stdio::piped())
@@ -90,8 +88,7 @@ fn serve_prints_its_url_first_and_answers() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(status.is_ok(), "serve checks failed");
-    assert_cmd::Command::cargo_bin("licensectl")
-        .expect("binary")
+    licensectl()
         .args(["emulator", "serve", "--tenant", "/nonexistent.json"])
         .assert()
         .code(1)

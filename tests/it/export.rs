@@ -3,25 +3,18 @@
 //! of awkward names and a generated 10k-user tenant; the CLI's flags, `--diff`, refusals
 //! and exit codes; and an export of the live tenant through the emulator.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
-use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use graph_emulator::EmulatorOptions;
+use graph_emulator::auth::DEFAULT_CLIENT_SECRET;
 use graph_emulator::generate::{GenerateOptions, generate};
-use graph_emulator::{EmulatorOptions, serve};
 use licensectl::config;
 use licensectl::export::{Export, ExportOptions, PlanStyle, UserSelection, export};
 use licensectl::plan::{PlanOptions, plan};
 use licensectl::snapshot::TenantSnapshot;
 use serde_json::{Value, json};
 
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso")
-}
-
-fn contoso() -> TenantSnapshot {
-    TenantSnapshot::read(&example().join("tenant.json")).expect("example tenant")
-}
+use crate::util::{Emulated, contoso, example, licensectl, text};
 
 fn write(export: &Export, dir: &Path) {
     for file in &export.files {
@@ -316,16 +309,6 @@ fn issue6_export_round_trip_of_a_generated_10k_user_tenant() {
 
 // ---------------------------------------------------------------------------------------
 // The command line.
-
-fn licensectl() -> Command {
-    let mut cmd = Command::cargo_bin("licensectl").expect("binary");
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// `licensectl export --snapshot examples/contoso/tenant.json -o DIR ARGS...`.
 fn export_cli(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -691,39 +674,13 @@ fn issue6_export_cli_refuses_another_tenant_than_the_pinned_one() {
 // ---------------------------------------------------------------------------------------
 // Live, through the emulator.
 
-/// Runs the CLI with client-secret credentials for the emulator at `url`.
-async fn run_live(url: &str, tenant: &str, args: &[&str]) -> std::process::Output {
-    let url = url.to_owned();
-    let tenant = tenant.to_owned();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        licensectl()
-            .args(&args)
-            .args(["--graph-url", &url, "--authority-host", &url])
-            .env("AZURE_TENANT_ID", &tenant)
-            .env("AZURE_CLIENT_ID", DEFAULT_CLIENT_ID)
-            .env("AZURE_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
-            .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
-            .env_remove("LICENSECTL_GRAPH_URL")
-            .output()
-            .expect("runs")
-    })
-    .await
-    .expect("joined")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue6_export_live_then_live_plan_has_no_changes() {
-    let tenant = contoso();
-    let tid = tenant.tenant_id.to_string();
-    let running = serve(tenant, EmulatorOptions::default(), "127.0.0.1:0")
-        .await
-        .expect("emulator starts");
+    let tenant = Emulated::serve(contoso(), EmulatorOptions::default()).await;
     let tmp = tempfile::tempdir().expect("temp dir");
     let live_dir = tmp.path().join("live");
     let live = live_dir.display().to_string();
-    let out = run_live(&running.url, &tid, &["export", "-o", &live]).await;
+    let out = tenant.run(&["export", "-o", &live]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr)
@@ -746,12 +703,9 @@ async fn issue6_export_live_then_live_plan_has_no_changes() {
         );
     }
 
-    let plan = run_live(
-        &running.url,
-        &tid,
-        &["plan", "--detailed-exitcode", "--config", &live],
-    )
-    .await;
+    let plan = tenant
+        .run(&["plan", "--detailed-exitcode", "--config", &live])
+        .await;
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
     assert!(
         text(&plan.stdout).contains("No changes. The tenant matches the configuration."),
@@ -760,7 +714,7 @@ async fn issue6_export_live_then_live_plan_has_no_changes() {
     );
     assert!(text(&plan.stdout).contains("Plan: 0 to add, 0 to change, 0 to remove."));
 
-    let diff = run_live(&running.url, &tid, &["export", "--diff", "-o", &live]).await;
+    let diff = tenant.run(&["export", "--diff", "-o", &live]).await;
     assert_eq!(diff.status.code(), Some(0), "{}", text(&diff.stderr));
     assert_eq!(text(&diff.stdout), "");
 }

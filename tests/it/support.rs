@@ -1,9 +1,7 @@
 //! A scripted Graph test double for client-behaviour tests: a client-secret token
 //! endpoint and a few Graph endpoints with paging, `$batch` and scripted faults. The
-//! full-fidelity double is the emulator (tests/live_graph.rs); this one exists to script
+//! full-fidelity double is the emulator (the `live_graph` tests); this one exists to script
 //! exact failure sequences (which request fails, how, in which order).
-
-#![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -18,15 +16,15 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-pub const TENANT: &str = "48a80680-7326-48cd-9935-b556b81d3a4e";
-pub const CLIENT_ID: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
-pub const SECRET: &str = "s3cr3t-Value~for.tests";
-pub const SKU_A: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
-pub const SKU_B: &str = "c7df2760-2c81-4ef7-b578-5b5392b571df";
+pub(crate) const TENANT: &str = "48a80680-7326-48cd-9935-b556b81d3a4e";
+pub(crate) const CLIENT_ID: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
+pub(crate) const SECRET: &str = "s3cr3t-Value~for.tests";
+const SKU_A: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
+const SKU_B: &str = "c7df2760-2c81-4ef7-b578-5b5392b571df";
 
 /// A scripted fault for the next matching request.
 #[derive(Debug, Clone)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Answer this status with this Retry-After (if any) and a Graph error body.
     Status(u16, Option<&'static str>),
     /// Drop the connection (the handler panics, hyper closes the socket).
@@ -34,22 +32,22 @@ pub enum Fault {
 }
 
 #[derive(Default)]
-pub struct Inner {
-    pub users: Vec<Value>,
-    pub roles: Vec<String>,
-    pub tid: String,
-    pub faults: HashMap<String, VecDeque<Fault>>,
+struct Inner {
+    users: Vec<Value>,
+    roles: Vec<String>,
+    tid: String,
+    faults: HashMap<String, VecDeque<Fault>>,
     /// Faults applied to `$batch` items whose URL starts with the key.
-    pub item_faults: HashMap<String, VecDeque<Fault>>,
-    pub tokens_issued: u32,
-    pub requests: Vec<String>,
+    item_faults: HashMap<String, VecDeque<Fault>>,
+    tokens_issued: u32,
+    requests: Vec<String>,
 }
 
 #[derive(Clone, Default)]
-pub struct Double(pub Arc<Mutex<Inner>>);
+pub(crate) struct Double(Arc<Mutex<Inner>>);
 
 impl Double {
-    pub fn new(users: usize) -> Self {
+    pub(crate) fn new(users: usize) -> Self {
         let inner = Inner {
             users: (0..users).map(user).collect(),
             roles: vec!["Directory.Read.All".into()],
@@ -59,7 +57,7 @@ impl Double {
         Self(Arc::new(Mutex::new(inner)))
     }
 
-    pub fn fault(&self, path: &str, faults: &[Fault]) {
+    pub(crate) fn fault(&self, path: &str, faults: &[Fault]) {
         self.0
             .lock()
             .expect("lock")
@@ -69,7 +67,7 @@ impl Double {
             .extend(faults.iter().cloned());
     }
 
-    pub fn item_fault(&self, prefix: &str, faults: &[Fault]) {
+    pub(crate) fn item_fault(&self, prefix: &str, faults: &[Fault]) {
         self.0
             .lock()
             .expect("lock")
@@ -79,11 +77,11 @@ impl Double {
             .extend(faults.iter().cloned());
     }
 
-    pub fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.0.lock().expect("lock").requests.clone()
     }
 
-    pub async fn serve(self) -> String {
+    pub(crate) async fn serve(self) -> String {
         let app = Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(token))
             .route("/v1.0/subscribedSkus", get(skus))
@@ -102,7 +100,7 @@ impl Double {
     }
 }
 
-pub fn user(i: usize) -> Value {
+fn user(i: usize) -> Value {
     let sku = if i.is_multiple_of(3) { SKU_B } else { SKU_A };
     json!({
         "id": format!("00000000-0000-4000-8000-{i:012}"),

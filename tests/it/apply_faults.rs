@@ -2,18 +2,18 @@
 //! connections (a dropped `$batch` has already run): it converges with no assignment lost
 //! or duplicated, and so does an apply killed midway and run again (issue 6).
 
-mod churn;
-
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use graph_emulator::EmulatorOptions;
 use graph_emulator::faults::FaultSpec;
-use graph_emulator::{EmulatorOptions, Running, serve};
 use licensectl::ids::{ServicePlanId, SkuId, UserId};
 use licensectl::snapshot::TenantSnapshot;
+
+use crate::churn;
+use crate::util::{Emulated, output, show, text};
 
 const CHANGES: usize = 2000;
 
@@ -32,40 +32,11 @@ fn faulty() -> EmulatorOptions {
     }
 }
 
-fn licensectl(running: &Running, tid: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("licensectl"));
-    cmd.args(args)
-        .env("AZURE_TENANT_ID", tid)
-        .env("AZURE_CLIENT_ID", DEFAULT_CLIENT_ID)
-        .env("AZURE_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
-        .env("LICENSECTL_GRAPH_URL", &running.url)
-        .env("AZURE_AUTHORITY_HOST", &running.url)
-        .env("LICENSECTL_MAX_ATTEMPTS", "12")
-        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
-        .stdin(Stdio::null());
+/// `licensectl ARGS` against `tenant`, with attempts to spare for the injected faults.
+fn with_retries(tenant: &Emulated, args: &[&str]) -> Command {
+    let mut cmd = tenant.command(args);
+    cmd.env("LICENSECTL_MAX_ATTEMPTS", "12");
     cmd
-}
-
-async fn output(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
-        .await
-        .expect("joined")
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout (tail)\n{}\n--- stderr (tail)\n{}",
-        out.status.code(),
-        tail(&out.stdout),
-        tail(&out.stderr)
-    )
-}
-
-fn tail(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(25)..].join("\n")
 }
 
 /// Direct licenses per user, and seats per SKU, of the emulator's current state.
@@ -140,10 +111,9 @@ fn managed_upns(dir: &Path) -> Vec<String> {
     out
 }
 
-async fn replan_is_empty(running: &Running, tid: &str, config: &str) {
-    let out = output(licensectl(
-        running,
-        tid,
+async fn replan_is_empty(tenant: &Emulated, config: &str) {
+    let out = output(with_retries(
+        tenant,
         &["plan", "--config", config, "--detailed-exitcode"],
     ))
     .await;
@@ -161,30 +131,26 @@ async fn issue6_apply_of_2000_changes_converges_under_faults() {
     let dir = tempfile::tempdir().expect("temp dir");
     churn::write_config(&before, dir.path(), CHANGES);
     let config = dir.path().display().to_string();
-    let tid = before.tenant_id.to_string();
-    let running = serve(before.clone(), faulty(), "127.0.0.1:0")
-        .await
-        .expect("emulator");
-    let out = output(licensectl(
-        &running,
-        &tid,
+    let tenant = Emulated::serve(before.clone(), faulty()).await;
+    let out = output(with_retries(
+        &tenant,
         &["apply", "--config", &config, "--auto-approve"],
     ))
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = text(&out.stdout);
     assert!(stdout.contains(" 0 failed."), "{}", show(&out));
-    let stats = running.emulator.stats();
+    let stats = tenant.running.emulator.stats();
     assert!(
         stats.faults > 100 && stats.throttled > 100,
         "faults were injected: {stats:?}"
     );
     check_integrity(
         &before,
-        &running.emulator.snapshot(),
+        &tenant.running.emulator.snapshot(),
         &managed_upns(dir.path()),
     );
-    replan_is_empty(&running, &tid, &config).await;
+    replan_is_empty(&tenant, &config).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,18 +159,14 @@ async fn issue6_apply_killed_midway_converges_when_run_again() {
     let dir = tempfile::tempdir().expect("temp dir");
     churn::write_config(&before, dir.path(), CHANGES);
     let config = dir.path().display().to_string();
-    let tid = before.tenant_id.to_string();
     let options = EmulatorOptions {
         latency: Duration::from_millis(20),
         ..faulty()
     };
-    let running = serve(before.clone(), options, "127.0.0.1:0")
-        .await
-        .expect("emulator");
+    let tenant = Emulated::serve(before.clone(), options).await;
     let journal = dir.path().join("killed.jsonl");
-    let mut child = licensectl(
-        &running,
-        &tid,
+    let mut child = with_retries(
+        &tenant,
         &[
             "apply",
             "--config",
@@ -253,7 +215,7 @@ async fn issue6_apply_killed_midway_converges_when_run_again() {
     for line in journal_text.lines() {
         serde_json::from_str::<serde_json::Value>(line).expect("whole JSON line");
     }
-    let midway = running.emulator.snapshot();
+    let midway = tenant.running.emulator.snapshot();
     check_integrity(&before, &midway, &managed_upns(dir.path()));
     let (was, now) = (direct(&before), direct(&midway));
     let changed = was
@@ -265,17 +227,16 @@ async fn issue6_apply_killed_midway_converges_when_run_again() {
         "the kill left the work half done ({changed} users changed)"
     );
 
-    let out = output(licensectl(
-        &running,
-        &tid,
+    let out = output(with_retries(
+        &tenant,
         &["apply", "--config", &config, "--auto-approve"],
     ))
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     check_integrity(
         &before,
-        &running.emulator.snapshot(),
+        &tenant.running.emulator.snapshot(),
         &managed_upns(dir.path()),
     );
-    replan_is_empty(&running, &tid, &config).await;
+    replan_is_empty(&tenant, &config).await;
 }

@@ -2,41 +2,19 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use assert_cmd::Command;
+use assert_cmd::assert::OutputAssertExt;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-fn example(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/contoso")
-        .join(path)
-}
+use crate::util::{config_with, example, licensectl};
 
-fn licensectl() -> Command {
-    Command::cargo_bin("licensectl").expect("binary")
-}
-
-/// A copy of the contoso config with `licensectl.yaml` edited by `edit`.
-fn contoso_copy(edit: impl Fn(String) -> String) -> TempDir {
+/// A copy of the contoso config with `from` replaced by `to` in `licensectl.yaml`.
+fn contoso_copy(from: &str, to: &str) -> (TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
-    fs::create_dir(dir.path().join("licenses")).expect("mkdir");
-    for file in [
-        "licensectl.yaml",
-        "licenses/engineering.yaml",
-        "licenses/executives.yaml",
-        "licenses/groups.yaml",
-        "licenses/sales.yaml",
-    ] {
-        let text = fs::read_to_string(example(file)).expect("read");
-        let text = if file == "licensectl.yaml" {
-            edit(text)
-        } else {
-            text
-        };
-        fs::write(dir.path().join(file), text).expect("write");
-    }
-    dir
+    let config = config_with(dir.path(), &[("licensectl.yaml", from, to)], &[]);
+    (dir, config)
 }
 
 fn plan_cmd(config: &Path) -> Command {
@@ -45,13 +23,13 @@ fn plan_cmd(config: &Path) -> Command {
         .arg("--config")
         .arg(config)
         .arg("--snapshot")
-        .arg(example("tenant.json"));
+        .arg(example().join("tenant.json"));
     cmd
 }
 
 #[test]
 fn the_contoso_plan_succeeds_and_prints_the_summary() {
-    plan_cmd(&example(""))
+    plan_cmd(&example())
         .assert()
         .code(0)
         .stdout(predicate::str::contains(
@@ -65,7 +43,7 @@ fn the_contoso_plan_succeeds_and_prints_the_summary() {
 
 #[test]
 fn detailed_exitcode_exits_2_on_changes() {
-    plan_cmd(&example(""))
+    plan_cmd(&example())
         .arg("--detailed-exitcode")
         .assert()
         .code(2);
@@ -93,14 +71,14 @@ fn no_changes_exits_0_even_with_detailed_exitcode() {
 
 #[test]
 fn formats_render_markdown_and_json() {
-    plan_cmd(&example(""))
+    plan_cmd(&example())
         .args(["--format", "markdown"])
         .assert()
         .code(0)
         .stdout(predicate::str::starts_with(
             "### licensectl plan: `contoso.onmicrosoft.com",
         ));
-    let output = plan_cmd(&example(""))
+    let output = plan_cmd(&example())
         .args(["--format", "json"])
         .output()
         .expect("runs");
@@ -112,27 +90,25 @@ fn formats_render_markdown_and_json() {
 
 #[test]
 fn an_unsafe_plan_exits_3_and_names_the_numbers_and_the_flag() {
-    let dir = contoso_copy(|t| t.replace("max_removals: 10", "max_removals: 2"));
-    plan_cmd(dir.path())
+    let (_dir, config) = contoso_copy("max_removals: 10", "max_removals: 2");
+    plan_cmd(&config)
         .assert()
         .code(3)
         .stderr(predicate::str::contains(
             "the plan removes 3 licenses, more than safety.max_removals (2)",
         ))
         .stderr(predicate::str::contains("--allow-unsafe"));
-    plan_cmd(dir.path()).arg("--allow-unsafe").assert().code(0);
+    plan_cmd(&config).arg("--allow-unsafe").assert().code(0);
 }
 
 #[test]
 fn a_tenant_mismatch_is_an_error() {
-    let dir = contoso_copy(|t| {
-        t.replace(
-            "tenant: contoso.onmicrosoft.com",
-            "tenant: fabrikam.onmicrosoft.com",
-        )
-    });
+    let (_dir, config) = contoso_copy(
+        "tenant: contoso.onmicrosoft.com",
+        "tenant: fabrikam.onmicrosoft.com",
+    );
     // Refused before any plan output (issue 5: pin checked before output).
-    plan_cmd(dir.path())
+    plan_cmd(&config)
         .assert()
         .code(1)
         .stdout("")
@@ -148,7 +124,7 @@ fn a_tenant_mismatch_is_an_error() {
 fn a_missing_snapshot_is_an_error_naming_the_file() {
     licensectl()
         .args(["plan", "--config"])
-        .arg(example(""))
+        .arg(example())
         .args(["--snapshot", "no-such-tenant.json"])
         .assert()
         .code(1)
@@ -157,8 +133,8 @@ fn a_missing_snapshot_is_an_error_naming_the_file() {
 
 #[test]
 fn an_invalid_config_exits_78() {
-    let dir = contoso_copy(|t| format!("{t}\nunknown_setting: true\n"));
-    plan_cmd(dir.path())
+    let (_dir, config) = contoso_copy("version: 1\n", "version: 1\nunknown_setting: true\n");
+    plan_cmd(&config)
         .assert()
         .code(78)
         .stdout(predicate::str::is_empty());
@@ -168,7 +144,7 @@ fn an_invalid_config_exits_78() {
 fn out_saves_a_plan_for_apply() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("plan.json");
-    plan_cmd(&example(""))
+    plan_cmd(&example())
         .arg("--out")
         .arg(&out)
         .assert()
@@ -190,9 +166,9 @@ fn out_saves_a_plan_for_apply() {
 fn drift_exits_2_when_the_tenant_differs() {
     licensectl()
         .args(["drift", "--config"])
-        .arg(example(""))
+        .arg(example())
         .arg("--snapshot")
-        .arg(example("tenant.json"))
+        .arg(example().join("tenant.json"))
         .assert()
         .code(2)
         .stdout(predicate::str::contains("licensectl drift report"))

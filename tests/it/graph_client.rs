@@ -1,29 +1,17 @@
 //! The Graph client's retries against a scripted test double on 127.0.0.1:0: exact
 //! failure sequences (which request fails, how, in which order) and the retries they
-//! cost. Everything else runs against the real emulator in tests/live_graph.rs.
-
-mod support;
+//! cost. Everything else runs against the real emulator in live_graph.
 
 use std::time::Duration;
 
-use azure_core::credentials::Secret;
-use licensectl::auth::{AuthMethod, AuthSettings, TokenSource};
 use licensectl::graph::client::ClientStats;
 use licensectl::graph::read::{
     LicensedUsersStrategy, NoProgress, ReadScope, read_tenant, users_by_upn,
 };
-use licensectl::graph::{ClientOptions, Cloud, Endpoints, GraphClient, GraphError, RetryPolicy};
-use support::{CLIENT_ID, Double, Fault, SECRET, TENANT};
+use licensectl::graph::{GraphClient, GraphError, RetryPolicy};
 
-fn settings(method: AuthMethod) -> AuthSettings {
-    AuthSettings {
-        method: Some(method),
-        tenant_id: Some(TENANT.into()),
-        client_id: Some(CLIENT_ID.into()),
-        client_secret: Some(Secret::new(SECRET)),
-        ..AuthSettings::default()
-    }
-}
+use crate::support::{CLIENT_ID, Double, Fault, SECRET, TENANT};
+use crate::util::graph_client;
 
 fn fast_policy() -> RetryPolicy {
     RetryPolicy {
@@ -34,23 +22,9 @@ fn fast_policy() -> RetryPolicy {
     }
 }
 
-async fn client_for(
-    url: &str,
-    s: &AuthSettings,
-    policy: RetryPolicy,
-) -> Result<GraphClient, licensectl::auth::AuthError> {
-    let endpoints = Endpoints::resolve(Cloud::Global, Some(url), Some(url)).expect("endpoints");
-    let http = reqwest::Client::new();
-    let tokens = TokenSource::new(s, &endpoints, http.clone())?;
-    Ok(GraphClient::new(
-        http,
-        endpoints.graph_v1(),
-        tokens,
-        ClientOptions {
-            retry: policy,
-            max_concurrency: 4,
-        },
-    ))
+/// A client of the double at `url` with its client secret.
+fn client_for(url: &str, policy: RetryPolicy) -> GraphClient {
+    graph_client(url, TENANT, CLIENT_ID, SECRET, policy, 4)
 }
 
 #[tokio::test]
@@ -71,9 +45,7 @@ async fn throttling_and_faults_are_retried_and_the_read_succeeds() {
         &[Fault::Status(429, Some("0.1")), Fault::Drop],
     );
     let url = double.clone().serve().await;
-    let client = client_for(&url, &settings(AuthMethod::Secret), fast_policy())
-        .await
-        .expect("client");
+    let client = client_for(&url, fast_policy());
     let scope = ReadScope {
         strategy: LicensedUsersStrategy::Sequential,
         ..ReadScope::default()
@@ -106,9 +78,7 @@ async fn deadline_and_attempt_limits_give_clear_errors() {
         max_attempts: 3,
         ..fast_policy()
     };
-    let client = client_for(&url, &settings(AuthMethod::Secret), policy)
-        .await
-        .expect("client");
+    let client = client_for(&url, policy);
     let started = std::time::Instant::now();
     let err = client.subscribed_skus().await.expect_err("deadline");
     assert!(
@@ -126,9 +96,7 @@ async fn deadline_and_attempt_limits_give_clear_errors() {
         max_attempts: 3,
         ..fast_policy()
     };
-    let client = client_for(&url, &settings(AuthMethod::Secret), policy)
-        .await
-        .expect("client");
+    let client = client_for(&url, policy);
     let err = client
         .list_all::<serde_json::Value>(client.users_url(None).expect("url"), &[])
         .await
@@ -147,9 +115,7 @@ async fn batch_items_are_retried_individually() {
         &[Fault::Status(429, Some("0.1")), Fault::Status(503, None)],
     );
     let url = double.clone().serve().await;
-    let client = client_for(&url, &settings(AuthMethod::Secret), fast_policy())
-        .await
-        .expect("client");
+    let client = client_for(&url, fast_policy());
     let upns: Vec<String> = (0..40)
         .map(|i| format!("user{i}@contoso.com"))
         .chain(["ghost@contoso.com".to_string()])

@@ -1,6 +1,6 @@
 //! Snapshot tests of the three renderings of the contoso example plan.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use licensectl::config::{
     DesiredGroup, DesiredLicense, DesiredState, DesiredUser, GroupKey, Located, PlanRef,
@@ -10,6 +10,8 @@ use licensectl::diagnostic::Location;
 use licensectl::plan::{Plan, PlanOptions, plan};
 use licensectl::render::{Mode, json, markdown, text};
 use licensectl::snapshot::TenantSnapshot;
+
+use crate::util::{contoso, example};
 
 fn at(file: &str, line: usize, column: usize) -> Location {
     Location {
@@ -212,11 +214,7 @@ fn contoso_desired() -> DesiredState {
 }
 
 fn contoso_plan() -> Plan {
-    let live = TenantSnapshot::read(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/tenant.json"),
-    )
-    .expect("contoso snapshot parses");
-    plan(&contoso_desired(), &live, &PlanOptions::default())
+    plan(&contoso_desired(), &contoso(), &PlanOptions::default())
 }
 
 #[test]
@@ -261,11 +259,7 @@ fn contoso_with_problems() -> Plan {
     if let Some(licenses) = bob.licenses.as_mut() {
         licenses[0].sku.value = SkuRef::PartNumber("SPE_E6".into());
     }
-    let live = TenantSnapshot::read(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/tenant.json"),
-    )
-    .expect("contoso snapshot parses");
-    plan(&desired, &live, &PlanOptions::default())
+    plan(&desired, &contoso(), &PlanOptions::default())
 }
 
 #[test]
@@ -337,10 +331,7 @@ fn apply_in_memory(plan: &Plan, live: &mut TenantSnapshot) {
 
 #[test]
 fn applying_the_contoso_plan_converges() {
-    let mut live = TenantSnapshot::read(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/tenant.json"),
-    )
-    .expect("contoso snapshot parses");
+    let mut live = contoso();
     let desired = contoso_desired();
     let first = plan(&desired, &live, &PlanOptions::default());
     assert!(first.has_changes);
@@ -364,14 +355,9 @@ fn applying_the_contoso_plan_converges() {
 
 #[test]
 fn the_loaded_contoso_config_plans_like_the_hand_written_one() {
-    let loaded =
-        licensectl::config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso"));
+    let loaded = licensectl::config::load(&example());
     assert!(loaded.is_valid(), "{:?}", loaded.diagnostics);
     let desired = loaded.desired.expect("desired state");
-    let live = TenantSnapshot::read(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/tenant.json"),
-    )
-    .expect("contoso snapshot parses");
-    let from_files = plan(&desired, &live, &PlanOptions::default());
+    let from_files = plan(&desired, &contoso(), &PlanOptions::default());
     assert_eq!(from_files, contoso_plan());
 }

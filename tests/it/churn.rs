@@ -1,6 +1,5 @@
 //! A generated tenant and a config that changes many of its users, shared by the apply
 //! fault tests and the apply benchmark.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -11,7 +10,7 @@ use licensectl::ids::{ServicePlanId, SkuId};
 use licensectl::snapshot::{TenantSnapshot, User};
 
 /// A generated tenant with ample seats.
-pub fn tenant(users: usize) -> TenantSnapshot {
+pub(crate) fn tenant(users: usize) -> TenantSnapshot {
     let mut t = generate(&GenerateOptions {
         users,
         groups: 4,
@@ -30,7 +29,7 @@ pub fn tenant(users: usize) -> TenantSnapshot {
 
 /// A config changing `changes` users with a direct suite: swaps, adds or removes of an
 /// add-on, service plan toggles, and removal of every direct license, in turn.
-pub fn write_config(t: &TenantSnapshot, dir: &Path, changes: usize) {
+pub(crate) fn write_config(t: &TenantSnapshot, dir: &Path, changes: usize) {
     let part: HashMap<SkuId, &str> = t
         .subscribed_skus
         .iter()

@@ -2,62 +2,28 @@
 //! the live plan is byte-identical to the plan from a snapshot of the same tenant, and a
 //! tenant other than the pinned one is refused before any plan output (issue 5).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::process::Output;
 
-use assert_cmd::Command;
-use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
-use graph_emulator::{EmulatorOptions, serve};
+use graph_emulator::EmulatorOptions;
+use graph_emulator::auth::DEFAULT_CLIENT_SECRET;
 use licensectl::snapshot::TenantSnapshot;
 
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso")
-}
-
-/// Runs the CLI with client-secret credentials for the emulator at `url`.
-async fn run(url: &str, tenant: &str, args: Vec<String>) -> std::process::Output {
-    let url = url.to_owned();
-    let tenant = tenant.to_owned();
-    tokio::task::spawn_blocking(move || {
-        Command::cargo_bin("licensectl")
-            .expect("binary")
-            .args(&args)
-            .args(["--graph-url", &url, "--authority-host", &url])
-            .env("AZURE_TENANT_ID", &tenant)
-            .env("AZURE_CLIENT_ID", DEFAULT_CLIENT_ID)
-            .env("AZURE_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
-            .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
-            .env_remove("LICENSECTL_GRAPH_URL")
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("runs")
-    })
-    .await
-    .expect("joined")
-}
+use crate::util::{Emulated, contoso, copy_dir, example, licensectl, text};
 
 /// `licensectl snapshot --config CONFIG -o OUT` against the emulator; the snapshot read.
-async fn snapshot_with_config(url: &str, tid: &str, config: &str, out: &Path) -> TenantSnapshot {
-    let snap = run(
-        url,
-        tid,
-        vec![
-            "snapshot".into(),
-            "--config".into(),
-            config.into(),
-            "-o".into(),
-            out.display().to_string(),
-        ],
-    )
-    .await;
+async fn snapshot_with_config(tenant: &Emulated, config: &str, out: &Path) -> TenantSnapshot {
+    let out_arg = out.display().to_string();
+    let snap = tenant
+        .run(&["snapshot", "--config", config, "-o", &out_arg])
+        .await;
     assert_eq!(snap.status.code(), Some(0), "{}", text(&snap.stderr));
     TenantSnapshot::read(out).expect("written snapshot")
 }
 
 /// `licensectl COMMAND --config CONFIG --format FORMAT --snapshot SNAPSHOT`.
-fn offline(command: &str, config: &str, format: &str, snapshot: &Path) -> std::process::Output {
-    Command::cargo_bin("licensectl")
-        .expect("binary")
+fn offline(command: &str, config: &str, format: &str, snapshot: &Path) -> Output {
+    licensectl()
         .args([
             command,
             "--config",
@@ -67,27 +33,18 @@ fn offline(command: &str, config: &str, format: &str, snapshot: &Path) -> std::p
             "--snapshot",
         ])
         .arg(snapshot)
-        .env("NO_COLOR", "1")
         .output()
         .expect("runs")
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_live_plan_is_identical_to_the_snapshot_plan() {
-    let tenant = TenantSnapshot::read(&example().join("tenant.json")).expect("example tenant");
-    let tid = tenant.tenant_id.to_string();
-    let running = serve(tenant, EmulatorOptions::default(), "127.0.0.1:0")
-        .await
-        .expect("emulator starts");
+    let tenant = Emulated::serve(contoso(), EmulatorOptions::default()).await;
     let config = example().display().to_string();
     let dir = tempfile::tempdir().expect("temp dir");
     let written = dir.path().join("live.json");
 
-    let read_back = snapshot_with_config(&running.url, &tid, &config, &written).await;
+    let read_back = snapshot_with_config(&tenant, &config, &written).await;
     assert_eq!(
         read_back.tenant_domain.as_deref(),
         Some("contoso.onmicrosoft.com")
@@ -95,18 +52,9 @@ async fn issue5_live_plan_is_identical_to_the_snapshot_plan() {
 
     for format in ["text", "json", "markdown"] {
         for command in ["plan", "drift"] {
-            let live = run(
-                &running.url,
-                &tid,
-                vec![
-                    command.into(),
-                    "--config".into(),
-                    config.clone(),
-                    "--format".into(),
-                    format.into(),
-                ],
-            )
-            .await;
+            let live = tenant
+                .run(&[command, "--config", &config, "--format", format])
+                .await;
             let from_snapshot = offline(command, &config, format, &written);
             assert_eq!(
                 live.status.code(),
@@ -139,11 +87,8 @@ async fn issue5_live_plan_is_identical_to_the_snapshot_plan() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_a_tenant_other_than_the_pinned_one_is_refused_before_any_output() {
-    let tenant = TenantSnapshot::read(&example().join("tenant.json")).expect("example tenant");
-    let tid = tenant.tenant_id.to_string();
-    let running = serve(tenant.clone(), EmulatorOptions::default(), "127.0.0.1:0")
-        .await
-        .expect("emulator starts");
+    let tenant = Emulated::serve(contoso(), EmulatorOptions::default()).await;
+    let tid = &tenant.tid;
     let other = "00000000-1111-4222-8333-444444444444";
     for pin in ["fabrikam.onmicrosoft.com", other] {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -157,12 +102,7 @@ async fn issue5_a_tenant_other_than_the_pinned_one_is_refused_before_any_output(
         .expect("rewritten");
         let config = dir.path().display().to_string();
 
-        let live = run(
-            &running.url,
-            &tid,
-            vec!["plan".into(), "--config".into(), config.clone()],
-        )
-        .await;
+        let live = tenant.run(&["plan", "--config", &config]).await;
         assert_eq!(live.status.code(), Some(1), "{}", text(&live.stderr));
         assert_eq!(
             text(&live.stdout),
@@ -174,10 +114,9 @@ async fn issue5_a_tenant_other_than_the_pinned_one_is_refused_before_any_output(
             stderr.contains("pins tenant") && stderr.contains(pin),
             "names the pin: {stderr}"
         );
-        assert!(stderr.contains(&tid), "names the actual tenant: {stderr}");
+        assert!(stderr.contains(tid), "names the actual tenant: {stderr}");
 
-        let offline = Command::cargo_bin("licensectl")
-            .expect("binary")
+        let offline = licensectl()
             .args(["plan", "--config", &config, "--snapshot"])
             .arg(example().join("tenant.json"))
             .output()
@@ -188,30 +127,13 @@ async fn issue5_a_tenant_other_than_the_pinned_one_is_refused_before_any_output(
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            std::fs::create_dir_all(&target).expect("mkdir");
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_a_custom_domain_pin_is_checked_live_and_in_the_written_snapshot() {
-    let mut tenant = TenantSnapshot::read(&example().join("tenant.json")).expect("example tenant");
-    tenant.verified_domains = vec!["contoso.com".into()];
-    let tid = tenant.tenant_id.to_string();
-    let running = serve(tenant, EmulatorOptions::default(), "127.0.0.1:0")
-        .await
-        .expect("emulator starts");
+    let mut snapshot = contoso();
+    snapshot.verified_domains = vec!["contoso.com".into()];
+    let tenant = Emulated::serve(snapshot, EmulatorOptions::default()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let config_dir = dir.path().join("config");
-    std::fs::create_dir_all(&config_dir).expect("mkdir");
     copy_dir(&example(), &config_dir);
     let settings = config_dir.join("licensectl.yaml");
     let yaml = std::fs::read_to_string(&settings).expect("settings");
@@ -223,7 +145,7 @@ async fn issue5_a_custom_domain_pin_is_checked_live_and_in_the_written_snapshot(
     let config = config_dir.display().to_string();
     let written = dir.path().join("live.json");
 
-    let read_back = snapshot_with_config(&running.url, &tid, &config, &written).await;
+    let read_back = snapshot_with_config(&tenant, &config, &written).await;
     assert_eq!(
         read_back.verified_domains,
         vec![
@@ -231,15 +153,9 @@ async fn issue5_a_custom_domain_pin_is_checked_live_and_in_the_written_snapshot(
             "contoso.onmicrosoft.com".to_owned()
         ]
     );
-    let live = run(
-        &running.url,
-        &tid,
-        vec!["plan".into(), "--config".into(), config.clone()],
-    )
-    .await;
+    let live = tenant.run(&["plan", "--config", &config]).await;
     assert_eq!(live.status.code(), Some(0), "{}", text(&live.stderr));
-    let offline = Command::cargo_bin("licensectl")
-        .expect("binary")
+    let offline = licensectl()
         .args(["plan", "--config", &config, "--snapshot"])
         .arg(&written)
         .output()

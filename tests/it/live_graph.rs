@@ -7,16 +7,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use assert_cmd::Command;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use graph_emulator::generate::{GenerateOptions, generate};
 use graph_emulator::stats::Stats;
-use graph_emulator::{EmulatorOptions, FaultSpec, Running, ThrottleOptions, serve};
+use graph_emulator::{EmulatorOptions, FaultSpec, ThrottleOptions};
 use licensectl::snapshot::{AppRegistration, FederatedCredential, Group, TenantSnapshot};
+
+use crate::util::{self, Emulated, contoso, example, graph_client, licensectl, text, with_secret};
 
 const SECRET_APP: &str = "d0000000-0000-4000-8000-000000000001";
 const CERT_APP: &str = "d0000000-0000-4000-8000-000000000002";
@@ -101,12 +102,6 @@ fn tenant_with(users: usize, groups: usize, skus: &[&str]) -> TenantSnapshot {
     t
 }
 
-async fn start(t: &TenantSnapshot, options: EmulatorOptions) -> Running {
-    serve(t.clone(), options, "127.0.0.1:0")
-        .await
-        .expect("emulator starts")
-}
-
 /// An external identity provider's token (the emulator checks issuer, subject, audience
 /// and expiry of federated assertions, not the external signature).
 fn federated_jwt(issuer: &str, subject: &str) -> String {
@@ -162,33 +157,6 @@ async fn github_oidc(jwt: String) -> (String, tokio::task::JoinHandle<()>) {
     (format!("http://{addr}/token?api-version=2.0"), task)
 }
 
-/// The binary with no credential or endpoint from the calling environment.
-fn licensectl() -> Command {
-    let mut cmd = Command::cargo_bin("licensectl").expect("binary");
-    for var in [
-        "AZURE_CLIENT_SECRET",
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_CERTIFICATE_PATH",
-        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-        "AZURE_FEDERATED_TOKEN_FILE",
-        "AZURE_AUTHORITY_HOST",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "IDENTITY_ENDPOINT",
-        "MSI_ENDPOINT",
-        "LICENSECTL_GRAPH_URL",
-        "LICENSECTL_AUTH",
-        "LICENSECTL_CLOUD",
-        "LICENSECTL_DEADLINE",
-        "LICENSECTL_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
-
 /// `licensectl snapshot -o OUT` against the emulator at `url`.
 fn snapshot_cmd(url: &str, tid: &str, out: &Path) -> Command {
     let mut cmd = licensectl();
@@ -203,22 +171,6 @@ fn snapshot_cmd(url: &str, tid: &str, out: &Path) -> Command {
     .arg(out)
     .env("AZURE_TENANT_ID", tid);
     cmd
-}
-
-fn with_secret(mut cmd: Command, client: &str, secret: &str) -> Command {
-    cmd.env("AZURE_CLIENT_ID", client)
-        .env("AZURE_CLIENT_SECRET", secret);
-    cmd
-}
-
-async fn run(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
-        .await
-        .expect("joined")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn status_count(stats: &Stats, endpoint: &str, status: u16) -> u64 {
@@ -314,8 +266,8 @@ fn outputs_of(output: &Output, files: &[&Path]) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_each_credential_kind_reads_the_tenant_through_the_cli() {
     let original = tenant(1200, 4);
-    let running = start(&original, EmulatorOptions::default()).await;
-    let tid = original.tenant_id.to_string();
+    let Emulated { running, tid } =
+        Emulated::serve(original.clone(), EmulatorOptions::default()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let k8s_jwt = federated_jwt(K8S_ISSUER, K8S_SUBJECT);
     let token_file = dir.path().join("azure-identity-token");
@@ -382,7 +334,7 @@ async fn issue5_each_credential_kind_reads_the_tenant_through_the_cli() {
         cmd.env("LICENSECTL_LOG", "licensectl=debug");
         setup(&mut cmd);
         let tokens_before = running.emulator.stats().token_requests;
-        let output = run(cmd).await;
+        let output = util::output(cmd).await;
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(0), "{method} #{i}: {stderr}");
         assert!(
@@ -407,8 +359,8 @@ async fn issue5_each_credential_kind_reads_the_tenant_through_the_cli() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_wrong_credentials_fail_with_the_fix_and_leak_nothing() {
     let original = tenant(50, 1);
-    let running = start(&original, EmulatorOptions::default()).await;
-    let tid = original.tenant_id.to_string();
+    let Emulated { running, tid } =
+        Emulated::serve(original.clone(), EmulatorOptions::default()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let unknown_subject = federated_jwt(K8S_ISSUER, "system:serviceaccount:other:app");
     let token_file = dir.path().join("token");
@@ -470,7 +422,7 @@ async fn issue5_wrong_credentials_fail_with_the_fix_and_leak_nothing() {
         ),
     ];
     for (cmd, wants) in cases {
-        let output = run(cmd).await;
+        let output = util::output(cmd).await;
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert_eq!(text(&output.stdout), "");
@@ -499,11 +451,11 @@ async fn issue5_wrong_credentials_fail_with_the_fix_and_leak_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_missing_permission_names_the_permission_on_read_and_write() {
     let original = tenant(50, 1);
-    let running = start(&original, EmulatorOptions::default()).await;
-    let tid = original.tenant_id.to_string();
+    let Emulated { running, tid } =
+        Emulated::serve(original.clone(), EmulatorOptions::default()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("never.json");
-    let output = run(with_secret(
+    let output = util::output(with_secret(
         snapshot_cmd(&running.url, &tid, &out),
         NO_USERS_APP,
         SECRET,
@@ -528,7 +480,7 @@ async fn issue5_missing_permission_names_the_permission_on_read_and_write() {
     );
 
     // A write with a read-only app (the library; `apply` builds on the same client).
-    let client = library_client(&running.url, &tid, SECRET_APP, fast_policy(), 4).await;
+    let client = graph_client(&running.url, &tid, SECRET_APP, SECRET, fast_policy(), 4);
     let user = &original.users[0];
     let err = client
         .send(
@@ -556,8 +508,8 @@ async fn issue5_missing_permission_names_the_permission_on_read_and_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_plain_http_off_loopback_is_refused_before_any_request() {
     let original = tenant(20, 1);
-    let running = start(&original, EmulatorOptions::default()).await;
-    let tid = original.tenant_id.to_string();
+    let Emulated { running, tid } =
+        Emulated::serve(original.clone(), EmulatorOptions::default()).await;
     let url = running.url.as_str();
     let cases: [(&[&str], &str); 3] = [
         (
@@ -595,7 +547,7 @@ async fn issue5_plain_http_off_loopback_is_refused_before_any_request() {
         cmd.args(["snapshot", "-o", "/dev/null"])
             .args(args)
             .env("AZURE_TENANT_ID", &tid);
-        let output = run(cmd).await;
+        let output = util::output(cmd).await;
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert_eq!(text(&output.stdout), "");
@@ -609,7 +561,11 @@ async fn issue5_plain_http_off_loopback_is_refused_before_any_request() {
     );
     let mut usage = licensectl();
     usage.arg("snapshot");
-    assert_eq!(run(usage).await.status.code(), Some(64), "-o is required");
+    assert_eq!(
+        util::output(usage).await.status.code(),
+        Some(64),
+        "-o is required"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -623,8 +579,8 @@ async fn issue5_pages_over_ten_thousand_licensed_users_with_every_strategy() {
         .filter(|u| !u.assigned_licenses.is_empty())
         .count();
     assert!(licensed > 10_000, "{licensed} licensed users");
-    let running = start(&original, EmulatorOptions::default()).await;
-    let tid = original.tenant_id.to_string();
+    let Emulated { running, tid } =
+        Emulated::serve(original.clone(), EmulatorOptions::default()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let sku_pages: Vec<u64> = original
         .subscribed_skus
@@ -649,7 +605,7 @@ async fn issue5_pages_over_ten_thousand_licensed_users_with_every_strategy() {
         let out = dir.path().join(format!("{strategy}.json"));
         let mut cmd = with_secret(snapshot_cmd(&running.url, &tid, &out), SECRET_APP, SECRET);
         cmd.args(["--strategy", strategy]);
-        let output = run(cmd).await;
+        let output = util::output(cmd).await;
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(0), "{strategy}: {stderr}");
         let read = TenantSnapshot::read(&out).expect("snapshot");
@@ -680,43 +636,13 @@ fn fast_policy() -> licensectl::graph::RetryPolicy {
     }
 }
 
-async fn library_client(
-    url: &str,
-    tid: &str,
-    client_id: &str,
-    retry: licensectl::graph::RetryPolicy,
-    max_concurrency: usize,
-) -> licensectl::graph::GraphClient {
-    use licensectl::auth::{AuthMethod, AuthSettings, TokenSource};
-    use licensectl::graph::{ClientOptions, Cloud, Endpoints, GraphClient};
-    let endpoints = Endpoints::resolve(Cloud::Global, Some(url), Some(url)).expect("endpoints");
-    let settings = AuthSettings {
-        method: Some(AuthMethod::Secret),
-        tenant_id: Some(tid.to_owned()),
-        client_id: Some(client_id.to_owned()),
-        client_secret: Some(azure_core::credentials::Secret::new(SECRET)),
-        ..AuthSettings::default()
-    };
-    let http = reqwest::Client::new();
-    let tokens = TokenSource::new(&settings, &endpoints, http.clone()).expect("credential");
-    GraphClient::new(
-        http,
-        endpoints.graph_v1(),
-        tokens,
-        ClientOptions {
-            retry,
-            max_concurrency,
-        },
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_a_throttled_read_succeeds_and_the_limiter_backs_off() {
     use licensectl::graph::client::ClientStats;
     use licensectl::graph::read::{LicensedUsersStrategy, NoProgress, ReadScope, read_tenant};
     let original = tenant(3000, 8);
-    let running = start(
-        &original,
+    let Emulated { running, tid } = Emulated::serve(
+        original.clone(),
         EmulatorOptions {
             throttle: Some(ThrottleOptions {
                 ru_quota: Some(6),
@@ -727,8 +653,7 @@ async fn issue5_a_throttled_read_succeeds_and_the_limiter_backs_off() {
         },
     )
     .await;
-    let tid = original.tenant_id.to_string();
-    let client = library_client(&running.url, &tid, SECRET_APP, fast_policy(), 8).await;
+    let client = graph_client(&running.url, &tid, SECRET_APP, SECRET, fast_policy(), 8);
     let read = read_tenant(
         &client,
         original.tenant_id,
@@ -775,8 +700,8 @@ async fn issue5_a_throttled_read_succeeds_and_the_limiter_backs_off() {
 async fn issue5_injected_503_504_and_dropped_connections_are_retried_and_the_read_equals_the_tenant()
  {
     let original = tenant(2000, 5);
-    let running = start(
-        &original,
+    let Emulated { running, tid } = Emulated::serve(
+        original.clone(),
         EmulatorOptions {
             faults: "503=0.12,504=0.12,drop=0.12,retry-after=0.05"
                 .parse::<FaultSpec>()
@@ -786,12 +711,11 @@ async fn issue5_injected_503_504_and_dropped_connections_are_retried_and_the_rea
         },
     )
     .await;
-    let tid = original.tenant_id.to_string();
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("full.json");
     let mut cmd = with_secret(snapshot_cmd(&running.url, &tid, &out), SECRET_APP, SECRET);
     cmd.arg("--full").env("LICENSECTL_LOG", "licensectl=debug");
-    let output = run(cmd).await;
+    let output = util::output(cmd).await;
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let stats = running.emulator.stats();
@@ -826,36 +750,35 @@ async fn issue5_injected_503_504_and_dropped_connections_are_retried_and_the_rea
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_deadline_exceeded_is_a_clear_error_naming_the_flag() {
     let original = tenant(20, 1);
-    let slow = start(
-        &original,
+    let slow = Emulated::serve(
+        original.clone(),
         EmulatorOptions {
             latency: Duration::from_secs(3),
             ..EmulatorOptions::default()
         },
     )
     .await;
-    let unavailable = start(
-        &original,
+    let unavailable = Emulated::serve(
+        original.clone(),
         EmulatorOptions {
             faults: "503=1,retry-after=30".parse::<FaultSpec>().expect("spec"),
             ..EmulatorOptions::default()
         },
     )
     .await;
-    let tid = original.tenant_id.to_string();
     let cases = [
         (&slow, "the request did not complete in time"),
         (&unavailable, "503 serviceNotAvailable"),
     ];
-    for (running, last) in cases {
+    for (emulated, last) in cases {
         let mut cmd = with_secret(
-            snapshot_cmd(&running.url, &tid, Path::new("/dev/null")),
+            snapshot_cmd(&emulated.running.url, &emulated.tid, Path::new("/dev/null")),
             SECRET_APP,
             SECRET,
         );
         cmd.args(["--deadline", "1"]);
         let started = Instant::now();
-        let output = run(cmd).await;
+        let output = util::output(cmd).await;
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert_eq!(text(&output.stdout), "");
@@ -873,8 +796,8 @@ async fn issue5_deadline_exceeded_is_a_clear_error_naming_the_flag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_a_long_read_refreshes_short_lived_tokens_before_they_expire() {
     let original = tenant(2500, 4);
-    let running = start(
-        &original,
+    let Emulated { running, tid } = Emulated::serve(
+        original.clone(),
         EmulatorOptions {
             token_lifetime: Duration::from_secs(4),
             latency: Duration::from_millis(600),
@@ -882,13 +805,12 @@ async fn issue5_a_long_read_refreshes_short_lived_tokens_before_they_expire() {
         },
     )
     .await;
-    let tid = original.tenant_id.to_string();
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("long.json");
     let mut cmd = with_secret(snapshot_cmd(&running.url, &tid, &out), SECRET_APP, SECRET);
     cmd.args(["--strategy", "sequential", "--max-concurrency", "1"]);
     let started = Instant::now();
-    let output = run(cmd).await;
+    let output = util::output(cmd).await;
     let elapsed = started.elapsed();
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
@@ -919,9 +841,8 @@ async fn issue5_a_long_read_refreshes_short_lived_tokens_before_they_expire() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_live_plan_drift_and_the_saved_plan_leak_nothing_at_trace_level() {
     use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso");
-    let original = TenantSnapshot::read(&example.join("tenant.json")).expect("example tenant");
-    let running = start(&original, EmulatorOptions::default()).await;
+    let example = example();
+    let Emulated { running, tid } = Emulated::serve(contoso(), EmulatorOptions::default()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let saved = dir.path().join("plan.json");
     let snapshot = dir.path().join("tenant.json");
@@ -943,9 +864,9 @@ async fn issue5_live_plan_drift_and_the_saved_plan_leak_nothing_at_trace_level()
             .arg("--config")
             .arg(&example)
             .args(["--graph-url", url, "--authority-host", url])
-            .env("AZURE_TENANT_ID", original.tenant_id.to_string())
+            .env("AZURE_TENANT_ID", &tid)
             .env("LICENSECTL_LOG", "trace");
-        let output = run(cmd).await;
+        let output = util::output(cmd).await;
         assert!(
             matches!(output.status.code(), Some(0 | 2)),
             "{args:?}: {}",

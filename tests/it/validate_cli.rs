@@ -3,15 +3,9 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use licensectl::config::codes;
 
-fn licensectl() -> Command {
-    let mut cmd = Command::cargo_bin("licensectl").expect("binary builds");
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1");
-    cmd
-}
+use crate::util::{example, licensectl};
 
 struct Output {
     code: i32,
@@ -367,7 +361,7 @@ fn every_example_is_valid() {
 #[test]
 fn default_config_dir_is_the_current_directory() {
     let out = licensectl()
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso"))
+        .current_dir(example())
         .arg("validate")
         .output()
         .expect("runs");
@@ -458,7 +452,7 @@ fn schema_command_prints_the_committed_schema() {
 
 #[test]
 fn examples_point_at_the_schema() {
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso");
+    let examples = example();
     for file in ["licensectl.yaml", "licenses/sales.yaml"] {
         let text = std::fs::read_to_string(examples.join(file)).expect("example");
         let first = text.lines().next().expect("first line");

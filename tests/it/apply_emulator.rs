@@ -4,140 +4,37 @@
 //! plan, no confirmation), write permission errors, and the journal.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
-use graph_emulator::{EmulatorOptions, Running, serve};
-use licensectl::snapshot::{AppRegistration, TenantSnapshot};
+use graph_emulator::EmulatorOptions;
+use graph_emulator::auth::DEFAULT_CLIENT_SECRET;
+use licensectl::snapshot::AppRegistration;
 use serde_json::Value;
 
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso")
+use crate::util::{Emulated, config_with, contoso, show, text};
+
+/// Write requests (assignLicense and PATCH, any status) the emulator answered.
+fn write_requests(tenant: &Emulated) -> u64 {
+    let stats = tenant.running.emulator.stats();
+    stats
+        .by_endpoint
+        .iter()
+        .filter(|(k, _)| k.contains("assignLicense") || k.starts_with("PATCH "))
+        .map(|(_, by_status)| by_status.values().sum::<u64>())
+        .sum()
 }
 
-fn contoso() -> TenantSnapshot {
-    TenantSnapshot::read(&example().join("tenant.json")).expect("example tenant")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
-/// A copy of the example config with `edit` applied to (relative path, text) pairs, and
-/// extra files added.
-fn config_with(dir: &Path, edits: &[(&str, &str, &str)], extra: &[(&str, &str)]) -> PathBuf {
-    let config = dir.join("config");
-    copy_dir(&example(), &config);
-    std::fs::remove_file(config.join("tenant.json")).expect("the tenant is not config");
-    for (file, from, to) in edits {
-        let path = config.join(file);
-        let text = std::fs::read_to_string(&path).expect("config file");
-        assert!(text.contains(from), "{file} contains {from:?}");
-        std::fs::write(&path, text.replace(from, to)).expect("edited");
-    }
-    for (file, text) in extra {
-        std::fs::write(config.join(file), text).expect("extra file");
-    }
-    config
-}
-
-/// Client-secret credentials and endpoints of the emulator at `url`, for `cmd`.
-fn credentials(
-    cmd: &mut std::process::Command,
-    url: &str,
-    tenant: &str,
-    secret: &str,
-    client: &str,
-) {
-    cmd.env("AZURE_TENANT_ID", tenant)
-        .env("AZURE_CLIENT_ID", client)
-        .env("AZURE_CLIENT_SECRET", secret)
-        .env("LICENSECTL_GRAPH_URL", url)
-        .env("AZURE_AUTHORITY_HOST", url)
-        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
-        .env("NO_COLOR", "1");
-}
-
-/// The CLI with client-secret credentials for the emulator at `url`, stdin closed.
-fn licensectl(url: &str, tenant: &str, secret: &str, client: &str) -> std::process::Command {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("licensectl"));
-    credentials(&mut cmd, url, tenant, secret, client);
-    cmd.stdin(std::process::Stdio::null());
-    cmd
-}
-
-struct Tenant {
-    running: Running,
-    tid: String,
-}
-
-impl Tenant {
-    async fn serve(snapshot: TenantSnapshot, options: EmulatorOptions) -> Self {
-        let tid = snapshot.tenant_id.to_string();
-        let running = serve(snapshot, options, "127.0.0.1:0")
-            .await
-            .expect("emulator starts");
-        Self { running, tid }
-    }
-
-    async fn run(&self, args: &[&str]) -> Output {
-        self.run_as(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, args)
-            .await
-    }
-
-    async fn run_as(&self, client: &str, secret: &str, args: &[&str]) -> Output {
-        let mut cmd = licensectl(&self.running.url, &self.tid, secret, client);
-        cmd.args(args);
-        tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
-            .await
-            .expect("joined")
-    }
-
-    /// Write requests (assignLicense and PATCH, any status) the emulator answered.
-    fn write_requests(&self) -> u64 {
-        let stats = self.running.emulator.stats();
-        stats
-            .by_endpoint
-            .iter()
-            .filter(|(k, _)| k.contains("assignLicense") || k.starts_with("PATCH "))
-            .map(|(_, by_status)| by_status.values().sum::<u64>())
-            .sum()
-    }
-
-    fn endpoint(&self, key: &str) -> BTreeMap<u16, u64> {
-        self.running
-            .emulator
-            .stats()
-            .by_endpoint
-            .get(key)
-            .cloned()
-            .unwrap_or_default()
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
+fn endpoint(tenant: &Emulated, key: &str) -> BTreeMap<u16, u64> {
+    tenant
+        .running
+        .emulator
+        .stats()
+        .by_endpoint
+        .get(key)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn journal_lines(path: &Path) -> Vec<Value> {
@@ -157,7 +54,7 @@ fn options() -> EmulatorOptions {
 
 /// Applies `config`, then checks: exit 0 and "Apply complete", an empty re-plan, and a
 /// second apply that writes nothing.
-async fn converge(tenant: &Tenant, config: &Path, journal: &Path, extra: &[&str]) -> Output {
+async fn converge(tenant: &Emulated, config: &Path, journal: &Path, extra: &[&str]) -> Output {
     let config_arg = config.display().to_string();
     let journal_arg = journal.display().to_string();
     let mut args = vec![
@@ -189,7 +86,7 @@ async fn converge(tenant: &Tenant, config: &Path, journal: &Path, extra: &[&str]
         show(&replan)
     );
     assert!(text(&replan.stdout).contains("Plan: 0 to add, 0 to change, 0 to remove."));
-    let writes = tenant.write_requests();
+    let writes = write_requests(tenant);
     let again = tenant.run(&args).await;
     assert_eq!(again.status.code(), Some(0), "{}", show(&again));
     assert!(
@@ -198,7 +95,7 @@ async fn converge(tenant: &Tenant, config: &Path, journal: &Path, extra: &[&str]
         show(&again)
     );
     assert_eq!(
-        tenant.write_requests(),
+        write_requests(tenant),
         writes,
         "the second apply made zero write requests"
     );
@@ -256,7 +153,7 @@ async fn issue6_apply_converges_for_a_series_of_configs() {
     for (name, edits, extra) in scenarios {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = config_with(dir.path(), &edits, &extra);
-        let tenant = Tenant::serve(contoso(), options()).await;
+        let tenant = Emulated::serve(contoso(), options()).await;
         let journal = dir.path().join("journal.jsonl");
         let out = converge(&tenant, &config, &journal, &[]).await;
         let lines = journal_lines(&journal);
@@ -278,7 +175,7 @@ async fn issue6_apply_converges_for_a_series_of_configs() {
 async fn issue6_a_swap_is_one_assign_license_call_with_add_and_remove() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = config_with(dir.path(), &[], &[]);
-    let tenant = Tenant::serve(contoso(), options()).await;
+    let tenant = Emulated::serve(contoso(), options()).await;
     let journal = dir.path().join("journal.jsonl");
     converge(&tenant, &config, &journal, &[]).await;
     let bob: Vec<Value> = journal_lines(&journal)
@@ -298,14 +195,32 @@ async fn issue6_a_swap_is_one_assign_license_call_with_add_and_remove() {
     );
     // Six users change licenses (alice, bob, carol, erin, frank, grace): six calls, all 200.
     assert_eq!(
-        tenant.endpoint("POST /users/{id}/assignLicense"),
+        endpoint(&tenant, "POST /users/{id}/assignLicense"),
         BTreeMap::from([(200, 6)])
     );
     // Erin's usage location went first, in the same batch.
     assert_eq!(
-        tenant.endpoint("PATCH /users/{id}"),
+        endpoint(&tenant, "PATCH /users/{id}"),
         BTreeMap::from([(204, 1)])
     );
+}
+
+/// `apply [SAVED] --config CONFIG --auto-approve`.
+async fn auto_apply(tenant: &Emulated, saved: Option<&Path>, config: &Path) -> Output {
+    let saved = saved.map(|p| p.display().to_string());
+    let config = config.display().to_string();
+    let mut args = vec!["apply"];
+    args.extend(saved.as_deref());
+    args.extend(["--config", &config, "--auto-approve"]);
+    tenant.run(&args).await
+}
+
+/// `plan --config CONFIG --out SAVED`.
+async fn save_plan(tenant: &Emulated, config: &Path, saved: &Path) -> Output {
+    let (config, saved) = (config.display().to_string(), saved.display().to_string());
+    tenant
+        .run(&["plan", "--config", &config, "--out", &saved])
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -313,7 +228,7 @@ async fn issue6_refusals_write_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = config_with(dir.path(), &[], &[]);
     let config_arg = config.display().to_string();
-    let tenant = Tenant::serve(contoso(), options()).await;
+    let tenant = Emulated::serve(contoso(), options()).await;
 
     // No --auto-approve and no terminal.
     let out = tenant.run(&["apply", "--config", &config_arg]).await;
@@ -330,14 +245,7 @@ async fn issue6_refusals_write_nothing() {
         &[("licensectl.yaml", "max_removals: 10", "max_removals: 1")],
         &[],
     );
-    let out = tenant
-        .run(&[
-            "apply",
-            "--config",
-            &unsafe_config.display().to_string(),
-            "--auto-approve",
-        ])
-        .await;
+    let out = auto_apply(&tenant, None, &unsafe_config).await;
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
     assert!(
         text(&out.stderr).contains("more than safety.max_removals (1)")
@@ -356,14 +264,7 @@ async fn issue6_refusals_write_nothing() {
         )],
         &[],
     );
-    let out = tenant
-        .run(&[
-            "apply",
-            "--config",
-            &foreign.display().to_string(),
-            "--auto-approve",
-        ])
-        .await;
+    let out = auto_apply(&tenant, None, &foreign).await;
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(text(&out.stderr).contains("fabrikam.onmicrosoft.com"));
     assert_eq!(
@@ -374,29 +275,13 @@ async fn issue6_refusals_write_nothing() {
 
     // Saved plans: stale, config changed, foreign tenant.
     let saved = dir.path().join("plan.json");
-    let out = tenant
-        .run(&[
-            "plan",
-            "--config",
-            &config_arg,
-            "--out",
-            &saved.display().to_string(),
-        ])
-        .await;
+    let out = save_plan(&tenant, &config, &saved).await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 
     let edited = config.join("licenses/sales.yaml");
     let original = std::fs::read_to_string(&edited).expect("sales.yaml");
     std::fs::write(&edited, format!("{original}\n# a reviewer's note\n")).expect("edit");
-    let out = tenant
-        .run(&[
-            "apply",
-            &saved.display().to_string(),
-            "--config",
-            &config_arg,
-            "--auto-approve",
-        ])
-        .await;
+    let out = auto_apply(&tenant, Some(&saved), &config).await;
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
         text(&out.stderr).contains("changed since the plan was made"),
@@ -412,19 +297,11 @@ async fn issue6_refusals_write_nothing() {
         plan_text.replace(&tenant.tid, "00000000-1111-4222-8333-444444444444"),
     )
     .expect("write");
-    let out = tenant
-        .run(&[
-            "apply",
-            &foreign_plan.display().to_string(),
-            "--config",
-            &config_arg,
-            "--auto-approve",
-        ])
-        .await;
+    let out = auto_apply(&tenant, Some(&foreign_plan), &config).await;
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(text(&out.stderr).contains("is for tenant 00000000-1111-4222-8333-444444444444"));
 
-    assert_eq!(tenant.write_requests(), 0, "no refusal wrote anything");
+    assert_eq!(write_requests(&tenant), 0, "no refusal wrote anything");
 
     // Someone changes alice in the portal: the saved plan is stale and names her.
     let other = config_with(
@@ -436,25 +313,10 @@ async fn issue6_refusals_write_nothing() {
         )],
         &[],
     );
-    let out = tenant
-        .run(&[
-            "apply",
-            "--config",
-            &other.display().to_string(),
-            "--auto-approve",
-        ])
-        .await;
+    let out = auto_apply(&tenant, None, &other).await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let writes = tenant.write_requests();
-    let out = tenant
-        .run(&[
-            "apply",
-            &saved.display().to_string(),
-            "--config",
-            &config_arg,
-            "--auto-approve",
-        ])
-        .await;
+    let writes = write_requests(&tenant);
+    let out = auto_apply(&tenant, Some(&saved), &config).await;
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
         text(&out.stderr).contains("stale") && text(&out.stderr).contains("user alice@contoso.com"),
@@ -462,31 +324,15 @@ async fn issue6_refusals_write_nothing() {
         show(&out)
     );
     assert_eq!(
-        tenant.write_requests(),
+        write_requests(&tenant),
         writes,
         "the stale plan wrote nothing"
     );
 
     // A fresh saved plan applies and converges.
-    let out = tenant
-        .run(&[
-            "plan",
-            "--config",
-            &config_arg,
-            "--out",
-            &saved.display().to_string(),
-        ])
-        .await;
+    let out = save_plan(&tenant, &config, &saved).await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let out = tenant
-        .run(&[
-            "apply",
-            &saved.display().to_string(),
-            "--config",
-            &config_arg,
-            "--auto-approve",
-        ])
-        .await;
+    let out = auto_apply(&tenant, Some(&saved), &config).await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let out = tenant
         .run(&["plan", "--config", &config_arg, "--detailed-exitcode"])
@@ -518,7 +364,7 @@ async fn issue6_a_missing_write_permission_is_reported_with_its_fix() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = config_with(dir.path(), &[], &[]);
     let journal = dir.path().join("journal.jsonl");
-    let tenant = Tenant::serve(snapshot, options()).await;
+    let tenant = Emulated::serve(snapshot, options()).await;
     let out = tenant
         .run_as(
             READER,
@@ -561,30 +407,33 @@ async fn issue6_a_missing_write_permission_is_reported_with_its_fix() {
     assert!(journal_text.contains("Authorization_RequestDenied"));
 }
 
-/// Runs `licensectl ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`.
-async fn on_a_terminal(tenant: &Tenant, args: &[&str], answer: &str) -> Output {
-    let binary = assert_cmd::cargo::cargo_bin("licensectl");
-    let line = std::iter::once(binary.display().to_string())
-        .chain(args.iter().map(|a| (*a).to_owned()))
-        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+/// Runs `cmd` on a pseudo-terminal (util-linux `script`), typing `answer`: the same
+/// program, arguments, environment and directory, with the terminal as stdin and stdout.
+async fn on_a_terminal(cmd: &Command, answer: &str) -> Output {
+    let line = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
         .collect::<Vec<_>>()
         .join(" ");
-    let mut cmd = std::process::Command::new("script");
-    cmd.args(["-q", "-e", "-c", &line, "/dev/null"]);
-    credentials(
-        &mut cmd,
-        &tenant.running.url,
-        &tenant.tid,
-        DEFAULT_CLIENT_SECRET,
-        DEFAULT_CLIENT_ID,
-    );
-    cmd.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    let mut script = Command::new("script");
+    script.args(["-q", "-e", "-c", &line, "/dev/null"]);
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(value) => script.env(name, value),
+            None => script.env_remove(name),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        script.current_dir(dir);
+    }
+    script
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let answer = answer.to_owned();
     tokio::task::spawn_blocking(move || {
         use std::io::Write;
-        let mut child = cmd.spawn().expect("script runs (util-linux)");
+        let mut child = script.spawn().expect("script runs (util-linux)");
         let mut stdin = child.stdin.take().expect("stdin");
         stdin.write_all(answer.as_bytes()).expect("typed");
         drop(stdin);
@@ -599,10 +448,10 @@ async fn issue6_apply_asks_on_a_terminal_and_only_yes_applies() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = config_with(dir.path(), &[], &[]);
     let config_arg = config.display().to_string();
-    let tenant = Tenant::serve(contoso(), options()).await;
-    let args = ["apply", "--config", &config_arg, "--group-timeout", "30"];
+    let tenant = Emulated::serve(contoso(), options()).await;
+    let apply = tenant.command(&["apply", "--config", &config_arg, "--group-timeout", "30"]);
 
-    let out = on_a_terminal(&tenant, &args, "no\n").await;
+    let out = on_a_terminal(&apply, "no\n").await;
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
@@ -613,9 +462,9 @@ async fn issue6_apply_asks_on_a_terminal_and_only_yes_applies() {
         all.contains("Apply cancelled; nothing was written."),
         "{all}"
     );
-    assert_eq!(tenant.write_requests(), 0);
+    assert_eq!(write_requests(&tenant), 0);
 
-    let out = on_a_terminal(&tenant, &args, "yes\n").await;
+    let out = on_a_terminal(&apply, "yes\n").await;
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{all}");
     // The default journal lives in the config directory, kept out of git.

@@ -1,0 +1,205 @@
+//! Shared helpers of the integration tests: the one `licensectl` command (the binary with
+//! a scrubbed environment), the Contoso example and copies of it, the emulator serving a
+//! tenant with the CLI pointed at it, and a library Graph client. Helpers only: the
+//! tests, and what they assert, live in the other modules.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use graph_emulator::{EmulatorOptions, Running, serve};
+use licensectl::auth::{AuthMethod, AuthSettings, TokenSource};
+use licensectl::graph::{ClientOptions, Cloud, Endpoints, GraphClient, RetryPolicy};
+use licensectl::snapshot::TenantSnapshot;
+
+/// Prefixes of the inherited environment variables that could steer `licensectl` or what
+/// it prints: credentials and endpoints (`AZURE_`, managed identity's `IDENTITY_` and
+/// `MSI_`, GitHub's OIDC token request `ACTIONS_`), its own settings and log filter
+/// (`LICENSECTL_`), CI systems (GitHub Actions' `GITHUB_`, Azure Pipelines' `TF_BUILD` and
+/// `SYSTEM_`), colour (`NO_COLOR`, `CLICOLOR`, `CLICOLOR_FORCE`, `FORCE_COLOR`) and logging
+/// (`RUST_LOG`).
+const SCRUBBED_PREFIXES: &[&str] = &[
+    "AZURE_",
+    "IDENTITY_",
+    "MSI_",
+    "ACTIONS_",
+    "LICENSECTL_",
+    "GITHUB_",
+    "TF_BUILD",
+    "SYSTEM_",
+    "NO_COLOR",
+    "CLICOLOR",
+    "FORCE_COLOR",
+    "RUST_LOG",
+];
+
+/// The `licensectl` binary, run from the package root, with every inherited variable that
+/// starts with one of [`SCRUBBED_PREFIXES`] removed, `NO_COLOR=1`, and stdin closed. Every
+/// test that runs the binary starts here, so none depends on the caller's environment.
+pub(crate) fn licensectl() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_licensectl"));
+    for (name, _) in std::env::vars_os() {
+        let scrubbed = SCRUBBED_PREFIXES
+            .iter()
+            .any(|prefix| name.to_string_lossy().starts_with(prefix));
+        if scrubbed {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Client-secret credentials of app `client` for `cmd`.
+pub(crate) fn with_secret(mut cmd: Command, client: &str, secret: &str) -> Command {
+    cmd.env("AZURE_CLIENT_ID", client)
+        .env("AZURE_CLIENT_SECRET", secret);
+    cmd
+}
+
+/// Runs `cmd` to the end on a blocking thread, so that an emulator on this runtime keeps
+/// answering it.
+pub(crate) async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .expect("joined")
+}
+
+pub(crate) fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The exit code and the last lines of both streams, for an assertion's message.
+pub(crate) fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout (tail)\n{}\n--- stderr (tail)\n{}",
+        out.status.code(),
+        tail(&out.stdout),
+        tail(&out.stderr)
+    )
+}
+
+fn tail(bytes: &[u8]) -> String {
+    let text = text(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// The example config, `examples/contoso`.
+pub(crate) fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso")
+}
+
+/// The example's tenant, `examples/contoso/tenant.json`.
+pub(crate) fn contoso() -> TenantSnapshot {
+    TenantSnapshot::read(&example().join("tenant.json")).expect("example tenant")
+}
+
+/// Copies the directory `from` to `to`, recursively.
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// `DIR/config`: a copy of the example config (without its tenant) with the edits
+/// `(file, from, to)` applied and the extra `(file, text)` files added.
+pub(crate) fn config_with(
+    dir: &Path,
+    edits: &[(&str, &str, &str)],
+    extra: &[(&str, &str)],
+) -> PathBuf {
+    let config = dir.join("config");
+    copy_dir(&example(), &config);
+    std::fs::remove_file(config.join("tenant.json")).expect("the tenant is not config");
+    for (file, from, to) in edits {
+        let path = config.join(file);
+        let text = std::fs::read_to_string(&path).expect("config file");
+        assert!(text.contains(from), "{file} contains {from:?}");
+        std::fs::write(&path, text.replace(from, to)).expect("edited");
+    }
+    for (file, text) in extra {
+        std::fs::write(config.join(file), text).expect("extra file");
+    }
+    config
+}
+
+/// The emulator serving a tenant on 127.0.0.1:0, and the CLI pointed at it.
+pub(crate) struct Emulated {
+    pub(crate) running: Running,
+    pub(crate) tid: String,
+}
+
+impl Emulated {
+    pub(crate) async fn serve(snapshot: TenantSnapshot, options: EmulatorOptions) -> Self {
+        let tid = snapshot.tenant_id.to_string();
+        let running = serve(snapshot, options, "127.0.0.1:0")
+            .await
+            .expect("emulator starts");
+        Self { running, tid }
+    }
+
+    /// `licensectl ARGS` as the emulator's default app, Graph and the authority set by
+    /// environment as a CI job sets them.
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        self.command_as(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, args)
+    }
+
+    /// The same as app `client` with `secret`.
+    pub(crate) fn command_as(&self, client: &str, secret: &str, args: &[&str]) -> Command {
+        let mut cmd = with_secret(licensectl(), client, secret);
+        cmd.args(args)
+            .env("AZURE_TENANT_ID", &self.tid)
+            .env("LICENSECTL_GRAPH_URL", &self.running.url)
+            .env("AZURE_AUTHORITY_HOST", &self.running.url);
+        cmd
+    }
+
+    pub(crate) async fn run(&self, args: &[&str]) -> Output {
+        output(self.command(args)).await
+    }
+
+    pub(crate) async fn run_as(&self, client: &str, secret: &str, args: &[&str]) -> Output {
+        output(self.command_as(client, secret, args)).await
+    }
+}
+
+/// A library Graph client for the Graph and authority at `url`, as app `client` of tenant
+/// `tid` with `secret`.
+pub(crate) fn graph_client(
+    url: &str,
+    tid: &str,
+    client: &str,
+    secret: &str,
+    retry: RetryPolicy,
+    max_concurrency: usize,
+) -> GraphClient {
+    let endpoints = Endpoints::resolve(Cloud::Global, Some(url), Some(url)).expect("endpoints");
+    let settings = AuthSettings {
+        method: Some(AuthMethod::Secret),
+        tenant_id: Some(tid.to_owned()),
+        client_id: Some(client.to_owned()),
+        client_secret: Some(azure_core::credentials::Secret::new(secret.to_owned())),
+        ..AuthSettings::default()
+    };
+    let http = reqwest::Client::new();
+    let tokens = TokenSource::new(&settings, &endpoints, http.clone()).expect("credential");
+    GraphClient::new(
+        http,
+        endpoints.graph_v1(),
+        tokens,
+        ClientOptions {
+            retry,
+            max_concurrency,
+        },
+    )
+}
