@@ -144,7 +144,9 @@ impl Catalog {
                     CapabilityStatus::Suspended => Some("suspended"),
                     CapabilityStatus::LockedOut => Some("locked out"),
                     CapabilityStatus::Deleted => Some("deleted"),
-                    CapabilityStatus::Enabled | CapabilityStatus::Warning => None,
+                    CapabilityStatus::Enabled
+                    | CapabilityStatus::Warning
+                    | CapabilityStatus::Unknown(_) => None,
                 }
                 .map(|state| format!("the subscription of SKU {} is {state}", written.text))
             };

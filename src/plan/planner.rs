@@ -473,7 +473,7 @@ impl Planner<'_, '_> {
             ) {
                 continue;
             }
-            let error = state.error.unwrap_or(AssignmentError::Other);
+            let error = state.error.clone().unwrap_or(AssignmentError::Other);
             let sku = self.index.sku_name(state.sku_id);
             let group = state
                 .assigned_by_group
@@ -482,7 +482,7 @@ impl Planner<'_, '_> {
                 Some(g) => format!("from group {}", g.name()),
                 None => "assigned directly".to_owned(),
             };
-            let (what, fix) = explain_error(error, &sku.part_number, user, self.index);
+            let (what, fix) = explain_error(&error, &sku.part_number, user, self.index);
             self.findings.push(Finding {
                 kind: FindingKind::AssignmentError,
                 principal: user_principal(user),
@@ -493,7 +493,7 @@ impl Planner<'_, '_> {
                 sku,
                 group,
                 plans: Vec::new(),
-                error: Some(format!("{error:?}")),
+                error: Some(error.to_string()),
                 fix,
                 managed,
             });
@@ -533,7 +533,7 @@ fn findings_push_overrides(
 
 /// Plain-language meaning and fix of a `licenseAssignmentState.error`.
 fn explain_error(
-    error: AssignmentError,
+    error: &AssignmentError,
     sku: &str,
     user: &User,
     index: &TenantIndex<'_>,
@@ -578,6 +578,10 @@ fn explain_error(
         ),
         AssignmentError::Other => (
             "Microsoft Graph reports an unspecified error".to_owned(),
+            "check the user's licenses in the Microsoft 365 admin center, fix the cause, then reprocess".to_owned(),
+        ),
+        AssignmentError::Unknown(code) => (
+            format!("Microsoft Graph reports the error '{code}', which this licensectl does not know"),
             "check the user's licenses in the Microsoft 365 admin center, fix the cause, then reprocess".to_owned(),
         ),
     }

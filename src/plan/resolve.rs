@@ -590,7 +590,10 @@ fn resolve_sku<'a>(
         CapabilityStatus::Suspended => Some("suspended"),
         CapabilityStatus::LockedOut => Some("locked out"),
         CapabilityStatus::Deleted => Some("deleted"),
-        CapabilityStatus::Enabled | CapabilityStatus::Warning => None,
+        // An unknown status is not refused here: Graph decides, and apply reports it.
+        CapabilityStatus::Enabled | CapabilityStatus::Warning | CapabilityStatus::Unknown(_) => {
+            None
+        }
     };
     if let Some(state) = unusable {
         diagnostics.push(

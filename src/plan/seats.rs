@@ -137,7 +137,7 @@ impl SeatLedger {
                 (name.part_number.clone(), sku_id),
                 SeatRow {
                     sku: name,
-                    capability_status: sku.capability_status,
+                    capability_status: sku.capability_status.clone(),
                     enabled: units.enabled,
                     warning: units.warning,
                     consumed: sku.consumed_units,

@@ -675,7 +675,7 @@ fn license_errors_are_reported_with_a_fix() {
             disabled_plans: Vec::new(),
             assigned_by_group: Some(group_id("Frontline")),
             state: AssignmentStateKind::Error,
-            error: Some(error),
+            error: Some(error.clone()),
             last_updated_date_time: None,
         });
         live.users.push(user);

@@ -451,7 +451,7 @@ pub fn process_group(t: &mut Tenant, g: usize, now: &str) {
                         disabled_plans: lic.disabled_plans.clone(),
                         assigned_by_group: Some(gid),
                         state: AssignmentStateKind::Error,
-                        error: Some(err),
+                        error: Some(err.clone()),
                         last_updated_date_time: Some(now.to_owned()),
                     });
                 }

@@ -18,7 +18,7 @@ use licensectl_model::snapshot::{
 use super::assign::{held_skus, recompute_assigned};
 
 /// One SKU of the embedded catalog.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SkuDef {
     /// `skuPartNumber`.
     pub part: &'static str,
@@ -636,10 +636,12 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         .map(|d| {
             let sku_id = SkuId(parse_id(d.sku_id));
             let used = consumed.get(&sku_id).copied().unwrap_or(0);
-            let enabled = match d.applies_to {
-                AppliesTo::Company => 1,
-                AppliesTo::User if Some(d.part) == full_sku => used,
-                AppliesTo::User => used + used / 10 + 5 + rng.random_range(0..5),
+            let enabled = if d.applies_to != AppliesTo::User {
+                1
+            } else if Some(d.part) == full_sku {
+                used
+            } else {
+                used + used / 10 + 5 + rng.random_range(0..5)
             };
             SubscribedSku {
                 id: Some(format!("{tenant_id}_{sku_id}")),
@@ -651,7 +653,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
                         .unwrap_or("contoso")
                         .to_owned(),
                 ),
-                applies_to: d.applies_to,
+                applies_to: d.applies_to.clone(),
                 capability_status: CapabilityStatus::Enabled,
                 consumed_units: used,
                 prepaid_units: LicenseUnitsDetail {
@@ -667,7 +669,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
                         service_plan_id: ServicePlanId(parse_id(id)),
                         service_plan_name: (*name).to_owned(),
                         provisioning_status: Some("Success".to_owned()),
-                        applies_to: Some(d.applies_to),
+                        applies_to: Some(d.applies_to.clone()),
                     })
                     .collect(),
                 sku_id,

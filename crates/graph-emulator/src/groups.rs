@@ -261,8 +261,8 @@ fn sku_json(tenant: &Tenant, s: &SubscribedSku, select: Option<&[&'static str]>)
         let v = match *p {
             "accountName" => s.account_name.clone().map_or(Value::Null, Value::String),
             "accountId" => s.account_id.clone().map_or(Value::Null, Value::String),
-            "appliesTo" => serde_json::to_value(s.applies_to).unwrap_or(Value::Null),
-            "capabilityStatus" => serde_json::to_value(s.capability_status).unwrap_or(Value::Null),
+            "appliesTo" => Value::String(s.applies_to.to_string()),
+            "capabilityStatus" => Value::String(s.capability_status.to_string()),
             "consumedUnits" => json!(s.consumed_units),
             "id" => Value::String(
                 s.id.clone()
@@ -282,7 +282,7 @@ fn sku_json(tenant: &Tenant, s: &SubscribedSku, select: Option<&[&'static str]>)
                             "servicePlanId": p.service_plan_id.to_string(),
                             "servicePlanName": p.service_plan_name,
                             "provisioningStatus": p.provisioning_status,
-                            "appliesTo": p.applies_to.and_then(|a| serde_json::to_value(a).ok()),
+                            "appliesTo": p.applies_to.as_ref().map(|a| Value::String(a.to_string())),
                         })
                     })
                     .collect(),

@@ -71,9 +71,9 @@ pub fn license_json(l: &AssignedLicense) -> Value {
 
 /// `licenseAssignmentState` JSON; a successful state's `error` is `"None"`.
 pub fn state_json(s: &LicenseAssignmentState) -> Value {
-    let error = match s.error {
+    let error = match &s.error {
         None => Value::String("None".to_owned()),
-        Some(e) => serde_json::to_value(e).unwrap_or(Value::Null),
+        Some(e) => Value::String(e.to_string()),
     };
     json!({
         "assignedByGroup": s.assigned_by_group.map(|g| g.to_string()),
@@ -81,7 +81,7 @@ pub fn state_json(s: &LicenseAssignmentState) -> Value {
         "error": error,
         "lastUpdatedDateTime": s.last_updated_date_time,
         "skuId": s.sku_id.to_string(),
-        "state": serde_json::to_value(s.state).unwrap_or(Value::Null),
+        "state": Value::String(s.state.to_string()),
     })
 }
 

@@ -154,7 +154,7 @@ mod tests {
         let errors: Vec<Option<AssignmentError>> = user
             .license_assignment_states
             .iter()
-            .map(|s| s.error)
+            .map(|s| s.error.clone())
             .collect();
         assert_eq!(
             errors,
@@ -162,7 +162,9 @@ mod tests {
                 None,
                 Some(AssignmentError::CountViolation),
                 None,
-                Some(AssignmentError::Other)
+                Some(AssignmentError::Unknown(
+                    "SomethingMicrosoftAddedLater".to_owned()
+                ))
             ]
         );
         assert_eq!(user.direct_states().count(), 1);
@@ -170,6 +172,77 @@ mod tests {
         assert_eq!(
             user.assigned_licenses[0].sku_id,
             user.license_assignment_states[0].sku_id
+        );
+    }
+
+    /// Graph's string-typed values are open sets: a value this build does not know decodes
+    /// (and is listed by `unknown_values`) instead of failing the whole snapshot.
+    #[test]
+    fn unknown_string_values_decode_and_are_listed() {
+        let text = r#"{
+          "version": 1,
+          "tenantId": "48a80680-7326-48cd-9935-b556b81d3a4e",
+          "subscribedSkus": [{
+            "skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965", "skuPartNumber": "SPE_E3",
+            "appliesTo": "Device", "capabilityStatus": "PendingRenewal", "consumedUnits": 1,
+            "prepaidUnits": {"enabled": 5},
+            "servicePlans": [{"servicePlanId": "57ff2da0-773e-42df-b2af-ffb7a2317929",
+                              "servicePlanName": "TEAMS1", "appliesTo": "Device"}]
+          }],
+          "users": [
+            {"id": "651080ba-71fb-5b9f-a1c0-924f2e50ba4c", "userPrincipalName": "a@contoso.com",
+             "licenseAssignmentStates": [
+               {"skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965", "state": "ActiveWithWarnings",
+                "error": "QuotaViolation"}]},
+            {"id": "651080ba-71fb-5b9f-a1c0-924f2e50ba4d", "userPrincipalName": "b@contoso.com",
+             "licenseAssignmentStates": [
+               {"skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965", "state": "ActiveWithWarnings",
+                "error": "Other"}]}
+          ]
+        }"#;
+        let snapshot = parse(text).expect("unknown values decode");
+        let sku = &snapshot.subscribed_skus[0];
+        assert_eq!(sku.applies_to, AppliesTo::Unknown("Device".to_owned()));
+        assert_eq!(
+            sku.capability_status,
+            CapabilityStatus::Unknown("PendingRenewal".to_owned())
+        );
+        let state = &snapshot.users[0].license_assignment_states[0];
+        assert_eq!(
+            state.state,
+            AssignmentStateKind::Unknown("ActiveWithWarnings".to_owned())
+        );
+        assert_eq!(
+            state.error,
+            Some(AssignmentError::Unknown("QuotaViolation".to_owned()))
+        );
+        assert_eq!(
+            snapshot.users[1].license_assignment_states[0].error,
+            Some(AssignmentError::Other)
+        );
+        assert_eq!(
+            snapshot
+                .unknown_values()
+                .into_iter()
+                .map(|u| format!("{} {} x{} e.g. {}", u.property, u.value, u.count, u.example))
+                .collect::<Vec<_>>(),
+            [
+                "appliesTo Device x1 e.g. SPE_E3",
+                "capabilityStatus PendingRenewal x1 e.g. SPE_E3",
+                "licenseAssignmentStates.error QuotaViolation x1 e.g. a@contoso.com",
+                "licenseAssignmentStates.state ActiveWithWarnings x2 e.g. a@contoso.com",
+                "servicePlans.appliesTo Device x1 e.g. SPE_E3",
+            ]
+        );
+        // Written back exactly as read.
+        let json = serde_json::to_value(&snapshot).expect("serializes");
+        assert_eq!(
+            json["users"][0]["licenseAssignmentStates"][0]["state"],
+            "ActiveWithWarnings"
+        );
+        assert_eq!(
+            json["subscribedSkus"][0]["capabilityStatus"],
+            "PendingRenewal"
         );
     }
 
@@ -199,8 +272,8 @@ mod tests {
                 "tenant.json:1:14: invalid tenant snapshot: missing field `tenantId`",
             ),
             (
-                "{\"version\": 1, \"tenantId\": \"48a80680-7326-48cd-9935-b556b81d3a4e\",\n \"subscribedSkus\": [{\"skuId\": \"05e9a617-0261-4cee-bb44-138d3ef5d965\", \"appliesTo\": \"Users\"}]}",
-                "tenant.json:2:90: invalid tenant snapshot: unknown variant `Users`, expected `User` or `Company`",
+                "{\"version\": 1, \"tenantId\": \"48a80680-7326-48cd-9935-b556b81d3a4e\",\n \"subscribedSkus\": [{\"skuId\": \"05e9a617-0261-4cee-bb44-138d3ef5d965\", \"appliesTo\": 7}]}",
+                "tenant.json:2:84: invalid tenant snapshot: invalid type: integer `7`, expected a string",
             ),
             (
                 "",

@@ -4,6 +4,69 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId};
 
+/// Declares an enum for one of Graph's string-typed values: the documented values as
+/// variants plus `Unknown(String)` for any other, so that a value Microsoft adds later
+/// (docs once said `Others` where Graph sends `Other`,
+/// https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/2510) decodes
+/// instead of failing a whole page. It serializes back to the exact string.
+macro_rules! open_string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+            /// A value this build does not know, kept as Graph sent it.
+            Unknown(String),
+        }
+
+        impl $name {
+            /// Every documented value.
+            pub const KNOWN: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as Graph spells it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)+
+                    $name::Unknown(other) => other,
+                }
+            }
+
+            /// True for a documented value.
+            pub fn is_known(&self) -> bool {
+                !matches!(self, $name::Unknown(_))
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(text: &str) -> Self {
+                match text {
+                    $($text => $name::$variant,)+
+                    other => $name::Unknown(other.to_owned()),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                Ok($name::from(text.as_ref()))
+            }
+        }
+    };
+}
+
 /// A whole tenant's license state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -105,28 +168,30 @@ pub struct ServicePlanInfo {
     pub applies_to: Option<AppliesTo>,
 }
 
-/// Whom a SKU or plan applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum AppliesTo {
-    /// Assignable to users.
-    User,
-    /// Tenant-wide; not assignable.
-    Company,
+open_string_enum! {
+    /// Whom a SKU or plan applies to (`appliesTo`, a string in Graph's metadata).
+    AppliesTo {
+        /// Assignable to users.
+        User => "User",
+        /// Tenant-wide; not assignable.
+        Company => "Company",
+    }
 }
 
-/// `capabilityStatus` of a subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum CapabilityStatus {
-    /// Active.
-    Enabled,
-    /// Expired, in the grace period.
-    Warning,
-    /// Suspended.
-    Suspended,
-    /// Deleted.
-    Deleted,
-    /// Locked out.
-    LockedOut,
+open_string_enum! {
+    /// `capabilityStatus` of a subscription (a string in Graph's metadata).
+    CapabilityStatus {
+        /// Active.
+        Enabled => "Enabled",
+        /// Expired, in the grace period.
+        Warning => "Warning",
+        /// Suspended.
+        Suspended => "Suspended",
+        /// Deleted.
+        Deleted => "Deleted",
+        /// Locked out.
+        LockedOut => "LockedOut",
+    }
 }
 
 /// `assignedLicense`.
@@ -187,34 +252,37 @@ pub struct LicenseAssignmentState {
     pub last_updated_date_time: Option<String>,
 }
 
-/// `licenseAssignmentState.state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum AssignmentStateKind {
-    /// Assigned and working.
-    Active,
-    /// Assigned, but part of it failed.
-    ActiveWithError,
-    /// Disabled.
-    Disabled,
-    /// Not assigned because of an error.
-    Error,
+open_string_enum! {
+    /// `licenseAssignmentState.state` (a string in Graph's metadata).
+    AssignmentStateKind {
+        /// Assigned and working.
+        Active => "Active",
+        /// Assigned, but part of it failed.
+        ActiveWithError => "ActiveWithError",
+        /// Disabled.
+        Disabled => "Disabled",
+        /// Not assigned because of an error.
+        Error => "Error",
+    }
 }
 
-/// `licenseAssignmentState.error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum AssignmentError {
-    /// Not enough seats.
-    CountViolation,
-    /// Conflicts with a plan of another license.
-    MutuallyExclusiveViolation,
-    /// A plan needs a plan the user does not have.
-    DependencyViolation,
-    /// A plan is not available in the user's usage location.
-    ProhibitedInUsageLocationViolation,
-    /// A unique attribute (e.g. proxy address) conflicts.
-    UniquenessViolation,
-    /// Anything else.
-    Other,
+open_string_enum! {
+    /// `licenseAssignmentState.error` (a string in Graph's metadata; `None` means no error
+    /// and decodes to `Option::None`).
+    AssignmentError {
+        /// Not enough seats.
+        CountViolation => "CountViolation",
+        /// Conflicts with a plan of another license.
+        MutuallyExclusiveViolation => "MutuallyExclusiveViolation",
+        /// A plan needs a plan the user does not have.
+        DependencyViolation => "DependencyViolation",
+        /// A plan is not available in the user's usage location.
+        ProhibitedInUsageLocationViolation => "ProhibitedInUsageLocationViolation",
+        /// A unique attribute (e.g. proxy address) conflicts.
+        UniquenessViolation => "UniquenessViolation",
+        /// Anything else (Graph's own catch-all value).
+        Other => "Other",
+    }
 }
 
 fn deserialize_assignment_error<'de, D>(d: D) -> Result<Option<AssignmentError>, D::Error>
@@ -222,11 +290,10 @@ where
     D: Deserializer<'de>,
 {
     let raw: Option<String> = Option::deserialize(d)?;
-    match raw.as_deref() {
-        None | Some("None") | Some("") => Ok(None),
-        Some(other) => serde_json::from_value(serde_json::Value::String(other.to_owned()))
-            .or(Ok(Some(AssignmentError::Other))),
-    }
+    Ok(match raw.as_deref() {
+        None | Some("None") | Some("") => None,
+        Some(other) => Some(AssignmentError::from(other)),
+    })
 }
 
 /// A group with its license fields and direct user members.
@@ -336,5 +403,82 @@ impl User {
         self.license_assignment_states
             .iter()
             .filter(|s| s.assigned_by_group.is_some())
+    }
+}
+
+/// A string value of the snapshot that this build does not know (see [`AppliesTo`],
+/// [`CapabilityStatus`], [`AssignmentStateKind`], [`AssignmentError`]), with how often it
+/// occurs: a reason to warn, never to fail.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UnknownValue {
+    /// Graph's property, e.g. `licenseAssignmentStates.state`.
+    pub property: &'static str,
+    /// The value as Graph sent it.
+    pub value: String,
+    /// How many objects carry it.
+    pub count: usize,
+    /// One object that carries it (a SKU part number or a UPN).
+    pub example: String,
+}
+
+impl TenantSnapshot {
+    /// Every unknown string value, by property then value.
+    pub fn unknown_values(&self) -> Vec<UnknownValue> {
+        use std::collections::BTreeMap;
+        let mut found: BTreeMap<(&'static str, String), (usize, String)> = BTreeMap::new();
+        let mut note = |property: &'static str, value: &str, example: &str| {
+            let entry = found
+                .entry((property, value.to_owned()))
+                .or_insert_with(|| (0, example.to_owned()));
+            entry.0 += 1;
+        };
+        for sku in &self.subscribed_skus {
+            if !sku.applies_to.is_known() {
+                note("appliesTo", sku.applies_to.as_str(), &sku.sku_part_number);
+            }
+            if !sku.capability_status.is_known() {
+                note(
+                    "capabilityStatus",
+                    sku.capability_status.as_str(),
+                    &sku.sku_part_number,
+                );
+            }
+            for plan in &sku.service_plans {
+                if let Some(applies) = plan.applies_to.as_ref().filter(|a| !a.is_known()) {
+                    note(
+                        "servicePlans.appliesTo",
+                        applies.as_str(),
+                        &sku.sku_part_number,
+                    );
+                }
+            }
+        }
+        for user in &self.users {
+            for state in &user.license_assignment_states {
+                if !state.state.is_known() {
+                    note(
+                        "licenseAssignmentStates.state",
+                        state.state.as_str(),
+                        &user.user_principal_name,
+                    );
+                }
+                if let Some(error) = state.error.as_ref().filter(|e| !e.is_known()) {
+                    note(
+                        "licenseAssignmentStates.error",
+                        error.as_str(),
+                        &user.user_principal_name,
+                    );
+                }
+            }
+        }
+        found
+            .into_iter()
+            .map(|((property, value), (count, example))| UnknownValue {
+                property,
+                value,
+                count,
+                example,
+            })
+            .collect()
     }
 }
