@@ -157,9 +157,6 @@ fn main() {
             _ => {}
         }
         users.push(User {
-            id,
-            user_principal_name: upn.clone(),
-            display_name: None,
             account_enabled: Some(true),
             usage_location: Some("US".to_owned()),
             assigned_licenses: states
@@ -170,6 +167,7 @@ fn main() {
                 })
                 .collect(),
             license_assignment_states: states,
+            ..User::new(id, upn.clone())
         });
         desired_users.push(DesiredUser {
             upn,
@@ -195,6 +193,7 @@ fn main() {
         subscribed_skus: skus,
         users,
         groups,
+        subscriptions: Vec::new(),
         apps: Vec::new(),
         service_plan_rules: Default::default(),
     };

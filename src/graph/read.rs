@@ -241,6 +241,7 @@ pub async fn read_tenant(
         subscribed_skus,
         users,
         groups,
+        subscriptions: Vec::new(),
         apps: Vec::new(),
         service_plan_rules: Default::default(),
     })

@@ -119,6 +119,7 @@ fn tenant() -> TenantSnapshot {
         ],
         users: Vec::new(),
         groups: Vec::new(),
+        subscriptions: Vec::new(),
         apps: Vec::new(),
         service_plan_rules: Default::default(),
     }
@@ -129,13 +130,9 @@ struct LiveUser(User);
 impl LiveUser {
     fn new(upn: &str) -> Self {
         LiveUser(User {
-            id: user_id(upn),
-            user_principal_name: upn.to_owned(),
-            display_name: None,
             account_enabled: Some(true),
             usage_location: Some("US".to_owned()),
-            assigned_licenses: Vec::new(),
-            license_assignment_states: Vec::new(),
+            ..User::new(user_id(upn), upn)
         })
     }
     fn location(mut self, location: Option<&str>) -> Self {

@@ -519,9 +519,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         } else {
             Some(LOCATIONS[rng.random_range(0..LOCATIONS.len())].to_owned())
         };
+        let id = UserId(guid(&mut rng));
         let mut user = User {
-            id: UserId(guid(&mut rng)),
-            user_principal_name: format!("{first}.{last}{i}@{}", opts.domain),
             display_name: Some(format!(
                 "{}{} {}{}",
                 &first[..1].to_uppercase(),
@@ -531,8 +530,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
             )),
             account_enabled: Some(rng.random::<f64>() >= 0.03),
             usage_location: location,
-            assigned_licenses: Vec::new(),
-            license_assignment_states: Vec::new(),
+            ..User::new(id, format!("{first}.{last}{i}@{}", opts.domain))
         };
         let roll: f64 = rng.random();
         let has_location = user.usage_location.is_some();
@@ -697,6 +695,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         subscribed_skus: skus,
         users,
         groups,
+        subscriptions: Vec::new(),
         apps: Vec::new(),
         service_plan_rules: rules,
     })

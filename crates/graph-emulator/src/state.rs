@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use licensectl_model::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId, parse_guid};
 use licensectl_model::snapshot::{
-    AppRegistration, AssignmentStateKind, Group, ServicePlanRules, SubscribedSku, TenantSnapshot,
-    User,
+    AppRegistration, AssignmentStateKind, CompanySubscription, Group, ServicePlanRules,
+    SubscribedSku, TenantSnapshot, User,
 };
 
 use super::error::EmulatorError;
@@ -27,6 +27,8 @@ pub struct Tenant {
     pub users: Vec<User>,
     /// Groups, in snapshot order.
     pub groups: Vec<Group>,
+    /// Commercial subscriptions (`GET /directory/subscriptions`).
+    pub subscriptions: Vec<CompanySubscription>,
     /// App registrations from the tenant file (empty: the default app is used).
     pub apps: Vec<AppRegistration>,
     /// Service plan rules.
@@ -92,6 +94,7 @@ impl Tenant {
             skus: snapshot.subscribed_skus,
             users: snapshot.users,
             groups: snapshot.groups,
+            subscriptions: snapshot.subscriptions,
             apps: snapshot.apps,
             rules: snapshot.service_plan_rules,
             sku_index,
@@ -112,6 +115,7 @@ impl Tenant {
             subscribed_skus: self.skus.clone(),
             users: self.users.clone(),
             groups: self.groups.clone(),
+            subscriptions: self.subscriptions.clone(),
             apps: self.apps.clone(),
             service_plan_rules: self.rules.clone(),
         }

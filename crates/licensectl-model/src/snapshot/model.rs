@@ -1,5 +1,7 @@
 //! Graph resource shapes as they appear in a snapshot (and on the wire).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId};
@@ -91,6 +93,9 @@ pub struct TenantSnapshot {
     /// Groups, with their direct user members.
     #[serde(default)]
     pub groups: Vec<Group>,
+    /// Commercial subscriptions (`GET /directory/subscriptions`), when read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<CompanySubscription>,
     /// Emulator only: app registrations allowed to get tokens, with their permissions.
     /// Empty in snapshots read from Graph.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -228,6 +233,131 @@ pub struct User {
     /// One entry per license source (direct, or each assigning group).
     #[serde(default)]
     pub license_assignment_states: Vec<LicenseAssignmentState>,
+    // Directory attributes that rules match on (snapshot version 2; absent from version 1
+    // files and when no rule needs them). Every one is optional: Graph returns only what
+    // `$select` asks for, and most are null for many users.
+    /// `department`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// `jobTitle`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_title: Option<String>,
+    /// `companyName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    /// `country` (free text: synced from AD's `co`/`c` or typed in the portal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// `state`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// `city`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// `officeLocation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub office_location: Option<String>,
+    /// `employeeType`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_type: Option<String>,
+    /// `userType`: `Member` or `Guest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<String>,
+    /// `onPremisesSyncEnabled`: true for accounts synchronized from Active Directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_sync_enabled: Option<bool>,
+    /// `onPremisesExtensionAttributes`: `extensionAttribute1` … `extensionAttribute15`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_extension_attributes: Option<BTreeMap<String, Option<String>>>,
+    /// `createdDateTime` (ISO 8601, as Graph sends it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<String>,
+    /// `signInActivity` (needs `AuditLog.Read.All` and Microsoft Entra ID P1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_activity: Option<SignInActivity>,
+}
+
+impl User {
+    /// A user with only an id and a UPN: enabled unknown, no usage location, no licenses,
+    /// no attributes.
+    pub fn new(id: UserId, user_principal_name: impl Into<String>) -> Self {
+        Self {
+            id,
+            user_principal_name: user_principal_name.into(),
+            display_name: None,
+            account_enabled: None,
+            usage_location: None,
+            assigned_licenses: Vec::new(),
+            license_assignment_states: Vec::new(),
+            department: None,
+            job_title: None,
+            company_name: None,
+            country: None,
+            state: None,
+            city: None,
+            office_location: None,
+            employee_type: None,
+            user_type: None,
+            on_premises_sync_enabled: None,
+            on_premises_extension_attributes: None,
+            created_date_time: None,
+            sign_in_activity: None,
+        }
+    }
+
+    /// `onPremisesExtensionAttributes.extensionAttribute{n}`, when set.
+    pub fn extension_attribute(&self, n: u8) -> Option<&str> {
+        self.on_premises_extension_attributes
+            .as_ref()?
+            .get(&format!("extensionAttribute{n}"))?
+            .as_deref()
+    }
+}
+
+/// `signInActivity`: when the user last signed in (ISO 8601 strings as Graph sends them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInActivity {
+    /// Last interactive sign-in attempt, successful or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sign_in_date_time: Option<String>,
+    /// Last non-interactive sign-in attempt, successful or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_non_interactive_sign_in_date_time: Option<String>,
+    /// Last successful sign-in of either kind (recorded since 2023-12-01).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_successful_sign_in_date_time: Option<String>,
+}
+
+/// `companySubscription` (`GET /directory/subscriptions`): one commercial subscription of
+/// a SKU, with its lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompanySubscription {
+    /// Subscription id (the values of `subscribedSku.subscriptionIds`).
+    pub id: String,
+    /// Commerce subscription id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commerce_subscription_id: Option<String>,
+    /// The product.
+    pub sku_id: SkuId,
+    /// The product's part number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku_part_number: Option<String>,
+    /// `Enabled`, `Warning`, `Suspended`, `Deleted` or `LockedOut`.
+    pub status: CapabilityStatus,
+    /// Seats in this subscription.
+    #[serde(default)]
+    pub total_licenses: i64,
+    /// True for a trial.
+    #[serde(default)]
+    pub is_trial: bool,
+    /// When it was created (ISO 8601).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<String>,
+    /// When it moves to its next state unless renewed (ISO 8601).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_lifecycle_date_time: Option<String>,
 }
 
 /// `licenseAssignmentState`.
