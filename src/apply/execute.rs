@@ -12,9 +12,9 @@
 //! phase goes on. Nothing here decides *what* to write: that is the schedule's job.
 //!
 //! [`Executor::run`] is a thin loop that only does I/O (journal, send, sleep); what it
-//! sends and what it makes of the answers are pure functions over plain data: [`pack`]
-//! (which writes go in which `$batch` this round), [`classify`] (what each answer means),
-//! [`settle`] (what becomes of each unit) and [`Pacer`] (how much to send, how long to
+//! sends and what it makes of the answers are pure functions over plain data: `pack`
+//! (which writes go in which `$batch` this round), `classify` (what each answer means),
+//! `settle` (what becomes of each unit) and [`Pacer`] (how much to send, how long to
 //! pause).
 
 use std::collections::HashMap;
@@ -150,8 +150,8 @@ impl Executor<'_> {
     /// Runs `phase`; one outcome per unit, in the phase's order. Errors only when the
     /// journal cannot be written (then nothing more is sent).
     ///
-    /// Each round: pack what the pacer allows ([`pack`]), journal and send it, classify
-    /// the answers ([`classify`]), settle the units ([`settle`]), then pause for the
+    /// Each round: pack what the pacer allows (`pack`), journal and send it, classify
+    /// the answers (`classify`), settle the units (`settle`), then pause for the
     /// longest `Retry-After` or the pacer's spread, whichever is longer.
     pub async fn run(&self, phase: &Phase) -> Result<Vec<UnitOutcome>, ApplyError> {
         let label = phase.kind.label();
