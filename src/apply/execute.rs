@@ -10,26 +10,39 @@
 //!
 //! A failure that cannot be retried is recorded for its principal and the rest of the
 //! phase goes on. Nothing here decides *what* to write: that is the schedule's job.
+//!
+//! [`Executor::run`] is a thin loop that only does I/O (journal, send, sleep); what it
+//! sends and what it makes of the answers are pure functions over plain data: `pack`
+//! (which writes go in which `$batch` this round), `classify` (what each answer means),
+//! `settle` (what becomes of each unit) and [`Pacer`] (how much to send, how long to
+//! pause).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::graph::GraphClient;
-use crate::graph::client::{BATCH_MAX, BatchResponse, ClientStats};
-use crate::graph::error::ApiError;
+use crate::graph::client::{BATCH_MAX, ClientStats};
 use crate::graph::read::{ReadEvent, ReadProgress};
-use crate::graph::retry::{Decision, Failure, parse_retry_after};
 use crate::plan::Principal;
 
 use super::ApplyError;
 use super::journal::{Entry, Event, Journal};
-use super::schedule::{Operation, Phase};
+use super::schedule::{Operation, Phase, Unit};
+
+mod classify;
+mod pacer;
+mod pack;
+mod settle;
+
+use classify::{Answer, BatchAnswer, ItemResult, classify};
+pub use pacer::Pacer;
+use pack::Batch;
+use settle::settle;
 
 /// Most batches built per round and sent concurrently (the client's limiter decides how
 /// many are really in flight).
@@ -61,6 +74,20 @@ pub enum UnitOutcome {
     Failed(WriteFailure),
 }
 
+impl UnitOutcome {
+    /// The outcome of a unit the phase never got to.
+    fn not_attempted() -> Self {
+        UnitOutcome::Failed(WriteFailure {
+            operation: "assignLicense",
+            status: 0,
+            code: None,
+            message: "not attempted".to_owned(),
+            request_id: None,
+            attempts: 0,
+        })
+    }
+}
+
 /// Runs phases against one client, journalling everything.
 pub struct Executor<'a> {
     /// The Graph client.
@@ -71,99 +98,10 @@ pub struct Executor<'a> {
     pub progress: &'a dyn ReadProgress,
 }
 
-/// The time one paced round of writes is meant to take: short, so that a round is a small
-/// burst (a burst of a second's writes overruns a token bucket that refills steadily).
-const PACE_INTERVAL: Duration = Duration::from_millis(100);
-/// The longest round the pacer plans for (Graph answering a `$batch` slowly).
-const MAX_ROUND: Duration = Duration::from_secs(10);
-/// The slowest pace (writes per second).
-const MIN_RATE: f64 = 1.0;
-/// The largest round before Graph first throttles (bounds the 429s of the round that
-/// finds the budget's edge).
-const SLOW_START_MAX: usize = 2000;
-
-/// Paces a phase's writes so that a long apply settles at the tenant's write budget
-/// instead of re-sending everything into a wall of 429s. Until Graph first throttles, the
-/// round size doubles after each clean round, up to 2,000 writes (slow start). A throttled
-/// round sets the rate to a quarter above the rate Graph accepted in it (the share of the
-/// round's writes not answered 429, at the rate they were sent; the first throttled round
-/// measures over its duration, at least 100 ms): at a write budget that converges on
-/// the budget with about one 429 per four writes, while 429s that come at random (Graph
-/// under load, up to one in five) leave the rate where it was instead of ratcheting it
-/// down. 503s, dropped connections and failed items say nothing about the rate and do not
-/// move it. A full clean round grows the rate by a quarter (an underestimate recovers
-/// within a few rounds). A round carries the writes the rate allows over the time a round
-/// takes (at least 100 ms, longer when Graph answers slowly), so that latency does not
-/// pass for throttling; it is spread to take `sent / rate` seconds. Pure: the caller
-/// measures and sleeps.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pacer {
-    wave: usize,
-    rate: Option<f64>,
-    /// How long the last round's writes took (at least [`PACE_INTERVAL`]).
-    round: Duration,
-}
-
-impl Pacer {
-    /// A pacer whose first round sends `initial` writes.
-    pub fn new(initial: usize) -> Self {
-        Self {
-            wave: initial.max(1),
-            rate: None,
-            round: PACE_INTERVAL,
-        }
-    }
-
-    /// The learned rate (writes per second), once Graph has throttled.
-    pub fn rate(&self) -> Option<f64> {
-        self.rate
-    }
-
-    /// How many writes the next round may send.
-    pub fn wave(&self) -> usize {
-        match self.rate {
-            None => self.wave,
-            Some(r) => ((r * self.round.as_secs_f64()).round() as usize).max(BATCH_MAX),
-        }
-    }
-
-    /// Records a round that sent `sent` writes, of which `throttled` were answered 429, in
-    /// `elapsed`; returns the pause before the next round.
-    pub fn record(&mut self, sent: usize, throttled: usize, elapsed: Duration) -> Duration {
-        let full = sent >= self.wave();
-        let accepted = sent.saturating_sub(throttled) as f64;
-        self.rate = match (self.rate, throttled > 0) {
-            (None, false) => {
-                if full {
-                    self.wave = self
-                        .wave
-                        .saturating_mul(2)
-                        .min(SLOW_START_MAX.max(self.wave));
-                }
-                None
-            }
-            (None, true) => {
-                // A round that found the edge fast says little about the refill rate:
-                // measure it over at least one pacing interval.
-                let secs = elapsed.max(PACE_INTERVAL).as_secs_f64();
-                Some((accepted / secs * 1.25).max(MIN_RATE))
-            }
-            // The share Graph accepted of writes sent at rate `r`, not writes over elapsed
-            // time: a round that took long because Graph answered slowly was not throttled.
-            (Some(r), true) => Some((r * accepted / sent.max(1) as f64 * 1.25).max(MIN_RATE)),
-            (Some(r), false) if full => Some(r * 1.25),
-            (Some(r), false) => Some(r),
-        };
-        self.round = elapsed.clamp(PACE_INTERVAL, MAX_ROUND);
-        match self.rate {
-            Some(r) => Duration::from_secs_f64((sent as f64 / r).min(60.0)).saturating_sub(elapsed),
-            None => Duration::ZERO,
-        }
-    }
-}
-
-/// A unit in flight.
+/// A unit in flight: how far its operations got and how often it was tried.
+#[derive(Debug, Clone)]
 struct Pending<'p> {
+    /// The unit's index in its phase.
     index: usize,
     principal: &'p Principal,
     operations: &'p [Operation],
@@ -173,66 +111,35 @@ struct Pending<'p> {
     /// Attempts answered 429 (they do not count against `--max-attempts`: Graph asks to
     /// wait and retry, and the deadline bounds them).
     throttled: u32,
+    /// When the first attempt was sent.
     started: Option<Instant>,
 }
 
-#[derive(Serialize)]
-struct Item {
-    id: String,
-    method: &'static str,
-    url: String,
-    headers: Value,
-    body: Value,
-    #[serde(rename = "dependsOn", skip_serializing_if = "Vec::is_empty")]
-    depends_on: Vec<String>,
-}
+impl<'p> Pending<'p> {
+    fn new(index: usize, unit: &'p Unit) -> Self {
+        Self {
+            index,
+            principal: &unit.principal,
+            operations: &unit.operations,
+            next: 0,
+            attempts: 0,
+            throttled: 0,
+            started: None,
+        }
+    }
 
-/// The JSON body of an operation.
-fn body_of(op: &Operation) -> Value {
-    match op {
-        Operation::SetUsageLocation { usage_location } => {
-            json!({ "usageLocation": usage_location })
-        }
-        Operation::AssignLicense { request } => {
-            serde_json::to_value(request).unwrap_or(Value::Null)
-        }
+    /// Operations not done yet.
+    fn remaining(&self) -> usize {
+        self.operations.len() - self.next
     }
 }
 
-fn item_for(principal: &Principal, op: &Operation, id: String, depends_on: Vec<String>) -> Item {
-    // Groups have no usage location and the planner never asks for one; were it asked,
-    // Graph's answer (400) would be recorded like any other failure.
-    let (method, url) = match (principal, op) {
-        (Principal::User { id: user, .. }, Operation::SetUsageLocation { .. }) => {
-            ("PATCH", format!("/users/{user}"))
-        }
-        (Principal::User { id: user, .. }, Operation::AssignLicense { .. }) => {
-            ("POST", format!("/users/{user}/assignLicense"))
-        }
-        (Principal::Group { id: group, .. }, Operation::AssignLicense { .. }) => {
-            ("POST", format!("/groups/{group}/assignLicense"))
-        }
-        (Principal::Group { id: group, .. }, Operation::SetUsageLocation { .. }) => {
-            ("PATCH", format!("/groups/{group}"))
-        }
-    };
-    Item {
-        id,
-        method,
-        url,
-        headers: json!({ "Content-Type": "application/json" }),
-        body: body_of(op),
-        depends_on,
-    }
-}
-
-/// What became of one item in a round.
-enum ItemResult {
-    Ok,
-    /// Its dependency failed (424): it follows the dependency's fate.
-    Dependency,
-    Retry(Duration),
-    Failed(WriteFailure),
+/// One write of a round: a unit (by its index in the pending list) and one of its
+/// operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Slot {
+    unit: usize,
+    op: usize,
 }
 
 impl Executor<'_> {
@@ -242,6 +149,10 @@ impl Executor<'_> {
 
     /// Runs `phase`; one outcome per unit, in the phase's order. Errors only when the
     /// journal cannot be written (then nothing more is sent).
+    ///
+    /// Each round: pack what the pacer allows (`pack`), journal and send it, classify
+    /// the answers (`classify`), settle the units (`settle`), then pause for the
+    /// longest `Retry-After` or the pacer's spread, whichever is longer.
     pub async fn run(&self, phase: &Phase) -> Result<Vec<UnitOutcome>, ApplyError> {
         let label = phase.kind.label();
         self.progress.event(ReadEvent::Phase {
@@ -259,15 +170,7 @@ impl Executor<'_> {
             .units
             .iter()
             .enumerate()
-            .map(|(index, unit)| Pending {
-                index,
-                principal: &unit.principal,
-                operations: &unit.operations,
-                next: 0,
-                attempts: 0,
-                throttled: 0,
-                started: None,
-            })
+            .map(|(index, unit)| Pending::new(index, unit))
             .collect();
         let policy = *self.client.policy();
         let mut rng = StdRng::from_os_rng();
@@ -275,277 +178,77 @@ impl Executor<'_> {
         while !pending.is_empty() {
             let wave = pacer.wave();
             let round_started = Instant::now();
-            // Graph supports `dependsOn` only as one pattern per batch (all parallel, one
-            // serial chain, or all on one request): a usage location PATCH and the
-            // assignLicense depending on it travel alone, as one serial chain; single
-            // writes are packed twenty to a batch, all parallel.
-            let mut batches: Vec<Vec<usize>> = Vec::new();
-            let mut current: Vec<usize> = Vec::new();
-            let mut items_this_round = 0;
-            for (i, p) in pending.iter().enumerate() {
-                let n = p.operations.len() - p.next;
-                if items_this_round + n > wave && items_this_round > 0 {
-                    break;
-                }
-                items_this_round += n;
-                if n > 1 {
-                    batches.push(vec![i]);
-                    continue;
-                }
-                current.push(i);
-                if current.len() == BATCH_MAX {
-                    batches.push(std::mem::take(&mut current));
-                }
+            let round = pack::pack(pending.iter().map(Pending::remaining), wave);
+            pack::begin(&mut pending, &round, Instant::now());
+            let batches = pack::batches(&pending, &round);
+            // Every write of the round is known here (`batches`), before any of it is
+            // journalled or sent: the place for a last check of what goes out. The
+            // requests are journalled before any of them is sent.
+            for entry in pack::requests(&pending, &batches, label) {
+                self.journal(entry)?;
             }
-            if !current.is_empty() {
-                batches.push(current);
+            let mut results: HashMap<Slot, Answer> = HashMap::new();
+            for (b, answer) in self.send(&batches).await {
+                let now = Instant::now();
+                results.extend(classify(
+                    &batches[b],
+                    &answer,
+                    &pending,
+                    &policy,
+                    now,
+                    &mut rng,
+                ));
             }
-            // Journal the requests of this round before sending any of them.
-            for members in &batches {
-                for &pi in members {
-                    let p = &mut pending[pi];
-                    p.attempts += 1;
-                    p.started.get_or_insert_with(Instant::now);
-                    for op in &p.operations[p.next..] {
-                        self.journal(Entry {
-                            event: Some(Event::Request),
-                            phase: Some(label),
-                            principal: Some(p.principal.clone()),
-                            operation: Some(op.name()),
-                            attempt: Some(p.attempts),
-                            body: Some(body_of(op)),
-                            ..Entry::default()
-                        })?;
-                    }
-                }
-            }
-            let sends = batches.iter().map(|members| {
-                let mut items = Vec::new();
-                let mut owners: Vec<(usize, usize)> = Vec::new(); // (pending idx, op idx)
-                for &pi in members {
-                    let p = &pending[pi];
-                    let mut previous: Option<String> = None;
-                    for op_index in p.next..p.operations.len() {
-                        let id = (items.len() + 1).to_string();
-                        items.push(item_for(
-                            p.principal,
-                            &p.operations[op_index],
-                            id.clone(),
-                            previous.iter().cloned().collect(),
-                        ));
-                        owners.push((pi, op_index));
-                        previous = Some(id);
-                    }
-                }
-                async move {
-                    let result = self.client.post_batch(&items).await;
-                    (items, owners, result)
-                }
-            });
-            let answers: Vec<_> = stream::iter(sends)
-                .buffer_unordered(BATCHES_IN_FLIGHT)
-                .collect()
-                .await;
+            self.count(&results);
 
-            let mut results: HashMap<(usize, usize), (ItemResult, Option<String>, u16)> =
-                HashMap::new();
-            for (items, owners, result) in answers {
-                match result {
-                    Err(error) => {
-                        // The batch got no usable answer even after the client's retries.
-                        for &(pi, op_index) in &owners {
-                            let p = &pending[pi];
-                            results.insert(
-                                (pi, op_index),
-                                (
-                                    ItemResult::Failed(WriteFailure {
-                                        operation: p.operations[op_index].name(),
-                                        status: 0,
-                                        code: error.code().map(|c| c.as_str().to_owned()),
-                                        message: error.to_string(),
-                                        request_id: None,
-                                        attempts: p.attempts,
-                                    }),
-                                    None,
-                                    0,
-                                ),
-                            );
-                        }
-                    }
-                    Ok((responses, batch_request_id)) => {
-                        let by_id: HashMap<&str, &BatchResponse> =
-                            responses.iter().map(|r| (r.id.as_str(), r)).collect();
-                        for (item, &(pi, op_index)) in items.iter().zip(&owners) {
-                            let p = &pending[pi];
-                            let operation = p.operations[op_index].name();
-                            let Some(answer) = by_id.get(item.id.as_str()) else {
-                                results.insert(
-                                    (pi, op_index),
-                                    (
-                                        ItemResult::Failed(WriteFailure {
-                                            operation,
-                                            status: 0,
-                                            code: None,
-                                            message: format!(
-                                                "the $batch answer has no response for item {}",
-                                                item.id
-                                            ),
-                                            request_id: batch_request_id.clone(),
-                                            attempts: p.attempts,
-                                        }),
-                                        batch_request_id.clone(),
-                                        0,
-                                    ),
-                                );
-                                continue;
-                            };
-                            let request_id = answer
-                                .header("request-id")
-                                .map(str::to_owned)
-                                .or_else(|| {
-                                    (!answer.is_success())
-                                        .then(|| answer.error().request_id)
-                                        .flatten()
-                                })
-                                .or_else(|| batch_request_id.clone());
-                            let outcome = if answer.is_success() {
-                                ItemResult::Ok
-                            } else if answer.status == 424 {
-                                ItemResult::Dependency
-                            } else {
-                                let retry_after =
-                                    answer.header("retry-after").and_then(parse_retry_after);
-                                if answer.status == 429 {
-                                    // Item 429s are paced by the round's `Pacer`; halving
-                                    // the HTTP concurrency as well would slow the writes
-                                    // twice for one signal.
-                                    ClientStats::bump(&self.client.stats().throttled, 1);
-                                }
-                                let elapsed = p.started.map(|s| s.elapsed()).unwrap_or_default();
-                                let counted = if answer.status == 429 {
-                                    1
-                                } else {
-                                    p.attempts.saturating_sub(p.throttled).max(1)
-                                };
-                                match policy.decide(
-                                    counted,
-                                    Failure::Status(answer.status, retry_after),
-                                    elapsed,
-                                    &mut rng,
-                                ) {
-                                    Decision::RetryAfter(wait) => {
-                                        ClientStats::bump(&self.client.stats().retries, 1);
-                                        ItemResult::Retry(wait)
-                                    }
-                                    Decision::GiveUp | Decision::Exhausted => {
-                                        let error: ApiError = answer.error();
-                                        ItemResult::Failed(WriteFailure {
-                                            operation,
-                                            status: answer.status,
-                                            code: Some(error.code.as_str().to_owned()),
-                                            message: error.message.clone(),
-                                            request_id: request_id.clone(),
-                                            attempts: p.attempts,
-                                        })
-                                    }
-                                }
-                            };
-                            results.insert((pi, op_index), (outcome, request_id, answer.status));
-                        }
-                    }
+            let settlement = settle(pending, results, label);
+            for unit in settlement.units {
+                for entry in unit.results {
+                    self.journal(entry)?;
+                }
+                if let Some(outcome) = unit.outcome {
+                    outcomes[unit.index] = Some(outcome);
+                    self.progress.event(ReadEvent::Items(1));
                 }
             }
-
-            // Settle each unit: done, failed, or pending again from its first unfinished op.
-            let mut still: Vec<Pending<'_>> = Vec::new();
-            let mut wait = Duration::ZERO;
-            let mut throttled_this_round = 0;
-            for (pi, mut p) in pending.into_iter().enumerate() {
-                let mut verdict: Option<UnitOutcome> = None;
-                let mut retry: Option<Duration> = None;
-                let first = p.next;
-                for op_index in first..p.operations.len() {
-                    let Some((result, request_id, status)) = results.remove(&(pi, op_index)) else {
-                        continue;
-                    };
-                    let operation = p.operations[op_index].name();
-                    if status == 429 {
-                        p.throttled += 1;
-                        throttled_this_round += 1;
-                    }
-                    let (outcome, code, message) = match &result {
-                        ItemResult::Ok => ("ok", None, None),
-                        ItemResult::Dependency => (
-                            "dependency-failed",
-                            None,
-                            Some("not run: the request it depends on failed".to_owned()),
-                        ),
-                        ItemResult::Retry(_) => ("retry", None, None),
-                        ItemResult::Failed(f) => {
-                            ("failed", f.code.clone(), Some(f.message.clone()))
-                        }
-                    };
-                    self.journal(Entry {
-                        event: Some(Event::Result),
-                        phase: Some(label),
-                        principal: Some(p.principal.clone()),
-                        operation: Some(operation),
-                        attempt: Some(p.attempts),
-                        status: Some(status),
-                        outcome: Some(outcome),
-                        request_id,
-                        error_code: code,
-                        message,
-                        ..Entry::default()
-                    })?;
-                    if verdict.is_some() || retry.is_some() {
-                        continue;
-                    }
-                    match result {
-                        ItemResult::Ok => p.next = op_index + 1,
-                        ItemResult::Dependency => {}
-                        ItemResult::Retry(d) => retry = Some(d),
-                        ItemResult::Failed(f) => verdict = Some(UnitOutcome::Failed(f)),
-                    }
-                }
-                if verdict.is_none() && retry.is_none() && p.next >= p.operations.len() {
-                    verdict = Some(UnitOutcome::Applied);
-                }
-                match verdict {
-                    Some(outcome) => {
-                        outcomes[p.index] = Some(outcome);
-                        self.progress.event(ReadEvent::Items(1));
-                    }
-                    None => {
-                        wait = wait.max(retry.unwrap_or(Duration::ZERO));
-                        still.push(p);
-                    }
-                }
-            }
-            pending = still;
-            let pace = pacer.record(
-                items_this_round,
-                throttled_this_round,
-                round_started.elapsed(),
-            );
-            let wait = wait.max(pace);
+            pending = settlement.pending;
+            let pace = pacer.record(round.writes, settlement.throttled, round_started.elapsed());
+            let wait = settlement.wait.max(pace);
             if !pending.is_empty() && !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
         }
         Ok(outcomes
             .into_iter()
-            .map(|o| {
-                o.unwrap_or(UnitOutcome::Failed(WriteFailure {
-                    operation: "assignLicense",
-                    status: 0,
-                    code: None,
-                    message: "not attempted".to_owned(),
-                    request_id: None,
-                    attempts: 0,
-                }))
-            })
+            .map(|o| o.unwrap_or_else(UnitOutcome::not_attempted))
             .collect())
+    }
+
+    /// Counts the round's item 429s and retries in the client's stats. (Item 429s are
+    /// paced by the round's [`Pacer`]; halving the HTTP concurrency as well would slow the
+    /// writes twice for one signal.)
+    fn count(&self, results: &HashMap<Slot, Answer>) {
+        let stats = self.client.stats();
+        let throttled = results.values().filter(|a| a.status == 429).count();
+        let retries = results
+            .values()
+            .filter(|a| matches!(a.result, ItemResult::Retry(_)))
+            .count();
+        ClientStats::bump(&stats.throttled, throttled as u64);
+        ClientStats::bump(&stats.retries, retries as u64);
+    }
+
+    /// Sends `batches`, up to [`BATCHES_IN_FLIGHT`] at once; each answer with the index of
+    /// its batch, in the order they arrive.
+    async fn send(&self, batches: &[Batch]) -> Vec<(usize, BatchAnswer)> {
+        let sends = batches
+            .iter()
+            .enumerate()
+            .map(|(b, batch)| async move { (b, self.client.post_batch(&batch.items).await) });
+        stream::iter(sends)
+            .buffer_unordered(BATCHES_IN_FLIGHT)
+            .collect()
+            .await
     }
 }
 
@@ -569,62 +272,51 @@ impl WriteFailure {
 
 #[cfg(test)]
 mod tests {
+    //! Helpers shared by the tests of the pure parts.
+
     use super::*;
+    use crate::ids::{SkuId, UserId};
+    use crate::plan::AssignLicenseRequest;
+    use crate::snapshot::AssignedLicense;
 
-    #[test]
-    fn the_pacer_slow_starts_then_settles_on_a_rate() {
-        let ms = Duration::from_millis;
-        let mut p = Pacer::new(160);
-        assert_eq!(p.record(160, 0, ms(10)), Duration::ZERO);
-        assert_eq!(p.wave(), 320, "slow start doubles");
-        // A short round (the last items) does not grow the wave.
-        p.record(100, 0, ms(10));
-        assert_eq!(p.wave(), 320);
-        // First throttle: a quarter above what got through.
-        let pause = p.record(320, 160, ms(100));
-        assert_eq!(p.rate(), Some(2000.0));
-        assert_eq!(p.wave(), 200, "a pacing interval of writes at 2,000/s");
-        assert_eq!(pause, ms(60), "the round is spread to 160 ms");
-        // At a budget of 1,200/s the round of 200 (over 100 ms) gets 120 through.
-        p.record(200, 80, ms(100));
-        assert_eq!(p.rate(), Some(1500.0));
-        // Random 429s on a fifth of the writes leave the rate alone (503s and dropped
-        // connections are not counted at all).
-        assert_eq!(p.wave(), 150);
-        p.record(150, 30, ms(100));
-        assert_eq!(p.rate(), Some(1500.0));
-        // A full clean round grows it by a quarter.
-        p.record(150, 0, ms(100));
-        assert_eq!(p.rate(), Some(1875.0));
+    pub(super) fn user(n: u128, name: &str) -> Principal {
+        Principal::User {
+            id: UserId(uuid::Uuid::from_u128(n)),
+            name: name.into(),
+        }
     }
 
-    #[test]
-    fn the_pacer_does_not_take_latency_for_throttling() {
-        let mut p = Pacer::new(160);
-        p.record(160, 40, Duration::from_millis(100));
-        assert_eq!(p.rate(), Some(1500.0));
-        // Graph takes 2 s to answer: the rate holds under random 429s instead of falling
-        // by the ratio of latency to interval, and a round carries 2 s of writes.
-        p.record(150, 30, Duration::from_secs(2));
-        assert_eq!(p.rate(), Some(1500.0));
-        assert_eq!(p.wave(), 3000, "two seconds of writes");
-        for _ in 0..10 {
-            let wave = p.wave();
-            p.record(wave, wave / 5, Duration::from_secs(2));
+    pub(super) fn location(code: &str) -> Operation {
+        Operation::SetUsageLocation {
+            usage_location: code.to_owned(),
         }
-        assert_eq!(p.rate(), Some(1500.0));
-        // A budget below the rate still brings it down: half the writes refused.
-        p.record(3000, 1500, Duration::from_secs(2));
-        assert_eq!(p.rate(), Some(937.5));
     }
 
-    #[test]
-    fn the_pacer_never_stops() {
-        let mut p = Pacer::new(160);
-        for _ in 0..40 {
-            p.record(20, 20, Duration::from_millis(10));
+    pub(super) fn assign() -> Operation {
+        Operation::AssignLicense {
+            request: AssignLicenseRequest {
+                add_licenses: vec![AssignedLicense {
+                    sku_id: SkuId(uuid::Uuid::from_u128(0xe5)),
+                    disabled_plans: Vec::new(),
+                }],
+                remove_licenses: Vec::new(),
+            },
         }
-        assert_eq!(p.rate(), Some(MIN_RATE));
-        assert_eq!(p.wave(), BATCH_MAX, "never a round under one batch");
+    }
+
+    pub(super) fn pending<'p>(
+        index: usize,
+        principal: &'p Principal,
+        operations: &'p [Operation],
+    ) -> Pending<'p> {
+        Pending {
+            index,
+            principal,
+            operations,
+            next: 0,
+            attempts: 0,
+            throttled: 0,
+            started: None,
+        }
     }
 }

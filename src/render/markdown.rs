@@ -5,9 +5,10 @@
 
 use std::fmt::Write;
 
-use crate::plan::{Change, FindingKind, Plan, safety};
+use crate::plan::Plan;
 
-use super::{Mode, change_lines, principal_marker, tenant_label};
+use super::Mode;
+use super::view::{ChangeView, FindingView, Headline, Mark, View, view};
 
 /// Escapes text for a table cell or inline use.
 fn esc(text: &str) -> String {
@@ -44,55 +45,64 @@ fn sku_list<'a>(items: impl Iterator<Item = (&'a str, bool)>) -> String {
 
 /// Renders a plan or drift report as GitHub-flavoured Markdown.
 pub fn render(plan: &Plan, mode: Mode) -> String {
+    let v = view(plan, mode);
     let mut out = String::new();
-    let s = &plan.summary;
-    let title = match mode {
-        Mode::Plan => "licensectl plan",
-        Mode::Drift => "licensectl drift report",
-    };
-    let _ = writeln!(out, "### {title}: {}", code(&tenant_label(plan)));
-    let _ = writeln!(out);
+    headline(&mut out, &v);
+    counts(&mut out, &v);
+    seats(&mut out, &v);
+    changes(&mut out, &v);
+    findings(&mut out, &v);
+    problems(&mut out, &v);
+    out
+}
 
-    let headline = match mode {
-        Mode::Plan if !plan.has_changes => {
-            "**No changes.** The tenant matches the configuration.".to_owned()
-        }
-        Mode::Plan => format!(
+/// The title, the verdict and the alerts (destructive removals, errors, safety refusal).
+fn headline(out: &mut String, v: &View<'_>) {
+    let s = v.summary;
+    let _ = writeln!(out, "### {}: {}", v.title, code(&v.tenant));
+    let _ = writeln!(out);
+    let headline = match v.headline {
+        Headline::NoChanges => "**No changes.** The tenant matches the configuration.".to_owned(),
+        Headline::Changes => format!(
             "**Plan: {} to add, {} to change, {} to remove.**",
             s.add, s.change, s.remove
         ),
-        Mode::Drift if !plan.has_drift() => "**No drift.**".to_owned(),
-        Mode::Drift => format!(
+        Headline::NoDrift => "**No drift.**".to_owned(),
+        Headline::Drift => format!(
             "**Drift: {} principals differ, {} findings.**",
             s.principals_changed, s.findings
         ),
     };
     let _ = writeln!(out, "{headline}");
-    let destructive = plan.changes.iter().filter(|c| c.is_destructive()).count();
-    if destructive > 0 {
+    if v.destructive > 0 {
         let _ = writeln!(
             out,
-            "\n> [!WARNING]\n> {destructive} principal(s) lose a license entirely (destructive). A removed Exchange Online license starts the mailbox's 30-day grace period."
+            "\n> [!WARNING]\n> {} principal(s) lose a license entirely (destructive). A removed Exchange Online license starts the mailbox's 30-day grace period.",
+            v.destructive
         );
     }
-    if plan.has_errors() {
+    if v.has_errors {
         let _ = writeln!(
             out,
             "\n> [!CAUTION]\n> The plan has {} error(s) and cannot be applied.",
             s.errors
         );
     }
-    if plan.safety.refused {
+    if v.safety.refused {
         let _ = writeln!(
             out,
             "\n> [!CAUTION]\n> The plan is refused by the safety limits:"
         );
-        for violation in &plan.safety.violations {
-            let _ = writeln!(out, "> - {}", esc(&safety::describe(violation)));
+        for violation in &v.safety.violations {
+            let _ = writeln!(out, "> - {}", esc(&violation.text));
         }
     }
     let _ = writeln!(out);
+}
 
+/// The table of counts.
+fn counts(out: &mut String, v: &View<'_>) {
+    let s = v.summary;
     let _ = writeln!(out, "| | Count |");
     let _ = writeln!(out, "|---|---:|");
     let rows = [
@@ -117,140 +127,85 @@ pub fn render(plan: &Plan, mode: Mode) -> String {
     for (label, value) in rows {
         let _ = writeln!(out, "| {label} | {value} |");
     }
-
-    if !plan.seats.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "#### Seats");
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "| SKU | Status | Enabled | Warning | Consumed | Free | Needed | Freed | In use after | |"
-        );
-        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
-        for row in &plan.seats {
-            let _ = writeln!(
-                out,
-                "| {} | {:?} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                code(&row.sku.part_number),
-                row.capability_status,
-                row.enabled,
-                row.warning,
-                row.consumed,
-                row.free,
-                row.needed,
-                row.freed,
-                row.consumed_after,
-                if row.oversubscribed {
-                    "**oversubscribed**"
-                } else {
-                    "ok"
-                }
-            );
-        }
-    }
-
-    if !plan.changes.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "#### Changes");
-        let _ = writeln!(out);
-        let _ = writeln!(out, "| | Principal | Add | Change | Remove |");
-        let _ = writeln!(out, "|---|---|---|---|---|");
-        for change in &plan.changes {
-            change_row(&mut out, change);
-        }
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "<details><summary>Details ({} principals)</summary>",
-            plan.changes.len()
-        );
-        let _ = writeln!(out);
-        let _ = writeln!(out, "```diff");
-        for change in &plan.changes {
-            diff_block(&mut out, change);
-        }
-        let _ = writeln!(out, "```");
-        let _ = writeln!(out);
-        let _ = writeln!(out, "</details>");
-    }
-
-    if !plan.findings.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "#### Findings");
-        let _ = writeln!(out);
-        let _ = writeln!(out, "| Kind | Principal | SKU | What | Fix |");
-        let _ = writeln!(out, "|---|---|---|---|---|");
-        for finding in &plan.findings {
-            let kind = match finding.kind {
-                FindingKind::PlanOutsideAllowlist => "new service plan",
-                FindingKind::DuplicateOfInherited => "duplicate of inherited",
-                FindingKind::InheritedOverrides => "inherited overrides",
-                FindingKind::AssignmentError => "license error",
-            };
-            let _ = writeln!(
-                out,
-                "| {kind} | {} {} | {} | {} | {} |",
-                finding.principal.kind(),
-                code(finding.principal.name()),
-                code(&finding.sku.part_number),
-                esc(&finding.message),
-                esc(&finding.fix)
-            );
-        }
-    }
-
-    if !plan.diagnostics.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "#### Problems");
-        let _ = writeln!(out);
-        for diagnostic in &plan.diagnostics {
-            let place = diagnostic
-                .location
-                .as_ref()
-                .map(|l| format!("{} ", code(&l.to_string())))
-                .unwrap_or_default();
-            let help = diagnostic
-                .help
-                .as_ref()
-                .map(|h| format!(" — {}", esc(h)))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "- **{:?}** {place}{}: {}{help}",
-                diagnostic.severity,
-                code(diagnostic.code),
-                esc(&diagnostic.message)
-            );
-        }
-    }
-    out
 }
 
-fn change_row(out: &mut String, change: &Change) {
-    let adds = sku_list(
-        change
-            .add
-            .iter()
-            .map(|a| (a.sku.part_number.as_str(), false)),
-    );
-    let mut updates: Vec<String> = change
-        .update
-        .iter()
-        .map(|u| format!("{} plans", code(&u.sku.part_number)))
-        .collect();
-    if let Some(step) = &change.usage_location {
-        updates.insert(0, format!("usage location → {}", code(&step.to)));
+/// The seat table, when the plan adds or removes seats.
+fn seats(out: &mut String, v: &View<'_>) {
+    if v.seats.is_empty() {
+        return;
     }
-    let removes = sku_list(
-        change
-            .remove
-            .iter()
-            .map(|r| (r.sku.part_number.as_str(), r.destructive)),
+    let _ = writeln!(out);
+    let _ = writeln!(out, "#### Seats");
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| SKU | Status | Enabled | Warning | Consumed | Free | Needed | Freed | In use after | |"
     );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    for row in v.seats {
+        let _ = writeln!(
+            out,
+            "| {} | {:?} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            code(&row.sku.part_number),
+            row.capability_status,
+            row.enabled,
+            row.warning,
+            row.consumed,
+            row.free,
+            row.needed,
+            row.freed,
+            row.consumed_after,
+            if row.oversubscribed {
+                "**oversubscribed**"
+            } else {
+                "ok"
+            }
+        );
+    }
+}
+
+/// The change table, then every principal's block in a collapsed `diff`.
+fn changes(out: &mut String, v: &View<'_>) {
+    if v.changes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "#### Changes");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "| | Principal | Add | Change | Remove |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for change in &v.changes {
+        change_row(out, change);
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "<details><summary>Details ({} principals)</summary>",
+        v.changes.len()
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "```diff");
+    for change in &v.changes {
+        diff_block(out, change);
+    }
+    let _ = writeln!(out, "```");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "</details>");
+}
+
+fn change_row(out: &mut String, change: &ChangeView<'_>) {
+    let adds = sku_list(change.adds.iter().map(|&a| (a, false)));
+    let updates: Vec<String> = change
+        .usage_location
+        .map(|to| format!("usage location → {}", code(to)))
+        .into_iter()
+        .chain(change.updates.iter().map(|u| format!("{} plans", code(u))))
+        .collect();
+    let removes = sku_list(change.removes.iter().copied());
     let _ = writeln!(
         out,
         "| {} | {} {} | {adds} | {} | {removes} |",
-        code(&principal_marker(change).to_string()),
+        code(&change.mark.symbol().to_string()),
         change.principal.kind(),
         code(change.principal.name()),
         updates.join(", ")
@@ -258,9 +213,64 @@ fn change_row(out: &mut String, change: &Change) {
 }
 
 /// The change as a `diff` block: `+` added, `-` removed, `!` changed (highlighted).
-fn diff_block(out: &mut String, change: &Change) {
-    for line in change_lines(change) {
-        let marker = if line.marker == '~' { '!' } else { line.marker };
+fn diff_block(out: &mut String, change: &ChangeView<'_>) {
+    for line in &change.lines {
+        let marker = match line.mark {
+            Mark::Change => '!',
+            mark => mark.symbol(),
+        };
         let _ = writeln!(out, "{marker}{}{}", "  ".repeat(line.depth + 1), line.text);
+    }
+}
+
+/// The findings table.
+fn findings(out: &mut String, v: &View<'_>) {
+    if v.findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "#### Findings");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "| Kind | Principal | SKU | What | Fix |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for FindingView { label, finding } in &v.findings {
+        let _ = writeln!(
+            out,
+            "| {label} | {} {} | {} | {} | {} |",
+            finding.principal.kind(),
+            code(finding.principal.name()),
+            code(&finding.sku.part_number),
+            esc(&finding.message),
+            esc(&finding.fix)
+        );
+    }
+}
+
+/// The problems, one bullet each.
+fn problems(out: &mut String, v: &View<'_>) {
+    if v.diagnostics.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "#### Problems");
+    let _ = writeln!(out);
+    for diagnostic in v.diagnostics {
+        let place = diagnostic
+            .location
+            .as_ref()
+            .map(|l| format!("{} ", code(&l.to_string())))
+            .unwrap_or_default();
+        let help = diagnostic
+            .help
+            .as_ref()
+            .map(|h| format!(" — {}", esc(h)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "- **{:?}** {place}{}: {}{help}",
+            diagnostic.severity,
+            code(diagnostic.code),
+            esc(&diagnostic.message)
+        );
     }
 }
