@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use serde_saphyr::Spanned;
 
-use super::codes;
 use super::countries;
 use super::desired::{
     DesiredGroup, DesiredLicense, DesiredState, DesiredUser, GroupKey, Located, PlanRef,
@@ -19,7 +18,7 @@ use super::desired::{
 };
 use super::raw::{RawFile, RawLicense};
 use super::schema::closest;
-use crate::diagnostic::{Diagnostic, Location};
+use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 use crate::ids::{GroupId, ServicePlanId, SkuId};
 
 /// The format version this licensectl reads.
@@ -135,7 +134,7 @@ impl Checker<'_> {
     fn non_empty(&mut self, what: impl fmt::Display, value: &str, location: &Location) -> bool {
         if value.trim().is_empty() {
             self.push(
-                Diagnostic::error(codes::EMPTY_NAME, format!("{what} is empty"))
+                Diagnostic::new(DiagnosticCode::EmptyName, format!("{what} is empty"))
                     .at(location.clone())
                     .help("write a value, or remove the entry"),
             );
@@ -169,8 +168,8 @@ impl Checker<'_> {
             "use an ISO 3166-1 alpha-2 country code such as US, GB, DE or JP".to_owned()
         };
         self.push(
-            Diagnostic::error(
-                codes::INVALID_USAGE_LOCATION,
+            Diagnostic::new(
+                DiagnosticCode::InvalidUsageLocation,
                 format!(
                     "usage location '{code}' of {owner} is not an ISO 3166-1 alpha-2 country code"
                 ),
@@ -201,7 +200,7 @@ impl Checker<'_> {
                 Ok(id) => SkuRef::Id(id),
                 Err(error) => {
                     self.push(
-                        Diagnostic::error(codes::INVALID_GUID, format!("sku of {owner}: {error}"))
+                        Diagnostic::new(DiagnosticCode::InvalidGuid, format!("sku of {owner}: {error}"))
                             .at(location)
                             .help("write the skuId as 8-4-4-4-12 hex digits, or use the skuPartNumber (e.g. SPE_E5)"),
                     );
@@ -234,7 +233,7 @@ impl Checker<'_> {
                     Ok(id) => PlanRef::Id(id),
                     Err(error) => {
                         self.push(
-                            Diagnostic::error(codes::INVALID_GUID, format!("service plan of {owner}: {error}"))
+                            Diagnostic::new(DiagnosticCode::InvalidGuid, format!("service plan of {owner}: {error}"))
                                 .at(location)
                                 .help("write the servicePlanId as 8-4-4-4-12 hex digits, or use the servicePlanName"),
                         );
@@ -249,8 +248,8 @@ impl Checker<'_> {
             match out.iter().find(|seen| same_plan(&seen.value, &value)) {
                 Some(first) => {
                     self.push(
-                        Diagnostic::error(
-                            codes::DUPLICATE_PLAN,
+                        Diagnostic::new(
+                            DiagnosticCode::DuplicatePlan,
                             format!("service plan '{text}' is listed twice for {owner}"),
                         )
                         .at(location)
@@ -279,8 +278,8 @@ impl Checker<'_> {
         let plans = match (&raw.enabled_plans, &raw.disabled_plans) {
             (Some(_), Some(_)) => {
                 self.push(
-                    Diagnostic::error(
-                        codes::PLANS_BOTH,
+                    Diagnostic::new(
+                        DiagnosticCode::PlansBothEnabledAndDisabled,
                         format!("license '{sku_name}' of {owner} has both enabled_plans and disabled_plans"),
                     )
                     .at(location.clone())
@@ -327,8 +326,8 @@ impl Checker<'_> {
                         Some(profile) => format!("first here, in profile '{profile}'"),
                         None => "first here".to_owned(),
                     };
-                    let mut diagnostic = Diagnostic::error(
-                        codes::DUPLICATE_SKU,
+                    let mut diagnostic = Diagnostic::new(
+                        DiagnosticCode::DuplicateSku,
                         format!("{owner} gets sku '{name}' twice"),
                     )
                     .at(license.sku.location.clone())
@@ -413,8 +412,8 @@ pub fn check_root(
         let raw = &root.raw;
         match &raw.version {
             None => c.push(
-                Diagnostic::error(
-                    codes::MISSING_VERSION,
+                Diagnostic::new(
+                    DiagnosticCode::MissingVersion,
                     "licensectl.yaml does not say which format version it uses",
                 )
                 .at(Location {
@@ -425,8 +424,8 @@ pub fn check_root(
                 .help("add `version: 1` at the top"),
             ),
             Some(v) if v.value != SUPPORTED_VERSION => c.push(
-                Diagnostic::error(
-                    codes::UNSUPPORTED_VERSION,
+                Diagnostic::new(
+                    DiagnosticCode::UnsupportedVersion,
                     format!("format version {} is not supported", v.value),
                 )
                 .at(at(file, &v.referenced))
@@ -443,13 +442,16 @@ pub fn check_root(
                 if looks_like_guid(text) {
                     if let Err(error) = crate::ids::parse_guid(text) {
                         c.push(
-                            Diagnostic::error(codes::INVALID_GUID, format!("tenant: {error}"))
-                                .at(location.clone()),
+                            Diagnostic::new(
+                                DiagnosticCode::InvalidGuid,
+                                format!("tenant: {error}"),
+                            )
+                            .at(location.clone()),
                         );
                     }
                 } else if !is_domain(text) {
                     c.push(
-                        Diagnostic::error(codes::INVALID_TENANT, format!("tenant '{text}' is neither a domain nor a tenant id"))
+                        Diagnostic::new(DiagnosticCode::InvalidTenant, format!("tenant '{text}' is neither a domain nor a tenant id"))
                             .at(location.clone())
                             .help("write the tenant's initial domain (contoso.onmicrosoft.com) or its tenant id GUID"),
                     );
@@ -470,8 +472,8 @@ pub fn check_root(
                 match u32::try_from(max.value) {
                     Ok(n) => settings.safety.max_removals = Some(n),
                     Err(_) => c.push(
-                        Diagnostic::error(
-                            codes::INVALID_SAFETY,
+                        Diagnostic::new(
+                            DiagnosticCode::InvalidSafety,
                             format!("safety.max_removals {} is too large", max.value),
                         )
                         .at(at(file, &max.referenced))
@@ -484,8 +486,8 @@ pub fn check_root(
                     settings.safety.max_change_percent = Some(pct.value);
                 } else {
                     c.push(
-                        Diagnostic::error(
-                            codes::INVALID_SAFETY,
+                        Diagnostic::new(
+                            DiagnosticCode::InvalidSafety,
                             format!(
                                 "safety.max_change_percent {} is not a percentage",
                                 pct.value
@@ -529,8 +531,8 @@ pub fn check_root(
                     }
                     if is_user && let Some(problem) = upn_problem(&item.value) {
                         c.push(
-                            Diagnostic::error(
-                                codes::INVALID_UPN,
+                            Diagnostic::new(
+                                DiagnosticCode::InvalidUpn,
                                 format!(
                                     "protected user '{}' is not a userPrincipalName: {problem}",
                                     item.value
@@ -587,8 +589,8 @@ pub fn check_principals(parsed: &ParsedFile, root: &Root) -> FilePrincipals {
     if !parsed.is_root {
         for (key, location) in settings_keys(&parsed.raw) {
             c.push(
-                Diagnostic::error(
-                    codes::SETTINGS_OUTSIDE_ROOT,
+                Diagnostic::new(
+                    DiagnosticCode::SettingsOutsideRoot,
                     format!(
                         "'{key}' is a setting, but {} is not licensectl.yaml",
                         parsed.path.display()
@@ -618,8 +620,8 @@ pub fn check_principals(parsed: &ParsedFile, root: &Root) -> FilePrincipals {
             }
             if let Some(problem) = upn_problem(upn) {
                 c.push(
-                    Diagnostic::error(
-                        codes::INVALID_UPN,
+                    Diagnostic::new(
+                        DiagnosticCode::InvalidUpn,
                         format!("user key '{upn}' is not a userPrincipalName: {problem}"),
                     )
                     .at(location.clone())
@@ -676,7 +678,7 @@ pub fn check_principals(parsed: &ParsedFile, root: &Root) -> FilePrincipals {
                     Ok(id) => GroupKey::Id(id),
                     Err(error) => {
                         c.push(
-                            Diagnostic::error(codes::INVALID_GUID, format!("group key: {error}"))
+                            Diagnostic::new(DiagnosticCode::InvalidGuid, format!("group key: {error}"))
                                 .at(location.clone())
                                 .help("write the group's object id as 8-4-4-4-12 hex digits, or use its displayName or mailNickname"),
                         );
@@ -749,8 +751,8 @@ fn dedup<T>(
     for i in 1..all.len() {
         if all[i].key == all[first].key {
             c.push(
-                Diagnostic::error(
-                    codes::DUPLICATE_PRINCIPAL,
+                Diagnostic::new(
+                    DiagnosticCode::DuplicatePrincipal,
                     format!("{kind} {} is declared twice", name(&all[i])),
                 )
                 .at(all[i].location.clone())
@@ -851,7 +853,7 @@ pub fn combine(
         if !declared && complete {
             let kind = if is_user { "user" } else { "group" };
             c.push(
-                Diagnostic::warning(codes::PROTECTED_UNKNOWN, format!("protected {kind} '{}' is not declared in any file", item.value))
+                Diagnostic::new(DiagnosticCode::ProtectedUnknown, format!("protected {kind} '{}' is not declared in any file", item.value))
                     .at(item.location.clone())
                     .help("licensectl never touches undeclared principals anyway; check the spelling or remove the entry"),
             );
@@ -868,8 +870,8 @@ pub fn combine(
     for ((name, location, _), used) in profiles.iter().zip(&used) {
         if !used && complete {
             c.push(
-                Diagnostic::warning(
-                    codes::UNUSED_PROFILE,
+                Diagnostic::new(
+                    DiagnosticCode::UnusedProfile,
                     format!("profile '{name}' is not used by any user or group"),
                 )
                 .at(location.clone())
@@ -949,7 +951,7 @@ fn principal_licenses(
             "manages nothing"
         };
         c.push(
-            Diagnostic::warning(codes::MANAGES_NOTHING, format!("{owner} has neither `profile` nor `licenses`, so licensectl {what}"))
+            Diagnostic::new(DiagnosticCode::ManagesNothing, format!("{owner} has neither `profile` nor `licenses`, so licensectl {what}"))
                 .at(location.clone())
                 .help("add `licenses: []` to remove every direct license, or a profile or licenses to assign"),
         );
@@ -984,8 +986,8 @@ fn principal_licenses(
                     ),
                 };
                 c.push(
-                    Diagnostic::error(
-                        codes::UNKNOWN_PROFILE,
+                    Diagnostic::new(
+                        DiagnosticCode::UnknownProfile,
                         format!(
                             "{owner} uses profile '{}', which is not defined",
                             name.value

@@ -7,7 +7,6 @@
 //! never panics and never stops at the first problem.
 
 pub mod check;
-pub mod codes;
 pub mod countries;
 pub mod desired;
 pub mod parse;
@@ -22,7 +21,7 @@ use sha2::{Digest, Sha256};
 pub use desired::*;
 
 pub use crate::diagnostic::SourceFiles;
-use crate::diagnostic::{self, Diagnostic, Location};
+use crate::diagnostic::{self, Diagnostic, DiagnosticCode, Location};
 
 /// The settings file's name, at the top of the config directory.
 pub const SETTINGS_FILE: &str = "licensectl.yaml";
@@ -60,8 +59,8 @@ pub fn load(dir: &Path) -> LoadedConfig {
         Ok(files) => files,
         Err(error) => {
             diagnostics.push(
-                Diagnostic::error(
-                    codes::CONFIG_UNREADABLE,
+                Diagnostic::new(
+                    DiagnosticCode::ConfigUnreadable,
                     format!("cannot read config directory {}: {error}", dir.display()),
                 )
                 .help("pass the directory holding licensectl.yaml with --config DIR"),
@@ -71,8 +70,8 @@ pub fn load(dir: &Path) -> LoadedConfig {
     };
     if relative.is_empty() {
         diagnostics.push(
-            Diagnostic::error(
-                codes::NO_CONFIG_FILES,
+            Diagnostic::new(
+                DiagnosticCode::NoConfigFiles,
                 format!("{} holds no *.yaml or *.yml file", dir.display()),
             )
             .help(format!(
@@ -85,8 +84,8 @@ pub fn load(dir: &Path) -> LoadedConfig {
     let root_path = display_path(dir, SETTINGS_FILE);
     if !relative.iter().any(|r| r == SETTINGS_FILE) {
         diagnostics.push(
-            Diagnostic::error(
-                codes::MISSING_SETTINGS,
+            Diagnostic::new(
+                DiagnosticCode::MissingSettings,
                 format!("{} has config files but no {SETTINGS_FILE}", dir.display()),
             )
             .help(format!(
@@ -103,8 +102,8 @@ pub fn load(dir: &Path) -> LoadedConfig {
             Ok(bytes) => bytes,
             Err(error) => {
                 diagnostics.push(
-                    Diagnostic::error(
-                        codes::CONFIG_UNREADABLE,
+                    Diagnostic::new(
+                        DiagnosticCode::ConfigUnreadable,
                         format!("cannot read {}: {error}", path.display()),
                     )
                     .at(Location {
@@ -119,8 +118,8 @@ pub fn load(dir: &Path) -> LoadedConfig {
         };
         if bytes.len() > parse::MAX_FILE_BYTES {
             diagnostics.push(
-                Diagnostic::error(
-                    codes::YAML_LIMIT,
+                Diagnostic::new(
+                    DiagnosticCode::YamlLimit,
                     format!(
                         "{} is {} bytes, more than the {} a config file may hold",
                         path.display(),
@@ -261,8 +260,8 @@ fn parse_and_check(
             result.unwrap_or_else(|| {
                 let path = &texts[i].1;
                 Err(vec![
-                    Diagnostic::error(
-                        codes::YAML_SYNTAX,
+                    Diagnostic::new(
+                        DiagnosticCode::YamlSyntax,
                         format!(
                             "{} could not be parsed (internal parser failure)",
                             path.display()
@@ -321,8 +320,8 @@ fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, Box<Diagnostic>> 
             let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
             let utf16 = bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
             Err(Box::new(
-                Diagnostic::error(
-                    codes::INVALID_ENCODING,
+                Diagnostic::new(
+                    DiagnosticCode::InvalidEncoding,
                     format!(
                         "{} is not valid UTF-8 (byte {} is not)",
                         path.display(),

@@ -5,6 +5,7 @@
 //! the `render` module turns them into human, JSON or GitHub-annotation output. This module
 //! only defines the data; it does no I/O and no formatting beyond `Display`.
 
+pub mod code;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
+
+pub use code::{DiagnosticCode, Stage};
 
 /// A place in a configuration file: 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -45,9 +48,9 @@ pub enum Severity {
 /// One problem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
-    /// Stable, kebab-case code, e.g. `duplicate-principal`. Documented in the README.
-    pub code: &'static str,
-    /// Error or warning.
+    /// Stable code, e.g. `duplicate-principal`; documented on its [`DiagnosticCode::docs_page`].
+    pub code: DiagnosticCode,
+    /// Error or warning: the code's severity.
     pub severity: Severity,
     /// What is wrong, naming the object (lowercase, no trailing period).
     pub message: String,
@@ -60,23 +63,15 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// A new error diagnostic.
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    /// A new diagnostic, with the severity of its code.
+    pub fn new(code: DiagnosticCode, message: impl Into<String>) -> Self {
         Self {
             code,
-            severity: Severity::Error,
+            severity: code.severity(),
             message: message.into(),
             location: None,
             related: Vec::new(),
             help: None,
-        }
-    }
-
-    /// A new warning diagnostic.
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Warning,
-            ..Self::error(code, message)
         }
     }
 

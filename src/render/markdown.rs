@@ -218,7 +218,7 @@ pub fn render(plan: &Plan, mode: Mode) -> String {
                 out,
                 "- **{:?}** {place}{}: {}{help}",
                 diagnostic.severity,
-                code(diagnostic.code),
+                code(diagnostic.code.as_str()),
                 esc(&diagnostic.message)
             );
         }
