@@ -4,17 +4,18 @@
 
 use std::path::Path;
 
-use licensectl::config::{self, LoadedConfig};
+use licensectl::config::{self, ConfigFiles, LoadedConfig};
 use licensectl::diagnostic::{DiagnosticCode as Code, Stage};
 use proptest::prelude::*;
 
 const ROOT: &str = "version: 1\nprofiles:\n  worker:\n    - sku: SPE_E3\n";
 
+/// Checks `licensectl.yaml` (ROOT) and `team.yaml` held in memory: no directory needed.
 fn load_with(team: &[u8]) -> LoadedConfig {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("licensectl.yaml"), ROOT).expect("write");
-    std::fs::write(dir.path().join("team.yaml"), team).expect("write");
-    config::load(dir.path())
+    config::load_files(ConfigFiles::new(
+        "cfg",
+        [("licensectl.yaml", ROOT.as_bytes()), ("team.yaml", team)],
+    ))
 }
 
 /// The invariants every load must keep.
