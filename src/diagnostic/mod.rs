@@ -1,5 +1,6 @@
-//! Diagnostics: problems found in a configuration (or while resolving it against a tenant),
-//! as plain data with a stable code, a severity, a source location and help text.
+//! Diagnostics: problems found in a configuration (or while resolving it against a tenant,
+//! or exporting one), as plain data with a stable code ([`DiagnosticCode`], the one list of
+//! codes of the product), a severity, a source location and help text.
 //!
 //! Loading and planning collect diagnostics instead of stopping at the first problem;
 //! the `render` module turns them into human, JSON or GitHub-annotation output. This module

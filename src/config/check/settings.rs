@@ -53,7 +53,7 @@ pub struct Root {
 
 /// Checks the settings file (`None` when it is missing or did not parse): version,
 /// tenant, defaults, safety, profiles and protected principals. Its principals are
-/// checked by [`check_principals`] like every other file's.
+/// checked by [`super::check_principals`] like every other file's.
 pub fn check_root(
     root: Option<&ParsedFile>,
     root_path: &Path,
