@@ -9,10 +9,9 @@ use std::path::Path;
 
 use serde_saphyr::{DuplicateKeyPolicy, Error as YamlError};
 
-use super::codes;
 use super::raw::RawFile;
 use super::schema;
-use crate::diagnostic::{Diagnostic, Location};
+use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 
 /// Largest config file accepted, in bytes (a 200k-user file is about 10 MiB).
 pub const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
@@ -94,20 +93,20 @@ pub fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
             _ => break,
         }
     }
-    let (code, message, help): (&'static str, String, Option<String>) = match error {
+    let (code, message, help): (DiagnosticCode, String, Option<String>) = match error {
         YamlError::MultipleDocuments { .. }
         | YamlError::Budget {
             breach: serde_saphyr::budget::BudgetBreach::Documents { .. },
             ..
         } => (
-            codes::YAML_SYNTAX,
+            DiagnosticCode::YamlSyntax,
             "the file holds more than one YAML document".to_owned(),
             Some("remove the `---` separators: put each document in its own file".to_owned()),
         ),
         YamlError::DuplicateMappingKey { key, .. } => {
             let key = key.clone().unwrap_or_else(|| "(complex key)".to_owned());
             (
-                codes::DUPLICATE_KEY,
+                DiagnosticCode::DuplicateKey,
                 format!("key '{key}' appears twice in the same mapping"),
                 Some("YAML keeps only one of them; merge the two entries into one".to_owned()),
             )
@@ -118,7 +117,7 @@ pub fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
         | YamlError::AliasReplayStackDepthExceeded { .. }
         | YamlError::AliasReplayCounterOverflow { .. }
         | YamlError::RecursiveReferencesRequireWeakTypes { .. } => (
-            codes::YAML_LIMIT,
+            DiagnosticCode::YamlLimit,
             format!("the YAML exceeds a safety limit: {}", plain_message(error)),
             Some(
                 "config files need no deep nesting, recursive aliases or alias expansion bombs"
@@ -128,7 +127,7 @@ pub fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
         YamlError::SerdeUnknownField {
             field, expected, ..
         } => (
-            codes::UNKNOWN_FIELD,
+            DiagnosticCode::UnknownField,
             format!("unknown key '{field}'"),
             Some(super::schema::did_you_mean_or_list(field, expected)),
         ),
@@ -136,24 +135,26 @@ pub fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
         | YamlError::InvalidScalar { .. }
         | YamlError::Unexpected { .. }
         | YamlError::InvalidBooleanStrict { .. }
-        | YamlError::NullIntoString { .. } => (codes::INVALID_TYPE, plain_message(error), None),
+        | YamlError::NullIntoString { .. } => {
+            (DiagnosticCode::InvalidType, plain_message(error), None)
+        }
         YamlError::SerdeInvalidValue { .. } | YamlError::NonFiniteFloat { .. } => {
-            (codes::INVALID_VALUE, plain_message(error), None)
+            (DiagnosticCode::InvalidValue, plain_message(error), None)
         }
         _ => {
             let message = plain_message(error);
             if message.contains("limit exceeded") || message.contains("nesting") {
                 (
-                    codes::YAML_LIMIT,
+                    DiagnosticCode::YamlLimit,
                     format!("the YAML exceeds a safety limit: {message}"),
                     Some("config files need no deep nesting".to_owned()),
                 )
             } else {
-                (codes::YAML_SYNTAX, message, None)
+                (DiagnosticCode::YamlSyntax, message, None)
             }
         }
     };
-    let mut diagnostic = Diagnostic::error(code, message).at(location);
+    let mut diagnostic = Diagnostic::new(code, message).at(location);
     if let Some(help) = help {
         diagnostic = diagnostic.help(help);
     }

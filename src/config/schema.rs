@@ -13,9 +13,8 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 use serde_saphyr::granit_parser::{Event, Parser};
 
-use super::codes;
 use super::raw::RawFile;
-use crate::diagnostic::{Diagnostic, Location};
+use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 
 /// The schema as a JSON value.
 pub fn schema() -> Value {
@@ -163,8 +162,8 @@ pub fn check(file: &Path, text: &str, value: &Value) -> Vec<Diagnostic> {
                 allowed,
             } => {
                 let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
-                Diagnostic::error(
-                    codes::UNKNOWN_FIELD,
+                Diagnostic::new(
+                    DiagnosticCode::UnknownField,
                     format!("unknown key '{key}' in {}", describe(&object)),
                 )
                 .at(at(&child(&object, &key), true))
@@ -180,8 +179,8 @@ pub fn check(file: &Path, text: &str, value: &Value) -> Vec<Diagnostic> {
                     .filter(|t| expected.len() == 1 || t.as_str() != "null")
                     .map(|t| yaml_type(t))
                     .collect();
-                Diagnostic::error(
-                    codes::INVALID_TYPE,
+                Diagnostic::new(
+                    DiagnosticCode::InvalidType,
                     format!(
                         "{} must be {}, found {found}",
                         describe(&pointer),
@@ -190,8 +189,8 @@ pub fn check(file: &Path, text: &str, value: &Value) -> Vec<Diagnostic> {
                 )
                 .at(at(&pointer, false))
             }
-            Problem::InvalidValue { pointer, message } => Diagnostic::error(
-                codes::INVALID_VALUE,
+            Problem::InvalidValue { pointer, message } => Diagnostic::new(
+                DiagnosticCode::InvalidValue,
                 format!("{}: {message}", describe(&pointer)),
             )
             .at(at(&pointer, false)),

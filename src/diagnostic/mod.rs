@@ -1,5 +1,6 @@
-//! Diagnostics: problems found in a configuration (or while resolving it against a tenant),
-//! as plain data with a stable code, a severity, a source location and help text.
+//! Diagnostics: problems found in a configuration (or while resolving it against a tenant,
+//! or exporting one), as plain data with a stable code ([`DiagnosticCode`], the one list of
+//! codes of the product), a severity, a source location and help text.
 //!
 //! Loading and planning collect diagnostics instead of stopping at the first problem;
 //! the `render` module turns them into human, JSON or GitHub-annotation output. This module
@@ -12,6 +13,7 @@
 #[path = "../purity_probe.rs"]
 mod purity_probe;
 
+pub mod code;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -20,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
+
+pub use code::{DiagnosticCode, Stage};
 
 /// A place in a configuration file: 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -52,9 +56,9 @@ pub enum Severity {
 /// One problem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
-    /// Stable, kebab-case code, e.g. `duplicate-principal`. Documented in the README.
-    pub code: &'static str,
-    /// Error or warning.
+    /// Stable code, e.g. `duplicate-principal`; documented on its [`DiagnosticCode::docs_page`].
+    pub code: DiagnosticCode,
+    /// Error or warning: the code's severity.
     pub severity: Severity,
     /// What is wrong, naming the object (lowercase, no trailing period).
     pub message: String,
@@ -67,23 +71,15 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// A new error diagnostic.
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    /// A new diagnostic, with the severity of its code.
+    pub fn new(code: DiagnosticCode, message: impl Into<String>) -> Self {
         Self {
             code,
-            severity: Severity::Error,
+            severity: code.severity(),
             message: message.into(),
             location: None,
             related: Vec::new(),
             help: None,
-        }
-    }
-
-    /// A new warning diagnostic.
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Warning,
-            ..Self::error(code, message)
         }
     }
 

@@ -69,7 +69,7 @@ fn to_codespan(
         Severity::Warning => CsSeverity::Warning,
     };
     let mut cs = CsDiagnostic::new(severity)
-        .with_code(diagnostic.code)
+        .with_code(diagnostic.code.as_str())
         .with_message(&diagnostic.message);
     let mut labels = Vec::new();
     let mut notes = Vec::new();
@@ -189,7 +189,7 @@ pub fn json(diagnostics: &[Diagnostic]) -> String {
         diagnostics: diagnostics
             .iter()
             .map(|d| JsonDiagnostic {
-                code: d.code,
+                code: d.code.as_str(),
                 severity: d.severity,
                 message: &d.message,
                 file: d.location.as_ref().map(|l| l.file.display().to_string()),
@@ -270,6 +270,7 @@ pub fn escape_property(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostic::DiagnosticCode;
     use std::path::PathBuf;
 
     fn sample() -> (Vec<Diagnostic>, SourceFiles) {
@@ -284,19 +285,26 @@ mod tests {
             column,
         };
         let diagnostics = vec![
-            Diagnostic::error(
-                "unknown-profile",
+            Diagnostic::new(
+                DiagnosticCode::UnknownProfile,
                 "user alice@contoso.com uses unknown profile 'wroker'",
             )
             .at(loc(&a, 3, 14))
             .help("did you mean 'worker'?"),
-            Diagnostic::error(
-                "duplicate-principal",
+            Diagnostic::new(
+                DiagnosticCode::DuplicatePrincipal,
                 "user Alice@contoso.com is declared twice",
             )
             .at(loc(&b, 2, 3))
             .related(loc(&a, 2, 3), "first declared here"),
-            Diagnostic::warning("no-config-files", "no *.yaml files, 100% empty: really"),
+            // A warning whatever the code, to show both severities.
+            Diagnostic {
+                severity: Severity::Warning,
+                ..Diagnostic::new(
+                    DiagnosticCode::NoConfigFiles,
+                    "no *.yaml files, 100% empty: really",
+                )
+            },
         ];
         (diagnostics, sources)
     }

@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::config::check::upn_problem;
 use crate::config::countries;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::ids::{ServicePlanId, SkuId};
 use crate::plan::resolve::TenantIndex;
 use crate::snapshot::{AssignmentStateKind, TenantSnapshot, User};
@@ -132,16 +132,6 @@ struct Entry {
     licenses: Vec<LicenseEntry>,
 }
 
-/// Warning codes of the exporter.
-pub mod codes {
-    /// A user is left out of the export.
-    pub const SKIPPED_USER: &str = "export-skipped-user";
-    /// A group is left out of the export.
-    pub const SKIPPED_GROUP: &str = "export-skipped-group";
-    /// A user's usage location is not written.
-    pub const USAGE_LOCATION_DROPPED: &str = "export-usage-location-dropped";
-}
-
 /// The direct licenses of a user, as the planner sees them: the `licenseAssignmentStates`
 /// with no `assignedByGroup` (the first per SKU), or every assigned license when the
 /// snapshot has no assignment states at all.
@@ -231,8 +221,8 @@ fn usage_location(user: &User) -> Result<Option<String>, Box<Diagnostic>> {
     if let Some((alpha2, _)) = countries::by_alpha2(code) {
         return Ok(Some(alpha2.to_owned()));
     }
-    Err(Box::new(Diagnostic::warning(
-        codes::USAGE_LOCATION_DROPPED,
+    Err(Box::new(Diagnostic::new(
+        DiagnosticCode::ExportUsageLocationDropped,
         format!(
             "user {} has usage location '{code}', which is not an ISO 3166-1 alpha-2 code; it is not exported",
             user.user_principal_name
@@ -242,8 +232,8 @@ fn usage_location(user: &User) -> Result<Option<String>, Box<Diagnostic>> {
 }
 
 fn skipped_user(user: &User, why: &str) -> Diagnostic {
-    Diagnostic::warning(
-        codes::SKIPPED_USER,
+    Diagnostic::new(
+        DiagnosticCode::ExportSkippedUser,
         format!(
             "user {} ({}) is not exported: {why}",
             user.user_principal_name, user.id
@@ -355,8 +345,8 @@ pub fn export(snapshot: &TenantSnapshot, options: &ExportOptions) -> Export {
             continue;
         }
         let skip = |why: String| {
-            Diagnostic::warning(
-                codes::SKIPPED_GROUP,
+            Diagnostic::new(
+                DiagnosticCode::ExportSkippedGroup,
                 format!(
                     "group {} ({}) is not exported: {why}",
                     group.display_name, group.id

@@ -1,7 +1,7 @@
 //! Unit tests of the exporter: plan list forms, names and their GUID fallbacks, skipped
 //! principals, usage locations, file layout, and the output-directory rules.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -203,12 +203,13 @@ fn issue6_export_falls_back_to_guids_with_the_reason_in_a_comment() {
 
 const PBI_SKU: &str = PBI;
 
-#[test]
-fn issue6_export_leaves_out_what_it_cannot_write_faithfully_and_says_why() {
+/// A tenant with one principal for each reason export leaves something out, and one user
+/// (ok@contoso.com) it writes.
+fn unexportable_tenant() -> TenantSnapshot {
     let stream = "44444444-0000-4000-8000-000000000004";
     let unknown = "55555555-0000-4000-8000-000000000005";
     let gone_plan = "66666666-0000-4000-8000-000000000006";
-    let snapshot = tenant(
+    tenant(
         vec![e3(), sku("STREAM", stream, "Suspended", &[])],
         vec![
             user("ok@contoso.com", 1, Some("us"), &[(E3, &[])]),
@@ -229,8 +230,12 @@ fn issue6_export_leaves_out_what_it_cannot_write_faithfully_and_says_why() {
             json!({"id": "b0000000-0000-4000-8000-000000000009", "displayName": "Mail list",
                     "securityEnabled": false, "assignedLicenses": [{"skuId": E3, "disabledPlans": []}]}),
         ],
-    );
-    let export = export(&snapshot, &ExportOptions::default());
+    )
+}
+
+#[test]
+fn issue6_export_leaves_out_what_it_cannot_write_faithfully_and_says_why() {
+    let export = export(&unexportable_tenant(), &ExportOptions::default());
     let messages: Vec<String> = export
         .warnings
         .iter()
@@ -262,6 +267,22 @@ fn issue6_export_leaves_out_what_it_cannot_write_faithfully_and_says_why() {
     );
     assert_eq!((export.users, export.groups), (2, 0));
     assert!(!export.files.iter().any(|f| f.path == "groups.yaml"));
+}
+
+#[test]
+fn every_export_code_has_a_producing_case() {
+    let produced: BTreeSet<DiagnosticCode> =
+        export(&unexportable_tenant(), &ExportOptions::default())
+            .warnings
+            .iter()
+            .map(|w| w.code)
+            .collect();
+    let export_codes: BTreeSet<DiagnosticCode> =
+        DiagnosticCode::of_stage(crate::diagnostic::Stage::Export).collect();
+    assert_eq!(
+        produced, export_codes,
+        "every code the exporter emits needs a principal in unexportable_tenant, and only those"
+    );
 }
 
 #[test]

@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 
 use crate::config::DesiredState;
-use crate::diagnostic::{self, Diagnostic};
+use crate::diagnostic::{self, Diagnostic, DiagnosticCode};
 use crate::ids::{GroupId, ServicePlanId, SkuId};
 use crate::snapshot::{
     AssignedLicense, AssignmentError, AssignmentStateKind, Group, TenantSnapshot, User,
@@ -383,8 +383,7 @@ impl Planner<'_, '_> {
                         .map(|a| a.sku.part_number.as_str())
                         .collect();
                     self.diagnostics.push(
-                        Diagnostic::error(
-                            "usage-location-missing",
+                        Diagnostic::new(DiagnosticCode::UsageLocationMissing,
                             format!(
                                 "user {} gains {} but has no usage location, and neither the user nor defaults.usage_location sets one",
                                 user.user_principal_name,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::config::{
     DesiredLicense, DesiredState, GroupKey, Located, PlanRef, PlanSelection, PrincipalRef, SkuRef,
 };
-use crate::diagnostic::{Diagnostic, Location};
+use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
 use crate::snapshot::{AppliesTo, CapabilityStatus, Group, SubscribedSku, TenantSnapshot, User};
 
@@ -218,8 +218,8 @@ pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
                 .find(|u| index.user_by_upn(&u.upn).is_some_and(|f| f.id == live.id))
                 .map_or(&user.location, |u| &u.location);
             out.diagnostics.push(
-                Diagnostic::error(
-                    "duplicate-principal",
+                Diagnostic::new(
+                    DiagnosticCode::DuplicatePrincipal,
                     format!("user {} is declared twice", live.user_principal_name),
                 )
                 .at(user.location.clone())
@@ -255,8 +255,8 @@ pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
         };
         if let Some(first) = seen_groups.insert(live.id, &group.location) {
             out.diagnostics.push(
-                Diagnostic::error(
-                    "duplicate-principal",
+                Diagnostic::new(
+                    DiagnosticCode::DuplicatePrincipal,
                     format!(
                         "group {} ({}) is declared twice",
                         live.display_name, live.id
@@ -283,8 +283,7 @@ pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
         });
         if licenses.as_ref().is_some_and(|l| !l.is_empty()) && !live.security_enabled {
             out.diagnostics.push(
-                Diagnostic::error(
-                    "group-not-security-enabled",
+                Diagnostic::new(DiagnosticCode::GroupNotSecurityEnabled,
                     format!(
                         "group {} ({}) is not security-enabled, so it cannot assign licenses",
                         live.display_name, live.id
@@ -360,8 +359,7 @@ pub fn tenant_pin_problem(desired: &DesiredState, live: &TenantSnapshot) -> Opti
     match matches {
         Some(true) => None,
         Some(false) => Some(
-            Diagnostic::error(
-                "tenant-mismatch",
+            Diagnostic::new(DiagnosticCode::TenantMismatch,
                 format!(
                     "the config is pinned to tenant {} but the snapshot is of tenant {live_name}",
                     pinned.value
@@ -371,8 +369,7 @@ pub fn tenant_pin_problem(desired: &DesiredState, live: &TenantSnapshot) -> Opti
             .help("plan against a snapshot of the pinned tenant, or change `tenant` if the config really moved"),
         ),
         None => Some(
-            Diagnostic::error(
-                "tenant-unverified",
+            Diagnostic::new(DiagnosticCode::TenantUnverified,
                 format!(
                     "the config is pinned to tenant {} but the snapshot of tenant {live_name} does not name its domain",
                     pinned.value
@@ -393,8 +390,8 @@ fn unknown_user(
     index: &TenantIndex<'_>,
     budget: &mut usize,
 ) -> Diagnostic {
-    let diagnostic = Diagnostic::error(
-        "unknown-user",
+    let diagnostic = Diagnostic::new(
+        DiagnosticCode::UnknownUser,
         format!("user {upn} does not exist in the tenant"),
     )
     .at(location.clone());
@@ -425,8 +422,8 @@ fn find_group<'a>(
     match key {
         GroupKey::Id(id) => index.groups.get(id).copied().ok_or_else(|| {
             Box::new(
-                Diagnostic::error(
-                    "unknown-group",
+                Diagnostic::new(
+                    DiagnosticCode::UnknownGroup,
                     format!("group with object id {id} does not exist in the tenant"),
                 )
                 .at(location.clone())
@@ -444,8 +441,8 @@ fn find_group<'a>(
                     None => "name the group by displayName, mailNickname or object id".to_owned(),
                 };
                 Err(Box::new(
-                    Diagnostic::error(
-                        "unknown-group",
+                    Diagnostic::new(
+                        DiagnosticCode::UnknownGroup,
                         format!("no group is named {name} (by displayName or mailNickname)"),
                     )
                     .at(location.clone())
@@ -466,8 +463,8 @@ fn find_group<'a>(
                     .collect();
                 ids.sort();
                 Err(Box::new(
-                    Diagnostic::error(
-                        "ambiguous-group",
+                    Diagnostic::new(
+                        DiagnosticCode::AmbiguousGroup,
                         format!("{} groups are named {name}: {}", many.len(), ids.join(", ")),
                     )
                     .at(location.clone())
@@ -499,8 +496,8 @@ fn resolve_licenses(
         };
         if let Some(first) = out.iter().find(|l| l.sku == sku.sku_id) {
             diagnostics.push(
-                Diagnostic::error(
-                    "duplicate-sku",
+                Diagnostic::new(
+                    DiagnosticCode::DuplicateSku,
                     format!(
                         "{principal} lists {} twice{}",
                         sku.sku_part_number,
@@ -563,8 +560,8 @@ fn resolve_sku<'a>(
             }
         };
         diagnostics.push(
-            Diagnostic::error(
-                "unknown-sku",
+            Diagnostic::new(
+                DiagnosticCode::UnknownSku,
                 format!("{shown} (for {principal}) is not a subscription of this tenant"),
             )
             .at(sku.location.clone())
@@ -574,8 +571,7 @@ fn resolve_sku<'a>(
     };
     if found.applies_to == AppliesTo::Company {
         diagnostics.push(
-            Diagnostic::error(
-                "company-sku",
+            Diagnostic::new(DiagnosticCode::CompanySku,
                 format!(
                     "SKU {} ({}) applies to the company, not to users, so it cannot be assigned to {principal}",
                     found.sku_part_number, found.sku_id
@@ -597,8 +593,7 @@ fn resolve_sku<'a>(
     };
     if let Some(state) = unusable {
         diagnostics.push(
-            Diagnostic::error(
-                "sku-unavailable",
+            Diagnostic::new(DiagnosticCode::SkuUnavailable,
                 format!(
                     "the subscription of SKU {} ({}) is {state}, so it cannot be assigned to {principal}",
                     found.sku_part_number, found.sku_id
@@ -712,8 +707,8 @@ fn unknown_plan(plan: &Located<PlanRef>, sku: &SubscribedSku) -> Diagnostic {
         names.sort_unstable();
         format!("{} contains: {}", sku.sku_part_number, names.join(", "))
     });
-    Diagnostic::error(
-        "unknown-service-plan",
+    Diagnostic::new(
+        DiagnosticCode::UnknownServicePlan,
         format!(
             "service plan {shown} is not part of SKU {} ({})",
             sku.sku_part_number, sku.sku_id

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::ids::{GroupId, SkuId, UserId};
 use crate::snapshot::{AssignmentStateKind, CapabilityStatus, User};
 
@@ -106,8 +106,8 @@ impl SeatLedger {
             if oversubscribed {
                 let shown_free = available.max(0);
                 diagnostics.push(
-                    Diagnostic::error(
-                        "seats-exhausted",
+                    Diagnostic::new(
+                        DiagnosticCode::SeatsExhausted,
                         format!(
                             "{}: plan needs {needed} more seats, {shown_free} are free",
                             name.part_number
@@ -123,8 +123,7 @@ impl SeatLedger {
             }
             if needed > 0 && sku.capability_status == CapabilityStatus::Warning {
                 diagnostics.push(
-                    Diagnostic::warning(
-                        "sku-expiring",
+                    Diagnostic::new(DiagnosticCode::SkuExpiring,
                         format!(
                             "{}: the plan assigns {needed} more seats of a subscription in its grace period (capabilityStatus Warning)",
                             name.part_number

@@ -1,5 +1,6 @@
 //! Planner tests: one per rule, built from small in-code tenants and desired states.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use uuid::Uuid;
@@ -8,7 +9,7 @@ use crate::config::{
     DesiredGroup, DesiredLicense, DesiredState, DesiredUser, GroupKey, Located, PlanRef,
     PlanSelection, PrincipalRef, SkuRef,
 };
-use crate::diagnostic::Location;
+use crate::diagnostic::{DiagnosticCode, Location, Stage};
 use crate::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId};
 use crate::snapshot::{
     AppliesTo, AssignedLicense, AssignmentError, AssignmentStateKind, CapabilityStatus, Group,
@@ -251,7 +252,7 @@ fn run(desired: &DesiredState, live: &TenantSnapshot) -> Plan {
     plan(desired, live, &PlanOptions::default())
 }
 
-fn codes(plan: &Plan) -> Vec<&'static str> {
+fn codes(plan: &Plan) -> Vec<DiagnosticCode> {
     plan.diagnostics.iter().map(|d| d.code).collect()
 }
 
@@ -265,7 +266,7 @@ fn a_sku_swap_is_one_change_with_add_and_remove() {
     let mut want = desired();
     want_user(&mut want, "bob@contoso.com", Some(vec![lic("SPE_E5")]));
     let plan = run(&want, &live);
-    assert_eq!(codes(&plan), Vec::<&str>::new());
+    assert_eq!(codes(&plan), Vec::<DiagnosticCode>::new());
     assert_eq!(plan.changes.len(), 1);
     let change = &plan.changes[0];
     assert_eq!(change.add.len(), 1);
@@ -528,7 +529,7 @@ fn usage_location_is_set_first_from_the_user_then_the_default() {
             .map(|s| (s.from.as_deref(), s.to.as_str()));
         assert_eq!(step, case.expect_step, "case {n}");
         assert_eq!(
-            codes(&plan).contains(&"usage-location-missing"),
+            codes(&plan).contains(&DiagnosticCode::UsageLocationMissing),
             case.expect_error,
             "case {n}"
         );
@@ -581,7 +582,7 @@ fn seats_count_group_members_once_per_user_whatever_the_sources() {
     let seat_error = plan
         .diagnostics
         .iter()
-        .find(|d| d.code == "seats-exhausted")
+        .find(|d| d.code == DiagnosticCode::SeatsExhausted)
         .expect("seat error");
     assert_eq!(
         seat_error.message,
@@ -875,8 +876,16 @@ fn removing_the_last_exchange_plan_is_flagged() {
     assert!(!run(&want, &live).changes[0].remove[0].exchange_grace);
 }
 
-#[test]
-fn resolution_problems_are_located_diagnostics_with_suggestions() {
+/// A desired-state edit that provokes one resolution problem.
+type Setup = fn(&mut DesiredState);
+
+/// One resolution problem: name, the edit of [`desired`] that provokes it against
+/// [`resolution_tenant`], the one code it produces and the help it gives (when checked).
+type ResolutionCase = (&'static str, Setup, DiagnosticCode, Option<&'static str>);
+
+/// The tenant the resolution cases run against: alice, two groups named Copilot and a
+/// group that is not security-enabled.
+fn resolution_tenant() -> TenantSnapshot {
     let mut live = tenant();
     live.users
         .push(LiveUser::new("alice@contoso.com").direct("SPE_E3", &[]).0);
@@ -888,13 +897,15 @@ fn resolution_problems_are_located_diagnostics_with_suggestions() {
     let mut insecure = live_group("Marketing", &[], &[]);
     insecure.security_enabled = false;
     live.groups.push(insecure);
+    live
+}
 
-    type Setup = fn(&mut DesiredState);
-    let table: &[(&str, Setup, &str, Option<&str>)] = &[
+fn resolution_cases() -> &'static [ResolutionCase] {
+    &[
         (
             "unknown sku",
             |w| want_user(w, "alice@contoso.com", Some(vec![lic("SPE_E7")])),
-            "unknown-sku",
+            DiagnosticCode::UnknownSku,
             Some("did you mean SPE_E3?"),
         ),
         (
@@ -904,7 +915,7 @@ fn resolution_problems_are_located_diagnostics_with_suggestions() {
                 l.sku.value = SkuRef::Id(sku_id("NOPE"));
                 want_user(w, "alice@contoso.com", Some(vec![l]));
             },
-            "unknown-sku",
+            DiagnosticCode::UnknownSku,
             None,
         ),
         (
@@ -916,19 +927,19 @@ fn resolution_problems_are_located_diagnostics_with_suggestions() {
                     Some(vec![lic_disabled("SPE_E3", &["YAMMER_ENTERPRIS"])]),
                 )
             },
-            "unknown-service-plan",
+            DiagnosticCode::UnknownServicePlan,
             Some("did you mean YAMMER_ENTERPRISE?"),
         ),
         (
             "company sku",
             |w| want_user(w, "alice@contoso.com", Some(vec![lic("CRMSTORAGE")])),
-            "company-sku",
+            DiagnosticCode::CompanySku,
             None,
         ),
         (
             "suspended sku",
             |w| want_user(w, "alice@contoso.com", Some(vec![lic("STREAM")])),
-            "sku-unavailable",
+            DiagnosticCode::SkuUnavailable,
             None,
         ),
         (
@@ -940,25 +951,25 @@ fn resolution_problems_are_located_diagnostics_with_suggestions() {
                     Some(vec![lic("SPE_E3"), lic("spe_e3")]),
                 )
             },
-            "duplicate-sku",
+            DiagnosticCode::DuplicateSku,
             None,
         ),
         (
             "unknown upn",
             |w| want_user(w, "alcie@contoso.com", Some(vec![])),
-            "unknown-user",
+            DiagnosticCode::UnknownUser,
             Some("did you mean alice@contoso.com?"),
         ),
         (
             "no such group",
             |w| want_group(w, GroupKey::Name("Copilt".into()), Some(vec![])),
-            "unknown-group",
+            DiagnosticCode::UnknownGroup,
             Some("did you mean Copilot?"),
         ),
         (
             "ambiguous group",
             |w| want_group(w, GroupKey::Name("copilot".into()), Some(vec![])),
-            "ambiguous-group",
+            DiagnosticCode::AmbiguousGroup,
             Some("name the group by its object id instead"),
         ),
         (
@@ -970,7 +981,7 @@ fn resolution_problems_are_located_diagnostics_with_suggestions() {
                     Some(vec![lic("EMS")]),
                 )
             },
-            "group-not-security-enabled",
+            DiagnosticCode::GroupNotSecurityEnabled,
             None,
         ),
         (
@@ -981,7 +992,7 @@ fn resolution_problems_are_located_diagnostics_with_suggestions() {
                     location: loc(5),
                 })
             },
-            "tenant-mismatch",
+            DiagnosticCode::TenantMismatch,
             None,
         ),
         (
@@ -992,7 +1003,7 @@ fn resolution_problems_are_located_diagnostics_with_suggestions() {
                     location: loc(5),
                 })
             },
-            "tenant-mismatch",
+            DiagnosticCode::TenantMismatch,
             None,
         ),
         (
@@ -1003,7 +1014,7 @@ fn resolution_problems_are_located_diagnostics_with_suggestions() {
                     location: loc(15),
                 })
             },
-            "unknown-user",
+            DiagnosticCode::UnknownUser,
             None,
         ),
         (
@@ -1012,18 +1023,23 @@ fn resolution_problems_are_located_diagnostics_with_suggestions() {
                 want_group(w, GroupKey::Name("copilot-emea".into()), Some(vec![]));
                 want_group(w, GroupKey::Id(group_id("Copilot-2")), Some(vec![]));
             },
-            "duplicate-principal",
+            DiagnosticCode::DuplicatePrincipal,
             None,
         ),
-    ];
-    for (name, setup, code, help) in table {
+    ]
+}
+
+#[test]
+fn resolution_problems_are_located_diagnostics_with_suggestions() {
+    let live = resolution_tenant();
+    for (name, setup, code, help) in resolution_cases() {
         let mut want = desired();
         setup(&mut want);
         let plan = run(&want, &live);
         assert_eq!(codes(&plan), vec![*code], "{name}: {:?}", plan.diagnostics);
         let diagnostic = &plan.diagnostics[0];
         assert!(diagnostic.location.is_some(), "{name}");
-        if *code == "duplicate-principal" {
+        if *code == DiagnosticCode::DuplicatePrincipal {
             assert_eq!(diagnostic.related[0].1, "first declared here", "{name}");
             assert_ne!(
                 Some(&diagnostic.related[0].0),
@@ -1046,6 +1062,81 @@ fn resolution_problems_are_located_diagnostics_with_suggestions() {
         });
         assert!(run(&want, &live).diagnostics.is_empty());
     }
+}
+
+/// A tenant and desired-state edit that provokes one planning problem beyond resolution.
+type PlanningSetup = fn(&mut TenantSnapshot, &mut DesiredState);
+
+/// Declares that erin@contoso.com (in the tenant, with a usage location) gets SPE_E5;
+/// returns the tenant's SPE_E5 to adjust.
+fn erin_gains_e5<'a>(
+    live: &'a mut TenantSnapshot,
+    want: &mut DesiredState,
+) -> &'a mut SubscribedSku {
+    live.users.push(LiveUser::new("erin@contoso.com").0);
+    want_user(want, "erin@contoso.com", Some(vec![lic("SPE_E5")]));
+    live.subscribed_skus
+        .iter_mut()
+        .find(|s| s.sku_part_number == "SPE_E5")
+        .expect("the test tenant has SPE_E5")
+}
+
+#[test]
+fn every_plan_code_has_a_producing_case() {
+    let planning: &[(&str, PlanningSetup, DiagnosticCode)] = &[
+        (
+            "pinned domain, snapshot without domains",
+            |live, want| {
+                live.tenant_domain = None;
+                want.settings.tenant = Some(Located {
+                    value: "contoso.onmicrosoft.com".into(),
+                    location: loc(5),
+                });
+            },
+            DiagnosticCode::TenantUnverified,
+        ),
+        (
+            "user gains a license without a usage location",
+            |live, want| {
+                live.users
+                    .push(LiveUser::new("erin@contoso.com").location(None).0);
+                want_user(want, "erin@contoso.com", Some(vec![lic("SPE_E3")]));
+            },
+            DiagnosticCode::UsageLocationMissing,
+        ),
+        (
+            "no free seats",
+            |live, want| erin_gains_e5(live, want).prepaid_units.enabled = 0,
+            DiagnosticCode::SeatsExhausted,
+        ),
+        (
+            "seats added to a subscription in its grace period",
+            |live, want| erin_gains_e5(live, want).capability_status = CapabilityStatus::Warning,
+            DiagnosticCode::SkuExpiring,
+        ),
+    ];
+    let mut produced = BTreeSet::new();
+    let live = resolution_tenant();
+    for (name, setup, code, _) in resolution_cases() {
+        let mut want = desired();
+        setup(&mut want);
+        let found = codes(&run(&want, &live));
+        assert!(found.contains(code), "{name}: {found:?}");
+        produced.extend(found);
+    }
+    for (name, setup, code) in planning {
+        let mut live = tenant();
+        let mut want = desired();
+        setup(&mut live, &mut want);
+        let found = codes(&run(&want, &live));
+        assert_eq!(found, [*code], "{name}");
+        produced.extend(found);
+    }
+    let plan_codes: BTreeSet<DiagnosticCode> = DiagnosticCode::of_stage(Stage::Plan).collect();
+    assert_eq!(
+        produced, plan_codes,
+        "every code the planner emits needs a producing case here, and only those"
+    );
 }
 
 #[test]

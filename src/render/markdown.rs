@@ -269,7 +269,7 @@ fn problems(out: &mut String, v: &View<'_>) {
             out,
             "- **{:?}** {place}{}: {}{help}",
             diagnostic.severity,
-            code(diagnostic.code),
+            code(diagnostic.code.as_str()),
             esc(&diagnostic.message)
         );
     }

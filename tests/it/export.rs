@@ -238,7 +238,7 @@ fn issue6_export_round_trip_of_awkward_names() {
     let snapshot = awkward();
     for options in all_options() {
         let exported = round_trip(&snapshot, &options);
-        let codes: Vec<&str> = exported.warnings.iter().map(|w| w.code).collect();
+        let codes: Vec<&str> = exported.warnings.iter().map(|w| w.code.as_str()).collect();
         assert_eq!(codes, ["export-skipped-user"], "{options:?}");
         assert!(exported.warnings[0].message.contains("stream@contoso.com"));
     }

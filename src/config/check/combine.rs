@@ -1,0 +1,275 @@
+//! Combining every file's checked principals with the settings into the desired state:
+//! principals declared twice (in one file or two), protected principals no file declares,
+//! profiles nobody uses. Pure.
+
+use super::Checker;
+use super::principals::{Declared, FilePrincipals};
+use super::settings::Root;
+use super::values::looks_like_guid;
+use crate::config::desired::{DesiredGroup, DesiredState, GroupKey, Located, PrincipalRef};
+use crate::diagnostic::{Diagnostic, DiagnosticCode};
+
+/// True when `all` (sorted by key) declares `key`.
+fn is_declared<T>(all: &[Declared<T>], key: &str) -> bool {
+    all.binary_search_by(|d| d.key.as_str().cmp(key)).is_ok()
+}
+
+/// Sorts declarations by key (stable: the first declared stays first) and reports each
+/// later declaration of a key as a duplicate of the first. Returns false when any was.
+fn dedup<T>(
+    c: &mut Checker<'_>,
+    all: &mut [Declared<T>],
+    kind: &str,
+    name: impl Fn(&Declared<T>) -> &str,
+    help: &'static str,
+) -> bool {
+    all.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut ok = true;
+    let mut first = 0;
+    for i in 1..all.len() {
+        if all[i].key == all[first].key {
+            c.push(
+                Diagnostic::new(
+                    DiagnosticCode::DuplicatePrincipal,
+                    format!("{kind} {} is declared twice", name(&all[i])),
+                )
+                .at(all[i].location.clone())
+                .related(all[first].location.clone(), "first declared here")
+                .help(help),
+            );
+            ok = false;
+        } else {
+            first = i;
+        }
+    }
+    ok
+}
+
+/// Combines the root's settings and every file's principals (root first, then the files
+/// in path order) into the desired state: finds principals declared twice, protected
+/// principals no file declares and unused profiles. Returns `None` when any error was
+/// found (in `diagnostics` before or now).
+///
+/// `complete` is false when some file could not be parsed; warnings that need the whole
+/// configuration (unused profiles, undeclared protected principals) are then skipped.
+pub fn combine(
+    root: Root,
+    files: Vec<FilePrincipals>,
+    complete: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<DesiredState> {
+    let Root {
+        mut settings,
+        profiles,
+        protected: protected_raw,
+        ..
+    } = root;
+    let mut used = vec![false; profiles.len()];
+    let mut users_ok = true;
+    let mut all_users = Vec::with_capacity(files.iter().map(|f| f.users.len()).sum());
+    let mut all_groups = Vec::new();
+    for file in files {
+        diagnostics.extend(file.diagnostics);
+        users_ok &= file.ok;
+        for (u, f) in used.iter_mut().zip(&file.used) {
+            *u |= f;
+        }
+        all_users.extend(file.users);
+        all_groups.extend(file.groups);
+    }
+    let mut c = Checker { diagnostics };
+    users_ok &= dedup(
+        &mut c,
+        &mut all_users,
+        "user",
+        |d| {
+            d.value
+                .as_ref()
+                .map_or_else(String::as_str, |u| u.upn.as_str())
+        },
+        "userPrincipalNames are compared ignoring case; keep one declaration",
+    );
+    users_ok &= dedup(
+        &mut c,
+        &mut all_groups,
+        "group",
+        |d| match &d.value {
+            Ok(g) => match &g.key {
+                GroupKey::Name(name) => name.as_str(),
+                GroupKey::Id(_) => d.key.as_str(),
+            },
+            Err(name) => name.as_str(),
+        },
+        "group names are compared ignoring case; keep one declaration",
+    );
+    let any_group_by_id = all_groups.iter().any(|g| {
+        matches!(
+            &g.value,
+            Ok(DesiredGroup {
+                key: GroupKey::Id(_),
+                ..
+            })
+        )
+    });
+    let any_group_by_name = all_groups.iter().any(|g| {
+        matches!(
+            &g.value,
+            Ok(DesiredGroup {
+                key: GroupKey::Name(_),
+                ..
+            })
+        )
+    });
+    for (is_user, item) in protected_raw {
+        let declared = if is_user {
+            is_declared(&all_users, &item.value.to_lowercase())
+        } else if looks_like_guid(&item.value) {
+            is_declared(&all_groups, &item.value.to_lowercase()) || any_group_by_name
+        } else {
+            is_declared(&all_groups, &item.value.to_lowercase()) || any_group_by_id
+        };
+        if !declared && complete {
+            let kind = if is_user { "user" } else { "group" };
+            c.push(
+                Diagnostic::new(DiagnosticCode::ProtectedUnknown, format!("protected {kind} '{}' is not declared in any file", item.value))
+                    .at(item.location.clone())
+                    .help("licensectl never touches undeclared principals anyway; check the spelling or remove the entry"),
+            );
+        }
+        settings.protected.push(Located {
+            value: if is_user {
+                PrincipalRef::User(item.value)
+            } else {
+                PrincipalRef::Group(item.value)
+            },
+            location: item.location,
+        });
+    }
+    for ((name, location, _), used) in profiles.iter().zip(&used) {
+        if !used && complete {
+            c.push(
+                Diagnostic::new(
+                    DiagnosticCode::UnusedProfile,
+                    format!("profile '{name}' is not used by any user or group"),
+                )
+                .at(location.clone())
+                .help("remove it, or refer to it with `profile:`"),
+            );
+        }
+    }
+
+    let profiles_ok = profiles.iter().all(|p| p.2.is_some());
+    if !users_ok || !profiles_ok || c.diagnostics.iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    // Sorted by key already; every value is `Ok` when `users_ok`.
+    let users = all_users.into_iter().filter_map(|d| d.value.ok()).collect();
+    let groups = all_groups
+        .into_iter()
+        .filter_map(|d| d.value.ok())
+        .collect();
+    Some(DesiredState {
+        settings,
+        users,
+        groups,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::check::{ParsedFile, check_principals, check_root};
+
+    fn parsed(name: &str, is_root: bool, text: &str) -> ParsedFile {
+        let path: Arc<Path> = Path::new(name).into();
+        match crate::config::parse::parse_file(&path, text) {
+            Ok(raw) => ParsedFile { path, is_root, raw },
+            Err(diagnostics) => panic!("test file {name} parses: {diagnostics:?}"),
+        }
+    }
+
+    /// Checks the root (first) and every file on its own, then combines them, as `load` does.
+    fn check_all(files: &[&ParsedFile]) -> (Option<DesiredState>, Vec<Diagnostic>) {
+        let mut diagnostics = Vec::new();
+        let root = check_root(
+            files.first().copied(),
+            Path::new("licensectl.yaml"),
+            &mut diagnostics,
+        );
+        let parts = files.iter().map(|f| check_principals(f, &root)).collect();
+        let desired = combine(root, parts, true, &mut diagnostics);
+        (desired, diagnostics)
+    }
+
+    /// Files checked on their own, then combined: duplicates across files, in the root and
+    /// within a file (case differs) are each reported once, at the later declaration.
+    #[test]
+    fn duplicates_are_found_across_files_when_combining() {
+        let root = parsed(
+            "licensectl.yaml",
+            true,
+            "version: 1\nprotected:\n  users: [carol@contoso.com]\nusers:\n  alice@contoso.com: {licenses: []}\n",
+        );
+        let a = parsed(
+            "a.yaml",
+            false,
+            "users:\n  ALICE@contoso.com: {licenses: []}\n  bob@contoso.com: {licenses: []}\n  Bob@Contoso.com: {licenses: []}\ngroups:\n  SG-X: {licenses: []}\n",
+        );
+        let b = parsed(
+            "b.yaml",
+            false,
+            "users:\n  carol@contoso.com: {licenses: []}\ngroups:\n  sg-x: {licenses: []}\n",
+        );
+        let (desired, diagnostics) = check_all(&[&root, &a, &b]);
+        assert!(desired.is_none(), "duplicates make the config invalid");
+        let mut found: Vec<String> = diagnostics
+            .iter()
+            .map(|d| {
+                let at = d
+                    .location
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let first = d
+                    .related
+                    .first()
+                    .map(|r| r.0.to_string())
+                    .unwrap_or_default();
+                format!("{} {} at {at}, first {first}", d.code, d.message)
+            })
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                "duplicate-principal group sg-x is declared twice at b.yaml:4:3, first a.yaml:6:3",
+                "duplicate-principal user ALICE@contoso.com is declared twice at a.yaml:2:3, first licensectl.yaml:5:3",
+                "duplicate-principal user Bob@Contoso.com is declared twice at a.yaml:4:3, first a.yaml:3:3",
+            ]
+        );
+    }
+
+    #[test]
+    fn combined_principals_come_out_sorted_ignoring_case() {
+        let root = parsed("licensectl.yaml", true, "version: 1\n");
+        let a = parsed(
+            "a.yaml",
+            false,
+            "users:\n  zed@contoso.com: {licenses: []}\n  Amy@contoso.com: {licenses: []}\n",
+        );
+        let b = parsed(
+            "b.yaml",
+            false,
+            "users:\n  bea@contoso.com: {licenses: []}\n",
+        );
+        let desired = check_all(&[&root, &a, &b]).0.expect("valid");
+        let upns: Vec<&str> = desired.users.iter().map(|u| u.upn.as_str()).collect();
+        assert_eq!(
+            upns,
+            ["Amy@contoso.com", "bea@contoso.com", "zed@contoso.com"]
+        );
+    }
+}

@@ -1,0 +1,448 @@
+//! Loading a config directory held in memory: [`ConfigFiles`] (relative paths and bytes,
+//! as [`super::read_files`] reads them) → [`LoadedConfig`], the desired state with every
+//! diagnostic, the file texts and the config digest.
+//!
+//! Pure: no filesystem, clock or environment. It decodes, parses and checks the files
+//! (the settings file first, then the others on several threads; the result does not
+//! depend on how many) and hashes their paths and bytes. Read errors recorded in the input
+//! become diagnostics here, like every other problem.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::{LoadedConfig, SETTINGS_FILE, check, parse};
+use crate::config::desired::DesiredState;
+use crate::diagnostic::{self, Diagnostic, DiagnosticCode, Location, SourceFiles};
+
+/// A config directory in memory: how to name it, and its config files.
+#[derive(Debug)]
+pub struct ConfigFiles {
+    /// The directory as the user named it: diagnostics name each file as `dir` joined
+    /// with its relative path (just the relative path when `dir` is `.` or empty).
+    pub dir: PathBuf,
+    /// The config files (unique paths, any order), or why the directory could not be
+    /// listed.
+    pub files: io::Result<Vec<ConfigFile>>,
+}
+
+/// One config file in memory.
+#[derive(Debug)]
+pub struct ConfigFile {
+    /// `/`-separated path relative to the directory, e.g. `licenses/sales.yaml`.
+    pub path: String,
+    /// The file's bytes, or why it could not be read.
+    pub contents: io::Result<Vec<u8>>,
+}
+
+impl ConfigFiles {
+    /// A directory named `dir` holding `files` (relative path, bytes), all readable.
+    pub fn new<P: Into<String>, B: Into<Vec<u8>>>(
+        dir: impl Into<PathBuf>,
+        files: impl IntoIterator<Item = (P, B)>,
+    ) -> Self {
+        ConfigFiles {
+            dir: dir.into(),
+            files: Ok(files
+                .into_iter()
+                .map(|(path, bytes)| ConfigFile {
+                    path: path.into(),
+                    contents: Ok(bytes.into()),
+                })
+                .collect()),
+        }
+    }
+}
+
+/// One decoded file: relative path, path as diagnostics name it, text.
+type Text = (String, PathBuf, String);
+
+/// Checks the config directory held in `files`: what [`super::load`] does after reading.
+/// Files are taken in path order, whatever the order given.
+pub fn load_files(files: ConfigFiles) -> LoadedConfig {
+    let ConfigFiles { dir, files } = files;
+    let dir = dir.as_path();
+    let mut diagnostics = Vec::new();
+    let mut sources = SourceFiles::new();
+    let mut hasher = Sha256::new();
+    let mut complete = true;
+
+    let mut files = match files {
+        Ok(files) => files,
+        Err(error) => {
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticCode::ConfigUnreadable,
+                    format!("cannot read config directory {}: {error}", dir.display()),
+                )
+                .help("pass the directory holding licensectl.yaml with --config DIR"),
+            );
+            return finish(None, diagnostics, sources, hasher);
+        }
+    };
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    if files.is_empty() {
+        diagnostics.push(
+            Diagnostic::new(
+                DiagnosticCode::NoConfigFiles,
+                format!("{} holds no *.yaml or *.yml file", dir.display()),
+            )
+            .help(format!(
+                "create {} with `version: 1`, or pass the right directory with --config DIR",
+                display_path(dir, SETTINGS_FILE).display()
+            )),
+        );
+        return finish(None, diagnostics, sources, hasher);
+    }
+    let root_path = display_path(dir, SETTINGS_FILE);
+    if !files.iter().any(|f| f.path == SETTINGS_FILE) {
+        diagnostics.push(
+            Diagnostic::new(
+                DiagnosticCode::MissingSettings,
+                format!("{} has config files but no {SETTINGS_FILE}", dir.display()),
+            )
+            .help(format!(
+                "create {} with at least `version: 1`",
+                root_path.display()
+            )),
+        );
+    }
+
+    let mut texts: Vec<Text> = Vec::with_capacity(files.len());
+    for ConfigFile {
+        path: rel,
+        contents,
+    } in files
+    {
+        let path = display_path(dir, &rel);
+        let first_line = || Location {
+            file: path.as_path().into(),
+            line: 1,
+            column: 1,
+        };
+        let bytes = match contents {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                diagnostics.push(
+                    Diagnostic::new(
+                        DiagnosticCode::ConfigUnreadable,
+                        format!("cannot read {}: {error}", path.display()),
+                    )
+                    .at(first_line()),
+                );
+                complete = false;
+                continue;
+            }
+        };
+        if bytes.len() > parse::MAX_FILE_BYTES {
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticCode::YamlLimit,
+                    format!(
+                        "{} is {} bytes, more than the {} a config file may hold",
+                        path.display(),
+                        bytes.len(),
+                        parse::MAX_FILE_BYTES
+                    ),
+                )
+                .at(first_line())
+                .help("split the principals over several files"),
+            );
+            complete = false;
+            continue;
+        }
+        hasher.update(rel.as_bytes());
+        hasher.update([0]);
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+        match decode(&path, bytes) {
+            Ok(text) => texts.push((rel, path, text)),
+            Err((diagnostic, lossy)) => {
+                sources.insert(&path, lossy);
+                diagnostics.push(*diagnostic);
+                complete = false;
+            }
+        }
+    }
+    // The settings file first: its profiles are what every file's principals are checked
+    // against. Then every other file is parsed and checked on its own, in parallel.
+    let root_index = texts.iter().position(|(rel, _, _)| rel == SETTINGS_FILE);
+    let root_file = root_index.and_then(|i| {
+        let (_, path, text) = &texts[i];
+        match parse::parse_file(path, text) {
+            Ok(raw) => Some(check::ParsedFile {
+                path: path.as_path().into(),
+                is_root: true,
+                raw,
+            }),
+            Err(mut found) => {
+                complete = false;
+                diagnostics.append(&mut found);
+                None
+            }
+        }
+    });
+    let root = check::check_root(root_file.as_ref(), &root_path, &mut diagnostics);
+    let mut parts = Vec::with_capacity(texts.len());
+    if let Some(file) = &root_file {
+        parts.push(check::check_principals(file, &root));
+    }
+    drop(root_file);
+    let others: Vec<usize> = (0..texts.len())
+        .filter(|&i| Some(i) != root_index)
+        .collect();
+    for result in parse_and_check(&texts, &others, &root) {
+        match result {
+            Ok(part) => parts.push(part),
+            Err(mut found) => {
+                complete = false;
+                diagnostics.append(&mut found);
+            }
+        }
+    }
+    for (_, path, text) in texts {
+        sources.insert(path, text);
+    }
+    let desired = check::combine(root, parts, complete, &mut diagnostics);
+    finish(desired, diagnostics, sources, hasher)
+}
+
+type FileResult = Result<check::FilePrincipals, Vec<Diagnostic>>;
+
+/// Parses one file and checks its principals against `root`; the parsed file is dropped
+/// where it was made.
+fn parse_and_check_one(text: &Text, root: &check::Root) -> FileResult {
+    let (_, path, text) = text;
+    let raw = parse::parse_file(path, text)?;
+    let parsed = check::ParsedFile {
+        path: path.as_path().into(),
+        is_root: false,
+        raw,
+    };
+    Ok(check::check_principals(&parsed, root))
+}
+
+/// Parses and checks the files `indices` of `texts` on up to `available_parallelism`
+/// threads; results in the order of `indices`.
+fn parse_and_check(texts: &[Text], indices: &[usize], root: &check::Root) -> Vec<FileResult> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(indices.len())
+        .max(1);
+    if threads == 1 {
+        return indices
+            .iter()
+            .map(|&i| parse_and_check_one(&texts[i], root))
+            .collect();
+    }
+    // Deal the files out round-robin, largest first, so the threads get similar work.
+    let mut order: Vec<usize> = (0..indices.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(texts[indices[k]].2.len()));
+    let mut results: Vec<Option<FileResult>> = (0..indices.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let mine: Vec<usize> = order.iter().copied().skip(t).step_by(threads).collect();
+                scope.spawn(move || {
+                    mine.into_iter()
+                        .map(|k| (k, parse_and_check_one(&texts[indices[k]], root)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for handle in handles {
+            // A panicking thread would be a bug in a dependency: its files stay `None` and
+            // are reported below rather than taking the process down.
+            if let Ok(done) = handle.join() {
+                for (k, result) in done {
+                    results[k] = Some(result);
+                }
+            }
+        }
+    });
+    results
+        .into_iter()
+        .zip(indices)
+        .map(|(result, &i)| {
+            result.unwrap_or_else(|| {
+                let path = &texts[i].1;
+                Err(vec![
+                    Diagnostic::new(
+                        DiagnosticCode::YamlSyntax,
+                        format!(
+                            "{} could not be parsed (internal parser failure)",
+                            path.display()
+                        ),
+                    )
+                    .at(Location {
+                        file: path.as_path().into(),
+                        line: 1,
+                        column: 1,
+                    }),
+                ])
+            })
+        })
+        .collect()
+}
+
+fn finish(
+    desired: Option<DesiredState>,
+    mut diagnostics: Vec<Diagnostic>,
+    sources: SourceFiles,
+    hasher: Sha256,
+) -> LoadedConfig {
+    diagnostic::sort(&mut diagnostics);
+    let desired = desired.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
+    let digest = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    LoadedConfig {
+        desired,
+        diagnostics,
+        sources,
+        digest,
+    }
+}
+
+/// `dir/rel` as the user would write it (no leading `./`).
+fn display_path(dir: &Path, rel: &str) -> PathBuf {
+    if dir == Path::new(".") || dir.as_os_str().is_empty() {
+        PathBuf::from(rel)
+    } else {
+        dir.join(rel)
+    }
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The text of a file without its byte order mark, or an `invalid-encoding` diagnostic at
+/// the first bad byte together with the file's text decoded lossily (for snippets).
+fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<String, (Box<Diagnostic>, String)> {
+    let bom = bytes.starts_with(BOM);
+    if bom {
+        bytes.drain(..BOM.len());
+    }
+    let error = match String::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(error) => error,
+    };
+    let bytes = error.as_bytes();
+    let valid_up_to = error.utf8_error().valid_up_to();
+    let before = String::from_utf8_lossy(&bytes[..valid_up_to]);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let utf16 = bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
+    let diagnostic = Diagnostic::new(
+        DiagnosticCode::InvalidEncoding,
+        format!(
+            "{} is not valid UTF-8 (byte {valid_up_to} is not)",
+            path.display()
+        ),
+    )
+    .at(Location {
+        file: path.into(),
+        line,
+        column,
+    })
+    .help(if utf16 {
+        "the file looks like UTF-16: save it as UTF-8"
+    } else {
+        "save the file as UTF-8"
+    });
+    let mut lossy = if bom {
+        "\u{FEFF}".to_owned()
+    } else {
+        String::new()
+    };
+    lossy.push_str(&String::from_utf8_lossy(bytes));
+    Err((Box::new(diagnostic), lossy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = "version: 1\nprofiles:\n  worker:\n    - sku: SPE_E3\n";
+    const TEAM: &str = "users:\n  alice@contoso.com: {profile: worker}\n";
+
+    fn rendered(loaded: &LoadedConfig) -> Vec<String> {
+        loaded.diagnostics.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn files_are_taken_in_path_order_whatever_the_order_given() {
+        let forward = load_files(ConfigFiles::new(
+            "cfg",
+            [
+                ("licensectl.yaml", ROOT),
+                ("team.yaml", TEAM),
+                ("z.yaml", "users: {}\n"),
+            ],
+        ));
+        let backward = load_files(ConfigFiles::new(
+            "cfg",
+            [
+                ("z.yaml", "users: {}\n"),
+                ("team.yaml", TEAM),
+                ("licensectl.yaml", ROOT),
+            ],
+        ));
+        assert!(forward.is_valid(), "{:?}", forward.diagnostics);
+        assert_eq!(forward.digest, backward.digest);
+        assert_eq!(forward.desired, backward.desired);
+    }
+
+    #[test]
+    fn unreadable_files_and_directories_are_diagnostics() {
+        let loaded = load_files(ConfigFiles {
+            dir: "cfg".into(),
+            files: Ok(vec![
+                ConfigFile {
+                    path: SETTINGS_FILE.to_owned(),
+                    contents: Ok(ROOT.into()),
+                },
+                ConfigFile {
+                    path: "team.yaml".to_owned(),
+                    contents: Err(io::Error::other("permission denied")),
+                },
+            ]),
+        });
+        assert!(loaded.desired.is_none());
+        // Profile 'worker' is not reported unused: the unreadable file might use it.
+        assert_eq!(
+            rendered(&loaded),
+            [
+                "cfg/team.yaml:1:1: error[config-unreadable]: cannot read cfg/team.yaml: permission denied"
+            ]
+        );
+        let loaded = load_files(ConfigFiles {
+            dir: "cfg".into(),
+            files: Err(io::Error::new(io::ErrorKind::NotFound, "no such directory")),
+        });
+        assert_eq!(
+            rendered(&loaded),
+            [
+                "error[config-unreadable]: cannot read config directory cfg: no such directory (help: pass the directory holding licensectl.yaml with --config DIR)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_from_the_text_but_hashed() {
+        let plain = load_files(ConfigFiles::new(".", [(SETTINGS_FILE, ROOT)]));
+        let with_bom = load_files(ConfigFiles::new(
+            ".",
+            [(SETTINGS_FILE, [BOM, ROOT.as_bytes()].concat())],
+        ));
+        assert!(with_bom.is_valid(), "{:?}", with_bom.diagnostics);
+        assert_eq!(
+            with_bom.sources.get(Path::new(SETTINGS_FILE)),
+            Some(ROOT),
+            "paths in `.` are named without a leading ./"
+        );
+        assert_ne!(plain.digest, with_bom.digest);
+    }
+}
