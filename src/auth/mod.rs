@@ -136,8 +136,8 @@ impl fmt::Debug for AuthSettings {
 }
 
 /// Errors setting up or using a credential. A cause from below is the `source`, printed
-/// once by an error chain after the message; azure_identity's errors are the exception
-/// (see [`AuthError::Token`]).
+/// once by an error chain after the message; azure_core's errors are the exception (see
+/// [`AuthError::Token`]).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// A setting the chosen method needs is missing.
@@ -153,13 +153,13 @@ pub enum AuthError {
     /// The certificate could not be loaded.
     #[error(transparent)]
     Certificate(#[from] certificate::CertificateError),
-    /// The credential could not be built.
-    #[error("cannot set up the {method} credential")]
+    /// The credential could not be built (azure_identity's error: see [`AuthError::Token`]).
+    #[error("cannot set up the {method} credential: {}", one_line(error))]
     Setup {
         /// The method.
         method: AuthMethod,
         /// azure_identity's error.
-        source: azure_core::Error,
+        error: azure_core::Error,
     },
     /// `ACTIONS_ID_TOKEN_REQUEST_URL` is not a URL.
     #[error("cannot set up the github-oidc credential: ACTIONS_ID_TOKEN_REQUEST_URL is not a URL")]
@@ -172,9 +172,11 @@ pub enum AuthError {
     GithubUrlInsecure,
     /// The authority refused or could not be reached.
     ///
-    /// azure_identity's error repeats its own cause in its message and ends in a
-    /// troubleshooting link, so it is not a `source` (an error chain would print its cause
-    /// twice): the message shows its text once, on one line, followed by the fix.
+    /// An azure_core error prints its cause as its own text and also returns it as its
+    /// `source`, and azure_identity's repeat their cause in their message and end in a
+    /// troubleshooting link: as a `source` here, an error chain would print the cause two
+    /// or three times. So it is kept typed but not as a source, and the message shows its
+    /// text once, on one line, followed by the fix.
     #[error("{method} authentication failed: {}; {fix}", one_line(error))]
     Token {
         /// The method.
@@ -282,7 +284,7 @@ impl TokenSource {
         http: reqwest::Client,
     ) -> Result<Self, AuthError> {
         let method = select_method(settings);
-        let setup = |source| AuthError::Setup { method, source };
+        let setup = |error| AuthError::Setup { method, error };
         // azure_identity only accepts https authorities: a loopback http authority (the
         // emulator) is given to it as https and redirected back by the transport.
         let (redirect, authority) = match LoopbackRedirect::for_authority(&endpoints.authority_host)
@@ -599,6 +601,45 @@ mod tests {
         };
         let err = TokenSource::new(&s, &endpoints, reqwest::Client::new()).expect_err("missing");
         assert!(err.to_string().contains("AZURE_CLIENT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn credential_setup_errors_show_azure_identity_s_reason_once() {
+        let endpoints =
+            Endpoints::resolve(crate::graph::cloud::Cloud::Global, None, None).expect("ok");
+        let s = AuthSettings {
+            method: Some(AuthMethod::Secret),
+            tenant_id: Some("not a tenant!".into()),
+            client_id: Some("c".into()),
+            client_secret: secret("s"),
+            ..Default::default()
+        };
+        let err = TokenSource::new(&s, &endpoints, reqwest::Client::new()).expect_err("invalid");
+        assert!(matches!(err, AuthError::Setup { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("cannot set up the secret credential: ") && !text.contains('\n'),
+            "{text}"
+        );
+        assert!(std::error::Error::source(&err).is_none(), "{err:?}");
+        let s = AuthSettings {
+            method: Some(AuthMethod::GithubOidc),
+            tenant_id: Some("t".into()),
+            client_id: Some("c".into()),
+            github_request_url: Some("not a url".into()),
+            github_request_token: secret("t"),
+            ..Default::default()
+        };
+        let err = TokenSource::new(&s, &endpoints, reqwest::Client::new()).expect_err("invalid");
+        assert!(
+            matches!(
+                err,
+                AuthError::GithubUrl {
+                    source: url::ParseError::RelativeUrlWithoutBase
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
