@@ -174,4 +174,25 @@ mod tests {
         assert_eq!(lines[1]["request_id"], "abc");
         assert!(lines[1]["time"].as_str().is_some_and(|t| t.ends_with('Z')));
     }
+
+    #[test]
+    fn an_unwritable_journal_names_the_file_and_keeps_the_io_error_as_source() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("not-a-directory");
+        std::fs::write(&file, "").expect("writes");
+        let path = file.join("journal.jsonl");
+        let error = Journal::open(&path).expect_err("its parent is a file");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot write the apply journal {} (nothing more was sent)",
+                path.display()
+            )
+        );
+        assert!(
+            std::error::Error::source(&error)
+                .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()),
+            "{error:?}"
+        );
+    }
 }

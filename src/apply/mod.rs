@@ -32,11 +32,12 @@ pub use journal::{Entry, Event, Journal};
 pub use schedule::{Operation, Phase, PhaseKind, Schedule, Unit, schedule};
 pub use verify::{Mismatch, verify};
 
-/// Errors that stop an apply.
+/// Errors that stop an apply (the journal's too). The cause is the `source`, printed once by
+/// an error chain after the message.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     /// The journal cannot be written: nothing more is sent.
-    #[error("cannot write the apply journal {path}: {source}; nothing more was sent")]
+    #[error("cannot write the apply journal {path} (nothing more was sent)")]
     Journal {
         /// The journal file.
         path: PathBuf,
@@ -44,7 +45,7 @@ pub enum ApplyError {
         source: std::io::Error,
     },
     /// Reading the tenant back failed.
-    #[error("the writes were sent but the tenant could not be read back to verify them: {0}")]
+    #[error("the writes were sent but the tenant could not be read back to verify them")]
     Verify(#[source] GraphError),
 }
 

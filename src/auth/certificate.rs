@@ -21,7 +21,7 @@ use azure_core::http::ClientMethodOptions;
 use azure_identity::ClientAssertion;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
 
@@ -47,44 +47,67 @@ impl JwtAlgorithm {
     }
 }
 
-/// Errors loading a certificate.
+/// Errors loading a certificate. A cause from below (the file system, the PEM, PKCS#12 or
+/// key parser) is the `source`, printed once by an error chain after the message.
 #[derive(Debug, thiserror::Error)]
 pub enum CertificateError {
     /// The file cannot be read.
-    #[error("cannot read certificate file {path}: {source}")]
+    #[error("cannot read certificate file {path}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The file is not valid PEM.
+    #[error("certificate file {path} is not a valid PEM file")]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// The PEM error.
+        source: rustls_pki_types::pem::Error,
+    },
     /// The file holds no certificate.
     #[error(
-        "certificate file {path} holds no certificate: {reason}; give a PEM file with a CERTIFICATE and a PRIVATE KEY block, or a PKCS#12 (.pfx/.p12) file"
+        "certificate file {path} holds no certificate; give a PEM file with a CERTIFICATE and a PRIVATE KEY block, or a PKCS#12 (.pfx/.p12) file"
     )]
     NoCertificate {
         /// The file.
         path: PathBuf,
-        /// Details.
-        reason: String,
     },
-    /// The file holds no usable private key.
+    /// The file holds no private key, or one that is not RSA.
     #[error(
         "certificate file {path} holds no usable RSA private key: {reason}; put the key (PKCS#8 'PRIVATE KEY' or PKCS#1 'RSA PRIVATE KEY') in the same PEM file"
     )]
     NoKey {
         /// The file.
         path: PathBuf,
-        /// Details.
-        reason: String,
+        /// What is missing.
+        reason: &'static str,
+    },
+    /// The private key cannot be used as an RSA key (another algorithm, a bad encoding).
+    #[error("certificate file {path} holds no usable RSA private key")]
+    BadKey {
+        /// The file.
+        path: PathBuf,
+        /// aws-lc-rs's reason.
+        source: aws_lc_rs::error::KeyRejected,
     },
     /// PKCS#12 parsing failed (often a wrong password).
-    #[error("cannot open PKCS#12 file {path}: {reason}; check AZURE_CLIENT_CERTIFICATE_PASSWORD")]
+    #[error("cannot open PKCS#12 file {path}; check AZURE_CLIENT_CERTIFICATE_PASSWORD")]
     Pkcs12 {
         /// The file.
         path: PathBuf,
-        /// Details.
-        reason: String,
+        /// The PKCS#12 error.
+        source: p12_keystore::error::Error,
+    },
+    /// The PKCS#12 file lacks its key or certificate.
+    #[error("PKCS#12 file {path} has no {missing}")]
+    Pkcs12Entry {
+        /// The file.
+        path: PathBuf,
+        /// What is missing.
+        missing: &'static str,
     },
 }
 
@@ -161,26 +184,16 @@ impl CertificateAssertion {
             "iat": now,
             "exp": now + ASSERTION_LIFETIME_SECS,
         });
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let mut signature = vec![0u8; self.key.public_modulus_len()];
         let padding: &'static dyn aws_lc_rs::signature::RsaEncoding = match self.algorithm {
             JwtAlgorithm::Ps256 => &RSA_PSS_SHA256,
             JwtAlgorithm::Rs256 => &RSA_PKCS1_SHA256,
         };
-        self.key.sign(
-            padding,
-            &SystemRandom::new(),
-            signing_input.as_bytes(),
-            &mut signature,
-        )?;
-        Ok(format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(signature)
-        ))
+        super::jwt::encode(&header, &claims, |signing_input| {
+            let mut signature = vec![0u8; self.key.public_modulus_len()];
+            self.key
+                .sign(padding, &SystemRandom::new(), signing_input, &mut signature)?;
+            Ok(signature)
+        })
     }
 }
 
@@ -201,14 +214,23 @@ impl ClientAssertion for CertificateAssertion {
 }
 
 fn load_pem(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, RsaKeyPair), CertificateError> {
-    let cert =
-        CertificateDer::from_pem_slice(bytes).map_err(|e| CertificateError::NoCertificate {
+    let pem_error = |source| match source {
+        pem::Error::NoItemsFound => None,
+        source => Some(CertificateError::Pem {
             path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-    let key_der = PrivateKeyDer::from_pem_slice(bytes).map_err(|e| CertificateError::NoKey {
-        path: path.to_owned(),
-        reason: e.to_string(),
+            source,
+        }),
+    };
+    let cert = CertificateDer::from_pem_slice(bytes).map_err(|e| {
+        pem_error(e).unwrap_or_else(|| CertificateError::NoCertificate {
+            path: path.to_owned(),
+        })
+    })?;
+    let key_der = PrivateKeyDer::from_pem_slice(bytes).map_err(|e| {
+        pem_error(e).unwrap_or_else(|| CertificateError::NoKey {
+            path: path.to_owned(),
+            reason: "it has no PRIVATE KEY or RSA PRIVATE KEY block",
+        })
     })?;
     let key = match &key_der {
         PrivateKeyDer::Pkcs8(k) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
@@ -216,13 +238,13 @@ fn load_pem(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, RsaKeyPair), Certific
         _ => {
             return Err(CertificateError::NoKey {
                 path: path.to_owned(),
-                reason: "only RSA keys are supported".into(),
+                reason: "only RSA keys are supported",
             });
         }
     }
-    .map_err(|e| CertificateError::NoKey {
+    .map_err(|source| CertificateError::BadKey {
         path: path.to_owned(),
-        reason: e.to_string(),
+        source,
     })?;
     Ok((cert.to_vec(), key))
 }
@@ -237,28 +259,27 @@ fn load_pkcs12(
         password,
         p12_keystore::Pkcs12ImportPolicy::Relaxed,
     )
-    .map_err(|e| CertificateError::Pkcs12 {
+    .map_err(|source| CertificateError::Pkcs12 {
         path: path.to_owned(),
-        reason: e.to_string(),
+        source,
     })?;
+    let missing = |missing| CertificateError::Pkcs12Entry {
+        path: path.to_owned(),
+        missing,
+    };
     let (_, chain) = store
         .private_key_chain()
-        .ok_or_else(|| CertificateError::NoKey {
-            path: path.to_owned(),
-            reason: "the PKCS#12 file has no private key entry".into(),
-        })?;
+        .ok_or_else(|| missing("private key entry"))?;
     let cert = chain
         .certs()
         .first()
-        .ok_or_else(|| CertificateError::NoCertificate {
+        .ok_or_else(|| missing("certificate in its private key entry"))?;
+    let key = RsaKeyPair::from_pkcs8(chain.key().as_der()).map_err(|source| {
+        CertificateError::BadKey {
             path: path.to_owned(),
-            reason: "the key entry has no certificate".into(),
-        })?;
-    let key =
-        RsaKeyPair::from_pkcs8(chain.key().as_der()).map_err(|e| CertificateError::NoKey {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+            source,
+        }
+    })?;
     Ok((cert.as_der().to_vec(), key))
 }
 
@@ -348,5 +369,86 @@ mod tests {
                 "{msg}"
             );
         }
+    }
+
+    #[test]
+    fn load_errors_keep_their_cause_as_the_source() {
+        use std::error::Error as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cert = std::fs::read_to_string(fixture("cert.pem")).expect("cert");
+        let block = |label: &str, der: &[u8]| {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+            format!("-----BEGIN {label}-----\n{b64}\n-----END {label}-----\n")
+        };
+        let ec_pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            &SystemRandom::new(),
+        )
+        .expect("ec key");
+        let cases = [
+            (
+                "truncated.pem",
+                "-----BEGIN CERTIFICATE-----\nAAAA\n".to_owned(),
+                "is not a valid PEM file",
+                Some("missing section end marker"),
+            ),
+            (
+                "ec-pkcs8.pem",
+                format!("{cert}{}", block("PRIVATE KEY", ec_pkcs8.as_ref())),
+                "holds no usable RSA private key",
+                Some("WrongAlgorithm"),
+            ),
+            (
+                "ec-sec1.pem",
+                format!("{cert}{}", block("EC PRIVATE KEY", b"\x30\x00")),
+                "holds no usable RSA private key: only RSA keys are supported",
+                None,
+            ),
+            (
+                "garbage-pkcs1.pem",
+                format!("{cert}{}", block("RSA PRIVATE KEY", b"\x30\x00")),
+                "holds no usable RSA private key",
+                Some("UnexpectedError"),
+            ),
+        ];
+        for (name, text, message, source) in cases {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write");
+            let err = CertificateAssertion::load(&path, None, "c", "a", JwtAlgorithm::Ps256)
+                .expect_err(name);
+            let shown = err.to_string();
+            assert!(
+                shown.contains(message) && shown.contains(name),
+                "{name}: {shown}"
+            );
+            let cause = err.source().map(ToString::to_string);
+            match source {
+                Some(want) => assert!(
+                    cause.as_deref().is_some_and(|c| c.contains(want)),
+                    "{name}: {cause:?}"
+                ),
+                None => assert_eq!(cause, None, "{name}"),
+            }
+            if let Some(cause) = &cause {
+                assert!(
+                    !shown.contains(cause.as_str()),
+                    "{name}: cause printed twice"
+                );
+            }
+        }
+        let err = CertificateAssertion::load(
+            &fixture("missing.pem"),
+            None,
+            "c",
+            "a",
+            JwtAlgorithm::Ps256,
+        )
+        .expect_err("missing");
+        assert!(
+            err.source()
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound),
+            "{err:?}"
+        );
     }
 }

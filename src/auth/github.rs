@@ -15,6 +15,8 @@ use azure_identity::ClientAssertion;
 use serde::Deserialize;
 use url::Url;
 
+use super::AuthError;
+
 /// The audience Entra ID expects on federated assertions.
 pub const AZURE_AD_TOKEN_EXCHANGE: &str = "api://AzureADTokenExchange";
 
@@ -46,13 +48,12 @@ impl GithubOidcAssertion {
         client: reqwest::Client,
         request_url: &str,
         request_token: Secret,
-    ) -> Result<Self, String> {
-        let mut url = Url::parse(request_url)
-            .map_err(|e| format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}"))?;
+    ) -> Result<Self, AuthError> {
+        let mut url = Url::parse(request_url).map_err(|source| AuthError::GithubUrl { source })?;
         let secure = url.scheme() == "https"
             || url.scheme() == "http" && crate::graph::cloud::is_loopback_host(&url);
         if !secure {
-            return Err("ACTIONS_ID_TOKEN_REQUEST_URL must be https".into());
+            return Err(AuthError::GithubUrlInsecure);
         }
         url.query_pairs_mut()
             .append_pair("audience", AZURE_AD_TOKEN_EXCHANGE);

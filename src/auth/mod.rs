@@ -28,6 +28,7 @@
 
 pub mod certificate;
 pub mod github;
+mod jwt;
 pub mod transport;
 
 use std::fmt;
@@ -44,8 +45,6 @@ use azure_identity::{
     ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
     WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::graph::cloud::Endpoints;
 use crate::ids::TenantId;
@@ -136,7 +135,9 @@ impl fmt::Debug for AuthSettings {
     }
 }
 
-/// Errors setting up or using a credential.
+/// Errors setting up or using a credential. A cause from below is the `source`, printed
+/// once by an error chain after the message; azure_core's errors are the exception (see
+/// [`AuthError::Token`]).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// A setting the chosen method needs is missing.
@@ -152,21 +153,36 @@ pub enum AuthError {
     /// The certificate could not be loaded.
     #[error(transparent)]
     Certificate(#[from] certificate::CertificateError),
-    /// The credential could not be built.
-    #[error("cannot set up the {method} credential: {message}")]
+    /// The credential could not be built (azure_identity's error: see [`AuthError::Token`]).
+    #[error("cannot set up the {method} credential: {}", one_line(error))]
     Setup {
         /// The method.
         method: AuthMethod,
-        /// azure_identity's message.
-        message: String,
+        /// azure_identity's error.
+        error: azure_core::Error,
     },
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL` is not a URL.
+    #[error("cannot set up the github-oidc credential: ACTIONS_ID_TOKEN_REQUEST_URL is not a URL")]
+    GithubUrl {
+        /// The URL parser's error.
+        source: url::ParseError,
+    },
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL` is plain http off loopback.
+    #[error("cannot set up the github-oidc credential: ACTIONS_ID_TOKEN_REQUEST_URL must be https")]
+    GithubUrlInsecure,
     /// The authority refused or could not be reached.
-    #[error("{method} authentication failed: {message}; {fix}")]
+    ///
+    /// An azure_core error prints its cause as its own text and also returns it as its
+    /// `source`, and azure_identity's repeat their cause in their message and end in a
+    /// troubleshooting link: as a `source` here, an error chain would print the cause two
+    /// or three times. So it is kept typed but not as a source, and the message shows its
+    /// text once, on one line, followed by the fix.
+    #[error("{method} authentication failed: {}; {fix}", one_line(error))]
     Token {
         /// The method.
         method: AuthMethod,
-        /// The authority's explanation (never the secret).
-        message: String,
+        /// azure_identity's error (never holds the secret).
+        error: azure_core::Error,
         /// What to check or change, from Entra ID's error code.
         fix: &'static str,
     },
@@ -268,10 +284,7 @@ impl TokenSource {
         http: reqwest::Client,
     ) -> Result<Self, AuthError> {
         let method = select_method(settings);
-        let setup = |e: azure_core::Error| AuthError::Setup {
-            method,
-            message: e.to_string(),
-        };
+        let setup = |error| AuthError::Setup { method, error };
         // azure_identity only accepts https authorities: a loopback http authority (the
         // emulator) is given to it as https and redirected back by the transport.
         let (redirect, authority) = match LoopbackRedirect::for_authority(&endpoints.authority_host)
@@ -367,8 +380,7 @@ impl TokenSource {
                     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
                     fix,
                 )?;
-                let assertion = GithubOidcAssertion::new(http.clone(), url, token.clone())
-                    .map_err(|message| AuthError::Setup { method, message })?;
+                let assertion = GithubOidcAssertion::new(http.clone(), url, token.clone())?;
                 assertion_credential(tenant, client, assertion, client_options()).map_err(setup)?
             }
             AuthMethod::ManagedIdentity => {
@@ -423,10 +435,10 @@ impl TokenSource {
             .credential
             .get_token(&[self.scope.as_str()], None)
             .await
-            .map_err(|e| AuthError::Token {
+            .map_err(|error| AuthError::Token {
                 method: self.method,
-                message: first_line(&e.to_string()),
-                fix: token_fix(self.method, entra_error_code(&e).as_deref()),
+                fix: token_fix(self.method, entra_error_code(&error).as_deref()),
+                error,
             })?;
         tracing::debug!(method = %self.method, expires_on = %token.expires_on, "got an access token");
         *cache = Some(CachedToken {
@@ -504,8 +516,11 @@ pub fn token_fix(method: AuthMethod, code: Option<&str>) -> &'static str {
     }
 }
 
-fn first_line(text: &str) -> String {
-    text.lines()
+/// An azure_identity error's text on one line, without its troubleshooting link.
+fn one_line(error: &azure_core::Error) -> String {
+    error
+        .to_string()
+        .lines()
         .filter(|l| !l.trim().is_empty() && !l.contains("aka.ms/azsdk"))
         .collect::<Vec<_>>()
         .join(" ")
@@ -514,15 +529,14 @@ fn first_line(text: &str) -> String {
 /// The tenant (`tid` claim) of an access token. The token is not verified (it came from
 /// the authority over TLS, and Graph verifies it); `None` when it is not a readable JWT.
 pub fn token_tenant_id(token: &str) -> Option<TenantId> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("tid")?.as_str()?.parse().ok()
+    jwt::claims(token)?.get("tid")?.as_str()?.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn secret(s: &str) -> Option<Secret> {
         Some(Secret::new(s.to_owned()))
@@ -587,6 +601,45 @@ mod tests {
         };
         let err = TokenSource::new(&s, &endpoints, reqwest::Client::new()).expect_err("missing");
         assert!(err.to_string().contains("AZURE_CLIENT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn credential_setup_errors_show_azure_identity_s_reason_once() {
+        let endpoints =
+            Endpoints::resolve(crate::graph::cloud::Cloud::Global, None, None).expect("ok");
+        let s = AuthSettings {
+            method: Some(AuthMethod::Secret),
+            tenant_id: Some("not a tenant!".into()),
+            client_id: Some("c".into()),
+            client_secret: secret("s"),
+            ..Default::default()
+        };
+        let err = TokenSource::new(&s, &endpoints, reqwest::Client::new()).expect_err("invalid");
+        assert!(matches!(err, AuthError::Setup { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("cannot set up the secret credential: ") && !text.contains('\n'),
+            "{text}"
+        );
+        assert!(std::error::Error::source(&err).is_none(), "{err:?}");
+        let s = AuthSettings {
+            method: Some(AuthMethod::GithubOidc),
+            tenant_id: Some("t".into()),
+            client_id: Some("c".into()),
+            github_request_url: Some("not a url".into()),
+            github_request_token: secret("t"),
+            ..Default::default()
+        };
+        let err = TokenSource::new(&s, &endpoints, reqwest::Client::new()).expect_err("invalid");
+        assert!(
+            matches!(
+                err,
+                AuthError::GithubUrl {
+                    source: url::ParseError::RelativeUrlWithoutBase
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -18,7 +18,8 @@ use licensectl::snapshot::TenantSnapshot;
 use super::connection::{ConnectionArgs, stderr_is_tty};
 use super::exit;
 use super::live::scope_of;
-use super::plan::{Format, eprint_diagnostics, load, print, render};
+use super::output::print;
+use super::plan::{Format, eprint_diagnostics, load, render};
 use super::progress::StderrProgress;
 use super::snapshot::read_live;
 

@@ -1,7 +1,6 @@
 //! `licensectl emulator`: serve a tenant snapshot as a local Microsoft Graph, or generate
 //! a synthetic tenant snapshot.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use graph_emulator::{EmulatorOptions, FaultSpec, ThrottleOptions, serve};
 use licensectl::snapshot::TenantSnapshot;
 
 use super::exit;
+use super::output::print;
 
 /// `licensectl emulator …`.
 #[derive(Debug, Args)]
@@ -127,10 +127,9 @@ fn run_serve(a: &ServeArgs) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let running = serve(snapshot, options, &a.listen).await?;
-        #[allow(clippy::print_stdout, clippy::print_stderr)]
+        print(&format!("{}\n", running.url))?;
+        #[allow(clippy::print_stderr)]
         {
-            println!("{}", running.url);
-            let _ = std::io::stdout().flush();
             eprintln!(
                 "serving tenant {tenant} ({users} users) from {}: Graph at {}/v1.0, tokens at {}/{tenant}/oauth2/v2.0/token; stop with Ctrl-C",
                 a.tenant.display(),

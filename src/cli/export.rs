@@ -20,6 +20,7 @@ use licensectl::snapshot::TenantSnapshot;
 
 use super::connection::ConnectionArgs;
 use super::exit;
+use super::output::print;
 use super::plan::pin_refusal;
 use super::snapshot::{ConfigScope, read_live};
 
@@ -66,10 +67,10 @@ fn read_existing(dir: &Path) -> anyhow::Result<Existing> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(existing),
-        Err(error) => bail!(
-            "cannot read the output directory {}: {error}",
-            dir.display()
-        ),
+        Err(error) => {
+            return Err(error)
+                .with_context(|| format!("cannot read the output directory {}", dir.display()));
+        }
     };
     for entry in entries {
         let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
@@ -256,11 +257,7 @@ pub(crate) fn run(args: &ExportArgs) -> anyhow::Result<u8> {
 
     if args.diff {
         let diff = target::diff(dir, &existing, &export);
-        let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(diff.text.as_bytes())
-            .and_then(|()| stdout.flush())
-            .context("cannot write to stdout")?;
+        print(&diff.text)?;
         if diff.is_empty() {
             let _ = writeln!(
                 stderr,

@@ -11,6 +11,7 @@ pub(crate) mod emulator;
 pub(crate) mod exit;
 pub(crate) mod export;
 pub(crate) mod live;
+pub(crate) mod output;
 pub(crate) mod plan;
 pub(crate) mod progress;
 pub(crate) mod schema;

@@ -19,6 +19,7 @@ use licensectl::snapshot::TenantSnapshot;
 use super::connection::ConnectionArgs;
 use super::exit;
 use super::live::scope_of;
+use super::output::print;
 use super::snapshot::read_live;
 
 /// Output format of a plan or drift report.
@@ -160,14 +161,6 @@ pub(super) fn load(dir: &Path) -> Result<Config, u8> {
         }),
         None => Err(exit::INVALID_CONFIG),
     }
-}
-
-pub(super) fn print(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .context("cannot write to stdout")
 }
 
 /// Runs `licensectl plan`; returns the exit code.

@@ -1,7 +1,7 @@
 //! `licensectl snapshot`: reads the live tenant and writes the snapshot the planner uses.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 
@@ -78,7 +78,7 @@ pub(crate) fn run(args: &SnapshotArgs) -> anyhow::Result<u8> {
     scope.scope.strategy = args.strategy;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let (snapshot, client, _) = runtime.block_on(read_live(&args.connection, &scope))?;
-    write_snapshot(&snapshot, &args.output)?;
+    snapshot.write(&args.output)?;
     let stats = client.stats();
     let get = licensectl::graph::client::ClientStats::get;
     let _ = writeln!(
@@ -94,9 +94,4 @@ pub(crate) fn run(args: &SnapshotArgs) -> anyhow::Result<u8> {
         get(&stats.retries),
     );
     Ok(exit::SUCCESS)
-}
-
-fn write_snapshot(snapshot: &TenantSnapshot, path: &Path) -> anyhow::Result<()> {
-    snapshot.write(path)?;
-    Ok(())
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::exit;
+use super::output::print;
 use licensectl::config::{self, LoadedConfig};
 use licensectl::diagnostic::{counts, render};
 
@@ -85,12 +86,8 @@ pub(crate) fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
             )?;
             writeln!(stderr, "{}", summary(&loaded))?;
         }
-        Format::Json => std::io::stdout()
-            .lock()
-            .write_all(render::json(&loaded.diagnostics).as_bytes())?,
-        Format::Github => std::io::stdout()
-            .lock()
-            .write_all(render::github(&loaded.diagnostics).as_bytes())?,
+        Format::Json => print(&render::json(&loaded.diagnostics))?,
+        Format::Github => print(&render::github(&loaded.diagnostics))?,
     }
     Ok(if loaded.is_valid() {
         exit::SUCCESS

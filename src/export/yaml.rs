@@ -5,14 +5,10 @@
 /// Words that some YAML reader (YAML 1.1 or 1.2) turns into a boolean or null.
 const RESERVED: &[&str] = &["true", "false", "yes", "no", "on", "off", "y", "n", "null"];
 
-/// True for an 8-4-4-4-12 hex GUID, written as is.
+/// True for an 8-4-4-4-12 hex GUID, written as is (a braced one would read as a YAML
+/// flow mapping).
 fn is_plain_guid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+    !text.starts_with('{') && crate::ids::is_guid(text)
 }
 
 /// True when `text` can be written as a plain scalar and every YAML reader gives back the
@@ -103,6 +99,14 @@ mod tests {
             (
                 "ec655ed5-f794-5444-a896-a9e880c9a50d",
                 "ec655ed5-f794-5444-a896-a9e880c9a50d",
+            ),
+            (
+                "EC655ED5-F794-5444-A896-A9E880C9A50D",
+                "EC655ED5-F794-5444-A896-A9E880C9A50D",
+            ),
+            (
+                "{ec655ed5-f794-5444-a896-a9e880c9a50d}",
+                "\"{ec655ed5-f794-5444-a896-a9e880c9a50d}\"",
             ),
             ("NO", "\"NO\""),
             ("yes", "\"yes\""),

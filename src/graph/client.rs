@@ -239,8 +239,9 @@ impl GraphClient {
     pub fn url(&self, relative: &str) -> Result<Url, GraphError> {
         self.base
             .join(relative.trim_start_matches('/'))
-            .map_err(|e| GraphError::ForeignLink {
-                link: format!("{relative}: {e}"),
+            .map_err(|source| GraphError::InvalidPath {
+                path: relative.to_owned(),
+                source,
             })
     }
 
@@ -282,17 +283,18 @@ impl GraphClient {
                         elapsed: start.elapsed(),
                         deadline: self.policy.deadline,
                         attempts: attempt,
-                        last: "the request did not complete in time".into(),
+                        last_answer: None,
+                        source: None,
                     });
                 }
-                Ok(Attempt::Auth(e)) => return Err(GraphError::Auth(e.to_string())),
+                Ok(Attempt::Auth(e)) => return Err(GraphError::Auth(e)),
                 Ok(Attempt::Done(resp)) => return Ok(resp),
                 Ok(Attempt::Status(error, retry_after)) => (
                     Failure::Status(error.status, retry_after),
                     LastFailure::Api(error),
                 ),
-                Ok(Attempt::Connection(reason)) => {
-                    (Failure::Connection, LastFailure::Transport(reason))
+                Ok(Attempt::Connection(error)) => {
+                    (Failure::Connection, LastFailure::Transport(error))
                 }
             };
             match self
@@ -310,13 +312,18 @@ impl GraphClient {
                 Decision::GiveUp => return Err(last.into_error(&method, path, attempt)),
                 Decision::Exhausted => {
                     if attempt < self.policy.max_attempts {
+                        let (last_answer, source) = match last {
+                            LastFailure::Api(error) => (Some(Box::new(error)), None),
+                            LastFailure::Transport(error) => (None, Some(error)),
+                        };
                         return Err(GraphError::Deadline {
                             method: method.to_string(),
                             path,
                             elapsed: start.elapsed(),
                             deadline: self.policy.deadline,
                             attempts: attempt,
-                            last: last.to_string(),
+                            last_answer,
+                            source,
                         });
                     }
                     return Err(last.into_error(&method, path, attempt));
@@ -353,7 +360,7 @@ impl GraphClient {
         let sent = Instant::now();
         let rsp = match req.send().await {
             Ok(r) => r,
-            Err(e) => return Attempt::Connection(e.without_url().to_string()),
+            Err(e) => return Attempt::Connection(e.without_url()),
         };
         let status = rsp.status().as_u16();
         let header = |name: &str| {
@@ -369,7 +376,7 @@ impl GraphClient {
         }
         let bytes = match rsp.bytes().await {
             Ok(b) => b,
-            Err(e) => return Attempt::Connection(e.without_url().to_string()),
+            Err(e) => return Attempt::Connection(e.without_url()),
         };
         if (200..300).contains(&status) {
             self.limiter.on_success();
@@ -603,20 +610,20 @@ impl GraphClient {
 enum Attempt {
     Done(Response),
     Status(ApiError, Option<Duration>),
-    Connection(String),
+    Connection(reqwest::Error),
     Auth(crate::auth::AuthError),
 }
 
 enum LastFailure {
     Api(ApiError),
-    Transport(String),
+    Transport(reqwest::Error),
 }
 
 impl std::fmt::Display for LastFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LastFailure::Api(e) => e.fmt(f),
-            LastFailure::Transport(r) => f.write_str(r),
+            LastFailure::Transport(e) => e.fmt(f),
         }
     }
 }
@@ -629,11 +636,11 @@ impl LastFailure {
                 path,
                 error: Box::new(error),
             },
-            LastFailure::Transport(reason) => GraphError::Transport {
+            LastFailure::Transport(source) => GraphError::Transport {
                 method: method.to_string(),
                 path,
                 attempts,
-                reason,
+                source,
             },
         }
     }
@@ -644,11 +651,11 @@ fn decode<T: DeserializeOwned>(
     url: &Url,
     resp: &Response,
 ) -> Result<T, GraphError> {
-    serde_json::from_slice(&resp.body).map_err(|e| GraphError::Decode {
+    serde_json::from_slice(&resp.body).map_err(|source| GraphError::Decode {
         method: method.to_string(),
         path: path_of(url),
-        reason: e.to_string(),
         request_id: resp.request_id.clone().unwrap_or_else(|| "none".into()),
+        source,
     })
 }
 

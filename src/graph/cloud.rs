@@ -59,14 +59,14 @@ impl fmt::Display for Cloud {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CloudError {
     /// The URL does not parse.
-    #[error("{what} '{url}' is not a valid URL: {reason}")]
+    #[error("{what} '{url}' is not a valid URL")]
     InvalidUrl {
         /// Which setting (`--graph-url`, `--authority-host`).
         what: &'static str,
         /// The value given.
         url: String,
         /// The parser's complaint.
-        reason: String,
+        source: url::ParseError,
     },
     /// The URL uses a scheme other than https (or http on loopback).
     #[error(
@@ -130,11 +130,6 @@ impl Endpoints {
             self.graph_root.as_str().trim_end_matches('/')
         )
     }
-
-    /// True when the authority host is plain http on loopback (the emulator).
-    pub fn authority_is_loopback_http(&self) -> bool {
-        self.authority_host.scheme() == "http"
-    }
 }
 
 /// True for `localhost`, 127.0.0.0/8 and `[::1]`.
@@ -148,10 +143,10 @@ pub fn is_loopback_host(url: &Url) -> bool {
 }
 
 fn check_url(what: &'static str, raw: &str) -> Result<Url, CloudError> {
-    let url = Url::parse(raw).map_err(|e| CloudError::InvalidUrl {
+    let url = Url::parse(raw).map_err(|source| CloudError::InvalidUrl {
         what,
         url: raw.to_owned(),
-        reason: e.to_string(),
+        source,
     })?;
     match url.scheme() {
         "https" => Ok(url),
@@ -235,6 +230,19 @@ mod tests {
                 (got, expected) => panic!("{raw}: got {got:?}, expected {expected:?}"),
             }
         }
+        let err = Endpoints::resolve(Cloud::Global, Some("not a url"), None).expect_err("invalid");
+        assert_eq!(
+            err,
+            CloudError::InvalidUrl {
+                what: "--graph-url",
+                url: "not a url".into(),
+                source: url::ParseError::RelativeUrlWithoutBase,
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "--graph-url 'not a url' is not a valid URL"
+        );
         let err = Endpoints::resolve(Cloud::Global, None, Some("http://login.example"))
             .expect_err("insecure authority");
         assert!(err.to_string().starts_with("--authority-host"), "{err}");

@@ -143,7 +143,9 @@ impl fmt::Display for ApiError {
     }
 }
 
-/// Errors of the Graph client.
+/// Errors of the Graph client. Graph's answer ([`ApiError`]) is part of the message; a
+/// cause from below (the connection, the JSON decoder, the credential) is the `source`,
+/// printed once by an error chain after the message.
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
     /// Graph answered with an error that is not retried (or ran out of retries).
@@ -157,7 +159,7 @@ pub enum GraphError {
         error: Box<ApiError>,
     },
     /// The request could not be sent or its response not read, after every retry.
-    #[error("graph {method} {path}: connection failed after {attempts} attempt(s): {reason}")]
+    #[error("graph {method} {path}: connection failed after {attempts} attempt(s)")]
     Transport {
         /// HTTP method.
         method: String,
@@ -165,14 +167,15 @@ pub enum GraphError {
         path: String,
         /// Attempts made.
         attempts: u32,
-        /// What went wrong (reqwest's text, which never contains headers).
-        reason: String,
+        /// reqwest's error, without the URL (never headers).
+        source: reqwest::Error,
     },
     /// The overall deadline passed before the request succeeded.
     #[error(
-        "graph {method} {path}: gave up after {:.1} s (deadline {} s, {attempts} attempt(s)); last problem: {last}. Graph is throttling or failing: retry later or raise --deadline",
+        "graph {method} {path}: gave up after {:.1} s (deadline {} s, {attempts} attempt(s)); last problem: {}. Graph is throttling or failing: retry later or raise --deadline",
         elapsed.as_secs_f64(),
-        deadline.as_secs_f64()
+        deadline.as_secs_f64(),
+        last_problem(last_answer.as_deref(), source.is_some())
     )]
     Deadline {
         /// HTTP method.
@@ -185,24 +188,35 @@ pub enum GraphError {
         deadline: Duration,
         /// Attempts made.
         attempts: u32,
-        /// The last failure seen.
-        last: String,
+        /// Graph's last answer, when the last attempt got one.
+        last_answer: Option<Box<ApiError>>,
+        /// The last attempt's connection error, when its connection failed (neither: the
+        /// last attempt did not complete in time).
+        source: Option<reqwest::Error>,
     },
     /// A response body did not have the expected shape.
-    #[error("graph {method} {path}: unexpected response body: {reason} (request-id {request_id})")]
+    #[error("graph {method} {path}: unexpected response body (request-id {request_id})")]
     Decode {
         /// HTTP method.
         method: String,
         /// Path and query.
         path: String,
-        /// The JSON error.
-        reason: String,
         /// The response's request-id.
         request_id: String,
+        /// The JSON error.
+        source: serde_json::Error,
     },
     /// No access token could be obtained.
-    #[error("cannot get an access token: {0}")]
-    Auth(String),
+    #[error("cannot get an access token")]
+    Auth(#[source] crate::auth::AuthError),
+    /// A path relative to the Graph root is not a valid URL path.
+    #[error("'{path}' is not a valid Graph path")]
+    InvalidPath {
+        /// The relative path.
+        path: String,
+        /// The URL parser's error.
+        source: url::ParseError,
+    },
     /// A `@odata.nextLink` pointed away from the Graph root.
     #[error(
         "graph returned a nextLink outside the Graph root ({link}); refusing to send the token there"
@@ -217,6 +231,15 @@ pub enum GraphError {
         /// The request id inside the batch.
         id: String,
     },
+}
+
+/// What went wrong last before a deadline passed.
+fn last_problem(answer: Option<&ApiError>, connection_failed: bool) -> String {
+    match answer {
+        Some(answer) => answer.to_string(),
+        None if connection_failed => "the connection failed".to_owned(),
+        None => "the request did not complete in time".to_owned(),
+    }
 }
 
 fn hint(method: &str, path: &str, code: &GraphErrorCode) -> String {
@@ -351,6 +374,51 @@ mod tests {
         assert!(text.contains("request-id rid"), "{text}");
         assert!(text.contains("docs/live.md"), "{text}");
         assert!(text.contains("permission User.Read.All"), "{text}");
+    }
+
+    #[test]
+    fn causes_are_sources_and_printed_once() {
+        use std::error::Error as _;
+        let json = serde_json::from_str::<Vec<u8>>("{").expect_err("not json");
+        let err = GraphError::Decode {
+            method: "GET".into(),
+            path: "/v1.0/users".into(),
+            request_id: "rid".into(),
+            source: json,
+        };
+        assert_eq!(
+            err.to_string(),
+            "graph GET /v1.0/users: unexpected response body (request-id rid)"
+        );
+        assert!(
+            err.source()
+                .is_some_and(|s| s.downcast_ref::<serde_json::Error>().is_some())
+        );
+        let deadline = |last_answer| GraphError::Deadline {
+            method: "GET".into(),
+            path: "/v1.0/users".into(),
+            elapsed: Duration::from_millis(1500),
+            deadline: Duration::from_secs(1),
+            attempts: 2,
+            last_answer,
+            source: None,
+        };
+        let timed_out = deadline(None);
+        assert_eq!(
+            timed_out.to_string(),
+            "graph GET /v1.0/users: gave up after 1.5 s (deadline 1 s, 2 attempt(s)); last problem: the request did not complete in time. Graph is throttling or failing: retry later or raise --deadline"
+        );
+        assert!(timed_out.source().is_none());
+        let answer = ApiError::from_response(
+            429,
+            Some("r"),
+            br#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#,
+        );
+        assert!(
+            deadline(Some(Box::new(answer)))
+                .to_string()
+                .contains("; last problem: 429 TooManyRequests: slow down (request-id r). Graph")
+        );
     }
 
     #[test]

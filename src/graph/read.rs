@@ -424,11 +424,11 @@ async fn where_in<T: serde::de::DeserializeOwned>(
             });
         }
         let page: ValuePage<T> =
-            serde_json::from_value(answer.body).map_err(|e| GraphError::Decode {
+            serde_json::from_value(answer.body).map_err(|source| GraphError::Decode {
                 method: "GET".into(),
                 path: req.url.clone(),
-                reason: e.to_string(),
                 request_id: "batch item".into(),
+                source,
             })?;
         found.extend(page.value);
     }

@@ -26,17 +26,19 @@ pub const SAVED_PLAN_VERSION: u32 = 1;
 /// Errors reading or checking a saved plan.
 #[derive(Debug, thiserror::Error)]
 pub enum SavedPlanError {
-    /// Not a saved plan, or corrupt.
-    #[error("{path}:{line}:{column}: not a licensectl saved plan: {message}")]
+    /// Not a saved plan, or corrupt. The JSON error is the message (after the position
+    /// it names), so it is kept as data, not as a second cause.
+    #[error(
+        "{path}:{}:{}: not a licensectl saved plan: {}",
+        .error.line(),
+        .error.column(),
+        crate::snapshot::json_error_message(&.error.to_string())
+    )]
     Parse {
         /// The file.
         path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong.
-        message: String,
+        /// The JSON error (its `line()` and `column()` are 1-based).
+        error: serde_json::Error,
     },
     /// Written by an incompatible version.
     #[error(
@@ -144,11 +146,9 @@ impl SavedPlan {
             format: String,
             format_version: u32,
         }
-        let parse_error = |e: serde_json::Error| SavedPlanError::Parse {
+        let parse_error = |error| SavedPlanError::Parse {
             path: path.to_owned(),
-            line: e.line(),
-            column: e.column(),
-            message: crate::snapshot::json_error_message(&e.to_string()),
+            error,
         };
         let header: Header = serde_json::from_str(text).map_err(parse_error)?;
         if header.format != SAVED_PLAN_FORMAT || header.format_version != SAVED_PLAN_VERSION {

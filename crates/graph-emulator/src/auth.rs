@@ -10,8 +10,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rustls_pki_types::pem::{PemObject, SectionKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use x509_cert::der::{Decode, Encode};
 
 use licensectl_model::snapshot::AppRegistration;
 
@@ -92,65 +94,81 @@ pub struct Authority {
     lifetime_secs: i64,
 }
 
-fn der_header(input: &[u8]) -> Option<(u8, usize, usize)> {
-    let tag = *input.first()?;
-    let first = *input.get(1)?;
-    if first < 0x80 {
-        return Some((tag, 2, first as usize));
-    }
-    let n = (first & 0x7f) as usize;
-    if n == 0 || n > 4 {
-        return None;
-    }
-    let mut len = 0usize;
-    for b in input.get(2..2 + n)? {
-        len = (len << 8) | *b as usize;
-    }
-    Some((tag, 2 + n, len))
-}
-
-/// The SubjectPublicKeyInfo of a DER X.509 certificate.
-fn certificate_spki(cert: &[u8]) -> Option<Vec<u8>> {
-    let (_, h, _) = der_header(cert)?; // Certificate SEQUENCE
-    let tbs = cert.get(h..)?;
-    let (_, th, tlen) = der_header(tbs)?; // tbsCertificate SEQUENCE
-    let mut rest = tbs.get(th..th + tlen)?;
-    let mut skip = 5; // serial, signature, issuer, validity, subject
-    if rest.first() == Some(&0xA0) {
-        skip += 1; // explicit version
-    }
-    for _ in 0..skip {
-        let (_, eh, elen) = der_header(rest)?;
-        rest = rest.get(eh + elen..)?;
-    }
-    let (_, eh, elen) = der_header(rest)?;
-    rest.get(..eh + elen).map(<[u8]>::to_vec)
-}
-
-/// Decodes a PEM block into a DER RSA public key.
-pub fn pem_public_key(pem: &str) -> Result<Vec<u8>, String> {
-    let begin = pem.find("-----BEGIN ").ok_or("no '-----BEGIN' line")?;
-    let after = &pem[begin + 11..];
-    let label_end = after.find("-----").ok_or("malformed BEGIN line")?;
-    let label = &after[..label_end];
-    let body_start = label_end + 5;
-    let end = after.find("-----END ").ok_or("no '-----END' line")?;
-    let b64: String = after[body_start..end]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let der = STANDARD
-        .decode(b64.as_bytes())
-        .map_err(|e| format!("bad base64: {e}"))?;
-    let key = match label {
-        "CERTIFICATE" => {
-            certificate_spki(&der).ok_or("cannot find the certificate's public key")?
+/// Decodes the first PEM block of `pem`, public key `index` of the app `app_id`, into a
+/// DER RSA public key: a `CERTIFICATE` (its SubjectPublicKeyInfo), a `PUBLIC KEY`
+/// (SubjectPublicKeyInfo) or an `RSA PUBLIC KEY` (PKCS#1); aws-lc-rs verifies with either
+/// encoding.
+pub fn pem_public_key(pem: &str, app_id: &str, index: usize) -> Result<Vec<u8>, EmulatorError> {
+    let app_id = || app_id.to_owned();
+    // rustls-pki-types skips blocks with labels it does not know, `RSA PUBLIC KEY` among
+    // them; its body is base64 DER like a `PUBLIC KEY` block's.
+    let pem = pem.replace("RSA PUBLIC KEY-----", "PUBLIC KEY-----");
+    let (kind, der) =
+        <(SectionKind, Vec<u8>)>::from_pem_slice(pem.as_bytes()).map_err(|source| {
+            EmulatorError::PublicKeyPem {
+                app_id: app_id(),
+                index,
+                source,
+            }
+        })?;
+    let key = match kind {
+        SectionKind::Certificate => x509_cert::Certificate::from_der(&der)
+            .and_then(|cert| cert.tbs_certificate().subject_public_key_info().to_der())
+            .map_err(|source| EmulatorError::PublicKeyCertificate {
+                app_id: app_id(),
+                index,
+                source,
+            })?,
+        SectionKind::PublicKey => der,
+        kind => {
+            return Err(EmulatorError::PublicKeyBlock {
+                app_id: app_id(),
+                index,
+                kind,
+            });
         }
-        "PUBLIC KEY" | "RSA PUBLIC KEY" => der,
-        other => return Err(format!("unsupported PEM block '{other}'")),
     };
-    aws_lc_rs::rsa::PublicKey::from_der(&key).map_err(|e| format!("not an RSA key: {e}"))?;
+    aws_lc_rs::rsa::PublicKey::from_der(&key).map_err(|source| EmulatorError::PublicKeyRsa {
+        app_id: app_id(),
+        index,
+        source,
+    })?;
     Ok(key)
+}
+
+/// A compact JWS `header.payload.signature`, split; each part is decoded on demand.
+struct CompactJwt<'a> {
+    /// `header.payload`, the signed bytes.
+    signing_input: &'a str,
+    header: &'a str,
+    payload: &'a str,
+    signature: &'a str,
+}
+
+impl<'a> CompactJwt<'a> {
+    /// Splits `token`; `None` unless it has exactly three parts.
+    fn split(token: &'a str) -> Option<Self> {
+        let (signing_input, signature) = token.rsplit_once('.')?;
+        let (header, payload) = signing_input.split_once('.')?;
+        (!payload.contains('.')).then_some(Self {
+            signing_input,
+            header,
+            payload,
+            signature,
+        })
+    }
+
+    fn header(&self) -> Option<Value> {
+        b64_json(self.header)
+    }
+
+    fn payload(&self) -> Option<Value> {
+        b64_json(self.payload)
+    }
+
+    fn signature(&self) -> Option<Vec<u8>> {
+        URL_SAFE_NO_PAD.decode(self.signature).ok()
+    }
 }
 
 fn b64_json(part: &str) -> Option<Value> {
@@ -190,13 +208,7 @@ impl Authority {
         for reg in regs {
             let mut keys = Vec::new();
             for (index, pem) in reg.public_keys_pem.iter().enumerate() {
-                keys.push(
-                    pem_public_key(pem).map_err(|reason| EmulatorError::PublicKey {
-                        app_id: reg.app_id.clone(),
-                        index,
-                        reason,
-                    })?,
-                );
+                keys.push(pem_public_key(pem, &reg.app_id, index)?);
             }
             apps.push(App { reg, keys });
         }
@@ -330,12 +342,9 @@ impl Authority {
         now: i64,
     ) -> Result<(), TokenError> {
         let malformed = || invalid_client(400, 50027, "JWT token is invalid or malformed.");
-        let parts: Vec<&str> = assertion.split('.').collect();
-        let [h, p, s] = parts.as_slice() else {
-            return Err(malformed());
-        };
-        let header = b64_json(h).ok_or_else(malformed)?;
-        let claims = b64_json(p).ok_or_else(malformed)?;
+        let jwt = CompactJwt::split(assertion).ok_or_else(malformed)?;
+        let header = jwt.header().ok_or_else(malformed)?;
+        let claims = jwt.payload().ok_or_else(malformed)?;
         let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         let iss = text(&claims, "iss").unwrap_or_default();
         let sub = text(&claims, "sub").unwrap_or_default();
@@ -395,11 +404,10 @@ impl Authority {
                     ));
                 }
             };
-            let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| malformed())?;
-            let signed = format!("{h}.{p}");
+            let sig = jwt.signature().ok_or_else(malformed)?;
             let valid = app.keys.iter().any(|k| {
                 aws_lc_rs::signature::UnparsedPublicKey::new(scheme, k)
-                    .verify(signed.as_bytes(), &sig)
+                    .verify(jwt.signing_input.as_bytes(), &sig)
                     .is_ok()
             });
             if !valid {
@@ -461,20 +469,16 @@ impl Authority {
         if token.is_empty() {
             return Err("Access token is empty.");
         }
-        let parts: Vec<&str> = token.split('.').collect();
-        let [h, p, s] = parts.as_slice() else {
-            return Err("CompactToken parsing failed with error code: 80049217");
-        };
-        let sig = URL_SAFE_NO_PAD
-            .decode(s)
-            .map_err(|_| "CompactToken parsing failed with error code: 80049217")?;
-        let signed = format!("{h}.{p}");
-        if aws_lc_rs::hmac::verify(&self.key, signed.as_bytes(), &sig).is_err() {
+        const UNPARSABLE: BearerError = "CompactToken parsing failed with error code: 80049217";
+        let jwt = CompactJwt::split(token).ok_or(UNPARSABLE)?;
+        let sig = jwt.signature().ok_or(UNPARSABLE)?;
+        if aws_lc_rs::hmac::verify(&self.key, jwt.signing_input.as_bytes(), &sig).is_err() {
             return Err("Access token validation failure. Invalid signature.");
         }
-        let claims: Claims = b64_json(p)
+        let claims: Claims = jwt
+            .payload()
             .and_then(|v| serde_json::from_value(v).ok())
-            .ok_or("CompactToken parsing failed with error code: 80049217")?;
+            .ok_or(UNPARSABLE)?;
         if claims.exp <= now || claims.nbf > now + 300 {
             return Err("Access token has expired or is not yet valid.");
         }
@@ -499,4 +503,104 @@ fn form_urlencoded_decode(s: &str) -> String {
         .ok()
         .and_then(|mut v| v.pop())
         .map_or_else(|| s.to_owned(), |(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair};
+
+    /// A fixture of the root package's auth tests: one RSA key as a certificate, a
+    /// SubjectPublicKeyInfo, and PEM files holding the certificate and its private key.
+    fn fixture(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/auth")
+            .join(name);
+        std::fs::read_to_string(&path).expect("fixture")
+    }
+
+    fn pem_block(label: &str, der: &[u8]) -> String {
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            STANDARD.encode(der)
+        )
+    }
+
+    /// Signs with the private key of `app-cert.pem`.
+    fn sign(data: &[u8]) -> Vec<u8> {
+        let pem = fixture("app-cert.pem");
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(pem.as_bytes()).expect("key");
+        let key = RsaKeyPair::from_pkcs8(key.secret_der()).expect("rsa");
+        let mut sig = vec![0; key.public_modulus_len()];
+        key.sign(
+            &RSA_PKCS1_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            data,
+            &mut sig,
+        )
+        .expect("sign");
+        sig
+    }
+
+    #[test]
+    fn certificates_and_both_public_key_encodings_decode_to_the_same_key() {
+        let spki = pem_public_key(&fixture("public-key.pem"), "app", 0).expect("PUBLIC KEY");
+        let pkcs1 = aws_lc_rs::rsa::PublicKey::from_der(&spki)
+            .expect("spki")
+            .as_ref()
+            .to_vec();
+        let inputs = [
+            ("CERTIFICATE", fixture("cert.pem")),
+            ("CERTIFICATE then PRIVATE KEY", fixture("app-cert.pem")),
+            (
+                "CERTIFICATE then RSA PRIVATE KEY",
+                fixture("app-cert-pkcs1.pem"),
+            ),
+            ("PUBLIC KEY", fixture("public-key.pem")),
+            ("RSA PUBLIC KEY", pem_block("RSA PUBLIC KEY", &pkcs1)),
+        ];
+        let sig = sign(b"signed");
+        for (what, pem) in inputs {
+            let key = pem_public_key(&pem, "app", 0).expect(what);
+            aws_lc_rs::signature::UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &key)
+                .verify(b"signed", &sig)
+                .unwrap_or_else(|_| panic!("{what}: the key verifies the fixture's signature"));
+        }
+    }
+
+    #[test]
+    fn unusable_keys_name_the_app_the_key_and_the_cause() {
+        let cases = [
+            ("no pem at all", "not a PEM RSA public key or certificate"),
+            (
+                "-----BEGIN PUBLIC KEY-----\nAAAA\n",
+                "not a PEM RSA public key or certificate",
+            ),
+            (
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+                "unsupported PEM block PrivateKey",
+            ),
+            (
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                "not a readable X.509 certificate",
+            ),
+            (
+                "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+                "not an RSA key",
+            ),
+        ];
+        for (pem, text) in cases {
+            let error = pem_public_key(pem, "app-1", 2).expect_err(pem);
+            let message = error.to_string();
+            assert!(
+                message.starts_with("app app-1: public key 2 ") && message.contains(text),
+                "{pem}: {message}"
+            );
+        }
+        let error = pem_public_key("-----BEGIN PUBLIC KEY-----\nAAAA\n", "a", 0).expect_err("pem");
+        assert!(
+            std::error::Error::source(&error).is_some_and(|s| s.to_string().contains("end marker")),
+            "the PEM error is the source: {error:?}"
+        );
+    }
 }

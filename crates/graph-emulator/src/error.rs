@@ -164,7 +164,8 @@ impl TokenError {
     }
 }
 
-/// Errors of the emulator itself (start-up, tenant file, options).
+/// Errors of the emulator itself (start-up, tenant file, options). Each cause is a
+/// `source`, printed once by an error chain after the message.
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     /// The tenant snapshot is inconsistent.
@@ -180,27 +181,54 @@ pub enum EmulatorError {
         /// What is wrong.
         reason: String,
     },
-    /// An app's public key could not be read.
-    #[error(
-        "app {app_id}: public key {index} is not a PEM RSA public key or certificate: {reason}"
-    )]
-    PublicKey {
+    /// An app's public key holds no readable PEM block.
+    #[error("app {app_id}: public key {index} is not a PEM RSA public key or certificate")]
+    PublicKeyPem {
         /// The app.
         app_id: String,
         /// Position in `publicKeysPem`.
         index: usize,
-        /// What is wrong.
-        reason: String,
+        /// The PEM error.
+        source: rustls_pki_types::pem::Error,
+    },
+    /// An app's public key is a PEM block of another kind (a private key, a CRL, ...).
+    #[error(
+        "app {app_id}: public key {index} is not a PEM RSA public key or certificate: unsupported PEM block {kind:?}"
+    )]
+    PublicKeyBlock {
+        /// The app.
+        app_id: String,
+        /// Position in `publicKeysPem`.
+        index: usize,
+        /// The block's kind.
+        kind: rustls_pki_types::pem::SectionKind,
+    },
+    /// An app's certificate is not DER X.509.
+    #[error("app {app_id}: public key {index} is not a readable X.509 certificate")]
+    PublicKeyCertificate {
+        /// The app.
+        app_id: String,
+        /// Position in `publicKeysPem`.
+        index: usize,
+        /// The DER error.
+        source: x509_cert::der::Error,
+    },
+    /// An app's public key is not an RSA key.
+    #[error("app {app_id}: public key {index} is not an RSA key")]
+    PublicKeyRsa {
+        /// The app.
+        app_id: String,
+        /// Position in `publicKeysPem`.
+        index: usize,
+        /// aws-lc-rs's reason.
+        source: aws_lc_rs::error::KeyRejected,
     },
     /// The listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: String,
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A cryptographic primitive failed.
-    #[error("crypto failure: {0}")]
-    Crypto(String),
 }

@@ -19,10 +19,14 @@ use std::path::{Path, PathBuf};
 pub const SNAPSHOT_VERSION: u32 = 1;
 
 /// Errors reading or writing a snapshot file.
+///
+/// Each cause is printed once: the I/O error is the `source` of `Read`/`Write` (an error
+/// chain prints it after the message); the JSON error of `Parse` is its message itself,
+/// after the position it names, so it is kept as data rather than as a source.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     /// The file could not be read.
-    #[error("cannot read snapshot {path}: {source}")]
+    #[error("cannot read snapshot {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -30,16 +34,17 @@ pub enum SnapshotError {
         source: std::io::Error,
     },
     /// The file is not a valid snapshot.
-    #[error("{path}:{line}:{column}: invalid tenant snapshot: {message}")]
+    #[error(
+        "{path}:{}:{}: invalid tenant snapshot: {}",
+        .error.line(),
+        .error.column(),
+        json_error_message(&.error.to_string())
+    )]
     Parse {
         /// The file.
         path: PathBuf,
-        /// 1-based line of the problem.
-        line: usize,
-        /// 1-based column of the problem.
-        column: usize,
-        /// What is wrong.
-        message: String,
+        /// The JSON error (its `line()` and `column()` are 1-based).
+        error: serde_json::Error,
     },
     /// The snapshot declares a format version this build does not know.
     #[error(
@@ -52,7 +57,7 @@ pub enum SnapshotError {
         found: u32,
     },
     /// The file could not be written.
-    #[error("cannot write snapshot {path}: {source}")]
+    #[error("cannot write snapshot {path}")]
     Write {
         /// The file.
         path: PathBuf,
@@ -74,11 +79,9 @@ impl TenantSnapshot {
     /// Parses a snapshot from JSON text; `path` names the source in errors.
     pub fn from_json(text: &str, path: &Path) -> Result<Self, SnapshotError> {
         let snapshot: TenantSnapshot =
-            serde_json::from_str(text).map_err(|e| SnapshotError::Parse {
+            serde_json::from_str(text).map_err(|error| SnapshotError::Parse {
                 path: path.to_owned(),
-                line: e.line(),
-                column: e.column(),
-                message: json_error_message(&e.to_string()),
+                error,
             })?;
         if snapshot.version != SNAPSHOT_VERSION {
             return Err(SnapshotError::Version {
@@ -258,6 +261,43 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), snapshot.groups.len(), "group ids are unique");
+    }
+
+    #[test]
+    fn io_errors_are_the_source_and_printed_once() {
+        let missing = Path::new("no-such-dir/tenant.json");
+        let error = TenantSnapshot::read(missing).expect_err("missing");
+        assert_eq!(
+            error.to_string(),
+            "cannot read snapshot no-such-dir/tenant.json"
+        );
+        let source = std::error::Error::source(&error).expect("the I/O error is the source");
+        assert_eq!(
+            source
+                .downcast_ref::<std::io::Error>()
+                .map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound)
+        );
+        let snapshot = parse(USER_WITH_STATES).expect("parses");
+        let error = snapshot.write(missing).expect_err("no directory");
+        assert_eq!(
+            error.to_string(),
+            "cannot write snapshot no-such-dir/tenant.json"
+        );
+        assert!(std::error::Error::source(&error).is_some());
+    }
+
+    #[test]
+    fn parse_errors_keep_the_json_error_typed() {
+        let error = parse("{\"version\": 1}").expect_err("refused");
+        let SnapshotError::Parse { error: json, .. } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(json.classify(), serde_json::error::Category::Data);
+        assert!(
+            std::error::Error::source(&error).is_none(),
+            "the JSON error is the message, not a second cause"
+        );
     }
 
     #[test]
