@@ -288,6 +288,19 @@ pub fn required_permission(method: &str, path: &str) -> Option<&'static str> {
 }
 
 impl GraphError {
+    /// The message and every cause below it, joined by ": " (each cause once): for a
+    /// journal or report line that must stand on its own.
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(inner) = cause {
+            text.push_str(": ");
+            text.push_str(&inner.to_string());
+            cause = inner.source();
+        }
+        text
+    }
+
     /// The Graph error code, when Graph answered with one.
     pub fn code(&self) -> Option<&GraphErrorCode> {
         match self {

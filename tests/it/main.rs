@@ -2,7 +2,8 @@
 //! per file). The CLI end to end: `validate` and `schema` (`validate_cli`), `plan` and
 //! `drift` from a snapshot (`cli_plan`) and live (`live_plan`), `export` (`export`),
 //! `apply` against the emulator (`apply_emulator`) and under injected faults
-//! (`apply_faults`), `emulator` (`emulator_cli`), and the README's console examples
+//! (`apply_faults`), `emulator` (`emulator_cli`), error printing (`cli_errors`), a reader
+//! that stops early (`broken_pipe`), and the README's console examples
 //! (`readme`). The library: renderings (`render`), the loader on hostile input
 //! (`load_robustness`), the Graph client against the emulator (`live_graph`) and against
 //! a scripted double (`graph_client`). `util` holds the one `licensectl` command and the
@@ -11,7 +12,9 @@
 
 mod apply_emulator;
 mod apply_faults;
+mod broken_pipe;
 mod churn;
+mod cli_errors;
 mod cli_plan;
 mod emulator_cli;
 mod export;

@@ -89,7 +89,7 @@ pub(super) fn classify(
                     operation: tries(slot).operation,
                     status: 0,
                     code: error.code().map(|c| c.as_str().to_owned()),
-                    message: error.to_string(),
+                    message: error.with_causes(),
                     request_id: None,
                     attempts: tries(slot).attempts,
                 };
@@ -488,7 +488,7 @@ mod tests {
         units[1].attempts = 4;
         let sent = batches(&units, &pack([1, 1], 40));
         let error = GraphError::BatchMissing { id: "1".to_owned() };
-        let message = error.to_string();
+        let message = error.with_causes();
         let answer: BatchAnswer = Err(error);
         let mut rng = StdRng::seed_from_u64(7);
         let got = classify(&sent[0], &answer, &units, &POLICY, Instant::now(), &mut rng);

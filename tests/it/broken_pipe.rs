@@ -5,21 +5,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::util::{example, licensectl, text};
+
 use graph_emulator::generate::{GenerateOptions, generate};
-
-fn example(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/contoso")
-        .join(path)
-}
-
-fn licensectl() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_licensectl"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// Runs `cmd` with a stdout whose read end is closed before the command starts: its first
 /// write fails with a broken pipe, whatever the size of its output.
@@ -38,9 +26,9 @@ fn plan_to_a_closed_pipe_exits_0_with_nothing_on_stderr() {
         licensectl()
             .arg("plan")
             .arg("--config")
-            .arg(example(""))
+            .arg(example())
             .arg("--snapshot")
-            .arg(example("tenant.json")),
+            .arg(example().join("tenant.json")),
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr), "");
@@ -56,7 +44,7 @@ fn every_printing_command_ignores_a_closed_pipe_and_keeps_its_exit_code() {
     ];
     for (args, code) in cases {
         let mut cmd = licensectl();
-        cmd.current_dir(example(""));
+        cmd.current_dir(example());
         for arg in args {
             cmd.arg(arg);
         }

@@ -1,14 +1,9 @@
 //! The CLI prints an error as one line, `error: ` and the chain of causes joined by ": ",
 //! each cause once.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn example(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/contoso")
-        .join(path)
-}
+use crate::util::{example, licensectl};
 
 fn stderr_of(cmd: &mut Command) -> String {
     let out = cmd.output().expect("runs");
@@ -28,10 +23,10 @@ fn a_missing_snapshot_is_reported_once_with_its_cause() {
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("tenant.json");
     let stderr = stderr_of(
-        Command::new(env!("CARGO_BIN_EXE_licensectl"))
+        licensectl()
             .arg("plan")
             .arg("--config")
-            .arg(example(""))
+            .arg(example())
             .arg("--snapshot")
             .arg(&missing),
     );
@@ -50,7 +45,7 @@ fn a_missing_certificate_is_reported_once_with_its_cause() {
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("app.pem");
     let stderr = stderr_of(
-        Command::new(env!("CARGO_BIN_EXE_licensectl"))
+        licensectl()
             .args(["snapshot", "--auth", "certificate"])
             .args(["--tenant-id", "contoso.onmicrosoft.com", "--client-id", "c"])
             .args(["--authority-host", "http://127.0.0.1:9"])
