@@ -18,11 +18,11 @@ use azure_core::credentials::Secret;
 use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 use graph_emulator::generate::{GenerateOptions, generate};
 use licensectl::auth::{AuthMethod, AuthSettings, TokenSource};
-use licensectl::graph::client::{BATCH_MAX, ClientStats, PAGE_SIZE};
-use licensectl::graph::read::{
+use licensectl::graph::{BATCH_MAX, ClientStats, PAGE_SIZE};
+use licensectl::graph::{ClientOptions, Cloud, Endpoints, GraphClient, RetryPolicy};
+use licensectl::graph::{
     IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, ReadScope, per_sku_rounds, read_tenant,
 };
-use licensectl::graph::{ClientOptions, Cloud, Endpoints, GraphClient, RetryPolicy};
 use licensectl::snapshot::TenantSnapshot;
 
 const USERS: usize = 100_000;

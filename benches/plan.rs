@@ -17,7 +17,6 @@ use licensectl::config::{
 };
 use licensectl::diagnostic::Location;
 use licensectl::ids::{GroupId, SkuId, UserId};
-use licensectl::plan::resolve::{TenantIndex, resolve};
 use licensectl::plan::{PlanOptions, plan};
 use licensectl::snapshot::{
     AssignedLicense, AssignmentStateKind, Group, LicenseAssignmentState, TenantSnapshot, User,
@@ -205,20 +204,13 @@ fn main() {
     let generated = started.elapsed();
 
     let t = Instant::now();
-    let index = TenantIndex::new(&live);
-    let resolved = resolve(&desired, &index);
-    let resolve_time = t.elapsed();
-    assert!(
-        resolved.diagnostics.is_empty(),
-        "{:?}",
-        &resolved.diagnostics[..3.min(resolved.diagnostics.len())]
-    );
-    drop(resolved);
-    drop(index);
-
-    let t = Instant::now();
     let result = plan(&desired, &live, &PlanOptions::default());
     let plan_time = t.elapsed();
+    assert!(
+        result.diagnostics.is_empty(),
+        "{:?}",
+        &result.diagnostics[..3.min(result.diagnostics.len())]
+    );
 
     println!(
         "plan benchmark: {USERS} users, {GROUPS} groups, {} SKUs",
@@ -227,10 +219,6 @@ fn main() {
     println!(
         "  generate tenant + desired state: {:>8.3} s",
         generated.as_secs_f64()
-    );
-    println!(
-        "  index + resolve:                 {:>8.3} s",
-        resolve_time.as_secs_f64()
     );
     println!(
         "  plan (index, resolve, diff, seats, safety): {:>8.3} s",

@@ -40,7 +40,7 @@ mod pack;
 mod settle;
 
 use classify::{Answer, BatchAnswer, ItemResult, classify};
-pub use pacer::Pacer;
+pub(crate) use pacer::Pacer;
 use pack::Batch;
 use settle::settle;
 

@@ -9,10 +9,10 @@
 //! verified against the tenant afterwards, so an interrupted or partly failed apply is
 //! finished by a new plan and apply.
 
-pub mod execute;
-pub mod journal;
-pub mod schedule;
-pub mod verify;
+pub(crate) mod execute;
+pub(crate) mod journal;
+pub(crate) mod schedule;
+pub(crate) mod verify;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! Certificate credentials: a client-assertion JWT signed with the app's certificate key.
 //!
 //! azure_identity's `ClientCertificateCredential` needs OpenSSL, so licensectl signs the
-//! assertion itself (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials): header `alg` PS256 (or RS256), `typ` JWT,
+//! assertion itself (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials): header `alg` PS256, `typ` JWT,
 //! `x5t#S256` (SHA-256 of the certificate's DER, base64url); claims `aud` (the token
 //! endpoint), `iss` = `sub` = client id, `jti`, `nbf`, `iat`, `exp` (10 minutes). The
 //! certificate is a PEM file holding the certificate and its private key (PKCS#8 or PKCS#1
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaKeyPair};
+use aws_lc_rs::signature::{RSA_PSS_SHA256, RsaKeyPair};
 use azure_core::http::ClientMethodOptions;
 use azure_identity::ClientAssertion;
 use base64::Engine;
@@ -27,25 +27,6 @@ use sha2::{Digest, Sha256};
 
 /// How long a signed assertion is valid.
 const ASSERTION_LIFETIME_SECS: u64 = 600;
-
-/// The JWT signature algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum JwtAlgorithm {
-    /// RSASSA-PSS with SHA-256 (what Entra ID documents).
-    #[default]
-    Ps256,
-    /// RSASSA-PKCS1-v1_5 with SHA-256.
-    Rs256,
-}
-
-impl JwtAlgorithm {
-    fn name(self) -> &'static str {
-        match self {
-            JwtAlgorithm::Ps256 => "PS256",
-            JwtAlgorithm::Rs256 => "RS256",
-        }
-    }
-}
 
 /// Errors loading a certificate. A cause from below (the file system, the PEM, PKCS#12 or
 /// key parser) is the `source`, printed once by an error chain after the message.
@@ -112,12 +93,11 @@ pub enum CertificateError {
 }
 
 /// A certificate with its private key, ready to sign assertions.
-pub struct CertificateAssertion {
+pub(crate) struct CertificateAssertion {
     key: RsaKeyPair,
     x5t_s256: String,
     client_id: String,
     audience: String,
-    algorithm: JwtAlgorithm,
 }
 
 impl fmt::Debug for CertificateAssertion {
@@ -134,12 +114,11 @@ impl fmt::Debug for CertificateAssertion {
 impl CertificateAssertion {
     /// Loads `path` (PEM, or PKCS#12 when it ends in `.pfx`/`.p12`) for `client_id`,
     /// signing for the token endpoint `audience`.
-    pub fn load(
+    pub(crate) fn load(
         path: &Path,
         password: Option<&str>,
         client_id: &str,
         audience: &str,
-        algorithm: JwtAlgorithm,
     ) -> Result<Self, CertificateError> {
         let bytes = std::fs::read(path).map_err(|source| CertificateError::Read {
             path: path.to_owned(),
@@ -159,19 +138,19 @@ impl CertificateAssertion {
             x5t_s256: URL_SAFE_NO_PAD.encode(Sha256::digest(&cert_der)),
             client_id: client_id.to_owned(),
             audience: audience.to_owned(),
-            algorithm,
         })
     }
 
     /// The `x5t#S256` thumbprint.
-    pub fn thumbprint(&self) -> &str {
+    #[cfg(test)]
+    fn thumbprint(&self) -> &str {
         &self.x5t_s256
     }
 
     /// Signs a fresh assertion valid from `now` (seconds since the epoch).
-    pub fn sign_at(&self, now: u64) -> Result<String, aws_lc_rs::error::Unspecified> {
+    pub(crate) fn sign_at(&self, now: u64) -> Result<String, aws_lc_rs::error::Unspecified> {
         let header = serde_json::json!({
-            "alg": self.algorithm.name(),
+            "alg": "PS256",
             "typ": "JWT",
             "x5t#S256": self.x5t_s256,
         });
@@ -184,14 +163,14 @@ impl CertificateAssertion {
             "iat": now,
             "exp": now + ASSERTION_LIFETIME_SECS,
         });
-        let padding: &'static dyn aws_lc_rs::signature::RsaEncoding = match self.algorithm {
-            JwtAlgorithm::Ps256 => &RSA_PSS_SHA256,
-            JwtAlgorithm::Rs256 => &RSA_PKCS1_SHA256,
-        };
         super::jwt::encode(&header, &claims, |signing_input| {
             let mut signature = vec![0u8; self.key.public_modulus_len()];
-            self.key
-                .sign(padding, &SystemRandom::new(), signing_input, &mut signature)?;
+            self.key.sign(
+                &RSA_PSS_SHA256,
+                &SystemRandom::new(),
+                signing_input,
+                &mut signature,
+            )?;
             Ok(signature)
         })
     }
@@ -286,9 +265,7 @@ fn load_pkcs12(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_lc_rs::signature::{
-        KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256, UnparsedPublicKey,
-    };
+    use aws_lc_rs::signature::{KeyPair, RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
 
     fn fixture(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -306,19 +283,19 @@ mod tests {
         let want_x5t = URL_SAFE_NO_PAD.encode(Sha256::digest(cert_der.as_ref()));
         let aud = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
         let cases = [
-            ("app-cert.pem", None, JwtAlgorithm::Ps256),
-            ("app-cert-pkcs1.pem", None, JwtAlgorithm::Rs256),
-            ("app-cert.pfx", Some("test-password"), JwtAlgorithm::Ps256),
+            ("app-cert.pem", None),
+            ("app-cert-pkcs1.pem", None),
+            ("app-cert.pfx", Some("test-password")),
         ];
-        for (file, password, alg) in cases {
-            let a = CertificateAssertion::load(&fixture(file), password, "client-1", aud, alg)
-                .expect(file);
+        for (file, password) in cases {
+            let a =
+                CertificateAssertion::load(&fixture(file), password, "client-1", aud).expect(file);
             assert_eq!(a.thumbprint(), want_x5t, "{file}");
             let jwt = a.sign_at(1_700_000_000).expect("sign");
             let parts: Vec<&str> = jwt.split('.').collect();
             assert_eq!(parts.len(), 3);
             let header = decode_part(parts[0]);
-            assert_eq!(header["alg"], alg.name());
+            assert_eq!(header["alg"], "PS256");
             assert_eq!(header["typ"], "JWT");
             assert_eq!(header["x5t#S256"], want_x5t.as_str());
             let claims = decode_part(parts[1]);
@@ -329,11 +306,10 @@ mod tests {
             assert_eq!(claims["iat"], 1_700_000_000u64);
             assert_eq!(claims["exp"], 1_700_000_600u64);
             assert!(claims["jti"].as_str().is_some_and(|j| j.len() == 36));
-            let verify_alg: &dyn aws_lc_rs::signature::VerificationAlgorithm = match alg {
-                JwtAlgorithm::Ps256 => &RSA_PSS_2048_8192_SHA256,
-                JwtAlgorithm::Rs256 => &RSA_PKCS1_2048_8192_SHA256,
-            };
-            let public = UnparsedPublicKey::new(verify_alg, a.key.public_key().as_ref().to_vec());
+            let public = UnparsedPublicKey::new(
+                &RSA_PSS_2048_8192_SHA256,
+                a.key.public_key().as_ref().to_vec(),
+            );
             let sig = URL_SAFE_NO_PAD.decode(parts[2]).expect("sig");
             public
                 .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
@@ -360,8 +336,7 @@ mod tests {
             ),
         ];
         for (path, pw, text) in cases {
-            let err = CertificateAssertion::load(&path, pw, "c", aud, JwtAlgorithm::Ps256)
-                .expect_err("fails");
+            let err = CertificateAssertion::load(&path, pw, "c", aud).expect_err("fails");
             let msg = err.to_string();
             assert!(msg.contains(text), "{msg}");
             assert!(
@@ -414,8 +389,7 @@ mod tests {
         for (name, text, message, source) in cases {
             let path = dir.path().join(name);
             std::fs::write(&path, text).expect("write");
-            let err = CertificateAssertion::load(&path, None, "c", "a", JwtAlgorithm::Ps256)
-                .expect_err(name);
+            let err = CertificateAssertion::load(&path, None, "c", "a").expect_err(name);
             let shown = err.to_string();
             assert!(
                 shown.contains(message) && shown.contains(name),
@@ -436,14 +410,8 @@ mod tests {
                 );
             }
         }
-        let err = CertificateAssertion::load(
-            &fixture("missing.pem"),
-            None,
-            "c",
-            "a",
-            JwtAlgorithm::Ps256,
-        )
-        .expect_err("missing");
+        let err = CertificateAssertion::load(&fixture("missing.pem"), None, "c", "a")
+            .expect_err("missing");
         assert!(
             err.source()
                 .and_then(|s| s.downcast_ref::<std::io::Error>())

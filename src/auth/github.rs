@@ -18,10 +18,10 @@ use url::Url;
 use super::AuthError;
 
 /// The audience Entra ID expects on federated assertions.
-pub const AZURE_AD_TOKEN_EXCHANGE: &str = "api://AzureADTokenExchange";
+pub(crate) const AZURE_AD_TOKEN_EXCHANGE: &str = "api://AzureADTokenExchange";
 
 /// Fetches assertions from GitHub's OIDC endpoint.
-pub struct GithubOidcAssertion {
+pub(crate) struct GithubOidcAssertion {
     client: reqwest::Client,
     url: Url,
     request_token: Secret,
@@ -44,7 +44,7 @@ struct OidcResponse {
 impl GithubOidcAssertion {
     /// `request_url` is `ACTIONS_ID_TOKEN_REQUEST_URL`; the audience is appended. It must
     /// be https (or http on loopback, for tests).
-    pub fn new(
+    pub(crate) fn new(
         client: reqwest::Client,
         request_url: &str,
         request_token: Secret,

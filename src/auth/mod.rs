@@ -26,10 +26,10 @@
 //! This module never prints: secrets, tokens and assertions live in `Secret`s whose
 //! `Debug` is redacted, and no error message includes them.
 
-pub mod certificate;
-pub mod github;
-mod jwt;
-pub mod transport;
+pub(crate) mod certificate;
+pub(crate) mod github;
+pub(crate) mod jwt;
+pub(crate) mod transport;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -49,7 +49,7 @@ use azure_identity::{
 use crate::graph::cloud::Endpoints;
 use crate::ids::TenantId;
 
-use self::certificate::{CertificateAssertion, JwtAlgorithm};
+use self::certificate::CertificateAssertion;
 use self::github::GithubOidcAssertion;
 use self::transport::{LoopbackRedirect, ReqwestHttpClient};
 
@@ -342,7 +342,6 @@ impl TokenSource {
                     settings.certificate_password.as_ref().map(Secret::secret),
                     client,
                     &audience,
-                    JwtAlgorithm::Ps256,
                 )?;
                 assertion_credential(tenant, client, assertion, client_options()).map_err(setup)?
             }

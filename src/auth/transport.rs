@@ -23,7 +23,7 @@ use url::Url;
 
 /// Rewrites `https://host:port` to `http://host:port` for one loopback origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoopbackRedirect {
+pub(crate) struct LoopbackRedirect {
     /// The https origin the credential believes it talks to.
     pub from: Url,
     /// The http loopback origin that really answers.
@@ -33,7 +33,7 @@ pub struct LoopbackRedirect {
 impl LoopbackRedirect {
     /// For an `http://` loopback authority host, the redirect and the https URL to give
     /// the credential. `None` when the host is https (no redirect needed).
-    pub fn for_authority(authority: &Url) -> Option<(Self, Url)> {
+    pub(crate) fn for_authority(authority: &Url) -> Option<(Self, Url)> {
         if authority.scheme() != "http" || !crate::graph::cloud::is_loopback_host(authority) {
             return None;
         }
@@ -67,19 +67,19 @@ impl LoopbackRedirect {
 
 /// azure_core's `HttpClient` over our reqwest client.
 #[derive(Debug, Clone)]
-pub struct ReqwestHttpClient {
+pub(crate) struct ReqwestHttpClient {
     client: reqwest::Client,
     redirect: Option<LoopbackRedirect>,
 }
 
 impl ReqwestHttpClient {
     /// Wraps `client`, optionally redirecting one loopback origin.
-    pub fn new(client: reqwest::Client, redirect: Option<LoopbackRedirect>) -> Self {
+    pub(crate) fn new(client: reqwest::Client, redirect: Option<LoopbackRedirect>) -> Self {
         Self { client, redirect }
     }
 
     /// As an azure_core `Transport`.
-    pub fn into_transport(self) -> Transport {
+    pub(crate) fn into_transport(self) -> Transport {
         Transport::new(Arc::new(self))
     }
 }
@@ -154,7 +154,7 @@ impl HttpClient for ReqwestHttpClient {
 
 /// An Entra ID error body whose `error_description` needs no JSON escape (control
 /// characters become spaces, `"` becomes `'`, `\` becomes `/`); other bodies unchanged.
-pub fn readable_entra_error(body: Bytes) -> Bytes {
+pub(crate) fn readable_entra_error(body: Bytes) -> Bytes {
     let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_slice(&body) else {
         return body;
     };

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use licensectl::apply::{self, ApplyInput, ApplyOptions, ApplyReport, Journal};
-use licensectl::graph::read::LicensedUsersStrategy;
+use licensectl::graph::LicensedUsersStrategy;
 use licensectl::plan::saved::SavedPlan;
 use licensectl::plan::{Change, Plan, PlanOptions, plan};
 use licensectl::render::{Mode, text};

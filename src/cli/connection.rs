@@ -157,7 +157,7 @@ async fn check_pin(client: &GraphClient, pin: &str, tid: TenantId) -> anyhow::Re
         }
         return Ok(());
     }
-    let domains = licensectl::graph::read::tenant_domains(client)
+    let domains = licensectl::graph::tenant_domains(client)
         .await
         .with_context(|| {
             format!("cannot verify the pinned tenant domain '{pin}'; pin the tenant id GUID instead (`tenant: {tid}` if that is the right tenant)")

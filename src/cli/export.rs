@@ -12,8 +12,8 @@ use licensectl::config::{self, DesiredState, Located, SETTINGS_FILE, Settings};
 use licensectl::diagnostic::{Diagnostic, Location, SourceFiles, render as diagnostics};
 use licensectl::export::target::{self, Existing};
 use licensectl::export::{Export, ExportOptions, PlanStyle, UserSelection, export};
-use licensectl::graph::read::ReadScope;
-use licensectl::plan::resolve::tenant_pin_problem;
+use licensectl::graph::ReadScope;
+use licensectl::plan::tenant_pin_problem;
 use licensectl::plan::{PlanOptions, plan};
 use licensectl::render::{Mode, text};
 use licensectl::snapshot::TenantSnapshot;
@@ -98,7 +98,7 @@ fn read_existing(dir: &Path) -> anyhow::Result<Existing> {
 /// The tenant the existing config in `dir` pins, with where, if any.
 fn pinned_tenant(dir: &Path, existing: &Existing) -> Option<Located<String>> {
     let file = dir.join(SETTINGS_FILE);
-    let raw = config::parse::parse_file(&file, existing.files.get(SETTINGS_FILE)?).ok()?;
+    let raw = config::parse_file(&file, existing.files.get(SETTINGS_FILE)?).ok()?;
     raw.tenant.map(|t| Located {
         value: t.value.trim().to_owned(),
         location: Location {

@@ -9,9 +9,9 @@ use clap::{Args, ValueEnum};
 
 use licensectl::config::{self, DesiredState};
 use licensectl::diagnostic::{Diagnostic, SourceFiles, render as diagnostics};
-use licensectl::graph::read::LicensedUsersStrategy;
-use licensectl::plan::resolve::tenant_pin_problem;
+use licensectl::graph::LicensedUsersStrategy;
 use licensectl::plan::saved::SavedPlan;
+use licensectl::plan::tenant_pin_problem;
 use licensectl::plan::{Plan, PlanOptions, plan};
 use licensectl::render::{Mode, json, markdown, text};
 use licensectl::snapshot::TenantSnapshot;

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use licensectl::graph::read::{ReadEvent, ReadProgress};
+use licensectl::graph::{ReadEvent, ReadProgress};
 
 /// Plain lines are printed at most this often.
 const LINE_EVERY: Duration = Duration::from_secs(5);

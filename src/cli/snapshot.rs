@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use licensectl::graph::GraphClient;
-use licensectl::graph::read::{LicensedUsersStrategy, ReadScope, read_tenant};
+use licensectl::graph::{LicensedUsersStrategy, ReadScope, read_tenant};
 use licensectl::ids::TenantId;
 use licensectl::snapshot::TenantSnapshot;
 
@@ -80,7 +80,7 @@ pub(crate) fn run(args: &SnapshotArgs) -> anyhow::Result<u8> {
     let (snapshot, client, _) = runtime.block_on(read_live(&args.connection, &scope))?;
     snapshot.write(&args.output)?;
     let stats = client.stats();
-    let get = licensectl::graph::client::ClientStats::get;
+    let get = licensectl::graph::ClientStats::get;
     let _ = writeln!(
         std::io::stderr(),
         "wrote {}: {} SKUs, {} users, {} groups of tenant {} ({} requests, {} throttled, {} retries)",

@@ -5,7 +5,7 @@
 //! config that writes `DEU` can be told to write `DE`.
 
 /// (alpha-2, alpha-3, English short name), sorted by alpha-2.
-pub const COUNTRIES: &[(&str, &str, &str)] = &[
+pub(crate) const COUNTRIES: &[(&str, &str, &str)] = &[
     ("AD", "AND", "Andorra"),
     ("AE", "ARE", "United Arab Emirates"),
     ("AF", "AFG", "Afghanistan"),
@@ -258,14 +258,14 @@ pub const COUNTRIES: &[(&str, &str, &str)] = &[
 ];
 
 /// True when `code` is an assigned alpha-2 code (upper case, as Graph writes them).
-pub fn is_alpha2(code: &str) -> bool {
+pub(crate) fn is_alpha2(code: &str) -> bool {
     COUNTRIES
         .binary_search_by(|(a2, _, _)| (*a2).cmp(code))
         .is_ok()
 }
 
 /// The country with this alpha-2 code, any case.
-pub fn by_alpha2(code: &str) -> Option<(&'static str, &'static str)> {
+pub(crate) fn by_alpha2(code: &str) -> Option<(&'static str, &'static str)> {
     let upper = code.to_ascii_uppercase();
     COUNTRIES
         .binary_search_by(|(a2, _, _)| (*a2).cmp(upper.as_str()))
@@ -274,7 +274,7 @@ pub fn by_alpha2(code: &str) -> Option<(&'static str, &'static str)> {
 }
 
 /// The country with this alpha-3 code, any case.
-pub fn by_alpha3(code: &str) -> Option<(&'static str, &'static str)> {
+pub(crate) fn by_alpha3(code: &str) -> Option<(&'static str, &'static str)> {
     let upper = code.to_ascii_uppercase();
     COUNTRIES
         .iter()

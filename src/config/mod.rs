@@ -10,19 +10,20 @@
 //! [`ConfigFiles`] (paths and bytes). Everything after that is the pure [`load_files`]
 //! (`load.rs`), which tests can call with files made in memory; [`load`] is the two.
 
-pub mod check;
-pub mod countries;
-pub mod desired;
-mod load;
-pub mod parse;
-pub mod raw;
-mod read;
+pub(crate) mod check;
+pub(crate) mod countries;
+pub(crate) mod desired;
+pub(crate) mod load;
+pub(crate) mod parse;
+pub(crate) mod raw;
+pub(crate) mod read;
 pub mod schema;
 
 use std::path::Path;
 
 pub use desired::*;
 pub use load::{ConfigFile, ConfigFiles, load_files};
+pub use parse::parse_file;
 pub use read::{discover, read_files};
 
 use crate::diagnostic::Diagnostic;

@@ -14,13 +14,13 @@ use super::schema;
 use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 
 /// Largest config file accepted, in bytes (a 200k-user file is about 10 MiB).
-pub const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
 
 /// The YAML options every config file is read with: strict booleans (only `true`/`false`),
 /// numbers with leading zeros or underscores kept as strings, duplicate keys refused,
 /// one document per file, and budgets large enough for 200k users per file but small
 /// enough that alias bombs and deep nesting are refused quickly.
-pub fn yaml_options() -> serde_saphyr::Options {
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_reader_input_bytes: Some(MAX_FILE_BYTES),
@@ -68,7 +68,7 @@ pub fn parse_file(file: &Path, text: &str) -> Result<RawFile, Vec<Diagnostic>> {
 }
 
 /// Turns a serde-saphyr error into a diagnostic with a code.
-pub fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
+pub(crate) fn yaml_error(file: &Path, error: &YamlError) -> Diagnostic {
     let location = error
         .without_snippet()
         .location()

@@ -13,7 +13,7 @@
 #[path = "../purity_probe.rs"]
 mod purity_probe;
 
-pub mod code;
+pub(crate) mod code;
 pub mod render;
 
 use std::collections::BTreeMap;

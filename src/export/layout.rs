@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 /// Most principals in one file before it is split.
-pub const MAX_PER_FILE: usize = 1000;
+pub(crate) const MAX_PER_FILE: usize = 1000;
 
 /// Longest name prefix a split goes down to; a bucket that is still too big stays whole.
 const MAX_PREFIX: usize = 8;
@@ -23,7 +23,7 @@ const DEVICE_NAMES: &[&str] = &[
 ];
 
 /// The bucketing key of a name: lowercase ASCII letters and digits kept, anything else `-`.
-pub fn bucket_key(text: &str) -> String {
+pub(crate) fn bucket_key(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -37,7 +37,7 @@ pub fn bucket_key(text: &str) -> String {
 
 /// A portable file or directory name for `text` (already lowercase ASCII letters, digits,
 /// `-` and `.`): `_` when empty, `_` in front when it would be a Windows device name.
-pub fn file_stem(text: &str) -> String {
+pub(crate) fn file_stem(text: &str) -> String {
     let base = text.split('.').next().unwrap_or(text);
     if text.is_empty() {
         "_".to_owned()
@@ -49,7 +49,7 @@ pub fn file_stem(text: &str) -> String {
 }
 
 /// The directory name for a UPN domain: lowercase, letters, digits, `.` and `-`.
-pub fn domain_stem(domain: &str) -> String {
+pub(crate) fn domain_stem(domain: &str) -> String {
     let cleaned: String = domain
         .chars()
         .map(|c| {
@@ -66,7 +66,7 @@ pub fn domain_stem(domain: &str) -> String {
 /// Splits `items` (each with its [`bucket_key`]) into buckets of at most `max` items by
 /// key prefix, keeping the items' order within each bucket. Returns `(prefix, items)`
 /// sorted by prefix; prefixes are unique. Call it only when `items` holds more than `max`.
-pub fn split<T>(items: Vec<(String, T)>, max: usize) -> Vec<(String, Vec<T>)> {
+pub(crate) fn split<T>(items: Vec<(String, T)>, max: usize) -> Vec<(String, Vec<T>)> {
     let mut out = Vec::new();
     split_into(String::new(), items, max.max(1), &mut out);
     out.sort_by(|a, b| a.0.cmp(&b.0));

@@ -19,11 +19,11 @@
 #[path = "../purity_probe.rs"]
 mod purity_probe;
 
-pub mod layout;
-pub mod names;
-mod render;
+pub(crate) mod layout;
+pub(crate) mod names;
+pub(crate) mod render;
 pub mod target;
-pub mod yaml;
+pub(crate) mod yaml;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -18,7 +18,7 @@ use crate::snapshot::{AppliesTo, CapabilityStatus, Group, SubscribedSku};
 /// How one SKU, plan or group is written: the text, and why it is a GUID when it is one
 /// for want of a usable name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Written {
+pub(crate) struct Written {
     /// The text of the key or value.
     pub text: String,
     /// Why the name could not be used (written as a comment), if so.
@@ -41,7 +41,7 @@ impl Written {
     }
 
     /// Sort key: case-insensitive, then exact.
-    pub fn sort_key(&self) -> (String, String) {
+    pub(crate) fn sort_key(&self) -> (String, String) {
         (self.text.to_lowercase(), self.text.clone())
     }
 }
@@ -63,7 +63,7 @@ fn unusable_name(what: &str, name: &str) -> Option<String> {
 
 /// One subscribed SKU as the exporter writes it.
 #[derive(Debug)]
-pub struct SkuNaming {
+pub(crate) struct SkuNaming {
     /// The SKU.
     pub written: Written,
     /// Its plans, by id.
@@ -76,13 +76,13 @@ pub struct SkuNaming {
 
 /// Names of every subscribed SKU and its plans.
 #[derive(Debug, Default)]
-pub struct Catalog {
+pub(crate) struct Catalog {
     skus: HashMap<SkuId, SkuNaming>,
 }
 
 impl Catalog {
     /// Names the tenant's `subscribedSkus`.
-    pub fn new(skus: &[SubscribedSku]) -> Self {
+    pub(crate) fn new(skus: &[SubscribedSku]) -> Self {
         let mut out = Catalog::default();
         for sku in skus {
             if out.skus.contains_key(&sku.sku_id) {
@@ -164,14 +164,14 @@ impl Catalog {
     }
 
     /// The naming of a subscribed SKU.
-    pub fn sku(&self, id: SkuId) -> Option<&SkuNaming> {
+    pub(crate) fn sku(&self, id: SkuId) -> Option<&SkuNaming> {
         self.skus.get(&id)
     }
 }
 
 /// The key a group is written under: its displayName, else its mailNickname, else its
 /// object id, whichever is the first to name this group alone.
-pub fn group_key(group: &Group, index: &TenantIndex<'_>) -> Written {
+pub(crate) fn group_key(group: &Group, index: &TenantIndex<'_>) -> Written {
     let alone = |name: &str| matches!(index.groups_named(name), [one] if one.id == group.id);
     let display = unusable_name("displayName", &group.display_name).or_else(|| {
         (!alone(&group.display_name)).then(|| {

@@ -29,7 +29,7 @@ fn plain_is_safe(text: &str) -> bool {
 }
 
 /// `text` as a YAML scalar: plain when that is safe, double-quoted otherwise.
-pub fn scalar(text: &str) -> String {
+pub(crate) fn scalar(text: &str) -> String {
     if plain_is_safe(text) {
         return text.to_owned();
     }
@@ -59,7 +59,7 @@ pub fn scalar(text: &str) -> String {
 
 /// `text` made safe for a `# comment`: control characters and line separators become
 /// spaces, so the comment cannot end early or start a new line.
-pub fn comment(text: &str) -> String {
+pub(crate) fn comment(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control()

@@ -25,11 +25,11 @@ use super::error::{ApiError, GraphError};
 use super::retry::{AdaptiveLimiter, Decision, Failure, RetryPolicy, parse_retry_after};
 
 /// Fields of `subscribedSku` licensectl reads.
-pub const SKU_SELECT: &str = "id,accountId,accountName,appliesTo,capabilityStatus,consumedUnits,prepaidUnits,servicePlans,skuId,skuPartNumber,subscriptionIds";
+pub(crate) const SKU_SELECT: &str = "id,accountId,accountName,appliesTo,capabilityStatus,consumedUnits,prepaidUnits,servicePlans,skuId,skuPartNumber,subscriptionIds";
 /// Fields of `user` licensectl reads.
-pub const USER_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,usageLocation,assignedLicenses,licenseAssignmentStates";
+pub(crate) const USER_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,usageLocation,assignedLicenses,licenseAssignmentStates";
 /// Fields of `group` licensectl reads.
-pub const GROUP_SELECT: &str =
+pub(crate) const GROUP_SELECT: &str =
     "id,displayName,mailNickname,securityEnabled,assignedLicenses,licenseProcessingState";
 /// Largest page Graph serves for users, groups and members.
 pub const PAGE_SIZE: u32 = 999;
@@ -105,7 +105,7 @@ pub struct GraphClient {
 
 /// One page of a collection.
 #[derive(Debug, Deserialize)]
-pub struct Page<T> {
+pub(crate) struct Page<T> {
     /// The items.
     pub value: Vec<T>,
     /// The next page, absent on the last.
@@ -118,7 +118,7 @@ pub struct Page<T> {
 
 /// A member of a group as `GET /groups/{id}/members?$select=id` returns it.
 #[derive(Debug, Clone, Deserialize)]
-pub struct DirectoryObject {
+pub(crate) struct DirectoryObject {
     /// Object id.
     pub id: String,
     /// `#microsoft.graph.user`, `#microsoft.graph.group`, ...
@@ -668,14 +668,14 @@ fn not_found_is_none<T>(r: Result<T, GraphError>) -> Result<Option<T>, GraphErro
 }
 
 /// Percent-encodes one path segment.
-pub fn encode_segment(s: &str) -> String {
+pub(crate) fn encode_segment(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
 }
 
 /// `users/{upn}`, or `users('{upn}')` for UPNs starting with `$` (https://learn.microsoft.com/en-us/graph/api/user-get).
-pub fn user_path(id_or_upn: &str) -> String {
+pub(crate) fn user_path(id_or_upn: &str) -> String {
     if id_or_upn.starts_with('$') {
         format!(
             "users('{}')",

@@ -64,14 +64,14 @@ impl fmt::Display for GraphErrorCode {
 
 /// The `{"error": ...}` envelope.
 #[derive(Debug, Clone, Deserialize)]
-pub struct ErrorEnvelope {
+pub(crate) struct ErrorEnvelope {
     /// The error.
     pub error: ErrorBody,
 }
 
 /// Graph's error object.
 #[derive(Debug, Clone, Deserialize)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// Machine-readable code, e.g. `Authorization_RequestDenied`.
     pub code: String,
     /// Human-readable text (never branched on).
@@ -84,16 +84,10 @@ pub struct ErrorBody {
 
 /// `innerError`.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct InnerError {
+pub(crate) struct InnerError {
     /// The request id Microsoft support asks for.
     #[serde(default, rename = "request-id")]
     pub request_id: Option<String>,
-    /// The client request id echoed back.
-    #[serde(default, rename = "client-request-id")]
-    pub client_request_id: Option<String>,
-    /// When the error happened.
-    #[serde(default)]
-    pub date: Option<String>,
 }
 
 /// A Graph error response, decoded.
@@ -259,7 +253,7 @@ fn hint(method: &str, path: &str, code: &GraphErrorCode) -> String {
 
 /// The least-privileged application permission a licensectl call needs (each API's
 /// permissions table, e.g. https://learn.microsoft.com/en-us/graph/api/user-assignlicense#permissions), from its method and path (`/v1.0/users?…`, or a `$batch` item's `/users?…`).
-pub fn required_permission(method: &str, path: &str) -> Option<&'static str> {
+pub(crate) fn required_permission(method: &str, path: &str) -> Option<&'static str> {
     let path = path.split('?').next().unwrap_or(path);
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let rest = match segments.iter().position(|s| *s == "v1.0") {

@@ -6,13 +6,17 @@
 //! the environment (the CLI passes settings in). Tokens come from [`crate::auth`] and are
 //! never logged; errors carry Graph's `code` and `request-id`, never a token.
 
-pub mod client;
-pub mod cloud;
-pub mod error;
-pub mod read;
-pub mod retry;
+pub(crate) mod client;
+pub(crate) mod cloud;
+pub(crate) mod error;
+pub(crate) mod read;
+pub(crate) mod retry;
 
-pub use client::{ClientOptions, GraphClient};
+pub use client::{BATCH_MAX, ClientOptions, ClientStats, GraphClient, PAGE_SIZE};
 pub use cloud::{Cloud, Endpoints};
 pub use error::{ApiError, GraphError, GraphErrorCode};
+pub use read::{
+    IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, ReadEvent, ReadProgress, ReadScope,
+    per_sku_rounds, prefer_per_sku, read_tenant, tenant_domains, users_by_upn,
+};
 pub use retry::{AdaptiveLimiter, RetryPolicy};

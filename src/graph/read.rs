@@ -350,7 +350,10 @@ pub async fn users_by_upn(client: &GraphClient, upns: &[&str]) -> Result<Vec<Use
 }
 
 /// Looks users up by object id, the same way as [`users_by_upn`].
-pub async fn users_by_id(client: &GraphClient, ids: &[UserId]) -> Result<Vec<User>, GraphError> {
+pub(crate) async fn users_by_id(
+    client: &GraphClient,
+    ids: &[UserId],
+) -> Result<Vec<User>, GraphError> {
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     users_where_in(client, "id", &refs).await
@@ -358,7 +361,7 @@ pub async fn users_by_id(client: &GraphClient, ids: &[UserId]) -> Result<Vec<Use
 
 /// Re-reads some principals (after writes): the subscribed SKUs (for seat counts), the
 /// users `user_ids`, and the groups `group_ids` with their members and processing state.
-pub async fn read_principals(
+pub(crate) async fn read_principals(
     client: &GraphClient,
     user_ids: &[UserId],
     group_ids: &[GroupId],
@@ -521,7 +524,7 @@ pub async fn tenant_domains(client: &GraphClient) -> Result<Vec<VerifiedDomain>,
 }
 
 /// The domain a snapshot records: the initial domain, else the default, else the first.
-pub fn primary_domain(domains: &[VerifiedDomain]) -> Option<String> {
+pub(crate) fn primary_domain(domains: &[VerifiedDomain]) -> Option<String> {
     domains
         .iter()
         .find(|d| d.is_initial)

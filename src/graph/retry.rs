@@ -66,14 +66,14 @@ pub enum Decision {
 }
 
 /// True for statuses worth retrying: 429, and 5xx other than 501 and 505.
-pub fn is_retryable_status(status: u16) -> bool {
+pub(crate) fn is_retryable_status(status: u16) -> bool {
     status == 429 || (500..600).contains(&status) && status != 501 && status != 505
 }
 
 /// Parses `Retry-After` given in seconds, integral or decimal (`"2.128"`). HTTP dates and
 /// garbage give `None` (the caller then backs off exponentially); negative values and
 /// values above a day are refused.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let secs: f64 = value.trim().parse().ok()?;
     if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
         return None;

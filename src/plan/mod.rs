@@ -12,15 +12,16 @@
 #[path = "../purity_probe.rs"]
 mod purity_probe;
 
-pub mod model;
-pub mod planner;
-pub mod resolve;
-pub mod safety;
+pub(crate) mod model;
+pub(crate) mod planner;
+pub(crate) mod resolve;
+pub(crate) mod safety;
 pub mod saved;
-pub mod seats;
+pub(crate) mod seats;
 
 pub use model::*;
 pub use planner::{PlanOptions, plan};
+pub use resolve::tenant_pin_problem;
 
 #[cfg(test)]
 mod tests;

@@ -23,7 +23,7 @@ use super::model::{PlanName, SkuName};
 
 /// Lookup tables over a snapshot, keyed by id and by (lowercase) name.
 #[derive(Debug)]
-pub struct TenantIndex<'a> {
+pub(crate) struct TenantIndex<'a> {
     /// The snapshot.
     pub snapshot: &'a TenantSnapshot,
     /// SKUs by id.
@@ -40,7 +40,7 @@ pub struct TenantIndex<'a> {
 
 impl<'a> TenantIndex<'a> {
     /// Indexes a snapshot (linear in its size).
-    pub fn new(snapshot: &'a TenantSnapshot) -> Self {
+    pub(crate) fn new(snapshot: &'a TenantSnapshot) -> Self {
         let mut index = TenantIndex {
             snapshot,
             skus: HashMap::with_capacity(snapshot.subscribed_skus.len()),
@@ -84,7 +84,7 @@ impl<'a> TenantIndex<'a> {
     }
 
     /// The SKU's id and part number (the GUID when the tenant does not list it).
-    pub fn sku_name(&self, id: SkuId) -> SkuName {
+    pub(crate) fn sku_name(&self, id: SkuId) -> SkuName {
         SkuName {
             part_number: self
                 .skus
@@ -95,7 +95,7 @@ impl<'a> TenantIndex<'a> {
     }
 
     /// A plan's id and name within a SKU (the GUID when the SKU does not list it).
-    pub fn plan_name(&self, sku: SkuId, plan: ServicePlanId) -> PlanName {
+    pub(crate) fn plan_name(&self, sku: SkuId, plan: ServicePlanId) -> PlanName {
         let name = self
             .skus
             .get(&sku)
@@ -105,12 +105,12 @@ impl<'a> TenantIndex<'a> {
     }
 
     /// A user by UPN, case-insensitively.
-    pub fn user_by_upn(&self, upn: &str) -> Option<&'a User> {
+    pub(crate) fn user_by_upn(&self, upn: &str) -> Option<&'a User> {
         self.users_by_upn.get(lowercase(upn).as_ref()).copied()
     }
 
     /// Groups whose displayName or mailNickname is `name`, case-insensitively.
-    pub fn groups_named(&self, name: &str) -> &[&'a Group] {
+    pub(crate) fn groups_named(&self, name: &str) -> &[&'a Group] {
         self.groups_by_name
             .get(&name.to_lowercase())
             .map_or(&[], Vec::as_slice)
@@ -135,7 +135,7 @@ fn lowercase(text: &str) -> Cow<'_, str> {
 
 /// One license with every name resolved.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ResolvedLicense {
+pub(crate) struct ResolvedLicense {
     /// The product.
     pub sku: SkuId,
     /// The complete `disabledPlans` set, sorted.
@@ -148,7 +148,7 @@ pub struct ResolvedLicense {
 
 /// A declared user found in the tenant.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ResolvedUser {
+pub(crate) struct ResolvedUser {
     /// The tenant's user.
     pub id: UserId,
     /// Where the user is declared.
@@ -161,7 +161,7 @@ pub struct ResolvedUser {
 
 /// A declared group found in the tenant.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ResolvedGroup {
+pub(crate) struct ResolvedGroup {
     /// The tenant's group.
     pub id: GroupId,
     /// Where the group is declared.
@@ -172,7 +172,7 @@ pub struct ResolvedGroup {
 
 /// The desired state with names resolved.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// Declared users that resolved without error, in config order.
     pub users: Vec<ResolvedUser>,
     /// Declared groups that resolved without error, in config order.
@@ -191,7 +191,7 @@ pub struct Resolved {
 }
 
 /// Resolves `desired` against the tenant. Never fails: problems are diagnostics.
-pub fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
+pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
     let mut out = Resolved::default();
     check_tenant(desired, index.snapshot, &mut out.diagnostics);
     let mut cache = LicenseCache::default();
@@ -719,7 +719,10 @@ fn unknown_plan(plan: &Located<PlanRef>, sku: &SubscribedSku) -> Diagnostic {
 }
 
 /// The closest candidate to `wanted` (case-insensitive Jaro–Winkler ≥ 0.8), if any.
-pub fn suggest<'c>(wanted: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
+pub(crate) fn suggest<'c>(
+    wanted: &str,
+    candidates: impl Iterator<Item = &'c str>,
+) -> Option<&'c str> {
     let wanted = wanted.to_lowercase();
     let mut best: Option<(f64, &str)> = None;
     for candidate in candidates {

@@ -17,7 +17,7 @@ use super::resolve::TenantIndex;
 
 /// Inputs of the safety check besides the changes.
 #[derive(Debug)]
-pub struct SafetyInput<'a> {
+pub(crate) struct SafetyInput<'a> {
     /// Thresholds from the config.
     pub limits: &'a Safety,
     /// Principals the config manages.
@@ -31,7 +31,11 @@ pub struct SafetyInput<'a> {
 }
 
 /// Checks `changes` against the limits.
-pub fn check(changes: &[Change], index: &TenantIndex<'_>, input: &SafetyInput<'_>) -> SafetyReport {
+pub(crate) fn check(
+    changes: &[Change],
+    index: &TenantIndex<'_>,
+    input: &SafetyInput<'_>,
+) -> SafetyReport {
     let mut removals: u64 = 0;
     let mut changed: u64 = 0;
     let mut violations = Vec::new();
@@ -100,7 +104,7 @@ pub fn check(changes: &[Change], index: &TenantIndex<'_>, input: &SafetyInput<'_
 }
 
 /// One line per violation, stating the numbers and how to override.
-pub fn describe(violation: &SafetyViolation) -> String {
+pub(crate) fn describe(violation: &SafetyViolation) -> String {
     match violation {
         SafetyViolation::MaxRemovals { removals, limit } => format!(
             "the plan removes {removals} licenses, more than safety.max_removals ({limit}); review it and re-run with --allow-unsafe to proceed"

@@ -22,7 +22,7 @@ use super::resolve::TenantIndex;
 
 /// Where a user's copy of a SKU comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Source {
+pub(crate) enum Source {
     /// A direct assignment.
     Direct,
     /// Inherited from this group.
@@ -37,14 +37,14 @@ struct Delta {
 
 /// The license sources a plan adds and removes, per (user, SKU).
 #[derive(Debug, Default)]
-pub struct SeatLedger {
+pub(crate) struct SeatLedger {
     deltas: HashMap<(UserId, SkuId), Delta>,
     touched: Vec<SkuId>,
 }
 
 impl SeatLedger {
     /// Records that `user` gains `sku` from `source`.
-    pub fn add(&mut self, user: UserId, sku: SkuId, source: Source) {
+    pub(crate) fn add(&mut self, user: UserId, sku: SkuId, source: Source) {
         self.deltas
             .entry((user, sku))
             .or_default()
@@ -54,7 +54,7 @@ impl SeatLedger {
     }
 
     /// Records that `user` loses `sku` from `source`.
-    pub fn remove(&mut self, user: UserId, sku: SkuId, source: Source) {
+    pub(crate) fn remove(&mut self, user: UserId, sku: SkuId, source: Source) {
         self.deltas
             .entry((user, sku))
             .or_default()
@@ -65,13 +65,13 @@ impl SeatLedger {
 
     /// Marks a SKU as touched by the plan (it gets a seat row) without a seat effect,
     /// e.g. for a group whose members all hold the SKU already.
-    pub fn touch(&mut self, sku: SkuId) {
+    pub(crate) fn touch(&mut self, sku: SkuId) {
         self.touched.push(sku);
     }
 
     /// Computes the seat table (sorted by part number) and a diagnostic per
     /// oversubscribed SKU.
-    pub fn finish(self, index: &TenantIndex<'_>) -> (Vec<SeatRow>, Vec<Diagnostic>) {
+    pub(crate) fn finish(self, index: &TenantIndex<'_>) -> (Vec<SeatRow>, Vec<Diagnostic>) {
         let mut counts: HashMap<SkuId, (i64, i64)> = HashMap::new();
         for sku in &self.touched {
             counts.entry(*sku).or_default();
@@ -155,7 +155,7 @@ impl SeatLedger {
 /// The sources from which `user` effectively holds `sku` now. Failed group assignments
 /// (`state: Error`) do not count. A user with `assignedLicenses` but no
 /// `licenseAssignmentStates` at all holds them directly.
-pub fn live_sources(user: &User, sku: SkuId) -> Vec<Source> {
+pub(crate) fn live_sources(user: &User, sku: SkuId) -> Vec<Source> {
     if user.license_assignment_states.is_empty() {
         return if user.assigned_licenses.iter().any(|l| l.sku_id == sku) {
             vec![Source::Direct]

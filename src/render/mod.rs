@@ -16,7 +16,7 @@ mod purity_probe;
 pub mod json;
 pub mod markdown;
 pub mod text;
-mod view;
+pub(crate) mod view;
 
 /// Whether a plan is shown for applying or as a drift report (no apply framing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use licensectl::graph::client::ClientStats;
-use licensectl::graph::read::{
-    LicensedUsersStrategy, NoProgress, ReadScope, read_tenant, users_by_upn,
-};
+use licensectl::graph::ClientStats;
 use licensectl::graph::{GraphClient, GraphError, RetryPolicy};
+use licensectl::graph::{LicensedUsersStrategy, NoProgress, ReadScope, read_tenant, users_by_upn};
 
 use crate::support::{CLIENT_ID, Double, Fault, SECRET, TENANT};
 use crate::util::graph_client;

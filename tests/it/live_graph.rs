@@ -591,7 +591,7 @@ async fn issue5_pages_over_ten_thousand_licensed_users_with_every_strategy() {
     let per_sku_pages: u64 = sku_pages.iter().sum();
     let sequential_pages = (licensed as u64).div_ceil(999);
     // Auto reads the first sequential page, then decides by its @odata.count.
-    let auto_per_sku = licensectl::graph::read::prefer_per_sku(licensed as u64, &sku_pages, 8);
+    let auto_per_sku = licensectl::graph::prefer_per_sku(licensed as u64, &sku_pages, 8);
     assert!(
         auto_per_sku,
         "this tenant is read faster per SKU: {sku_pages:?}"
@@ -638,8 +638,8 @@ fn fast_policy() -> licensectl::graph::RetryPolicy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue5_a_throttled_read_succeeds_and_the_limiter_backs_off() {
-    use licensectl::graph::client::ClientStats;
-    use licensectl::graph::read::{LicensedUsersStrategy, NoProgress, ReadScope, read_tenant};
+    use licensectl::graph::ClientStats;
+    use licensectl::graph::{LicensedUsersStrategy, NoProgress, ReadScope, read_tenant};
     let original = tenant(3000, 8);
     let Emulated { running, tid } = Emulated::serve(
         original.clone(),

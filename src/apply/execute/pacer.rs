@@ -31,7 +31,7 @@ const SLOW_START_MAX: usize = 2000;
 /// pass for throttling; it is spread to take `sent / rate` seconds. Pure: the caller
 /// measures and sleeps.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     wave: usize,
     rate: Option<f64>,
     /// How long the last round's writes took (at least [`PACE_INTERVAL`]).
@@ -40,7 +40,7 @@ pub struct Pacer {
 
 impl Pacer {
     /// A pacer whose first round sends `initial` writes.
-    pub fn new(initial: usize) -> Self {
+    pub(crate) fn new(initial: usize) -> Self {
         Self {
             wave: initial.max(1),
             rate: None,
@@ -49,12 +49,13 @@ impl Pacer {
     }
 
     /// The learned rate (writes per second), once Graph has throttled.
-    pub fn rate(&self) -> Option<f64> {
+    #[cfg(test)]
+    pub(crate) fn rate(&self) -> Option<f64> {
         self.rate
     }
 
     /// How many writes the next round may send.
-    pub fn wave(&self) -> usize {
+    pub(crate) fn wave(&self) -> usize {
         match self.rate {
             None => self.wave,
             Some(r) => ((r * self.round.as_secs_f64()).round() as usize).max(BATCH_MAX),
@@ -63,7 +64,7 @@ impl Pacer {
 
     /// Records a round that sent `sent` writes, of which `throttled` were answered 429, in
     /// `elapsed`; returns the pause before the next round.
-    pub fn record(&mut self, sent: usize, throttled: usize, elapsed: Duration) -> Duration {
+    pub(crate) fn record(&mut self, sent: usize, throttled: usize, elapsed: Duration) -> Duration {
         let full = sent >= self.wave();
         let accepted = sent.saturating_sub(throttled) as f64;
         self.rate = match (self.rate, throttled > 0) {

@@ -52,7 +52,7 @@ fn dedup<T>(
 ///
 /// `complete` is false when some file could not be parsed; warnings that need the whole
 /// configuration (unused profiles, undeclared protected principals) are then skipped.
-pub fn combine(
+pub(crate) fn combine(
     root: Root,
     files: Vec<FilePrincipals>,
     complete: bool,

@@ -26,14 +26,14 @@ use super::desired::Located;
 use super::raw::RawFile;
 use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 
-pub use combine::combine;
-pub use principals::{FilePrincipals, check_principals};
-pub use settings::{Root, SUPPORTED_VERSION, check_root};
-pub use values::{is_domain, looks_like_guid, upn_problem};
+pub(crate) use combine::combine;
+pub(crate) use principals::{FilePrincipals, check_principals};
+pub(crate) use settings::{Root, check_root};
+pub(crate) use values::{is_domain, looks_like_guid, upn_problem};
 
 /// A parsed file: its path as diagnostics name it, and whether it is `licensectl.yaml`.
 #[derive(Debug)]
-pub struct ParsedFile {
+pub(crate) struct ParsedFile {
     /// Path as diagnostics name it.
     pub path: Arc<Path>,
     /// True for the settings file at the top of the directory.

@@ -29,7 +29,7 @@ pub(super) struct Declared<T> {
 /// One file's principals, checked on their own (duplicates across files are found when
 /// the files are combined).
 #[derive(Debug)]
-pub struct FilePrincipals {
+pub(crate) struct FilePrincipals {
     pub(super) users: Vec<Declared<DesiredUser>>,
     pub(super) groups: Vec<Declared<DesiredGroup>>,
     /// Which of the root's profiles this file uses.
@@ -42,7 +42,7 @@ pub struct FilePrincipals {
 /// Checks one file's users and groups against the root's settings and profiles; for a
 /// file other than `licensectl.yaml`, also reports settings it must not hold. Pure; files
 /// can be checked in parallel.
-pub fn check_principals(parsed: &ParsedFile, root: &Root) -> FilePrincipals {
+pub(crate) fn check_principals(parsed: &ParsedFile, root: &Root) -> FilePrincipals {
     let mut diagnostics = Vec::new();
     let mut c = Checker {
         diagnostics: &mut diagnostics,

@@ -12,7 +12,7 @@ use crate::config::raw::RawFile;
 use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 
 /// The format version this licensectl reads.
-pub const SUPPORTED_VERSION: u64 = 1;
+pub(crate) const SUPPORTED_VERSION: u64 = 1;
 
 /// A profile as checked: name, where it is defined, and its licenses (`None` when broken).
 pub(super) type CheckedProfile = (String, Location, Option<Vec<DesiredLicense>>);
@@ -44,7 +44,7 @@ pub(super) fn settings_keys(raw: &RawFile) -> Vec<(&'static str, &serde_saphyr::
 /// What the settings file holds, checked: what every file's principals are checked
 /// against.
 #[derive(Debug)]
-pub struct Root {
+pub(crate) struct Root {
     pub(super) settings: Settings,
     pub(super) profiles: Vec<CheckedProfile>,
     pub(super) protected: Vec<(bool, Located<String>)>,
@@ -54,7 +54,7 @@ pub struct Root {
 /// Checks the settings file (`None` when it is missing or did not parse): version,
 /// tenant, defaults, safety, profiles and protected principals. Its principals are
 /// checked by [`super::check_principals`] like every other file's.
-pub fn check_root(
+pub(crate) fn check_root(
     root: Option<&ParsedFile>,
     root_path: &Path,
     diagnostics: &mut Vec<Diagnostic>,

@@ -16,7 +16,7 @@ use crate::ids::{ServicePlanId, SkuId};
 
 /// True for text shaped like a GUID (hex digits and hyphens, 32+ characters), which must
 /// then parse as one; anything else is a name.
-pub fn looks_like_guid(value: &str) -> bool {
+pub(crate) fn looks_like_guid(value: &str) -> bool {
     let inner = value.trim_start_matches('{').trim_end_matches('}');
     inner.len() >= 32
         && inner.contains('-')
@@ -24,7 +24,7 @@ pub fn looks_like_guid(value: &str) -> bool {
 }
 
 /// Checks a userPrincipalName's shape: `name@domain`, no spaces.
-pub fn upn_problem(upn: &str) -> Option<&'static str> {
+pub(crate) fn upn_problem(upn: &str) -> Option<&'static str> {
     let Some((local, domain)) = upn.rsplit_once('@') else {
         return Some("it has no '@'");
     };
@@ -46,7 +46,7 @@ pub fn upn_problem(upn: &str) -> Option<&'static str> {
 
 /// True for a DNS name such as `contoso.onmicrosoft.com`: dot-separated labels of ASCII
 /// letters, digits and hyphens.
-pub fn is_domain(text: &str) -> bool {
+pub(crate) fn is_domain(text: &str) -> bool {
     text.contains('.')
         && !text.starts_with('.')
         && !text.ends_with('.')
