@@ -338,7 +338,8 @@ fn applying_the_contoso_plan_converges() {
     apply_in_memory(&first, &mut live);
     let second = plan(&desired, &live, &PlanOptions::default());
     assert!(!second.has_changes, "{}", text::render(&second, Mode::Plan));
-    // What remains is drift outside the config's reach: heidi's duplicate and sam's error.
+    // What remains is drift outside the config's reach: heidi's duplicate, sam's error and
+    // mallory's two mailbox licenses.
     let kinds: Vec<String> = second
         .findings
         .iter()
@@ -348,7 +349,8 @@ fn applying_the_contoso_plan_converges() {
         kinds,
         [
             "DuplicateOfInherited heidi@contoso.com",
-            "AssignmentError sam@contoso.com"
+            "AssignmentError sam@contoso.com",
+            "StackedPlans mallory@contoso.com"
         ]
     );
 }
