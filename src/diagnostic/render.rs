@@ -313,6 +313,24 @@ mod tests {
     }
 
     #[test]
+    fn human_output_escapes_control_characters_from_tenant_names() {
+        let diagnostic = Diagnostic::new(
+            DiagnosticCode::DependencyUnmet,
+            "user evil\u{1b}]0;pwned\u{7}@contoso.com would keep X",
+        )
+        .help("turn \u{202e}X off");
+        let text = human(&[diagnostic], &SourceFiles::new(), false);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{text}"
+        );
+        assert!(
+            text.contains("evil\\u{1b}]0;pwned\\u{7}@contoso.com"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn human_output_has_snippets_codes_and_help() {
         let (diagnostics, sources) = sample();
         insta::assert_snapshot!(human(&diagnostics, &sources, false));
