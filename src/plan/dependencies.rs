@@ -90,6 +90,9 @@ pub(crate) struct Rule {
 pub(crate) struct Dependencies {
     rules: HashMap<ServicePlanId, Vec<Rule>>,
     names: HashMap<ServicePlanId, String>,
+    /// Per SKU of the tenant, its plans that some rule names (dependent or prerequisite):
+    /// the only plans the checks need to look at.
+    relevant: HashMap<SkuId, Vec<ServicePlanId>>,
 }
 
 fn parse_plan(id: &str) -> Option<ServicePlanId> {
@@ -122,13 +125,39 @@ impl Dependencies {
                 "the tenant's servicePlanRules",
             );
         }
+        let named: HashSet<ServicePlanId> = deps
+            .rules
+            .iter()
+            .flat_map(|(plan, rules)| {
+                std::iter::once(*plan).chain(rules.iter().flat_map(|r| r.requires.clone()))
+            })
+            .collect();
         for sku in &snapshot.subscribed_skus {
             for plan in &sku.service_plans {
                 deps.names
                     .insert(plan.service_plan_id, plan.service_plan_name.clone());
             }
+            let relevant: Vec<ServicePlanId> = sku
+                .service_plans
+                .iter()
+                .map(|p| p.service_plan_id)
+                .filter(|p| named.contains(p))
+                .collect();
+            if !relevant.is_empty() {
+                deps.relevant.insert(sku.sku_id, relevant);
+            }
         }
         deps
+    }
+
+    /// The plans some rule names that `held` switches on.
+    fn relevant_on<'h>(&'h self, held: &'h Holding) -> impl Iterator<Item = ServicePlanId> + 'h {
+        self.relevant
+            .get(&held.sku)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|p| !held.disabled.contains(p))
     }
 
     fn add(&mut self, plan: ServicePlanId, mut requires: Vec<ServicePlanId>, source: &'static str) {
@@ -174,17 +203,12 @@ impl Dependencies {
 
     /// Every rule broken by going from `before` to `after`: a dependent plan on after the
     /// plan with none of a rule's prerequisites on, unless it was so before the plan too.
-    pub(crate) fn broken(
-        &self,
-        index: &TenantIndex<'_>,
-        before: &[Holding],
-        after: &[Holding],
-    ) -> Vec<Broken> {
+    pub(crate) fn broken(&self, before: &[Holding], after: &[Holding]) -> Vec<Broken> {
         if self.is_empty() {
             return Vec::new();
         }
         let on = |held: &[Holding]| -> HashSet<ServicePlanId> {
-            held.iter().flat_map(|h| h.enabled_plans(index)).collect()
+            held.iter().flat_map(|h| self.relevant_on(h)).collect()
         };
         let (on_before, on_after) = (on(before), on(after));
         let mut out = Vec::new();
@@ -203,7 +227,7 @@ impl Dependencies {
                 }
                 let provides = |held: &[Holding], p: ServicePlanId| -> Vec<Holding> {
                     held.iter()
-                        .filter(|h| h.enabled_plans(index).any(|e| e == p))
+                        .filter(|h| self.relevant_on(h).any(|e| e == p))
                         .cloned()
                         .collect()
                 };
@@ -348,7 +372,7 @@ pub(crate) fn check(
             continue;
         };
         let before = group_holdings(group);
-        for broken in deps.broken(index, &before, after) {
+        for broken in deps.broken(&before, after) {
             failing_groups.insert(id);
             let sku = broken
                 .dependent_from
@@ -381,7 +405,7 @@ pub(crate) fn check(
         };
         let before = live_holdings(user);
         let after = effect.after(user);
-        for broken in deps.broken(index, &before, &after) {
+        for broken in deps.broken(&before, &after) {
             // A group that breaks the rule on its own is reported once, for the group.
             if broken
                 .dependent_from

@@ -28,23 +28,6 @@ pub(crate) struct Holding {
     pub(crate) disabled: Vec<ServicePlanId>,
 }
 
-impl Holding {
-    /// The service plans this copy switches on: the SKU's plans minus the disabled ones
-    /// (none when the tenant does not list the SKU).
-    pub(crate) fn enabled_plans<'i>(
-        &self,
-        index: &'i TenantIndex<'_>,
-    ) -> impl Iterator<Item = ServicePlanId> + use<'_, 'i> {
-        index
-            .skus
-            .get(&self.sku)
-            .into_iter()
-            .flat_map(|sku| sku.service_plans.iter())
-            .map(|plan| plan.service_plan_id)
-            .filter(|plan| !self.disabled.contains(plan))
-    }
-}
-
 fn sorted(plans: &[ServicePlanId]) -> Vec<ServicePlanId> {
     let mut plans = plans.to_vec();
     plans.sort();
