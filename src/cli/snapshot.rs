@@ -60,7 +60,7 @@ pub(crate) async fn read_live(
 pub(crate) fn run(args: &SnapshotArgs) -> anyhow::Result<u8> {
     let mut scope = ConfigScope::default();
     if let Some(dir) = &args.config {
-        let loaded = licensectl::config::load(dir);
+        let loaded = super::limits::load_config(dir)?;
         let Some(desired) = loaded.desired.as_ref().filter(|_| loaded.is_valid()) else {
             let text = licensectl::diagnostic::render::human(
                 &loaded.diagnostics,

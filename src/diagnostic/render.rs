@@ -92,6 +92,11 @@ fn to_codespan(
     cs
 }
 
+/// Longest source line shown in a snippet, in bytes: a longer line (minified or generated
+/// YAML, or a file that is no config at all) is named by its location only, so a
+/// diagnostic never prints more than one bounded line of a file.
+pub const MAX_SNIPPET_LINE_BYTES: usize = 1000;
+
 fn label_at(
     location: &Location,
     sources: &SourceFiles,
@@ -99,7 +104,12 @@ fn label_at(
 ) -> Option<(usize, Range<usize>)> {
     let id = *ids.get(&*location.file)?;
     let text = sources.get(&location.file)?;
-    Some((id, token_range(text, location.line, location.column)?))
+    let range = token_range(text, location.line, location.column)?;
+    let line_start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[range.start..]
+        .find('\n')
+        .map_or(text.len(), |i| range.start + i);
+    (line_end - line_start <= MAX_SNIPPET_LINE_BYTES).then_some((id, range))
 }
 
 /// The byte range of the YAML token starting at 1-based `line` and character `column`:

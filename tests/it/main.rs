@@ -16,6 +16,7 @@ mod broken_pipe;
 mod churn;
 mod cli_errors;
 mod cli_plan;
+mod config_files;
 mod emulator_cli;
 mod export;
 mod graph_client;
