@@ -541,6 +541,60 @@ mod tests {
         );
     }
 
+    /// Thousands of profiles, each referenced misspelt: every "did you mean" search is
+    /// bounded (on main, each compared with every profile: 9 million comparisons here).
+    #[test]
+    fn thousands_of_profiles_validate_with_bounded_did_you_mean_searches() {
+        use crate::config::suggest::{MAX_COMPARISONS, comparisons};
+        let n = 3_000;
+        let mut root = String::from("version: 1\nprofiles:\n");
+        for i in 0..n {
+            root.push_str(&format!("  team-{i:04}:\n    - sku: SPE_E3\n"));
+        }
+        root.push_str("users:\n");
+        for i in 0..n {
+            root.push_str(&format!("  u{i}@contoso.com: {{profile: taem-{i:04}}}\n"));
+        }
+        // The settings file's own principals are checked on this thread.
+        let before = comparisons();
+        let loaded = load_files(ConfigFiles::new("cfg", [(SETTINGS_FILE, root)]));
+        let made = comparisons() - before;
+        let unknown: Vec<&Diagnostic> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == DiagnosticCode::UnknownProfile)
+            .collect();
+        assert_eq!(unknown.len(), n);
+        assert!(
+            made <= (n * MAX_COMPARISONS) as u64,
+            "{made} comparisons for {n} searches"
+        );
+        let suggested = unknown
+            .iter()
+            .filter(|d| {
+                d.help
+                    .as_deref()
+                    .is_some_and(|h| h.starts_with("did you mean 'team-"))
+            })
+            .count();
+        assert_eq!(
+            suggested, 1_000,
+            "a thousand searches per file, then the list"
+        );
+        let first = unknown
+            .iter()
+            .find(|d| d.message.contains("taem-0007"))
+            .and_then(|d| d.help.as_deref());
+        assert_eq!(first, Some("did you mean 'team-0007'?"));
+        assert!(
+            unknown
+                .iter()
+                .filter_map(|d| d.help.as_deref())
+                .all(|h| h.len() < 400),
+            "help lists are capped"
+        );
+    }
+
     #[test]
     fn a_byte_order_mark_is_dropped_from_the_text_but_hashed() {
         let plain = load_files(ConfigFiles::new(".", [(SETTINGS_FILE, ROOT)]));

@@ -18,6 +18,7 @@ pub(crate) mod parse;
 pub(crate) mod raw;
 pub(crate) mod read;
 pub mod schema;
+pub(crate) mod suggest;
 
 use std::path::Path;
 

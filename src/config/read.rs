@@ -180,11 +180,26 @@ fn discover_entries(dir: &Path) -> io::Result<Vec<Entry>> {
     while let Some((path, prefix)) = pending.pop() {
         for entry in fs::read_dir(&path)? {
             let entry = entry?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.starts_with('.') {
+            let raw_name = entry.file_name();
+            let lossy = raw_name.to_string_lossy();
+            if lossy.starts_with('.') {
                 continue;
             }
+            let plain = raw_name
+                .to_str()
+                .filter(|n| !n.chars().any(crate::diagnostic::is_unsafe_char));
+            let Some(name) = plain else {
+                // Not UTF-8, or holding control characters: never read, and named safely.
+                if is_config_name(&lossy) || entry.file_type()?.is_dir() {
+                    found.push(Entry {
+                        path: format!("{prefix}{}", crate::diagnostic::escape_value(&lossy)),
+                        kind: Kind::Refused(
+                            "named with bytes that are not plain UTF-8 text".to_owned(),
+                        ),
+                    });
+                }
+                continue;
+            };
             let rel = format!("{prefix}{name}");
             // `DirEntry::file_type` does not follow symlinks.
             let file_type = entry.file_type()?;

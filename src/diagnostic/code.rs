@@ -134,6 +134,8 @@ diagnostic_codes! {
         "the same SKU twice for one principal or profile";
     DuplicatePlan = "duplicate-plan", Error, [Config], "docs/config.md",
         "the same service plan twice in one list";
+    ControlCharacter = "control-character", Error, [Config], "docs/config.md",
+        "a name or value holds a control or bidirectional formatting character";
     EmptyName = "empty-name", Error, [Config], "docs/config.md",
         "an empty name";
     InvalidSafety = "invalid-safety", Error, [Config], "docs/config.md",

@@ -290,3 +290,36 @@ fn a_diagnostic_shows_only_the_offending_line_and_never_a_very_long_one() {
         "a 5,000-byte line is not shown: {all}"
     );
 }
+
+#[test]
+fn control_and_bidi_characters_are_refused_and_never_reach_the_terminal() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let cfg = config_in(root.path());
+    // An OSC 8 hyperlink written with YAML escapes, a raw right-to-left override in a
+    // plain scalar, and a C1 control (CSI) in a profile reference.
+    write(
+        &cfg.join("licenses/evil.yaml"),
+        "users:\n  \"eve\\e]8;;https://evil.example\\e\\\\@contoso.com\": {profile: worker}\n  bob\u{202E}@contoso.com: {profile: worker}\n  carol@contoso.com: {profile: \"work\\x9ber\"}\n",
+    );
+    for format in ["human", "github", "json"] {
+        let (code, all) = validate_as(&cfg, format);
+        assert_eq!(code, Some(78), "{format}: {all}");
+        assert_eq!(
+            all.matches("control-character").count(),
+            3,
+            "{format}: {all}"
+        );
+        for bad in ['\u{1b}', '\u{202E}', '\u{9b}'] {
+            assert!(!all.contains(bad), "{format} printed {bad:?} raw: {all}");
+        }
+    }
+}
+
+fn validate_as(cfg: &Path, format: &str) -> (Option<i32>, String) {
+    let output = licensectl()
+        .args(["validate", "--format", format, "--config"])
+        .arg(cfg)
+        .output()
+        .expect("runs");
+    (output.status.code(), text(&output))
+}

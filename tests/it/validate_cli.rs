@@ -151,6 +151,12 @@ const INVALID: &[(&str, &str, &str, Option<At>)] = &[
         Some(("licenses/team.yaml", 8, 13)),
     ),
     (
+        "control-character",
+        "",
+        Code::ControlCharacter.as_str(),
+        Some(("licenses/team.yaml", 2, 3)),
+    ),
+    (
         "empty-name",
         "",
         Code::EmptyName.as_str(),
