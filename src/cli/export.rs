@@ -124,7 +124,7 @@ fn pinned_tenant(dir: &Path, existing: &Existing) -> Option<Located<String>> {
 /// other than `pin`.
 fn read_tenant(args: &ExportArgs, pin: Option<Located<String>>) -> anyhow::Result<TenantSnapshot> {
     if let Some(path) = &args.snapshot {
-        let snapshot = TenantSnapshot::read(path)?;
+        let snapshot = super::live::read_snapshot(path)?;
         let pinned = DesiredState {
             settings: Settings {
                 tenant: pin,

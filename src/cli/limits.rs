@@ -51,6 +51,14 @@ pub(crate) fn config_limits() -> anyhow::Result<ReadLimits> {
     })
 }
 
+/// The largest snapshot file read: `LICENSECTL_MAX_SNAPSHOT_BYTES`, else 4 GiB.
+pub(crate) fn snapshot_limit() -> anyhow::Result<u64> {
+    env_bytes(
+        "LICENSECTL_MAX_SNAPSHOT_BYTES",
+        licensectl::snapshot::MAX_SNAPSHOT_BYTES,
+    )
+}
+
 /// Loads the config directory `dir` with [`config_limits`].
 pub(crate) fn load_config(
     dir: &std::path::Path,

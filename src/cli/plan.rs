@@ -83,7 +83,7 @@ impl CompareArgs {
     /// the config manages. Both refuse a tenant other than the one the config pins.
     pub(crate) fn tenant_state(&self, desired: &DesiredState) -> anyhow::Result<TenantSnapshot> {
         if let Some(path) = &self.snapshot {
-            let live = TenantSnapshot::read(path)?;
+            let live = super::live::read_snapshot(path)?;
             if let Some(problem) = tenant_pin_problem(desired, &live) {
                 bail!(pin_refusal(
                     &problem,

@@ -53,7 +53,9 @@ pub(crate) async fn read_live(
     let progress = StderrProgress::new(stderr_is_tty());
     let snapshot = read_tenant(&conn.client, conn.tenant_id, &scope.scope, &progress).await;
     progress.finish();
-    Ok((snapshot?, conn.client, conn.tenant_id))
+    let snapshot = snapshot?;
+    super::live::warn_unknown_values(&snapshot);
+    Ok((snapshot, conn.client, conn.tenant_id))
 }
 
 /// Runs `licensectl snapshot`.

@@ -25,6 +25,7 @@ mod live_plan;
 mod load_robustness;
 mod readme;
 mod render;
+mod snapshot_files;
 mod support;
 mod util;
 mod validate_cli;
