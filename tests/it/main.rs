@@ -19,6 +19,7 @@ mod cli_plan;
 mod config_files;
 mod emulator_cli;
 mod export;
+mod graph_bounds;
 mod graph_client;
 mod live_graph;
 mod live_plan;
