@@ -121,7 +121,13 @@ impl ConnectionArgs {
             .user_agent(concat!("licensectl/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot create the HTTP client")?;
-        let tokens = TokenSource::new(&self.settings(pinned), &endpoints, http.clone())?;
+        let retry = RetryPolicy {
+            max_attempts: self.max_attempts.max(1),
+            deadline: Duration::from_secs_f64(self.deadline),
+            ..RetryPolicy::default()
+        };
+        let tokens =
+            TokenSource::new(&self.settings(pinned), &endpoints, http.clone())?.with_retry(retry);
         let method = tokens.method();
         let token = tokens.token().await?;
         let tenant_id = token_tenant_id(token.token.secret()).with_context(|| {
@@ -132,12 +138,12 @@ impl ConnectionArgs {
             endpoints.graph_v1(),
             tokens,
             ClientOptions {
-                retry: RetryPolicy {
-                    max_attempts: self.max_attempts.max(1),
-                    deadline: Duration::from_secs_f64(self.deadline),
-                    ..RetryPolicy::default()
-                },
+                retry,
                 max_concurrency: self.max_concurrency.max(1),
+                max_response_bytes: super::limits::env_bytes(
+                    "LICENSECTL_MAX_RESPONSE_BYTES",
+                    licensectl::graph::MAX_RESPONSE_BYTES,
+                )?,
             },
         );
         if let Some(pin) = pinned {

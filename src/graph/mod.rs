@@ -12,7 +12,9 @@ pub(crate) mod error;
 pub(crate) mod read;
 pub(crate) mod retry;
 
-pub use client::{BATCH_MAX, ClientOptions, ClientStats, GraphClient, PAGE_SIZE};
+pub use client::{
+    BATCH_MAX, ClientOptions, ClientStats, GraphClient, MAX_PAGES, MAX_RESPONSE_BYTES, PAGE_SIZE,
+};
 pub use cloud::{Cloud, Endpoints};
 pub use error::{ApiError, GraphError, GraphErrorCode};
 pub use read::{

@@ -27,9 +27,9 @@ use serde::Deserialize;
 use crate::ids::{GroupId, TenantId, UserId};
 use crate::snapshot::{Group, SNAPSHOT_VERSION, TenantSnapshot, User};
 
-use url::Url;
-
-use super::client::{BatchRequest, GROUP_SELECT, GraphClient, PAGE_SIZE, Page, USER_SELECT};
+use super::client::{
+    BatchRequest, GROUP_SELECT, GraphClient, PAGE_SIZE, Page, Paging, USER_SELECT,
+};
 use super::error::GraphError;
 
 /// Largest number of values in one `in (...)` filter (https://learn.microsoft.com/en-us/graph/aad-advanced-queries, "in" operator limits).
@@ -261,6 +261,7 @@ async fn licensed_users(
     let mut url = client.users_url(Some("assignedLicenses/$count ne 0"))?;
     url.query_pairs_mut().append_pair("$count", "true");
     let eventual = [("ConsistencyLevel", "eventual")];
+    let mut paging = Paging::new(&url);
     let mut next = Some(url);
     let mut all = Vec::new();
     if strategy == LicensedUsersStrategy::Auto
@@ -284,20 +285,15 @@ async fn licensed_users(
             );
             return per_sku(client, &used, first.value, progress).await;
         }
+        next = paging.page(first.value.len(), first.count, first.next_link.as_deref())?;
         all = first.value;
-        next = first
-            .next_link
-            .map(|link| Url::parse(&link).map_err(|_| GraphError::ForeignLink { link }))
-            .transpose()?;
     }
-    if let Some(url) = next {
-        client
-            .for_each_page(url, &eventual, |page: Vec<User>| {
-                progress.event(ReadEvent::Items(page.len() as u64));
-                all.extend(page);
-            })
-            .await?;
-    }
+    client
+        .continue_pages(next, paging, &eventual, |page: Vec<User>| {
+            progress.event(ReadEvent::Items(page.len() as u64));
+            all.extend(page);
+        })
+        .await?;
     Ok(all)
 }
 
