@@ -1,6 +1,8 @@
 //! `assignLicense` for users and groups: Graph's validation, seat counting, plan rules and
 //! group-based licensing. Pure functions on a [`Tenant`]; no I/O and no clock (callers
-//! pass the timestamp).
+//! pass the moment of the write). Every change goes through [`Tenant::commit_user`] or
+//! [`Tenant::commit_group`], which keep the replaced version for lagging reads and the
+//! users' license history.
 
 use std::collections::HashSet;
 
@@ -12,6 +14,7 @@ use licensectl_model::snapshot::{
     LicenseProcessingState, User,
 };
 
+use super::clock::Stamp;
 use super::error::GraphError;
 use super::state::Tenant;
 
@@ -263,13 +266,18 @@ fn adjust_consumption(t: &mut Tenant, before: &HashSet<SkuId>, after: &HashSet<S
 }
 
 /// `POST /users/{id}/assignLicense` on the user at index `u`: validates everything
-/// first, then applies adds and removes atomically. `now` stamps `lastUpdatedDateTime`.
-pub fn assign_user(
+/// first, then applies adds and removes atomically. `visible_usage_location` is the
+/// user's usage location as the replica serving the write sees it (a `PATCH` younger than
+/// the replication lag may not be visible yet); `stamp` dates `lastUpdatedDateTime`.
+pub(crate) fn assign_user(
     t: &mut Tenant,
     u: usize,
     req: &AssignRequest,
-    now: &str,
+    visible_usage_location: Option<&str>,
+    stamp: &Stamp,
 ) -> Result<(), GraphError> {
+    let now = stamp.iso();
+    let now = now.as_str();
     check_licenses(t, req)?;
     let user = &t.users[u];
     for sku in &req.remove {
@@ -285,7 +293,9 @@ pub fn assign_user(
             ));
         }
     }
-    if !req.add.is_empty() && !valid_usage_location(user.usage_location.as_deref()) {
+    let location_ok = valid_usage_location(user.usage_location.as_deref())
+        && valid_usage_location(visible_usage_location);
+    if !req.add.is_empty() && !location_ok {
         return Err(GraphError::bad_request(
             "License assignment cannot be done for user with invalid usage location.",
         ));
@@ -336,13 +346,18 @@ pub fn assign_user(
         return Err(GraphError::bad_request(message));
     }
     adjust_consumption(t, &before, &after);
-    t.users[u] = next;
+    t.commit_user(u, next, stamp);
     Ok(())
 }
 
 /// `POST /groups/{id}/assignLicense` on group `g`: validates, updates the group's
 /// licenses and queues processing. Members change later, in [`process_group`].
-pub fn assign_group(t: &mut Tenant, g: usize, req: &AssignRequest) -> Result<(), GraphError> {
+pub(crate) fn assign_group(
+    t: &mut Tenant,
+    g: usize,
+    req: &AssignRequest,
+    stamp: &Stamp,
+) -> Result<(), GraphError> {
     check_licenses(t, req)?;
     let group = &t.groups[g];
     if !group.security_enabled {
@@ -358,7 +373,7 @@ pub fn assign_group(t: &mut Tenant, g: usize, req: &AssignRequest) -> Result<(),
             ));
         }
     }
-    let group = &mut t.groups[g];
+    let mut group = t.groups[g].clone();
     group
         .assigned_licenses
         .retain(|l| !req.remove.contains(&l.sku_id));
@@ -376,15 +391,18 @@ pub fn assign_group(t: &mut Tenant, g: usize, req: &AssignRequest) -> Result<(),
     group.license_processing_state = Some(LicenseProcessingState {
         state: "QueuedForProcessing".to_owned(),
     });
+    t.commit_group(g, group, stamp);
     Ok(())
 }
 
 /// Sets a group's `licenseProcessingState`.
-pub fn set_processing_state(t: &mut Tenant, g: usize, state: &str) {
-    if let Some(group) = t.groups.get_mut(g) {
-        group.license_processing_state = Some(LicenseProcessingState {
+pub(crate) fn set_processing_state(t: &mut Tenant, g: usize, state: &str, stamp: &Stamp) {
+    if let Some(group) = t.groups.get(g) {
+        let mut next = group.clone();
+        next.license_processing_state = Some(LicenseProcessingState {
             state: state.to_owned(),
         });
+        t.commit_group(g, next, stamp);
     }
 }
 
@@ -393,7 +411,9 @@ pub fn set_processing_state(t: &mut Tenant, g: usize, state: &str) {
 /// license of the group in `Error` for that member, with the failure's code). Seats are
 /// counted once per user and SKU whatever the number of sources. Ends in
 /// `ProcessingComplete`.
-pub fn process_group(t: &mut Tenant, g: usize, now: &str) {
+pub(crate) fn process_group(t: &mut Tenant, g: usize, stamp: &Stamp) {
+    let now = stamp.iso();
+    let now = now.as_str();
     let Some(group) = t.groups.get(g) else {
         return;
     };
@@ -460,7 +480,7 @@ pub fn process_group(t: &mut Tenant, g: usize, now: &str) {
         };
         let after = held_skus(&next);
         adjust_consumption(t, &before, &after);
-        t.users[u] = next;
+        t.commit_user(u, next, stamp);
     }
-    set_processing_state(t, g, "ProcessingComplete");
+    set_processing_state(t, g, "ProcessingComplete", stamp);
 }

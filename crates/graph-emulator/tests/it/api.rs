@@ -462,15 +462,11 @@ async fn assign_license_success_updates_seats_and_states() {
     assert_eq!(consumed(&snap, E3), 2);
     assert_eq!(user_of(&snap, CAROL).assigned_licenses.len(), 1);
     // PATCH usageLocation unblocks Bob.
-    let r = emu
-        .http
-        .patch(emu.url(&format!("/users/{BOB}")))
-        .bearer_auth(&emu.token)
-        .json(&json!({"usageLocation": "FR"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(
+        emu.patch(&format!("/users/{BOB}"), json!({"usageLocation": "FR"}))
+            .await,
+        204
+    );
     let (s, _, b) = emu
         .post(
             &format!("/users/{BOB}/assignLicense"),
@@ -478,15 +474,11 @@ async fn assign_license_success_updates_seats_and_states() {
         )
         .await;
     assert_eq!(s, 200, "{b}");
-    let r = emu
-        .http
-        .patch(emu.url(&format!("/users/{BOB}")))
-        .bearer_auth(&emu.token)
-        .json(&json!({"usageLocation": "France"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(
+        emu.patch(&format!("/users/{BOB}"), json!({"usageLocation": "France"}))
+            .await,
+        400
+    );
 }
 
 #[tokio::test]

@@ -189,6 +189,19 @@ impl Emu {
         split(r).await
     }
 
+    /// `PATCH` with a JSON body; the status.
+    pub(crate) async fn patch(&self, path: &str, body: Value) -> u16 {
+        self.http
+            .patch(self.url(path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("send")
+            .status()
+            .as_u16()
+    }
+
     pub(crate) async fn snapshot(&self) -> TenantSnapshot {
         let text = self
             .http
