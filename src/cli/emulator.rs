@@ -40,6 +40,16 @@ pub(crate) enum ThrottleMode {
     Graph,
 }
 
+/// What `assignLicense` does with a `disabledPlans` list that takes a prerequisite away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DependentPlans {
+    /// Refuse the call with Graph's dependency error (Graph's documented answer).
+    Refuse,
+    /// Disable the dependent plans of the same license too (an observed, unexplained
+    /// Graph behaviour, modelled as an option).
+    Disable,
+}
+
 /// `emulator serve` flags.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -72,6 +82,14 @@ pub(crate) struct ServeArgs {
     /// the old version; 1 means always stale until the lag has passed.
     #[arg(long, value_name = "P", default_value_t = 1.0, value_parser = probability)]
     pub stale_read_probability: f64,
+    /// Also enforce the emulator's built-in, sourced service-plan rules (dependencies such
+    /// as Workplace Analytics on Exchange, exclusions such as the two calling plans), on
+    /// top of the tenant file's `servicePlanRules`.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub builtin_plan_rules: bool,
+    /// What a `disabledPlans` list that disables a prerequisite does.
+    #[arg(long, value_enum, default_value_t = DependentPlans::Refuse)]
+    pub dependent_plans: DependentPlans,
     /// How long group-based license processing takes, in milliseconds (0: immediate).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub group_processing_ms: u64,
@@ -138,6 +156,8 @@ fn run_serve(a: &ServeArgs) -> anyhow::Result<u8> {
         seed: a.seed,
         replication_lag: Duration::from_millis(a.replication_lag_ms),
         stale_read_probability: a.stale_read_probability,
+        known_plan_rules: a.builtin_plan_rules,
+        disable_dependent_plans: a.dependent_plans == DependentPlans::Disable,
         group_processing: Duration::from_millis(a.group_processing_ms),
         token_lifetime: Duration::from_secs(a.token_lifetime_secs),
     };

@@ -24,6 +24,7 @@ pub mod faults;
 pub mod generate;
 pub mod groups;
 pub mod history;
+pub mod plans;
 pub mod query;
 mod replica;
 pub mod state;
@@ -81,6 +82,14 @@ pub struct EmulatorOptions {
     /// version (per object and request, from the seed); 1, the default, means always
     /// stale until the lag has passed (the hardest case).
     pub stale_read_probability: f64,
+    /// Enforce the built-in table of service-plan rules Graph is known to apply
+    /// ([`plans::KNOWN_DEPENDENCIES`], [`plans::KNOWN_EXCLUSIONS`]) on top of the tenant
+    /// file's `servicePlanRules` (default true).
+    pub known_plan_rules: bool,
+    /// Opt-in model of Graph widening `disabledPlans`: when a license's `disabledPlans`
+    /// take away a prerequisite, the plans of that license that depend on it are disabled
+    /// too, instead of the call being refused (the default, Graph's documented answer).
+    pub disable_dependent_plans: bool,
     /// Time group-based licensing takes; zero processes within the request.
     pub group_processing: Duration,
     /// Lifetime of issued access tokens (Azure AD: about an hour). Graph calls with an
@@ -97,6 +106,8 @@ impl Default for EmulatorOptions {
             seed: 0,
             replication_lag: Duration::ZERO,
             stale_read_probability: 1.0,
+            known_plan_rules: true,
+            disable_dependent_plans: false,
             group_processing: Duration::ZERO,
             token_lifetime: Duration::from_secs(auth::TOKEN_LIFETIME_SECS as u64),
         }
@@ -373,6 +384,12 @@ impl Emulator {
         let mut tenant = Tenant::from_snapshot(snapshot)?;
         tenant.replication =
             Replication::new(options.replication_lag, options.stale_read_probability);
+        tenant.plan_rules = plans::PlanRules::new(
+            &tenant.rules.mutually_exclusive,
+            &tenant.rules.dependencies,
+            options.known_plan_rules,
+            options.disable_dependent_plans,
+        );
         let lifetime = i64::try_from(options.token_lifetime.as_secs()).unwrap_or(i64::MAX);
         let authority = Authority::new(&tenant, lifetime)?;
         let throttle = options

@@ -12,6 +12,7 @@ use super::assign::held_skus;
 use super::clock::{self, Stamp};
 use super::error::EmulatorError;
 use super::history::{HistoryLog, LicenseHistory};
+use super::plans::PlanRules;
 use super::replica::Replication;
 
 /// The tenant the emulator serves, indexed for lookups.
@@ -42,6 +43,8 @@ pub struct Tenant {
     user_by_upn: HashMap<String, usize>,
     group_by_id: HashMap<GroupId, usize>,
     plan_names: HashMap<ServicePlanId, String>,
+    /// The plan rules `assignLicense` enforces (the file's plus, by default, the built-in).
+    pub(crate) plan_rules: PlanRules,
     /// Versions replaced by writes not yet visible to every read.
     pub(crate) replication: Replication,
     history: HistoryLog,
@@ -93,6 +96,12 @@ impl Tenant {
                 )));
             }
         }
+        let plan_rules = PlanRules::new(
+            &snapshot.service_plan_rules.mutually_exclusive,
+            &snapshot.service_plan_rules.dependencies,
+            true,
+            false,
+        );
         Ok(Self {
             version: snapshot.version,
             tenant_id: snapshot.tenant_id,
@@ -109,6 +118,7 @@ impl Tenant {
             user_by_upn,
             group_by_id,
             plan_names,
+            plan_rules,
             replication: Replication::default(),
             history: HistoryLog::new(clock::iso_utc_millis(clock::unix_now_ms())),
         })
