@@ -322,7 +322,9 @@ pub(crate) fn required_permission(method: &str, path: &str) -> Option<&'static s
         "users" => Some("User.Read.All"),
         "groups" if rest.get(2).is_some_and(|s| *s == "members") => Some("GroupMember.Read.All"),
         "groups" if write => Some("Group.ReadWrite.All"),
-        "groups" => Some("Group.Read.All"),
+        // licenseProcessingState and assignedLicenses are not basic properties:
+        // GroupMember.Read.All covers them and the members (docs/live.md).
+        "groups" => Some("GroupMember.Read.All"),
         _ => None,
     }
 }
@@ -509,9 +511,14 @@ mod tests {
             (
                 "GET",
                 "/v1.0/groups?$filter=displayName eq 'x'",
-                Some("Group.Read.All"),
+                Some("GroupMember.Read.All"),
             ),
-            ("GET", "/v1.0/groups/1", Some("Group.Read.All")),
+            ("GET", "/v1.0/groups/1", Some("GroupMember.Read.All")),
+            (
+                "POST",
+                "/v1.0/users/1/reprocessLicenseAssignment",
+                Some("User.ReadWrite.All"),
+            ),
             ("POST", "/v1.0/$batch", None),
             ("GET", "/v1.0/", None),
             ("GET", "/beta/other", None),

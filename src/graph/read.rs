@@ -136,8 +136,11 @@ pub async fn read_tenant(
         name: "subscribed SKUs",
         total: None,
     });
+    // `/organization` needs Organization.Read.All (or Directory.*), which a
+    // least-privilege app does not have: without it the snapshot records no domain.
     let (subscribed_skus, domains) =
-        futures::try_join!(client.subscribed_skus(), tenant_domains(client))?;
+        futures::try_join!(client.subscribed_skus(), tenant_domains_if_allowed(client))?;
+    let domains = domains.unwrap_or_default();
     progress.event(ReadEvent::Items(subscribed_skus.len() as u64));
 
     let mut users: BTreeMap<String, User> = BTreeMap::new();
@@ -517,6 +520,27 @@ pub async fn tenant_domains(client: &GraphClient) -> Result<Vec<VerifiedDomain>,
     let url = client.url("organization?$select=id,verifiedDomains")?;
     let orgs: Vec<Organization> = client.list_all(url, &[]).await?;
     Ok(orgs.into_iter().flat_map(|o| o.verified_domains).collect())
+}
+
+/// The tenant's verified domains, or `None` when the app may not read `/organization`
+/// (403 `Authorization_RequestDenied`: it needs Organization.Read.All or Directory.*,
+/// https://learn.microsoft.com/en-us/graph/api/organization-get#permissions).
+pub async fn tenant_domains_if_allowed(
+    client: &GraphClient,
+) -> Result<Option<Vec<VerifiedDomain>>, GraphError> {
+    match tenant_domains(client).await {
+        Ok(domains) => Ok(Some(domains)),
+        Err(GraphError::Api { error, .. })
+            if error.status == 403
+                || error.code == super::error::GraphErrorCode::AuthorizationRequestDenied =>
+        {
+            tracing::debug!(
+                "no permission to read /organization; the tenant's domains stay unknown"
+            );
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// The domain a snapshot records: the initial domain, else the default, else the first.

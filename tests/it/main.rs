@@ -21,6 +21,7 @@ mod emulator_cli;
 mod export;
 mod graph_bounds;
 mod graph_client;
+mod least_privilege;
 mod live_graph;
 mod live_plan;
 mod load_robustness;
