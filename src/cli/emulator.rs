@@ -90,6 +90,21 @@ pub(crate) struct ServeArgs {
     /// What a `disabledPlans` list that disables a prerequisite does.
     #[arg(long, value_enum, default_value_t = DependentPlans::Refuse)]
     pub dependent_plans: DependentPlans,
+    /// Accept an `X.ReadWrite.All` permission wherever Graph's reference lists only
+    /// `X.Read.All` (default: only what the reference lists).
+    #[arg(long)]
+    pub read_write_implies_read: bool,
+    /// Whether the tenant has Microsoft Entra ID P1/P2 (needed for `signInActivity`);
+    /// default: derived from its SKUs.
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub premium: Option<bool>,
+    /// A directory role of a user who signs in with a delegated token, e.g.
+    /// `admin@contoso.com=License Administrator` (repeatable).
+    #[arg(long = "directory-role", value_name = "USER=ROLE", value_parser = user_role)]
+    pub directory_roles: Vec<(String, String)>,
+    /// The password every enabled user signs in with (resource-owner password grant).
+    #[arg(long, value_name = "TEXT", default_value = graph_emulator::auth::DEFAULT_USER_PASSWORD)]
+    pub user_password: String,
     /// How long group-based license processing takes, in milliseconds (0: immediate).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub group_processing_ms: u64,
@@ -119,6 +134,16 @@ pub(crate) struct GenerateArgs {
     /// Output file.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
+}
+
+/// A `USER=ROLE` pair.
+fn user_role(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((user, role)) if !user.trim().is_empty() && !role.trim().is_empty() => {
+            Ok((user.trim().to_owned(), role.trim().to_owned()))
+        }
+        _ => Err(format!("'{text}' is not USER=ROLE")),
+    }
 }
 
 /// A probability flag: a number from 0 to 1.
@@ -157,6 +182,16 @@ fn run_serve(a: &ServeArgs) -> anyhow::Result<u8> {
         replication_lag: Duration::from_millis(a.replication_lag_ms),
         stale_read_probability: a.stale_read_probability,
         known_plan_rules: a.builtin_plan_rules,
+        read_write_implies_read: a.read_write_implies_read,
+        premium: a.premium,
+        user_password: a.user_password.clone(),
+        directory_roles: {
+            let mut roles: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for (user, role) in &a.directory_roles {
+                roles.entry(user.clone()).or_default().push(role.clone());
+            }
+            roles
+        },
         disable_dependent_plans: a.dependent_plans == DependentPlans::Disable,
         group_processing: Duration::from_millis(a.group_processing_ms),
         token_lifetime: Duration::from_secs(a.token_lifetime_secs),

@@ -96,3 +96,83 @@ fn serve_prints_its_url_first_and_answers() {
             "cannot read snapshot /nonexistent.json",
         ));
 }
+
+/// licensectl's Azure CLI credential runs `az account get-access-token`; a stand-in `az`
+/// on `PATH` that prints the emulator's delegated token the way `az` prints it lets the
+/// whole path run against the emulator: a License Administrator applies the example, a
+/// member without a role is refused the writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_azure_cli_credential_works_against_the_emulator_with_the_users_role() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use crate::util::{Emulated, config_with, contoso, output, show, text};
+
+    let mut roles = std::collections::BTreeMap::new();
+    roles.insert(
+        "alice@contoso.com".to_owned(),
+        vec!["License Administrator".to_owned()],
+    );
+    let tenant = Emulated::serve(
+        contoso(),
+        graph_emulator::EmulatorOptions {
+            directory_roles: roles,
+            ..graph_emulator::EmulatorOptions::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config_with(dir.path(), &[], &[]);
+    let run_as = |user: &str| {
+        let bin = dir.path().join(user);
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        let token = tenant
+            .running
+            .emulator
+            .azure_cli_token_json(user)
+            .expect("token");
+        std::fs::write(bin.join("token.json"), token).expect("token file");
+        let az = bin.join("az");
+        std::fs::write(
+            &az,
+            format!("#!/bin/sh\ncat '{}'\n", bin.join("token.json").display()),
+        )
+        .expect("az");
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = licensectl();
+        cmd.args([
+            "apply",
+            "--config",
+            &config.display().to_string(),
+            "--auto-approve",
+            "--auth",
+            "azure-cli",
+            "--group-timeout",
+            "30",
+        ])
+        .env("PATH", path)
+        .env("AZURE_TENANT_ID", &tenant.tid)
+        .env("LICENSECTL_GRAPH_URL", &tenant.running.url);
+        cmd
+    };
+    let denied = output(run_as("bob@contoso.com")).await;
+    assert_ne!(denied.status.code(), Some(0), "{}", show(&denied));
+    assert!(
+        text(&denied.stdout).contains("Authorization_RequestDenied")
+            || text(&denied.stderr).contains("Authorization_RequestDenied")
+            || text(&denied.stderr).contains("403"),
+        "{}",
+        show(&denied)
+    );
+    let applied = output(run_as("alice@contoso.com")).await;
+    assert_eq!(applied.status.code(), Some(0), "{}", show(&applied));
+    assert!(
+        text(&applied.stdout).contains("Apply complete:"),
+        "{}",
+        show(&applied)
+    );
+}

@@ -15,23 +15,27 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub mod assign;
+mod assign;
 pub mod auth;
 mod batch;
-pub mod clock;
-pub mod error;
+mod clock;
+mod directory;
+mod error;
 pub mod faults;
 pub mod generate;
-pub mod groups;
+mod groups;
 pub mod history;
+pub mod permissions;
 pub mod plans;
-pub mod query;
+mod query;
 mod replica;
-pub mod state;
+mod routes;
+mod state;
 pub mod stats;
 pub mod throttle;
-pub mod users;
+mod users;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -59,6 +63,7 @@ use clock::Stamp;
 use faults::{Fault, Faults};
 use query::Query;
 use replica::{Replication, View};
+use routes::{Route, route};
 use state::Tenant;
 use stats::Stats;
 use throttle::{Throttle, Verdict};
@@ -92,6 +97,20 @@ pub struct EmulatorOptions {
     pub disable_dependent_plans: bool,
     /// Time group-based licensing takes; zero processes within the request.
     pub group_processing: Duration,
+    /// Accept a `X.ReadWrite.All` permission wherever the reference lists `X.Read.All`
+    /// (default false: only what the reference tables list, the fail-safe reading).
+    pub read_write_implies_read: bool,
+    /// Whether the tenant has Microsoft Entra ID P1 or P2 (needed for `signInActivity`);
+    /// `None` derives it from the SKUs: an enabled SKU carrying `AAD_PREMIUM` or
+    /// `AAD_PREMIUM_P2`.
+    pub premium: Option<bool>,
+    /// The password with which every enabled user signs in (resource-owner password
+    /// grant, for delegated tokens).
+    pub user_password: String,
+    /// Directory roles of users who sign in: user (UPN or object id) → role names or
+    /// template ids ([`permissions::DIRECTORY_ROLES`]); delegated calls need them for
+    /// writes (e.g. License Administrator for `assignLicense`).
+    pub directory_roles: BTreeMap<String, Vec<String>>,
     /// Lifetime of issued access tokens (Azure AD: about an hour). Graph calls with an
     /// expired token answer 401 `InvalidAuthenticationToken`. Whole seconds, at least one.
     pub token_lifetime: Duration,
@@ -108,6 +127,10 @@ impl Default for EmulatorOptions {
             stale_read_probability: 1.0,
             known_plan_rules: true,
             disable_dependent_plans: false,
+            read_write_implies_read: false,
+            premium: None,
+            user_password: auth::DEFAULT_USER_PASSWORD.to_owned(),
+            directory_roles: BTreeMap::new(),
             group_processing: Duration::ZERO,
             token_lifetime: Duration::from_secs(auth::TOKEN_LIFETIME_SECS as u64),
         }
@@ -123,6 +146,23 @@ struct Shared {
     stats: Mutex<Stats>,
     /// Requests seen, for the salt of stale reads.
     requests: AtomicU64,
+    /// The tenant has Microsoft Entra ID P1/P2.
+    premium: bool,
+}
+
+/// Service plans that make a tenant "premium" (Microsoft Entra ID P1 and P2).
+const PREMIUM_PLANS: &[&str] = &[
+    "41781fb2-bc02-4b7c-bd55-b576c07bb09d",
+    "eec0eb4f-6444-4f95-aba0-50c24d67f998",
+];
+
+fn has_premium(t: &Tenant) -> bool {
+    t.skus.iter().any(|s| {
+        s.prepaid_units.enabled > 0
+            && s.service_plans
+                .iter()
+                .any(|p| PREMIUM_PLANS.contains(&p.service_plan_id.to_string().as_str()))
+    })
 }
 
 /// A running emulator's state, cheap to clone.
@@ -190,188 +230,6 @@ impl Reply {
     }
 }
 
-/// The endpoints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Route {
-    Skus,
-    Sku(String),
-    Users,
-    User(String),
-    UserAssign(String),
-    Groups,
-    Group(String),
-    GroupMembers(String),
-    GroupAssign(String),
-    Organization,
-    Batch,
-}
-
-fn segment_key(seg: &str, collection: &str) -> Option<String> {
-    // `users('$x@contoso.com')` addressing.
-    let rest = seg.strip_prefix(collection)?;
-    let inner = rest.strip_prefix("('")?.strip_suffix("')")?;
-    Some(inner.replace("''", "'"))
-}
-
-fn route(path: &str) -> Result<Route, GraphError> {
-    let decoded = query::Query::parse(&format!("p={path}"))
-        .pairs
-        .pop()
-        .map(|(_, v)| v)
-        .unwrap_or_default();
-    let segs: Vec<&str> = decoded.trim_matches('/').split('/').collect();
-    let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    let unknown =
-        |s: &str| GraphError::bad_request(format!("Resource not found for the segment '{s}'."));
-    if let Some(first) = segs.first()
-        && let Some(key) = segment_key(first, "users")
-    {
-        return match segs.get(1..) {
-            Some([]) => Ok(Route::User(key)),
-            Some([a]) if eq(a, "assignLicense") => Ok(Route::UserAssign(key)),
-            Some(rest) => Err(unknown(rest.first().copied().unwrap_or(""))),
-            None => Ok(Route::User(key)),
-        };
-    }
-    match segs.as_slice() {
-        [s] if eq(s, "subscribedSkus") => Ok(Route::Skus),
-        [s, id] if eq(s, "subscribedSkus") => Ok(Route::Sku((*id).to_owned())),
-        [s] if eq(s, "users") => Ok(Route::Users),
-        [s, id] if eq(s, "users") => Ok(Route::User((*id).to_owned())),
-        [s, id, a] if eq(s, "users") && eq(a, "assignLicense") => {
-            Ok(Route::UserAssign((*id).to_owned()))
-        }
-        [s] if eq(s, "groups") => Ok(Route::Groups),
-        [s, id] if eq(s, "groups") => Ok(Route::Group((*id).to_owned())),
-        [s, id, m] if eq(s, "groups") && eq(m, "members") => {
-            Ok(Route::GroupMembers((*id).to_owned()))
-        }
-        [s, id, a] if eq(s, "groups") && eq(a, "assignLicense") => {
-            Ok(Route::GroupAssign((*id).to_owned()))
-        }
-        [s] if eq(s, "organization") => Ok(Route::Organization),
-        [s] if eq(s, "$batch") => Ok(Route::Batch),
-        [s, ..] => Err(unknown(s)),
-        [] => Err(unknown("")),
-    }
-}
-
-impl Route {
-    fn label(&self) -> &'static str {
-        match self {
-            Route::Skus => "/subscribedSkus",
-            Route::Sku(_) => "/subscribedSkus/{id}",
-            Route::Users => "/users",
-            Route::User(_) => "/users/{id}",
-            Route::UserAssign(_) => "/users/{id}/assignLicense",
-            Route::Groups => "/groups",
-            Route::Group(_) => "/groups/{id}",
-            Route::GroupMembers(_) => "/groups/{id}/members",
-            Route::GroupAssign(_) => "/groups/{id}/assignLicense",
-            Route::Organization => "/organization",
-            Route::Batch => "/$batch",
-        }
-    }
-
-    fn allowed(&self, m: &Method) -> bool {
-        match self {
-            Route::UserAssign(_) | Route::GroupAssign(_) | Route::Batch => m == Method::POST,
-            Route::User(_) => m == Method::GET || m == Method::PATCH,
-            _ => m == Method::GET,
-        }
-    }
-
-    /// Application permissions that allow the call (any one of them).
-    fn roles(&self, m: &Method) -> &'static [&'static str] {
-        const DIR_R: [&str; 2] = ["Directory.Read.All", "Directory.ReadWrite.All"];
-        let _ = DIR_R;
-        match self {
-            Route::Skus | Route::Sku(_) => &[
-                "LicenseAssignment.Read.All",
-                "LicenseAssignment.ReadWrite.All",
-                "Organization.Read.All",
-                "Organization.ReadWrite.All",
-                "Directory.Read.All",
-                "Directory.ReadWrite.All",
-            ],
-            Route::User(_) if m == Method::PATCH => {
-                &["User.ReadWrite.All", "Directory.ReadWrite.All"]
-            }
-            Route::Users | Route::User(_) => &[
-                "User.Read.All",
-                "User.ReadWrite.All",
-                "Directory.Read.All",
-                "Directory.ReadWrite.All",
-            ],
-            Route::UserAssign(_) => &[
-                "LicenseAssignment.ReadWrite.All",
-                "User.ReadWrite.All",
-                "Directory.ReadWrite.All",
-            ],
-            Route::Groups | Route::Group(_) => &[
-                "Group.Read.All",
-                "Group.ReadWrite.All",
-                "GroupMember.Read.All",
-                "GroupMember.ReadWrite.All",
-                "Directory.Read.All",
-                "Directory.ReadWrite.All",
-            ],
-            Route::GroupMembers(_) => &[
-                "GroupMember.Read.All",
-                "GroupMember.ReadWrite.All",
-                "Group.Read.All",
-                "Group.ReadWrite.All",
-                "Directory.Read.All",
-                "Directory.ReadWrite.All",
-            ],
-            Route::GroupAssign(_) => &[
-                "LicenseAssignment.ReadWrite.All",
-                "Group.ReadWrite.All",
-                "Directory.ReadWrite.All",
-            ],
-            // Any signed-in app may read its own organization's basic profile.
-            Route::Organization => &[
-                "Organization.Read.All",
-                "Organization.ReadWrite.All",
-                "User.Read.All",
-                "User.ReadWrite.All",
-                "LicenseAssignment.Read.All",
-                "LicenseAssignment.ReadWrite.All",
-                "Directory.Read.All",
-                "Directory.ReadWrite.All",
-            ],
-            Route::Batch => &[],
-        }
-    }
-
-    /// Resource units and whether it is a write (https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-service-limits).
-    fn cost(&self, m: &Method, q: &Query) -> (u32, bool) {
-        if *m != Method::GET {
-            return (1, true);
-        }
-        let base: i64 = match self {
-            Route::Users | Route::User(_) => 2,
-            Route::Skus => 3,
-            Route::GroupMembers(_) => 3,
-            _ => 1,
-        };
-        let mut cost = base;
-        if q.has_select() {
-            cost -= 1;
-        }
-        if q.get("$expand").is_some() {
-            cost += 1;
-        }
-        if q.get("$top")
-            .and_then(|t| t.trim().parse::<u32>().ok())
-            .is_some_and(|t| t < 20)
-        {
-            cost -= 1;
-        }
-        (cost.max(1) as u32, false)
-    }
-}
-
 fn new_request_id() -> String {
     uuid::Builder::from_random_bytes(rand::random())
         .into_uuid()
@@ -391,7 +249,13 @@ impl Emulator {
             options.disable_dependent_plans,
         );
         let lifetime = i64::try_from(options.token_lifetime.as_secs()).unwrap_or(i64::MAX);
-        let authority = Authority::new(&tenant, lifetime)?;
+        let authority = Authority::with_sign_in(
+            &tenant,
+            lifetime,
+            &options.user_password,
+            &options.directory_roles,
+        )?;
+        let premium = options.premium.unwrap_or_else(|| has_premium(&tenant));
         let throttle = options
             .throttle
             .clone()
@@ -406,6 +270,7 @@ impl Emulator {
                 faults: Mutex::new(faults),
                 stats: Mutex::new(Stats::default()),
                 requests: AtomicU64::new(0),
+                premium,
             }),
         })
     }
@@ -542,12 +407,10 @@ impl Emulator {
         if !r.allowed(&call.method) {
             return Reply::error(&GraphError::method_not_allowed(), call);
         }
-        if !r
-            .roles(&call.method)
-            .iter()
-            .any(|role| claims.roles.iter().any(|c| c == role))
+        let lenient = self.shared.options.read_write_implies_read;
+        if let Err(e) = permissions::authorize(claims, &permissions::rule(r, &call.method), lenient)
         {
-            return Reply::error(&GraphError::forbidden(), call);
+            return Reply::error(&e, call);
         }
         let mut extra_headers = Vec::new();
         let verdict = lock(&self.shared.throttle)
@@ -636,7 +499,7 @@ impl Emulator {
         if !self.shared.options.latency.is_zero() {
             tokio::time::sleep(self.shared.options.latency).await;
         }
-        let mut reply = match self.handle(call, r, q) {
+        let mut reply = match self.handle(call, r, q, claims) {
             Ok(reply) => reply,
             Err(e) => Reply::error(&e, call),
         };
@@ -661,7 +524,13 @@ impl Emulator {
     }
 
     /// The endpoint logic proper.
-    fn handle(&self, call: &Call, r: &Route, q: &Query) -> Result<Reply, GraphError> {
+    fn handle(
+        &self,
+        call: &Call,
+        r: &Route,
+        q: &Query,
+        claims: &Claims,
+    ) -> Result<Reply, GraphError> {
         let eventual = call
             .header("consistencylevel")
             .is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
@@ -684,21 +553,57 @@ impl Emulator {
             View::new(t, at, salt)
         }
         let view = |t| view_of(t, stamp.at, salt);
+        let lenient = self.shared.options.read_write_implies_read;
+        if users::selects_sign_in_activity(q) && matches!(r, Route::Users | Route::User(_)) {
+            if !permissions::reads_sign_in_activity(claims, lenient) {
+                return Err(GraphError::forbidden());
+            }
+            if !self.shared.premium {
+                return Err(GraphError::non_premium());
+            }
+        }
+        if matches!(r, Route::Groups | Route::Group(_))
+            && groups::reads_licensing(q)
+            && !permissions::reads_group_licensing(claims, lenient)
+        {
+            return Err(GraphError::forbidden());
+        }
         match r {
             Route::Skus => {
                 let t = lock(&self.shared.tenant);
-                Ok(Reply::json(200, groups::list_skus(&t, q, &call.base)?))
+                Ok(Reply::json(200, directory::list_skus(&t, q, &call.base)?))
             }
             Route::Organization => {
                 let t = lock(&self.shared.tenant);
-                Ok(Reply::json(200, groups::organization(&t, q, &call.base)?))
+                Ok(Reply::json(
+                    200,
+                    directory::organization(&t, q, &call.base)?,
+                ))
             }
             Route::Sku(id) => {
                 let t = lock(&self.shared.tenant);
-                Ok(Reply::json(200, groups::get_sku(&t, id, q, &call.base)?))
+                Ok(Reply::json(200, directory::get_sku(&t, id, q, &call.base)?))
+            }
+            Route::Subscriptions => {
+                let t = lock(&self.shared.tenant);
+                Ok(Reply::json(
+                    200,
+                    directory::list_subscriptions(&t, q, &call.base)?,
+                ))
+            }
+            Route::Subscription(id) => {
+                let t = lock(&self.shared.tenant);
+                Ok(Reply::json(
+                    200,
+                    directory::get_subscription(&t, id, q, &call.base)?,
+                ))
             }
             Route::Users => {
                 let t = lock(&self.shared.tenant);
+                if self.is_guest(&t, claims) {
+                    // "Guest users cannot call this API" (https://learn.microsoft.com/en-us/graph/api/user-list).
+                    return Err(GraphError::forbidden());
+                }
                 Ok(Reply::json(200, users::list(&view(&t), q, &ctx)?))
             }
             Route::User(key) if call.method == Method::PATCH => {
@@ -714,6 +619,29 @@ impl Emulator {
             Route::User(key) => {
                 let t = lock(&self.shared.tenant);
                 Ok(Reply::json(200, users::get(&view(&t), key, q, &call.base)?))
+            }
+            Route::UserReprocess(key) => {
+                let mut t = lock(&self.shared.tenant);
+                let u = t.user(key).ok_or_else(|| GraphError::not_found(key))?;
+                assign::reprocess_user(&mut t, u, &stamp)?;
+                Ok(Reply::json(200, users::assign_response(&t, u, &call.base)))
+            }
+            Route::GroupMembersWithErrors(key) => {
+                let t = lock(&self.shared.tenant);
+                let path = format!("/groups/{key}/membersWithLicenseErrors");
+                let ctx = users::ListCtx { path: &path, ..ctx };
+                let full = permissions::reads_users(claims, lenient);
+                Ok(Reply::json(
+                    200,
+                    groups::members(
+                        &view(&t),
+                        key,
+                        q,
+                        &ctx,
+                        groups::Members::WithLicenseErrors,
+                        full,
+                    )?,
+                ))
             }
             Route::UserAssign(key) => {
                 let req = assign::parse_request(call.body.as_ref())?;
@@ -738,7 +666,11 @@ impl Emulator {
                 let t = lock(&self.shared.tenant);
                 let path = format!("/groups/{key}/members");
                 let ctx = users::ListCtx { path: &path, ..ctx };
-                Ok(Reply::json(200, groups::members(&view(&t), key, q, &ctx)?))
+                let full = permissions::reads_users(claims, lenient);
+                Ok(Reply::json(
+                    200,
+                    groups::members(&view(&t), key, q, &ctx, groups::Members::All, full)?,
+                ))
             }
             Route::GroupAssign(key) => {
                 let req = assign::parse_request(call.body.as_ref())?;
@@ -776,6 +708,67 @@ impl Emulator {
             }
             Route::Batch => Err(GraphError::bad_request("nested $batch")),
         }
+    }
+}
+
+impl Emulator {
+    /// True when `claims` are a delegated token of a guest user.
+    fn is_guest(&self, t: &Tenant, claims: &Claims) -> bool {
+        claims.scp.is_some()
+            && claims
+                .oid
+                .as_deref()
+                .and_then(|oid| t.user(oid))
+                .is_some_and(|u| {
+                    t.users[u]
+                        .user_type
+                        .as_deref()
+                        .is_some_and(|ty| ty.eq_ignore_ascii_case("Guest"))
+                })
+    }
+
+    fn sign_in_user(t: &Tenant, key: &str) -> Option<auth::SignInUser> {
+        t.user(key).map(|u| auth::SignInUser {
+            id: t.users[u].id.to_string(),
+            upn: t.users[u].user_principal_name.clone(),
+            enabled: t.users[u].account_enabled != Some(false),
+        })
+    }
+
+    /// A delegated access token for `user` (UPN or object id) as the Azure CLI gets it:
+    /// client [`auth::AZURE_CLI_CLIENT_ID`], `scp` [`auth::AZURE_CLI_SCOPES`] (or `scp`),
+    /// the user's directory roles from [`EmulatorOptions::directory_roles`]. No password:
+    /// for tests that stand in for `az`.
+    pub fn user_token(&self, user: &str, scp: Option<&str>) -> Result<String, EmulatorError> {
+        let t = lock(&self.shared.tenant);
+        let who = Self::sign_in_user(&t, user)
+            .ok_or_else(|| EmulatorError::Option(format!("no user '{user}' in the tenant")))?;
+        Ok(self.shared.authority.user_token(
+            &who,
+            auth::AZURE_CLI_CLIENT_ID,
+            scp.unwrap_or(auth::AZURE_CLI_SCOPES),
+            clock::unix_now(),
+        ))
+    }
+
+    /// What `az account get-access-token -o json` prints for `user`: `accessToken`,
+    /// `expiresOn` (local time text), `expires_on` (Unix seconds), `subscription`,
+    /// `tenant`, `tokenType`. A stand-in `az` script that prints it lets licensectl's
+    /// Azure CLI credential reach the emulator.
+    pub fn azure_cli_token_json(&self, user: &str) -> Result<String, EmulatorError> {
+        let token = self.user_token(user, None)?;
+        let now = clock::unix_now();
+        let expires = now + self.shared.authority.lifetime_secs();
+        let tenant = lock(&self.shared.tenant).tenant_id.to_string();
+        Ok(json!({
+            "accessToken": token,
+            "expiresOn": clock::aad_timestamp(expires).trim_end_matches('Z'),
+            "expires_on": expires,
+            "subscription": "",
+            "tenant": tenant,
+            "tokenType": "Bearer",
+        })
+        .to_string())
     }
 }
 
@@ -1001,18 +994,29 @@ async fn token_handler(
             .and_then(|v| v.to_str().ok()),
     );
     let now = clock::unix_now();
-    match emu.shared.authority.token(&tenant, &fields, basic, now) {
-        Ok(token) => (
-            StatusCode::OK,
-            [(header::CACHE_CONTROL, "no-store, no-cache")],
-            axum::Json(json!({
+    let users = |key: &str| Emulator::sign_in_user(&lock(&emu.shared.tenant), key);
+    match emu
+        .shared
+        .authority
+        .token(&tenant, &fields, basic, now, &users)
+    {
+        Ok((token, scope)) => {
+            let mut body = json!({
                 "token_type": "Bearer",
                 "expires_in": emu.shared.authority.lifetime_secs(),
                 "ext_expires_in": emu.shared.authority.lifetime_secs(),
                 "access_token": token,
-            })),
-        )
-            .into_response(),
+            });
+            if let (Some(scope), Value::Object(map)) = (scope, &mut body) {
+                map.insert("scope".to_owned(), Value::String(scope));
+            }
+            (
+                StatusCode::OK,
+                [(header::CACHE_CONTROL, "no-store, no-cache")],
+                axum::Json(body),
+            )
+                .into_response()
+        }
         Err(e) => {
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
             let body = e.body(&clock::aad_timestamp(now), &rid.0, &new_request_id());

@@ -143,7 +143,7 @@ async fn client_secret_tokens_and_token_errors() {
             ("client_id", FULL_APP),
             ("client_secret", SECRET),
             ("scope", "https://graph.microsoft.com/.default"),
-            ("grant_type", "password"),
+            ("grant_type", "authorization_code"),
         ],
     )
     .await;
