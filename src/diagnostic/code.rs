@@ -148,6 +148,12 @@ diagnostic_codes! {
         "a principal with neither profile nor licenses";
     UnusedProfile = "unused-profile", Warning, [Config], "docs/config.md",
         "a profile no principal uses";
+    DuplicateRule = "duplicate-rule", Error, [Config], "docs/config.md",
+        "two rules with the same name";
+    RuleGrantsNothing = "rule-grants-nothing", Error, [Config], "docs/config.md",
+        "a rule with neither licenses nor profile";
+    InvalidCondition = "invalid-condition", Error, [Config], "docs/config.md",
+        "a rule condition that is empty or missing";
 
     // Resolving names against the tenant and planning: docs/plan.md, "Diagnostic codes".
     UnknownSku = "unknown-sku", Error, [Plan], "docs/plan.md",
@@ -188,6 +194,8 @@ diagnostic_codes! {
         "a group would assign a service plan without its prerequisite in the same group";
     UnknownSkuStatus = "unknown-sku-status", Warning, [Plan], "docs/plan.md",
         "a SKU the plan touches has a capabilityStatus this licensectl does not know";
+    RuleMatchesNobody = "rule-matches-nobody", Warning, [Plan], "docs/plan.md",
+        "no user in rules_scope matches a rule";
 
     // Exporting a tenant: docs/export.md, "What is left out, and why".
     ExportSkippedUser = "export-skipped-user", Warning, [Export], "docs/export.md",

@@ -1,9 +1,10 @@
 //! Combining every file's checked principals with the settings into the desired state:
-//! principals declared twice (in one file or two), protected principals no file declares,
-//! profiles nobody uses. Pure.
+//! principals and rules declared twice (in one file or two), protected principals no file
+//! declares, profiles nobody uses. Pure.
 
 use super::Checker;
 use super::principals::{Declared, FilePrincipals};
+use super::rules::DeclaredRule;
 use super::settings::Root;
 use super::values::looks_like_guid;
 use crate::config::desired::{DesiredGroup, DesiredState, GroupKey, Located, PrincipalRef};
@@ -62,8 +63,10 @@ pub(crate) fn combine(
         mut settings,
         profiles,
         protected: protected_raw,
+        rules_scope_ok,
         ..
     } = root;
+    let mut all_rules = Vec::new();
     let mut used = vec![false; profiles.len()];
     let mut users_ok = true;
     let mut all_users = Vec::with_capacity(files.iter().map(|f| f.users.len()).sum());
@@ -76,8 +79,10 @@ pub(crate) fn combine(
         }
         all_users.extend(file.users);
         all_groups.extend(file.groups);
+        all_rules.extend(file.rules);
     }
     let mut c = Checker { diagnostics };
+    let rules_ok = rules_scope_ok && duplicate_rules(&mut c, &all_rules);
     users_ok &= dedup(
         &mut c,
         &mut all_users,
@@ -122,7 +127,8 @@ pub(crate) fn combine(
     });
     for (is_user, item) in protected_raw {
         let declared = if is_user {
-            is_declared(&all_users, &item.value.to_lowercase())
+            // Rules may govern any user: a protected user need not be declared then.
+            !all_rules.is_empty() || is_declared(&all_users, &item.value.to_lowercase())
         } else if looks_like_guid(&item.value) {
             is_declared(&all_groups, &item.value.to_lowercase()) || any_group_by_name
         } else {
@@ -159,7 +165,7 @@ pub(crate) fn combine(
     }
 
     let profiles_ok = profiles.iter().all(|p| p.2.is_some());
-    if !users_ok || !profiles_ok || c.diagnostics.iter().any(Diagnostic::is_error) {
+    if !users_ok || !profiles_ok || !rules_ok || c.diagnostics.iter().any(Diagnostic::is_error) {
         return None;
     }
     // Sorted by key already; every value is `Ok` when `users_ok`.
@@ -168,11 +174,42 @@ pub(crate) fn combine(
         .into_iter()
         .filter_map(|d| d.value.ok())
         .collect();
+    let rules = all_rules.into_iter().filter_map(|r| r.rule).collect();
     Some(DesiredState {
         settings,
         users,
         groups,
+        rules,
     })
+}
+
+/// Reports every rule whose name (ignoring case) an earlier rule has; false when any does.
+fn duplicate_rules(c: &mut Checker<'_>, rules: &[DeclaredRule]) -> bool {
+    let mut order: Vec<usize> = (0..rules.len()).collect();
+    order.sort_by(|&a, &b| rules[a].key.cmp(&rules[b].key).then(a.cmp(&b)));
+    let mut ok = true;
+    for pair in order.windows(2) {
+        let (first, later) = (&rules[pair[0]], &rules[pair[1]]);
+        if first.key != later.key {
+            continue;
+        }
+        let first = order
+            .iter()
+            .map(|&i| &rules[i])
+            .find(|r| r.key == later.key)
+            .unwrap_or(first);
+        c.push(
+            Diagnostic::new(
+                DiagnosticCode::DuplicateRule,
+                format!("rule '{}' is declared twice", later.name),
+            )
+            .at(later.location.clone())
+            .related(first.location.clone(), "first declared here")
+            .help("rule names are compared ignoring case and name the rule in every plan: rename one of them"),
+        );
+        ok = false;
+    }
+    ok
 }
 
 #[cfg(test)]

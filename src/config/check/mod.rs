@@ -1,8 +1,8 @@
 //! Offline semantic checks: parsed files → [`DesiredState`] plus diagnostics.
 //!
 //! Checks everything that needs no tenant: version, settings placement, GUID syntax,
-//! usage locations, UPN shape, profile references, duplicate principals across files,
-//! duplicate SKUs and plans. Collects every problem; pure (no I/O).
+//! usage locations, UPN shape, profile references, duplicate principals and rules across
+//! files, duplicate SKUs and plans, rule conditions. Collects every problem; pure (no I/O).
 //!
 //! Three steps, so that files can be checked in parallel: [`check_root`] checks the
 //! settings file (`settings.rs`); [`check_principals`] checks one file's users and groups
@@ -11,6 +11,7 @@
 
 mod combine;
 mod principals;
+mod rules;
 mod settings;
 mod text;
 mod values;
@@ -76,6 +77,8 @@ enum Owner<'a> {
     Group(&'a str),
     Profile(&'a str),
     Defaults,
+    Rule(&'a str),
+    RulesScope,
 }
 
 impl fmt::Display for Owner<'_> {
@@ -85,6 +88,8 @@ impl fmt::Display for Owner<'_> {
             Owner::Group(name) => write!(f, "group {name}"),
             Owner::Profile(name) => write!(f, "profile '{name}'"),
             Owner::Defaults => f.write_str("defaults"),
+            Owner::Rule(name) => write!(f, "rule '{name}'"),
+            Owner::RulesScope => f.write_str("rules_scope"),
         }
     }
 }
