@@ -200,6 +200,7 @@ fn main() {
         settings: Default::default(),
         users: desired_users,
         groups: desired_groups,
+        rules: Vec::new(),
     };
     let generated = started.elapsed();
 

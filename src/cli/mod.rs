@@ -9,6 +9,7 @@ pub(crate) mod connection;
 #[cfg(feature = "emulator")]
 pub(crate) mod emulator;
 pub(crate) mod exit;
+pub(crate) mod explain;
 pub(crate) mod export;
 pub(crate) mod limits;
 pub(crate) mod live;
@@ -53,6 +54,8 @@ pub(crate) enum Command {
     Apply(apply::ApplyArgs),
     /// Write the tenant's license state as a config directory (or diff it against one).
     Export(export::ExportArgs),
+    /// Explain one user: which rules match, which groups give what, what it will hold and why.
+    Explain(explain::ExplainArgs),
 }
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
@@ -81,6 +84,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Drift(args) => plan::run_drift(args),
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => export::run(args),
+        Command::Explain(args) => explain::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -82,23 +82,40 @@ impl CompareArgs {
     /// The tenant state to plan against: the `--snapshot` file, or a live read of what
     /// the config manages. Both refuse a tenant other than the one the config pins.
     pub(crate) fn tenant_state(&self, desired: &DesiredState) -> anyhow::Result<TenantSnapshot> {
-        if let Some(path) = &self.snapshot {
-            let live = super::live::read_snapshot(path)?;
-            if let Some(problem) = tenant_pin_problem(desired, &live) {
-                bail!(pin_refusal(
-                    &problem,
-                    path,
-                    problem.help.as_deref().unwrap_or("")
-                ));
-            }
-            return Ok(live);
-        }
-        let mut scope = scope_of(desired);
-        scope.scope.strategy = self.strategy;
-        let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-        let (live, _, _) = runtime.block_on(read_live(&self.connection, &scope))?;
-        Ok(live)
+        tenant_state(
+            self.snapshot.as_deref(),
+            self.strategy,
+            &self.connection,
+            desired,
+        )
     }
+}
+
+/// The tenant state to plan against: the `snapshot` file, or a live read of what the
+/// config manages (and the rules govern). Both refuse a tenant other than the one the
+/// config pins.
+pub(crate) fn tenant_state(
+    snapshot: Option<&Path>,
+    strategy: LicensedUsersStrategy,
+    connection: &ConnectionArgs,
+    desired: &DesiredState,
+) -> anyhow::Result<TenantSnapshot> {
+    if let Some(path) = snapshot {
+        let live = super::live::read_snapshot(path)?;
+        if let Some(problem) = tenant_pin_problem(desired, &live) {
+            bail!(pin_refusal(
+                &problem,
+                path,
+                problem.help.as_deref().unwrap_or("")
+            ));
+        }
+        return Ok(live);
+    }
+    let mut scope = scope_of(desired);
+    scope.scope.strategy = strategy;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let (live, _, _) = runtime.block_on(read_live(connection, &scope))?;
+    Ok(live)
 }
 
 /// The error when the snapshot file `snapshot` is not of the tenant the config pins:

@@ -540,6 +540,8 @@ safety:
                     "groups",
                     "profiles",
                     "protected",
+                    "rules",
+                    "rules_scope",
                     "safety",
                     "tenant",
                     "users",

@@ -19,9 +19,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::config::DesiredState;
+use crate::config::{DesiredState, RuleUsageLocation, countries};
 use crate::diagnostic::{self, Diagnostic, DiagnosticCode};
-use crate::ids::{GroupId, ServicePlanId, SkuId};
+use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
 use crate::snapshot::{
     AssignedLicense, AssignmentError, AssignmentStateKind, CapabilityStatus, Group, TenantSnapshot,
     User,
@@ -30,11 +30,14 @@ use crate::snapshot::{
 use super::dependencies::{self, Declared, Dependencies, graph_adjusted};
 use super::effect::Effect;
 use super::model::{
-    Change, Finding, FindingKind, LicenseAdd, LicenseRemove, LicenseUpdate, Note, NoteKind,
-    PLAN_FORMAT_VERSION, Plan, PlanName, Principal, SkuName, Summary, UsageLocationStep,
+    Change, ChangeRules, Finding, FindingKind, LicenseAdd, LicenseRemove, LicenseUpdate, Note,
+    NoteKind, PLAN_FORMAT_VERSION, Plan, PlanName, Principal, RuleLicense, SkuName, Summary,
+    UsageLocationSource, UsageLocationStep,
 };
 use super::observe;
 use super::resolve::{ResolvedLicense, ResolvedUser, TenantIndex, resolve};
+use super::rules::report::RuleTally;
+use super::rules::{self, Given, Rules};
 use super::safety::{self, SafetyInput};
 use super::seats::{SeatLedger, Source, active_free};
 
@@ -145,6 +148,25 @@ fn has_exchange(index: &TenantIndex<'_>, sku: SkuId, disabled: &[ServicePlanId])
     })
 }
 
+/// Who governs a user's license, for the wording of findings.
+#[derive(Debug, Clone, Copy)]
+enum Governed<'r> {
+    /// The user's entry under `users:`.
+    Declared,
+    /// These rules (their names).
+    Rules(&'r [String]),
+    /// Nothing: the license is unmanaged.
+    No,
+}
+
+/// `rule a` or `rules a, b`.
+fn rule_list(rules: &[String]) -> String {
+    match rules {
+        [one] => format!("rule {one}"),
+        many => format!("rules {}", many.join(", ")),
+    }
+}
+
 /// The difference between what a principal holds and what the config wants, as the
 /// three lists of one `assignLicense` call. `held` and `wanted` are per-principal and tiny.
 struct Diff<'w> {
@@ -208,6 +230,7 @@ fn build_change(
         add: Vec::new(),
         update: Vec::new(),
         remove: Vec::new(),
+        rules: None,
     };
     for want in &diff.add {
         change.add.push(LicenseAdd {
@@ -274,6 +297,15 @@ fn sort_change(change: &mut Change) {
     change.add.sort_by(|a, b| a.sku.cmp(&b.sku));
     change.update.sort_by(|a, b| a.sku.cmp(&b.sku));
     change.remove.sort_by(|a, b| a.sku.cmp(&b.sku));
+}
+
+/// What planning the governed users needs besides the planner: the compiled rules, and
+/// what is counted along the way.
+struct RuleContext<'r> {
+    rules: &'r Rules,
+    tally: RuleTally,
+    /// Per rule-governed SKU, how many governed users lose it.
+    removals: HashMap<SkuId, u64>,
 }
 
 struct Planner<'a, 'i> {
@@ -346,19 +378,14 @@ impl Planner<'_, '_> {
         self.changes.push(change);
     }
 
-    fn plan_user(&mut self, desired: &ResolvedUser, user: &User) {
-        let direct = direct_licenses(user);
-        let inherited = inherited_licenses(user);
-        let principal = user_principal(user);
-        let wanted: &[ResolvedLicense] = desired.licenses.as_deref().unwrap_or(&[]);
-        let diff = if desired.licenses.is_some() {
-            self.diff(&direct, wanted)
-        } else {
-            Diff::none()
-        };
-        self.adjusted_notes(&principal, &diff);
-
-        // The config asks for plans off that a group's copy of the same SKU turns on.
+    /// Findings where the wanted licenses turn plans off that a group's copy of the same
+    /// SKU turns on (a user gets the union of all sources).
+    fn overrides_findings(
+        &mut self,
+        principal: &Principal,
+        wanted: &[ResolvedLicense],
+        inherited: &[Inherited],
+    ) {
         for want in wanted {
             for inh in inherited.iter().filter(|i| i.sku == want.sku) {
                 let overridden: Vec<ServicePlanId> = want
@@ -372,17 +399,68 @@ impl Planner<'_, '_> {
                 }
                 let sku = self.index.sku_name(want.sku);
                 let group = group_principal(self.index, inh.group);
-                findings_push_overrides(&mut self.findings, &principal, sku, group, {
+                findings_push_overrides(&mut self.findings, principal, sku, group, {
                     plan_names(self.index, want.sku, &overridden)
                 });
             }
         }
+    }
 
-        let mut change = build_change(principal.clone(), &diff, self.index, &mut self.findings);
+    /// Marks adds the user already inherits, and records their seats.
+    fn record_adds(&mut self, change: &mut Change, user: &User, inherited: &[Inherited]) {
         for add in &mut change.add {
             add.already_inherited = inherited.iter().any(|i| i.sku == add.sku.id);
             self.ledger.add(user.id, add.sku.id, Source::Direct);
         }
+    }
+
+    /// Fills in what each removal of a user's change means (swap, destructive, mailbox
+    /// grace, groups that keep the SKU) and records the seats it frees. `keeps_exchange`:
+    /// the user keeps an Exchange Online plan from a license the change does not remove.
+    fn finish_removals(
+        &mut self,
+        change: &mut Change,
+        user: &User,
+        direct: &[Held],
+        inherited: &[Inherited],
+        keeps_exchange: bool,
+    ) {
+        let mut swapped_for: Vec<SkuName> = change.add.iter().map(|a| a.sku.clone()).collect();
+        swapped_for.sort();
+        for removed in &mut change.remove {
+            let sku = removed.sku.id;
+            let groups = self.granting_groups(inherited, sku);
+            let live_disabled = direct
+                .iter()
+                .find(|h| h.sku == sku)
+                .map_or(&[][..], |h| h.disabled.as_slice());
+            removed.swapped_for = swapped_for.clone();
+            removed.exchange_grace = groups.is_empty()
+                && !keeps_exchange
+                && has_exchange(self.index, sku, live_disabled);
+            removed.destructive =
+                groups.is_empty() && (swapped_for.is_empty() || removed.exchange_grace);
+            removed.still_inherited_from = groups;
+            self.ledger.remove(user.id, sku, Source::Direct);
+        }
+    }
+
+    fn plan_user(&mut self, desired: &ResolvedUser, user: &User) {
+        let direct = direct_licenses(user);
+        let inherited = inherited_licenses(user);
+        let principal = user_principal(user);
+        let wanted: &[ResolvedLicense] = desired.licenses.as_deref().unwrap_or(&[]);
+        let diff = if desired.licenses.is_some() {
+            self.diff(&direct, wanted)
+        } else {
+            Diff::none()
+        };
+        self.adjusted_notes(&principal, &diff);
+
+        self.overrides_findings(&principal, wanted, &inherited);
+
+        let mut change = build_change(principal.clone(), &diff, self.index, &mut self.findings);
+        self.record_adds(&mut change, user, &inherited);
         if !change.remove.is_empty() {
             let keeps_exchange = wanted
                 .iter()
@@ -390,24 +468,7 @@ impl Planner<'_, '_> {
                 || inherited
                     .iter()
                     .any(|i| has_exchange(self.index, i.sku, &i.disabled));
-            let mut swapped_for: Vec<SkuName> = change.add.iter().map(|a| a.sku.clone()).collect();
-            swapped_for.sort();
-            for removed in &mut change.remove {
-                let sku = removed.sku.id;
-                let groups = self.granting_groups(&inherited, sku);
-                let live_disabled = direct
-                    .iter()
-                    .find(|h| h.sku == sku)
-                    .map_or(&[][..], |h| h.disabled.as_slice());
-                removed.swapped_for = swapped_for.clone();
-                removed.exchange_grace = groups.is_empty()
-                    && !keeps_exchange
-                    && has_exchange(self.index, sku, live_disabled);
-                removed.destructive =
-                    groups.is_empty() && (swapped_for.is_empty() || removed.exchange_grace);
-                removed.still_inherited_from = groups;
-                self.ledger.remove(user.id, sku, Source::Direct);
-            }
+            self.finish_removals(&mut change, user, &direct, &inherited, keeps_exchange);
         }
 
         // Direct copies of inherited licenses that stay: the migration-to-groups case.
@@ -415,7 +476,7 @@ impl Planner<'_, '_> {
             if diff.remove.contains(&held.sku) {
                 continue;
             }
-            self.duplicate_findings(user, &principal, held.sku, &inherited, true);
+            self.duplicate_findings(user, &principal, held.sku, &inherited, Governed::Declared);
         }
 
         // Usage location: required before any direct license is added.
@@ -466,6 +527,191 @@ impl Planner<'_, '_> {
         }
     }
 
+    /// Plans a user the rules govern: its direct licenses of rule-governed SKUs become
+    /// what the rules it matches give (`given`, merged), except SKUs it inherits from a
+    /// group and does not hold directly (covered by the group); its other licenses are
+    /// untouched.
+    fn plan_rule_user(
+        &mut self,
+        user: &User,
+        matched: &[u32],
+        given: &Given,
+        ctx: &mut RuleContext<'_>,
+    ) {
+        let rules = ctx.rules;
+        let direct = direct_licenses(user);
+        let inherited = inherited_licenses(user);
+        let principal = user_principal(user);
+        let governed: Vec<Held> = direct
+            .iter()
+            .filter(|h| rules.governed_skus.contains(&h.sku))
+            .cloned()
+            .collect();
+        let mut wanted: Vec<ResolvedLicense> = Vec::with_capacity(given.licenses.len());
+        let mut givers: HashMap<SkuId, &[u32]> = HashMap::with_capacity(given.licenses.len());
+        let mut covered_rules: Vec<u32> = Vec::new();
+        for (license, by) in given.licenses.iter().zip(&given.givers) {
+            givers.insert(license.sku, by);
+            let held_directly = governed.iter().any(|h| h.sku == license.sku);
+            if !held_directly && inherited.iter().any(|i| i.sku == license.sku) {
+                covered_rules.extend(by.iter().copied());
+                continue;
+            }
+            wanted.push(license.clone());
+        }
+        covered_rules.sort_unstable();
+        covered_rules.dedup();
+        for r in covered_rules {
+            ctx.tally.covered(r);
+        }
+        let diff = self.diff(&governed, &wanted);
+        self.adjusted_notes(&principal, &diff);
+        self.overrides_findings(&principal, &wanted, &inherited);
+        let mut change = build_change(principal.clone(), &diff, self.index, &mut self.findings);
+
+        // Usage location: required before a direct license is added; without one the
+        // adds are left out (Graph would refuse them) and the user is reported.
+        let live_location = user.usage_location.as_deref().filter(|l| !l.is_empty());
+        let mut location_source = None;
+        if !change.add.is_empty() && live_location.is_none() {
+            match self.rule_usage_location(user, matched, ctx) {
+                Some((to, source)) => {
+                    change.usage_location = Some(UsageLocationStep { from: None, to });
+                    location_source = Some(source);
+                }
+                None => {
+                    ctx.tally.no_usage_location(user);
+                    change.add.clear();
+                }
+            }
+        }
+        self.record_adds(&mut change, user, &inherited);
+        let mut gained: Vec<u32> = change
+            .add
+            .iter()
+            .flat_map(|a| givers.get(&a.sku.id).copied().unwrap_or_default())
+            .copied()
+            .collect();
+        gained.sort_unstable();
+        gained.dedup();
+        for r in gained {
+            ctx.tally.gain(r);
+        }
+        if !change.remove.is_empty() {
+            // Licenses the user keeps: what the rules give, inherited copies, and direct
+            // licenses of SKUs no rule governs.
+            let keeps_exchange = wanted
+                .iter()
+                .any(|w| has_exchange(self.index, w.sku, &w.disabled_plans))
+                || inherited
+                    .iter()
+                    .any(|i| has_exchange(self.index, i.sku, &i.disabled))
+                || direct
+                    .iter()
+                    .filter(|h| !rules.governed_skus.contains(&h.sku))
+                    .any(|h| has_exchange(self.index, h.sku, &h.disabled));
+            self.finish_removals(&mut change, user, &direct, &inherited, keeps_exchange);
+            for removed in &change.remove {
+                *ctx.removals.entry(removed.sku.id).or_default() += 1;
+            }
+        }
+
+        let names = |set: &[u32]| -> Vec<String> {
+            set.iter()
+                .map(|&r| rules.rules[r as usize].name.clone())
+                .collect()
+        };
+        for held in &direct {
+            if diff.remove.contains(&held.sku) {
+                continue;
+            }
+            let by = givers.get(&held.sku).map(|set| names(set));
+            let governed = match &by {
+                Some(rules) => Governed::Rules(rules),
+                None => Governed::No,
+            };
+            self.duplicate_findings(user, &principal, held.sku, &inherited, governed);
+        }
+
+        if change.has_license_call() || change.usage_location.is_some() {
+            sort_change(&mut change);
+            let mut licenses: Vec<RuleLicense> = change
+                .add
+                .iter()
+                .map(|a| &a.sku)
+                .chain(change.update.iter().map(|u| &u.sku))
+                .chain(change.remove.iter().map(|r| &r.sku))
+                .map(|sku| RuleLicense {
+                    sku: sku.clone(),
+                    rules: givers
+                        .get(&sku.id)
+                        .map(|set| names(set))
+                        .unwrap_or_default(),
+                })
+                .collect();
+            licenses.sort_by(|a, b| a.sku.cmp(&b.sku));
+            change.rules = Some(ChangeRules {
+                matched: names(matched),
+                licenses,
+                usage_location: location_source,
+            });
+            self.changes.push(change);
+        }
+    }
+
+    /// The usage location for a governed user who needs one: the first matching rule's
+    /// (an ISO code, or the user's `country` mapped), else `defaults.usage_location`.
+    /// A `country` the mapping does not know is reported, and the next source tried.
+    fn rule_usage_location(
+        &mut self,
+        user: &User,
+        matched: &[u32],
+        ctx: &mut RuleContext<'_>,
+    ) -> Option<(String, UsageLocationSource)> {
+        for &r in matched {
+            let rule = &ctx.rules.rules[r as usize];
+            match &rule.usage_location {
+                Some(RuleUsageLocation::Code(code)) => {
+                    return Some((
+                        code.clone(),
+                        UsageLocationSource {
+                            rule: Some(rule.name.clone()),
+                            country: None,
+                        },
+                    ));
+                }
+                Some(RuleUsageLocation::FromCountry) => {
+                    let Some(country) = user.country.as_deref().filter(|c| !c.trim().is_empty())
+                    else {
+                        continue;
+                    };
+                    match countries::from_country(country) {
+                        Some(code) => {
+                            return Some((
+                                code.to_owned(),
+                                UsageLocationSource {
+                                    rule: Some(rule.name.clone()),
+                                    country: Some(country.to_owned()),
+                                },
+                            ));
+                        }
+                        None => ctx.tally.unmapped(country, user),
+                    }
+                }
+                None => {}
+            }
+        }
+        self.default_usage_location.map(|code| {
+            (
+                code.to_owned(),
+                UsageLocationSource {
+                    rule: None,
+                    country: None,
+                },
+            )
+        })
+    }
+
     /// The groups a user inherits `sku` from, sorted.
     fn granting_groups(&self, inherited: &[Inherited], sku: SkuId) -> Vec<Principal> {
         let mut groups: Vec<Principal> = inherited
@@ -484,23 +730,37 @@ impl Planner<'_, '_> {
         principal: &Principal,
         sku: SkuId,
         inherited: &[Inherited],
-        managed: bool,
+        governed: Governed<'_>,
     ) {
         let groups = self.granting_groups(inherited, sku);
         let Some(first) = groups.first() else {
             return;
         };
         let sku_name = self.index.sku_name(sku);
-        let fix = if managed {
-            format!(
-                "drop {} from {}'s licenses in the config to remove the direct copy (the group keeps the user licensed)",
-                sku_name.part_number, user.user_principal_name
-            )
-        } else {
-            format!(
-                "declare {} in the config without {} (e.g. `licenses: []`) to remove the direct copy",
-                user.user_principal_name, sku_name.part_number
-            )
+        let (fix, managed) = match governed {
+            Governed::Declared => (
+                format!(
+                    "drop {} from {}'s licenses in the config to remove the direct copy (the group keeps the user licensed)",
+                    sku_name.part_number, user.user_principal_name
+                ),
+                true,
+            ),
+            Governed::Rules(rules) => (
+                format!(
+                    "{} gives {} and keeps the direct copy (a rule never adds a license a group grants, but keeps one the user holds): exclude {} from it to remove the copy (the group keeps the user licensed)",
+                    rule_list(rules),
+                    sku_name.part_number,
+                    user.user_principal_name
+                ),
+                true,
+            ),
+            Governed::No => (
+                format!(
+                    "declare {} in the config without {} (e.g. `licenses: []`) to remove the direct copy",
+                    user.user_principal_name, sku_name.part_number
+                ),
+                false,
+            ),
         };
         self.findings.push(Finding {
             kind: FindingKind::DuplicateOfInherited,
@@ -714,9 +974,50 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         planner.plan_user(user, live_user);
     }
 
+    // Users the rules govern.
+    let (rules, rule_diagnostics) = rules::compile(desired, &index);
+    planner.diagnostics.extend(rule_diagnostics);
+    let mut evaluation = rules
+        .as_ref()
+        .map(|r| r.evaluate(live, &resolved.declared_users));
+    let mut governed_users: HashSet<UserId> = HashSet::new();
+    let mut rule_context = rules.as_ref().map(|r| RuleContext {
+        rules: r,
+        tally: RuleTally::new(r),
+        removals: HashMap::new(),
+    });
+    if let (Some(eval), Some(ctx)) = (evaluation.as_mut(), rule_context.as_mut()) {
+        governed_users.reserve(eval.governed.len());
+        for i in 0..eval.governed.len() {
+            let user = &live.users[eval.governed[i] as usize];
+            governed_users.insert(user.id);
+            let matched = eval.matched(i).to_vec();
+            let given = eval.given(ctx.rules, &matched);
+            planner.plan_rule_user(user, &matched, &given, ctx);
+        }
+        for (r, rule) in ctx.rules.rules.iter().enumerate() {
+            if eval.counts[r] == 0 {
+                planner.diagnostics.push(
+                    Diagnostic::new(
+                        DiagnosticCode::RuleMatchesNobody,
+                        format!(
+                            "rule {} matches no user the rules govern ({} in rules_scope, {} of them not declared under users:)",
+                            rule.name,
+                            eval.in_scope.len(),
+                            eval.governed.len()
+                        ),
+                    )
+                    .at(rule.location.clone())
+                    .help("check the values in its match (they are compared ignoring case, but must be spelled as in the directory) and what rules_scope admits; `licensectl explain --user UPN` shows why a user does not match"),
+                );
+            }
+        }
+    }
+
     let mut unmanaged_licensed_users: u64 = 0;
     for user in &live.users {
-        let managed = resolved.declared_users.contains(&user.id);
+        let managed =
+            resolved.declared_users.contains(&user.id) || governed_users.contains(&user.id);
         if !managed {
             if !user.assigned_licenses.is_empty() {
                 unmanaged_licensed_users += 1;
@@ -725,7 +1026,13 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
             if !inherited.is_empty() {
                 let principal = user_principal(user);
                 for held in direct_licenses(user) {
-                    planner.duplicate_findings(user, &principal, held.sku, &inherited, false);
+                    planner.duplicate_findings(
+                        user,
+                        &principal,
+                        held.sku,
+                        &inherited,
+                        Governed::No,
+                    );
                 }
             }
         }
@@ -786,6 +1093,53 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         ));
     }
 
+    // Governed users who hold nothing once the plan is applied.
+    let rules_report = match (rule_context, evaluation.as_ref()) {
+        (Some(mut ctx), Some(eval)) => {
+            for &position in &eval.governed {
+                let user = &live.users[position as usize];
+                let holds_nothing = if effect.is_affected(user.id) {
+                    effect.after(user).is_empty()
+                } else if user.license_assignment_states.is_empty() {
+                    user.assigned_licenses.is_empty()
+                } else {
+                    user.license_assignment_states
+                        .iter()
+                        .all(|s| s.state == AssignmentStateKind::Error)
+                };
+                if holds_nothing {
+                    ctx.tally.unlicensed(user);
+                }
+            }
+            let mut removals: Vec<(Vec<String>, SkuName, u64)> = ctx
+                .removals
+                .iter()
+                .map(|(sku, n)| {
+                    let givers: Vec<String> = ctx
+                        .rules
+                        .rules
+                        .iter()
+                        .filter(|r| r.licenses.iter().any(|l| l.sku == *sku))
+                        .map(|r| r.name.clone())
+                        .collect();
+                    (givers, index.sku_name(*sku), *n)
+                })
+                .collect();
+            removals.sort_by(|a, b| a.1.cmp(&b.1));
+            let report = ctx.tally.finish(
+                ctx.rules,
+                eval.in_scope.len() as u64,
+                eval.governed.len() as u64,
+                &eval.counts,
+                desired.settings.default_usage_location.is_some(),
+            );
+            Some((report, removals))
+        }
+        _ => None,
+    };
+    let rule_removals: &[(Vec<String>, SkuName, u64)] =
+        rules_report.as_ref().map_or(&[], |(_, r)| r.as_slice());
+
     findings.sort_by_cached_key(|f| {
         (
             f.kind,
@@ -804,7 +1158,8 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
     });
     diagnostic::sort(&mut diagnostics);
 
-    let managed_principals = managed_users + managed_groups.len() as u64;
+    let rule_users = evaluation.as_ref().map_or(0, |e| e.governed.len() as u64);
+    let managed_principals = managed_users + managed_groups.len() as u64 + rule_users;
     let safety = safety::check(
         &changes,
         &index,
@@ -814,17 +1169,21 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
             protected_users: &resolved.protected_users,
             protected_groups: &resolved.protected_groups,
             allow_unsafe: options.allow_unsafe,
+            rule_removals,
         },
     );
+    let rules_report = rules_report.map(|(report, _)| report);
 
     let mut summary = Summary {
         managed_users,
         managed_groups: managed_groups.len() as u64,
         unmanaged_licensed_users,
         unmanaged_licensed_groups,
-        findings: findings.len() as u64,
+        findings: findings.len() as u64
+            + rules_report.as_ref().map_or(0, |r| r.findings.len() as u64),
         notes: notes.len() as u64,
         principals_changed: changes.len() as u64,
+        rule_users,
         ..Summary::default()
     };
     for change in &changes {
@@ -851,6 +1210,7 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         notes,
         safety,
         diagnostics,
+        rules: rules_report,
     }
 }
 

@@ -1169,6 +1169,21 @@ fn every_plan_code_has_a_producing_case() {
             &[DiagnosticCode::DependencyUnmet],
         ),
         (
+            "a rule matches no user",
+            |live, want| {
+                live.users.push(LiveUser::new("erin@contoso.com").0);
+                want.rules.push(rules::rule(
+                    "sales",
+                    vec![rules::when(
+                        crate::config::Attribute::Department,
+                        rules::text("Slaes"),
+                    )],
+                    vec![lic("POWER_BI_PRO")],
+                ));
+            },
+            &[DiagnosticCode::RuleMatchesNobody],
+        ),
+        (
             "a group gains an add-on without its prerequisite in the group",
             |live, want| {
                 mcoev_needs_teams(live);
@@ -1251,3 +1266,4 @@ fn planning_is_deterministic_whatever_the_input_order() {
 }
 
 mod realism;
+mod rules;

@@ -14,6 +14,7 @@
 mod purity_probe;
 
 pub(crate) mod escape;
+pub mod explain;
 pub mod json;
 pub mod markdown;
 pub mod text;

@@ -20,6 +20,7 @@ pub fn render(plan: &Plan, mode: Mode) -> String {
     let _ = writeln!(out);
     changes(&mut out, &v);
     seats(&mut out, &v);
+    rules(&mut out, &v);
     findings(&mut out, &v);
     notes(&mut out, &v);
     unmanaged(&mut out, &v);
@@ -96,20 +97,49 @@ fn seats(out: &mut String, v: &View<'_>) {
     }
 }
 
+/// One line per rule: how many users it matches, licenses, and finds covered by a group.
+fn rules(out: &mut String, v: &View<'_>) {
+    let Some(report) = v.rules else {
+        return;
+    };
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Rules govern {} of the {} users in rules_scope (the other {} are declared under users:):",
+        report.governed,
+        report.in_scope,
+        report.in_scope.saturating_sub(report.governed)
+    );
+    for rule in &report.rules {
+        let _ = writeln!(
+            out,
+            "  {}: {} users match; this plan licenses {}, {} hold its licenses through a group",
+            terminal(&rule.name),
+            rule.matched,
+            rule.gains,
+            rule.covered_by_groups
+        );
+    }
+}
+
 fn findings(out: &mut String, v: &View<'_>) {
-    if v.findings.is_empty() {
+    if v.findings.is_empty() && v.rule_findings.is_empty() {
         return;
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "Findings:");
-    for finding in &v.findings {
-        let _ = writeln!(
-            out,
-            "  ! {}: {}",
-            finding.label,
-            terminal(&finding.finding.message)
+    let all = v
+        .findings
+        .iter()
+        .map(|f| (f.label, &f.finding.message, &f.finding.fix))
+        .chain(
+            v.rule_findings
+                .iter()
+                .map(|f| (f.label, &f.finding.message, &f.finding.fix)),
         );
-        let _ = writeln!(out, "      fix: {}", terminal(&finding.finding.fix));
+    for (label, message, fix) in all {
+        let _ = writeln!(out, "  ! {label}: {}", terminal(message));
+        let _ = writeln!(out, "      fix: {}", terminal(fix));
     }
 }
 

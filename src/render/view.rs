@@ -11,7 +11,8 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::plan::{
-    Change, Finding, FindingKind, Note, Plan, PlanName, Principal, SeatRow, Summary, safety,
+    Change, Finding, FindingKind, Note, Plan, PlanName, Principal, RuleFinding, RuleFindingKind,
+    RulesReport, SeatRow, SkuName, Summary, safety,
 };
 
 use super::Mode;
@@ -39,6 +40,10 @@ pub(crate) struct View<'p> {
     pub(crate) seats: &'p [SeatRow],
     /// Drift beyond assignments, in the plan's order.
     pub(crate) findings: Vec<FindingView<'p>>,
+    /// Findings of the rules about many users at once, after `findings`.
+    pub(crate) rule_findings: Vec<RuleFindingView<'p>>,
+    /// What the rules did, when the config has rules.
+    pub(crate) rules: Option<&'p RulesReport>,
     /// Notes, in the plan's order.
     pub(crate) notes: &'p [Note],
     /// Licensed users and groups the config does not manage, when there are any.
@@ -125,6 +130,15 @@ pub(crate) struct FindingView<'p> {
     pub(crate) finding: &'p Finding,
 }
 
+/// A rule finding with the label of its kind.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RuleFindingView<'p> {
+    /// `no license`, `no usage location`, `unmapped country`.
+    pub(crate) label: &'static str,
+    /// The finding.
+    pub(crate) finding: &'p RuleFinding,
+}
+
 /// What a seat row says about the plan's seats of its SKU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SeatVerdict {
@@ -197,6 +211,20 @@ pub(crate) fn view(plan: &Plan, mode: Mode) -> View<'_> {
                 finding,
             })
             .collect(),
+        rule_findings: plan
+            .rules
+            .iter()
+            .flat_map(|r| &r.findings)
+            .map(|finding| RuleFindingView {
+                label: match finding.kind {
+                    RuleFindingKind::NoLicense => "no license",
+                    RuleFindingKind::NoUsageLocation => "no usage location",
+                    RuleFindingKind::UnmappedCountry => "unmapped country",
+                },
+                finding,
+            })
+            .collect(),
+        rules: plan.rules.as_ref(),
         notes: &plan.notes,
         unmanaged: (s.unmanaged_licensed_users > 0 || s.unmanaged_licensed_groups > 0)
             .then_some((s.unmanaged_licensed_users, s.unmanaged_licensed_groups)),
@@ -242,7 +270,7 @@ fn plan_list(plans: &[PlanName]) -> String {
 }
 
 /// The view of one change.
-fn change(change: &Change) -> ChangeView<'_> {
+pub(crate) fn change(change: &Change) -> ChangeView<'_> {
     let adds = !change.add.is_empty();
     let removes = !change.remove.is_empty();
     let updates = !change.update.is_empty() || change.usage_location.is_some();
@@ -274,8 +302,20 @@ fn change(change: &Change) -> ChangeView<'_> {
     }
 }
 
+/// For a rule-governed user, why a SKU line is there: `rule a`, `rules a, b`, or
+/// `matches no rule` (a removal).
+fn rule_note(change: &Change, sku: &SkuName) -> Option<String> {
+    let rules = change.rules.as_ref()?;
+    let line = rules.licenses.iter().find(|l| l.sku == *sku)?;
+    Some(match line.rules.as_slice() {
+        [] => "matches no rule".to_owned(),
+        [one] => format!("rule {one}"),
+        many => format!("rules {}", many.join(", ")),
+    })
+}
+
 /// The block of one change, its principal's line (marked `mark`) first.
-fn lines(change: &Change, mark: Mark) -> Vec<Line> {
+pub(crate) fn lines(change: &Change, mark: Mark) -> Vec<Line> {
     let line = |mark, depth, text: String| Line { mark, depth, text };
     let p = &change.principal;
     let mut lines = vec![line(
@@ -284,11 +324,23 @@ fn lines(change: &Change, mark: Mark) -> Vec<Line> {
         format!("{} {}  ({})", p.kind(), p.name(), p.id_string()),
     )];
     if let Some(step) = &change.usage_location {
+        let source = change
+            .rules
+            .as_ref()
+            .and_then(|r| r.usage_location.as_ref())
+            .map(|source| match (&source.rule, &source.country) {
+                (Some(rule), Some(country)) => {
+                    format!("; rule {rule}, from country '{country}'")
+                }
+                (Some(rule), None) => format!("; rule {rule}"),
+                (None, _) => "; defaults.usage_location".to_owned(),
+            })
+            .unwrap_or_default();
         lines.push(line(
             Mark::Change,
             1,
             format!(
-                "usageLocation: {} -> {}  (set before assigning)",
+                "usageLocation: {} -> {}  (set before assigning{source})",
                 step.from.as_deref().unwrap_or("(unset)"),
                 step.to
             ),
@@ -296,8 +348,13 @@ fn lines(change: &Change, mark: Mark) -> Vec<Line> {
     }
     for add in &change.add {
         let mut text = format!("{}  {}", add.sku.part_number, add.sku.id);
+        let mut notes: Vec<String> = Vec::new();
         if add.already_inherited {
-            text.push_str("  (also inherited from a group: no new seat)");
+            notes.push("also inherited from a group: no new seat".to_owned());
+        }
+        notes.extend(rule_note(change, &add.sku));
+        if !notes.is_empty() {
+            text.push_str(&format!("  ({})", notes.join("; ")));
         }
         lines.push(line(Mark::Add, 1, text));
         if !add.disabled_plans.is_empty() {
@@ -309,10 +366,13 @@ fn lines(change: &Change, mark: Mark) -> Vec<Line> {
         }
     }
     for update in &change.update {
+        let note = rule_note(change, &update.sku)
+            .map(|n| format!("  ({n})"))
+            .unwrap_or_default();
         lines.push(line(
             Mark::Change,
             1,
-            format!("{}  {}", update.sku.part_number, update.sku.id),
+            format!("{}  {}{note}", update.sku.part_number, update.sku.id),
         ));
         if !update.disable.is_empty() {
             lines.push(line(
@@ -336,23 +396,32 @@ fn lines(change: &Change, mark: Mark) -> Vec<Line> {
                 .iter()
                 .map(|g| g.name())
                 .collect();
-            format!(
-                "  (direct copy only; still inherited from group {})",
+            Some(format!(
+                "direct copy only; still inherited from group {}",
                 groups.join(", ")
-            )
+            ))
         } else if remove.exchange_grace {
-            "  (DESTRUCTIVE: the mailbox enters Exchange Online's 30-day grace period)".to_owned()
+            Some("DESTRUCTIVE: the mailbox enters Exchange Online's 30-day grace period".to_owned())
         } else if !remove.swapped_for.is_empty() {
             let by: Vec<&str> = remove
                 .swapped_for
                 .iter()
                 .map(|s| s.part_number.as_str())
                 .collect();
-            format!("  (swapped for {} in the same call)", by.join(", "))
+            Some(format!("swapped for {} in the same call", by.join(", ")))
         } else if remove.destructive {
-            "  (DESTRUCTIVE)".to_owned()
+            Some("DESTRUCTIVE".to_owned())
         } else {
+            None
+        };
+        let notes: Vec<String> = note
+            .into_iter()
+            .chain(rule_note(change, &remove.sku))
+            .collect();
+        let note = if notes.is_empty() {
             String::new()
+        } else {
+            format!("  ({})", notes.join("; "))
         };
         lines.push(line(
             Mark::Remove,
@@ -411,6 +480,7 @@ mod tests {
             add: Vec::new(),
             update: Vec::new(),
             remove: Vec::new(),
+            rules: None,
         }
     }
 
@@ -472,6 +542,7 @@ mod tests {
                 refused,
             },
             diagnostics: Vec::new(),
+            rules: None,
         }
     }
 

@@ -1,0 +1,541 @@
+//! Attribute rules: which users in `rules_scope` match which rule, and what the matching
+//! rules give them together.
+//!
+//! [`compile`] resolves the rules against the tenant (SKUs and service plans as for
+//! declared principals, `member_of` names to groups) and compiles their conditions
+//! ([`matcher`]); [`Rules::evaluate`] finds every governed user's rules without testing
+//! every rule on every user: each rule is tested only on the candidates an index over the
+//! attribute it compares for equality (or the members of the groups it names) yields, and
+//! only rules with no such condition scan every governed user. [`Evaluation::given`]
+//! merges the licenses of a set of rules once per distinct set, as Graph merges license
+//! sources: a service plan is on if any matching rule turns it on.
+//!
+//! Pure: data in, data out. It decides who matches and what the rules give; the planner
+//! turns that into changes, and must not decide matches itself.
+
+pub(crate) mod explain;
+pub(crate) mod matcher;
+pub(crate) mod report;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use crate::config::{
+    AttributeCondition, Condition, ConditionValue, DesiredState, RuleUsageLocation,
+};
+use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
+use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
+use crate::snapshot::TenantSnapshot;
+
+use super::resolve::{LicenseCache, ResolvedLicense, TenantIndex, resolve_licenses, suggest};
+use matcher::{Check, Facts, Key, Matcher};
+
+/// One rule, resolved and compiled.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledRule {
+    /// Its name.
+    pub(crate) name: String,
+    /// Where its name is written.
+    pub(crate) location: Location,
+    /// Its `match` and `exclude`.
+    pub(crate) matcher: Matcher,
+    /// What it gives.
+    pub(crate) licenses: Vec<ResolvedLicense>,
+    /// The usage location it sets on users who have none.
+    pub(crate) usage_location: Option<RuleUsageLocation>,
+}
+
+/// Every rule of the config, compiled, with the scope they govern.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    /// The rules, in config order.
+    pub(crate) rules: Vec<CompiledRule>,
+    /// `rules_scope`.
+    pub(crate) scope: Matcher,
+    /// True for the default scope (enabled members).
+    pub(crate) default_scope: bool,
+    /// The SKUs some rule gives: the rule-governed SKUs.
+    pub(crate) governed_skus: HashSet<SkuId>,
+    /// Direct group memberships by user position, when a condition uses `member_of`.
+    memberships: Option<Memberships>,
+}
+
+/// The positions of the groups each user is a direct member of (CSR by user position).
+#[derive(Debug, Clone, Default)]
+struct Memberships {
+    offsets: Vec<u32>,
+    groups: Vec<u32>,
+    /// Members of each group, as user positions, sorted.
+    members: Vec<Vec<u32>>,
+}
+
+impl Memberships {
+    fn new(snapshot: &TenantSnapshot) -> Self {
+        let positions: HashMap<UserId, u32> = snapshot
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id, i as u32))
+            .collect();
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        let mut members = Vec::with_capacity(snapshot.groups.len());
+        for (g, group) in snapshot.groups.iter().enumerate() {
+            let mut list: Vec<u32> = group
+                .members
+                .iter()
+                .filter_map(|m| positions.get(m).copied())
+                .collect();
+            list.sort_unstable();
+            list.dedup();
+            pairs.extend(list.iter().map(|&u| (u, g as u32)));
+            members.push(list);
+        }
+        pairs.sort_unstable();
+        let mut offsets = vec![0u32; snapshot.users.len() + 1];
+        for &(u, _) in &pairs {
+            offsets[u as usize + 1] += 1;
+        }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        Memberships {
+            offsets,
+            groups: pairs.into_iter().map(|(_, g)| g).collect(),
+            members,
+        }
+    }
+
+    fn of(&self, user: u32) -> &[u32] {
+        let (from, to) = (
+            self.offsets[user as usize] as usize,
+            self.offsets[user as usize + 1] as usize,
+        );
+        &self.groups[from..to]
+    }
+}
+
+/// Compiles the config's rules against the tenant: `None` when there are none, or when
+/// any of them does not resolve (the errors are returned; no rule then changes anything,
+/// so that a typo in one rule never takes the other rules' licenses away).
+pub(crate) fn compile(
+    desired: &DesiredState,
+    index: &TenantIndex<'_>,
+) -> (Option<Rules>, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    if desired.rules.is_empty() {
+        return (None, diagnostics);
+    }
+    let mut cache = LicenseCache::default();
+    let mut resolver = GroupResolver::new(index);
+    let mut compile_all = |conditions: &[AttributeCondition], owner: &str, d: &mut Vec<_>| {
+        conditions
+            .iter()
+            .map(|c| {
+                matcher::compile(c, &mut |leaf| {
+                    resolver.resolve(leaf, owner, c.location.as_ref(), d)
+                })
+            })
+            .collect::<Vec<Check>>()
+    };
+    let scope = &desired.settings.rules_scope;
+    let scope_matcher = Matcher {
+        all: compile_all(&scope.matches, "rules_scope", &mut diagnostics),
+        none: compile_all(&scope.exclude, "rules_scope", &mut diagnostics),
+    };
+    let mut rules = Vec::with_capacity(desired.rules.len());
+    let mut governed_skus = HashSet::new();
+    for rule in &desired.rules {
+        let owner = format!("rule '{}'", rule.name);
+        let matcher = Matcher {
+            all: compile_all(&rule.matches, &owner, &mut diagnostics),
+            none: compile_all(&rule.exclude, &owner, &mut diagnostics),
+        };
+        let licenses =
+            resolve_licenses(&rule.licenses, index, &mut cache, &mut diagnostics, &owner);
+        governed_skus.extend(licenses.iter().map(|l| l.sku));
+        rules.push(CompiledRule {
+            name: rule.name.clone(),
+            location: rule.location.clone(),
+            matcher,
+            licenses,
+            usage_location: rule.usage_location.as_ref().map(|u| u.value.clone()),
+        });
+    }
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return (None, diagnostics);
+    }
+    let uses_groups = scope_matcher.uses_groups() || rules.iter().any(|r| r.matcher.uses_groups());
+    let compiled = Rules {
+        rules,
+        scope: scope_matcher,
+        default_scope: scope.is_default(),
+        governed_skus,
+        memberships: uses_groups.then(|| Memberships::new(index.snapshot)),
+    };
+    (Some(compiled), diagnostics)
+}
+
+/// Resolves `member_of` leaves to group positions.
+struct GroupResolver<'i, 'a> {
+    index: &'i TenantIndex<'a>,
+    positions: HashMap<GroupId, u32>,
+    suggestions: usize,
+}
+
+impl<'i, 'a> GroupResolver<'i, 'a> {
+    fn new(index: &'i TenantIndex<'a>) -> Self {
+        GroupResolver {
+            index,
+            positions: index
+                .snapshot
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.id, i as u32))
+                .collect(),
+            suggestions: 20,
+        }
+    }
+
+    /// The positions of the groups a `member_of` leaf holds for; an exact name or id that
+    /// names no group is an error (a typo would otherwise match nobody, and take the
+    /// rule's licenses away from everyone).
+    fn resolve(
+        &mut self,
+        leaf: &Condition,
+        owner: &str,
+        location: Option<&Location>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Vec<u32> {
+        let groups = &self.index.snapshot.groups;
+        let mut out: Vec<u32> = match leaf {
+            Condition::Is(ConditionValue::Text(name)) => {
+                let by_id = crate::ids::parse_guid(name)
+                    .ok()
+                    .and_then(|id| self.positions.get(&GroupId::new(id)).copied());
+                let found: Vec<u32> = match by_id {
+                    Some(p) => vec![p],
+                    None => self
+                        .index
+                        .groups_named(name)
+                        .iter()
+                        .filter_map(|g| self.positions.get(&g.id).copied())
+                        .collect(),
+                };
+                if found.is_empty() {
+                    let help = if self.suggestions > 0 {
+                        self.suggestions -= 1;
+                        suggest(name, groups.iter().map(|g| g.display_name.as_str()))
+                            .map(|best| format!("did you mean {best}?"))
+                    } else {
+                        None
+                    }
+                    .unwrap_or_else(|| {
+                        "member_of names groups by displayName, mailNickname or object id"
+                            .to_owned()
+                    });
+                    let mut d = Diagnostic::new(
+                        DiagnosticCode::UnknownGroup,
+                        format!("{owner}: member_of names group {name}, which does not exist in the tenant"),
+                    )
+                    .help(help);
+                    if let Some(location) = location {
+                        d = d.at(location.clone());
+                    }
+                    diagnostics.push(d);
+                }
+                found
+            }
+            Condition::StartsWith(prefix) => {
+                let prefix = prefix.to_lowercase();
+                (0..groups.len() as u32)
+                    .filter(|&g| {
+                        groups[g as usize]
+                            .display_name
+                            .to_lowercase()
+                            .starts_with(&prefix)
+                    })
+                    .collect()
+            }
+            Condition::EndsWith(suffix) => {
+                let suffix = suffix.to_lowercase();
+                (0..groups.len() as u32)
+                    .filter(|&g| {
+                        groups[g as usize]
+                            .display_name
+                            .to_lowercase()
+                            .ends_with(&suffix)
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// Text compared ignoring case, hashed the same way whatever its case, so that an index
+/// over users' values needs no lowercase copies.
+#[derive(Debug, Clone, Copy)]
+struct Ci<'a>(&'a str);
+
+impl Hash for Ci<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for c in self.0.chars().flat_map(char::to_lowercase) {
+            state.write_u32(u32::from(c));
+        }
+    }
+}
+
+impl PartialEq for Ci<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0
+            .chars()
+            .flat_map(char::to_lowercase)
+            .eq(other.0.chars().flat_map(char::to_lowercase))
+    }
+}
+
+impl Eq for Ci<'_> {}
+
+/// Who the rules govern and which rules each of them matches.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Evaluation {
+    /// Positions (in the snapshot's user list) of the users in `rules_scope`, sorted.
+    pub(crate) in_scope: Vec<u32>,
+    /// Of them, the users the rules govern (not declared under `users:`), sorted.
+    pub(crate) governed: Vec<u32>,
+    /// For each governed user (by index into `governed`), the rules it matches:
+    /// `matched[offsets[i]..offsets[i + 1]]`, in config order.
+    offsets: Vec<u32>,
+    matched: Vec<u32>,
+    /// How many governed users each rule matches.
+    pub(crate) counts: Vec<u64>,
+    merged: HashMap<Vec<u32>, Arc<Given>>,
+}
+
+/// What a set of rules gives together.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Given {
+    /// One license per SKU: `disabledPlans` the intersection of the rules' (a plan is on
+    /// if any rule turns it on), an allowlist if any rule's is; sorted by SKU.
+    pub(crate) licenses: Vec<ResolvedLicense>,
+    /// For each license, the rules that give it (config order).
+    pub(crate) givers: Vec<Vec<u32>>,
+}
+
+impl Rules {
+    fn groups_of(&self, user: u32) -> &[u32] {
+        self.memberships.as_ref().map_or(&[], |m| m.of(user))
+    }
+
+    /// The facts of the user at `position`.
+    pub(crate) fn facts<'s>(&'s self, snapshot: &'s TenantSnapshot, position: u32) -> Facts<'s> {
+        Facts {
+            user: &snapshot.users[position as usize],
+            groups: self.groups_of(position),
+        }
+    }
+
+    /// True when the user at `position` is in `rules_scope`.
+    pub(crate) fn in_scope(&self, snapshot: &TenantSnapshot, position: u32) -> bool {
+        self.scope.matches(&self.facts(snapshot, position))
+    }
+
+    /// Finds the users in scope, the governed ones among them (not in `declared`), and
+    /// the rules each governed user matches.
+    pub(crate) fn evaluate(
+        &self,
+        snapshot: &TenantSnapshot,
+        declared: &HashSet<UserId>,
+    ) -> Evaluation {
+        let n = snapshot.users.len();
+        let mut in_scope = Vec::new();
+        let mut governed = Vec::new();
+        // Position → index into `governed`, or u32::MAX.
+        let mut slot = vec![u32::MAX; n];
+        for position in 0..n as u32 {
+            if !self.in_scope(snapshot, position) {
+                continue;
+            }
+            in_scope.push(position);
+            if !declared.contains(&snapshot.users[position as usize].id) {
+                slot[position as usize] = governed.len() as u32;
+                governed.push(position);
+            }
+        }
+        let mut index = UserIndex::default();
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        let mut counts = vec![0u64; self.rules.len()];
+        for (r, rule) in self.rules.iter().enumerate() {
+            let candidates = self.candidates(rule, snapshot, &governed, &slot, &mut index);
+            let all = || governed.iter().copied();
+            let mut test = |position: u32| {
+                if rule.matcher.matches(&self.facts(snapshot, position)) {
+                    pairs.push((slot[position as usize], r as u32));
+                    counts[r] += 1;
+                }
+            };
+            match candidates {
+                Some(list) => list.into_iter().for_each(&mut test),
+                None => all().for_each(&mut test),
+            }
+        }
+        pairs.sort_unstable();
+        let mut offsets = vec![0u32; governed.len() + 1];
+        for &(g, _) in &pairs {
+            offsets[g as usize + 1] += 1;
+        }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        Evaluation {
+            in_scope,
+            governed,
+            offsets,
+            matched: pairs.into_iter().map(|(_, r)| r).collect(),
+            counts,
+            merged: HashMap::new(),
+        }
+    }
+
+    /// The governed users a rule may match, by the most selective of its equality
+    /// conditions (sorted positions), or `None` when it has none: then every governed
+    /// user is a candidate.
+    fn candidates<'s>(
+        &'s self,
+        rule: &'s CompiledRule,
+        snapshot: &'s TenantSnapshot,
+        governed: &[u32],
+        slot: &[u32],
+        index: &mut UserIndex<'s>,
+    ) -> Option<Vec<u32>> {
+        let mut best: Option<Vec<u32>> = None;
+        for check in &rule.matcher.all {
+            let Some(key) = check.key() else {
+                continue;
+            };
+            let mut found: Vec<u32> = match key {
+                Key::Text(values) => {
+                    let by_value = index.text(check.attribute, self, snapshot, governed);
+                    values
+                        .iter()
+                        .filter_map(|v| by_value.get(&Ci(v)))
+                        .flatten()
+                        .copied()
+                        .collect()
+                }
+                Key::Bool(b) => {
+                    let by_value = index.boolean(check.attribute, self, snapshot, governed);
+                    by_value.get(&b).cloned().unwrap_or_default()
+                }
+                Key::Groups(groups) => match &self.memberships {
+                    Some(m) => groups
+                        .iter()
+                        .flat_map(|&g| m.members[g as usize].iter().copied())
+                        .filter(|&p| slot[p as usize] != u32::MAX)
+                        .collect(),
+                    None => Vec::new(),
+                },
+            };
+            found.sort_unstable();
+            found.dedup();
+            if best.as_ref().is_none_or(|b| found.len() < b.len()) {
+                best = Some(found);
+            }
+        }
+        best
+    }
+}
+
+/// Governed users by the value of one attribute, built when a rule first needs it.
+#[derive(Default)]
+struct UserIndex<'s> {
+    text: HashMap<crate::config::Attribute, HashMap<Ci<'s>, Vec<u32>>>,
+    boolean: HashMap<crate::config::Attribute, HashMap<bool, Vec<u32>>>,
+}
+
+impl<'s> UserIndex<'s> {
+    fn text(
+        &mut self,
+        attribute: crate::config::Attribute,
+        rules: &'s Rules,
+        snapshot: &'s TenantSnapshot,
+        governed: &[u32],
+    ) -> &HashMap<Ci<'s>, Vec<u32>> {
+        self.text.entry(attribute).or_insert_with(|| {
+            let mut map: HashMap<Ci<'s>, Vec<u32>> = HashMap::new();
+            for &p in governed {
+                if let Some(v) = rules.facts(snapshot, p).text(attribute) {
+                    map.entry(Ci(v)).or_default().push(p);
+                }
+            }
+            map
+        })
+    }
+
+    fn boolean(
+        &mut self,
+        attribute: crate::config::Attribute,
+        rules: &'s Rules,
+        snapshot: &'s TenantSnapshot,
+        governed: &[u32],
+    ) -> &HashMap<bool, Vec<u32>> {
+        self.boolean.entry(attribute).or_insert_with(|| {
+            let mut map: HashMap<bool, Vec<u32>> = HashMap::new();
+            for &p in governed {
+                if let Some(v) = rules.facts(snapshot, p).boolean(attribute) {
+                    map.entry(v).or_default().push(p);
+                }
+            }
+            map
+        })
+    }
+}
+
+impl Evaluation {
+    /// The rules the `i`-th governed user matches, in config order.
+    pub(crate) fn matched(&self, i: usize) -> &[u32] {
+        &self.matched[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    /// What the rules `set` give together (computed once per distinct set).
+    pub(crate) fn given(&mut self, rules: &Rules, set: &[u32]) -> Arc<Given> {
+        if let Some(given) = self.merged.get(set) {
+            return Arc::clone(given);
+        }
+        let given = Arc::new(merge(rules, set));
+        self.merged.insert(set.to_vec(), Arc::clone(&given));
+        given
+    }
+}
+
+/// Merges the licenses of the rules `set`.
+fn merge(rules: &Rules, set: &[u32]) -> Given {
+    let mut by_sku: Vec<(SkuId, ResolvedLicense, Vec<u32>)> = Vec::new();
+    for &r in set {
+        for license in &rules.rules[r as usize].licenses {
+            match by_sku.iter_mut().find(|(sku, _, _)| *sku == license.sku) {
+                Some((_, merged, givers)) => {
+                    let kept: BTreeSet<ServicePlanId> = merged
+                        .disabled_plans
+                        .iter()
+                        .filter(|p| license.disabled_plans.contains(p))
+                        .copied()
+                        .collect();
+                    let kept: Vec<ServicePlanId> = kept.into_iter().collect();
+                    merged.disabled_plans = Arc::from(kept);
+                    merged.allowlist |= license.allowlist;
+                    givers.push(r);
+                }
+                None => by_sku.push((license.sku, license.clone(), vec![r])),
+            }
+        }
+    }
+    by_sku.sort_by_key(|(sku, _, _)| *sku);
+    let (licenses, givers) = by_sku.into_iter().map(|(_, l, g)| (l, g)).unzip();
+    Given { licenses, givers }
+}
