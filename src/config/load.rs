@@ -427,6 +427,26 @@ fn display_path(dir: &Path, rel: &str) -> PathBuf {
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// `text` with each carriage return that is not followed by a line feed (classic Mac line
+/// ends) made a line feed. YAML counts a lone CR as a line break, snippets and editors
+/// count line feeds: without this, a location after one would point at another line.
+/// (Found by the `config_loader` fuzz target.)
+fn lone_cr_as_lf(text: String) -> String {
+    if !text.contains('\r') {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() != Some(&'\n') {
+            out.push('\n');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The text of a file without its byte order mark, or an `invalid-encoding` diagnostic at
 /// the first bad byte together with the file's text decoded lossily (for snippets).
 fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<String, (Box<Diagnostic>, String)> {
@@ -435,7 +455,7 @@ fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<String, (Box<Diagnostic>, S
         bytes.drain(..BOM.len());
     }
     let error = match String::from_utf8(bytes) {
-        Ok(text) => return Ok(text),
+        Ok(text) => return Ok(lone_cr_as_lf(text)),
         Err(error) => error,
     };
     let bytes = error.as_bytes();
@@ -592,6 +612,31 @@ mod tests {
                 .filter_map(|d| d.help.as_deref())
                 .all(|h| h.len() < 400),
             "help lists are capped"
+        );
+    }
+
+    /// Lines ended by a lone CR are lines to YAML: locations after them must name the
+    /// line a snippet shows (a `config_loader` fuzz finding).
+    #[test]
+    fn locations_after_lone_carriage_returns_name_the_right_line() {
+        let text = "version: 1\r\rprofiles:\r  worker:\r    - sku: SPE_E3\rusers:\r  a@b.com: {profile: wroker}\r";
+        let loaded = load_files(ConfigFiles::new(".", [(SETTINGS_FILE, text)]));
+        let unknown = loaded
+            .diagnostics
+            .iter()
+            .find(|d| d.code == DiagnosticCode::UnknownProfile)
+            .expect("unknown profile");
+        let location = unknown.location.as_ref().expect("located");
+        assert_eq!((location.line, location.column), (7, 22));
+        let source = loaded
+            .sources
+            .get(Path::new(SETTINGS_FILE))
+            .expect("source");
+        assert_eq!(source.lines().nth(6), Some("  a@b.com: {profile: wroker}"));
+        let human = crate::diagnostic::render::human(&loaded.diagnostics, &loaded.sources, false);
+        assert!(
+            human.contains("7 │   a@b.com: {profile: wroker}"),
+            "{human}"
         );
     }
 
