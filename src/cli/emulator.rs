@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
 use graph_emulator::generate::{GenerateOptions, generate};
+use graph_emulator::throttle;
 use graph_emulator::{EmulatorOptions, FaultSpec, ThrottleOptions, serve};
 use licensectl::snapshot::TenantSnapshot;
 
@@ -50,6 +51,26 @@ pub(crate) enum DependentPlans {
     Disable,
 }
 
+/// How throttling quotas refill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Refill {
+    /// A fixed number per window (Graph's quotas as stated: n per period).
+    FixedWindow,
+    /// A bucket refilled continuously at quota/period.
+    TokenBucket,
+}
+
+/// How a throttled request is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Refusal {
+    /// 429 TooManyRequests.
+    #[value(name = "429")]
+    TooManyRequests,
+    /// 503 Request_ThrottledTemporarily.
+    #[value(name = "503")]
+    ThrottledTemporarily,
+}
+
 /// `emulator serve` flags.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -65,10 +86,19 @@ pub(crate) struct ServeArgs {
     /// Throttling model.
     #[arg(long, value_enum, default_value_t = ThrottleMode::Off)]
     pub throttle: ThrottleMode,
-    /// Multiplies the throttling windows (0.01 makes 10 s windows last 100 ms).
-    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    /// Multiplies the throttling windows (0.01 makes 10 s windows last 100 ms); Retry-After
+    /// is then whole emulated seconds scaled back.
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = time_scale)]
     pub throttle_time_scale: f64,
-    /// Injected faults, e.g. `429=0.05,503=0.02,504=0.01,drop=0.01,slow=0.05,slow-ms=2000`.
+    /// How throttling quotas refill: a fixed count per window, or a continuously
+    /// refilled token bucket.
+    #[arg(long, value_enum, default_value_t = Refill::FixedWindow)]
+    pub throttle_refill: Refill,
+    /// How a request over a quota is answered: 429 `TooManyRequests` or 503
+    /// `Request_ThrottledTemporarily`.
+    #[arg(long, value_enum, default_value_t = Refusal::TooManyRequests)]
+    pub throttle_refusal: Refusal,
+    /// Injected faults, e.g. `429=0.05,load429=0.01,503=0.02,504=0.01,drop=0.01,slow=0.05,slow-ms=2000,retry-after=1`.
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
     /// Seed of the fault generator and of stale reads.
@@ -136,6 +166,15 @@ pub(crate) struct GenerateArgs {
     pub output: PathBuf,
 }
 
+/// A throttling window scale (finite, positive, windows between 1 µs and a day).
+fn time_scale(text: &str) -> Result<f64, String> {
+    let f: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text} is not a number"))?;
+    throttle::check_time_scale(f)
+}
+
 /// A `USER=ROLE` pair.
 fn user_role(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
@@ -173,9 +212,17 @@ fn run_serve(a: &ServeArgs) -> anyhow::Result<u8> {
         latency: Duration::from_millis(a.latency_ms),
         throttle: match a.throttle {
             ThrottleMode::Off => None,
-            ThrottleMode::Graph => {
-                Some(ThrottleOptions::graph().time_scaled(a.throttle_time_scale))
-            }
+            ThrottleMode::Graph => Some(ThrottleOptions {
+                refill: match a.throttle_refill {
+                    Refill::FixedWindow => throttle::Refill::FixedWindow,
+                    Refill::TokenBucket => throttle::Refill::TokenBucket,
+                },
+                refusal: match a.throttle_refusal {
+                    Refusal::TooManyRequests => throttle::Refusal::TooManyRequests,
+                    Refusal::ThrottledTemporarily => throttle::Refusal::ThrottledTemporarily,
+                },
+                ..ThrottleOptions::graph().time_scaled(a.throttle_time_scale)
+            }),
         },
         faults,
         seed: a.seed,

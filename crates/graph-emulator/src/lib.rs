@@ -416,27 +416,45 @@ impl Emulator {
         let verdict = lock(&self.shared.throttle)
             .as_mut()
             .map(|t| t.check(&claims.appid, ru, write, Instant::now()));
+        let refusal = self
+            .shared
+            .options
+            .throttle
+            .as_ref()
+            .map(|t| t.refusal)
+            .unwrap_or_default();
         match verdict {
             Some(Verdict::Deny {
                 retry_after,
+                seconds,
                 information,
                 kind,
+                scope,
             }) => {
                 let tid = lock(&self.shared.tenant).tenant_id.to_string();
-                return self.throttled(
-                    call,
-                    &throttle::retry_after_value(retry_after),
-                    vec![
-                        (
-                            "x-ms-throttle-scope".to_owned(),
-                            format!("Tenant_Application/{kind}/{}/{tid}", claims.appid),
-                        ),
-                        (
-                            "x-ms-throttle-information".to_owned(),
-                            information.to_owned(),
-                        ),
-                    ],
-                );
+                let headers = vec![
+                    (
+                        "x-ms-throttle-scope".to_owned(),
+                        format!("{scope}/{kind}/{}/{tid}", claims.appid),
+                    ),
+                    (
+                        "x-ms-throttle-information".to_owned(),
+                        information.to_owned(),
+                    ),
+                ];
+                return match refusal {
+                    throttle::Refusal::TooManyRequests => {
+                        self.throttled(call, &retry_after, headers)
+                    }
+                    throttle::Refusal::ThrottledTemporarily => {
+                        let mut reply =
+                            Reply::error(&GraphError::throttled_temporarily(seconds), call);
+                        reply.headers.push(("Retry-After".to_owned(), retry_after));
+                        reply.headers.extend(headers);
+                        lock(&self.shared.stats).throttled += 1;
+                        reply
+                    }
+                };
             }
             Some(Verdict::Allow { usage }) if usage > 0.8 => {
                 extra_headers.push((
@@ -456,7 +474,28 @@ impl Emulator {
             }
             Fault::Throttle => {
                 lock(&self.shared.stats).faults += 1;
-                return self.throttled(call, &format_secs(retry), Vec::new());
+                return self.throttled(call, &throttle::fault_retry_after(retry), Vec::new());
+            }
+            Fault::Load => {
+                // "It is possible to receive 429 Too Many Requests responses even when the
+                // following limits are not reached" (throttling-limits page).
+                lock(&self.shared.stats).faults += 1;
+                let tid = lock(&self.shared.tenant).tenant_id.to_string();
+                let kind = if write { "ReadWrite" } else { "Read" };
+                return self.throttled(
+                    call,
+                    &throttle::fault_retry_after(retry),
+                    vec![
+                        (
+                            "x-ms-throttle-scope".to_owned(),
+                            format!("Tenant_Application/{kind}/{}/{tid}", claims.appid),
+                        ),
+                        (
+                            "x-ms-throttle-information".to_owned(),
+                            "CPULimitExceeded".to_owned(),
+                        ),
+                    ],
+                );
             }
             Fault::Unavailable => {
                 lock(&self.shared.stats).faults += 1;
@@ -470,7 +509,7 @@ impl Emulator {
                 );
                 reply
                     .headers
-                    .push(("Retry-After".to_owned(), format_secs(retry)));
+                    .push(("Retry-After".to_owned(), throttle::fault_retry_after(retry)));
                 return reply;
             }
             Fault::Timeout => {
@@ -770,10 +809,6 @@ impl Emulator {
         })
         .to_string())
     }
-}
-
-fn format_secs(secs: f64) -> String {
-    throttle::retry_after_value(Duration::from_secs_f64(secs.max(0.0)))
 }
 
 /// Builds the router for `snapshot` (usable in-process, e.g. from tests).
