@@ -120,6 +120,10 @@ pub(crate) struct ServeArgs {
     /// What a `disabledPlans` list that disables a prerequisite does.
     #[arg(long, value_enum, default_value_t = DependentPlans::Refuse)]
     pub dependent_plans: DependentPlans,
+    /// Let assignments take units of a subscription in its grace period
+    /// (`prepaidUnits.warning`); default: only `enabled − consumed` seats.
+    #[arg(long)]
+    pub grace_units_assignable: bool,
     /// Accept an `X.ReadWrite.All` permission wherever Graph's reference lists only
     /// `X.Read.All` (default: only what the reference lists).
     #[arg(long)]
@@ -229,6 +233,7 @@ fn run_serve(a: &ServeArgs) -> anyhow::Result<u8> {
         replication_lag: Duration::from_millis(a.replication_lag_ms),
         stale_read_probability: a.stale_read_probability,
         known_plan_rules: a.builtin_plan_rules,
+        grace_units_assignable: a.grace_units_assignable,
         read_write_implies_read: a.read_write_implies_read,
         premium: a.premium,
         user_password: a.user_password.clone(),

@@ -97,6 +97,10 @@ pub struct EmulatorOptions {
     pub disable_dependent_plans: bool,
     /// Time group-based licensing takes; zero processes within the request.
     pub group_processing: Duration,
+    /// Let assignments take units of a subscription in its grace period
+    /// (`prepaidUnits.warning`); default false: only `enabled − consumed` seats are
+    /// assignable, the fail-safe reading of the sources.
+    pub grace_units_assignable: bool,
     /// Accept a `X.ReadWrite.All` permission wherever the reference lists `X.Read.All`
     /// (default false: only what the reference tables list, the fail-safe reading).
     pub read_write_implies_read: bool,
@@ -127,6 +131,7 @@ impl Default for EmulatorOptions {
             stale_read_probability: 1.0,
             known_plan_rules: true,
             disable_dependent_plans: false,
+            grace_units_assignable: false,
             read_write_implies_read: false,
             premium: None,
             user_password: auth::DEFAULT_USER_PASSWORD.to_owned(),
@@ -248,6 +253,7 @@ impl Emulator {
             options.known_plan_rules,
             options.disable_dependent_plans,
         );
+        tenant.grace_units_assignable = options.grace_units_assignable;
         let lifetime = i64::try_from(options.token_lifetime.as_secs()).unwrap_or(i64::MAX);
         let authority = Authority::with_sign_in(
             &tenant,

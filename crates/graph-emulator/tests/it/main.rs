@@ -3,7 +3,7 @@
 //! Microsoft's documented samples (`fidelity`), eventual consistency and the license
 //! history (`consistency`), service-plan dependencies and exclusions (`plan_rules`), permissions per endpoint and
 //! delegated tokens (`permissions`), reprocessing, license error listings and subscriptions
-//! (`endpoints`). `common` holds the shared tenant fixture
+//! (`endpoints`), seats in grace and suspended subscriptions (`seats`). `common` holds the shared tenant fixture
 //! and HTTP helpers.
 
 mod api;
@@ -14,3 +14,4 @@ mod endpoints;
 mod fidelity;
 mod permissions;
 mod plan_rules;
+mod seats;
