@@ -77,9 +77,14 @@ pub(crate) struct ServeArgs {
     /// Tenant snapshot (JSON) to serve.
     #[arg(long, value_name = "FILE")]
     pub tenant: PathBuf,
-    /// Address to listen on; port 0 picks a free port.
+    /// Address to listen on; port 0 picks a free port. Loopback only, unless
+    /// `--allow-remote`.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: String,
+    /// Allow a `--listen` address other than loopback. The emulator answers its own
+    /// endpoints (the tenant snapshot, statistics) without a token.
+    #[arg(long)]
+    pub allow_remote: bool,
     /// Service time added to every request and every batch item, in milliseconds.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub latency_ms: u64,
@@ -206,8 +211,55 @@ pub(crate) fn run(args: &EmulatorArgs) -> anyhow::Result<u8> {
     }
 }
 
+/// Reads the tenant file, accepting a UTF-8 byte order mark (as config files are).
+fn read_tenant(path: &std::path::Path) -> anyhow::Result<TenantSnapshot> {
+    let bytes =
+        std::fs::read(path).map_err(|source| licensectl::snapshot::SnapshotError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    Ok(TenantSnapshot::from_json(text, path)?)
+}
+
+/// Ctrl-C or SIGTERM, registered before the URL is printed so that a signal sent as soon
+/// as the URL appears is handled: both stop the server cleanly (exit 0).
+struct StopSignal {
+    #[cfg(unix)]
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignal {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let term = signal(SignalKind::terminate());
+            let int = signal(SignalKind::interrupt());
+            Self {
+                signals: term.ok().zip(int.ok()),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    async fn recv(mut self) {
+        #[cfg(unix)]
+        if let Some((term, int)) = self.signals.as_mut() {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 fn run_serve(a: &ServeArgs) -> anyhow::Result<u8> {
-    let snapshot = TenantSnapshot::read(&a.tenant)?;
+    let snapshot = read_tenant(&a.tenant)?;
     let faults = match &a.faults {
         Some(spec) => spec.parse::<FaultSpec>()?,
         None => FaultSpec::default(),
@@ -234,6 +286,7 @@ fn run_serve(a: &ServeArgs) -> anyhow::Result<u8> {
         stale_read_probability: a.stale_read_probability,
         known_plan_rules: a.builtin_plan_rules,
         grace_units_assignable: a.grace_units_assignable,
+        allow_remote: a.allow_remote,
         read_write_implies_read: a.read_write_implies_read,
         premium: a.premium,
         user_password: a.user_password.clone(),
@@ -247,11 +300,13 @@ fn run_serve(a: &ServeArgs) -> anyhow::Result<u8> {
         disable_dependent_plans: a.dependent_plans == DependentPlans::Disable,
         group_processing: Duration::from_millis(a.group_processing_ms),
         token_lifetime: Duration::from_secs(a.token_lifetime_secs),
+        ..EmulatorOptions::default()
     };
     let users = snapshot.users.len();
     let tenant = snapshot.tenant_id;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        let stop = StopSignal::register();
         let running = serve(snapshot, options, &a.listen).await?;
         print(&format!("{}\n", running.url))?;
         #[allow(clippy::print_stderr)]
@@ -265,7 +320,7 @@ fn run_serve(a: &ServeArgs) -> anyhow::Result<u8> {
         }
         tokio::select! {
             () = running.wait() => {},
-            _ = tokio::signal::ctrl_c() => {},
+            () = stop.recv() => {},
         }
         Ok::<_, anyhow::Error>(())
     })?;

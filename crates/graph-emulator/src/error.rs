@@ -249,6 +249,14 @@ pub enum EmulatorError {
         /// aws-lc-rs's reason.
         source: aws_lc_rs::error::KeyRejected,
     },
+    /// A non-loopback address without `allow_remote`.
+    #[error(
+        "refusing to listen on {addr}: not a loopback address, and the emulator serves its tenant and statistics without a token; pass --allow-remote (EmulatorOptions::allow_remote) to listen there anyway"
+    )]
+    Remote {
+        /// The bound address.
+        addr: String,
+    },
     /// The listener could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {

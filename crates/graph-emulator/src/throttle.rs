@@ -98,12 +98,12 @@ impl ThrottleOptions {
 /// Accepts a window scale that keeps every window between a microsecond and a day.
 pub fn check_time_scale(factor: f64) -> Result<f64, String> {
     if !factor.is_finite() || factor <= 0.0 {
-        return Err(format!("{factor} is not a positive number"));
+        return Err(format!("{factor:e} is not a positive number"));
     }
     // Graph's longest window is 300 s, its shortest 10 s.
     if factor * 300.0 > 86_400.0 || factor * 10.0 < 1e-6 {
         return Err(format!(
-            "{factor} would make the throttling windows shorter than a microsecond or longer than a day; use a value between 1e-7 and 288"
+            "{factor:e} would make the throttling windows shorter than a microsecond or longer than a day; use a value between 1e-7 and 288"
         ));
     }
     Ok(factor)
