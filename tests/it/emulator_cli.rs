@@ -176,3 +176,119 @@ async fn the_azure_cli_credential_works_against_the_emulator_with_the_users_role
         show(&applied)
     );
 }
+
+/// A tenant file of five users for the serve flag tests.
+fn small_tenant(dir: &std::path::Path) -> std::path::PathBuf {
+    let file = dir.join("t.json");
+    licensectl()
+        .args([
+            "emulator", "generate", "--users", "5", "--groups", "1", "-o",
+        ])
+        .arg(&file)
+        .assert()
+        .success();
+    file
+}
+
+#[test]
+fn out_of_range_float_flags_are_clear_errors_not_panics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = small_tenant(dir.path());
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &["--throttle-time-scale", "1e300"],
+            64,
+            "1e300 would make the throttling windows",
+        ),
+        (
+            &["--throttle-time-scale", "NaN"],
+            64,
+            "NaN is not a positive number",
+        ),
+        (
+            &["--faults", "retry-after=1e308"],
+            1,
+            "'1e308' for 'retry-after' is more than a day",
+        ),
+        (
+            &["--faults", "slow-ms=1e300"],
+            1,
+            "for 'slow-ms' is more than a day",
+        ),
+        (
+            &["--stale-read-probability", "2"],
+            64,
+            "2 is not between 0 and 1",
+        ),
+    ];
+    for (flags, code, message) in cases {
+        let out = licensectl()
+            .args(["emulator", "serve", "--tenant"])
+            .arg(&file)
+            .args(*flags)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(*code), "{flags:?}: {stderr}");
+        assert!(stderr.contains(message), "{flags:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{flags:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_non_loopback_listen_address_needs_allow_remote() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = small_tenant(dir.path());
+    licensectl()
+        .args(["emulator", "serve", "--listen", "0.0.0.0:0", "--tenant"])
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "refusing to listen on 0.0.0.0:0: not a loopback address",
+        ));
+}
+
+/// Starts `emulator serve` on `file` and returns the child and the URL it printed.
+fn spawn_serve(file: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = licensectl()
+        .args(["emulator", "serve", "--listen", "127.0.0.1:0", "--tenant"])
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("url");
+    (child, line.trim().to_owned())
+}
+
+#[test]
+fn sigterm_stops_the_emulator_with_exit_0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = small_tenant(dir.path());
+    let (mut child, url) = spawn_serve(&file);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("exits");
+    assert_eq!(status.code(), Some(0), "a clean stop, as documented");
+}
+
+#[test]
+fn a_tenant_file_with_a_utf8_bom_is_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = small_tenant(dir.path());
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(std::fs::read(&file).expect("tenant"));
+    let bom = dir.path().join("bom.json");
+    std::fs::write(&bom, bytes).expect("write");
+    let (mut child, url) = spawn_serve(&bom);
+    assert!(url.starts_with("http://127.0.0.1:"), "served: {url}");
+    child.kill().expect("kill");
+    let _ = child.wait();
+}

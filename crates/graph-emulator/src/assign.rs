@@ -42,19 +42,24 @@ pub(crate) fn parse_request(body: Option<&Value>) -> Result<AssignRequest, Graph
             "Empty Payload. JSON content expected: {\"addLicenses\": [...], \"removeLicenses\": [...]}.",
         ));
     };
+    // Observed: a missing parameter answers 400 "One or more parameters of the operation
+    // 'assignLicense' are missing from the request payload. The missing parameters are:
+    // removeLicenses." (https://github.com/microsoftgraph/msgraph-sdk-powershell/issues/3201).
+    let absent: Vec<&str> = ["addLicenses", "removeLicenses"]
+        .into_iter()
+        .filter(|k| !map.contains_key(*k))
+        .collect();
+    if !absent.is_empty() {
+        return Err(GraphError::bad_request(format!(
+            "One or more parameters of the operation 'assignLicense' are missing from the request payload. The missing parameters are: {}.",
+            absent.join(",")
+        )));
+    }
     let field = |name: &str| -> Result<&Vec<Value>, GraphError> {
         match map.get(name) {
             Some(Value::Array(items)) => Ok(items),
-            Some(_) => Err(GraphError::bad_request(format!(
+            _ => Err(GraphError::bad_request(format!(
                 "Property '{name}' must be a collection."
-            ))),
-            None => Err(GraphError::bad_request(format!(
-                "Required property '{name}' is missing; send it (use [] when there is nothing to {}).",
-                if name == "addLicenses" {
-                    "add"
-                } else {
-                    "remove"
-                }
             ))),
         }
     };

@@ -58,6 +58,16 @@ impl GraphError {
             "Neither tenant is B2C or tenant doesn't have premium license",
         )
     }
+    /// 503 `Request_ThrottledTemporarily` (the directory's throttling answer in Azure AD
+    /// Graph's error table,
+    /// https://learn.microsoft.com/en-us/previous-versions/azure/ad/graph/howto/azure-ad-graph-api-error-codes-and-error-handling).
+    pub fn throttled_temporarily(seconds: u64) -> Self {
+        Self::new(
+            503,
+            "Request_ThrottledTemporarily",
+            format!("Your request is throttled temporarily. Please try after {seconds} seconds."),
+        )
+    }
     /// 401 `InvalidAuthenticationToken`.
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         Self::new(401, "InvalidAuthenticationToken", message)
@@ -189,7 +199,7 @@ pub enum EmulatorError {
     Option(String),
     /// A `--faults` specification could not be parsed.
     #[error(
-        "invalid fault specification '{spec}': {reason} (expected e.g. 429=0.05,503=0.02,504=0.01,drop=0.01,slow=0.05,slow-ms=2000)"
+        "invalid fault specification '{spec}': {reason} (expected e.g. 429=0.05,load429=0.01,503=0.02,504=0.01,drop=0.01,slow=0.05,slow-ms=2000,retry-after=1)"
     )]
     Faults {
         /// The specification.
@@ -238,6 +248,14 @@ pub enum EmulatorError {
         index: usize,
         /// aws-lc-rs's reason.
         source: aws_lc_rs::error::KeyRejected,
+    },
+    /// A non-loopback address without `allow_remote`.
+    #[error(
+        "refusing to listen on {addr}: not a loopback address, and the emulator serves its tenant and statistics without a token; pass --allow-remote (EmulatorOptions::allow_remote) to listen there anyway"
+    )]
+    Remote {
+        /// The bound address.
+        addr: String,
     },
     /// The listener could not be bound.
     #[error("cannot listen on {addr}")]

@@ -8,6 +8,7 @@ use licensectl_model::snapshot::{AssignmentStateKind, Group};
 use super::error::GraphError;
 use super::query::{
     Clause, Literal, Query, is_advanced, parse_filter, parse_select, parse_top, read_skiptoken,
+    too_many_values,
 };
 use super::replica::View;
 use super::state::Tenant;
@@ -146,10 +147,7 @@ fn validate_group_filter(clauses: &[Clause], eventual: bool) -> Result<(), Graph
                     .iter()
                     .any(|k| k.eq_ignore_ascii_case(p)) => {}
             Clause::In(_, items) if items.len() > 15 => {
-                return Err(GraphError::bad_request(format!(
-                    "Too many child clauses specified in search filter expression containing 'OR' operators: {}. Max allowed: 15.",
-                    items.len()
-                )));
+                return Err(too_many_values(items.len()));
             }
             Clause::AnySku(p, _) if p.eq_ignore_ascii_case("assignedLicenses") => {}
             Clause::Count(..) => {

@@ -30,13 +30,13 @@ pub mod plans;
 mod query;
 mod replica;
 mod routes;
+mod server;
 mod state;
 pub mod stats;
 pub mod throttle;
 mod users;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -56,6 +56,7 @@ pub use auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 pub use error::{EmulatorError, GraphError, TokenError};
 pub use faults::FaultSpec;
 pub use history::{HistoryEntry, Interruption, LicenseHistory, UserLicenseHistory};
+pub use server::{Running, serve};
 pub use throttle::ThrottleOptions;
 
 use auth::{Authority, Claims};
@@ -97,6 +98,10 @@ pub struct EmulatorOptions {
     pub disable_dependent_plans: bool,
     /// Time group-based licensing takes; zero processes within the request.
     pub group_processing: Duration,
+    /// Let assignments take units of a subscription in its grace period
+    /// (`prepaidUnits.warning`); default false: only `enabled − consumed` seats are
+    /// assignable, the fail-safe reading of the sources.
+    pub grace_units_assignable: bool,
     /// Accept a `X.ReadWrite.All` permission wherever the reference lists `X.Read.All`
     /// (default false: only what the reference tables list, the fail-safe reading).
     pub read_write_implies_read: bool,
@@ -111,6 +116,14 @@ pub struct EmulatorOptions {
     /// template ids ([`permissions::DIRECTORY_ROLES`]); delegated calls need them for
     /// writes (e.g. License Administrator for `assignLicense`).
     pub directory_roles: BTreeMap<String, Vec<String>>,
+    /// Bind addresses other than loopback (the emulator-only endpoints answer without a
+    /// token); default false.
+    pub allow_remote: bool,
+    /// A connection that has not sent a request's complete headers within this time is
+    /// closed (slowloris); default 10 s.
+    pub header_read_timeout: Duration,
+    /// Larger request bodies are answered 413 (Graph: 4 MB); default 4 MiB.
+    pub max_request_bytes: usize,
     /// Lifetime of issued access tokens (Azure AD: about an hour). Graph calls with an
     /// expired token answer 401 `InvalidAuthenticationToken`. Whole seconds, at least one.
     pub token_lifetime: Duration,
@@ -127,10 +140,14 @@ impl Default for EmulatorOptions {
             stale_read_probability: 1.0,
             known_plan_rules: true,
             disable_dependent_plans: false,
+            grace_units_assignable: false,
             read_write_implies_read: false,
             premium: None,
             user_password: auth::DEFAULT_USER_PASSWORD.to_owned(),
             directory_roles: BTreeMap::new(),
+            allow_remote: false,
+            header_read_timeout: Duration::from_secs(10),
+            max_request_bytes: 4 * 1024 * 1024,
             group_processing: Duration::ZERO,
             token_lifetime: Duration::from_secs(auth::TOKEN_LIFETIME_SECS as u64),
         }
@@ -248,6 +265,7 @@ impl Emulator {
             options.known_plan_rules,
             options.disable_dependent_plans,
         );
+        tenant.grace_units_assignable = options.grace_units_assignable;
         let lifetime = i64::try_from(options.token_lifetime.as_secs()).unwrap_or(i64::MAX);
         let authority = Authority::with_sign_in(
             &tenant,
@@ -306,6 +324,7 @@ impl Emulator {
             .route("/_emulator/license-history", get(history_handler))
             .route("/v1.0/{*rest}", any(graph_handler))
             .fallback(fallback_handler)
+            .layer(axum::extract::DefaultBodyLimit::disable())
             .layer(middleware::from_fn(request_id_layer))
             .with_state(self.clone())
     }
@@ -416,27 +435,45 @@ impl Emulator {
         let verdict = lock(&self.shared.throttle)
             .as_mut()
             .map(|t| t.check(&claims.appid, ru, write, Instant::now()));
+        let refusal = self
+            .shared
+            .options
+            .throttle
+            .as_ref()
+            .map(|t| t.refusal)
+            .unwrap_or_default();
         match verdict {
             Some(Verdict::Deny {
                 retry_after,
+                seconds,
                 information,
                 kind,
+                scope,
             }) => {
                 let tid = lock(&self.shared.tenant).tenant_id.to_string();
-                return self.throttled(
-                    call,
-                    &throttle::retry_after_value(retry_after),
-                    vec![
-                        (
-                            "x-ms-throttle-scope".to_owned(),
-                            format!("Tenant_Application/{kind}/{}/{tid}", claims.appid),
-                        ),
-                        (
-                            "x-ms-throttle-information".to_owned(),
-                            information.to_owned(),
-                        ),
-                    ],
-                );
+                let headers = vec![
+                    (
+                        "x-ms-throttle-scope".to_owned(),
+                        format!("{scope}/{kind}/{}/{tid}", claims.appid),
+                    ),
+                    (
+                        "x-ms-throttle-information".to_owned(),
+                        information.to_owned(),
+                    ),
+                ];
+                return match refusal {
+                    throttle::Refusal::TooManyRequests => {
+                        self.throttled(call, &retry_after, headers)
+                    }
+                    throttle::Refusal::ThrottledTemporarily => {
+                        let mut reply =
+                            Reply::error(&GraphError::throttled_temporarily(seconds), call);
+                        reply.headers.push(("Retry-After".to_owned(), retry_after));
+                        reply.headers.extend(headers);
+                        lock(&self.shared.stats).throttled += 1;
+                        reply
+                    }
+                };
             }
             Some(Verdict::Allow { usage }) if usage > 0.8 => {
                 extra_headers.push((
@@ -456,7 +493,28 @@ impl Emulator {
             }
             Fault::Throttle => {
                 lock(&self.shared.stats).faults += 1;
-                return self.throttled(call, &format_secs(retry), Vec::new());
+                return self.throttled(call, &throttle::fault_retry_after(retry), Vec::new());
+            }
+            Fault::Load => {
+                // "It is possible to receive 429 Too Many Requests responses even when the
+                // following limits are not reached" (throttling-limits page).
+                lock(&self.shared.stats).faults += 1;
+                let tid = lock(&self.shared.tenant).tenant_id.to_string();
+                let kind = if write { "ReadWrite" } else { "Read" };
+                return self.throttled(
+                    call,
+                    &throttle::fault_retry_after(retry),
+                    vec![
+                        (
+                            "x-ms-throttle-scope".to_owned(),
+                            format!("Tenant_Application/{kind}/{}/{tid}", claims.appid),
+                        ),
+                        (
+                            "x-ms-throttle-information".to_owned(),
+                            "CPULimitExceeded".to_owned(),
+                        ),
+                    ],
+                );
             }
             Fault::Unavailable => {
                 lock(&self.shared.stats).faults += 1;
@@ -470,7 +528,7 @@ impl Emulator {
                 );
                 reply
                     .headers
-                    .push(("Retry-After".to_owned(), format_secs(retry)));
+                    .push(("Retry-After".to_owned(), throttle::fault_retry_after(retry)));
                 return reply;
             }
             Fault::Timeout => {
@@ -772,10 +830,6 @@ impl Emulator {
     }
 }
 
-fn format_secs(secs: f64) -> String {
-    throttle::retry_after_value(Duration::from_secs_f64(secs.max(0.0)))
-}
-
 /// Builds the router for `snapshot` (usable in-process, e.g. from tests).
 pub fn router(
     snapshot: TenantSnapshot,
@@ -783,67 +837,6 @@ pub fn router(
 ) -> Result<(Router, Emulator), EmulatorError> {
     let emu = Emulator::new(snapshot, options)?;
     Ok((emu.router(), emu))
-}
-
-/// A started emulator.
-pub struct Running {
-    /// The base URL, e.g. `http://127.0.0.1:41234`; Graph lives under `{url}/v1.0`.
-    pub url: String,
-    /// The bound address.
-    pub addr: SocketAddr,
-    /// The emulator's state (snapshot, stats).
-    pub emulator: Emulator,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    /// Waits until the server stops (it runs until the process ends or is aborted).
-    pub async fn wait(mut self) {
-        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
-        let _ = task.await;
-    }
-
-    /// Stops the server.
-    pub fn stop(&self) {
-        self.task.abort();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Binds `listen` (port 0 picks a free port) and serves `snapshot` in a background task.
-pub async fn serve(
-    snapshot: TenantSnapshot,
-    options: EmulatorOptions,
-    listen: &str,
-) -> Result<Running, EmulatorError> {
-    let emulator = Emulator::new(snapshot, options)?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| EmulatorError::Bind {
-            addr: listen.to_owned(),
-            source,
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| EmulatorError::Bind {
-            addr: listen.to_owned(),
-            source,
-        })?;
-    let app = emulator.router();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(Running {
-        url: format!("http://{addr}"),
-        addr,
-        emulator,
-        task,
-    })
 }
 
 #[derive(Debug, Clone)]
@@ -919,8 +912,12 @@ async fn graph_handler(
     method: Method,
     uri: axum::http::Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match read_body(&emu, body, &rid.0).await {
+        Ok(body) => body,
+        Err(too_large) => return too_large,
+    };
     let path = uri
         .path()
         .strip_prefix("/v1.0")
@@ -963,6 +960,22 @@ async fn graph_handler(
     reply_into_response(emu.execute(call).await)
 }
 
+/// The body, or a Graph-shaped 413 when it is larger than `max_request_bytes` (Graph
+/// refuses requests above 4 MB: "there is a 4MB limit on the size of a request",
+/// https://github.com/microsoftgraph/microsoft-graph-docs/issues/85).
+async fn read_body(emu: &Emulator, body: Body, request_id: &str) -> Result<Bytes, Response> {
+    let limit = emu.shared.options.max_request_bytes;
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        let e = GraphError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("The request is larger than the maximum of {limit} bytes."),
+        );
+        let body = e.body(&clock::graph_date(clock::unix_now()), request_id, None);
+        (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+    })
+}
+
 async fn fallback_handler(
     axum::Extension(rid): axum::Extension<RequestId>,
     uri: axum::http::Uri,
@@ -984,9 +997,13 @@ async fn token_handler(
     axum::Extension(rid): axum::Extension<RequestId>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     lock(&emu.shared.stats).token_requests += 1;
+    let body = match read_body(&emu, body, &rid.0).await {
+        Ok(body) => body,
+        Err(too_large) => return too_large,
+    };
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let basic = auth::basic_credentials(
         headers

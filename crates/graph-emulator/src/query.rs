@@ -131,7 +131,9 @@ pub(crate) fn parse_top(q: &Query) -> Result<usize, GraphError> {
         None => Ok(100),
         Some(raw) => match raw.trim().parse::<usize>() {
             Ok(n) if (1..=999).contains(&n) => Ok(n),
-            _ => Err(GraphError::bad_request(format!(
+            // Observed: 400 Request_UnsupportedQuery
+            // (https://github.com/microsoftgraph/msgraph-sdk-powershell/issues/3201).
+            _ => Err(GraphError::unsupported_query(format!(
                 "Invalid page size specified: '{raw}'. Must be between 1 and 999 inclusive."
             ))),
         },
@@ -376,6 +378,16 @@ pub(crate) fn parse_filter(filter: &str) -> Result<Vec<Clause>, GraphError> {
         .iter()
         .map(|c| parse_clause(c, filter))
         .collect()
+}
+
+/// More than 15 values in an `in` (or `or` chain): 400 `Request_UnsupportedQuery`, as
+/// observed (https://github.com/microsoftgraph/msgraph-sdk-powershell/issues/3229); the
+/// limit is documented in
+/// https://learn.microsoft.com/en-us/graph/aad-advanced-queries#query-scenarios-that-require-advanced-query-capabilities.
+pub(crate) fn too_many_values(n: usize) -> GraphError {
+    GraphError::unsupported_query(format!(
+        "Too many child clauses specified in search filter expression containing 'OR' operators: {n}. Max allowed: 15."
+    ))
 }
 
 #[cfg(test)]

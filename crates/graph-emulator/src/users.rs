@@ -9,7 +9,7 @@ use super::clock::Stamp;
 use super::error::GraphError;
 use super::query::{
     Clause, Literal, Query, encode_component, is_advanced, make_skiptoken, parse_filter,
-    parse_select, parse_top, read_skiptoken,
+    parse_select, parse_top, read_skiptoken, too_many_values,
 };
 use super::replica::View;
 use super::state::Tenant;
@@ -288,10 +288,7 @@ impl UserFilter {
                     )));
                 }
                 Clause::In(_, items) if items.len() > 15 && !advanced => {
-                    return Err(GraphError::bad_request(format!(
-                        "Too many child clauses specified in search filter expression containing 'OR' operators: {}. Max allowed: 15.",
-                        items.len()
-                    )));
+                    return Err(too_many_values(items.len()));
                 }
                 Clause::AnySku(..) | Clause::Count(..) if prop != "assignedLicenses" => {
                     return Err(GraphError::unsupported_query(format!(

@@ -3,7 +3,8 @@
 //! Microsoft's documented samples (`fidelity`), eventual consistency and the license
 //! history (`consistency`), service-plan dependencies and exclusions (`plan_rules`), permissions per endpoint and
 //! delegated tokens (`permissions`), reprocessing, license error listings and subscriptions
-//! (`endpoints`). `common` holds the shared tenant fixture
+//! (`endpoints`), seats in grace and suspended subscriptions (`seats`), and the server's own limits
+//! (`hardening`). `common` holds the shared tenant fixture
 //! and HTTP helpers.
 
 mod api;
@@ -12,5 +13,7 @@ mod common;
 mod consistency;
 mod endpoints;
 mod fidelity;
+mod hardening;
 mod permissions;
 mod plan_rules;
+mod seats;
