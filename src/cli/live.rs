@@ -1,5 +1,5 @@
 //! Glue between a config directory and the tenant state: which users and groups the
-//! config manages, which tenant it pins, reading a snapshot file, and the warnings every
+//! config manages (and what its rules need read), which tenant it pins, reading a snapshot file, and the warnings every
 //! tenant read gives.
 
 use std::io::Write;
@@ -7,6 +7,7 @@ use std::path::Path;
 
 use licensectl::config::{DesiredState, GroupKey};
 use licensectl::diagnostic::escape_value;
+use licensectl::graph::RulesRead;
 use licensectl::snapshot::TenantSnapshot;
 
 use super::snapshot::ConfigScope;
@@ -23,6 +24,15 @@ pub(crate) fn scope_of(desired: &DesiredState) -> ConfigScope {
             GroupKey::Id(id) => out.scope.managed_group_ids.push(*id),
             GroupKey::Name(name) => out.scope.managed_group_names.push(name.clone()),
         }
+    }
+    if let Some(needs) = licensectl::plan::rule_needs(desired) {
+        out.scope.managed_group_ids.extend(needs.group_ids);
+        out.scope.managed_group_names.extend(needs.group_names);
+        out.scope.rules = Some(RulesRead {
+            attributes: needs.attributes,
+            filter: needs.filter,
+            all_groups: needs.all_groups,
+        });
     }
     out
 }

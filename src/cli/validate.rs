@@ -51,6 +51,9 @@ pub(crate) fn summary(loaded: &LoadedConfig) -> String {
                 plural(desired.users.len(), "user"),
                 plural(desired.groups.len(), "group")
             );
+            if !desired.rules.is_empty() {
+                line.push_str(&format!(", {}", plural(desired.rules.len(), "rule")));
+            }
             if warnings > 0 {
                 line.push_str(&format!(", {}", plural(warnings, "warning")));
             }

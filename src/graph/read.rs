@@ -16,8 +16,12 @@
 //! - the members of those groups that hold no license (a failed group license shows only
 //!   in `licenseAssignmentStates`), looked up by id the same way.
 //!
-//! With `full`, every user and every group is read instead (the emulator round trip,
-//! adoption). The module reports progress through [`ReadProgress`] and prints nothing.
+//! - when the config has attribute rules, every user in `rules_scope` (narrowed by an
+//!   exact `$filter` on `accountEnabled`/`userType` when the scope allows it) with the
+//!   attributes the rules use, and the groups `member_of` names, with their members.
+//!
+//! With `full`, every user (with the attributes rules can use) and every group is read
+//! instead (the emulator round trip, adoption). The module reports progress through [`ReadProgress`] and prints nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -87,6 +91,94 @@ pub struct ReadScope {
     pub full: bool,
     /// How to read licensed users.
     pub strategy: LicensedUsersStrategy,
+    /// What the config's attribute rules need read, when it has rules.
+    pub rules: Option<RulesRead>,
+}
+
+/// What attribute rules need from a live read: every user in `rules_scope` (not only the
+/// licensed ones), with the attributes the rules use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RulesRead {
+    /// Graph user properties to `$select` besides the license fields
+    /// (`department`, `onPremisesExtensionAttributes`, …).
+    pub attributes: Vec<&'static str>,
+    /// A `$filter` that holds for every user in `rules_scope` (on `accountEnabled` and
+    /// `userType`, which Graph filters exactly with `eq`), or `None` to read every user.
+    pub filter: Option<String>,
+    /// Read every group with its members (a `member_of` condition matches groups by a
+    /// pattern); groups named exactly are in `ReadScope::managed_group_*`.
+    pub all_groups: bool,
+}
+
+/// The user properties a snapshot carries for rules: what `--full` reads besides the
+/// license fields.
+pub const RULE_ATTRIBUTES: &[&str] = &[
+    "department",
+    "jobTitle",
+    "companyName",
+    "country",
+    "state",
+    "city",
+    "officeLocation",
+    "employeeType",
+    "userType",
+    "onPremisesSyncEnabled",
+    "onPremisesExtensionAttributes",
+    "createdDateTime",
+];
+
+/// `USER_SELECT` plus `extra` (each once).
+fn user_select(extra: &[&str]) -> String {
+    let mut fields: Vec<&str> = USER_SELECT.split(',').collect();
+    for field in extra {
+        if !fields.contains(field) {
+            fields.push(field);
+        }
+    }
+    fields.join(",")
+}
+
+/// The first page URL of `GET /users` with `select`, `$top=999` and an optional filter.
+fn users_url_selecting(
+    client: &GraphClient,
+    select: &str,
+    filter: Option<&str>,
+) -> Result<url::Url, GraphError> {
+    let mut url = client.url("users")?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("$select", select);
+        q.append_pair("$top", &PAGE_SIZE.to_string());
+        if let Some(f) = filter {
+            q.append_pair("$filter", f);
+        }
+    }
+    Ok(url)
+}
+
+/// Every user `rules` needs (those its filter admits), with the attributes it selects.
+async fn rule_users(
+    client: &GraphClient,
+    rules: &RulesRead,
+    progress: &dyn ReadProgress,
+) -> Result<Vec<User>, GraphError> {
+    progress.event(ReadEvent::Phase {
+        name: "users in rules_scope",
+        total: None,
+    });
+    let url = users_url_selecting(
+        client,
+        &user_select(&rules.attributes),
+        rules.filter.as_deref(),
+    )?;
+    let mut all = Vec::new();
+    client
+        .for_each_page(url, &[], |page: Vec<User>| {
+            progress.event(ReadEvent::Items(page.len() as u64));
+            all.extend(page);
+        })
+        .await?;
+    Ok(all)
 }
 
 /// Progress events of a read.
@@ -157,7 +249,7 @@ pub async fn read_tenant(
         total: Some(consumed),
     });
     let read: Vec<User> = if scope.full {
-        let url = client.users_url(None)?;
+        let url = users_url_selecting(client, &user_select(RULE_ATTRIBUTES), None)?;
         let mut all = Vec::new();
         client
             .for_each_page(url, &[], |page: Vec<User>| {
@@ -198,6 +290,12 @@ pub async fn read_tenant(
         for u in users_by_upn(client, &missing).await? {
             progress.event(ReadEvent::Items(1));
             users.insert(u.id.to_string(), u);
+        }
+        if let Some(rules) = &scope.rules {
+            // With their attributes, replacing the licensed users' copies.
+            for u in rule_users(client, rules, progress).await? {
+                users.insert(u.id.to_string(), u);
+            }
         }
     }
 
@@ -444,7 +542,7 @@ async fn read_groups<'a>(
     progress: &dyn ReadProgress,
 ) -> Result<Vec<Group>, GraphError> {
     let mut groups: BTreeMap<GroupId, Group> = BTreeMap::new();
-    if scope.full {
+    if scope.full || scope.rules.as_ref().is_some_and(|r| r.all_groups) {
         let all: Vec<Group> = client.list_all(client.groups_url(None)?, &[]).await?;
         groups.extend(all.into_iter().map(|g| (g.id, g)));
     } else {

@@ -32,6 +32,7 @@ pub use resolve::tenant_pin_problem;
 pub use rules::explain::{
     ConditionResult, ExplainError, Explanation, GroupGrant, Held, RuleResult, explain,
 };
+pub use rules::{RuleNeeds, rule_needs};
 
 #[cfg(test)]
 mod tests;

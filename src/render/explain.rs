@@ -93,6 +93,13 @@ pub fn text(e: &Explanation) -> String {
                 shown.holds = !c.holds;
                 condition(&mut out, "      ", &shown, "not excluded by ");
             }
+            for covered in &rule.covered {
+                let _ = writeln!(
+                    out,
+                    "      = covered: {} (not assigned directly)",
+                    terminal(covered)
+                );
+            }
         }
     }
     let _ = writeln!(out);

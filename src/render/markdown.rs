@@ -114,6 +114,9 @@ fn counts(out: &mut String, v: &View<'_>) {
     ];
     for (label, value) in rows {
         let _ = writeln!(out, "| {label} | {value} |");
+        if label == "Managed groups" && s.rule_users > 0 {
+            let _ = writeln!(out, "| Users governed by rules | {} |", s.rule_users);
+        }
     }
 }
 

@@ -8,5 +8,7 @@ fn readme_examples_run_as_documented() {
         .register_bin("licensectl", trycmd::cargo::cargo_bin!("licensectl"))
         .env("NO_COLOR", "1")
         .case("README.md")
+        .case("docs/config.md")
+        .case("docs/plan.md")
         .case("docs/export.md");
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::config::{AttributeKind, Condition, ConditionValue, DesiredState};
 use crate::diagnostic::Location;
-use crate::snapshot::TenantSnapshot;
+use crate::snapshot::{AssignmentStateKind, TenantSnapshot};
 
 use super::super::effect::{Effect, live_holdings};
 use super::super::model::{Change, Plan, Principal, SkuName};
@@ -76,6 +76,9 @@ pub struct RuleResult {
     pub exclude: Vec<ConditionResult>,
     /// The SKUs it gives.
     pub gives: Vec<SkuName>,
+    /// Its SKUs the user inherits from a group and does not hold directly: not assigned
+    /// directly (`SPE_E3 through group SG-E3`).
+    pub covered: Vec<String>,
 }
 
 /// The licenses one group gives the user.
@@ -167,6 +170,29 @@ pub fn explain(
         None => (Vec::new(), false, Vec::new()),
     };
     let governed = rules.is_some() && in_scope && declared.is_none();
+    let mut results = results;
+    if governed {
+        for result in results.iter_mut().filter(|r| r.matches) {
+            for sku in &result.gives {
+                let direct = user.direct_states().any(|s| s.sku_id == sku.id)
+                    || (user.license_assignment_states.is_empty()
+                        && user.assigned_licenses.iter().any(|l| l.sku_id == sku.id));
+                let through: Vec<String> = user
+                    .inherited_states()
+                    .filter(|s| s.sku_id == sku.id && s.state != AssignmentStateKind::Error)
+                    .filter_map(|s| s.assigned_by_group)
+                    .map(|g| group_principal(&index, g).name().to_owned())
+                    .collect();
+                if !direct && !through.is_empty() {
+                    result.covered.push(format!(
+                        "{} through group {}",
+                        sku.part_number,
+                        through.join(", ")
+                    ));
+                }
+            }
+        }
+    }
     let change = plan
         .changes
         .iter()
@@ -323,6 +349,7 @@ fn rule_results(
                     .map(|c| condition_result(c, facts, groups))
                     .collect(),
                 gives,
+                covered: Vec::new(),
             }
         })
         .collect()

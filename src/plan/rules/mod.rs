@@ -539,3 +539,101 @@ fn merge(rules: &Rules, set: &[u32]) -> Given {
     let (licenses, givers) = by_sku.into_iter().map(|(_, l, g)| (l, g)).unzip();
     Given { licenses, givers }
 }
+
+/// What a config's rules need read from a live tenant (`licensectl plan` without a
+/// snapshot): every user in `rules_scope` with these attributes, and these groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleNeeds {
+    /// Graph user properties the rules and the scope use, plus what the rule findings
+    /// need (`createdDateTime`, `onPremisesSyncEnabled`; `country` for `from_country`).
+    pub attributes: Vec<&'static str>,
+    /// A `$filter` that admits every user in `rules_scope`: its `account_enabled` and
+    /// `user_type` equalities, which Graph filters exactly (`eq` on `accountEnabled` and
+    /// `userType`: https://learn.microsoft.com/en-us/graph/aad-advanced-queries). `None`
+    /// when the scope has neither: every user is read.
+    pub filter: Option<String>,
+    /// Groups `member_of` names exactly (display name or mail nickname), read with their
+    /// members.
+    pub group_names: Vec<String>,
+    /// Groups `member_of` names by object id.
+    pub group_ids: Vec<GroupId>,
+    /// True when `member_of` matches groups by a pattern (or any group at all): every
+    /// group is read with its members.
+    pub all_groups: bool,
+}
+
+/// What `desired`'s rules need read, or `None` when it has no rules.
+pub fn rule_needs(desired: &DesiredState) -> Option<RuleNeeds> {
+    if desired.rules.is_empty() {
+        return None;
+    }
+    let scope = &desired.settings.rules_scope;
+    let mut needs = RuleNeeds::default();
+    let mut attributes: BTreeSet<&'static str> = ["createdDateTime", "onPremisesSyncEnabled"]
+        .into_iter()
+        .collect();
+    let conditions = scope.matches.iter().chain(&scope.exclude).chain(
+        desired
+            .rules
+            .iter()
+            .flat_map(|r| r.matches.iter().chain(&r.exclude)),
+    );
+    for condition in conditions {
+        if let Some(property) = condition.attribute.graph_property() {
+            attributes.insert(property);
+        }
+        if condition.attribute == crate::config::Attribute::MemberOf {
+            member_of_groups(&condition.condition, &mut needs);
+        }
+    }
+    if desired.rules.iter().any(|r| {
+        matches!(
+            r.usage_location.as_ref().map(|u| &u.value),
+            Some(RuleUsageLocation::FromCountry)
+        )
+    }) {
+        attributes.insert("country");
+    }
+    needs.attributes = attributes.into_iter().collect();
+    let mut clauses = Vec::new();
+    for condition in &scope.matches {
+        match (&condition.attribute, &condition.condition) {
+            (crate::config::Attribute::AccountEnabled, Condition::Is(ConditionValue::Bool(b))) => {
+                clauses.push(format!("accountEnabled eq {b}"));
+            }
+            (crate::config::Attribute::UserType, Condition::Is(ConditionValue::Text(t))) => {
+                // Graph's values are `Member` and `Guest`; rules compare ignoring case.
+                let value = match t.to_ascii_lowercase().as_str() {
+                    "member" => "Member".to_owned(),
+                    "guest" => "Guest".to_owned(),
+                    _ => t.clone(),
+                };
+                clauses.push(format!("userType eq '{}'", value.replace('\'', "''")));
+            }
+            _ => {}
+        }
+    }
+    needs.filter = (!clauses.is_empty()).then(|| clauses.join(" and "));
+    needs.group_names.sort();
+    needs.group_names.dedup();
+    needs.group_ids.sort();
+    needs.group_ids.dedup();
+    Some(needs)
+}
+
+fn member_of_groups(condition: &Condition, needs: &mut RuleNeeds) {
+    match condition {
+        Condition::Is(ConditionValue::Text(name)) => match crate::ids::parse_guid(name) {
+            Ok(id) => needs.group_ids.push(GroupId::new(id)),
+            Err(_) => needs.group_names.push(name.clone()),
+        },
+        Condition::Is(ConditionValue::Bool(_)) => {}
+        Condition::StartsWith(_) | Condition::EndsWith(_) | Condition::Exists(_) => {
+            needs.all_groups = true;
+        }
+        Condition::Not(inner) => member_of_groups(inner, needs),
+        Condition::AnyOf(items) | Condition::AllOf(items) => {
+            items.iter().for_each(|i| member_of_groups(i, needs));
+        }
+    }
+}
