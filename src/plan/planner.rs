@@ -17,11 +17,12 @@
 //!   service plan dependencies (`dependencies`), stacked mailbox plans and licenses kept
 //!   through groups (`observe`), protected members (`safety`) and seats (`seats`).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use crate::config::{DesiredState, RuleUsageLocation, countries};
 use crate::diagnostic::{self, Diagnostic, DiagnosticCode};
-use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
+use crate::ids::{GroupId, ServicePlanId, SkuId};
 use crate::snapshot::{
     AssignedLicense, AssignmentError, AssignmentStateKind, CapabilityStatus, Group, TenantSnapshot,
     User,
@@ -541,32 +542,65 @@ impl Planner<'_, '_> {
         let rules = ctx.rules;
         let direct = direct_licenses(user);
         let inherited = inherited_licenses(user);
-        let principal = user_principal(user);
-        let governed: Vec<Held> = direct
-            .iter()
-            .filter(|h| rules.governed_skus.contains(&h.sku))
-            .cloned()
-            .collect();
-        let mut wanted: Vec<ResolvedLicense> = Vec::with_capacity(given.licenses.len());
-        let mut givers: HashMap<SkuId, &[u32]> = HashMap::with_capacity(given.licenses.len());
-        let mut covered_rules: Vec<u32> = Vec::new();
-        for (license, by) in given.licenses.iter().zip(&given.givers) {
-            givers.insert(license.sku, by);
-            let held_directly = governed.iter().any(|h| h.sku == license.sku);
-            if !held_directly && inherited.iter().any(|i| i.sku == license.sku) {
-                covered_rules.extend(by.iter().copied());
-                continue;
+        // The direct licenses of rule-governed SKUs (all of them, mostly: then no copy).
+        let governed: Cow<'_, [Held]> =
+            if direct.iter().all(|h| rules.governed_skus.contains(&h.sku)) {
+                Cow::Borrowed(&direct)
+            } else {
+                Cow::Owned(
+                    direct
+                        .iter()
+                        .filter(|h| rules.governed_skus.contains(&h.sku))
+                        .cloned()
+                        .collect(),
+                )
+            };
+        let givers = |sku: SkuId| -> &[u32] {
+            given
+                .licenses
+                .iter()
+                .position(|l| l.sku == sku)
+                .map_or(&[], |i| given.givers[i].as_slice())
+        };
+        // Covered: a SKU the user inherits from a group and does not hold directly.
+        let covered = |sku: SkuId| {
+            !governed.iter().any(|h| h.sku == sku) && inherited.iter().any(|i| i.sku == sku)
+        };
+        let wanted: Cow<'_, [ResolvedLicense]> = if given.licenses.iter().any(|l| covered(l.sku)) {
+            let mut covered_rules: Vec<u32> = Vec::new();
+            let mut kept = Vec::with_capacity(given.licenses.len());
+            for (license, by) in given.licenses.iter().zip(&given.givers) {
+                if covered(license.sku) {
+                    covered_rules.extend(by.iter().copied());
+                } else {
+                    kept.push(license.clone());
+                }
             }
-            wanted.push(license.clone());
-        }
-        covered_rules.sort_unstable();
-        covered_rules.dedup();
-        for r in covered_rules {
-            ctx.tally.covered(r);
-        }
+            covered_rules.sort_unstable();
+            covered_rules.dedup();
+            for r in covered_rules {
+                ctx.tally.covered(r);
+            }
+            Cow::Owned(kept)
+        } else {
+            Cow::Borrowed(&given.licenses)
+        };
         let diff = self.diff(&governed, &wanted);
+        let has_duplicates = direct
+            .iter()
+            .any(|h| inherited.iter().any(|i| i.sku == h.sku));
+        let in_sync = diff.add.is_empty()
+            && diff.update.is_empty()
+            && diff.remove.is_empty()
+            && diff.adjusted.is_empty();
+        if in_sync && !has_duplicates {
+            return;
+        }
+        let principal = user_principal(user);
         self.adjusted_notes(&principal, &diff);
-        self.overrides_findings(&principal, &wanted, &inherited);
+        if !inherited.is_empty() {
+            self.overrides_findings(&principal, &wanted, &inherited);
+        }
         let mut change = build_change(principal.clone(), &diff, self.index, &mut self.findings);
 
         // Usage location: required before a direct license is added; without one the
@@ -589,8 +623,7 @@ impl Planner<'_, '_> {
         let mut gained: Vec<u32> = change
             .add
             .iter()
-            .flat_map(|a| givers.get(&a.sku.id).copied().unwrap_or_default())
-            .copied()
+            .flat_map(|a| givers(a.sku.id).iter().copied())
             .collect();
         gained.sort_unstable();
         gained.dedup();
@@ -621,16 +654,20 @@ impl Planner<'_, '_> {
                 .map(|&r| rules.rules[r as usize].name.clone())
                 .collect()
         };
-        for held in &direct {
-            if diff.remove.contains(&held.sku) {
-                continue;
+        if has_duplicates {
+            // Direct copies of inherited licenses that stay.
+            for held in &direct {
+                if diff.remove.contains(&held.sku) || !inherited.iter().any(|i| i.sku == held.sku) {
+                    continue;
+                }
+                let by = names(givers(held.sku));
+                let governed = if by.is_empty() {
+                    Governed::No
+                } else {
+                    Governed::Rules(&by)
+                };
+                self.duplicate_findings(user, &principal, held.sku, &inherited, governed);
             }
-            let by = givers.get(&held.sku).map(|set| names(set));
-            let governed = match &by {
-                Some(rules) => Governed::Rules(rules),
-                None => Governed::No,
-            };
-            self.duplicate_findings(user, &principal, held.sku, &inherited, governed);
         }
 
         if change.has_license_call() || change.usage_location.is_some() {
@@ -643,10 +680,7 @@ impl Planner<'_, '_> {
                 .chain(change.remove.iter().map(|r| &r.sku))
                 .map(|sku| RuleLicense {
                     sku: sku.clone(),
-                    rules: givers
-                        .get(&sku.id)
-                        .map(|set| names(set))
-                        .unwrap_or_default(),
+                    rules: names(givers(sku.id)),
                 })
                 .collect();
             licenses.sort_by(|a, b| a.sku.cmp(&b.sku));
@@ -977,23 +1011,21 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
     // Users the rules govern.
     let (rules, rule_diagnostics) = rules::compile(desired, &index);
     planner.diagnostics.extend(rule_diagnostics);
-    let mut evaluation = rules
+    let evaluation = rules
         .as_ref()
         .map(|r| r.evaluate(live, &resolved.declared_users));
-    let mut governed_users: HashSet<UserId> = HashSet::new();
+    // By position in the snapshot's user list.
+    let mut governed_users = vec![false; live.users.len()];
     let mut rule_context = rules.as_ref().map(|r| RuleContext {
         rules: r,
         tally: RuleTally::new(r),
         removals: HashMap::new(),
     });
-    if let (Some(eval), Some(ctx)) = (evaluation.as_mut(), rule_context.as_mut()) {
-        governed_users.reserve(eval.governed.len());
-        for i in 0..eval.governed.len() {
-            let user = &live.users[eval.governed[i] as usize];
-            governed_users.insert(user.id);
-            let matched = eval.matched(i).to_vec();
-            let given = eval.given(ctx.rules, &matched);
-            planner.plan_rule_user(user, &matched, &given, ctx);
+    if let (Some(eval), Some(ctx)) = (evaluation.as_ref(), rule_context.as_mut()) {
+        for (i, &position) in eval.governed.iter().enumerate() {
+            let user = &live.users[position as usize];
+            governed_users[position as usize] = true;
+            planner.plan_rule_user(user, eval.matched(i), eval.given(i), ctx);
         }
         for (r, rule) in ctx.rules.rules.iter().enumerate() {
             if eval.counts[r] == 0 {
@@ -1015,9 +1047,8 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
     }
 
     let mut unmanaged_licensed_users: u64 = 0;
-    for user in &live.users {
-        let managed =
-            resolved.declared_users.contains(&user.id) || governed_users.contains(&user.id);
+    for (position, user) in live.users.iter().enumerate() {
+        let managed = governed_users[position] || resolved.declared_users.contains(&user.id);
         if !managed {
             if !user.assigned_licenses.is_empty() {
                 unmanaged_licensed_users += 1;

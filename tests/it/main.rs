@@ -1,6 +1,6 @@
 //! The root package's integration tests, one binary (one link of the dependencies, not one
 //! per file). The CLI end to end: `validate` and `schema` (`validate_cli`), `plan` and
-//! `drift` from a snapshot (`cli_plan`) and live (`live_plan`), rules in the config (`rules_config`), `export` (`export`),
+//! `drift` from a snapshot (`cli_plan`) and live (`live_plan`), rules in the config (`rules_config`) and against the emulator (`rules_live`), `export` (`export`),
 //! `apply` against the emulator (`apply_emulator`) and under injected faults
 //! (`apply_faults`), `emulator` (`emulator_cli`), error printing (`cli_errors`), a reader
 //! that stops early (`broken_pipe`), and the README's console examples
@@ -28,6 +28,7 @@ mod load_robustness;
 mod readme;
 mod render;
 mod rules_config;
+mod rules_live;
 mod snapshot_files;
 mod support;
 mod util;

@@ -82,7 +82,7 @@ impl<'a> Facts<'a> {
             Attribute::EmployeeType => u.employee_type.as_deref(),
             Attribute::UserType => u.user_type.as_deref(),
             Attribute::UsageLocation => u.usage_location.as_deref(),
-            Attribute::ExtensionAttribute(n) => u.extension_attribute(n),
+            Attribute::ExtensionAttribute(n) => extension_attribute(u, n),
             Attribute::UpnDomain => u.user_principal_name.rsplit_once('@').map(|(_, d)| d),
             Attribute::AccountEnabled | Attribute::OnPremisesSyncEnabled | Attribute::MemberOf => {
                 None
@@ -98,6 +98,20 @@ impl<'a> Facts<'a> {
             _ => None,
         }
     }
+}
+
+/// `onPremisesExtensionAttributes.extensionAttribute{n}` without building the key.
+fn extension_attribute(user: &User, n: u8) -> Option<&str> {
+    user.on_premises_extension_attributes
+        .as_ref()?
+        .iter()
+        .find(|(key, _)| {
+            key.strip_prefix("extensionAttribute")
+                .and_then(|digits| digits.parse::<u8>().ok())
+                == Some(n)
+        })?
+        .1
+        .as_deref()
 }
 
 /// `value` equals `lower` (already lowercase), ignoring case.

@@ -4,9 +4,11 @@
 //! [`compile`] resolves the rules against the tenant (SKUs and service plans as for
 //! declared principals, `member_of` names to groups) and compiles their conditions
 //! ([`matcher`]); [`Rules::evaluate`] finds every governed user's rules without testing
-//! every rule on every user: each rule is tested only on the candidates an index over the
-//! attribute it compares for equality (or the members of the groups it names) yields, and
-//! only rules with no such condition scan every governed user. [`Evaluation::given`]
+//! every rule on every user: a rule is tested only on the candidates an index over an
+//! attribute it compares for equality yields (built once per attribute that at least
+//! three rules compare: below that, testing a rule on every governed user costs less than
+//! building the index), or on the members of the groups it names; only the other rules
+//! test every governed user (a compiled test of a few tens of nanoseconds each). [`Evaluation::given`]
 //! merges the licenses of a set of rules once per distinct set, as Graph merges license
 //! sources: a service plan is on if any matching rule turns it on.
 //!
@@ -18,7 +20,6 @@ pub(crate) mod matcher;
 pub(crate) mod report;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::config::{
@@ -71,20 +72,15 @@ struct Memberships {
 }
 
 impl Memberships {
-    fn new(snapshot: &TenantSnapshot) -> Self {
-        let positions: HashMap<UserId, u32> = snapshot
-            .users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (u.id, i as u32))
-            .collect();
+    fn new(index: &TenantIndex<'_>) -> Self {
+        let snapshot = index.snapshot;
         let mut pairs: Vec<(u32, u32)> = Vec::new();
         let mut members = Vec::with_capacity(snapshot.groups.len());
         for (g, group) in snapshot.groups.iter().enumerate() {
             let mut list: Vec<u32> = group
                 .members
                 .iter()
-                .filter_map(|m| positions.get(m).copied())
+                .filter_map(|m| index.users.get(m).and_then(|u| position_of(snapshot, u)))
                 .collect();
             list.sort_unstable();
             list.dedup();
@@ -113,6 +109,20 @@ impl Memberships {
         );
         &self.groups[from..to]
     }
+}
+
+/// The position of `user` in the snapshot's user list (which `user` must be borrowed
+/// from), found by its address: the tenant index maps ids to users, not to positions.
+fn position_of(snapshot: &TenantSnapshot, user: &crate::snapshot::User) -> Option<u32> {
+    let size = std::mem::size_of::<crate::snapshot::User>().max(1);
+    let base = snapshot.users.as_ptr() as usize;
+    let offset = (user as *const crate::snapshot::User as usize).checked_sub(base)?;
+    let position = offset / size;
+    let same = snapshot
+        .users
+        .get(position)
+        .is_some_and(|u| std::ptr::eq(u, user));
+    same.then_some(position as u32)
 }
 
 /// Compiles the config's rules against the tenant: `None` when there are none, or when
@@ -171,7 +181,7 @@ pub(crate) fn compile(
         scope: scope_matcher,
         default_scope: scope.is_default(),
         governed_skus,
-        memberships: uses_groups.then(|| Memberships::new(index.snapshot)),
+        memberships: uses_groups.then(|| Memberships::new(index)),
     };
     (Some(compiled), diagnostics)
 }
@@ -277,30 +287,6 @@ impl<'i, 'a> GroupResolver<'i, 'a> {
     }
 }
 
-/// Text compared ignoring case, hashed the same way whatever its case, so that an index
-/// over users' values needs no lowercase copies.
-#[derive(Debug, Clone, Copy)]
-struct Ci<'a>(&'a str);
-
-impl Hash for Ci<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        for c in self.0.chars().flat_map(char::to_lowercase) {
-            state.write_u32(u32::from(c));
-        }
-    }
-}
-
-impl PartialEq for Ci<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0
-            .chars()
-            .flat_map(char::to_lowercase)
-            .eq(other.0.chars().flat_map(char::to_lowercase))
-    }
-}
-
-impl Eq for Ci<'_> {}
-
 /// Who the rules govern and which rules each of them matches.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Evaluation {
@@ -314,7 +300,12 @@ pub(crate) struct Evaluation {
     matched: Vec<u32>,
     /// How many governed users each rule matches.
     pub(crate) counts: Vec<u64>,
-    merged: HashMap<Vec<u32>, Arc<Given>>,
+    /// For each governed user, the index of its set of rules in `sets`.
+    set_of: Vec<u32>,
+    /// Every distinct set of matching rules, with what it gives (merged once per set).
+    sets: Vec<Arc<Given>>,
+    /// The attributes an index was built for, sorted.
+    pub(crate) indexed: Vec<crate::config::Attribute>,
 }
 
 /// What a set of rules gives together.
@@ -341,47 +332,70 @@ impl Rules {
     }
 
     /// True when the user at `position` is in `rules_scope`.
+    #[cfg(test)]
     pub(crate) fn in_scope(&self, snapshot: &TenantSnapshot, position: u32) -> bool {
         self.scope.matches(&self.facts(snapshot, position))
     }
 
     /// Finds the users in scope, the governed ones among them (not in `declared`), and
     /// the rules each governed user matches.
+    ///
+    /// Rules with a condition an index can answer are tested on the index's candidates;
+    /// every other rule is tested in one pass over the users, together with the scope,
+    /// so that each user's attributes are read from memory once however many rules scan.
     pub(crate) fn evaluate(
         &self,
         snapshot: &TenantSnapshot,
         declared: &HashSet<UserId>,
     ) -> Evaluation {
         let n = snapshot.users.len();
+        let indexed = self.indexed_attributes();
+        let (by_index, by_scan): (Vec<u32>, Vec<u32>) =
+            (0..self.rules.len() as u32).partition(|&r| {
+                self.rules[r as usize].matcher.all.iter().any(|c| {
+                    matches!(c.key(), Some(Key::Groups(_)))
+                        || (c.key().is_some() && indexed.contains(&c.attribute))
+                })
+            });
         let mut in_scope = Vec::new();
         let mut governed = Vec::new();
         // Position → index into `governed`, or u32::MAX.
         let mut slot = vec![u32::MAX; n];
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        let mut counts = vec![0u64; self.rules.len()];
         for position in 0..n as u32 {
-            if !self.in_scope(snapshot, position) {
+            let facts = self.facts(snapshot, position);
+            if !self.scope.matches(&facts) {
                 continue;
             }
             in_scope.push(position);
-            if !declared.contains(&snapshot.users[position as usize].id) {
-                slot[position as usize] = governed.len() as u32;
-                governed.push(position);
+            if declared.contains(&facts.user.id) {
+                continue;
+            }
+            let g = governed.len() as u32;
+            slot[position as usize] = g;
+            governed.push(position);
+            for &r in &by_scan {
+                if self.rules[r as usize].matcher.matches(&facts) {
+                    pairs.push((g, r));
+                    counts[r as usize] += 1;
+                }
             }
         }
-        let mut index = UserIndex::default();
-        let mut pairs: Vec<(u32, u32)> = Vec::new();
-        let mut counts = vec![0u64; self.rules.len()];
-        for (r, rule) in self.rules.iter().enumerate() {
-            let candidates = self.candidates(rule, snapshot, &governed, &slot, &mut index);
-            let all = || governed.iter().copied();
-            let mut test = |position: u32| {
+        let mut index = UserIndex {
+            indexed,
+            ..UserIndex::default()
+        };
+        for r in by_index {
+            let rule = &self.rules[r as usize];
+            let candidates = self
+                .candidates(rule, snapshot, &governed, &slot, &mut index)
+                .unwrap_or_else(|| governed.clone());
+            for position in candidates {
                 if rule.matcher.matches(&self.facts(snapshot, position)) {
-                    pairs.push((slot[position as usize], r as u32));
-                    counts[r] += 1;
+                    pairs.push((slot[position as usize], r));
+                    counts[r as usize] += 1;
                 }
-            };
-            match candidates {
-                Some(list) => list.into_iter().for_each(&mut test),
-                None => all().for_each(&mut test),
             }
         }
         pairs.sort_unstable();
@@ -392,19 +406,67 @@ impl Rules {
         for i in 1..offsets.len() {
             offsets[i] += offsets[i - 1];
         }
+        let matched: Vec<u32> = pairs.into_iter().map(|(_, r)| r).collect();
+        let mut indexed: Vec<crate::config::Attribute> = index
+            .text
+            .keys()
+            .chain(index.boolean.keys())
+            .copied()
+            .collect();
+        indexed.sort();
+        // One merge per distinct set of matching rules (few, however many users).
+        let mut index_of: HashMap<&[u32], u32> = HashMap::new();
+        let mut sets: Vec<Arc<Given>> = Vec::new();
+        let mut set_of = Vec::with_capacity(governed.len());
+        for i in 0..governed.len() {
+            let set = &matched[offsets[i] as usize..offsets[i + 1] as usize];
+            let id = *index_of.entry(set).or_insert_with(|| {
+                sets.push(Arc::new(merge(self, set)));
+                (sets.len() - 1) as u32
+            });
+            set_of.push(id);
+        }
         Evaluation {
             in_scope,
             governed,
             offsets,
-            matched: pairs.into_iter().map(|(_, r)| r).collect(),
+            matched,
             counts,
-            merged: HashMap::new(),
+            set_of,
+            sets,
+            indexed,
         }
     }
 
-    /// The governed users a rule may match, by the most selective of its equality
-    /// conditions (sorted positions), or `None` when it has none: then every governed
-    /// user is a candidate.
+    /// The attributes worth an index: compared for equality by at least
+    /// [`INDEX_MIN_RULES`] rules (an index costs about one pass over the users to build).
+    fn indexed_attributes(&self) -> HashSet<crate::config::Attribute> {
+        let mut keyed: HashMap<crate::config::Attribute, usize> = HashMap::new();
+        for rule in &self.rules {
+            let mut attributes: Vec<crate::config::Attribute> = rule
+                .matcher
+                .all
+                .iter()
+                .filter(|c| matches!(c.key(), Some(Key::Text(_) | Key::Bool(_))))
+                .map(|c| c.attribute)
+                .collect();
+            attributes.sort();
+            attributes.dedup();
+            for attribute in attributes {
+                *keyed.entry(attribute).or_default() += 1;
+            }
+        }
+        keyed
+            .into_iter()
+            .filter(|(_, rules)| *rules >= INDEX_MIN_RULES)
+            .map(|(attribute, _)| attribute)
+            .collect()
+    }
+
+    /// The governed users a rule may match (sorted positions), from the most selective
+    /// of its equality conditions, or `None` to test every governed user: when it has no
+    /// such condition, or when even the most selective one admits half of them (a scan
+    /// is then cheaper than collecting and sorting the candidates).
     fn candidates<'s>(
         &'s self,
         rule: &'s CompiledRule,
@@ -413,86 +475,143 @@ impl Rules {
         slot: &[u32],
         index: &mut UserIndex<'s>,
     ) -> Option<Vec<u32>> {
-        let mut best: Option<Vec<u32>> = None;
-        for check in &rule.matcher.all {
-            let Some(key) = check.key() else {
-                continue;
-            };
-            let mut found: Vec<u32> = match key {
-                Key::Text(values) => {
-                    let by_value = index.text(check.attribute, self, snapshot, governed);
-                    values
-                        .iter()
-                        .filter_map(|v| by_value.get(&Ci(v)))
-                        .flatten()
-                        .copied()
-                        .collect()
-                }
-                Key::Bool(b) => {
-                    let by_value = index.boolean(check.attribute, self, snapshot, governed);
-                    by_value.get(&b).cloned().unwrap_or_default()
-                }
+        let keys: Vec<(&Check, Key<'_>)> = rule
+            .matcher
+            .all
+            .iter()
+            .filter_map(|c| c.key().map(|k| (c, k)))
+            .filter(|(c, k)| matches!(k, Key::Groups(_)) || index.indexed.contains(&c.attribute))
+            .collect();
+        for (check, key) in &keys {
+            match key {
+                Key::Text(_) => index.build_text(check.attribute, self, snapshot, governed),
+                Key::Bool(_) => index.build_boolean(check.attribute, self, snapshot, governed),
+                Key::Groups(_) => {}
+            }
+        }
+        // The buckets of each keyed condition, and how many users they hold.
+        let mut best: Option<(usize, Vec<&[u32]>)> = None;
+        for (check, key) in keys {
+            let buckets: Vec<&[u32]> = match key {
+                Key::Text(values) => match index.text.get(&check.attribute) {
+                    Some(by_value) => values.iter().flat_map(|v| by_value.lookup(v)).collect(),
+                    None => Vec::new(),
+                },
+                Key::Bool(b) => match index.boolean.get(&check.attribute) {
+                    Some(by_value) => vec![by_value[usize::from(b)].as_slice()],
+                    None => Vec::new(),
+                },
                 Key::Groups(groups) => match &self.memberships {
                     Some(m) => groups
                         .iter()
-                        .flat_map(|&g| m.members[g as usize].iter().copied())
-                        .filter(|&p| slot[p as usize] != u32::MAX)
+                        .map(|&g| m.members[g as usize].as_slice())
                         .collect(),
                     None => Vec::new(),
                 },
             };
-            found.sort_unstable();
-            found.dedup();
-            if best.as_ref().is_none_or(|b| found.len() < b.len()) {
-                best = Some(found);
+            let size: usize = buckets.iter().map(|b| b.len()).sum();
+            if best.as_ref().is_none_or(|(n, _)| size < *n) {
+                best = Some((size, buckets));
             }
         }
-        best
+        let (size, buckets) = best?;
+        if size * 2 > governed.len() {
+            return None;
+        }
+        let mut found: Vec<u32> = buckets.concat();
+        // Group members may be anyone; the other buckets hold governed users only.
+        found.retain(|&p| slot[p as usize] != u32::MAX);
+        if buckets.len() > 1 {
+            found.sort_unstable();
+            found.dedup();
+        }
+        Some(found)
     }
 }
+
+/// Governed users by the values of one text attribute: a bucket per distinct value as
+/// written (one hash of the value per user, no lowercase copies), and the values by their
+/// lowercase form, so that a condition finds every spelling ignoring case.
+#[derive(Default)]
+struct TextIndex<'s> {
+    buckets: HashMap<&'s str, Vec<u32>>,
+    by_lower: HashMap<String, Vec<&'s str>>,
+}
+
+impl<'s> TextIndex<'s> {
+    fn new(values: impl Iterator<Item = (u32, &'s str)>) -> Self {
+        let mut buckets: HashMap<&'s str, Vec<u32>> = HashMap::new();
+        for (position, value) in values {
+            buckets.entry(value).or_default().push(position);
+        }
+        let mut by_lower: HashMap<String, Vec<&'s str>> = HashMap::with_capacity(buckets.len());
+        for value in buckets.keys() {
+            by_lower
+                .entry(value.to_lowercase())
+                .or_default()
+                .push(value);
+        }
+        TextIndex { buckets, by_lower }
+    }
+
+    /// The buckets of every value equal to `lower` (lowercase) ignoring case.
+    fn lookup(&self, lower: &str) -> Vec<&[u32]> {
+        self.by_lower
+            .get(lower)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| self.buckets.get(v).map(Vec::as_slice))
+            .collect()
+    }
+}
+
+/// How many rules must compare an attribute for equality before it is indexed.
+const INDEX_MIN_RULES: usize = 3;
 
 /// Governed users by the value of one attribute, built when a rule first needs it.
 #[derive(Default)]
 struct UserIndex<'s> {
-    text: HashMap<crate::config::Attribute, HashMap<Ci<'s>, Vec<u32>>>,
-    boolean: HashMap<crate::config::Attribute, HashMap<bool, Vec<u32>>>,
+    /// The attributes worth an index ([`INDEX_MIN_RULES`]).
+    indexed: HashSet<crate::config::Attribute>,
+    text: HashMap<crate::config::Attribute, TextIndex<'s>>,
+    /// `[false, true]` buckets.
+    boolean: HashMap<crate::config::Attribute, [Vec<u32>; 2]>,
 }
 
 impl<'s> UserIndex<'s> {
-    fn text(
+    fn build_text(
         &mut self,
         attribute: crate::config::Attribute,
         rules: &'s Rules,
         snapshot: &'s TenantSnapshot,
         governed: &[u32],
-    ) -> &HashMap<Ci<'s>, Vec<u32>> {
+    ) {
         self.text.entry(attribute).or_insert_with(|| {
-            let mut map: HashMap<Ci<'s>, Vec<u32>> = HashMap::new();
-            for &p in governed {
-                if let Some(v) = rules.facts(snapshot, p).text(attribute) {
-                    map.entry(Ci(v)).or_default().push(p);
-                }
-            }
-            map
-        })
+            TextIndex::new(governed.iter().filter_map(|&p| {
+                rules
+                    .facts(snapshot, p)
+                    .text(attribute)
+                    .map(|value| (p, value))
+            }))
+        });
     }
 
-    fn boolean(
+    fn build_boolean(
         &mut self,
         attribute: crate::config::Attribute,
         rules: &'s Rules,
         snapshot: &'s TenantSnapshot,
         governed: &[u32],
-    ) -> &HashMap<bool, Vec<u32>> {
+    ) {
         self.boolean.entry(attribute).or_insert_with(|| {
-            let mut map: HashMap<bool, Vec<u32>> = HashMap::new();
+            let mut buckets = [Vec::new(), Vec::new()];
             for &p in governed {
                 if let Some(v) = rules.facts(snapshot, p).boolean(attribute) {
-                    map.entry(v).or_default().push(p);
+                    buckets[usize::from(v)].push(p);
                 }
             }
-            map
-        })
+            buckets
+        });
     }
 }
 
@@ -502,14 +621,9 @@ impl Evaluation {
         &self.matched[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
-    /// What the rules `set` give together (computed once per distinct set).
-    pub(crate) fn given(&mut self, rules: &Rules, set: &[u32]) -> Arc<Given> {
-        if let Some(given) = self.merged.get(set) {
-            return Arc::clone(given);
-        }
-        let given = Arc::new(merge(rules, set));
-        self.merged.insert(set.to_vec(), Arc::clone(&given));
-        given
+    /// What the rules the `i`-th governed user matches give together.
+    pub(crate) fn given(&self, i: usize) -> &Given {
+        &self.sets[self.set_of[i] as usize]
     }
 }
 

@@ -972,8 +972,9 @@ fn a_rule_that_does_not_resolve_changes_nothing() {
     }
 }
 
-/// The index (candidates by equality conditions and group members) finds exactly the
-/// users that testing every rule on every governed user finds.
+/// The index (candidates by equality conditions on attributes several rules compare, and
+/// by group members) finds exactly the users that testing every rule on every governed
+/// user finds.
 #[test]
 fn indexed_evaluation_matches_testing_every_rule_on_every_user() {
     let mut live = tenant();
@@ -1000,7 +1001,7 @@ fn indexed_evaluation_matches_testing_every_rule_on_every_user() {
     let mut want = desired();
     want.rules.push(sales_gets_pbi());
     want.rules.push(rule(
-        "synced",
+        "synced marketing",
         vec![
             when(
                 Attribute::OnPremisesSyncEnabled,
@@ -1018,6 +1019,31 @@ fn indexed_evaluation_matches_testing_every_rule_on_every_user() {
         vec![when(Attribute::MemberOf, text("Pilots"))],
         vec![lic("SPE_E5")],
     ));
+    // Enough rules on department and on synced-from-AD for both to be indexed.
+    want.rules.push(rule(
+        "marketing",
+        vec![when(Attribute::Department, text("MARKETING"))],
+        vec![lic("SPE_E3")],
+    ));
+    want.rules.push(rule(
+        "ventes synced",
+        vec![
+            when(Attribute::Department, text("ventes")),
+            when(
+                Attribute::OnPremisesSyncEnabled,
+                Condition::Is(ConditionValue::Bool(true)),
+            ),
+        ],
+        vec![lic("POWER_BI_PRO")],
+    ));
+    want.rules.push(rule(
+        "synced",
+        vec![when(
+            Attribute::OnPremisesSyncEnabled,
+            Condition::Is(ConditionValue::Bool(true)),
+        )],
+        vec![lic("SPE_E5")],
+    ));
     let mut not_interns = rule(
         "not interns",
         vec![when(Attribute::JobTitle, Condition::Exists(false))],
@@ -1033,6 +1059,11 @@ fn indexed_evaluation_matches_testing_every_rule_on_every_user() {
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     let rules = rules.expect("compiled");
     let evaluation = rules.evaluate(&live, &std::collections::HashSet::new());
+    assert_eq!(
+        evaluation.indexed,
+        [Attribute::Department, Attribute::OnPremisesSyncEnabled],
+        "the case exercises both kinds of index"
+    );
     let mut brute_matched = 0;
     for (i, &position) in evaluation.governed.iter().enumerate() {
         let facts = rules.facts(&live, position);
