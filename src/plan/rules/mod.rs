@@ -304,7 +304,8 @@ pub(crate) struct Evaluation {
     set_of: Vec<u32>,
     /// Every distinct set of matching rules, with what it gives (merged once per set).
     sets: Vec<Arc<Given>>,
-    /// The attributes an index was built for, sorted.
+    /// The attributes an index was built for, sorted (tests check the index is used).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) indexed: Vec<crate::config::Attribute>,
 }
 
