@@ -17,7 +17,7 @@ use serde_json::json;
 use url::Url;
 
 use super::decide::Posted;
-use super::http::{AZURE_API_VERSION, GitopsError, Http, Need, Platform, Request};
+use super::http::{AZURE_API_VERSION, GitopsError, Http, Need, Platform, Request, api_base};
 
 /// `CommentThreadStatus.active`.
 const ACTIVE: u8 = 1;
@@ -78,14 +78,7 @@ impl AzureDevOps {
         repository: &str,
         pull_request: u64,
     ) -> Result<Self, GitopsError> {
-        let collection = Url::parse(collection_uri)
-            .ok()
-            .filter(|u| !u.cannot_be_a_base() && matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| GitopsError::BadUrl {
-                what: "SYSTEM_COLLECTIONURI",
-                value: collection_uri.to_owned(),
-                source: url::ParseError::RelativeUrlWithCannotBeABaseBase,
-            })?;
+        let collection = api_base("SYSTEM_COLLECTIONURI", collection_uri)?;
         Ok(AzureDevOps {
             collection,
             project: project.to_owned(),

@@ -20,7 +20,7 @@ use serde_json::json;
 use url::Url;
 
 use super::decide::{Issue, LABEL_DRIFT, Posted};
-use super::http::{GitopsError, Http, Need, Platform, Request, next_link, same_origin};
+use super::http::{GitopsError, Http, Need, Platform, Request, api_base, next_link, same_origin};
 
 /// Most pages read of one list (100 items each).
 const MAX_PAGES: usize = 500;
@@ -62,18 +62,7 @@ struct IssueItem {
 impl GitHub {
     /// The repository `owner/name` on the API at `api_url` (`GITHUB_API_URL`).
     pub fn new(api_url: &str, repository: &str) -> Result<Self, GitopsError> {
-        let api = Url::parse(api_url).map_err(|source| GitopsError::BadUrl {
-            what: "GITHUB_API_URL",
-            value: api_url.to_owned(),
-            source,
-        })?;
-        if api.cannot_be_a_base() || !matches!(api.scheme(), "http" | "https") {
-            return Err(GitopsError::BadUrl {
-                what: "GITHUB_API_URL",
-                value: api_url.to_owned(),
-                source: url::ParseError::RelativeUrlWithCannotBeABaseBase,
-            });
-        }
+        let api = api_base("GITHUB_API_URL", api_url)?;
         let (owner, name) = repository
             .split_once('/')
             .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
@@ -352,6 +341,7 @@ mod tests {
             ("https://api.github.com", "a/b/c"),
             ("https://api.github.com", "/b"),
             ("mailto:x@y", "o/r"),
+            ("http://api.example", "o/r"),
             ("not a url", "o/r"),
         ] {
             assert!(GitHub::new(api, repo).is_err(), "{api} {repo}");

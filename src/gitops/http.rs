@@ -205,6 +205,14 @@ pub enum GitopsError {
         /// How to set it.
         hint: &'static str,
     },
+    /// Plain http to a host other than loopback: the token would cross the network in clear.
+    #[error("{what} `{value}` uses plain http on a non-loopback host; use https")]
+    PlainHttp {
+        /// Which setting.
+        what: &'static str,
+        /// Its value.
+        value: String,
+    },
     /// A base URL or id that does not make a URL.
     #[error("invalid {what} `{value}`")]
     BadUrl {
@@ -553,6 +561,29 @@ pub fn next_link(link: &str) -> Option<String> {
     })
 }
 
+/// `value` as the base URL of an API: `https`, or `http` on a loopback host (a local
+/// stand-in); refuses anything else, as the token is sent to it.
+pub fn api_base(what: &'static str, value: &str) -> Result<Url, GitopsError> {
+    let url = Url::parse(value).map_err(|source| GitopsError::BadUrl {
+        what,
+        value: value.to_owned(),
+        source,
+    })?;
+    match url.scheme() {
+        _ if url.cannot_be_a_base() => Err(GitopsError::BadUrl {
+            what,
+            value: value.to_owned(),
+            source: url::ParseError::RelativeUrlWithCannotBeABaseBase,
+        }),
+        "https" => Ok(url),
+        "http" if crate::graph::cloud::is_loopback_host(&url) => Ok(url),
+        _ => Err(GitopsError::PlainHttp {
+            what,
+            value: value.to_owned(),
+        }),
+    }
+}
+
 /// True when `link` has the scheme, host and port of `base`.
 pub fn same_origin(link: &Url, base: &Url) -> bool {
     link.scheme() == base.scheme()
@@ -573,6 +604,16 @@ mod tests {
         );
         assert_eq!(next_link(r#"<https://x/?page=1>; rel="first""#), None);
         assert_eq!(next_link(""), None);
+    }
+
+    #[test]
+    fn the_token_goes_only_to_https_or_a_loopback_stand_in() {
+        assert!(api_base("X", "https://api.github.com").is_ok());
+        assert!(api_base("X", "http://127.0.0.1:8080").is_ok());
+        assert!(api_base("X", "http://localhost:8080/").is_ok());
+        for bad in ["http://api.example", "ftp://x", "mailto:a@b", "nope"] {
+            assert!(api_base("X", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
