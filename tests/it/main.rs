@@ -26,6 +26,7 @@ mod graph_client;
 mod live_graph;
 mod live_plan;
 mod load_robustness;
+mod plan_budget;
 mod platforms;
 mod readme;
 mod render;
