@@ -61,6 +61,9 @@ pub(crate) struct CommentArgs {
     /// Post a comment even when there are no changes and none was posted before.
     #[arg(long)]
     pub always_comment: bool,
+    /// Post nothing: only write the job or build summary.
+    #[arg(long)]
+    pub no_comment: bool,
     /// Leave the pull request's labels alone.
     #[arg(long)]
     pub no_labels: bool,
@@ -278,6 +281,9 @@ async fn on_github(
             ));
         }
     }
+    if args.no_comment {
+        return Ok(exit::SUCCESS);
+    }
     let pointer = full_plan_pointer(
         gh.run_url.as_deref(),
         "job summary",
@@ -411,6 +417,9 @@ async fn on_azure(
                 None => bail!("cannot attach {}: a line break in the path", path.display()),
             }
         }
+    }
+    if args.no_comment {
+        return Ok(exit::SUCCESS);
     }
     let Some(number) = args.pull_request.or(az.pull_request_id) else {
         say(&format!(

@@ -6,12 +6,14 @@
 //! that stops early (`broken_pipe`), and the README's console examples
 //! (`readme`). The library: renderings (`render`), the loader on hostile input
 //! (`load_robustness`), the Graph client against the emulator (`live_graph`) and against
-//! a scripted double (`graph_client`). `licensectl comment` against local stand-ins of
+//! a scripted double (`graph_client`). The GitHub Action's shell steps (`action`).
+//! `licensectl comment` against local stand-ins of
 //! GitHub's REST API and Azure DevOps' pull-request threads (`comment_github`,
 //! `comment_azure`; the stand-ins and the reports they post are in `platforms`). `util` holds the one `licensectl` command and the
 //! emulator helpers, `support` the scripted Graph double, `churn` the generated tenant
 //! and config shared with the apply benchmark. Fixtures stay in `tests/fixtures/`.
 
+mod action;
 mod apply_emulator;
 mod apply_faults;
 mod broken_pipe;
