@@ -3,6 +3,9 @@
 //! close the drift issue. Pure: lists in, a decision out; the HTTP requests are built and
 //! sent elsewhere.
 
+// Pure: no clock, environment, filesystem, network or process (clippy.toml).
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use super::marker::{self, State, Target};
 
 /// Label of a pull request whose plan (of any target) has changes.

@@ -10,6 +10,9 @@
 //! `BUILD_REPOSITORY_ID`, `SYSTEM_PULLREQUEST_PULLREQUESTID`, `SYSTEM_ACCESSTOKEN`
 //! (<https://learn.microsoft.com/en-us/azure/devops/pipelines/build/variables>).
 
+// Pure: no clock, environment, filesystem, network or process (clippy.toml).
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use serde::Deserialize;
 
 use super::http::Token;

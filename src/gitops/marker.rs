@@ -13,6 +13,9 @@
 //! comment on the pull request. Only a marker on the first line counts: a report that
 //! quotes a marker further down cannot pose as another target's comment. Pure.
 
+// Pure: no clock, environment, filesystem, network or process (clippy.toml).
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::fmt;
 
 const PREFIX: &str = "<!-- licensectl:v1 ";

@@ -9,6 +9,9 @@
 //! removals is refused). The report is only ever rendered; it names no command, file or
 //! URL that anything acts on. Pure: text in, data out.
 
+// Pure: no clock, environment, filesystem, network or process (clippy.toml).
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use serde::Deserialize;
 use serde_json::Value;
 
