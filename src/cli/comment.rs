@@ -125,7 +125,13 @@ pub(crate) fn run(args: &CommentArgs) -> anyhow::Result<u8> {
                     "no CI platform detected (GITHUB_ACTIONS=true or TF_BUILD=True); pass --dry-run to print the comment"
                 );
             }
-            let body = comment_body(args, &report, &target, state, "the `plan.json` artifact");
+            let body = comment_body(
+                args,
+                &report,
+                &target,
+                state,
+                &artifact_pointer(&report, None),
+            );
             print(&format!(
                 "# no CI platform detected: the comment would read\n{body}"
             ))?;
@@ -175,16 +181,22 @@ fn link_url(url: &str) -> Option<&str> {
     ok.then_some(url)
 }
 
-/// "the [`plan.json` artifact](URL)".
-fn artifact_pointer(artifact_url: Option<&str>) -> String {
+/// "the [`plan.json` artifact](URL)" (`report.json` for a drift report, which saves no
+/// plan).
+fn artifact_pointer(report: &Report, artifact_url: Option<&str>) -> String {
+    let file = match report.kind {
+        ReportKind::Plan => "plan.json",
+        ReportKind::Drift => "report.json",
+    };
     match artifact_url.and_then(link_url) {
-        Some(url) => format!("the [`plan.json` artifact]({url})"),
-        None => "the `plan.json` artifact".to_owned(),
+        Some(url) => format!("the [`{file}` artifact]({url})"),
+        None => format!("the `{file}` artifact"),
     }
 }
 
 /// "the [job summary](RUN) and the [`plan.json` artifact](URL)".
 fn full_plan_pointer(
+    report: &Report,
     summary_url: Option<&str>,
     summary: &str,
     artifact_url: Option<&str>,
@@ -193,7 +205,7 @@ fn full_plan_pointer(
         Some(url) => format!("the [{summary}]({url})"),
         None => format!("the {summary}"),
     };
-    format!("{summary} and {}", artifact_pointer(artifact_url))
+    format!("{summary} and {}", artifact_pointer(report, artifact_url))
 }
 
 /// The marker, the report within the comment budget, and a footer.
@@ -266,7 +278,7 @@ async fn on_github(
         let text = summary_text(
             args,
             report,
-            &artifact_pointer(args.artifact_url.as_deref()),
+            &artifact_pointer(report, args.artifact_url.as_deref()),
         );
         if args.dry_run {
             say(&format!(
@@ -285,6 +297,7 @@ async fn on_github(
         return Ok(exit::SUCCESS);
     }
     let pointer = full_plan_pointer(
+        report,
         gh.run_url.as_deref(),
         "job summary",
         args.artifact_url.as_deref(),
@@ -395,7 +408,7 @@ async fn on_azure(
         let text = summary_text(
             args,
             report,
-            &artifact_pointer(args.artifact_url.as_deref()),
+            &artifact_pointer(report, args.artifact_url.as_deref()),
         );
         let dir = az
             .temp_dir
@@ -428,6 +441,7 @@ async fn on_azure(
         return Ok(exit::SUCCESS);
     };
     let pointer = full_plan_pointer(
+        report,
         az.build_url.as_deref(),
         "build summary",
         args.artifact_url.as_deref(),
