@@ -335,23 +335,10 @@ async fn on_github(
                 None => "The drift is gone: the tenant matches the configuration again. Closing."
                     .to_owned(),
             };
-            match flow::sync_drift_issue(
-                &repo,
-                &http,
-                target,
-                state.changes,
-                &body,
-                &closing,
-                author,
-            )
-            .await
-            {
-                Ok(outcome) => {
-                    say(&format!("{target}: {outcome}"));
-                    Ok(())
-                }
-                Err(e) => Err(e.into()),
-            }
+            flow::sync_drift_issue(&repo, &http, target, state.changes, &body, &closing, author)
+                .await
+                .map(|outcome| say(&format!("{target}: {outcome}")))
+                .map_err(anyhow::Error::from)
         }
         None => {
             say(&format!(
