@@ -10,12 +10,6 @@ use crate::plan::Plan;
 use super::Mode;
 use super::view::{ChangeView, FindingView, Headline, Mark, View, view};
 
-// Within a size budget (PR comments, job summaries); a child module, so that it lays out
-// the same sections as `render`.
-#[path = "budget.rs"]
-mod budget;
-pub use budget::{Budget, COMMENT_BUDGET, SUMMARY_BUDGET, render_within};
-
 /// Escapes text for a table cell or inline use.
 fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -280,3 +274,9 @@ fn problems(out: &mut String, v: &View<'_>) {
         );
     }
 }
+
+// Within a size budget (PR comments, job summaries); a child module, so that it lays out
+// the same sections as `render`.
+#[path = "budget.rs"]
+mod budget;
+pub use budget::{Budget, COMMENT_BUDGET, SUMMARY_BUDGET, render_within};
