@@ -172,6 +172,18 @@ diagnostic_codes! {
         "the plan needs more seats of a SKU than are free";
     SkuExpiring = "sku-expiring", Warning, [Plan], "docs/plan.md",
         "the plan adds seats of a subscription in its grace period";
+    SeatsInGrace = "seats-in-grace", Warning, [Plan], "docs/plan.md",
+        "the plan relies on seats in their grace period, which Graph may refuse";
+    GraceUnitsLapse = "grace-units-lapse", Warning, [Plan], "docs/plan.md",
+        "a SKU the plan touches has units in their grace period, which lapse unless renewed";
+    InvalidSeatCounts = "invalid-seat-counts", Error, [Plan], "docs/plan.md",
+        "a SKU the plan touches reports impossible (negative) seat counts";
+    DependencyUnmet = "dependency-unmet", Error, [Plan], "docs/plan.md",
+        "a user would keep a service plan without the plan it depends on";
+    GroupDependencyUnmet = "group-dependency-unmet", Error, [Plan], "docs/plan.md",
+        "a group would assign a service plan without its prerequisite in the same group";
+    UnknownSkuStatus = "unknown-sku-status", Warning, [Plan], "docs/plan.md",
+        "a SKU the plan touches has a capabilityStatus this licensectl does not know";
 
     // Exporting a tenant: docs/export.md, "What is left out, and why".
     ExportSkippedUser = "export-skipped-user", Warning, [Export], "docs/export.md",

@@ -14,6 +14,7 @@ use codespan_reporting::term::{self, termcolor};
 use serde::Serialize;
 
 use super::{Diagnostic, Location, Severity, SourceFiles, counts};
+use crate::render::escape::terminal;
 
 /// Version of the JSON document [`json`] produces; bumped on incompatible changes.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -70,7 +71,9 @@ fn to_codespan(
     };
     let mut cs = CsDiagnostic::new(severity)
         .with_code(diagnostic.code.as_str())
-        .with_message(&diagnostic.message);
+        // Messages and help name tenant objects (plan diagnostics): no control character
+        // from a name may reach the terminal raw.
+        .with_message(terminal(&diagnostic.message));
     let mut labels = Vec::new();
     let mut notes = Vec::new();
     if let Some(location) = &diagnostic.location {
@@ -86,7 +89,7 @@ fn to_codespan(
         }
     }
     if let Some(help) = &diagnostic.help {
-        notes.push(format!("help: {help}"));
+        notes.push(format!("help: {}", terminal(help)));
     }
     cs = cs.with_labels(labels).with_notes(notes);
     cs
@@ -307,6 +310,24 @@ mod tests {
             },
         ];
         (diagnostics, sources)
+    }
+
+    #[test]
+    fn human_output_escapes_control_characters_from_tenant_names() {
+        let diagnostic = Diagnostic::new(
+            DiagnosticCode::DependencyUnmet,
+            "user evil\u{1b}]0;pwned\u{7}@contoso.com would keep X",
+        )
+        .help("turn \u{202e}X off");
+        let text = human(&[diagnostic], &SourceFiles::new(), false);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{text}"
+        );
+        assert!(
+            text.contains("evil\\u{1b}]0;pwned\\u{7}@contoso.com"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub struct Report {
     /// Plan or drift.
     pub kind: ReportKind,
     /// The plan it holds (from a saved plan: its changes, with counts recomputed, and no
-    /// seats, findings or problems, which a saved plan does not record).
+    /// seats, findings, notes or problems, which a saved plan does not record).
     pub plan: Plan,
     /// True when read from a saved plan.
     pub from_saved_plan: bool,
@@ -304,6 +304,7 @@ fn check_counts(plan: &Plan, has_drift: bool) -> Result<(), ReportError> {
             expected.principals_changed,
         ),
         ("summary.findings", s.findings, plan.findings.len() as u64),
+        ("summary.notes", s.notes, plan.notes.len() as u64),
         ("summary.errors", s.errors, expected.errors),
         ("summary.warnings", s.warnings, expected.warnings),
     ];
@@ -349,6 +350,7 @@ fn summary_of(plan: &Plan) -> Summary {
     let mut s = Summary {
         principals_changed: plan.changes.len() as u64,
         findings: plan.findings.len() as u64,
+        notes: plan.notes.len() as u64,
         ..Summary::default()
     };
     for change in &plan.changes {
@@ -365,7 +367,8 @@ fn summary_of(plan: &Plan) -> Summary {
     s
 }
 
-/// A saved plan as a plan: its changes, counted; nothing else is recorded in it.
+/// A saved plan as a plan: its changes, counted; nothing else (seats, findings, notes,
+/// problems) is recorded in it.
 fn plan_of_saved(saved: SavedPlan) -> Plan {
     let changes: Vec<_> = saved.changes.into_iter().map(|c| c.change).collect();
     let mut plan = Plan {
@@ -377,6 +380,7 @@ fn plan_of_saved(saved: SavedPlan) -> Plan {
         changes,
         seats: Vec::new(),
         findings: Vec::new(),
+        notes: Vec::new(),
         safety: SafetyReport {
             removals: 0,
             max_removals: None,

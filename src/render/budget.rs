@@ -6,9 +6,9 @@
 //! the error alert), the count table, the seat table, every error, and a table row for every
 //! principal that loses a license entirely (destructive) always appear; then, while the
 //! budget lasts, the details of the destructive principals, then the other principals (row
-//! and details together, in plan order), then findings, then warnings. What is cut is cut at
-//! principal (or row) boundaries and named: "…and N more principals (N adds, N changes, N
-//! removals) — the full plan is in …".
+//! and details together, in plan order), then findings, then notes, then warnings. What is
+//! cut is cut at principal (or row) boundaries and named: "…and N more principals (N adds,
+//! N changes, N removals) — the full plan is in …".
 //!
 //! When even the guaranteed part does not fit (thousands of destructive principals in a
 //! comment), the destructive principals are counted per SKU and listed by name only, as many
@@ -27,7 +27,7 @@ use crate::plan::Plan;
 
 use super::super::Mode;
 use super::super::view::{ChangeView, View, view};
-use super::{change_row, code, diff_block, findings, headline, problems, seats};
+use super::{change_row, code, diff_block, findings, headline, notes, problems, seats};
 
 /// Default budget of a pull-request comment or issue body: GitHub refuses bodies over
 /// 65,536 characters (<https://docs.github.com/en/rest/issues/comments#create-an-issue-comment>
@@ -140,14 +140,23 @@ fn cut(plan: &Plan, mode: Mode, budget: &Budget<'_>) -> String {
 
     let mut out = head;
     out.push_str(&changes);
+    let reserve = 2 * (120 + budget.full_plan.len());
     let left = budget
         .limit
-        .saturating_sub(out.len() + guaranteed_problems + 2 * (120 + budget.full_plan.len()));
+        .saturating_sub(out.len() + guaranteed_problems + reserve);
     let mut finding_text = String::new();
     findings(&mut finding_text, &v);
     if !finding_text.is_empty() {
         let section = fit_lines(&finding_text, 0, left, "findings", budget.full_plan);
         out.push_str(&section);
+    }
+    let left = budget
+        .limit
+        .saturating_sub(out.len() + guaranteed_problems + reserve);
+    let mut note_text = String::new();
+    notes(&mut note_text, &v);
+    if !note_text.is_empty() {
+        out.push_str(&fit_framed(&note_text, left, "notes", budget.full_plan));
     }
     if !problem_text.is_empty() {
         let left = budget.limit.saturating_sub(out.len());
@@ -329,6 +338,28 @@ fn destructive_compact(v: &View<'_>, destructive: &[bool], room: usize, full_pla
     out
 }
 
+/// A section framed by HTML (`<details>` … `</details>`: its first three and last two
+/// lines) with one item per line between: as many items as fit in `room`, the frame kept
+/// whole (or nothing when not even the frame and one note fit).
+fn fit_framed(text: &str, room: usize, what: &str, full_plan: &str) -> String {
+    if text.len() <= room {
+        return text.to_owned();
+    }
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    if lines.len() < 5 {
+        return String::new();
+    }
+    let (head, rest) = lines.split_at(3);
+    let (items, tail) = rest.split_at(rest.len() - 2);
+    let frame: usize = head.iter().chain(tail).map(|l| l.len()).sum();
+    let inner: String = items.concat();
+    let kept = fit_lines(&inner, 0, room.saturating_sub(frame), what, full_plan);
+    if kept.is_empty() || frame + kept.len() > room {
+        return String::new();
+    }
+    format!("{}{kept}{}", head.concat(), tail.concat())
+}
+
 /// The first lines of `text` that fit in `room` bytes, followed by "…and N more WHAT — the
 /// full plan is in …" when lines were dropped ("lines" instead of WHAT when one of the
 /// first `keep` lines, the guaranteed ones, had to go). Cut at a character boundary when
@@ -372,7 +403,8 @@ mod tests {
     use super::*;
     use crate::ids::{SkuId, TenantId, UserId};
     use crate::plan::{
-        Change, LicenseAdd, LicenseRemove, Principal, SafetyReport, SkuName, Summary,
+        Change, LicenseAdd, LicenseRemove, Note, NoteKind, Principal, SafetyReport, SkuName,
+        Summary,
     };
 
     fn sku(part: &str) -> SkuName {
@@ -428,6 +460,7 @@ mod tests {
             changes,
             seats: Vec::new(),
             findings: Vec::new(),
+            notes: Vec::new(),
             safety: SafetyReport {
                 removals: 0,
                 max_removals: None,
@@ -522,6 +555,36 @@ mod tests {
             let out = within(&p, limit);
             assert!(out.len() <= limit, "{limit}: {}", out.len());
         }
+    }
+
+    #[test]
+    fn notes_are_cut_inside_their_collapsed_block() {
+        let mut p = plan((0..50).map(|n| change(n, false)).collect());
+        p.notes = (0..2_000)
+            .map(|n| Note {
+                kind: NoteKind::KeptThroughGroup,
+                principal: change(n, false).principal,
+                sku: sku("SPE_E3"),
+                group: None,
+                plans: Vec::new(),
+                message: format!("user{n:05}@contoso.com keeps SPE_E3 through a group"),
+            })
+            .collect();
+        p.summary.notes = 2_000;
+        let out = within(&p, 40_000);
+        assert!(out.len() <= 40_000, "{}", out.len());
+        assert_eq!(
+            out.matches("<details>").count(),
+            out.matches("</details>").count(),
+            "every details block is closed"
+        );
+        let shown = out.matches(" keeps SPE\\_E3 through a group").count();
+        assert!(shown > 100 && shown < 2_000, "{shown}");
+        assert!(out.contains(&format!(
+            "…and {} more notes — the full plan is in the job summary.",
+            2_000 - shown
+        )));
+        assert!(out.contains("Notes (2000)"));
     }
 
     #[test]
