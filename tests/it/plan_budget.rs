@@ -1,6 +1,6 @@
 //! The Markdown budget on a real large plan: the churn tenant with 12,437 changed users
-//! (3.56 MB of Markdown uncut; the issue measured 3.8 MB) rendered into a comment (65,000) and a job summary
-//! (1,000,000), with the guaranteed content checked in each.
+//! (3.56 MB of Markdown uncut; the issue measured 3.8 MB) rendered into a comment (65,000)
+//! and a job summary (1,000,000), with the guaranteed content checked in each.
 
 use licensectl::diagnostic::{Diagnostic, DiagnosticCode};
 use licensectl::plan::{PlanOptions, plan};
