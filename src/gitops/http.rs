@@ -384,6 +384,13 @@ impl Http {
         if self.token.is_none() {
             return Err(self.no_token());
         }
+        let transport = |source| GitopsError::Transport {
+            what: request.what.clone(),
+            platform: self.platform.name(),
+            method: request.method.clone(),
+            url: request.url.to_string(),
+            source,
+        };
         let mut attempt = 1;
         loop {
             tracing::debug!(method = %request.method, url = %request.url, attempt, "request");
@@ -394,16 +401,7 @@ impl Http {
             if let Some(body) = &request.body {
                 builder = builder.json(body);
             }
-            let answer = builder
-                .send()
-                .await
-                .map_err(|source| GitopsError::Transport {
-                    what: request.what.clone(),
-                    platform: self.platform.name(),
-                    method: request.method.clone(),
-                    url: request.url.to_string(),
-                    source,
-                })?;
+            let answer = builder.send().await.map_err(transport)?;
             let status = answer.status().as_u16();
             let headers = answer.headers().clone();
             let retry = matches!(status, 429 | 502 | 503 | 504)
@@ -421,16 +419,7 @@ impl Http {
                 attempt += 1;
                 continue;
             }
-            let body = answer
-                .text()
-                .await
-                .map_err(|source| GitopsError::Transport {
-                    what: request.what.clone(),
-                    platform: self.platform.name(),
-                    method: request.method.clone(),
-                    url: request.url.to_string(),
-                    source,
-                })?;
+            let body = answer.text().await.map_err(transport)?;
             tracing::debug!(status, bytes = body.len(), "answer");
             // Azure DevOps answers a request it does not authenticate with 203 and a
             // sign-in page.
