@@ -309,7 +309,7 @@ pub struct Note {
 }
 
 /// One safety threshold the plan exceeds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum SafetyViolation {
     /// More removals than `safety.max_removals`.
@@ -361,7 +361,7 @@ impl SafetyViolation {
 }
 
 /// The safety check's numbers and verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SafetyReport {
     /// Licenses the plan removes from users: direct removals plus, for each group that
     /// loses a SKU, its direct members.
@@ -385,7 +385,7 @@ pub struct SafetyReport {
 }
 
 /// Counts for the summary line and table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Licenses added.
     pub add: u64,
@@ -416,7 +416,7 @@ pub struct Summary {
 }
 
 /// The result of planning: plain data, sorted, versioned.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// [`PLAN_FORMAT_VERSION`].
     pub format_version: u32,
