@@ -14,7 +14,7 @@ use super::query::{
 use super::replica::View;
 use super::state::Tenant;
 
-/// Properties returned when there is no `$select` (https://learn.microsoft.com/en-us/graph/api/user-list).
+/// Properties returned when there is no `$select` (<https://learn.microsoft.com/en-us/graph/api/user-list>).
 pub(crate) const DEFAULT_PROPERTIES: &[&str] = &[
     "businessPhones",
     "displayName",
@@ -51,7 +51,7 @@ pub(crate) const EXTRA_PROPERTIES: &[&str] = &[
 ];
 
 /// The page size cap when `signInActivity` is selected ("the maximum page size is 500",
-/// https://learn.microsoft.com/en-us/graph/api/user-list; older text said 120): larger
+/// <https://learn.microsoft.com/en-us/graph/api/user-list>; older text said 120): larger
 /// `$top` values are capped silently, never refused.
 pub(crate) const SIGN_IN_ACTIVITY_PAGE: usize = 500;
 
@@ -253,7 +253,7 @@ const fn filterable(name: &'static str, kind: Kind, advanced_only: bool) -> Filt
 /// table); the directory attributes of the second group are accepted only as advanced
 /// queries (`ConsistencyLevel: eventual` and `$count=true`) — the fail-safe reading where
 /// the reference does not say which work without, and what
-/// https://learn.microsoft.com/en-us/graph/aad-advanced-queries lists for several of them.
+/// <https://learn.microsoft.com/en-us/graph/aad-advanced-queries> lists for several of them.
 const FILTERABLE: &[Filterable] = &[
     filterable("id", Kind::Text, false),
     filterable("userPrincipalName", Kind::Text, false),
