@@ -255,9 +255,11 @@ mod tests {
             warning: 0,
             consumed: 10 - free,
             free,
+            free_with_grace: free,
             needed,
             freed,
             consumed_after: 10 - free + needed - freed,
+            grace_needed: 0,
             oversubscribed: needed > free + freed,
         }
     }

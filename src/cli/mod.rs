@@ -5,6 +5,7 @@
 //! library; no licensing logic lives here.
 
 pub(crate) mod apply;
+pub(crate) mod comment;
 pub(crate) mod connection;
 #[cfg(feature = "emulator")]
 pub(crate) mod emulator;
@@ -53,6 +54,9 @@ pub(crate) enum Command {
     Apply(apply::ApplyArgs),
     /// Write the tenant's license state as a config directory (or diff it against one).
     Export(export::ExportArgs),
+    /// Post a plan or drift report to the pull request (GitHub, Azure DevOps), the drift
+    /// issue and the job summary.
+    Comment(comment::CommentArgs),
 }
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
@@ -81,6 +85,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Drift(args) => plan::run_drift(args),
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => export::run(args),
+        Command::Comment(args) => comment::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

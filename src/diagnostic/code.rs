@@ -14,7 +14,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Severity;
 
@@ -176,6 +176,18 @@ diagnostic_codes! {
         "the plan needs more seats of a SKU than are free";
     SkuExpiring = "sku-expiring", Warning, [Plan], "docs/plan.md",
         "the plan adds seats of a subscription in its grace period";
+    SeatsInGrace = "seats-in-grace", Warning, [Plan], "docs/plan.md",
+        "the plan relies on seats in their grace period, which Graph may refuse";
+    GraceUnitsLapse = "grace-units-lapse", Warning, [Plan], "docs/plan.md",
+        "a SKU the plan touches has units in their grace period, which lapse unless renewed";
+    InvalidSeatCounts = "invalid-seat-counts", Error, [Plan], "docs/plan.md",
+        "a SKU the plan touches reports impossible (negative) seat counts";
+    DependencyUnmet = "dependency-unmet", Error, [Plan], "docs/plan.md",
+        "a user would keep a service plan without the plan it depends on";
+    GroupDependencyUnmet = "group-dependency-unmet", Error, [Plan], "docs/plan.md",
+        "a group would assign a service plan without its prerequisite in the same group";
+    UnknownSkuStatus = "unknown-sku-status", Warning, [Plan], "docs/plan.md",
+        "a SKU the plan touches has a capabilityStatus this licensectl does not know";
 
     // Exporting a tenant: docs/export.md, "What is left out, and why".
     ExportSkippedUser = "export-skipped-user", Warning, [Export], "docs/export.md",
@@ -211,6 +223,18 @@ impl fmt::Display for DiagnosticCode {
 impl Serialize for DiagnosticCode {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Reads the kebab-case string back (plan JSON read by `licensectl comment`).
+impl<'de> Deserialize<'de> for DiagnosticCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        DiagnosticCode::ALL
+            .iter()
+            .copied()
+            .find(|code| code.as_str() == text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown diagnostic code `{text}`")))
     }
 }
 

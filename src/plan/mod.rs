@@ -1,7 +1,9 @@
 //! Planning: desired state + live tenant → a [`Plan`] of license changes.
 //!
 //! [`resolve`] turns config names into tenant GUIDs, [`planner`] computes the changes
-//! (pure: no I/O, clock or environment), [`seats`] does the seat arithmetic, [`safety`]
+//! (pure: no I/O, clock or environment), [`effect`] derives the tenant the changes leave,
+//! [`dependencies`] checks service plan dependencies on it, [`observe`] reports stacked
+//! plans and licenses kept through groups, [`seats`] does the seat arithmetic, [`safety`]
 //! applies the blast-radius limits, and [`saved`] writes and checks plan files for a later
 //! apply. Rendering lives in `crate::render`; this module returns data only.
 
@@ -12,7 +14,10 @@
 #[path = "../purity_probe.rs"]
 mod purity_probe;
 
+pub(crate) mod dependencies;
+pub(crate) mod effect;
 pub(crate) mod model;
+pub(crate) mod observe;
 pub(crate) mod planner;
 pub(crate) mod resolve;
 pub(crate) mod safety;

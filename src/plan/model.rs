@@ -198,28 +198,37 @@ impl Change {
     }
 }
 
-/// Seat arithmetic for one SKU the plan touches.
+/// Seat arithmetic for one SKU the plan touches (see `docs/plan.md`, *Seats*).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeatRow {
     /// The product.
     pub sku: SkuName,
     /// The subscription's `capabilityStatus`.
     pub capability_status: CapabilityStatus,
-    /// `prepaidUnits.enabled`.
+    /// `prepaidUnits.enabled`: units of active subscriptions.
     pub enabled: i64,
-    /// `prepaidUnits.warning`.
+    /// `prepaidUnits.warning`: units of expired subscriptions in their grace period
+    /// (a bucket of their own, not part of `enabled`).
     pub warning: i64,
     /// `consumedUnits`.
     pub consumed: i64,
-    /// Free before the plan: `enabled − warning − consumed` (may be negative).
+    /// Free on active subscriptions before the plan: `enabled − consumed` (negative when
+    /// expired units keep their assignments).
     pub free: i64,
+    /// Free counting the grace period's units too: `enabled + warning − consumed`, the
+    /// most Graph may accept.
+    pub free_with_grace: i64,
     /// Users who newly hold the SKU after the plan (from any source, one seat each).
     pub needed: i64,
     /// Users who no longer hold the SKU after the plan.
     pub freed: i64,
     /// Seats in use after the plan: `consumed + needed − freed`.
     pub consumed_after: i64,
-    /// True when `needed > free + freed` (and `needed > 0`).
+    /// Seats the plan takes from units in their grace period: what it needs beyond
+    /// `free + freed` (0 when the active subscriptions suffice).
+    pub grace_needed: i64,
+    /// True when the plan needs more than `free_with_grace + freed` (and `needed > 0`),
+    /// or the SKU's counts are impossible: the plan is refused.
     pub oversubscribed: bool,
 }
 
@@ -237,6 +246,12 @@ pub enum FindingKind {
     InheritedOverrides,
     /// A license assignment is in `Error` or `ActiveWithError`.
     AssignmentError,
+    /// A user holds the same service (an Exchange Online mailbox plan) from two or more
+    /// licenses: allowed, but each license uses a seat.
+    StackedPlans,
+    /// A license assignment has a `state` or `error` value this licensectl does not know
+    /// (reported with Graph's raw text).
+    UnknownState,
 }
 
 /// Drift beyond the assignments themselves, with a plain-language fix.
@@ -262,8 +277,39 @@ pub struct Finding {
     pub managed: bool,
 }
 
+/// What kind of observation a [`Note`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoteKind {
+    /// A declared user keeps a license through a group although the user's `licenses`
+    /// list does not mention it (`licenses` governs direct licenses only).
+    KeptThroughGroup,
+    /// The tenant switched off more plans of a license than the config asks for: plans
+    /// whose prerequisite the config switches off in that license. Counted as in sync, so
+    /// the plan does not re-send the same request forever.
+    GraphDisabledDependents,
+}
+
+/// Something worth knowing that is neither a change nor drift: a note never makes a plan
+/// fail or a drift report exit 2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// What kind.
+    pub kind: NoteKind,
+    /// Who.
+    pub principal: Principal,
+    /// Which product.
+    pub sku: SkuName,
+    /// The group involved, if any.
+    pub group: Option<Principal>,
+    /// Service plans involved, if any.
+    pub plans: Vec<PlanName>,
+    /// The note, in one sentence.
+    pub message: String,
+}
+
 /// One safety threshold the plan exceeds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum SafetyViolation {
     /// More removals than `safety.max_removals`.
@@ -291,18 +337,31 @@ pub enum SafetyViolation {
         /// What it would lose.
         skus: Vec<SkuName>,
     },
+    /// A protected user would lose an inherited license because a group they are a
+    /// direct member of loses it (and no other source keeps it).
+    ProtectedMember {
+        /// The protected user.
+        principal: Principal,
+        /// The group that loses the licenses.
+        group: Principal,
+        /// What the user would lose.
+        skus: Vec<SkuName>,
+    },
 }
 
 impl SafetyViolation {
     /// True when `--allow-unsafe` overrides this violation (protected principals need a
     /// config change instead).
     pub fn overridable(&self) -> bool {
-        !matches!(self, SafetyViolation::Protected { .. })
+        !matches!(
+            self,
+            SafetyViolation::Protected { .. } | SafetyViolation::ProtectedMember { .. }
+        )
     }
 }
 
 /// The safety check's numbers and verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SafetyReport {
     /// Licenses the plan removes from users: direct removals plus, for each group that
     /// loses a SKU, its direct members.
@@ -326,7 +385,7 @@ pub struct SafetyReport {
 }
 
 /// Counts for the summary line and table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Licenses added.
     pub add: u64,
@@ -348,6 +407,8 @@ pub struct Summary {
     pub unmanaged_licensed_groups: u64,
     /// Drift findings.
     pub findings: u64,
+    /// Notes.
+    pub notes: u64,
     /// Error diagnostics.
     pub errors: u64,
     /// Warning diagnostics.
@@ -355,7 +416,7 @@ pub struct Summary {
 }
 
 /// The result of planning: plain data, sorted, versioned.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// [`PLAN_FORMAT_VERSION`].
     pub format_version: u32,
@@ -373,6 +434,8 @@ pub struct Plan {
     pub seats: Vec<SeatRow>,
     /// Drift beyond assignments, by kind then principal.
     pub findings: Vec<Finding>,
+    /// Observations that are neither changes nor drift, by kind then principal.
+    pub notes: Vec<Note>,
     /// Safety verdict.
     pub safety: SafetyReport,
     /// Problems (errors make the plan unusable), sorted by location then code.

@@ -12,24 +12,31 @@
 //!   select them) is treated as holding every license directly; inherited licenses are
 //!   never removed or modified, and removals name the groups that still grant the SKU;
 //! - groups: their own `assignedLicenses` are compared the same way;
-//! - principals and SKUs the config does not declare are never touched (and counted).
+//! - principals and SKUs the config does not declare are never touched (and counted);
+//! - once the changes are known, the tenant they leave (`effect`) is checked for broken
+//!   service plan dependencies (`dependencies`), stacked mailbox plans and licenses kept
+//!   through groups (`observe`), protected members (`safety`) and seats (`seats`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::config::DesiredState;
 use crate::diagnostic::{self, Diagnostic, DiagnosticCode};
 use crate::ids::{GroupId, ServicePlanId, SkuId};
 use crate::snapshot::{
-    AssignedLicense, AssignmentError, AssignmentStateKind, Group, TenantSnapshot, User,
+    AssignedLicense, AssignmentError, AssignmentStateKind, CapabilityStatus, Group, TenantSnapshot,
+    User,
 };
 
+use super::dependencies::{self, Declared, Dependencies, graph_adjusted};
+use super::effect::Effect;
 use super::model::{
-    Change, Finding, FindingKind, LicenseAdd, LicenseRemove, LicenseUpdate, PLAN_FORMAT_VERSION,
-    Plan, PlanName, Principal, Summary, UsageLocationStep,
+    Change, Finding, FindingKind, LicenseAdd, LicenseRemove, LicenseUpdate, Note, NoteKind,
+    PLAN_FORMAT_VERSION, Plan, PlanName, Principal, SkuName, Summary, UsageLocationStep,
 };
+use super::observe;
 use super::resolve::{ResolvedLicense, ResolvedUser, TenantIndex, resolve};
 use super::safety::{self, SafetyInput};
-use super::seats::{SeatLedger, Source};
+use super::seats::{SeatLedger, Source, active_free};
 
 /// Planner switches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -101,7 +108,8 @@ fn inherited_licenses(user: &User) -> Vec<Inherited> {
         .collect()
 }
 
-fn group_principal(index: &TenantIndex<'_>, id: GroupId) -> Principal {
+/// A group as a [`Principal`] (its id when the tenant does not list it).
+pub(crate) fn group_principal(index: &TenantIndex<'_>, id: GroupId) -> Principal {
     Principal::Group {
         id,
         name: index
@@ -111,7 +119,8 @@ fn group_principal(index: &TenantIndex<'_>, id: GroupId) -> Principal {
     }
 }
 
-fn user_principal(user: &User) -> Principal {
+/// A user as a [`Principal`].
+pub(crate) fn user_principal(user: &User) -> Principal {
     Principal::User {
         id: user.id,
         name: user.user_principal_name.clone(),
@@ -142,19 +151,38 @@ struct Diff<'w> {
     add: Vec<&'w ResolvedLicense>,
     update: Vec<(&'w ResolvedLicense, Vec<ServicePlanId>)>,
     remove: Vec<SkuId>,
+    /// Licenses in sync although the tenant switched off more plans than wanted (see
+    /// [`graph_adjusted`]), with those extra plans.
+    adjusted: Vec<(SkuId, Vec<ServicePlanId>)>,
 }
 
-fn diff<'w>(held: &[Held], wanted: &'w [ResolvedLicense]) -> Diff<'w> {
-    let mut out = Diff {
-        add: Vec::new(),
-        update: Vec::new(),
-        remove: Vec::new(),
-    };
+impl Diff<'_> {
+    fn none() -> Self {
+        Diff {
+            add: Vec::new(),
+            update: Vec::new(),
+            remove: Vec::new(),
+            adjusted: Vec::new(),
+        }
+    }
+}
+
+/// `adjusted(sku, live, wanted)` returns the extra disabled plans when the tenant's
+/// `disabledPlans` count as in sync with the wanted ones although they differ.
+fn diff<'w>(
+    held: &[Held],
+    wanted: &'w [ResolvedLicense],
+    adjusted: impl Fn(SkuId, &[ServicePlanId], &[ServicePlanId]) -> Option<Vec<ServicePlanId>>,
+) -> Diff<'w> {
+    let mut out = Diff::none();
     for want in wanted {
         match held.iter().find(|h| h.sku == want.sku) {
             None => out.add.push(want),
             Some(h) if h.disabled.as_slice() != &*want.disabled_plans => {
-                out.update.push((want, h.disabled.clone()));
+                match adjusted(want.sku, &h.disabled, &want.disabled_plans) {
+                    Some(extra) => out.adjusted.push((want.sku, extra)),
+                    None => out.update.push((want, h.disabled.clone())),
+                }
             }
             Some(_) => {}
         }
@@ -250,23 +278,55 @@ fn sort_change(change: &mut Change) {
 
 struct Planner<'a, 'i> {
     index: &'i TenantIndex<'a>,
+    deps: &'i Dependencies,
     default_usage_location: Option<&'a str>,
     changes: Vec<Change>,
     findings: Vec<Finding>,
+    notes: Vec<Note>,
     diagnostics: Vec<Diagnostic>,
     ledger: SeatLedger,
 }
 
 impl Planner<'_, '_> {
-    fn plan_group(&mut self, group: &Group, wanted: &[ResolvedLicense]) {
-        let diff = diff(&held(&group.assigned_licenses), wanted);
-        if diff.add.is_empty() && diff.update.is_empty() && diff.remove.is_empty() {
-            return;
+    fn diff<'w>(&self, held: &[Held], wanted: &'w [ResolvedLicense]) -> Diff<'w> {
+        diff(held, wanted, |sku, live, want| {
+            graph_adjusted(self.deps, self.index, sku, live, want)
+        })
+    }
+
+    /// A note per license whose extra disabled plans count as in sync.
+    fn adjusted_notes(&mut self, principal: &Principal, diff: &Diff<'_>) {
+        for (sku, extra) in &diff.adjusted {
+            let plans = plan_names(self.index, *sku, extra);
+            let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+            let sku = self.index.sku_name(*sku);
+            self.notes.push(Note {
+                kind: NoteKind::GraphDisabledDependents,
+                message: format!(
+                    "the tenant keeps {} of {} off for {} {}: the plan it depends on is off in that license, so licensectl counts the license as in sync instead of sending the same request again",
+                    names.join(", "),
+                    sku.part_number,
+                    principal.kind(),
+                    principal.name()
+                ),
+                principal: principal.clone(),
+                sku,
+                group: None,
+                plans,
+            });
         }
+    }
+
+    fn plan_group(&mut self, group: &Group, wanted: &[ResolvedLicense]) {
+        let diff = self.diff(&held(&group.assigned_licenses), wanted);
         let principal = Principal::Group {
             id: group.id,
             name: group.display_name.clone(),
         };
+        self.adjusted_notes(&principal, &diff);
+        if diff.add.is_empty() && diff.update.is_empty() && diff.remove.is_empty() {
+            return;
+        }
         let mut change = build_change(principal, &diff, self.index, &mut self.findings);
         for add in &diff.add {
             self.ledger.touch(add.sku);
@@ -292,14 +352,11 @@ impl Planner<'_, '_> {
         let principal = user_principal(user);
         let wanted: &[ResolvedLicense] = desired.licenses.as_deref().unwrap_or(&[]);
         let diff = if desired.licenses.is_some() {
-            diff(&direct, wanted)
+            self.diff(&direct, wanted)
         } else {
-            Diff {
-                add: Vec::new(),
-                update: Vec::new(),
-                remove: Vec::new(),
-            }
+            Diff::none()
         };
+        self.adjusted_notes(&principal, &diff);
 
         // The config asks for plans off that a group's copy of the same SKU turns on.
         for want in wanted {
@@ -333,8 +390,7 @@ impl Planner<'_, '_> {
                 || inherited
                     .iter()
                     .any(|i| has_exchange(self.index, i.sku, &i.disabled));
-            let mut swapped_for: Vec<super::model::SkuName> =
-                change.add.iter().map(|a| a.sku.clone()).collect();
+            let mut swapped_for: Vec<SkuName> = change.add.iter().map(|a| a.sku.clone()).collect();
             swapped_for.sort();
             for removed in &mut change.remove {
                 let sku = removed.sku.id;
@@ -464,15 +520,19 @@ impl Planner<'_, '_> {
         });
     }
 
+    /// Findings for failed assignments, and for `state`/`error` values this build does
+    /// not know (with Graph's raw text).
     fn error_findings(&mut self, user: &User, managed: bool) {
         for state in &user.license_assignment_states {
-            if !matches!(
+            let failed = matches!(
                 state.state,
                 AssignmentStateKind::Error | AssignmentStateKind::ActiveWithError
-            ) {
+            );
+            let unknown_state = !state.state.is_known();
+            let unknown_error = state.error.as_ref().is_some_and(|e| !e.is_known());
+            if !(failed || unknown_state || unknown_error) {
                 continue;
             }
-            let error = state.error.clone().unwrap_or(AssignmentError::Other);
             let sku = self.index.sku_name(state.sku_id);
             let group = state
                 .assigned_by_group
@@ -481,18 +541,50 @@ impl Planner<'_, '_> {
                 Some(g) => format!("from group {}", g.name()),
                 None => "assigned directly".to_owned(),
             };
-            let (what, fix) = explain_error(&error, &sku.part_number, user, self.index);
+            let (kind, message, fix) = if failed {
+                let error = state.error.clone().unwrap_or(AssignmentError::Other);
+                let (what, fix) = explain_error(&error, &sku, user, self.index);
+                (
+                    FindingKind::AssignmentError,
+                    format!(
+                        "{} ({source}) failed for {}: {what}",
+                        sku.part_number, user.user_principal_name
+                    ),
+                    fix,
+                )
+            } else {
+                let what = if unknown_state {
+                    format!(
+                        "is in state '{}', which this licensectl does not know",
+                        state.state
+                    )
+                } else {
+                    format!("is {}", state.state)
+                };
+                let error = match &state.error {
+                    Some(e) if !e.is_known() => {
+                        format!(" and reports the error '{e}', which this licensectl does not know")
+                    }
+                    Some(e) => format!(" and reports the error '{e}'"),
+                    None => String::new(),
+                };
+                (
+                    FindingKind::UnknownState,
+                    format!(
+                        "{} ({source}) of {} {what}{error}",
+                        sku.part_number, user.user_principal_name
+                    ),
+                    "check the user's licenses in the Microsoft 365 admin center; until then licensectl counts the license as held".to_owned(),
+                )
+            };
             self.findings.push(Finding {
-                kind: FindingKind::AssignmentError,
+                kind,
                 principal: user_principal(user),
-                message: format!(
-                    "{} ({source}) failed for {}: {what}",
-                    sku.part_number, user.user_principal_name
-                ),
+                message,
                 sku,
                 group,
                 plans: Vec::new(),
-                error: Some(error.to_string()),
+                error: state.error.as_ref().map(ToString::to_string),
                 fix,
                 managed,
             });
@@ -503,7 +595,7 @@ impl Planner<'_, '_> {
 fn findings_push_overrides(
     findings: &mut Vec<Finding>,
     principal: &Principal,
-    sku: super::model::SkuName,
+    sku: SkuName,
     group: Principal,
     plans: Vec<PlanName>,
 ) {
@@ -533,18 +625,14 @@ fn findings_push_overrides(
 /// Plain-language meaning and fix of a `licenseAssignmentState.error`.
 fn explain_error(
     error: &AssignmentError,
-    sku: &str,
+    sku_name: &SkuName,
     user: &User,
     index: &TenantIndex<'_>,
 ) -> (String, String) {
+    let sku = sku_name.part_number.as_str();
     match error {
         AssignmentError::CountViolation => {
-            let free = index
-                .snapshot
-                .subscribed_skus
-                .iter()
-                .find(|s| s.sku_part_number == sku)
-                .map(|s| s.prepaid_units.enabled - s.prepaid_units.warning - s.consumed_units);
+            let free = index.skus.get(&sku_name.id).map(|s| active_free(s));
             (
                 match free {
                     Some(free) => format!("not enough seats ({} free)", free.max(0)),
@@ -589,9 +677,11 @@ fn explain_error(
 /// Plans `desired` against `live`. Pure and deterministic.
 pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions) -> Plan {
     let index = TenantIndex::new(live);
+    let deps = Dependencies::new(live);
     let resolved = resolve(desired, &index);
     let mut planner = Planner {
         index: &index,
+        deps: &deps,
         default_usage_location: desired
             .settings
             .default_usage_location
@@ -599,6 +689,7 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
             .map(|l| l.value.as_str()),
         changes: Vec::new(),
         findings: Vec::new(),
+        notes: Vec::new(),
         diagnostics: resolved.diagnostics.clone(),
         ledger: SeatLedger::default(),
     };
@@ -649,20 +740,66 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
     let Planner {
         mut changes,
         mut findings,
+        mut notes,
         mut diagnostics,
         ledger,
         ..
     } = planner;
     let (seats, seat_diagnostics) = ledger.finish(&index);
     diagnostics.extend(seat_diagnostics);
-
     changes.sort_by_cached_key(|c| c.principal.sort_key());
+
+    // The tenant as the changes leave it.
+    let effect = Effect::new(&changes, &index);
+    let declared = Declared {
+        users: resolved
+            .users
+            .iter()
+            .map(|u| (u.id, u.location.clone()))
+            .collect(),
+        groups: resolved
+            .groups
+            .iter()
+            .map(|g| (g.id, g.location.clone()))
+            .collect(),
+    };
+    diagnostics.extend(dependencies::check(&index, &deps, &effect, &declared));
+    diagnostics.extend(unknown_statuses(&changes, &index));
+    findings.extend(observe::stacked_plans(
+        &index,
+        &effect,
+        &resolved.declared_users,
+    ));
+    let changes_by_user: HashMap<String, &Change> = changes
+        .iter()
+        .filter(|c| matches!(c.principal, Principal::User { .. }))
+        .map(|c| (c.principal.id_string(), c))
+        .collect();
+    for user in &resolved.users {
+        let (Some(listed), Some(live_user)) = (&user.licenses, index.users.get(&user.id)) else {
+            continue;
+        };
+        let skus: Vec<SkuId> = listed.iter().map(|l| l.sku).collect();
+        let change = changes_by_user.get(&user.id.to_string()).copied();
+        notes.extend(observe::kept_through_groups(
+            &index, &effect, live_user, &skus, change,
+        ));
+    }
+
     findings.sort_by_cached_key(|f| {
         (
             f.kind,
             f.principal.sort_key(),
             f.sku.clone(),
             f.group.as_ref().map(Principal::sort_key),
+        )
+    });
+    notes.sort_by_cached_key(|n| {
+        (
+            n.kind,
+            n.principal.sort_key(),
+            n.sku.clone(),
+            n.group.as_ref().map(Principal::sort_key),
         )
     });
     diagnostic::sort(&mut diagnostics);
@@ -686,6 +823,7 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         unmanaged_licensed_users,
         unmanaged_licensed_groups,
         findings: findings.len() as u64,
+        notes: notes.len() as u64,
         principals_changed: changes.len() as u64,
         ..Summary::default()
     };
@@ -710,7 +848,44 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         changes,
         seats,
         findings,
+        notes,
         safety,
         diagnostics,
     }
+}
+
+/// A warning for every SKU a change adds, updates or removes whose `capabilityStatus` this
+/// build does not know: Graph decides whether it can be assigned (and apply reports it).
+fn unknown_statuses(changes: &[Change], index: &TenantIndex<'_>) -> Vec<Diagnostic> {
+    let mut skus: Vec<SkuName> = changes
+        .iter()
+        .flat_map(|c| {
+            c.add
+                .iter()
+                .map(|a| &a.sku)
+                .chain(c.update.iter().map(|u| &u.sku))
+                .chain(c.remove.iter().map(|r| &r.sku))
+        })
+        .cloned()
+        .collect();
+    skus.sort();
+    skus.dedup();
+    skus.into_iter()
+        .filter_map(|name| {
+            let sku = index.skus.get(&name.id)?;
+            let CapabilityStatus::Unknown(status) = &sku.capability_status else {
+                return None;
+            };
+            Some(
+                Diagnostic::new(
+                    DiagnosticCode::UnknownSkuStatus,
+                    format!(
+                        "{}: the subscription's capabilityStatus is '{status}', which this licensectl does not know; Microsoft Graph decides whether the plan's changes to it succeed",
+                        name.part_number
+                    ),
+                )
+                .help("apply reports Graph's answer; check the subscription in the Microsoft 365 admin center"),
+            )
+        })
+        .collect()
 }

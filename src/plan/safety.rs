@@ -3,6 +3,8 @@
 //! Three checks: `safety.max_removals` (licenses taken from users: direct removals, plus
 //! every direct member of a group that loses a SKU), `safety.max_change_percent` (share of
 //! managed principals the plan changes) and `protected` principals (never lose a license).
+//! A protected user also counts as losing a license when a group they are a direct member
+//! of loses it and no other source (a direct copy, another group) keeps it for them.
 //! `--allow-unsafe` overrides the two thresholds; a protected principal can only lose a
 //! license after it is taken out of `protected` in the config (a reviewed change).
 //! Pure: it reads the plan's changes and returns a report.
@@ -12,7 +14,8 @@ use std::collections::HashSet;
 use crate::config::Safety;
 use crate::ids::{GroupId, UserId};
 
-use super::model::{Change, Principal, SafetyReport, SafetyViolation};
+use super::effect::Effect;
+use super::model::{Change, Principal, SafetyReport, SafetyViolation, SkuName};
 use super::resolve::TenantIndex;
 
 /// Inputs of the safety check besides the changes.
@@ -39,6 +42,7 @@ pub(crate) fn check(
     let mut removals: u64 = 0;
     let mut changed: u64 = 0;
     let mut violations = Vec::new();
+    let effect = Effect::new(changes, index);
     for change in changes {
         changed += 1;
         let weight = match &change.principal {
@@ -57,6 +61,11 @@ pub(crate) fn check(
                 principal: change.principal.clone(),
                 skus: change.remove.iter().map(|r| r.sku.clone()).collect(),
             });
+        }
+        if let Principal::Group { id, .. } = &change.principal
+            && !change.remove.is_empty()
+        {
+            violations.extend(protected_members(change, *id, index, &effect, input));
         }
     }
     if let Some(limit) = input.limits.max_removals
@@ -103,6 +112,51 @@ pub(crate) fn check(
     }
 }
 
+/// The protected direct members of `group` who lose a license the group's `change`
+/// removes, because no other source keeps it for them; sorted by name.
+fn protected_members(
+    change: &Change,
+    group: GroupId,
+    index: &TenantIndex<'_>,
+    effect: &Effect<'_>,
+    input: &SafetyInput<'_>,
+) -> Vec<SafetyViolation> {
+    let Some(live) = index.groups.get(&group) else {
+        return Vec::new();
+    };
+    let mut out: Vec<SafetyViolation> = Vec::new();
+    for member in &live.members {
+        if !input.protected_users.contains(member) {
+            continue;
+        }
+        let Some(user) = index.users.get(member) else {
+            continue;
+        };
+        let after = effect.after(user);
+        let lost: Vec<SkuName> = change
+            .remove
+            .iter()
+            .filter(|r| !after.iter().any(|h| h.sku == r.sku.id))
+            .map(|r| r.sku.clone())
+            .collect();
+        if !lost.is_empty() {
+            out.push(SafetyViolation::ProtectedMember {
+                principal: Principal::User {
+                    id: user.id,
+                    name: user.user_principal_name.clone(),
+                },
+                group: change.principal.clone(),
+                skus: lost,
+            });
+        }
+    }
+    out.sort_by_cached_key(|v| match v {
+        SafetyViolation::ProtectedMember { principal, .. } => principal.sort_key(),
+        _ => (0, String::new(), String::new()),
+    });
+    out
+}
+
 /// One line per violation, stating the numbers and how to override.
 pub(crate) fn describe(violation: &SafetyViolation) -> String {
     match violation {
@@ -124,6 +178,19 @@ pub(crate) fn describe(violation: &SafetyViolation) -> String {
                 principal.kind(),
                 principal.name(),
                 names.join(", ")
+            )
+        }
+        SafetyViolation::ProtectedMember {
+            principal,
+            group,
+            skus,
+        } => {
+            let names: Vec<&str> = skus.iter().map(|s| s.part_number.as_str()).collect();
+            format!(
+                "protected user {} would lose {} through group {}, which loses it (no other source keeps it for the user); take the user out of `protected` in licensectl.yaml first, or give the user another source (--allow-unsafe does not override this)",
+                principal.name(),
+                names.join(", "),
+                group.name()
             )
         }
     }

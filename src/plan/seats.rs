@@ -6,18 +6,27 @@
 //! and freed only in the opposite case. Group changes count every direct member of the
 //! group (Graph's group licensing serves only first-level user members).
 //!
-//! Free seats are `prepaidUnits.enabled − prepaidUnits.warning − consumedUnits`, the
-//! formula of Microsoft's PowerShell licensing guide (https://learn.microsoft.com/en-us/microsoft-365/enterprise/assign-licenses-to-user-accounts-with-microsoft-365-powershell): units in the
-//! warning state are expiring and are not counted as available. A plan that needs more
-//! seats than are free plus what the plan itself frees is an error.
+//! `prepaidUnits` splits a SKU's units into disjoint buckets by subscription state:
+//! `enabled` (active subscriptions), `warning` (expired, in their grace period),
+//! `suspended` and `lockedOut` (https://learn.microsoft.com/en-us/graph/api/resources/licenseunitsdetail;
+//! Partner Center sums active and warning units into its total and subtracts consumed
+//! units for what is available:
+//! https://learn.microsoft.com/en-us/dotnet/api/microsoft.store.partnercenter.models.licenses.subscribedsku).
+//! Whether Graph assigns into units in their grace period is not documented, so the plan
+//! fails safe both ways: it is refused only when it needs more than
+//! `enabled + warning − consumed` (plus what it frees), the most Graph may accept; when it
+//! needs more than `enabled − consumed` (plus what it frees) it is allowed with a warning
+//! naming the grace units it relies on, and apply reports Graph's answer. Suspended and
+//! locked-out units are never counted. All arithmetic is done in `i128`, so no count can
+//! wrap, and negative counts are refused as impossible.
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::ids::{GroupId, SkuId, UserId};
-use crate::snapshot::{AssignmentStateKind, CapabilityStatus, User};
+use crate::snapshot::{AssignmentStateKind, CapabilityStatus, SubscribedSku, User};
 
-use super::model::SeatRow;
+use super::model::{SeatRow, SkuName};
 use super::resolve::TenantIndex;
 
 /// Where a user's copy of a SKU comes from.
@@ -69,8 +78,8 @@ impl SeatLedger {
         self.touched.push(sku);
     }
 
-    /// Computes the seat table (sorted by part number) and a diagnostic per
-    /// oversubscribed SKU.
+    /// Computes the seat table (sorted by part number) and the seat diagnostics of every
+    /// SKU the plan touches.
     pub(crate) fn finish(self, index: &TenantIndex<'_>) -> (Vec<SeatRow>, Vec<Diagnostic>) {
         let mut counts: HashMap<SkuId, (i64, i64)> = HashMap::new();
         for sku in &self.touched {
@@ -99,56 +108,206 @@ impl SeatLedger {
             let Some(sku) = index.skus.get(&sku_id) else {
                 continue;
             };
-            let units = sku.prepaid_units;
-            let free = units.enabled - units.warning - sku.consumed_units;
-            let available = free + freed;
-            let oversubscribed = needed > 0 && needed > available;
-            if oversubscribed {
-                let shown_free = available.max(0);
-                diagnostics.push(
-                    Diagnostic::new(
-                        DiagnosticCode::SeatsExhausted,
-                        format!(
-                            "{}: plan needs {needed} more seats, {shown_free} are free",
-                            name.part_number
-                        ),
-                    )
-                    .help(format!(
-                        "buy at least {} more seats of {} ({}) or assign it to fewer users",
-                        needed - shown_free,
-                        name.part_number,
-                        name.id
-                    )),
-                );
-            }
-            if needed > 0 && sku.capability_status == CapabilityStatus::Warning {
-                diagnostics.push(
-                    Diagnostic::new(DiagnosticCode::SkuExpiring,
-                        format!(
-                            "{}: the plan assigns {needed} more seats of a subscription in its grace period (capabilityStatus Warning)",
-                            name.part_number
-                        ),
-                    )
-                    .help("renew the subscription, or these users lose the service when it expires"),
-                );
-            }
+            let seats = Seats::of(sku, needed, freed);
+            diagnostics.extend(seats.diagnostics(&name, &sku.capability_status));
             rows.insert(
                 (name.part_number.clone(), sku_id),
                 SeatRow {
                     sku: name,
                     capability_status: sku.capability_status.clone(),
-                    enabled: units.enabled,
-                    warning: units.warning,
+                    enabled: sku.prepaid_units.enabled,
+                    warning: sku.prepaid_units.warning,
                     consumed: sku.consumed_units,
-                    free,
+                    free: saturate(seats.free),
+                    free_with_grace: saturate(seats.free_with_grace),
                     needed,
                     freed,
-                    consumed_after: sku.consumed_units + needed - freed,
-                    oversubscribed,
+                    consumed_after: saturate(seats.consumed_after),
+                    grace_needed: saturate(seats.grace_needed),
+                    oversubscribed: seats.oversubscribed(),
                 },
             );
         }
         (rows.into_values().collect(), diagnostics)
+    }
+}
+
+/// An `i128` count shown as `i64`, clamped (only impossible inputs reach the bounds).
+fn saturate(value: i128) -> i64 {
+    i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// Seats that active subscriptions have free: `enabled − consumed`, computed without
+/// wrapping (negative when expired units keep their assignments). For `CountViolation`
+/// explanations.
+pub(crate) fn active_free(sku: &SubscribedSku) -> i128 {
+    i128::from(sku.prepaid_units.enabled) - i128::from(sku.consumed_units)
+}
+
+/// The seat arithmetic of one SKU, in `i128`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Seats {
+    /// `prepaidUnits.enabled`.
+    enabled: i128,
+    /// `prepaidUnits.warning`.
+    warning: i128,
+    /// Free on active subscriptions: `enabled − consumed`.
+    free: i128,
+    /// Free counting units in their grace period: `enabled + warning − consumed`.
+    free_with_grace: i128,
+    /// Users who newly hold the SKU.
+    needed: i128,
+    /// Users who no longer hold it.
+    freed: i128,
+    /// `consumed + needed − freed`.
+    consumed_after: i128,
+    /// Seats needed beyond the active free seats (and what the plan frees).
+    grace_needed: i128,
+    /// Which counts are negative, by Graph's name (impossible: the snapshot is damaged).
+    invalid: Vec<(&'static str, i64)>,
+}
+
+impl Seats {
+    pub(crate) fn of(sku: &SubscribedSku, needed: i64, freed: i64) -> Self {
+        let units = sku.prepaid_units;
+        let enabled = i128::from(units.enabled);
+        let warning = i128::from(units.warning);
+        let consumed = i128::from(sku.consumed_units);
+        let (needed, freed) = (i128::from(needed), i128::from(freed));
+        let free = enabled - consumed;
+        // Seats the active subscriptions have for this plan: their free seats plus what
+        // the plan frees, never fewer than none.
+        let active = (free + freed).max(0);
+        let invalid = [
+            ("prepaidUnits.enabled", units.enabled),
+            ("prepaidUnits.warning", units.warning),
+            ("prepaidUnits.suspended", units.suspended),
+            ("prepaidUnits.lockedOut", units.locked_out),
+            ("consumedUnits", sku.consumed_units),
+        ]
+        .into_iter()
+        .filter(|(_, value)| *value < 0)
+        .collect();
+        Seats {
+            enabled,
+            warning,
+            free,
+            free_with_grace: free + warning,
+            needed,
+            freed,
+            consumed_after: consumed + needed - freed,
+            grace_needed: (needed - active).max(0),
+            invalid,
+        }
+    }
+
+    /// True when the counts are possible (none is negative).
+    pub(crate) fn valid(&self) -> bool {
+        self.invalid.is_empty()
+    }
+
+    /// True when the plan needs more seats than Graph may accept: more than
+    /// `enabled + warning − consumed` plus what the plan frees (or the counts are
+    /// impossible).
+    pub(crate) fn oversubscribed(&self) -> bool {
+        self.needed > 0 && (!self.valid() || self.needed > self.free_with_grace + self.freed)
+    }
+
+    /// What the plan may assign at most: every free unit, grace units included, plus
+    /// what it frees; never below 0.
+    fn available(&self) -> i128 {
+        (self.free_with_grace + self.freed).max(0)
+    }
+
+    fn diagnostics(&self, name: &SkuName, status: &CapabilityStatus) -> Vec<Diagnostic> {
+        let part = &name.part_number;
+        let mut out = Vec::new();
+        if !self.valid() {
+            let counts: Vec<String> = self
+                .invalid
+                .iter()
+                .map(|(field, value)| format!("{field} {value}"))
+                .collect();
+            out.push(
+                Diagnostic::new(
+                    DiagnosticCode::InvalidSeatCounts,
+                    format!(
+                        "{part}: the tenant reports impossible seat counts ({}), so the plan's seats cannot be checked",
+                        counts.join(", ")
+                    ),
+                )
+                .help("counts of units are never negative: take a new snapshot (`licensectl snapshot`) or check the subscription in the Microsoft 365 admin center"),
+            );
+            return out;
+        }
+        if self.oversubscribed() {
+            let available = self.available();
+            let split = if self.warning > 0 {
+                format!(
+                    " ({} on active subscriptions, {} in their grace period)",
+                    (self.free + self.freed).max(0),
+                    self.warning
+                )
+            } else {
+                String::new()
+            };
+            out.push(
+                Diagnostic::new(
+                    DiagnosticCode::SeatsExhausted,
+                    format!(
+                        "{part}: plan needs {} more seats, {available} are free{split}",
+                        self.needed
+                    ),
+                )
+                .help(format!(
+                    "buy at least {} more seats of {part} ({}) or assign it to fewer users",
+                    self.needed - available,
+                    name.id
+                )),
+            );
+        } else if self.grace_needed > 0 {
+            out.push(
+                Diagnostic::new(
+                    DiagnosticCode::SeatsInGrace,
+                    format!(
+                        "{part}: the plan relies on {} seats in their grace period (it needs {}, {} are free on active subscriptions)",
+                        self.grace_needed,
+                        self.needed,
+                        (self.free + self.freed).max(0)
+                    ),
+                )
+                .help("Graph may refuse assignments beyond the active seats; renew or buy seats first, or apply and let Graph decide (apply reports its answer)"),
+            );
+        }
+        if self.warning > 0 {
+            out.push(
+                Diagnostic::new(
+                    DiagnosticCode::GraceUnitsLapse,
+                    format!(
+                        "{part}: {} units are in their grace period and lapse unless renewed",
+                        self.warning
+                    ),
+                )
+                .help(format!(
+                    "renew the subscription before its grace period ends; after that {part} has {} seats, for {} in use after this plan",
+                    self.enabled.max(0),
+                    self.consumed_after.max(0)
+                )),
+            );
+        }
+        if self.needed > 0 && *status == CapabilityStatus::Warning {
+            out.push(
+                Diagnostic::new(
+                    DiagnosticCode::SkuExpiring,
+                    format!(
+                        "{part}: the plan assigns {} more seats of a subscription in its grace period (capabilityStatus Warning)",
+                        self.needed
+                    ),
+                )
+                .help("renew the subscription, or these users lose the service when it expires"),
+            );
+        }
+        out
     }
 }
 

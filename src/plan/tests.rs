@@ -559,8 +559,7 @@ fn seats_count_group_members_once_per_user_whatever_the_sources() {
         .iter_mut()
         .find(|s| s.sku_part_number == "SPE_E5")
         .expect("E5");
-    e5.prepaid_units.enabled = 3;
-    e5.prepaid_units.warning = 1;
+    e5.prepaid_units.enabled = 2;
     e5.consumed_units = 1;
     let mut want = desired();
     want_group(
@@ -573,7 +572,7 @@ fn seats_count_group_members_once_per_user_whatever_the_sources() {
     let plan = run(&want, &live);
     let row = &plan.seats[0];
     assert_eq!(row.sku.part_number, "SPE_E5");
-    // b (group + direct: one seat), c (group), d (direct) = 3; free = 3 - 1 - 1 = 1.
+    // b (group + direct: one seat), c (group), d (direct) = 3; free = 2 - 1 = 1.
     assert_eq!(
         (row.free, row.needed, row.freed, row.consumed_after),
         (1, 3, 0, 4)
@@ -1081,9 +1080,21 @@ fn erin_gains_e5<'a>(
         .expect("the test tenant has SPE_E5")
 }
 
+/// The tenant's own rule: SPE_E5's MCOEV needs TEAMS1 on.
+fn mcoev_needs_teams(live: &mut TenantSnapshot) {
+    live.service_plan_rules
+        .dependencies
+        .push(crate::snapshot::PlanDependency {
+            plan: plan_id("MCOEV"),
+            requires: vec![plan_id("TEAMS1")],
+        });
+}
+
 #[test]
 fn every_plan_code_has_a_producing_case() {
-    let planning: &[(&str, PlanningSetup, DiagnosticCode)] = &[
+    // Each case gives exactly these codes (a SKU with grace units always warns that they
+    // lapse, so the grace cases name two).
+    let planning: &[(&str, PlanningSetup, &[DiagnosticCode])] = &[
         (
             "pinned domain, snapshot without domains",
             |live, want| {
@@ -1093,7 +1104,7 @@ fn every_plan_code_has_a_producing_case() {
                     location: loc(5),
                 });
             },
-            DiagnosticCode::TenantUnverified,
+            &[DiagnosticCode::TenantUnverified],
         ),
         (
             "user gains a license without a usage location",
@@ -1102,17 +1113,73 @@ fn every_plan_code_has_a_producing_case() {
                     .push(LiveUser::new("erin@contoso.com").location(None).0);
                 want_user(want, "erin@contoso.com", Some(vec![lic("SPE_E3")]));
             },
-            DiagnosticCode::UsageLocationMissing,
+            &[DiagnosticCode::UsageLocationMissing],
         ),
         (
             "no free seats",
             |live, want| erin_gains_e5(live, want).prepaid_units.enabled = 0,
-            DiagnosticCode::SeatsExhausted,
+            &[DiagnosticCode::SeatsExhausted],
         ),
         (
             "seats added to a subscription in its grace period",
             |live, want| erin_gains_e5(live, want).capability_status = CapabilityStatus::Warning,
-            DiagnosticCode::SkuExpiring,
+            &[DiagnosticCode::SkuExpiring],
+        ),
+        (
+            "seats taken from units in their grace period",
+            |live, want| {
+                let e5 = erin_gains_e5(live, want);
+                e5.prepaid_units.enabled = 0;
+                e5.prepaid_units.warning = 5;
+            },
+            &[
+                DiagnosticCode::GraceUnitsLapse,
+                DiagnosticCode::SeatsInGrace,
+            ],
+        ),
+        (
+            "a touched SKU with units in their grace period",
+            |live, want| erin_gains_e5(live, want).prepaid_units.warning = 3,
+            &[DiagnosticCode::GraceUnitsLapse],
+        ),
+        (
+            "impossible seat counts",
+            |live, want| erin_gains_e5(live, want).prepaid_units.enabled = i64::MIN,
+            &[DiagnosticCode::InvalidSeatCounts],
+        ),
+        (
+            "a capabilityStatus this build does not know",
+            |live, want| {
+                erin_gains_e5(live, want).capability_status =
+                    CapabilityStatus::Unknown("Expiring".into())
+            },
+            &[DiagnosticCode::UnknownSkuStatus],
+        ),
+        (
+            "a user gains a plan without the plan it depends on",
+            |live, want| {
+                mcoev_needs_teams(live);
+                live.users.push(LiveUser::new("erin@contoso.com").0);
+                want_user(
+                    want,
+                    "erin@contoso.com",
+                    Some(vec![lic_disabled("SPE_E5", &["TEAMS1"])]),
+                );
+            },
+            &[DiagnosticCode::DependencyUnmet],
+        ),
+        (
+            "a group gains an add-on without its prerequisite in the group",
+            |live, want| {
+                mcoev_needs_teams(live);
+                live.groups.push(live_group("SG-E5", &[], &[]));
+                want_group(
+                    want,
+                    GroupKey::Name("SG-E5".into()),
+                    Some(vec![lic_disabled("SPE_E5", &["TEAMS1"])]),
+                );
+            },
+            &[DiagnosticCode::GroupDependencyUnmet],
         ),
     ];
     let mut produced = BTreeSet::new();
@@ -1124,12 +1191,13 @@ fn every_plan_code_has_a_producing_case() {
         assert!(found.contains(code), "{name}: {found:?}");
         produced.extend(found);
     }
-    for (name, setup, code) in planning {
+    for (name, setup, expected) in planning {
         let mut live = tenant();
         let mut want = desired();
         setup(&mut live, &mut want);
-        let found = codes(&run(&want, &live));
-        assert_eq!(found, [*code], "{name}");
+        let mut found = codes(&run(&want, &live));
+        found.sort();
+        assert_eq!(found, *expected, "{name}");
         produced.extend(found);
     }
     let plan_codes: BTreeSet<DiagnosticCode> = DiagnosticCode::of_stage(Stage::Plan).collect();
@@ -1181,3 +1249,5 @@ fn planning_is_deterministic_whatever_the_input_order() {
         ["SG-E3", "a@contoso.com", "b@contoso.com", "c@contoso.com"]
     );
 }
+
+mod realism;

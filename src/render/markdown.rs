@@ -1,34 +1,17 @@
 //! Markdown rendering for pull-request comments: a summary table, a per-SKU seat table,
 //! a change table with destructive removals marked, and the full per-principal details
 //! in a collapsible `<details>` block. Byte-stable: re-running on the same inputs gives
-//! identical text, so a bot can skip updating an unchanged comment.
+//! identical text, so a bot can skip updating an unchanged comment. Text from the plan is
+//! escaped (`escape`): as inline text, as a code span, or — inside the `diff` block — for
+//! control characters, so no tenant name can open HTML, a link or a new table cell.
 
 use std::fmt::Write;
 
 use crate::plan::Plan;
 
 use super::Mode;
-use super::view::{ChangeView, FindingView, Headline, Mark, View, view};
-
-/// Escapes text for a table cell or inline use.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' => out.push(' '),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-fn code(text: &str) -> String {
-    format!("`{}`", text.replace('`', "'"))
-}
+use super::escape::{markdown as esc, markdown_code as code, terminal};
+use super::view::{ChangeView, FindingView, Headline, Mark, SeatVerdict, View, seat_verdict, view};
 
 fn sku_list<'a>(items: impl Iterator<Item = (&'a str, bool)>) -> String {
     items
@@ -52,6 +35,7 @@ pub fn render(plan: &Plan, mode: Mode) -> String {
     seats(&mut out, &v);
     changes(&mut out, &v);
     findings(&mut out, &v);
+    notes(&mut out, &v);
     problems(&mut out, &v);
     out
 }
@@ -121,6 +105,7 @@ fn counts(out: &mut String, v: &View<'_>) {
             s.unmanaged_licensed_groups,
         ),
         ("Findings", s.findings),
+        ("Notes", s.notes),
         ("Errors", s.errors),
         ("Warnings", s.warnings),
     ];
@@ -139,15 +124,20 @@ fn seats(out: &mut String, v: &View<'_>) {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "| SKU | Status | Enabled | Warning | Consumed | Free | Needed | Freed | In use after | |"
+        "| SKU | Status | Enabled | Grace | Consumed | Free | Needed | Freed | In use after | |"
     );
     let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
     for row in v.seats {
+        let verdict = match seat_verdict(row) {
+            SeatVerdict::Ok => "ok".to_owned(),
+            SeatVerdict::Grace(n) => format!("relies on {n} grace units"),
+            SeatVerdict::Oversubscribed => "**oversubscribed**".to_owned(),
+        };
         let _ = writeln!(
             out,
-            "| {} | {:?} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {verdict} |",
             code(&row.sku.part_number),
-            row.capability_status,
+            esc(row.capability_status.as_str()),
             row.enabled,
             row.warning,
             row.consumed,
@@ -155,11 +145,6 @@ fn seats(out: &mut String, v: &View<'_>) {
             row.needed,
             row.freed,
             row.consumed_after,
-            if row.oversubscribed {
-                "**oversubscribed**"
-            } else {
-                "ok"
-            }
         );
     }
 }
@@ -219,7 +204,12 @@ fn diff_block(out: &mut String, change: &ChangeView<'_>) {
             Mark::Change => '!',
             mark => mark.symbol(),
         };
-        let _ = writeln!(out, "{marker}{}{}", "  ".repeat(line.depth + 1), line.text);
+        let _ = writeln!(
+            out,
+            "{marker}{}{}",
+            "  ".repeat(line.depth + 1),
+            terminal(&line.text)
+        );
     }
 }
 
@@ -244,6 +234,21 @@ fn findings(out: &mut String, v: &View<'_>) {
             esc(&finding.fix)
         );
     }
+}
+
+/// The notes, one bullet each, collapsed (a large tenant may have many).
+fn notes(out: &mut String, v: &View<'_>) {
+    if v.notes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "<details><summary>Notes ({})</summary>", v.notes.len());
+    let _ = writeln!(out);
+    for note in v.notes {
+        let _ = writeln!(out, "- {}", esc(&note.message));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "</details>");
 }
 
 /// The problems, one bullet each.
@@ -274,3 +279,9 @@ fn problems(out: &mut String, v: &View<'_>) {
         );
     }
 }
+
+// Within a size budget (PR comments, job summaries); a child module, so that it lays out
+// the same sections as `render`.
+#[path = "budget.rs"]
+mod budget;
+pub use budget::{Budget, COMMENT_BUDGET, SUMMARY_BUDGET, render_within};

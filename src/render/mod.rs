@@ -13,6 +13,7 @@
 #[path = "../purity_probe.rs"]
 mod purity_probe;
 
+pub(crate) mod escape;
 pub mod json;
 pub mod markdown;
 pub mod text;

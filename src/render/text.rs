@@ -1,23 +1,27 @@
 //! Terminal rendering of a plan, terraform-style: `+` add, `~` change, `-` remove, one
 //! block per principal, SKU names with their GUIDs, and a closing summary line
-//! "Plan: N to add, N to change, N to remove.".
+//! "Plan: N to add, N to change, N to remove.". Every text that comes from the plan
+//! passes through [`terminal`], so no control character from the tenant reaches the
+//! terminal raw.
 
 use std::fmt::Write;
 
 use crate::plan::Plan;
 
 use super::Mode;
-use super::view::{ChangeView, Headline, View, view, violations};
+use super::escape::terminal;
+use super::view::{ChangeView, Headline, SeatVerdict, View, seat_verdict, view, violations};
 
 /// Renders a plan (`Mode::Plan`) or a drift report (`Mode::Drift`) for a terminal.
 pub fn render(plan: &Plan, mode: Mode) -> String {
     let v = view(plan, mode);
     let mut out = String::new();
-    let _ = writeln!(out, "{} for tenant {}", v.title, v.tenant);
+    let _ = writeln!(out, "{} for tenant {}", v.title, terminal(&v.tenant));
     let _ = writeln!(out);
     changes(&mut out, &v);
     seats(&mut out, &v);
     findings(&mut out, &v);
+    notes(&mut out, &v);
     unmanaged(&mut out, &v);
     problems(&mut out, &v);
     safety(&mut out, &v);
@@ -60,7 +64,7 @@ fn change_block(out: &mut String, change: &ChangeView<'_>) {
             "  {}{} {}",
             "    ".repeat(line.depth),
             line.mark.symbol(),
-            line.text
+            terminal(&line.text)
         );
     }
 }
@@ -72,21 +76,22 @@ fn seats(out: &mut String, v: &View<'_>) {
     let _ = writeln!(out);
     let _ = writeln!(out, "Seats:");
     for row in v.seats {
+        let verdict = match seat_verdict(row) {
+            SeatVerdict::Ok => String::new(),
+            SeatVerdict::Grace(n) => format!("  RELIES ON {n} GRACE UNITS"),
+            SeatVerdict::Oversubscribed => "  OVERSUBSCRIBED".to_owned(),
+        };
         let _ = writeln!(
             out,
-            "  {:<22} {}  free {}, needs {}, frees {}, in use after {}/{}{}",
-            row.sku.part_number,
+            "  {:<22} {}  free {}, grace {}, needs {}, frees {}, in use after {}/{}{verdict}",
+            terminal(&row.sku.part_number),
             row.sku.id,
             row.free,
+            row.warning,
             row.needed,
             row.freed,
             row.consumed_after,
-            row.enabled - row.warning,
-            if row.oversubscribed {
-                "  OVERSUBSCRIBED"
-            } else {
-                ""
-            }
+            row.enabled,
         );
     }
 }
@@ -98,8 +103,24 @@ fn findings(out: &mut String, v: &View<'_>) {
     let _ = writeln!(out);
     let _ = writeln!(out, "Findings:");
     for finding in &v.findings {
-        let _ = writeln!(out, "  ! {}: {}", finding.label, finding.finding.message);
-        let _ = writeln!(out, "      fix: {}", finding.finding.fix);
+        let _ = writeln!(
+            out,
+            "  ! {}: {}",
+            finding.label,
+            terminal(&finding.finding.message)
+        );
+        let _ = writeln!(out, "      fix: {}", terminal(&finding.finding.fix));
+    }
+}
+
+fn notes(out: &mut String, v: &View<'_>) {
+    if v.notes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Notes:");
+    for note in v.notes {
+        let _ = writeln!(out, "  i {}", terminal(&note.message));
     }
 }
 
@@ -119,7 +140,7 @@ fn problems(out: &mut String, v: &View<'_>) {
     }
     let _ = writeln!(out);
     for diagnostic in v.diagnostics {
-        let _ = writeln!(out, "{diagnostic}");
+        let _ = writeln!(out, "{}", terminal(&diagnostic.to_string()));
     }
 }
 
@@ -134,7 +155,7 @@ fn safety(out: &mut String, v: &View<'_>) {
         } else {
             "allowed by --allow-unsafe"
         };
-        let _ = writeln!(out, "Unsafe ({verdict}): {}", violation.text);
+        let _ = writeln!(out, "Unsafe ({verdict}): {}", terminal(&violation.text));
     }
 }
 
@@ -173,6 +194,6 @@ pub fn refusal(plan: &Plan) -> Vec<String> {
     violations(plan)
         .into_iter()
         .filter(|v| v.refuses)
-        .map(|v| v.text)
+        .map(|v| terminal(&v.text).into_owned())
         .collect()
 }

@@ -1,16 +1,17 @@
 //! The one walk of a plan that the text and Markdown renderers both format: what each
 //! section holds — the headline verdict, the destructive count, each changed principal's
 //! block of lines and its table cells, the seat rows, the findings with their labels, the
-//! unmanaged counts, the problems, the safety verdicts and the summary counts — decided
+//! notes, the unmanaged counts, the problems, the safety verdicts and the summary counts — decided
 //! here once, so that the two renderings cannot disagree.
 //!
 //! Pure data in, plain data out; no formatting beyond the words that both renderings share
 //! (a renderer may lay the sections out in its own order and with its own markup, but
-//! must not decide what they contain).
+//! must not decide what they contain). The texts here are raw: names from the tenant are
+//! escaped by each renderer (`escape`), for its own medium.
 
 use crate::diagnostic::Diagnostic;
 use crate::plan::{
-    Change, Finding, FindingKind, Plan, PlanName, Principal, SeatRow, Summary, safety,
+    Change, Finding, FindingKind, Note, Plan, PlanName, Principal, SeatRow, Summary, safety,
 };
 
 use super::Mode;
@@ -38,6 +39,8 @@ pub(crate) struct View<'p> {
     pub(crate) seats: &'p [SeatRow],
     /// Drift beyond assignments, in the plan's order.
     pub(crate) findings: Vec<FindingView<'p>>,
+    /// Notes, in the plan's order.
+    pub(crate) notes: &'p [Note],
     /// Licensed users and groups the config does not manage, when there are any.
     pub(crate) unmanaged: Option<(u64, u64)>,
     /// Problems, in the plan's order.
@@ -122,6 +125,28 @@ pub(crate) struct FindingView<'p> {
     pub(crate) finding: &'p Finding,
 }
 
+/// What a seat row says about the plan's seats of its SKU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SeatVerdict {
+    /// The active subscriptions have the seats.
+    Ok,
+    /// The plan takes this many seats from units in their grace period (Graph may refuse).
+    Grace(i64),
+    /// More than Graph may accept: the plan is refused.
+    Oversubscribed,
+}
+
+/// The verdict of one seat row.
+pub(crate) fn seat_verdict(row: &SeatRow) -> SeatVerdict {
+    if row.oversubscribed {
+        SeatVerdict::Oversubscribed
+    } else if row.grace_needed > 0 {
+        SeatVerdict::Grace(row.grace_needed)
+    } else {
+        SeatVerdict::Ok
+    }
+}
+
 /// The safety verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SafetyView {
@@ -172,6 +197,7 @@ pub(crate) fn view(plan: &Plan, mode: Mode) -> View<'_> {
                 finding,
             })
             .collect(),
+        notes: &plan.notes,
         unmanaged: (s.unmanaged_licensed_users > 0 || s.unmanaged_licensed_groups > 0)
             .then_some((s.unmanaged_licensed_users, s.unmanaged_licensed_groups)),
         diagnostics: &plan.diagnostics,
@@ -202,6 +228,8 @@ fn finding_label(kind: FindingKind) -> &'static str {
         FindingKind::DuplicateOfInherited => "duplicate of inherited",
         FindingKind::InheritedOverrides => "inherited overrides",
         FindingKind::AssignmentError => "license error",
+        FindingKind::StackedPlans => "stacked plans",
+        FindingKind::UnknownState => "unknown state",
     }
 }
 
@@ -431,6 +459,7 @@ mod tests {
             changes,
             seats: Vec::new(),
             findings: Vec::new(),
+            notes: Vec::new(),
             safety: SafetyReport {
                 removals: 0,
                 max_removals: None,

@@ -6,16 +6,22 @@
 //! that stops early (`broken_pipe`), and the README's console examples
 //! (`readme`). The library: renderings (`render`), the loader on hostile input
 //! (`load_robustness`), the Graph client against the emulator (`live_graph`) and against
-//! a scripted double (`graph_client`). `util` holds the one `licensectl` command and the
+//! a scripted double (`graph_client`). The GitHub Action's shell steps (`action`).
+//! `licensectl comment` against local stand-ins of
+//! GitHub's REST API and Azure DevOps' pull-request threads (`comment_github`,
+//! `comment_azure`; the stand-ins and the reports they post are in `platforms`). `util` holds the one `licensectl` command and the
 //! emulator helpers, `support` the scripted Graph double, `churn` the generated tenant
 //! and config shared with the apply benchmark. Fixtures stay in `tests/fixtures/`.
 
+mod action;
 mod apply_emulator;
 mod apply_faults;
 mod broken_pipe;
 mod churn;
 mod cli_errors;
 mod cli_plan;
+mod comment_azure;
+mod comment_github;
 mod config_files;
 mod emulator_cli;
 mod export;
@@ -25,6 +31,8 @@ mod least_privilege;
 mod live_graph;
 mod live_plan;
 mod load_robustness;
+mod plan_budget;
+mod platforms;
 mod readme;
 mod render;
 mod snapshot_files;

@@ -338,7 +338,8 @@ fn applying_the_contoso_plan_converges() {
     apply_in_memory(&first, &mut live);
     let second = plan(&desired, &live, &PlanOptions::default());
     assert!(!second.has_changes, "{}", text::render(&second, Mode::Plan));
-    // What remains is drift outside the config's reach: heidi's duplicate and sam's error.
+    // What remains is drift outside the config's reach: heidi's duplicate, sam's error and
+    // mallory's two mailbox licenses.
     let kinds: Vec<String> = second
         .findings
         .iter()
@@ -348,7 +349,8 @@ fn applying_the_contoso_plan_converges() {
         kinds,
         [
             "DuplicateOfInherited heidi@contoso.com",
-            "AssignmentError sam@contoso.com"
+            "AssignmentError sam@contoso.com",
+            "StackedPlans mallory@contoso.com"
         ]
     );
 }
@@ -360,4 +362,208 @@ fn the_loaded_contoso_config_plans_like_the_hand_written_one() {
     let desired = loaded.desired.expect("desired state");
     let from_files = plan(&desired, &contoso(), &PlanOptions::default());
     assert_eq!(from_files, contoso_plan());
+}
+
+/// Contoso with names an attacker controls in the tenant: UPNs, group display names, a
+/// SKU part number and a service plan name carrying terminal escapes, bidi overrides,
+/// newlines, HTML and Markdown.
+fn hostile_contoso() -> TenantSnapshot {
+    let mut live = contoso();
+    let rename_user = |live: &mut TenantSnapshot, from: &str, to: &str| {
+        let user = live
+            .users
+            .iter_mut()
+            .find(|u| u.user_principal_name == from)
+            .expect("user");
+        user.user_principal_name = to.to_owned();
+    };
+    rename_user(
+        &mut live,
+        "heidi@contoso.com",
+        "heidi<img src=x onerror=alert(1)>\u{1b}]0;pwned\u{7}@contoso.com",
+    );
+    rename_user(
+        &mut live,
+        "sam@contoso.com",
+        "sam|`x`\u{202e}moc@contoso.com",
+    );
+    rename_user(
+        &mut live,
+        "mallory@contoso.com",
+        "mal\nlory\u{9b}31m@contoso.com",
+    );
+    for group in &mut live.groups {
+        match group.display_name.as_str() {
+            "Frontline Workers" => {
+                group.display_name = "Front|line <script>alert(1)</script> `x`\u{1b}[2J".into();
+            }
+            "SG-License-EMS" => group.display_name = "EMS **bold** [x](http://e)\u{2066}".into(),
+            _ => {}
+        }
+    }
+    for sku in &mut live.subscribed_skus {
+        if sku.sku_part_number == "ENTERPRISEPACK" {
+            sku.sku_part_number = "ENTERPRISE|PACK``\u{1b}[1m".into();
+        }
+        for plan in &mut sku.service_plans {
+            if plan.service_plan_name == "Windows_Autopatch" {
+                plan.service_plan_name = "Windows<b>Autopatch</b>\u{1b}]8;;http://x\u{7}".into();
+            }
+        }
+    }
+    live
+}
+
+fn is_control_or_bidi(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{61c}' | '\u{200e}' | '\u{200f}'
+        )
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// The unescaped `|` of a Markdown line.
+fn cell_separators(line: &str) -> usize {
+    let mut count = 0;
+    let mut escaped = false;
+    for c in line.chars() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '|' if !escaped => count += 1,
+            _ => escaped = false,
+        }
+    }
+    count
+}
+
+/// The Markdown outside code: fenced blocks, code spans and backslash-escaped characters
+/// removed (HTML in them is text).
+fn outside_code(md: &str) -> String {
+    let mut out = String::new();
+    let mut fenced = false;
+    for line in md.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        let chars: Vec<char> = line.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i] == '\\' {
+                // An escaped character is text: keep neither it nor its backslash.
+                i += 2;
+                continue;
+            }
+            if chars[i] == '`' {
+                let run = chars[i..].iter().take_while(|c| **c == '`').count();
+                let fence: String = "`".repeat(run);
+                let rest: String = chars[i + run..].iter().collect();
+                // The span ends at the next run of exactly `run` backticks.
+                let mut end = None;
+                let mut at = 0;
+                while let Some(found) = rest[at..].find(&fence) {
+                    let start = at + found;
+                    let len = rest[start..].chars().take_while(|c| *c == '`').count();
+                    if len == run {
+                        end = Some(start + run);
+                        break;
+                    }
+                    at = start + len;
+                }
+                match end {
+                    Some(end) => i += run + rest[..end].chars().count(),
+                    None => {
+                        out.push_str(&fence);
+                        i += run;
+                    }
+                }
+                continue;
+            }
+            out.push(chars[i]);
+            i += 1;
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn names_from_the_tenant_are_escaped_in_every_format() {
+    let desired = contoso_desired();
+    let hostile = plan(&desired, &hostile_contoso(), &PlanOptions::default());
+    let normal = contoso_plan();
+    assert_eq!(hostile.changes.len(), normal.changes.len());
+    assert_eq!(hostile.findings.len(), normal.findings.len());
+
+    // Text: no control or bidi character but the newlines the renderer writes, and not
+    // one line more than with ordinary names.
+    let text = text::render(&hostile, Mode::Plan);
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|c| *c != '\n' && is_control_or_bidi(*c))
+        .collect();
+    assert!(bad.is_empty(), "raw control characters {bad:?} in\n{text}");
+    assert_eq!(
+        text.lines().count(),
+        text::render(&normal, Mode::Plan).lines().count()
+    );
+    for shown in [
+        "heidi<img src=x onerror=alert(1)>\\u{1b}]0;pwned\\u{7}@contoso.com",
+        "mal\\nlory\\u{9b}31m@contoso.com",
+        "ENTERPRISE|PACK``\\u{1b}[1m",
+        "Windows<b>Autopatch</b>\\u{1b}]8;;http://x\\u{7}",
+        "sam|`x`\\u{202e}moc@contoso.com",
+    ] {
+        assert!(text.contains(shown), "{shown} not in\n{text}");
+    }
+
+    // Markdown: no raw HTML, no control character, every table row keeps its cells.
+    let md = markdown::render(&hostile, Mode::Plan);
+    let prose = outside_code(&md);
+    for raw in ["<img", "<script", "<b>", "</b>", "](http"] {
+        assert!(!prose.contains(raw), "{raw:?} raw in\n{prose}");
+    }
+    for raw in ["\u{1b}", "\u{9b}", "\u{7}", "\u{202e}", "\u{2066}"] {
+        assert!(!md.contains(raw), "{raw:?} raw in\n{md}");
+    }
+    assert_eq!(
+        md.lines().count(),
+        markdown::render(&normal, Mode::Plan).lines().count()
+    );
+    let mut expected: Option<usize> = None;
+    for line in md.lines() {
+        if !line.starts_with('|') {
+            expected = None;
+            continue;
+        }
+        let cells = cell_separators(line);
+        match expected {
+            None => expected = Some(cells),
+            Some(n) => assert_eq!(cells, n, "a table row lost its cells: {line}"),
+        }
+    }
+    assert!(
+        md.contains("\\<img src=x onerror=alert(1)\\>"),
+        "inline text escapes HTML:\n{md}"
+    );
+
+    // JSON: the names stay exact, in valid JSON.
+    let json = json::render(&hostile, Mode::Plan);
+    let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    let principals: Vec<&str> = value["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["principal"]["name"].as_str())
+        .collect();
+    assert!(
+        principals.contains(&"heidi<img src=x onerror=alert(1)>\u{1b}]0;pwned\u{7}@contoso.com")
+    );
+    assert!(principals.contains(&"mal\nlory\u{9b}31m@contoso.com"));
+    assert!(!json.contains('\u{1b}'), "JSON escapes control characters");
 }

@@ -1,14 +1,19 @@
 //! The in-memory tenant: the snapshot's objects plus indexes by id and lowercase UPN.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use licensectl_model::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId, parse_guid};
 use licensectl_model::snapshot::{
-    AppRegistration, AssignmentStateKind, CompanySubscription, Group, ServicePlanRules,
-    SubscribedSku, TenantSnapshot, User,
+    AppRegistration, CapabilityStatus, CompanySubscription, Group, ServicePlanRules, SubscribedSku,
+    TenantSnapshot, User,
 };
 
+use super::assign::held_skus;
+use super::clock::{self, Stamp};
 use super::error::EmulatorError;
+use super::history::{HistoryLog, LicenseHistory};
+use super::plans::PlanRules;
+use super::replica::Replication;
 
 /// The tenant the emulator serves, indexed for lookups.
 #[derive(Debug, Clone)]
@@ -38,6 +43,14 @@ pub struct Tenant {
     user_by_upn: HashMap<String, usize>,
     group_by_id: HashMap<GroupId, usize>,
     plan_names: HashMap<ServicePlanId, String>,
+    /// The plan rules `assignLicense` enforces (the file's plus, by default, the built-in).
+    pub(crate) plan_rules: PlanRules,
+    /// Units of a subscription in its grace period (`prepaidUnits.warning`) may be
+    /// assigned (default false).
+    pub(crate) grace_units_assignable: bool,
+    /// Versions replaced by writes not yet visible to every read.
+    pub(crate) replication: Replication,
+    history: HistoryLog,
 }
 
 impl Tenant {
@@ -86,6 +99,12 @@ impl Tenant {
                 )));
             }
         }
+        let plan_rules = PlanRules::new(
+            &snapshot.service_plan_rules.mutually_exclusive,
+            &snapshot.service_plan_rules.dependencies,
+            true,
+            false,
+        );
         Ok(Self {
             version: snapshot.version,
             tenant_id: snapshot.tenant_id,
@@ -102,6 +121,10 @@ impl Tenant {
             user_by_upn,
             group_by_id,
             plan_names,
+            plan_rules,
+            grace_units_assignable: false,
+            replication: Replication::default(),
+            history: HistoryLog::new(clock::iso_utc_millis(clock::unix_now_ms())),
         })
     }
 
@@ -119,6 +142,47 @@ impl Tenant {
             apps: self.apps.clone(),
             service_plan_rules: self.rules.clone(),
         }
+    }
+
+    /// Replaces user `u` by `next` (a write at `stamp`): keeps the old version for lagging
+    /// reads and records a change of the SKUs the user holds.
+    pub(crate) fn commit_user(&mut self, u: usize, next: User, stamp: &Stamp) {
+        let Some(slot) = self.users.get_mut(u) else {
+            return;
+        };
+        if *slot == next {
+            return;
+        }
+        let old = std::mem::replace(slot, next);
+        let before: BTreeSet<SkuId> = held_skus(&old).into_iter().collect();
+        let after: BTreeSet<SkuId> = held_skus(&self.users[u]).into_iter().collect();
+        self.history.record(u, before, after, stamp.iso_millis());
+        self.replication.record_user(u, old, stamp.at);
+    }
+
+    /// Replaces group `g` by `next` (a write at `stamp`), keeping the old version for
+    /// lagging reads.
+    pub(crate) fn commit_group(&mut self, g: usize, next: Group, stamp: &Stamp) {
+        let Some(slot) = self.groups.get_mut(g) else {
+            return;
+        };
+        if *slot == next {
+            return;
+        }
+        let old = std::mem::replace(slot, next);
+        self.replication.record_group(g, old, stamp.at);
+    }
+
+    /// Every user's license history (or only user `only`'s).
+    pub(crate) fn license_history(&self, only: Option<usize>) -> LicenseHistory {
+        self.history.history(
+            self.users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (i, u.id, u.user_principal_name.as_str())),
+            |u| held_skus(&self.users[u]).into_iter().collect(),
+            only,
+        )
     }
 
     /// Index of the SKU `id`.
@@ -154,25 +218,35 @@ impl Tenant {
             .unwrap_or_else(|| id.to_string())
     }
 
-    /// Free seats of a SKU: `prepaidUnits.enabled − prepaidUnits.warning − consumedUnits`
-    /// (Microsoft's PowerShell guide's arithmetic, https://learn.microsoft.com/en-us/microsoft-365/enterprise/assign-licenses-to-user-accounts-with-microsoft-365-powershell).
-    pub fn free_seats(&self, sku: usize) -> i64 {
+    /// Seats of SKU `sku` that an assignment may take now.
+    ///
+    /// `prepaidUnits` splits a SKU's units by subscription state, one bucket each:
+    /// `enabled` ("units that are enabled for the active subscription"), `warning` (a
+    /// subscription in its grace period), `suspended` ("can't be assigned"), `lockedOut`
+    /// (cancelled), https://learn.microsoft.com/en-us/graph/api/resources/licenseunitsdetail.
+    /// By default only enabled units are assignable: `max(0, enabled − consumed)` — what the
+    /// admin center's figures and tools that read real tenants compute, and the fail-safe
+    /// reading (a Microsoft engineer reported that units of an expired subscription in grace
+    /// cannot be assigned, https://github.com/MicrosoftDocs/microsoft-365-docs/issues/1441).
+    /// With `grace_units_assignable`, warning units count too (Partner Center's
+    /// "available = active + warning − consumed"). Suspended and locked-out units never
+    /// count, and a SKU whose `capabilityStatus` is neither `Enabled` nor `Warning` has no
+    /// assignable seat whatever its counts say.
+    pub(crate) fn free_seats(&self, sku: usize) -> i64 {
         self.skus.get(sku).map_or(0, |s| {
-            s.prepaid_units.enabled - s.prepaid_units.warning - s.consumed_units
-        })
-    }
-
-    /// True when some member of group `g` has an errored license from that group.
-    pub fn group_has_member_errors(&self, g: usize) -> bool {
-        let Some(group) = self.groups.get(g) else {
-            return false;
-        };
-        group.members.iter().any(|m| {
-            self.user_by_id(*m).is_some_and(|u| {
-                self.users[u].license_assignment_states.iter().any(|s| {
-                    s.assigned_by_group == Some(group.id) && s.state == AssignmentStateKind::Error
-                })
-            })
+            if !matches!(
+                s.capability_status,
+                CapabilityStatus::Enabled | CapabilityStatus::Warning
+            ) {
+                return 0;
+            }
+            let units = s.prepaid_units;
+            let assignable = if self.grace_units_assignable {
+                units.enabled.saturating_add(units.warning)
+            } else {
+                units.enabled
+            };
+            assignable.saturating_sub(s.consumed_units).max(0)
         })
     }
 }
