@@ -171,6 +171,21 @@ impl SourceFiles {
     }
 }
 
+/// True for a character that must never reach a terminal, a log or Markdown as it is: the
+/// C0 and C1 controls and DEL (ESC starts terminal escape and OSC sequences), the Unicode
+/// bidirectional formatting characters (which reorder what a reviewer sees: "Trojan
+/// Source", https://trojansource.codes/) and the line and paragraph separators; the set
+/// of [`crate::render`]'s escaping.
+pub fn is_unsafe_char(c: char) -> bool {
+    crate::render::escape::is_control(c)
+}
+
+/// `text` with every [`is_unsafe_char`] shown as an escape (`\u{1b}`), as the renderers
+/// show names from the tenant.
+pub fn escape_value(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::render::escape::terminal(text)
+}
+
 /// Counts errors and warnings.
 pub fn counts(diagnostics: &[Diagnostic]) -> (usize, usize) {
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();

@@ -4,6 +4,7 @@
 //! Every function here is pure: it takes diagnostics (and file texts) and returns a
 //! `String`. Deciding where the output goes and whether to colour it is the caller's job.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
@@ -21,13 +22,22 @@ pub const JSON_FORMAT_VERSION: u32 = 1;
 
 /// Renders diagnostics for a terminal: a header with severity and code, a source snippet
 /// with the problem underlined, related places, and help. `color` adds ANSI colours.
+///
+/// Nothing unsafe reaches the terminal: control and bidirectional-formatting characters
+/// ([`super::is_unsafe_char`]) in messages are written as `\u{…}`, and in snippets they
+/// show as `�` (one character for one, so columns stay right).
 pub fn human(diagnostics: &[Diagnostic], sources: &SourceFiles, color: bool) -> String {
     let mut files = SimpleFiles::new();
     let mut ids: HashMap<&Path, usize> = HashMap::new();
+    let mut texts = SourceFiles::new();
     for (path, text) in sources.iter() {
-        let id = files.add(path.display().to_string(), text);
+        let shown = snippet_text(text);
+        let name = terminal(&path.display().to_string()).into_owned();
+        let id = files.add(name, shown.clone());
+        texts.insert(path, shown);
         ids.insert(path, id);
     }
+    let sources = &texts;
     let config = term::Config::default();
     let mut out: Vec<u8> = Vec::new();
     let mut colored = termcolor::Buffer::ansi();
@@ -40,7 +50,7 @@ pub fn human(diagnostics: &[Diagnostic], sources: &SourceFiles, color: bool) -> 
         };
         if result.is_err() {
             // A location outside its file (should not happen): fall back to one plain line.
-            let line = format!("{diagnostic}\n\n");
+            let line = format!("{}\n\n", terminal(&diagnostic.to_string()));
             if color {
                 colored_push(&mut colored, &line);
             } else {
@@ -53,6 +63,20 @@ pub fn human(diagnostics: &[Diagnostic], sources: &SourceFiles, color: bool) -> 
     } else {
         String::from_utf8_lossy(&out).into_owned()
     }
+}
+
+/// A file's text as snippets show it: unsafe characters other than tab and line breaks
+/// replaced by U+FFFD.
+fn snippet_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if super::is_unsafe_char(c) && !matches!(c, '\t' | '\n' | '\r') {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 fn colored_push(buffer: &mut termcolor::Buffer, text: &str) {
@@ -84,8 +108,10 @@ fn to_codespan(
     }
     for (location, note) in &diagnostic.related {
         match label_at(location, sources, ids) {
-            Some((id, range)) => labels.push(Label::secondary(id, range).with_message(note)),
-            None => notes.push(format!("{note} ({location})")),
+            Some((id, range)) => {
+                labels.push(Label::secondary(id, range).with_message(terminal(note)));
+            }
+            None => notes.push(format!("{} ({location})", terminal(note))),
         }
     }
     if let Some(help) = &diagnostic.help {
@@ -95,6 +121,11 @@ fn to_codespan(
     cs
 }
 
+/// Longest source line shown in a snippet, in bytes: a longer line (minified or generated
+/// YAML, or a file that is no config at all) is named by its location only, so a
+/// diagnostic never prints more than one bounded line of a file.
+pub const MAX_SNIPPET_LINE_BYTES: usize = 1000;
+
 fn label_at(
     location: &Location,
     sources: &SourceFiles,
@@ -102,7 +133,12 @@ fn label_at(
 ) -> Option<(usize, Range<usize>)> {
     let id = *ids.get(&*location.file)?;
     let text = sources.get(&location.file)?;
-    Some((id, token_range(text, location.line, location.column)?))
+    let range = token_range(text, location.line, location.column)?;
+    let line_start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[range.start..]
+        .find('\n')
+        .map_or(text.len(), |i| range.start + i);
+    (line_end - line_start <= MAX_SNIPPET_LINE_BYTES).then_some((id, range))
 }
 
 /// The byte range of the YAML token starting at 1-based `line` and character `column`:
@@ -162,12 +198,12 @@ struct JsonDocument<'a> {
 struct JsonDiagnostic<'a> {
     code: &'a str,
     severity: Severity,
-    message: &'a str,
+    message: Cow<'a, str>,
     file: Option<String>,
     line: Option<usize>,
     column: Option<usize>,
     related: Vec<JsonRelated<'a>>,
-    help: Option<&'a str>,
+    help: Option<Cow<'a, str>>,
 }
 
 #[derive(Serialize)]
@@ -175,13 +211,14 @@ struct JsonRelated<'a> {
     file: String,
     line: usize,
     column: usize,
-    note: &'a str,
+    note: Cow<'a, str>,
 }
 
 /// Renders diagnostics as one pretty-printed JSON document:
 /// `{"format_version": 1, "valid": …, "errors": n, "warnings": n, "diagnostics": […]}`,
 /// each diagnostic with `code`, `severity`, `message`, `file`, `line`, `column` (null when
-/// the problem has no single place), `related` places with a `note`, and `help`.
+/// the problem has no single place), `related` places with a `note`, and `help`. Texts
+/// hold no control or bidirectional-formatting character: they are written as `\u{…}`.
 pub fn json(diagnostics: &[Diagnostic]) -> String {
     let (errors, warnings) = counts(diagnostics);
     let document = JsonDocument {
@@ -194,21 +231,24 @@ pub fn json(diagnostics: &[Diagnostic]) -> String {
             .map(|d| JsonDiagnostic {
                 code: d.code.as_str(),
                 severity: d.severity,
-                message: &d.message,
-                file: d.location.as_ref().map(|l| l.file.display().to_string()),
+                message: terminal(&d.message),
+                file: d
+                    .location
+                    .as_ref()
+                    .map(|l| terminal(&l.file.display().to_string()).into_owned()),
                 line: d.location.as_ref().map(|l| l.line),
                 column: d.location.as_ref().map(|l| l.column),
                 related: d
                     .related
                     .iter()
                     .map(|(l, note)| JsonRelated {
-                        file: l.file.display().to_string(),
+                        file: terminal(&l.file.display().to_string()).into_owned(),
                         line: l.line,
                         column: l.column,
-                        note,
+                        note: terminal(note),
                     })
                     .collect(),
-                help: d.help.as_deref(),
+                help: d.help.as_deref().map(terminal),
             })
             .collect(),
     };
@@ -232,7 +272,7 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
         if let Some(location) = &d.location {
             properties.push(format!(
                 "file={}",
-                escape_property(&location.file.display().to_string())
+                escape_property(&terminal(&location.file.display().to_string()))
             ));
             properties.push(format!("line={}", location.line));
             properties.push(format!("col={}", location.column));
@@ -241,12 +281,14 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
             "title={}",
             escape_property(&format!("licensectl {}", d.code))
         ));
-        let mut message = d.message.clone();
+        // Each part escaped on its own: the line breaks between them are the annotation's.
+        let mut message = terminal(&d.message).into_owned();
         for (location, note) in &d.related {
-            message.push_str(&format!("\nnote: {note} ({location})"));
+            let location = terminal(&location.to_string()).into_owned();
+            message.push_str(&format!("\nnote: {} ({location})", terminal(note)));
         }
         if let Some(help) = &d.help {
-            message.push_str(&format!("\nhelp: {help}"));
+            message.push_str(&format!("\nhelp: {}", terminal(help)));
         }
         out.push_str(&format!(
             "::{command} {}::{}\n",

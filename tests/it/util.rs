@@ -205,6 +205,7 @@ pub(crate) fn graph_client(
         ClientOptions {
             retry,
             max_concurrency,
+            ..ClientOptions::default()
         },
     )
 }
