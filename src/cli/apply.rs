@@ -11,7 +11,7 @@ use clap::Args;
 use licensectl::apply::{self, ApplyInput, ApplyOptions, ApplyReport, Journal};
 use licensectl::graph::LicensedUsersStrategy;
 use licensectl::plan::saved::SavedPlan;
-use licensectl::plan::{Change, Plan, PlanOptions, plan};
+use licensectl::plan::{Plan, PlanOptions, plan};
 use licensectl::render::{Mode, text};
 use licensectl::snapshot::TenantSnapshot;
 
@@ -98,45 +98,52 @@ fn keep_out_of_git(dir: &Path) {
     }
 }
 
-/// The changes to apply: the saved plan's, once checked against the tenant and the
-/// config, or the current plan's. `Err(code)` when refused (reason printed).
-fn changes_to_apply(
-    args: &ApplyArgs,
-    current: &Plan,
-    live: &TenantSnapshot,
-    digest: &str,
-) -> anyhow::Result<Result<Vec<Change>, u8>> {
-    let Some(path) = &args.plan else {
-        print(&render(current, Format::Text, Mode::Plan))?;
-        return Ok(Ok(current.changes.clone()));
-    };
+/// Reads and checks a saved plan before the tenant is read: its format and version, and
+/// that the config directory is the one it was made from. `Err(code)` when refused
+/// (reason printed).
+fn read_saved(path: &Path, config: &Path, digest: &str) -> anyhow::Result<Result<SavedPlan, u8>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read saved plan {}", path.display()))?;
     let saved = SavedPlan::from_json(&text, path)?;
-    if let Err(refusal) = saved.check_fresh(live) {
-        eprintln(&format!(
-            "error: refusing to apply {}: {refusal}",
-            path.display()
-        ));
-        return Ok(Err(exit::ERROR));
-    }
     if saved.config_digest != digest {
         eprintln(&format!(
             "error: refusing to apply {}: the config in {} changed since the plan was made ({} then, {} now); run `licensectl plan --out` again and review the new plan",
             path.display(),
-            args.config.display(),
+            config.display(),
             saved.config_digest,
             digest
         ));
         return Ok(Err(exit::ERROR));
     }
+    Ok(Ok(saved))
+}
+
+/// Checks a saved plan against the tenant and the recomputed plan: the tenant, each
+/// changed principal's fingerprint (stale), and that the saved changes are exactly the
+/// recomputed ones (edited). `Err(code)` when refused (reason printed).
+fn check_saved(
+    saved: &SavedPlan,
+    path: &Path,
+    live: &TenantSnapshot,
+    current: &Plan,
+) -> Result<(), u8> {
+    let checked = saved
+        .check_fresh(live)
+        .and_then(|()| saved.check_changes(live, &current.changes));
+    if let Err(refusal) = checked {
+        eprintln(&format!(
+            "error: refusing to apply {}: {refusal}",
+            path.display()
+        ));
+        return Err(exit::ERROR);
+    }
     eprintln(&format!(
-        "Applying saved plan {} ({} change(s), made by licensectl {}).",
+        "Applying saved plan {} ({} change(s), made by licensectl {}): the recomputed plan matches it.",
         path.display(),
         saved.changes.len(),
         saved.tool_version
     ));
-    Ok(Ok(saved.changes.into_iter().map(|c| c.change).collect()))
+    Ok(())
 }
 
 /// Runs `licensectl apply`; returns the exit code.
@@ -147,6 +154,14 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
     let config = match load(&args.config) {
         Ok(config) => config,
         Err(code) => return Ok(code),
+    };
+    // A saved plan is read and checked before the tenant is.
+    let saved = match &args.plan {
+        Some(path) => match read_saved(path, &args.config, &config.digest)? {
+            Ok(saved) => Some((path, saved)),
+            Err(code) => return Ok(code),
+        },
+        None => None,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
@@ -168,16 +183,22 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             ));
             return Ok(exit::ERROR);
         }
-        let changes = match changes_to_apply(args, &current, &live, &config.digest)? {
-            Ok(changes) => changes,
-            Err(code) => return Ok(code),
-        };
+        // What is applied is always the plan recomputed here; a saved plan only decides
+        // whether to go on (it must be fresh and say exactly the same).
+        if let Some((path, saved)) = &saved
+            && let Err(code) = check_saved(saved, path, &live, &current)
+        {
+            return Ok(code);
+        }
+        // The plan is shown before anything else happens (and before the question).
+        print(&render(&current, Format::Text, Mode::Plan))?;
         if current.safety.refused {
             for line in text::refusal(&current) {
                 eprintln(&format!("error: unsafe plan refused: {line}"));
             }
             return Ok(exit::UNSAFE);
         }
+        let changes = &current.changes;
         if changes.is_empty() {
             print("No changes. The tenant matches the config; nothing was written.\n")?;
             return Ok(exit::SUCCESS);
@@ -209,7 +230,7 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             &ApplyInput {
                 desired: &config.desired,
                 before: &live,
-                changes: &changes,
+                changes,
                 seats: &current.seats,
             },
             &ApplyOptions {

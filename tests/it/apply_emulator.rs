@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::util::{Emulated, config_with, contoso, show, text};
 
 /// Write requests (assignLicense and PATCH, any status) the emulator answered.
-fn write_requests(tenant: &Emulated) -> u64 {
+pub(crate) fn write_requests(tenant: &Emulated) -> u64 {
     let stats = tenant.running.emulator.stats();
     stats
         .by_endpoint

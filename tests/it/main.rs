@@ -1,17 +1,19 @@
 //! The root package's integration tests, one binary (one link of the dependencies, not one
 //! per file). The CLI end to end: `validate` and `schema` (`validate_cli`), `plan` and
 //! `drift` from a snapshot (`cli_plan`) and live (`live_plan`), `export` (`export`),
-//! `apply` against the emulator (`apply_emulator`) and under injected faults
-//! (`apply_faults`), `emulator` (`emulator_cli`), error printing (`cli_errors`), a reader
-//! that stops early (`broken_pipe`), and the README's console examples
-//! (`readme`). The library: renderings (`render`), the loader on hostile input
-//! (`load_robustness`), the Graph client against the emulator (`live_graph`) and against
-//! a scripted double (`graph_client`). `util` holds the one `licensectl` command and the
-//! emulator helpers, `support` the scripted Graph double, `churn` the generated tenant
-//! and config shared with the apply benchmark. Fixtures stay in `tests/fixtures/`.
+//! `apply` against the emulator (`apply_emulator`), under injected faults
+//! (`apply_faults`) and with hand-edited saved plans (`apply_trust`), `emulator`
+//! (`emulator_cli`), error printing (`cli_errors`), a reader that stops early
+//! (`broken_pipe`), and the README's console examples (`readme`). The library: renderings
+//! (`render`), the loader on hostile input (`load_robustness`), the Graph client against
+//! the emulator (`live_graph`) and against a scripted double (`graph_client`). `util`
+//! holds the one `licensectl` command and the emulator helpers, `support` the scripted
+//! Graph double, `churn` the generated tenant and config shared with the apply benchmark.
+//! Fixtures stay in `tests/fixtures/`.
 
 mod apply_emulator;
 mod apply_faults;
+mod apply_trust;
 mod broken_pipe;
 mod churn;
 mod cli_errors;
