@@ -15,7 +15,9 @@
 //! sends and what it makes of the answers are pure functions over plain data: `pack`
 //! (which writes go in which `$batch` this round), `classify` (what each answer means),
 //! `settle` (what becomes of each unit) and [`Pacer`] (how much to send, how long to
-//! pause).
+//! pause). Between packing and sending, the last gate (`gate`) checks every write of
+//! the round against what the config allows; a refused unit is not sent and fails with
+//! the reason.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -35,11 +37,13 @@ use super::journal::{Entry, Event, Journal};
 use super::schedule::{Operation, Phase, Unit};
 
 mod classify;
+pub(crate) mod gate;
 mod pacer;
 mod pack;
 mod settle;
 
 use classify::{Answer, BatchAnswer, ItemResult, classify};
+use gate::{Gate, REFUSED_CODE, UnitWrites};
 pub(crate) use pacer::Pacer;
 use pack::Batch;
 use settle::settle;
@@ -96,6 +100,8 @@ pub struct Executor<'a> {
     pub journal: &'a Journal,
     /// Progress (one item per finished unit).
     pub progress: &'a dyn ReadProgress,
+    /// The last check of every write before it is sent.
+    pub gate: &'a Gate,
 }
 
 /// A unit in flight: how far its operations got and how often it was tried.
@@ -180,14 +186,15 @@ impl Executor<'_> {
             let round_started = Instant::now();
             let round = pack::pack(pending.iter().map(Pending::remaining), wave);
             pack::begin(&mut pending, &round, Instant::now());
-            let batches = pack::batches(&pending, &round);
-            // Every write of the round is known here (`batches`), before any of it is
-            // journalled or sent: the place for a last check of what goes out. The
-            // requests are journalled before any of them is sent.
+            // Every write of the round is known here, before any of it is journalled or
+            // sent: the gate takes out what the config does not allow, with a failed
+            // answer for each (so that settling ends the unit instead of retrying it).
+            let (batches, mut results) = self.gate_round(&pending, pack::batches(&pending, &round));
+            let sent: usize = batches.iter().map(|b| b.items.len()).sum();
+            // The requests are journalled before any of them is sent.
             for entry in pack::requests(&pending, &batches, label) {
                 self.journal(entry)?;
             }
-            let mut results: HashMap<Slot, Answer> = HashMap::new();
             for (b, answer) in self.send(&batches).await {
                 let now = Instant::now();
                 results.extend(classify(
@@ -212,7 +219,7 @@ impl Executor<'_> {
                 }
             }
             pending = settlement.pending;
-            let pace = pacer.record(round.writes, settlement.throttled, round_started.elapsed());
+            let pace = pacer.record(sent, settlement.throttled, round_started.elapsed());
             let wait = settlement.wait.max(pace);
             if !pending.is_empty() && !wait.is_zero() {
                 tokio::time::sleep(wait).await;
@@ -222,6 +229,67 @@ impl Executor<'_> {
             .into_iter()
             .map(|o| o.unwrap_or_else(UnitOutcome::not_attempted))
             .collect())
+    }
+
+    /// The round's `batches` without the units the gate refuses (a batch left empty is
+    /// dropped), and a failed answer for every write it took out.
+    fn gate_round(
+        &self,
+        pending: &[Pending<'_>],
+        batches: Vec<Batch>,
+    ) -> (Vec<Batch>, HashMap<Slot, Answer>) {
+        let mut units: Vec<usize> = batches
+            .iter()
+            .flat_map(|b| b.slots.iter().map(|s| s.unit))
+            .collect();
+        units.dedup();
+        let writes: Vec<UnitWrites<'_>> = units
+            .iter()
+            .map(|&u| UnitWrites {
+                principal: pending[u].principal,
+                operations: &pending[u].operations[pending[u].next..],
+            })
+            .collect();
+        let verdicts = self.gate.review(&writes);
+        let mut answers: HashMap<Slot, Answer> = HashMap::new();
+        for (&u, verdict) in units.iter().zip(verdicts) {
+            let Some(refusal) = verdict else { continue };
+            let p = &pending[u];
+            for op in p.next..p.operations.len() {
+                let failure = WriteFailure {
+                    operation: p.operations[op].name(),
+                    status: 0,
+                    code: Some(REFUSED_CODE.to_owned()),
+                    message: format!("not sent: {}", refusal.reason),
+                    request_id: None,
+                    attempts: p.attempts,
+                };
+                answers.insert(
+                    Slot { unit: u, op },
+                    Answer {
+                        result: ItemResult::Failed(failure),
+                        request_id: None,
+                        status: 0,
+                    },
+                );
+            }
+        }
+        if answers.is_empty() {
+            return (batches, answers);
+        }
+        let kept = batches
+            .into_iter()
+            .filter_map(|batch| {
+                let (items, slots): (Vec<_>, Vec<_>) = batch
+                    .items
+                    .into_iter()
+                    .zip(batch.slots)
+                    .filter(|(_, slot)| !answers.contains_key(slot))
+                    .unzip();
+                (!items.is_empty()).then_some(Batch { items, slots })
+            })
+            .collect();
+        (kept, answers)
     }
 
     /// Counts the round's item 429s and retries in the client's stats. (Item 429s are
@@ -256,6 +324,9 @@ impl WriteFailure {
     /// What to do about this failure, in plain language (by HTTP status and Graph code,
     /// never by message text).
     pub fn fix(&self) -> String {
+        if self.code.as_deref() == Some(REFUSED_CODE) {
+            return "licensectl did not send this write because the config does not allow it (see the reason): fix the config, or run `licensectl plan` and apply the plan it gives".to_owned();
+        }
         match self.status {
             401 => "Graph refused the credential: check the app registration's secret or certificate and run apply again".to_owned(),
             403 => match self.operation {

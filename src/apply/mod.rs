@@ -27,6 +27,7 @@ use crate::ids::{GroupId, UserId};
 use crate::plan::{Change, Finding, FindingKind, PlanOptions, Principal, SeatRow, plan};
 use crate::snapshot::TenantSnapshot;
 
+pub use execute::gate::{Allowed, Gate, Refusal, RefusalKind, UnitWrites};
 pub use execute::{Executor, UnitOutcome, WriteFailure};
 pub use journal::{Entry, Event, Journal};
 pub use schedule::{Operation, Phase, PhaseKind, Schedule, Unit, schedule};
@@ -47,6 +48,15 @@ pub enum ApplyError {
     /// Reading the tenant back failed.
     #[error("the writes were sent but the tenant could not be read back to verify them")]
     Verify(#[source] GraphError),
+    /// The last gate refused writes of the plan before anything was sent.
+    #[error(
+        "refusing to apply: {} write(s) are not what the config allows; nothing was sent",
+        .refusals.len()
+    )]
+    Refused {
+        /// Each refused unit, with the reason.
+        refusals: Vec<Refusal>,
+    },
 }
 
 /// How to apply.
@@ -123,6 +133,8 @@ pub struct ApplyInput<'a> {
     pub changes: &'a [Change],
     /// Seat rows of the current plan (for the order of removals).
     pub seats: &'a [SeatRow],
+    /// `--allow-unsafe`: the last gate lets writes pass the safety thresholds.
+    pub allow_unsafe: bool,
 }
 
 /// Applies `input.changes` in the documented order, waits for group processing,
@@ -146,10 +158,36 @@ pub async fn run(
         )),
         ..Entry::default()
     })?;
+    // The last gate, computed once from the config and the state planned against; it
+    // checks the whole schedule before the first write (nothing is sent when it refuses
+    // any of it), then every round again as it is sent.
+    let gate = Gate::new(Allowed::new(
+        input.desired,
+        input.before,
+        input.allow_unsafe,
+    ));
+    let units: Vec<UnitWrites<'_>> = schedule.units().map(UnitWrites::of).collect();
+    let refusals = gate.preview(&units);
+    if !refusals.is_empty() {
+        journal.record(Entry {
+            event: Some(Event::End),
+            outcome: Some("refused"),
+            message: Some(
+                refusals
+                    .iter()
+                    .map(|r| r.reason.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            ..Entry::default()
+        })?;
+        return Err(ApplyError::Refused { refusals });
+    }
     let executor = Executor {
         client,
         journal,
         progress,
+        gate: &gate,
     };
     let mut failures: HashMap<usize, WriteFailure> = HashMap::new();
     let changed_groups: Vec<GroupId> = input

@@ -232,6 +232,7 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
                 before: &live,
                 changes,
                 seats: &current.seats,
+                allow_unsafe: args.allow_unsafe,
             },
             &ApplyOptions {
                 group_timeout: Duration::from_secs_f64(args.group_timeout),
@@ -241,7 +242,23 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
         )
         .await;
         progress.finish();
-        let report = report?;
+        let report = match report {
+            Err(apply::ApplyError::Refused { refusals }) => {
+                for r in &refusals {
+                    eprintln(&format!("error: refusing to apply: {}", r.reason));
+                }
+                eprintln("Nothing was written.");
+                let thresholds_only = refusals
+                    .iter()
+                    .all(|r| r.kind == apply::RefusalKind::Threshold);
+                return Ok(if thresholds_only {
+                    exit::UNSAFE
+                } else {
+                    exit::ERROR
+                });
+            }
+            other => other?,
+        };
         print(&render_report(&report, &journal_path))?;
         Ok(if report.converged() {
             exit::SUCCESS

@@ -300,3 +300,43 @@ async fn issue12_apply_checks_the_saved_plan_file_before_it_reads_the_tenant() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_a_group_removal_that_takes_a_license_from_a_protected_member_is_refused_even_with_allow_unsafe()
+ {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // ivan inherits SPE_E3 from SG-License-M365-E3; the config takes it from the group.
+    let config = config_with(
+        dir.path(),
+        &[(
+            "licensectl.yaml",
+            "    - ceo@contoso.com",
+            "    - ceo@contoso.com\n    - ivan@contoso.com",
+        )],
+        &[(
+            "licenses/groups.yaml",
+            "groups:\n  SG-License-M365-E3:\n    licenses: []\n  SG-License-EMS:\n    licenses:\n      - sku: EMS\n  frontline:\n    licenses:\n      - sku: DESKLESSPACK\n",
+        )],
+    );
+    let config_arg = config.display().to_string();
+    let tenant = Emulated::serve(contoso(), options()).await;
+    let before = tenant.running.emulator.snapshot();
+    let out = tenant
+        .run(&[
+            "apply",
+            "--config",
+            &config_arg,
+            "--auto-approve",
+            "--allow-unsafe",
+        ])
+        .await;
+    assert_ne!(out.status.code(), Some(0), "{}", show(&out));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("ivan@contoso.com") && stderr.contains("SPE_E3"),
+        "names the protected member and the license: {}",
+        show(&out)
+    );
+    assert_eq!(write_requests(&tenant), 0, "nothing was written");
+    assert_eq!(tenant.running.emulator.snapshot(), before);
+}
