@@ -458,6 +458,31 @@ async fn issue6_apply_asks_on_a_terminal_and_only_yes_applies() {
         all.contains("Do you want to apply these 7 change(s)? Only 'yes' will be accepted:"),
         "{all}"
     );
+    // The plan, its summary and its destructive changes come before the question, for a
+    // saved plan too (issue 12).
+    let saved = dir.path().join("plan.json");
+    let out = save_plan(&tenant, &config, &saved).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let saved_arg = saved.display().to_string();
+    let apply_saved = tenant.command(&["apply", &saved_arg, "--config", &config_arg]);
+    for out in [
+        on_a_terminal(&apply, "no\n").await,
+        on_a_terminal(&apply_saved, "no\n").await,
+    ] {
+        let screen = text(&out.stdout);
+        let at = |needle: &str| {
+            screen
+                .find(needle)
+                .unwrap_or_else(|| panic!("{needle:?} is shown: {screen}"))
+        };
+        let question = at("Do you want to apply these 7 change(s)?");
+        assert!(
+            at("Plan: 3 to add, 3 to change, 3 to remove.") < question,
+            "{screen}"
+        );
+        assert!(at("- user carol@contoso.com") < question, "{screen}");
+        assert!(at("DESTRUCTIVE") < question, "{screen}");
+    }
     assert!(
         all.contains("Apply cancelled; nothing was written."),
         "{all}"
