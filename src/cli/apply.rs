@@ -222,7 +222,11 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             }
         };
         let journal = Journal::open(&journal_path)?;
-        eprintln(&format!("Journal: {}", journal_path.display()));
+        eprintln(&format!(
+            "Journal: {} (run {})",
+            journal_path.display(),
+            journal.run_id()
+        ));
         let progress = StderrProgress::with_verb(stderr_is_tty(), "");
         let report = apply::run(
             &client,

@@ -340,3 +340,61 @@ async fn issue12_a_group_removal_that_takes_a_license_from_a_protected_member_is
     assert_eq!(write_requests(&tenant), 0, "nothing was written");
     assert_eq!(tenant.running.emulator.snapshot(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_every_journal_line_names_its_run_and_version_and_two_applies_differ() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = config_with(
+        &dir.path().join("first"),
+        &[(
+            "licenses/sales.yaml",
+            "      - sku: POWER_BI_PRO            # extra license on top of the profile\n",
+            "",
+        )],
+        &[],
+    );
+    let second = config_with(&dir.path().join("second"), &[], &[]);
+    let journal = dir.path().join("journal.jsonl");
+    let journal_arg = journal.display().to_string();
+    let tenant = Emulated::serve(contoso(), options()).await;
+    for config in [&first, &second] {
+        let out = tenant
+            .run(&[
+                "apply",
+                "--config",
+                &config.display().to_string(),
+                "--auto-approve",
+                "--journal",
+                &journal_arg,
+            ])
+            .await;
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        assert!(text(&out.stderr).contains("(run "), "{}", show(&out));
+    }
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&journal)
+        .expect("journal")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let runs: Vec<&str> = lines
+        .iter()
+        .map(|l| l["run"].as_str().expect("every line has a run id"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["version"] == env!("CARGO_PKG_VERSION"))
+    );
+    let mut distinct = runs.clone();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        2,
+        "two runs, each a block of lines: {distinct:?}"
+    );
+    // Each run starts with its own `start` line.
+    for run in distinct {
+        let first_line = lines.iter().find(|l| l["run"] == run).expect("a line");
+        assert_eq!(first_line["event"], "start");
+    }
+}
