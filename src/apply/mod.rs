@@ -1,6 +1,8 @@
-//! Applying a plan to the tenant: the order of work ([`schedule`]), the writes through
-//! `$batch` ([`execute`]), waiting for group license processing, verification by reading
-//! the affected principals back ([`verify`]), and the journal ([`journal`]).
+//! Applying a plan to the tenant: the permissions it needs ([`preflight`]), the order of
+//! work ([`schedule`]), the writes through `$batch` ([`execute`]), with a last check of
+//! each write against the config (`execute::gate`), waiting for group license processing,
+//! verification by reading the affected principals back ([`verify`]), and the journal
+//! ([`journal`]).
 //!
 //! This module does network and journal I/O. It must not decide what should change (the
 //! planner did), print, prompt or read the environment (the CLI does); it returns an
@@ -11,6 +13,7 @@
 
 pub(crate) mod execute;
 pub(crate) mod journal;
+pub mod preflight;
 pub(crate) mod schedule;
 pub(crate) mod verify;
 

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use licensectl::apply::{self, ApplyInput, ApplyOptions, ApplyReport, Journal};
+use licensectl::auth::token_permissions;
 use licensectl::graph::LicensedUsersStrategy;
 use licensectl::plan::saved::SavedPlan;
 use licensectl::plan::{Plan, PlanOptions, plan};
@@ -202,6 +203,18 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
         if changes.is_empty() {
             print("No changes. The tenant matches the config; nothing was written.\n")?;
             return Ok(exit::SUCCESS);
+        }
+        // Before any write (and before asking): does the token allow what the plan does?
+        let token = client.tokens().token().await?;
+        if let Some((roles, scopes)) = token_permissions(token.token.secret()) {
+            let missing = apply::preflight::missing(&roles, &scopes, changes);
+            if !missing.is_empty() {
+                for m in &missing {
+                    eprintln(&format!("error: refusing to apply: {}", m.message()));
+                }
+                eprintln("Nothing was written.");
+                return Ok(exit::ERROR);
+            }
         }
         if !args.auto_approve {
             if !std::io::stdin().is_terminal() {

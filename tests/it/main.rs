@@ -3,7 +3,8 @@
 //! `drift` from a snapshot (`cli_plan`) and live (`live_plan`), `export` (`export`),
 //! `apply` against the emulator (`apply_emulator`), under injected faults
 //! (`apply_faults`), with hand-edited saved plans (`apply_trust`) and its last gate fed
-//! writes that bypass the planner (`apply_gate`), `emulator`
+//! writes that bypass the planner (`apply_gate`), its permission preflight
+//! (`apply_preflight`), `emulator`
 //! (`emulator_cli`), error printing (`cli_errors`), a reader that stops early
 //! (`broken_pipe`), and the README's console examples (`readme`). The library: renderings
 //! (`render`), the loader on hostile input (`load_robustness`), the Graph client against
@@ -15,6 +16,7 @@
 mod apply_emulator;
 mod apply_faults;
 mod apply_gate;
+mod apply_preflight;
 mod apply_trust;
 mod broken_pipe;
 mod churn;
