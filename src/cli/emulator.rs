@@ -40,6 +40,16 @@ pub(crate) enum ThrottleMode {
     Graph,
 }
 
+/// What `assignLicense` does with a `disabledPlans` list that takes a prerequisite away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DependentPlans {
+    /// Refuse the call with Graph's dependency error (Graph's documented answer).
+    Refuse,
+    /// Disable the dependent plans of the same license too (an observed, unexplained
+    /// Graph behaviour, modelled as an option).
+    Disable,
+}
+
 /// `emulator serve` flags.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -61,9 +71,25 @@ pub(crate) struct ServeArgs {
     /// Injected faults, e.g. `429=0.05,503=0.02,504=0.01,drop=0.01,slow=0.05,slow-ms=2000`.
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
-    /// Seed of the fault generator.
+    /// Seed of the fault generator and of stale reads.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,
+    /// Replication lag in milliseconds: for this long after a write, reads of that user or
+    /// group may return the version from before the write (0: reads see every write).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub replication_lag_ms: u64,
+    /// Chance (0–1) that a read of an object written within the replication lag returns
+    /// the old version; 1 means always stale until the lag has passed.
+    #[arg(long, value_name = "P", default_value_t = 1.0, value_parser = probability)]
+    pub stale_read_probability: f64,
+    /// Also enforce the emulator's built-in, sourced service-plan rules (dependencies such
+    /// as Workplace Analytics on Exchange, exclusions such as the two calling plans), on
+    /// top of the tenant file's `servicePlanRules`.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub builtin_plan_rules: bool,
+    /// What a `disabledPlans` list that disables a prerequisite does.
+    #[arg(long, value_enum, default_value_t = DependentPlans::Refuse)]
+    pub dependent_plans: DependentPlans,
     /// How long group-based license processing takes, in milliseconds (0: immediate).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub group_processing_ms: u64,
@@ -95,6 +121,15 @@ pub(crate) struct GenerateArgs {
     pub output: PathBuf,
 }
 
+/// A probability flag: a number from 0 to 1.
+fn probability(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        Ok(_) => Err(format!("{text} is not between 0 and 1")),
+        Err(_) => Err(format!("{text} is not a number")),
+    }
+}
+
 /// Runs `licensectl emulator …`; returns the exit code.
 pub(crate) fn run(args: &EmulatorArgs) -> anyhow::Result<u8> {
     match &args.command {
@@ -119,6 +154,10 @@ fn run_serve(a: &ServeArgs) -> anyhow::Result<u8> {
         },
         faults,
         seed: a.seed,
+        replication_lag: Duration::from_millis(a.replication_lag_ms),
+        stale_read_probability: a.stale_read_probability,
+        known_plan_rules: a.builtin_plan_rules,
+        disable_dependent_plans: a.dependent_plans == DependentPlans::Disable,
         group_processing: Duration::from_millis(a.group_processing_ms),
         token_lifetime: Duration::from_secs(a.token_lifetime_secs),
     };

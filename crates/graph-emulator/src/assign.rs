@@ -1,17 +1,20 @@
 //! `assignLicense` for users and groups: Graph's validation, seat counting, plan rules and
 //! group-based licensing. Pure functions on a [`Tenant`]; no I/O and no clock (callers
-//! pass the timestamp).
+//! pass the moment of the write). Every change goes through [`Tenant::commit_user`] or
+//! [`Tenant::commit_group`], which keep the replaced version for lagging reads and the
+//! users' license history.
 
 use std::collections::HashSet;
 
 use serde_json::Value;
 
-use licensectl_model::ids::{ServicePlanId, SkuId, parse_guid};
+use licensectl_model::ids::{GroupId, ServicePlanId, SkuId, parse_guid};
 use licensectl_model::snapshot::{
     AppliesTo, AssignedLicense, AssignmentError, AssignmentStateKind, LicenseAssignmentState,
     LicenseProcessingState, User,
 };
 
+use super::clock::Stamp;
 use super::error::GraphError;
 use super::state::Tenant;
 
@@ -141,73 +144,50 @@ pub fn recompute_assigned(user: &mut User) {
     user.assigned_licenses = out;
 }
 
-/// Plans enabled for a user, from `assignedLicenses`.
-fn enabled_plans(t: &Tenant, user: &User) -> HashSet<ServicePlanId> {
-    let mut out = HashSet::new();
-    for lic in &user.assigned_licenses {
-        if let Some(i) = t.sku(lic.sku_id) {
-            for p in &t.skus[i].service_plans {
-                if !lic.disabled_plans.contains(&p.service_plan_id) {
-                    out.insert(p.service_plan_id);
-                }
-            }
-        }
-    }
-    out
+/// Plans enabled by `licenses` (for a user: `assignedLicenses`, the union over sources).
+fn enabled_by(t: &Tenant, licenses: &[AssignedLicense]) -> HashSet<ServicePlanId> {
+    licenses
+        .iter()
+        .flat_map(|lic| plans_enabled_by(t, lic))
+        .collect()
 }
 
-/// Checks the tenant's plan rules for the plans in `touched` against `enabled`.
-fn rule_violation(
-    t: &Tenant,
-    enabled: &HashSet<ServicePlanId>,
-    touched: &HashSet<ServicePlanId>,
-) -> Option<(AssignmentError, String)> {
-    for [a, b] in &t.rules.mutually_exclusive {
-        if enabled.contains(a)
-            && enabled.contains(b)
-            && (touched.contains(a) || touched.contains(b))
-        {
-            return Some((
-                AssignmentError::MutuallyExclusiveViolation,
-                format!(
-                    "License assignment failed because service plans {}, {} are mutually exclusive.",
-                    t.plan_name(*a),
-                    t.plan_name(*b)
-                ),
-            ));
-        }
-    }
-    for dep in &t.rules.dependencies {
-        if touched.contains(&dep.plan)
-            && enabled.contains(&dep.plan)
-            && !dep.requires.iter().any(|r| enabled.contains(r))
-        {
-            let names: Vec<String> = dep.requires.iter().map(|r| t.plan_name(*r)).collect();
-            return Some((
-                AssignmentError::DependencyViolation,
-                format!(
-                    "License assignment failed because service plan {} depends on the service plan(s) {}.",
-                    t.plan_name(dep.plan),
-                    names.join(", ")
-                ),
-            ));
-        }
-    }
-    None
+/// Plans enabled by the active sources of `user`, leaving out the direct source of `skip`.
+fn enabled_by_sources_except(t: &Tenant, user: &User, skip: SkuId) -> HashSet<ServicePlanId> {
+    user.license_assignment_states
+        .iter()
+        .filter(|s| is_active(s) && !(s.assigned_by_group.is_none() && s.sku_id == skip))
+        .flat_map(|s| {
+            plans_enabled_by(
+                t,
+                &AssignedLicense {
+                    sku_id: s.sku_id,
+                    disabled_plans: s.disabled_plans.clone(),
+                },
+            )
+        })
+        .collect()
 }
 
-/// Plans of `lic` that it enables.
-fn plans_enabled_by(t: &Tenant, lic: &AssignedLicense) -> HashSet<ServicePlanId> {
-    t.sku(lic.sku_id)
+/// The plan ids of SKU `sku`.
+fn sku_plans(t: &Tenant, sku: SkuId) -> Vec<ServicePlanId> {
+    t.sku(sku)
         .map(|i| {
             t.skus[i]
                 .service_plans
                 .iter()
                 .map(|p| p.service_plan_id)
-                .filter(|p| !lic.disabled_plans.contains(p))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Plans of `lic` that it enables.
+fn plans_enabled_by(t: &Tenant, lic: &AssignedLicense) -> HashSet<ServicePlanId> {
+    sku_plans(t, lic.sku_id)
+        .into_iter()
+        .filter(|p| !lic.disabled_plans.contains(p))
+        .collect()
 }
 
 /// Validates that every SKU exists, is assignable, and that disabled plans belong to it.
@@ -263,13 +243,18 @@ fn adjust_consumption(t: &mut Tenant, before: &HashSet<SkuId>, after: &HashSet<S
 }
 
 /// `POST /users/{id}/assignLicense` on the user at index `u`: validates everything
-/// first, then applies adds and removes atomically. `now` stamps `lastUpdatedDateTime`.
-pub fn assign_user(
+/// first, then applies adds and removes atomically. `visible_usage_location` is the
+/// user's usage location as the replica serving the write sees it (a `PATCH` younger than
+/// the replication lag may not be visible yet); `stamp` dates `lastUpdatedDateTime`.
+pub(crate) fn assign_user(
     t: &mut Tenant,
     u: usize,
     req: &AssignRequest,
-    now: &str,
+    visible_usage_location: Option<&str>,
+    stamp: &Stamp,
 ) -> Result<(), GraphError> {
+    let now = stamp.iso();
+    let now = now.as_str();
     check_licenses(t, req)?;
     let user = &t.users[u];
     for sku in &req.remove {
@@ -285,7 +270,9 @@ pub fn assign_user(
             ));
         }
     }
-    if !req.add.is_empty() && !valid_usage_location(user.usage_location.as_deref()) {
+    let location_ok = valid_usage_location(user.usage_location.as_deref())
+        && valid_usage_location(visible_usage_location);
+    if !req.add.is_empty() && !location_ok {
         return Err(GraphError::bad_request(
             "License assignment cannot be done for user with invalid usage location.",
         ));
@@ -317,6 +304,28 @@ pub fn assign_user(
         }
     }
     recompute_assigned(&mut next);
+    if t.plan_rules.disable_dependents {
+        // Opt-in model of Graph widening `disabledPlans`: dependents of a prerequisite the
+        // request disables are disabled with it.
+        for lic in &req.add {
+            let others = enabled_by_sources_except(t, &next, lic.sku_id);
+            let plans = sku_plans(t, lic.sku_id);
+            if let Some(state) = next
+                .license_assignment_states
+                .iter_mut()
+                .find(|s| s.assigned_by_group.is_none() && s.sku_id == lic.sku_id)
+            {
+                let mut widened = AssignedLicense {
+                    sku_id: lic.sku_id,
+                    disabled_plans: state.disabled_plans.clone(),
+                };
+                if t.plan_rules.disable_orphans(&mut widened, &plans, &others) {
+                    state.disabled_plans = widened.disabled_plans;
+                }
+            }
+        }
+        recompute_assigned(&mut next);
+    }
     let after = held_skus(&next);
     for sku in after.difference(&before) {
         if let Some(i) = t.sku(*sku)
@@ -327,22 +336,24 @@ pub fn assign_user(
             )));
         }
     }
-    let touched: HashSet<ServicePlanId> = req
-        .add
-        .iter()
-        .flat_map(|l| plans_enabled_by(t, l))
-        .collect();
-    if let Some((_, message)) = rule_violation(t, &enabled_plans(t, &next), &touched) {
-        return Err(GraphError::bad_request(message));
+    let enabled_before = enabled_by(t, &user.assigned_licenses);
+    let enabled_after = enabled_by(t, &next.assigned_licenses);
+    if let Some(v) = t.plan_rules.introduced(&enabled_before, &enabled_after) {
+        return Err(GraphError::bad_request(v.message()));
     }
     adjust_consumption(t, &before, &after);
-    t.users[u] = next;
+    t.commit_user(u, next, stamp);
     Ok(())
 }
 
 /// `POST /groups/{id}/assignLicense` on group `g`: validates, updates the group's
 /// licenses and queues processing. Members change later, in [`process_group`].
-pub fn assign_group(t: &mut Tenant, g: usize, req: &AssignRequest) -> Result<(), GraphError> {
+pub(crate) fn assign_group(
+    t: &mut Tenant,
+    g: usize,
+    req: &AssignRequest,
+    stamp: &Stamp,
+) -> Result<(), GraphError> {
     check_licenses(t, req)?;
     let group = &t.groups[g];
     if !group.security_enabled {
@@ -358,7 +369,7 @@ pub fn assign_group(t: &mut Tenant, g: usize, req: &AssignRequest) -> Result<(),
             ));
         }
     }
-    let group = &mut t.groups[g];
+    let mut group = t.groups[g].clone();
     group
         .assigned_licenses
         .retain(|l| !req.remove.contains(&l.sku_id));
@@ -373,27 +384,187 @@ pub fn assign_group(t: &mut Tenant, g: usize, req: &AssignRequest) -> Result<(),
             group.assigned_licenses.push(lic.clone());
         }
     }
+    if t.plan_rules.disable_dependents {
+        for i in 0..group.assigned_licenses.len() {
+            let others = group
+                .assigned_licenses
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .flat_map(|(_, l)| plans_enabled_by(t, l))
+                .collect();
+            let plans = sku_plans(t, group.assigned_licenses[i].sku_id);
+            t.plan_rules
+                .disable_orphans(&mut group.assigned_licenses[i], &plans, &others);
+        }
+    }
+    // "Both the prerequisite and add-on service plans [must] be present in the same group"
+    // (https://learn.microsoft.com/en-us/entra/identity/users/licensing-groups-resolve-problems).
+    let before = enabled_by(t, &t.groups[g].assigned_licenses);
+    let after = enabled_by(t, &group.assigned_licenses);
+    if let Some(v) = t.plan_rules.introduced(&before, &after) {
+        return Err(GraphError::bad_request(v.message()));
+    }
     group.license_processing_state = Some(LicenseProcessingState {
         state: "QueuedForProcessing".to_owned(),
     });
+    t.commit_group(g, group, stamp);
     Ok(())
 }
 
 /// Sets a group's `licenseProcessingState`.
-pub fn set_processing_state(t: &mut Tenant, g: usize, state: &str) {
-    if let Some(group) = t.groups.get_mut(g) {
-        group.license_processing_state = Some(LicenseProcessingState {
+pub(crate) fn set_processing_state(t: &mut Tenant, g: usize, state: &str, stamp: &Stamp) {
+    if let Some(group) = t.groups.get(g) {
+        let mut next = group.clone();
+        next.license_processing_state = Some(LicenseProcessingState {
             state: state.to_owned(),
         });
+        t.commit_group(g, next, stamp);
     }
 }
 
+fn group_state(
+    lic: &AssignedLicense,
+    gid: GroupId,
+    state: AssignmentStateKind,
+    error: Option<AssignmentError>,
+    now: &str,
+) -> LicenseAssignmentState {
+    LicenseAssignmentState {
+        sku_id: lic.sku_id,
+        disabled_plans: lic.disabled_plans.clone(),
+        assigned_by_group: Some(gid),
+        state,
+        error,
+        last_updated_date_time: Some(now.to_owned()),
+    }
+}
+
+/// What group processing makes of one member: `user` with the group's entries rebuilt.
+fn process_member(
+    t: &Tenant,
+    user: &User,
+    gid: GroupId,
+    licenses: &[AssignedLicense],
+    now: &str,
+) -> User {
+    let before = held_skus(user);
+    let enabled_before = enabled_by(t, &user.assigned_licenses);
+    let old: Vec<LicenseAssignmentState> = user
+        .license_assignment_states
+        .iter()
+        .filter(|s| s.assigned_by_group == Some(gid))
+        .cloned()
+        .collect();
+    let mut base = user.clone();
+    base.license_assignment_states
+        .retain(|s| s.assigned_by_group != Some(gid));
+    recompute_assigned(&mut base);
+    let held_without = held_skus(&base);
+    let with = |states: Vec<LicenseAssignmentState>| {
+        let mut next = base.clone();
+        next.license_assignment_states.extend(states);
+        recompute_assigned(&mut next);
+        next
+    };
+    let seats_ok = licenses.iter().all(|lic| {
+        held_without.contains(&lic.sku_id)
+            || before.contains(&lic.sku_id)
+            || t.sku(lic.sku_id).is_none_or(|i| t.free_seats(i) >= 1)
+    });
+    let target = with(
+        licenses
+            .iter()
+            .map(|l| group_state(l, gid, AssignmentStateKind::Active, None, now))
+            .collect(),
+    );
+    let violation = t
+        .plan_rules
+        .introduced(&enabled_before, &enabled_by(t, &target.assigned_licenses));
+    match (seats_ok, violation) {
+        (true, None) => target,
+        (true, Some(v)) if v.error() == AssignmentError::DependencyViolation => {
+            // A removal or a plan change that takes a prerequisite away: the member keeps
+            // the group's previous copy in `ActiveWithError` / `DependencyViolation`
+            // (observed: the license "still attached to the user with `assignedByGroup`
+            // pointing to this group, and stuck in `ActiveWithError` / `DependencyViolation`"
+            // although the group showed ProcessingComplete).
+            let mut states: Vec<LicenseAssignmentState> = Vec::new();
+            for lic in licenses {
+                let previous = old.iter().find(|s| s.sku_id == lic.sku_id);
+                match previous {
+                    Some(p) if p.disabled_plans != lic.disabled_plans => {
+                        states.push(LicenseAssignmentState {
+                            state: AssignmentStateKind::ActiveWithError,
+                            error: Some(AssignmentError::DependencyViolation),
+                            last_updated_date_time: Some(now.to_owned()),
+                            ..p.clone()
+                        });
+                    }
+                    _ => states.push(group_state(
+                        lic,
+                        gid,
+                        AssignmentStateKind::Active,
+                        None,
+                        now,
+                    )),
+                }
+            }
+            for p in old
+                .iter()
+                .filter(|p| !licenses.iter().any(|l| l.sku_id == p.sku_id))
+            {
+                states.push(LicenseAssignmentState {
+                    state: AssignmentStateKind::ActiveWithError,
+                    error: Some(AssignmentError::DependencyViolation),
+                    last_updated_date_time: Some(now.to_owned()),
+                    ..p.clone()
+                });
+            }
+            let kept = with(states);
+            let still = t
+                .plan_rules
+                .introduced(&enabled_before, &enabled_by(t, &kept.assigned_licenses));
+            match still {
+                None => kept,
+                Some(v) => failed(&base, licenses, gid, v.error(), now),
+            }
+        }
+        (true, Some(v)) => failed(&base, licenses, gid, v.error(), now),
+        (false, _) => failed(&base, licenses, gid, AssignmentError::CountViolation, now),
+    }
+}
+
+/// Every license of the group in `Error` with `error` for the member.
+fn failed(
+    base: &User,
+    licenses: &[AssignedLicense],
+    gid: GroupId,
+    error: AssignmentError,
+    now: &str,
+) -> User {
+    let mut next = base.clone();
+    for lic in licenses {
+        next.license_assignment_states.push(group_state(
+            lic,
+            gid,
+            AssignmentStateKind::Error,
+            Some(error.clone()),
+            now,
+        ));
+    }
+    recompute_assigned(&mut next);
+    next
+}
+
 /// Applies group `g`'s licenses to its direct user members: each member's entries from
-/// this group are rebuilt, all-or-none per member (one failing license puts every
-/// license of the group in `Error` for that member, with the failure's code). Seats are
-/// counted once per user and SKU whatever the number of sources. Ends in
-/// `ProcessingComplete`.
-pub fn process_group(t: &mut Tenant, g: usize, now: &str) {
+/// this group are rebuilt, all-or-none per member (a missing seat or a plan rule the
+/// result would break puts every license of the group in `Error` for that member, with the
+/// failure's code; a removal or plan change that would take away a prerequisite the member
+/// still needs leaves the group's previous copy in `ActiveWithError`). Seats are counted
+/// once per user and SKU whatever the number of sources. Ends in `ProcessingComplete`.
+pub(crate) fn process_group(t: &mut Tenant, g: usize, stamp: &Stamp) {
+    let now = stamp.iso();
     let Some(group) = t.groups.get(g) else {
         return;
     };
@@ -405,62 +576,10 @@ pub fn process_group(t: &mut Tenant, g: usize, now: &str) {
             continue;
         };
         let before = held_skus(&t.users[u]);
-        let mut next = t.users[u].clone();
-        next.license_assignment_states
-            .retain(|s| s.assigned_by_group != Some(gid));
-        recompute_assigned(&mut next);
-        let held_without = held_skus(&next);
-        let mut failure: Option<AssignmentError> = None;
-        for lic in &licenses {
-            if !held_without.contains(&lic.sku_id)
-                && !before.contains(&lic.sku_id)
-                && let Some(i) = t.sku(lic.sku_id)
-                && t.free_seats(i) < 1
-            {
-                failure = Some(AssignmentError::CountViolation);
-                break;
-            }
-        }
-        let mut trial = next.clone();
-        for lic in &licenses {
-            trial
-                .license_assignment_states
-                .push(LicenseAssignmentState {
-                    sku_id: lic.sku_id,
-                    disabled_plans: lic.disabled_plans.clone(),
-                    assigned_by_group: Some(gid),
-                    state: AssignmentStateKind::Active,
-                    error: None,
-                    last_updated_date_time: Some(now.to_owned()),
-                });
-        }
-        recompute_assigned(&mut trial);
-        if failure.is_none() {
-            let touched: HashSet<ServicePlanId> = licenses
-                .iter()
-                .flat_map(|l| plans_enabled_by(t, l))
-                .collect();
-            failure = rule_violation(t, &enabled_plans(t, &trial), &touched).map(|(e, _)| e);
-        }
-        let next = match failure {
-            None => trial,
-            Some(err) => {
-                for lic in &licenses {
-                    next.license_assignment_states.push(LicenseAssignmentState {
-                        sku_id: lic.sku_id,
-                        disabled_plans: lic.disabled_plans.clone(),
-                        assigned_by_group: Some(gid),
-                        state: AssignmentStateKind::Error,
-                        error: Some(err.clone()),
-                        last_updated_date_time: Some(now.to_owned()),
-                    });
-                }
-                next
-            }
-        };
+        let next = process_member(t, &t.users[u], gid, &licenses, &now);
         let after = held_skus(&next);
         adjust_consumption(t, &before, &after);
-        t.users[u] = next;
+        t.commit_user(u, next, stamp);
     }
-    set_processing_state(t, g, "ProcessingComplete");
+    set_processing_state(t, g, "ProcessingComplete", stamp);
 }

@@ -16,6 +16,7 @@ use licensectl_model::snapshot::{
 };
 
 use super::assign::{held_skus, recompute_assigned};
+use super::plans::{known_dependencies, known_exclusions};
 
 /// One SKU of the embedded catalog.
 #[derive(Debug, Clone)]
@@ -296,6 +297,46 @@ pub const SKUS: &[SkuDef] = &[
         applies_to: AppliesTo::Company,
         plans: &[("MCOPSTNC", "505e180f-f7e0-4b65-91d4-00d670bbd18c")],
     },
+    // Calling plans: still "cannot be assigned at the same time"
+    // (https://learn.microsoft.com/en-us/entra/identity/users/licensing-service-plan-reference).
+    SkuDef {
+        part: "MCOPSTN1",
+        sku_id: "0dab259f-bf13-4952-b7f8-7db8f131b28d",
+        applies_to: AppliesTo::User,
+        plans: &[("MCOPSTN1", "4ed3ff63-69d7-4fb7-b984-5aec7f605ca8")],
+    },
+    SkuDef {
+        part: "MCOPSTN2",
+        sku_id: "d3b4fe1f-9992-4930-8acb-ca6ec609365e",
+        applies_to: AppliesTo::User,
+        plans: &[("MCOPSTN2", "5a10155d-f5c1-411a-a8ec-e99aae125390")],
+    },
+    // Add-ons with a prerequisite in the base suite (see `plans::KNOWN_DEPENDENCIES`).
+    SkuDef {
+        part: "WORKPLACE_ANALYTICS",
+        sku_id: "3d957427-ecdc-4df2-aacd-01cc9d519da8",
+        applies_to: AppliesTo::User,
+        plans: &[
+            (
+                "WORKPLACE_ANALYTICS",
+                "f477b0f0-3bb1-4890-940c-40fcee6ce05f",
+            ),
+            (
+                "WORKPLACE_ANALYTICS_INSIGHTS_BACKEND",
+                "ff7b261f-d98b-415b-827c-42a3fdf015af",
+            ),
+            (
+                "WORKPLACE_ANALYTICS_INSIGHTS_USER",
+                "b622badb-1b45-48d5-920f-4b27a2c0996c",
+            ),
+        ],
+    },
+    SkuDef {
+        part: "MCOMEETADV",
+        sku_id: "0c266dff-15dd-4b49-8397-2bb16070ed52",
+        applies_to: AppliesTo::User,
+        plans: &[("MCOMEETADV", "3e26ee1f-8a5f-4d52-aee2-b81ce45c8f40")],
+    },
 ];
 
 /// Errors of the generator.
@@ -426,6 +467,25 @@ fn direct(sku: SkuId, disabled: Vec<ServicePlanId>) -> LicenseAssignmentState {
     }
 }
 
+/// The states a group's licenses give one member.
+fn from_group(
+    group: &Group,
+    state: AssignmentStateKind,
+    error: Option<AssignmentError>,
+) -> impl Iterator<Item = LicenseAssignmentState> + '_ {
+    group
+        .assigned_licenses
+        .iter()
+        .map(move |l| LicenseAssignmentState {
+            sku_id: l.sku_id,
+            disabled_plans: l.disabled_plans.clone(),
+            assigned_by_group: Some(group.id),
+            state: state.clone(),
+            error: error.clone(),
+            last_updated_date_time: Some(STAMP.to_owned()),
+        })
+}
+
 /// Generates a tenant. 100k users take well under a second in release builds.
 pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError> {
     let defs: Vec<&SkuDef> = if opts.skus.is_empty() {
@@ -445,6 +505,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         out
     };
     let mut rng = StdRng::seed_from_u64(opts.seed);
+    // Draws added later come from their own stream, so that a seed keeps giving the users,
+    // groups and licenses it gave before.
+    let mut extra = StdRng::seed_from_u64(opts.seed ^ 0x6c69_6365_6e73_6563);
     let tenant_id = TenantId(guid(&mut rng));
     let by_part: HashMap<&str, &SkuDef> = defs.iter().map(|d| (d.part, *d)).collect();
     let sku_of = |part: &str| by_part.get(part).map(|d| SkuId(parse_id(d.sku_id)));
@@ -493,6 +556,14 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
                 disabled_plans: disabled,
             });
         }
+        if g % 4 == 3
+            && let Some(calling) = sku_of("MCOPSTN2")
+        {
+            licenses.push(licensectl_model::snapshot::AssignedLicense {
+                sku_id: calling,
+                disabled_plans: Vec::new(),
+            });
+        }
         let name = suite_pool
             .get(g % suite_pool.len().max(1))
             .map_or("none", |d| d.part)
@@ -511,6 +582,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
     }
 
     let standard = sku_of("STANDARDPACK");
+    let (calling, calling_intl) = (sku_of("MCOPSTN1"), sku_of("MCOPSTN2"));
+    let analytics = sku_of("WORKPLACE_ANALYTICS");
+    let conferencing = sku_of("MCOMEETADV");
     let mut users = Vec::with_capacity(opts.users);
     for i in 0..opts.users {
         let first = FIRST[rng.random_range(0..FIRST.len())];
@@ -561,11 +635,48 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
                     user.license_assignment_states.push(direct(sku, Vec::new()));
                 }
             }
+            // Add-ons that need the direct suite's Exchange (Workplace Analytics) or
+            // Teams/Skype (Audio Conferencing).
+            let has_suite = user
+                .direct_states()
+                .any(|s| suites.iter().any(|d| SkuId(parse_id(d.sku_id)) == s.sku_id));
+            for (sku, share) in [(analytics, 0.03), (conferencing, 0.04)] {
+                if has_suite
+                    && extra.random::<f64>() < share
+                    && let Some(sku) = sku
+                {
+                    user.license_assignment_states.push(direct(sku, Vec::new()));
+                }
+            }
         }
+        let calling_member = |g: usize, groups: &[Group]| {
+            calling_intl.is_some_and(|c| groups[g].assigned_licenses.iter().any(|l| l.sku_id == c))
+        };
         if via_group {
             let g = rng.random_range(0..groups.len());
             groups[g].members.push(user.id);
-            // A few members conflict: a direct E1 next to a group-assigned suite with Exchange.
+            // A few members of a group with the international calling plan hold the
+            // domestic one directly: the plans exclude each other, so the group's licenses
+            // fail for them (MutuallyExclusiveViolation).
+            if has_location
+                && calling_member(g, &groups)
+                && extra.random::<f64>() < 0.05
+                && let Some(domestic) = calling
+            {
+                user.license_assignment_states
+                    .push(direct(domestic, Vec::new()));
+                user.license_assignment_states.extend(from_group(
+                    &groups[g],
+                    AssignmentStateKind::Error,
+                    Some(AssignmentError::MutuallyExclusiveViolation),
+                ));
+                recompute_assigned(&mut user);
+                users.push(user);
+                continue;
+            }
+            // A few members stack Exchange Online plans: a direct E1 (Plan 1) next to a
+            // group-assigned suite with Plan 2, both active since January 2023
+            // (https://techcommunity.microsoft.com/t5/exchange-team-blog/introducing-support-for-concurrent-exchange-online-license/ba-p/3721098).
             if has_location
                 && rng.random::<f64>() < 0.01
                 && let Some(std_sku) = standard
@@ -589,31 +700,21 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
                     });
                     user.license_assignment_states
                         .push(direct(std_sku, Vec::new()));
-                    for l in &groups[g].assigned_licenses {
-                        user.license_assignment_states.push(LicenseAssignmentState {
-                            sku_id: l.sku_id,
-                            disabled_plans: l.disabled_plans.clone(),
-                            assigned_by_group: Some(groups[g].id),
-                            state: AssignmentStateKind::Error,
-                            error: Some(AssignmentError::MutuallyExclusiveViolation),
-                            last_updated_date_time: Some(STAMP.to_owned()),
-                        });
-                    }
+                    user.license_assignment_states.extend(from_group(
+                        &groups[g],
+                        AssignmentStateKind::Active,
+                        None,
+                    ));
                     recompute_assigned(&mut user);
                     users.push(user);
                     continue;
                 }
             }
-            for l in &groups[g].assigned_licenses {
-                user.license_assignment_states.push(LicenseAssignmentState {
-                    sku_id: l.sku_id,
-                    disabled_plans: l.disabled_plans.clone(),
-                    assigned_by_group: Some(groups[g].id),
-                    state: AssignmentStateKind::Active,
-                    error: None,
-                    last_updated_date_time: Some(STAMP.to_owned()),
-                });
-            }
+            user.license_assignment_states.extend(from_group(
+                &groups[g],
+                AssignmentStateKind::Active,
+                None,
+            ));
         }
         recompute_assigned(&mut user);
         users.push(user);
@@ -678,16 +779,22 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         })
         .collect();
 
-    let mut rules = ServicePlanRules::default();
-    let ex_std = by_part
-        .get("STANDARDPACK")
-        .and_then(|d| plan_id(d, "EXCHANGE_S_STANDARD"));
-    let ex_ent = defs
+    // The emulator enforces its built-in rules anyway; the file lists those that concern
+    // its plans, so that it says what Graph would refuse.
+    let plans: std::collections::HashSet<ServicePlanId> = defs
         .iter()
-        .find_map(|d| plan_id(d, "EXCHANGE_S_ENTERPRISE"));
-    if let (Some(a), Some(b)) = (ex_std, ex_ent) {
-        rules.mutually_exclusive.push([a, b]);
-    }
+        .flat_map(|d| d.plans.iter().map(|(_, id)| ServicePlanId(parse_id(id))))
+        .collect();
+    let rules = ServicePlanRules {
+        mutually_exclusive: known_exclusions()
+            .into_iter()
+            .filter(|[a, b]| plans.contains(a) && plans.contains(b))
+            .collect(),
+        dependencies: known_dependencies()
+            .into_iter()
+            .filter(|d| plans.contains(&d.plan))
+            .collect(),
+    };
     Ok(TenantSnapshot {
         version: licensectl_model::snapshot::SNAPSHOT_VERSION,
         tenant_id,
@@ -772,6 +879,83 @@ mod tests {
                 .iter()
                 .any(|s| s.applies_to == AppliesTo::Company)
         );
+    }
+
+    #[test]
+    fn generated_tenants_follow_the_plan_rules_and_stack_exchange() {
+        let t = generate(&GenerateOptions {
+            users: 3000,
+            groups: 8,
+            seed: 11,
+            ..GenerateOptions::default()
+        })
+        .expect("generates");
+        let rules = crate::plans::PlanRules::new(
+            &t.service_plan_rules.mutually_exclusive,
+            &t.service_plan_rules.dependencies,
+            false,
+            false,
+        );
+        let plans_of = |sku: SkuId| -> Vec<ServicePlanId> {
+            t.subscribed_skus
+                .iter()
+                .find(|s| s.sku_id == sku)
+                .map(|s| s.service_plans.iter().map(|p| p.service_plan_id).collect())
+                .unwrap_or_default()
+        };
+        for u in &t.users {
+            let enabled: std::collections::HashSet<ServicePlanId> = u
+                .assigned_licenses
+                .iter()
+                .flat_map(|l| {
+                    plans_of(l.sku_id)
+                        .into_iter()
+                        .filter(|p| !l.disabled_plans.contains(p))
+                })
+                .collect();
+            assert_eq!(rules.violations(&enabled), [], "{}", u.user_principal_name);
+        }
+        assert!(!t.service_plan_rules.mutually_exclusive.is_empty());
+        assert_eq!(t.service_plan_rules.dependencies.len(), 3);
+        let errors: Vec<&AssignmentError> = t
+            .users
+            .iter()
+            .flat_map(|u| u.license_assignment_states.iter())
+            .filter_map(|s| s.error.as_ref())
+            .collect();
+        assert!(!errors.is_empty());
+        assert!(
+            errors
+                .iter()
+                .all(|e| **e == AssignmentError::MutuallyExclusiveViolation)
+        );
+        let part = |p: &str| {
+            t.subscribed_skus
+                .iter()
+                .find(|s| s.sku_part_number == p)
+                .map(|s| s.sku_id)
+                .expect("sku")
+        };
+        let (e1, dependents) = (
+            part("STANDARDPACK"),
+            [part("WORKPLACE_ANALYTICS"), part("MCOMEETADV")],
+        );
+        let stacked = t.users.iter().filter(|u| {
+            u.direct_states().any(|s| s.sku_id == e1)
+                && u.inherited_states()
+                    .any(|s| s.state == AssignmentStateKind::Active && s.sku_id != e1)
+        });
+        assert!(
+            stacked.count() > 0,
+            "Exchange Online Plan 1 next to a group suite"
+        );
+        for d in dependents {
+            assert!(
+                t.users
+                    .iter()
+                    .any(|u| u.assigned_licenses.iter().any(|l| l.sku_id == d))
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::error::GraphError;
 use super::query::{
     Clause, Literal, Query, is_advanced, parse_filter, parse_select, parse_top, read_skiptoken,
 };
+use super::replica::View;
 use super::state::Tenant;
 use super::users::{self, ListCtx, context, license_json, page_positions};
 
@@ -78,8 +79,8 @@ fn group_text(g: &Group, prop: &str) -> Option<String> {
     }
 }
 
-fn matches(t: &Tenant, gi: usize, clauses: &[Clause]) -> bool {
-    let g = &t.groups[gi];
+fn matches(v: &View<'_>, gi: usize, clauses: &[Clause]) -> bool {
+    let g = v.group(gi);
     clauses.iter().all(|c| match c {
         Clause::Eq(p, Literal::Bool(b)) if p.eq_ignore_ascii_case("securityEnabled") => {
             g.security_enabled == *b
@@ -87,7 +88,7 @@ fn matches(t: &Tenant, gi: usize, clauses: &[Clause]) -> bool {
         Clause::Eq(p, Literal::Bool(b))
             if p.eq_ignore_ascii_case("hasMembersWithLicenseErrors") =>
         {
-            t.group_has_member_errors(gi) == *b
+            v.group_has_member_errors(gi) == *b
         }
         Clause::Eq(p, l) => group_text(g, &canon(p))
             .is_some_and(|a| l.as_text().is_some_and(|v| v.eq_ignore_ascii_case(&a))),
@@ -143,7 +144,8 @@ fn validate_group_filter(clauses: &[Clause]) -> Result<(), GraphError> {
 }
 
 /// `GET /groups`.
-pub fn list(t: &Tenant, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphError> {
+pub(crate) fn list(v: &View<'_>, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphError> {
+    let t = v.tenant();
     users::reject_unsupported(q, ctx.eventual)?;
     let select = parse_select(q, KNOWN_PROPERTIES, "Microsoft.DirectoryServices.Group")?;
     let top = parse_top(q)?;
@@ -160,28 +162,31 @@ pub fn list(t: &Tenant, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphErro
         .map(read_skiptoken)
         .transpose()?
         .unwrap_or(0);
-    let keep = |gi: usize| matches(t, gi, &clauses);
+    let keep = |gi: usize| matches(v, gi, &clauses);
     let (page, next) = page_positions(0..t.groups.len(), from, top, keep);
     let count = (is_advanced(q, ctx.eventual) && q.get("$skiptoken").is_none())
         .then(|| (0..t.groups.len()).filter(|g| keep(*g)).count());
     let items: Vec<Value> = page
         .into_iter()
-        .map(|g| Value::Object(group_json(&t.groups[g], select.as_deref())))
+        .map(|g| Value::Object(group_json(v.group(g), select.as_deref())))
         .collect();
     let context = context(ctx.base, "groups", select.as_deref(), false);
     Ok(users::collection_page(ctx, q, context, count, next, items))
 }
 
 /// `GET /groups/{id}`.
-pub fn get(t: &Tenant, key: &str, q: &Query, base: &str) -> Result<Value, GraphError> {
+pub(crate) fn get(v: &View<'_>, key: &str, q: &Query, base: &str) -> Result<Value, GraphError> {
     let select = parse_select(q, KNOWN_PROPERTIES, "Microsoft.DirectoryServices.Group")?;
-    let g = t.group(key).ok_or_else(|| GraphError::not_found(key))?;
+    let g = v
+        .tenant()
+        .group(key)
+        .ok_or_else(|| GraphError::not_found(key))?;
     let mut out = Map::new();
     out.insert(
         "@odata.context".to_owned(),
         Value::String(context(base, "groups", select.as_deref(), true)),
     );
-    out.extend(group_json(&t.groups[g], select.as_deref()));
+    out.extend(group_json(v.group(g), select.as_deref()));
     Ok(Value::Object(out))
 }
 
@@ -197,7 +202,13 @@ pub fn assign_response(t: &Tenant, g: usize, base: &str) -> Value {
 }
 
 /// `GET /groups/{id}/members`: direct members that are users, with `@odata.type`.
-pub fn members(t: &Tenant, key: &str, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphError> {
+pub(crate) fn members(
+    v: &View<'_>,
+    key: &str,
+    q: &Query,
+    ctx: &ListCtx<'_>,
+) -> Result<Value, GraphError> {
+    let t = v.tenant();
     users::reject_unsupported(q, ctx.eventual)?;
     if q.get("$filter").is_some() {
         return Err(GraphError::unsupported_query(
@@ -212,7 +223,7 @@ pub fn members(t: &Tenant, key: &str, q: &Query, ctx: &ListCtx<'_>) -> Result<Va
         .map(read_skiptoken)
         .transpose()?
         .unwrap_or(0);
-    let group = &t.groups[g];
+    let group = v.group(g);
     let keep = |p: usize| {
         group
             .members
@@ -231,7 +242,7 @@ pub fn members(t: &Tenant, key: &str, q: &Query, ctx: &ListCtx<'_>) -> Result<Va
                 "@odata.type".to_owned(),
                 Value::String("#microsoft.graph.user".to_owned()),
             );
-            m.extend(users::user_json(&t.users[u], select.as_deref()));
+            m.extend(users::user_json(v.user(u), select.as_deref()));
             items.push(Value::Object(m));
         }
     }

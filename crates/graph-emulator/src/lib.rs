@@ -10,6 +10,11 @@
 //! print (the CLI does) and must not depend on the planner or the Graph client, so that
 //! it stays an independent double of Graph.
 
+// The README's example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub mod assign;
 pub mod auth;
 mod batch;
@@ -18,13 +23,17 @@ pub mod error;
 pub mod faults;
 pub mod generate;
 pub mod groups;
+pub mod history;
+pub mod plans;
 pub mod query;
+mod replica;
 pub mod state;
 pub mod stats;
 pub mod throttle;
 pub mod users;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -39,13 +48,17 @@ use serde_json::{Value, json};
 
 use licensectl_model::snapshot::TenantSnapshot;
 
+pub use auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 pub use error::{EmulatorError, GraphError, TokenError};
 pub use faults::FaultSpec;
+pub use history::{HistoryEntry, Interruption, LicenseHistory, UserLicenseHistory};
 pub use throttle::ThrottleOptions;
 
 use auth::{Authority, Claims};
+use clock::Stamp;
 use faults::{Fault, Faults};
 use query::Query;
+use replica::{Replication, View};
 use state::Tenant;
 use stats::Stats;
 use throttle::{Throttle, Verdict};
@@ -59,8 +72,24 @@ pub struct EmulatorOptions {
     pub throttle: Option<ThrottleOptions>,
     /// Injected faults.
     pub faults: FaultSpec,
-    /// Seed of the fault generator.
+    /// Seed of the fault generator and of stale reads.
     pub seed: u64,
+    /// Replication lag: for this long after a write, reads of the written user or group
+    /// (its licenses, states, usage location, a group's `licenseProcessingState`) may
+    /// return the version from before the write; zero turns eventual consistency off.
+    pub replication_lag: Duration,
+    /// The chance that one read of an object written within the lag returns the old
+    /// version (per object and request, from the seed); 1, the default, means always
+    /// stale until the lag has passed (the hardest case).
+    pub stale_read_probability: f64,
+    /// Enforce the built-in table of service-plan rules Graph is known to apply
+    /// ([`plans::KNOWN_DEPENDENCIES`], [`plans::KNOWN_EXCLUSIONS`]) on top of the tenant
+    /// file's `servicePlanRules` (default true).
+    pub known_plan_rules: bool,
+    /// Opt-in model of Graph widening `disabledPlans`: when a license's `disabledPlans`
+    /// take away a prerequisite, the plans of that license that depend on it are disabled
+    /// too, instead of the call being refused (the default, Graph's documented answer).
+    pub disable_dependent_plans: bool,
     /// Time group-based licensing takes; zero processes within the request.
     pub group_processing: Duration,
     /// Lifetime of issued access tokens (Azure AD: about an hour). Graph calls with an
@@ -75,6 +104,10 @@ impl Default for EmulatorOptions {
             throttle: None,
             faults: FaultSpec::default(),
             seed: 0,
+            replication_lag: Duration::ZERO,
+            stale_read_probability: 1.0,
+            known_plan_rules: true,
+            disable_dependent_plans: false,
             group_processing: Duration::ZERO,
             token_lifetime: Duration::from_secs(auth::TOKEN_LIFETIME_SECS as u64),
         }
@@ -88,6 +121,8 @@ struct Shared {
     throttle: Mutex<Option<Throttle>>,
     faults: Mutex<Faults>,
     stats: Mutex<Stats>,
+    /// Requests seen, for the salt of stale reads.
+    requests: AtomicU64,
 }
 
 /// A running emulator's state, cheap to clone.
@@ -346,7 +381,15 @@ fn new_request_id() -> String {
 impl Emulator {
     /// Builds an emulator serving `snapshot`.
     pub fn new(snapshot: TenantSnapshot, options: EmulatorOptions) -> Result<Self, EmulatorError> {
-        let tenant = Tenant::from_snapshot(snapshot)?;
+        let mut tenant = Tenant::from_snapshot(snapshot)?;
+        tenant.replication =
+            Replication::new(options.replication_lag, options.stale_read_probability);
+        tenant.plan_rules = plans::PlanRules::new(
+            &tenant.rules.mutually_exclusive,
+            &tenant.rules.dependencies,
+            options.known_plan_rules,
+            options.disable_dependent_plans,
+        );
         let lifetime = i64::try_from(options.token_lifetime.as_secs()).unwrap_or(i64::MAX);
         let authority = Authority::new(&tenant, lifetime)?;
         let throttle = options
@@ -362,6 +405,7 @@ impl Emulator {
                 throttle: Mutex::new(throttle),
                 faults: Mutex::new(faults),
                 stats: Mutex::new(Stats::default()),
+                requests: AtomicU64::new(0),
             }),
         })
     }
@@ -376,6 +420,12 @@ impl Emulator {
         lock(&self.shared.stats).clone()
     }
 
+    /// Every user's license history since start: the SKUs each user effectively held
+    /// after every change (see [`history`]).
+    pub fn license_history(&self) -> LicenseHistory {
+        lock(&self.shared.tenant).license_history(None)
+    }
+
     /// Resets the statistics.
     pub fn reset_stats(&self) {
         *lock(&self.shared.stats) = Stats::default();
@@ -388,6 +438,7 @@ impl Emulator {
             .route("/_emulator/snapshot", get(snapshot_handler))
             .route("/_emulator/stats", get(stats_handler))
             .route("/_emulator/stats/reset", post(reset_handler))
+            .route("/_emulator/license-history", get(history_handler))
             .route("/v1.0/{*rest}", any(graph_handler))
             .fallback(fallback_handler)
             .layer(middleware::from_fn(request_id_layer))
@@ -624,7 +675,15 @@ impl Emulator {
                 .trim_end_matches('/'),
             eventual,
         };
-        let now = clock::iso_utc(clock::unix_now());
+        let stamp = Stamp::now();
+        let salt = replica::request_salt(
+            self.shared.options.seed,
+            self.shared.requests.fetch_add(1, Ordering::Relaxed),
+        );
+        fn view_of(t: &Tenant, at: Instant, salt: u64) -> View<'_> {
+            View::new(t, at, salt)
+        }
+        let view = |t| view_of(t, stamp.at, salt);
         match r {
             Route::Skus => {
                 let t = lock(&self.shared.tenant);
@@ -640,11 +699,11 @@ impl Emulator {
             }
             Route::Users => {
                 let t = lock(&self.shared.tenant);
-                Ok(Reply::json(200, users::list(&t, q, &ctx)?))
+                Ok(Reply::json(200, users::list(&view(&t), q, &ctx)?))
             }
             Route::User(key) if call.method == Method::PATCH => {
                 let mut t = lock(&self.shared.tenant);
-                users::patch(&mut t, key, call.body.as_ref())?;
+                users::patch(&mut t, key, call.body.as_ref(), &stamp)?;
                 Ok(Reply {
                     status: 204,
                     headers: Vec::new(),
@@ -654,37 +713,41 @@ impl Emulator {
             }
             Route::User(key) => {
                 let t = lock(&self.shared.tenant);
-                Ok(Reply::json(200, users::get(&t, key, q, &call.base)?))
+                Ok(Reply::json(200, users::get(&view(&t), key, q, &call.base)?))
             }
             Route::UserAssign(key) => {
                 let req = assign::parse_request(call.body.as_ref())?;
                 let mut t = lock(&self.shared.tenant);
                 let u = t.user(key).ok_or_else(|| GraphError::not_found(key))?;
-                assign::assign_user(&mut t, u, &req, &now)?;
+                let visible = view(&t).user(u).usage_location.clone();
+                assign::assign_user(&mut t, u, &req, visible.as_deref(), &stamp)?;
                 Ok(Reply::json(200, users::assign_response(&t, u, &call.base)))
             }
             Route::Groups => {
                 let t = lock(&self.shared.tenant);
-                Ok(Reply::json(200, groups::list(&t, q, &ctx)?))
+                Ok(Reply::json(200, groups::list(&view(&t), q, &ctx)?))
             }
             Route::Group(key) => {
                 let t = lock(&self.shared.tenant);
-                Ok(Reply::json(200, groups::get(&t, key, q, &call.base)?))
+                Ok(Reply::json(
+                    200,
+                    groups::get(&view(&t), key, q, &call.base)?,
+                ))
             }
             Route::GroupMembers(key) => {
                 let t = lock(&self.shared.tenant);
                 let path = format!("/groups/{key}/members");
                 let ctx = users::ListCtx { path: &path, ..ctx };
-                Ok(Reply::json(200, groups::members(&t, key, q, &ctx)?))
+                Ok(Reply::json(200, groups::members(&view(&t), key, q, &ctx)?))
             }
             Route::GroupAssign(key) => {
                 let req = assign::parse_request(call.body.as_ref())?;
                 let mut t = lock(&self.shared.tenant);
                 let g = t.group(key).ok_or_else(|| GraphError::not_found(key))?;
-                assign::assign_group(&mut t, g, &req)?;
+                assign::assign_group(&mut t, g, &req, &stamp)?;
                 let delay = self.shared.options.group_processing;
                 if delay.is_zero() {
-                    assign::process_group(&mut t, g, &now);
+                    assign::process_group(&mut t, g, &stamp);
                 } else {
                     let emu = self.clone();
                     tokio::spawn(async move {
@@ -693,10 +756,10 @@ impl Emulator {
                             &mut lock(&emu.shared.tenant),
                             g,
                             "ProcessingInProgress",
+                            &Stamp::now(),
                         );
                         tokio::time::sleep(delay - delay / 2).await;
-                        let now = clock::iso_utc(clock::unix_now());
-                        assign::process_group(&mut lock(&emu.shared.tenant), g, &now);
+                        assign::process_group(&mut lock(&emu.shared.tenant), g, &Stamp::now());
                     });
                 }
                 let body = groups::assign_response(&t, g, &call.base);
@@ -970,6 +1033,30 @@ async fn snapshot_handler(State(emu): State<Emulator>) -> Response {
 
 async fn stats_handler(State(emu): State<Emulator>) -> Response {
     axum::Json(emu.stats()).into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct HistoryQuery {
+    user: Option<String>,
+}
+
+async fn history_handler(
+    State(emu): State<Emulator>,
+    axum::extract::Query(q): axum::extract::Query<HistoryQuery>,
+) -> Response {
+    let t = lock(&emu.shared.tenant);
+    let only = match q.user.as_deref() {
+        None => None,
+        Some(key) => match t.user(key) {
+            Some(u) => Some(u),
+            None => {
+                let e = GraphError::not_found(key);
+                let body = e.body(&clock::graph_date(clock::unix_now()), "", None);
+                return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+            }
+        },
+    };
+    axum::Json(t.license_history(only)).into_response()
 }
 
 async fn reset_handler(State(emu): State<Emulator>) -> Response {

@@ -1,14 +1,19 @@
 //! The in-memory tenant: the snapshot's objects plus indexes by id and lowercase UPN.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use licensectl_model::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId, parse_guid};
 use licensectl_model::snapshot::{
-    AppRegistration, AssignmentStateKind, CompanySubscription, Group, ServicePlanRules,
-    SubscribedSku, TenantSnapshot, User,
+    AppRegistration, CompanySubscription, Group, ServicePlanRules, SubscribedSku, TenantSnapshot,
+    User,
 };
 
+use super::assign::held_skus;
+use super::clock::{self, Stamp};
 use super::error::EmulatorError;
+use super::history::{HistoryLog, LicenseHistory};
+use super::plans::PlanRules;
+use super::replica::Replication;
 
 /// The tenant the emulator serves, indexed for lookups.
 #[derive(Debug, Clone)]
@@ -38,6 +43,11 @@ pub struct Tenant {
     user_by_upn: HashMap<String, usize>,
     group_by_id: HashMap<GroupId, usize>,
     plan_names: HashMap<ServicePlanId, String>,
+    /// The plan rules `assignLicense` enforces (the file's plus, by default, the built-in).
+    pub(crate) plan_rules: PlanRules,
+    /// Versions replaced by writes not yet visible to every read.
+    pub(crate) replication: Replication,
+    history: HistoryLog,
 }
 
 impl Tenant {
@@ -86,6 +96,12 @@ impl Tenant {
                 )));
             }
         }
+        let plan_rules = PlanRules::new(
+            &snapshot.service_plan_rules.mutually_exclusive,
+            &snapshot.service_plan_rules.dependencies,
+            true,
+            false,
+        );
         Ok(Self {
             version: snapshot.version,
             tenant_id: snapshot.tenant_id,
@@ -102,6 +118,9 @@ impl Tenant {
             user_by_upn,
             group_by_id,
             plan_names,
+            plan_rules,
+            replication: Replication::default(),
+            history: HistoryLog::new(clock::iso_utc_millis(clock::unix_now_ms())),
         })
     }
 
@@ -119,6 +138,47 @@ impl Tenant {
             apps: self.apps.clone(),
             service_plan_rules: self.rules.clone(),
         }
+    }
+
+    /// Replaces user `u` by `next` (a write at `stamp`): keeps the old version for lagging
+    /// reads and records a change of the SKUs the user holds.
+    pub(crate) fn commit_user(&mut self, u: usize, next: User, stamp: &Stamp) {
+        let Some(slot) = self.users.get_mut(u) else {
+            return;
+        };
+        if *slot == next {
+            return;
+        }
+        let old = std::mem::replace(slot, next);
+        let before: BTreeSet<SkuId> = held_skus(&old).into_iter().collect();
+        let after: BTreeSet<SkuId> = held_skus(&self.users[u]).into_iter().collect();
+        self.history.record(u, before, after, stamp.iso_millis());
+        self.replication.record_user(u, old, stamp.at);
+    }
+
+    /// Replaces group `g` by `next` (a write at `stamp`), keeping the old version for
+    /// lagging reads.
+    pub(crate) fn commit_group(&mut self, g: usize, next: Group, stamp: &Stamp) {
+        let Some(slot) = self.groups.get_mut(g) else {
+            return;
+        };
+        if *slot == next {
+            return;
+        }
+        let old = std::mem::replace(slot, next);
+        self.replication.record_group(g, old, stamp.at);
+    }
+
+    /// Every user's license history (or only user `only`'s).
+    pub(crate) fn license_history(&self, only: Option<usize>) -> LicenseHistory {
+        self.history.history(
+            self.users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (i, u.id, u.user_principal_name.as_str())),
+            |u| held_skus(&self.users[u]).into_iter().collect(),
+            only,
+        )
     }
 
     /// Index of the SKU `id`.
@@ -159,20 +219,6 @@ impl Tenant {
     pub fn free_seats(&self, sku: usize) -> i64 {
         self.skus.get(sku).map_or(0, |s| {
             s.prepaid_units.enabled - s.prepaid_units.warning - s.consumed_units
-        })
-    }
-
-    /// True when some member of group `g` has an errored license from that group.
-    pub fn group_has_member_errors(&self, g: usize) -> bool {
-        let Some(group) = self.groups.get(g) else {
-            return false;
-        };
-        group.members.iter().any(|m| {
-            self.user_by_id(*m).is_some_and(|u| {
-                self.users[u].license_assignment_states.iter().any(|s| {
-                    s.assigned_by_group == Some(group.id) && s.state == AssignmentStateKind::Error
-                })
-            })
         })
     }
 }

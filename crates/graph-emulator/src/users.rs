@@ -5,11 +5,13 @@ use serde_json::{Map, Value, json};
 
 use licensectl_model::snapshot::{AssignedLicense, LicenseAssignmentState, User};
 
+use super::clock::Stamp;
 use super::error::GraphError;
 use super::query::{
     Clause, Literal, Query, encode_component, is_advanced, make_skiptoken, parse_filter,
     parse_select, parse_top, read_skiptoken,
 };
+use super::replica::View;
 use super::state::Tenant;
 
 /// Properties returned when there is no `$select` (https://learn.microsoft.com/en-us/graph/api/user-list).
@@ -361,7 +363,8 @@ pub fn page_positions(
 }
 
 /// `GET /users`.
-pub fn list(t: &Tenant, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphError> {
+pub(crate) fn list(v: &View<'_>, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphError> {
+    let t = v.tenant();
     reject_unsupported(q, ctx.eventual)?;
     let select = parse_select(q, KNOWN_PROPERTIES, TYPE_NAME)?;
     let top = parse_top(q)?;
@@ -371,7 +374,7 @@ pub fn list(t: &Tenant, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphErro
         .map(|f| UserFilter::parse(f, advanced))
         .transpose()?;
     let from = q.get("$skiptoken").map(read_skiptoken).transpose()?;
-    let keep = |p: usize| filter.as_ref().is_none_or(|f| f.matches(&t.users[p]));
+    let keep = |p: usize| filter.as_ref().is_none_or(|f| f.matches(v.user(p)));
     let candidates = filter.as_ref().and_then(|f| f.candidates(t));
     let (page, next) = match &candidates {
         Some(c) => page_positions(c.iter().copied(), from.unwrap_or(0), top, keep),
@@ -383,22 +386,25 @@ pub fn list(t: &Tenant, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphErro
     });
     let items: Vec<Value> = page
         .into_iter()
-        .map(|p| Value::Object(user_json(&t.users[p], select.as_deref())))
+        .map(|p| Value::Object(user_json(v.user(p), select.as_deref())))
         .collect();
     let context = context(ctx.base, "users", select.as_deref(), false);
     Ok(collection_page(ctx, q, context, count, next, items))
 }
 
 /// `GET /users/{id | userPrincipalName}`.
-pub fn get(t: &Tenant, key: &str, q: &Query, base: &str) -> Result<Value, GraphError> {
+pub(crate) fn get(v: &View<'_>, key: &str, q: &Query, base: &str) -> Result<Value, GraphError> {
     let select = parse_select(q, KNOWN_PROPERTIES, TYPE_NAME)?;
-    let u = t.user(key).ok_or_else(|| GraphError::not_found(key))?;
+    let u = v
+        .tenant()
+        .user(key)
+        .ok_or_else(|| GraphError::not_found(key))?;
     let mut out = Map::new();
     out.insert(
         "@odata.context".to_owned(),
         Value::String(context(base, "users", select.as_deref(), true)),
     );
-    out.extend(user_json(&t.users[u], select.as_deref()));
+    out.extend(user_json(v.user(u), select.as_deref()));
     Ok(Value::Object(out))
 }
 
@@ -423,7 +429,12 @@ pub fn assign_response(t: &Tenant, u: usize, base: &str) -> Value {
 }
 
 /// `PATCH /users/{id}`: `usageLocation`, `displayName` and `accountEnabled`.
-pub fn patch(t: &mut Tenant, key: &str, body: Option<&Value>) -> Result<(), GraphError> {
+pub(crate) fn patch(
+    t: &mut Tenant,
+    key: &str,
+    body: Option<&Value>,
+    stamp: &Stamp,
+) -> Result<(), GraphError> {
     let u = t.user(key).ok_or_else(|| GraphError::not_found(key))?;
     let Some(Value::Object(map)) = body else {
         return Err(GraphError::bad_request(
@@ -453,6 +464,6 @@ pub fn patch(t: &mut Tenant, key: &str, body: Option<&Value>) -> Result<(), Grap
             }
         }
     }
-    t.users[u] = next;
+    t.commit_user(u, next, stamp);
     Ok(())
 }

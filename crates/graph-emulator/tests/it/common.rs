@@ -16,6 +16,14 @@ pub(crate) const YAMMER: &str = "7547a3fe-08ee-4ccb-b430-5077c5041653";
 pub(crate) const EX_STD: &str = "9aaf7827-d63c-4b61-89c3-182f06f82e5c";
 pub(crate) const BI_PLAN: &str = "70d33638-9c74-4d01-bfd3-562de28bd4ba";
 pub(crate) const VISIO_PLAN: &str = "663a804f-1c30-4ff0-9915-9db84f0d1cea";
+/// Microsoft Workplace Analytics: its plan needs Exchange Online (Plan 1 or 2).
+pub(crate) const WA: &str = "3d957427-ecdc-4df2-aacd-01cc9d519da8";
+pub(crate) const WA_PLAN: &str = "f477b0f0-3bb1-4890-940c-40fcee6ce05f";
+/// Domestic and Domestic + International calling plans: mutually exclusive.
+pub(crate) const PSTN1: &str = "0dab259f-bf13-4952-b7f8-7db8f131b28d";
+pub(crate) const PSTN1_PLAN: &str = "4ed3ff63-69d7-4fb7-b984-5aec7f605ca8";
+pub(crate) const PSTN2: &str = "d3b4fe1f-9992-4930-8acb-ca6ec609365e";
+pub(crate) const PSTN2_PLAN: &str = "5a10155d-f5c1-411a-a8ec-e99aae125390";
 pub(crate) const ALICE: &str = "a0000000-0000-4000-8000-000000000001";
 pub(crate) const BOB: &str = "a0000000-0000-4000-8000-000000000002";
 pub(crate) const CAROL: &str = "a0000000-0000-4000-8000-000000000003";
@@ -69,7 +77,8 @@ fn user(id: &str, upn: &str, loc: Option<&str>, licenses: &[&str], states: Vec<V
 
 /// Alice: US, direct E3. Bob: no usage location. Carol: E3 from G1. Dave, Erin: members
 /// of G2 (no licenses). Five fillers for paging. E3 has 1 free seat (3 − 2), Power BI
-/// none (1 − 1, Erin), E1 plenty. Rules: EX_STD ⟂ EX_ENT; the Visio plan needs Teams.
+/// none (1 − 1, Erin), E1 plenty. Rules (real ones, also in the emulator's built-in
+/// table): the calling plans exclude each other; Workplace Analytics needs Exchange.
 pub(crate) fn tenant_json() -> Value {
     let mut users = vec![
         user(
@@ -115,6 +124,9 @@ pub(crate) fn tenant_json() -> Value {
             sku("POWER_BI_PRO", PBI, "User", 1, 1, &[("BI_AZURE_P2", BI_PLAN)]),
             sku("VISIOCLIENT", VISIO, "User", 5, 0, &[("VISIO_CLIENT_SUBSCRIPTION", VISIO_PLAN)]),
             sku("MCOPSTNC", CREDITS, "Company", 1, 0, &[("MCOPSTNC", "505e180f-f7e0-4b65-91d4-00d670bbd18c")]),
+            sku("WORKPLACE_ANALYTICS", WA, "User", 5, 0, &[("WORKPLACE_ANALYTICS", WA_PLAN)]),
+            sku("MCOPSTN1", PSTN1, "User", 5, 0, &[("MCOPSTN1", PSTN1_PLAN)]),
+            sku("MCOPSTN2", PSTN2, "User", 5, 0, &[("MCOPSTN2", PSTN2_PLAN)]),
         ],
         "users": users,
         "groups": [
@@ -132,8 +144,8 @@ pub(crate) fn tenant_json() -> Value {
             {"appId": READ_APP, "clientSecrets": [SECRET], "roles": ["User.Read.All"]},
         ],
         "servicePlanRules": {
-            "mutuallyExclusive": [[EX_STD, EX_ENT]],
-            "dependencies": [{"plan": VISIO_PLAN, "requires": [TEAMS]}],
+            "mutuallyExclusive": [[PSTN1_PLAN, PSTN2_PLAN]],
+            "dependencies": [{"plan": WA_PLAN, "requires": [EX_STD, EX_ENT]}],
         },
     })
 }
@@ -187,6 +199,19 @@ impl Emu {
             .await
             .expect("send");
         split(r).await
+    }
+
+    /// `PATCH` with a JSON body; the status.
+    pub(crate) async fn patch(&self, path: &str, body: Value) -> u16 {
+        self.http
+            .patch(self.url(path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("send")
+            .status()
+            .as_u16()
     }
 
     pub(crate) async fn snapshot(&self) -> TenantSnapshot {
