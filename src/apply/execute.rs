@@ -31,6 +31,7 @@ use crate::graph::GraphClient;
 use crate::graph::client::{BATCH_MAX, ClientStats};
 use crate::graph::read::{ReadEvent, ReadProgress};
 use crate::plan::Principal;
+use crate::snapshot::AssignedLicense;
 
 use super::ApplyError;
 use super::journal::{Entry, Event, Journal};
@@ -73,7 +74,13 @@ pub struct WriteFailure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnitOutcome {
     /// Every operation succeeded.
-    Applied,
+    Applied {
+        /// The principal's `assignedLicenses` as Graph's answer to its `assignLicense`
+        /// gave them (a user's 200 and a group's 202 return the object as written:
+        /// authoritative, unlike a read right after the write); `None` when the unit
+        /// made no such call or the answer did not carry them.
+        licenses: Option<Vec<AssignedLicense>>,
+    },
     /// An operation failed for good.
     Failed(WriteFailure),
 }
@@ -119,6 +126,8 @@ struct Pending<'p> {
     throttled: u32,
     /// When the first attempt was sent.
     started: Option<Instant>,
+    /// `assignedLicenses` from Graph's answer to the unit's `assignLicense`.
+    licenses: Option<Vec<AssignedLicense>>,
 }
 
 impl<'p> Pending<'p> {
@@ -131,6 +140,7 @@ impl<'p> Pending<'p> {
             attempts: 0,
             throttled: 0,
             started: None,
+            licenses: None,
         }
     }
 
@@ -321,11 +331,25 @@ impl Executor<'_> {
 }
 
 impl WriteFailure {
+    /// True when the write may have taken effect although it failed: no answer arrived
+    /// (a dropped connection, a whole batch lost) or Graph stayed throttled or
+    /// unavailable; false when Graph refused it or it was never sent.
+    pub fn outcome_unknown(&self) -> bool {
+        let never_sent = matches!(
+            self.code.as_deref(),
+            Some(REFUSED_CODE | super::GROUP_COPY_NOT_SEEN)
+        );
+        !never_sent && (self.status == 0 || self.status == 429 || self.status >= 500)
+    }
+
     /// What to do about this failure, in plain language (by HTTP status and Graph code,
     /// never by message text).
     pub fn fix(&self) -> String {
         if self.code.as_deref() == Some(REFUSED_CODE) {
             return "licensectl did not send this write because the config does not allow it (see the reason): fix the config, or run `licensectl plan` and apply the plan it gives".to_owned();
+        }
+        if self.code.as_deref() == Some(super::GROUP_COPY_NOT_SEEN) {
+            return "group licensing has not reached the user yet (it is asynchronous, and reads lag): run `licensectl apply` again later, or raise --group-timeout; the user keeps the direct copy meanwhile".to_owned();
         }
         match self.status {
             401 => "Graph refused the credential: check the app registration's secret or certificate and run apply again".to_owned(),
@@ -348,7 +372,6 @@ mod tests {
     use super::*;
     use crate::ids::{SkuId, UserId};
     use crate::plan::AssignLicenseRequest;
-    use crate::snapshot::AssignedLicense;
 
     pub(super) fn user(n: u128, name: &str) -> Principal {
         Principal::User {
@@ -388,6 +411,7 @@ mod tests {
             attempts: 0,
             throttled: 0,
             started: None,
+            licenses: None,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use licensectl::apply::{self, ApplyInput, ApplyOptions, ApplyReport, Journal};
+use licensectl::apply::{self, ApplyInput, ApplyOptions, ApplyReport, Journal, Verdict};
 use licensectl::auth::token_permissions;
 use licensectl::graph::LicensedUsersStrategy;
 use licensectl::plan::saved::SavedPlan;
@@ -45,6 +45,10 @@ pub(crate) struct ApplyArgs {
     /// Longest wait, in seconds, for group license processing after group assignments.
     #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
     pub group_timeout: f64,
+    /// Longest time, in seconds, verification re-reads a change the tenant's reads do not
+    /// show yet (eventual consistency).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    pub verify_timeout: f64,
     /// How to read licensed users from the live tenant.
     #[arg(long, value_enum, default_value_t = LicensedUsersStrategy::Auto)]
     pub strategy: LicensedUsersStrategy,
@@ -149,8 +153,14 @@ fn check_saved(
 
 /// Runs `licensectl apply`; returns the exit code.
 pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
-    if !(args.group_timeout.is_finite() && args.group_timeout >= 0.0) {
-        bail!("--group-timeout must be a non-negative number of seconds");
+    for (flag, value) in [
+        ("--group-timeout", args.group_timeout),
+        ("--verify-timeout", args.verify_timeout),
+    ] {
+        // Finite and at most a week: Duration::from_secs_f64 panics on huge values.
+        if !(value.is_finite() && (0.0..=604_800.0).contains(&value)) {
+            bail!("{flag} must be a number of seconds between 0 and 604800");
+        }
     }
     let config = match load(&args.config) {
         Ok(config) => config,
@@ -253,6 +263,7 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             },
             &ApplyOptions {
                 group_timeout: Duration::from_secs_f64(args.group_timeout),
+                verify_timeout: Duration::from_secs_f64(args.verify_timeout),
                 ..ApplyOptions::default()
             },
             &progress,
@@ -276,7 +287,7 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             }
             other => other?,
         };
-        print(&render_report(&report, &journal_path))?;
+        print(&render_report(&report, &journal_path, args.verify_timeout))?;
         Ok(if report.converged() {
             exit::SUCCESS
         } else {
@@ -286,20 +297,29 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
 }
 
 /// The final report: failures with fixes, licensing errors, the summary line.
-fn render_report(report: &ApplyReport, journal: &Path) -> String {
+fn render_report(report: &ApplyReport, journal: &Path, verify_timeout: f64) -> String {
     let mut out = String::new();
     let failed: Vec<_> = report.results.iter().filter(|r| !r.ok).collect();
     if !failed.is_empty() {
         out.push_str("\nFailed:\n");
         for r in &failed {
+            let verdict = match r.verdict {
+                Verdict::NotYetVisible => "  [not yet visible]",
+                _ => "",
+            };
             out.push_str(&format!(
-                "  - {} {}  ({})\n",
+                "  - {} {}  ({}){verdict}\n",
                 r.principal.kind(),
                 r.principal.name(),
                 r.principal.id_string()
             ));
             for m in &r.mismatches {
                 out.push_str(&format!("      tenant: {m}\n"));
+            }
+            if r.verdict == Verdict::NotYetVisible {
+                out.push_str(&format!(
+                    "      Graph accepted every write, but the tenant's reads did not show it within --verify-timeout ({verify_timeout:.0} s; reads lag behind writes): run `licensectl plan` later to confirm\n"
+                ));
             }
             if let Some(f) = &r.write_failure {
                 out.push_str(&format!(
@@ -336,8 +356,13 @@ fn render_report(report: &ApplyReport, journal: &Path) -> String {
     } else {
         "Apply incomplete"
     };
+    let not_visible = if report.not_visible > 0 {
+        format!(", {} not yet visible", report.not_visible)
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "\n{verdict}: {} added, {} changed, {} removed, {} failed.\nJournal: {}\n",
+        "\n{verdict}: {} added, {} changed, {} removed, {} failed{not_visible}.\nJournal: {}\n",
         report.added,
         report.changed,
         report.removed,

@@ -125,7 +125,7 @@ fn reasons(outcomes: &[UnitOutcome]) -> Vec<Option<String>> {
     outcomes
         .iter()
         .map(|o| match o {
-            UnitOutcome::Applied => None,
+            UnitOutcome::Applied { .. } => None,
             UnitOutcome::Failed(f) => {
                 assert_eq!(f.code.as_deref(), Some("licensectl.refused"), "{f:?}");
                 assert_eq!(f.status, 0, "never sent: {f:?}");

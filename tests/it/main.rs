@@ -16,6 +16,7 @@
 mod apply_emulator;
 mod apply_faults;
 mod apply_gate;
+mod apply_lag;
 mod apply_preflight;
 mod apply_trust;
 mod broken_pipe;

@@ -29,6 +29,7 @@ use crate::plan::resolve::{ResolvedLicense, TenantIndex, resolve};
 use crate::snapshot::TenantSnapshot;
 
 use super::super::schedule::{Operation, Unit};
+use super::super::verify::sorted;
 
 /// The journal's and the report's error code of a write the gate did not send.
 pub(crate) const REFUSED_CODE: &str = "licensectl.refused";
@@ -97,13 +98,6 @@ fn license_map(list: &[ResolvedLicense]) -> HashMap<SkuId, Vec<ServicePlanId>> {
     list.iter()
         .map(|l| (l.sku, sorted(l.disabled_plans.iter().copied())))
         .collect()
-}
-
-fn sorted(plans: impl IntoIterator<Item = ServicePlanId>) -> Vec<ServicePlanId> {
-    let mut plans: Vec<ServicePlanId> = plans.into_iter().collect();
-    plans.sort();
-    plans.dedup();
-    plans
 }
 
 impl Allowed {
@@ -571,7 +565,7 @@ mod tests {
     fn the_gate_lets_every_write_of_the_planners_plan_through() {
         let (desired, live) = example();
         let plan = plan(&desired, &live, &PlanOptions::default());
-        let schedule = schedule(&plan.changes, &plan.seats);
+        let schedule = schedule(&plan.changes, &plan.seats, &Default::default());
         let units: Vec<UnitWrites<'_>> = schedule.units().map(UnitWrites::of).collect();
         assert!(!units.is_empty());
         let allowed = Allowed::new(&desired, &live, false);
