@@ -20,7 +20,8 @@
 //! the reason.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use rand::SeedableRng;
@@ -43,9 +44,10 @@ mod pacer;
 mod pack;
 mod settle;
 
-use classify::{Answer, BatchAnswer, ItemResult, classify};
+use classify::{Answer, BatchAnswer, ItemResult, classify, throttle_usage};
 use gate::{Gate, REFUSED_CODE, UnitWrites};
 pub(crate) use pacer::Pacer;
+use pacer::Round as PacedRound;
 use pack::Batch;
 use settle::settle;
 
@@ -99,16 +101,15 @@ impl UnitOutcome {
     }
 }
 
-/// Runs phases against one client, journalling everything.
+/// Runs phases against one client, journalling everything. One executor runs every
+/// phase of an apply, so that its pacer keeps what it learned of the write budget.
 pub struct Executor<'a> {
-    /// The Graph client.
-    pub client: &'a GraphClient,
-    /// Where requests and results are recorded.
-    pub journal: &'a Journal,
-    /// Progress (one item per finished unit).
-    pub progress: &'a dyn ReadProgress,
-    /// The last check of every write before it is sent.
-    pub gate: &'a Gate,
+    client: &'a GraphClient,
+    journal: &'a Journal,
+    progress: &'a dyn ReadProgress,
+    gate: &'a Gate,
+    /// The pacer between phases (taken out while a phase runs).
+    pacer: Mutex<Option<Pacer>>,
 }
 
 /// A unit in flight: how far its operations got and how often it was tried.
@@ -158,7 +159,24 @@ struct Slot {
     op: usize,
 }
 
-impl Executor<'_> {
+impl<'a> Executor<'a> {
+    /// An executor writing through `client`, recording in `journal`, reporting progress
+    /// and checking every write with `gate`.
+    pub fn new(
+        client: &'a GraphClient,
+        journal: &'a Journal,
+        progress: &'a dyn ReadProgress,
+        gate: &'a Gate,
+    ) -> Self {
+        Self {
+            client,
+            journal,
+            progress,
+            gate,
+            pacer: Mutex::new(None),
+        }
+    }
+
     fn journal(&self, entry: Entry) -> Result<(), ApplyError> {
         self.journal.record(entry)
     }
@@ -190,10 +208,15 @@ impl Executor<'_> {
             .collect();
         let policy = *self.client.policy();
         let mut rng = StdRng::from_os_rng();
-        let mut pacer = Pacer::new(BATCH_MAX * self.client.limiter().limit().max(1));
+        let mut pacer = self
+            .pacer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or_else(|| Pacer::new(BATCH_MAX * self.client.limiter().limit().max(1)));
         while !pending.is_empty() {
-            let wave = pacer.wave();
             let round_started = Instant::now();
+            let wave = pacer.wave(round_started);
             let round = pack::pack(pending.iter().map(Pending::remaining), wave);
             pack::begin(&mut pending, &round, Instant::now());
             // Every write of the round is known here, before any of it is journalled or
@@ -205,16 +228,27 @@ impl Executor<'_> {
             for entry in pack::requests(&pending, &batches, label) {
                 self.journal(entry)?;
             }
+            // Graph's report of the app's use, and when the writes asked to wait may go
+            // again (answer time plus Retry-After; for 429s, when the window opens).
+            let mut usage: Option<f64> = None;
+            let mut retry_at: Option<Instant> = None;
+            let mut reset_at: Option<Instant> = None;
             for (b, answer) in self.send(&batches).await {
                 let now = Instant::now();
-                results.extend(classify(
-                    &batches[b],
-                    &answer,
-                    &pending,
-                    &policy,
-                    now,
-                    &mut rng,
-                ));
+                usage = match (usage, throttle_usage(&answer)) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                for (slot, item) in classify(&batches[b], &answer, &pending, &policy, now, &mut rng)
+                {
+                    if let ItemResult::Retry(wait) = item.result {
+                        retry_at = retry_at.max(Some(now + wait));
+                        if item.status == 429 {
+                            reset_at = reset_at.max(Some(now + wait));
+                        }
+                    }
+                    results.insert(slot, item);
+                }
             }
             self.count(&results);
 
@@ -229,12 +263,25 @@ impl Executor<'_> {
                 }
             }
             pending = settlement.pending;
-            let pace = pacer.record(sent, settlement.throttled, round_started.elapsed());
-            let wait = settlement.wait.max(pace);
+            let now = Instant::now();
+            let pace = pacer.record(
+                PacedRound {
+                    sent,
+                    throttled: settlement.throttled,
+                    reset_at,
+                    usage,
+                    elapsed: round_started.elapsed(),
+                },
+                now,
+            );
+            let wait = retry_at
+                .map_or(Duration::ZERO, |at| at.saturating_duration_since(now))
+                .max(pace);
             if !pending.is_empty() && !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
         }
+        *self.pacer.lock().unwrap_or_else(PoisonError::into_inner) = Some(pacer);
         Ok(outcomes
             .into_iter()
             .map(|o| o.unwrap_or_else(UnitOutcome::not_attempted))

@@ -242,12 +242,7 @@ pub async fn run(
         })?;
         return Err(ApplyError::Refused { refusals });
     }
-    let executor = Executor {
-        client,
-        journal,
-        progress,
-        gate: &gate,
-    };
+    let executor = Executor::new(client, journal, progress, &gate);
     let mut failures: HashMap<usize, WriteFailure> = HashMap::new();
     let mut answers: HashMap<usize, Option<Vec<AssignedLicense>>> = HashMap::new();
     let mut still_processing: Vec<GroupId> = Vec::new();

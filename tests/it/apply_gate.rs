@@ -96,12 +96,7 @@ async fn run_phase(
     let journal_path = dir.path().join("journal.jsonl");
     let journal = Journal::open(&journal_path).expect("journal");
     let gate = Gate::new(Allowed::new(&desired, &live, false));
-    let executor = Executor {
-        client: &client,
-        journal: &journal,
-        progress: &NoProgress,
-        gate: &gate,
-    };
+    let executor = Executor::new(&client, &journal, &NoProgress, &gate);
     let phase = Phase {
         kind: PhaseKind::Removals,
         units: units(&live),

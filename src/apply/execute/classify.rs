@@ -217,6 +217,19 @@ fn classify_item(
     }
 }
 
+/// The highest `x-ms-throttle-limit-percentage` among a batch's item answers: the share of
+/// its limit the app has used, which Graph reports above 0.8
+/// (https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-service-limits).
+pub(super) fn throttle_usage(answer: &BatchAnswer) -> Option<f64> {
+    let (responses, _) = answer.as_ref().ok()?;
+    responses
+        .iter()
+        .filter_map(|r| r.header("x-ms-throttle-limit-percentage"))
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+        .reduce(f64::max)
+}
+
 /// The `assignedLicenses` in Graph's 2xx answer to an `assignLicense` (the object as
 /// written: https://learn.microsoft.com/en-us/graph/api/user-assignlicense#response).
 fn written(operation: &str, body: &serde_json::Value) -> Option<Vec<AssignedLicense>> {
