@@ -16,11 +16,12 @@ use licensectl_model::snapshot::{
 
 use super::clock::Stamp;
 use super::error::GraphError;
+use super::plans::Violation;
 use super::state::Tenant;
 
 /// A parsed `assignLicense` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AssignRequest {
+pub(crate) struct AssignRequest {
     /// Licenses to add or update.
     pub add: Vec<AssignedLicense>,
     /// SKUs to remove.
@@ -35,25 +36,30 @@ fn guid_value(v: &Value) -> Result<uuid::Uuid, GraphError> {
 }
 
 /// Parses `{"addLicenses":[{skuId,disabledPlans}],"removeLicenses":[guid]}`.
-pub fn parse_request(body: Option<&Value>) -> Result<AssignRequest, GraphError> {
+pub(crate) fn parse_request(body: Option<&Value>) -> Result<AssignRequest, GraphError> {
     let Some(Value::Object(map)) = body else {
         return Err(GraphError::bad_request(
             "Empty Payload. JSON content expected: {\"addLicenses\": [...], \"removeLicenses\": [...]}.",
         ));
     };
+    // Observed: a missing parameter answers 400 "One or more parameters of the operation
+    // 'assignLicense' are missing from the request payload. The missing parameters are:
+    // removeLicenses." (https://github.com/microsoftgraph/msgraph-sdk-powershell/issues/3201).
+    let absent: Vec<&str> = ["addLicenses", "removeLicenses"]
+        .into_iter()
+        .filter(|k| !map.contains_key(*k))
+        .collect();
+    if !absent.is_empty() {
+        return Err(GraphError::bad_request(format!(
+            "One or more parameters of the operation 'assignLicense' are missing from the request payload. The missing parameters are: {}.",
+            absent.join(",")
+        )));
+    }
     let field = |name: &str| -> Result<&Vec<Value>, GraphError> {
         match map.get(name) {
             Some(Value::Array(items)) => Ok(items),
-            Some(_) => Err(GraphError::bad_request(format!(
+            _ => Err(GraphError::bad_request(format!(
                 "Property '{name}' must be a collection."
-            ))),
-            None => Err(GraphError::bad_request(format!(
-                "Required property '{name}' is missing; send it (use [] when there is nothing to {}).",
-                if name == "addLicenses" {
-                    "add"
-                } else {
-                    "remove"
-                }
             ))),
         }
     };
@@ -102,7 +108,7 @@ fn is_active(s: &LicenseAssignmentState) -> bool {
 }
 
 /// SKUs the user holds (some active source).
-pub fn held_skus(user: &User) -> HashSet<SkuId> {
+pub(crate) fn held_skus(user: &User) -> HashSet<SkuId> {
     user.license_assignment_states
         .iter()
         .filter(|s| is_active(s))
@@ -113,7 +119,7 @@ pub fn held_skus(user: &User) -> HashSet<SkuId> {
 /// Rebuilds `assignedLicenses` from the active sources: one entry per SKU, with the
 /// plans disabled by every source (enabled plans are the union across sources). Keeps
 /// the existing order and appends new SKUs.
-pub fn recompute_assigned(user: &mut User) {
+pub(crate) fn recompute_assigned(user: &mut User) {
     let mut order: Vec<SkuId> = Vec::new();
     for lic in &user.assigned_licenses {
         order.push(lic.sku_id);
@@ -440,14 +446,15 @@ fn group_state(
     }
 }
 
-/// What group processing makes of one member: `user` with the group's entries rebuilt.
+/// What group processing makes of one member: `user` with the group's entries rebuilt,
+/// and the rule the result breaks when a license could not be applied.
 fn process_member(
     t: &Tenant,
     user: &User,
     gid: GroupId,
     licenses: &[AssignedLicense],
     now: &str,
-) -> User {
+) -> (User, Option<Violation>) {
     let before = held_skus(user);
     let enabled_before = enabled_by(t, &user.assigned_licenses);
     let old: Vec<LicenseAssignmentState> = user
@@ -482,7 +489,7 @@ fn process_member(
         .plan_rules
         .introduced(&enabled_before, &enabled_by(t, &target.assigned_licenses));
     match (seats_ok, violation) {
-        (true, None) => target,
+        (true, None) => (target, None),
         (true, Some(v)) if v.error() == AssignmentError::DependencyViolation => {
             // A removal or a plan change that takes a prerequisite away: the member keeps
             // the group's previous copy in `ActiveWithError` / `DependencyViolation`
@@ -526,12 +533,15 @@ fn process_member(
                 .plan_rules
                 .introduced(&enabled_before, &enabled_by(t, &kept.assigned_licenses));
             match still {
-                None => kept,
-                Some(v) => failed(&base, licenses, gid, v.error(), now),
+                None => (kept, Some(v)),
+                Some(v) => (failed(&base, licenses, gid, v.error(), now), Some(v)),
             }
         }
-        (true, Some(v)) => failed(&base, licenses, gid, v.error(), now),
-        (false, _) => failed(&base, licenses, gid, AssignmentError::CountViolation, now),
+        (true, Some(v)) => (failed(&base, licenses, gid, v.error(), now), Some(v)),
+        (false, _) => (
+            failed(&base, licenses, gid, AssignmentError::CountViolation, now),
+            None,
+        ),
     }
 }
 
@@ -576,10 +586,57 @@ pub(crate) fn process_group(t: &mut Tenant, g: usize, stamp: &Stamp) {
             continue;
         };
         let before = held_skus(&t.users[u]);
-        let next = process_member(t, &t.users[u], gid, &licenses, &now);
+        let (next, _) = process_member(t, &t.users[u], gid, &licenses, &now);
         let after = held_skus(&next);
         adjust_consumption(t, &before, &after);
         t.commit_user(u, next, stamp);
     }
     set_processing_state(t, g, "ProcessingComplete", stamp);
+}
+
+/// `POST /users/{id}/reprocessLicenseAssignment` on user `u`: group licensing runs again
+/// for this user alone — the licenses of every group the user is a direct member of are
+/// re-applied (a former `CountViolation` succeeds once a seat is free), and the copies of
+/// groups the user left are removed. A reprocessing that still breaks a plan rule answers
+/// 400 with the rule's message, as Graph's reprocess "surfaces the full reconciliation
+/// failure" (observed: "License assignment failed because service plan … depends on the
+/// service plan(s) …"); a missing seat leaves the `CountViolation` in place and answers 200.
+pub(crate) fn reprocess_user(t: &mut Tenant, u: usize, stamp: &Stamp) -> Result<(), GraphError> {
+    let now = stamp.iso();
+    let Some(user) = t.users.get(u) else {
+        return Ok(());
+    };
+    let uid = user.id;
+    let member_of: Vec<(GroupId, Vec<AssignedLicense>)> = t
+        .groups
+        .iter()
+        .filter(|g| g.members.contains(&uid))
+        .map(|g| (g.id, g.assigned_licenses.clone()))
+        .collect();
+    let before = held_skus(user);
+    let mut next = user.clone();
+    let mut failure: Option<Violation> = None;
+    let departed: Vec<GroupId> = next
+        .license_assignment_states
+        .iter()
+        .filter_map(|s| s.assigned_by_group)
+        .filter(|g| !member_of.iter().any(|(id, _)| id == g))
+        .collect();
+    for gid in departed {
+        let (processed, violation) = process_member(t, &next, gid, &[], &now);
+        next = processed;
+        failure = failure.or(violation);
+    }
+    for (gid, licenses) in &member_of {
+        let (processed, violation) = process_member(t, &next, *gid, licenses, &now);
+        next = processed;
+        failure = failure.or(violation);
+    }
+    let after = held_skus(&next);
+    adjust_consumption(t, &before, &after);
+    t.commit_user(u, next, stamp);
+    match failure {
+        Some(v) => Err(GraphError::bad_request(v.message())),
+        None => Ok(()),
+    }
 }

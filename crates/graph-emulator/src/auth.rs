@@ -3,7 +3,9 @@
 //!
 //! Access tokens are HS256 JWTs signed with a key made at start-up: they carry `tid`,
 //! `appid`/`azp`, `roles` and `exp` like Azure AD's app tokens. Clients never need to
-//! verify them. Certificate assertions (RS256/PS256) are verified against the app's PEM
+//! verify them. Delegated tokens (a signed-in user: the resource-owner password grant, or
+//! [`Authority::user_token`] in process, as a stand-in `az` hands to licensectl's Azure
+//! CLI credential) carry `scp`, the user's `oid`/`upn` and directory roles (`wids`). Certificate assertions (RS256/PS256) are verified against the app's PEM
 //! public keys; federated assertions are matched on issuer, subject and the audience
 //! `api://AzureADTokenExchange` (the emulator has no access to the external issuer's
 //! keys, so their signature is not checked).
@@ -17,21 +19,36 @@ use x509_cert::der::{Decode, Encode};
 
 use licensectl_model::snapshot::AppRegistration;
 
+use std::collections::BTreeMap;
+
 use super::error::{EmulatorError, TokenError};
+use super::permissions::{DIRECTORY_ROLES, role_template_id};
 use super::state::Tenant;
 
 /// The client id of the app used when the tenant file lists no apps.
 pub const DEFAULT_CLIENT_ID: &str = "11111111-2222-4333-8444-555555555555";
 /// The client secret of the default app.
 pub const DEFAULT_CLIENT_SECRET: &str = "licensectl-emulator-secret";
-/// The application permissions granted to the default app.
+/// The application permissions granted to the default app: what licensectl needs to
+/// read, plan and apply, including `usageLocation` updates and reprocessing (which need
+/// `User.ReadWrite.All`: `LicenseAssignment.ReadWrite.All` covers only `assignLicense`) and
+/// sign-in activity (`AuditLog.Read.All`).
 pub const DEFAULT_ROLES: &[&str] = &[
     "LicenseAssignment.ReadWrite.All",
     "User.ReadWrite.All",
     "GroupMember.Read.All",
     "Group.Read.All",
     "Organization.Read.All",
+    "AuditLog.Read.All",
 ];
+/// The client id of the Azure CLI, a first-party public client: the resource-owner
+/// password grant accepts it without a secret.
+pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+/// The delegated permissions of an Azure CLI token for Graph (`scp`), as decoded tokens
+/// show them (observed in public scripts; the Azure CLI is pre-authorized, no consent).
+pub const AZURE_CLI_SCOPES: &str = "AuditLog.Read.All Directory.AccessAsUser.All email Group.ReadWrite.All openid profile User.ReadWrite.All";
+/// The password every enabled user signs in with (resource-owner password grant).
+pub const DEFAULT_USER_PASSWORD: &str = "licensectl-emulator-password";
 /// The audience a federated assertion must carry.
 pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
 /// Lifetime of issued tokens, as Azure AD reports it (the default of
@@ -51,7 +68,7 @@ pub fn default_app() -> AppRegistration {
 }
 
 /// Claims of an issued access token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// Audience (Graph).
     pub aud: String,
@@ -63,9 +80,22 @@ pub struct Claims {
     pub appid: String,
     /// Client id (v2 name).
     pub azp: String,
-    /// Granted application permissions.
+    /// Granted application permissions (app tokens).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
-    /// Identity type, `app`.
+    /// Granted delegated permissions, space-separated (user tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<String>,
+    /// The signed-in user's directory role template ids (user tokens).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wids: Vec<String>,
+    /// The signed-in user's object id (user tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oid: Option<String>,
+    /// The signed-in user's UPN (user tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    /// Identity type, `app` or `user`.
     pub idtyp: String,
     /// Issued at.
     pub iat: i64,
@@ -84,6 +114,17 @@ pub struct App {
     pub keys: Vec<Vec<u8>>,
 }
 
+/// A user who may sign in (resource-owner password grant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SignInUser {
+    /// Object id.
+    pub(crate) id: String,
+    /// UPN.
+    pub(crate) upn: String,
+    /// `accountEnabled` is not false.
+    pub(crate) enabled: bool,
+}
+
 /// Signing key and registered apps.
 #[derive(Debug)]
 pub struct Authority {
@@ -92,6 +133,9 @@ pub struct Authority {
     tenant_id: String,
     tenant_domain: Option<String>,
     lifetime_secs: i64,
+    password: String,
+    /// Lowercase UPN or object id → directory role template ids.
+    roles: Vec<(String, Vec<String>)>,
 }
 
 /// Decodes the first PEM block of `pem`, public key `index` of the app `app_id`, into a
@@ -191,6 +235,16 @@ fn encode_jwt(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8
 /// Why a bearer token was refused (rendered as 401 `InvalidAuthenticationToken`).
 pub type BearerError = &'static str;
 
+/// AADSTS900144: a required form field is missing.
+fn missing(parameter: &str) -> TokenError {
+    TokenError::new(
+        400,
+        "invalid_request",
+        900144,
+        format!("The request body must contain the following parameter: '{parameter}'."),
+    )
+}
+
 fn invalid_client(status: u16, code: u32, msg: impl Into<String>) -> TokenError {
     TokenError::new(status, "invalid_client", code, msg)
 }
@@ -199,6 +253,40 @@ impl Authority {
     /// Builds the authority for a tenant, decoding the apps' public keys. Issued tokens
     /// live `lifetime_secs` seconds (at least one).
     pub fn new(t: &Tenant, lifetime_secs: i64) -> Result<Self, EmulatorError> {
+        Self::with_sign_in(t, lifetime_secs, DEFAULT_USER_PASSWORD, &BTreeMap::new())
+    }
+
+    /// [`Authority::new`] with the users' password and directory roles (`user` → role names
+    /// or template ids, from [`crate::permissions::DIRECTORY_ROLES`]).
+    pub fn with_sign_in(
+        t: &Tenant,
+        lifetime_secs: i64,
+        password: &str,
+        directory_roles: &BTreeMap<String, Vec<String>>,
+    ) -> Result<Self, EmulatorError> {
+        let mut roles = Vec::new();
+        for (user, names) in directory_roles {
+            if t.user(user).is_none() {
+                return Err(EmulatorError::Option(format!(
+                    "directory role for '{user}': no such user in the tenant"
+                )));
+            }
+            let mut ids = Vec::new();
+            for name in names {
+                let id = role_template_id(name).ok_or_else(|| {
+                    EmulatorError::Option(format!(
+                        "directory role '{name}' for '{user}' is not one the emulator knows ({})",
+                        DIRECTORY_ROLES
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?;
+                ids.push(id.to_owned());
+            }
+            roles.push((user.to_lowercase(), ids));
+        }
         let regs = if t.apps.is_empty() {
             vec![default_app()]
         } else {
@@ -219,7 +307,132 @@ impl Authority {
             tenant_id: t.tenant_id.to_string(),
             tenant_domain: t.domain.clone(),
             lifetime_secs: lifetime_secs.max(1),
+            password: password.to_owned(),
+            roles,
         })
+    }
+
+    fn wids(&self, user: &SignInUser) -> Vec<String> {
+        self.roles
+            .iter()
+            .filter(|(k, _)| *k == user.upn.to_lowercase() || k.eq_ignore_ascii_case(&user.id))
+            .flat_map(|(_, ids)| ids.iter().cloned())
+            .collect()
+    }
+
+    /// A delegated token of `client_id` for `user` with the delegated permissions `scp`.
+    pub(crate) fn user_token(
+        &self,
+        user: &SignInUser,
+        client_id: &str,
+        scp: &str,
+        now: i64,
+    ) -> String {
+        let claims = Claims {
+            scp: Some(scp.to_owned()),
+            wids: self.wids(user),
+            oid: Some(user.id.clone()),
+            upn: Some(user.upn.clone()),
+            ..self.claims(client_id, "user", now)
+        };
+        self.sign(&claims)
+    }
+
+    /// The claims every token carries.
+    fn claims(&self, client_id: &str, idtyp: &str, now: i64) -> Claims {
+        Claims {
+            aud: "https://graph.microsoft.com".to_owned(),
+            iss: format!("https://sts.windows.net/{}/", self.tenant_id),
+            tid: self.tenant_id.clone(),
+            appid: client_id.to_owned(),
+            azp: client_id.to_owned(),
+            idtyp: idtyp.to_owned(),
+            iat: now,
+            nbf: now,
+            exp: now + self.lifetime_secs,
+            ..Claims::default()
+        }
+    }
+
+    fn sign(&self, claims: &Claims) -> String {
+        let header = serde_json::json!({"typ": "JWT", "alg": "HS256"});
+        let body = serde_json::to_value(claims).unwrap_or(Value::Null);
+        encode_jwt(&header, &body, |data| {
+            aws_lc_rs::hmac::sign(&self.key, data).as_ref().to_vec()
+        })
+    }
+
+    /// The resource-owner password grant: `client_id` (the Azure CLI or a registered app,
+    /// no secret needed), `username`, `password`, `scope` (Graph's `/.default`, or named
+    /// Graph scopes). Returns the token and its `scp`.
+    fn password_grant(
+        &self,
+        get: &dyn Fn(&str) -> Option<String>,
+        tenant: &str,
+        users: &dyn Fn(&str) -> Option<SignInUser>,
+        now: i64,
+    ) -> Result<(String, String), TokenError> {
+        let client_id = get("client_id").ok_or_else(|| missing("client_id"))?;
+        let username = get("username").ok_or_else(|| missing("username"))?;
+        let password = get("password").ok_or_else(|| missing("password"))?;
+        let scope = get("scope").ok_or_else(|| missing("scope"))?;
+        let app = self
+            .apps
+            .iter()
+            .find(|a| a.reg.app_id.eq_ignore_ascii_case(&client_id));
+        if app.is_none() && !client_id.eq_ignore_ascii_case(AZURE_CLI_CLIENT_ID) {
+            return Err(TokenError::new(
+                400,
+                "unauthorized_client",
+                700016,
+                format!(
+                    "Application with identifier '{client_id}' was not found in the directory '{tenant}'."
+                ),
+            ));
+        }
+        let named: Vec<String> = scope
+            .split_whitespace()
+            .filter(|s| !["openid", "profile", "offline_access", "email"].contains(s))
+            .map(|s| {
+                s.strip_prefix("https://graph.microsoft.com/")
+                    .unwrap_or(s)
+                    .to_owned()
+            })
+            .collect();
+        let scp = if named.iter().any(|s| s == ".default") {
+            match app {
+                Some(a) => a.reg.roles.join(" "),
+                None => AZURE_CLI_SCOPES.to_owned(),
+            }
+        } else if named.is_empty() || named.iter().any(|s| s.contains('/')) {
+            return Err(TokenError::new(
+                400,
+                "invalid_scope",
+                70011,
+                format!(
+                    "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
+                ),
+            ));
+        } else {
+            named.join(" ")
+        };
+        let invalid_grant = |code: u32, msg: &str| TokenError::new(400, "invalid_grant", code, msg);
+        let user = users(&username).ok_or_else(|| {
+            invalid_grant(
+                50034,
+                &format!("The user account {username} does not exist in the {tenant} directory. To sign into this application, the account must be added to the directory."),
+            )
+        })?;
+        if password != self.password {
+            return Err(invalid_grant(
+                50126,
+                "Error validating credentials due to invalid username or password.",
+            ));
+        }
+        if !user.enabled {
+            return Err(invalid_grant(50057, "The user account is disabled."));
+        }
+        Ok((self.user_token(&user, &client_id, &scp, now), scp))
     }
 
     /// Lifetime of issued tokens in seconds (`expires_in`).
@@ -236,14 +449,16 @@ impl Authority {
     }
 
     /// Handles a token request for `tenant` (path segment) with form `fields` and an
-    /// optional `Authorization: Basic` header. Returns the access token.
-    pub fn token(
+    /// optional `Authorization: Basic` header; `users` finds a user who signs in with a
+    /// password. Returns the access token and, for a delegated one, its `scope`.
+    pub(crate) fn token(
         &self,
         tenant: &str,
         fields: &[(String, String)],
         basic: Option<(String, String)>,
         now: i64,
-    ) -> Result<String, TokenError> {
+        users: &dyn Fn(&str) -> Option<SignInUser>,
+    ) -> Result<(String, Option<String>), TokenError> {
         let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         if !self.tenant_matches(tenant) {
             return Err(TokenError::new(
@@ -255,15 +470,12 @@ impl Authority {
                 ),
             ));
         }
-        let missing = |p: &str| {
-            TokenError::new(
-                400,
-                "invalid_request",
-                900144,
-                format!("The request body must contain the following parameter: '{p}'."),
-            )
-        };
         let grant = get("grant_type").ok_or_else(|| missing("grant_type"))?;
+        if grant == "password" {
+            let owned = |k: &str| get(k).map(str::to_owned);
+            let (token, scp) = self.password_grant(&owned, tenant, users, now)?;
+            return Ok((token, Some(scp)));
+        }
         if grant != "client_credentials" {
             return Err(TokenError::new(
                 400,
@@ -331,7 +543,7 @@ impl Authority {
                 "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
             ));
         }
-        Ok(self.issue(app, now))
+        Ok((self.issue(app, now), None))
     }
 
     fn check_assertion(
@@ -440,22 +652,10 @@ impl Authority {
 
     fn issue(&self, app: &App, now: i64) -> String {
         let claims = Claims {
-            aud: "https://graph.microsoft.com".to_owned(),
-            iss: format!("https://sts.windows.net/{}/", self.tenant_id),
-            tid: self.tenant_id.clone(),
-            appid: app.reg.app_id.clone(),
-            azp: app.reg.app_id.clone(),
             roles: app.reg.roles.clone(),
-            idtyp: "app".to_owned(),
-            iat: now,
-            nbf: now,
-            exp: now + self.lifetime_secs,
+            ..self.claims(&app.reg.app_id, "app", now)
         };
-        let header = serde_json::json!({"typ": "JWT", "alg": "HS256"});
-        let body = serde_json::to_value(&claims).unwrap_or(Value::Null);
-        encode_jwt(&header, &body, |data| {
-            aws_lc_rs::hmac::sign(&self.key, data).as_ref().to_vec()
-        })
+        self.sign(&claims)
     }
 
     /// Checks an `Authorization` header value; returns the token's claims.

@@ -7,7 +7,7 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 
 /// Seconds since the Unix epoch.
-pub fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -61,7 +61,7 @@ fn format(secs: i64, format: &[BorrowedFormatItem<'_>]) -> String {
 }
 
 /// `2025-02-13T10:17:06` (Graph's `innerError.date`).
-pub fn graph_date(secs: i64) -> String {
+pub(crate) fn graph_date(secs: i64) -> String {
     format(
         secs,
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
@@ -69,7 +69,7 @@ pub fn graph_date(secs: i64) -> String {
 }
 
 /// `2025-02-13T10:17:06Z` (an `Edm.DateTimeOffset`).
-pub fn iso_utc(secs: i64) -> String {
+pub(crate) fn iso_utc(secs: i64) -> String {
     format(
         secs,
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"),
@@ -87,7 +87,7 @@ pub(crate) fn iso_utc_millis(ms: i64) -> String {
 }
 
 /// `2025-02-13 10:17:06Z` (the token endpoint's `timestamp`).
-pub fn aad_timestamp(secs: i64) -> String {
+pub(crate) fn aad_timestamp(secs: i64) -> String {
     format(
         secs,
         format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z"),

@@ -49,6 +49,25 @@ impl GraphError {
             "Insufficient privileges to complete the operation.",
         )
     }
+    /// 403 for `signInActivity` in a tenant without Microsoft Entra ID P1/P2, as Graph
+    /// answers it (https://github.com/microsoftgraph/microsoft-graph-docs/issues/14118).
+    pub fn non_premium() -> Self {
+        Self::new(
+            403,
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            "Neither tenant is B2C or tenant doesn't have premium license",
+        )
+    }
+    /// 503 `Request_ThrottledTemporarily` (the directory's throttling answer in Azure AD
+    /// Graph's error table,
+    /// https://learn.microsoft.com/en-us/previous-versions/azure/ad/graph/howto/azure-ad-graph-api-error-codes-and-error-handling).
+    pub fn throttled_temporarily(seconds: u64) -> Self {
+        Self::new(
+            503,
+            "Request_ThrottledTemporarily",
+            format!("Your request is throttled temporarily. Please try after {seconds} seconds."),
+        )
+    }
     /// 401 `InvalidAuthenticationToken`.
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         Self::new(401, "InvalidAuthenticationToken", message)
@@ -81,7 +100,7 @@ impl GraphError {
 }
 
 /// Graph's error body with a directory-style `innerError`.
-pub fn error_body(
+pub(crate) fn error_body(
     code: &str,
     message: &str,
     date: &str,
@@ -102,7 +121,11 @@ pub fn error_body(
 }
 
 /// The body of a throttled (429) response, as in Graph's throttling sample.
-pub fn throttled_body(date: &str, request_id: &str, client_request_id: Option<&str>) -> Value {
+pub(crate) fn throttled_body(
+    date: &str,
+    request_id: &str,
+    client_request_id: Option<&str>,
+) -> Value {
     json!({
         "error": {
             "code": "TooManyRequests",
@@ -171,9 +194,12 @@ pub enum EmulatorError {
     /// The tenant snapshot is inconsistent.
     #[error("invalid emulator tenant: {0}")]
     Tenant(String),
+    /// An option is out of range or names something that does not exist.
+    #[error("invalid emulator option: {0}")]
+    Option(String),
     /// A `--faults` specification could not be parsed.
     #[error(
-        "invalid fault specification '{spec}': {reason} (expected e.g. 429=0.05,503=0.02,504=0.01,drop=0.01,slow=0.05,slow-ms=2000)"
+        "invalid fault specification '{spec}': {reason} (expected e.g. 429=0.05,load429=0.01,503=0.02,504=0.01,drop=0.01,slow=0.05,slow-ms=2000,retry-after=1)"
     )]
     Faults {
         /// The specification.
@@ -222,6 +248,14 @@ pub enum EmulatorError {
         index: usize,
         /// aws-lc-rs's reason.
         source: aws_lc_rs::error::KeyRejected,
+    },
+    /// A non-loopback address without `allow_remote`.
+    #[error(
+        "refusing to listen on {addr}: not a loopback address, and the emulator serves its tenant and statistics without a token; pass --allow-remote (EmulatorOptions::allow_remote) to listen there anyway"
+    )]
+    Remote {
+        /// The bound address.
+        addr: String,
     },
     /// The listener could not be bound.
     #[error("cannot listen on {addr}")]

@@ -13,6 +13,9 @@ use super::error::EmulatorError;
 pub struct FaultSpec {
     /// Share answered 429 `TooManyRequests`.
     pub throttle: f64,
+    /// Share answered 429 as Graph does "under an important load", before any quota is
+    /// reached (`x-ms-throttle-information: CPULimitExceeded`).
+    pub load: f64,
     /// Share answered 503 with Retry-After.
     pub unavailable: f64,
     /// Share answered 504.
@@ -23,21 +26,25 @@ pub struct FaultSpec {
     pub slow: f64,
     /// Delay of a slow response in milliseconds (default 2000).
     pub slow_ms: u64,
-    /// Retry-After of injected 429/503 in seconds (default 1).
+    /// Retry-After of injected 429/503 in seconds (default 1; sent as whole seconds, at
+    /// least 1; at most a day).
     pub retry_after_secs: f64,
 }
+
+/// The longest `slow-ms` and `retry-after` a fault may ask for: one day.
+const MAX_SECONDS: f64 = 86_400.0;
 
 impl FaultSpec {
     /// True when no fault is configured.
     pub fn is_off(&self) -> bool {
-        self.throttle + self.unavailable + self.timeout + self.drop + self.slow == 0.0
+        self.throttle + self.load + self.unavailable + self.timeout + self.drop + self.slow == 0.0
     }
 }
 
 impl FromStr for FaultSpec {
     type Err = EmulatorError;
 
-    /// Parses `429=0.05,503=0.02,504=0.01,drop=0.01,slow=0.05,slow-ms=2000,retry-after=1`.
+    /// Parses `429=0.05,load429=0.01,503=0.02,504=0.01,drop=0.01,slow=0.05,slow-ms=2000,retry-after=1`.
     fn from_str(spec: &str) -> Result<Self, Self::Err> {
         let err = |reason: String| EmulatorError::Faults {
             spec: spec.to_owned(),
@@ -68,16 +75,27 @@ impl FromStr for FaultSpec {
             };
             match k.trim() {
                 "429" => out.throttle = rate(num)?,
+                "load429" => out.load = rate(num)?,
                 "503" => out.unavailable = rate(num)?,
                 "504" => out.timeout = rate(num)?,
                 "drop" => out.drop = rate(num)?,
                 "slow" => out.slow = rate(num)?,
-                "slow-ms" => out.slow_ms = num as u64,
-                "retry-after" => out.retry_after_secs = num,
+                "slow-ms" if num <= MAX_SECONDS * 1000.0 => out.slow_ms = num as u64,
+                "retry-after" if num <= MAX_SECONDS => out.retry_after_secs = num,
+                "slow-ms" | "retry-after" => {
+                    return Err(err(format!(
+                        "'{v}' for '{k}' is more than a day; use at most {}",
+                        if k.trim() == "slow-ms" {
+                            "86400000"
+                        } else {
+                            "86400"
+                        }
+                    )));
+                }
                 other => return Err(err(format!("unknown fault '{other}'"))),
             }
         }
-        if out.throttle + out.unavailable + out.timeout + out.drop + out.slow > 1.0 {
+        if out.throttle + out.load + out.unavailable + out.timeout + out.drop + out.slow > 1.0 {
             return Err(err("the rates add up to more than 1".to_owned()));
         }
         Ok(out)
@@ -91,6 +109,8 @@ pub enum Fault {
     None,
     /// 429.
     Throttle,
+    /// 429 under load, before any quota.
+    Load,
     /// 503.
     Unavailable,
     /// 504.
@@ -133,6 +153,10 @@ impl Faults {
         if x < acc {
             return Fault::Throttle;
         }
+        acc += s.load;
+        if x < acc {
+            return Fault::Load;
+        }
         acc += s.unavailable;
         if x < acc {
             return Fault::Unavailable;
@@ -164,7 +188,17 @@ mod tests {
             .expect("valid");
         assert_eq!(s.throttle, 0.1);
         assert_eq!(s.slow_ms, 50);
-        for bad in ["429", "429=x", "418=0.1", "429=0.9,503=0.2", "slow=-1"] {
+        for bad in [
+            "429",
+            "429=x",
+            "418=0.1",
+            "429=0.9,503=0.2",
+            "slow=-1",
+            "retry-after=1e308",
+            "slow-ms=1e300",
+            "retry-after=inf",
+            "load429=2",
+        ] {
             assert!(bad.parse::<FaultSpec>().is_err(), "{bad}");
         }
     }

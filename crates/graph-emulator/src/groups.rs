@@ -1,19 +1,21 @@
-//! `/groups`, `/groups/{id}`, `/groups/{id}/members` and `/subscribedSkus`.
+//! `/groups`, `/groups/{id}`, `/groups/{id}/members` and
+//! `/groups/{id}/membersWithLicenseErrors`.
 
 use serde_json::{Map, Value, json};
 
-use licensectl_model::snapshot::{Group, SubscribedSku};
+use licensectl_model::snapshot::{AssignmentStateKind, Group};
 
 use super::error::GraphError;
 use super::query::{
     Clause, Literal, Query, is_advanced, parse_filter, parse_select, parse_top, read_skiptoken,
+    too_many_values,
 };
 use super::replica::View;
 use super::state::Tenant;
 use super::users::{self, ListCtx, context, license_json, page_positions};
 
 /// Group properties returned without `$select`.
-pub const DEFAULT_PROPERTIES: &[&str] = &[
+pub(crate) const DEFAULT_PROPERTIES: &[&str] = &[
     "id",
     "deletedDateTime",
     "classification",
@@ -29,10 +31,10 @@ pub const DEFAULT_PROPERTIES: &[&str] = &[
 ];
 
 /// Group properties returned only when selected.
-pub const EXTRA_PROPERTIES: &[&str] = &["assignedLicenses", "licenseProcessingState"];
+pub(crate) const EXTRA_PROPERTIES: &[&str] = &["assignedLicenses", "licenseProcessingState"];
 
 /// Every property `$select` accepts.
-pub const KNOWN_PROPERTIES: &[&[&str]] = &[DEFAULT_PROPERTIES, EXTRA_PROPERTIES];
+pub(crate) const KNOWN_PROPERTIES: &[&[&str]] = &[DEFAULT_PROPERTIES, EXTRA_PROPERTIES];
 
 fn property(g: &Group, name: &str) -> Value {
     match name {
@@ -52,7 +54,7 @@ fn property(g: &Group, name: &str) -> Value {
 }
 
 /// A group as Graph renders it.
-pub fn group_json(g: &Group, select: Option<&[&'static str]>) -> Map<String, Value> {
+pub(crate) fn group_json(g: &Group, select: Option<&[&'static str]>) -> Map<String, Value> {
     let props = select.unwrap_or(DEFAULT_PROPERTIES);
     let mut map = Map::with_capacity(props.len() + 1);
     for p in props {
@@ -62,6 +64,22 @@ pub fn group_json(g: &Group, select: Option<&[&'static str]>) -> Map<String, Val
         map.insert("id".to_owned(), property(g, "id"));
     }
     map
+}
+
+/// True when the query reads a group's licensing properties (selects or filters them),
+/// which Group.ReadBasic.All does not grant.
+pub(crate) fn reads_licensing(q: &Query) -> bool {
+    let names = [
+        "assignedLicenses",
+        "licenseProcessingState",
+        "hasMembersWithLicenseErrors",
+    ];
+    let lower = |s: &str| s.to_ascii_lowercase();
+    let mentions = |text: &str| {
+        let text = lower(text);
+        names.iter().any(|n| text.contains(&lower(n)))
+    };
+    q.get("$select").is_some_and(mentions) || q.get("$filter").is_some_and(mentions)
 }
 
 fn unsupported(prop: &str) -> GraphError {
@@ -111,9 +129,16 @@ fn canon(p: &str) -> String {
         .map_or_else(|| p.to_owned(), |k| (*k).to_owned())
 }
 
-fn validate_group_filter(clauses: &[Clause]) -> Result<(), GraphError> {
+fn validate_group_filter(clauses: &[Clause], eventual: bool) -> Result<(), GraphError> {
     for c in clauses {
         match c {
+            // Observed: the filter fails when `ConsistencyLevel: eventual` is sent
+            // (https://github.com/microsoftgraph/msgraph-sdk-powershell/issues/2967).
+            Clause::Eq(p, _)
+                if p.eq_ignore_ascii_case("hasMembersWithLicenseErrors") && eventual =>
+            {
+                return Err(unsupported(p));
+            }
             Clause::Eq(p, Literal::Bool(_))
                 if p.eq_ignore_ascii_case("securityEnabled")
                     || p.eq_ignore_ascii_case("hasMembersWithLicenseErrors") => {}
@@ -122,10 +147,7 @@ fn validate_group_filter(clauses: &[Clause]) -> Result<(), GraphError> {
                     .iter()
                     .any(|k| k.eq_ignore_ascii_case(p)) => {}
             Clause::In(_, items) if items.len() > 15 => {
-                return Err(GraphError::bad_request(format!(
-                    "Too many child clauses specified in search filter expression containing 'OR' operators: {}. Max allowed: 15.",
-                    items.len()
-                )));
+                return Err(too_many_values(items.len()));
             }
             Clause::AnySku(p, _) if p.eq_ignore_ascii_case("assignedLicenses") => {}
             Clause::Count(..) => {
@@ -152,7 +174,7 @@ pub(crate) fn list(v: &View<'_>, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, 
     let clauses = match q.get("$filter") {
         Some(f) => {
             let c = parse_filter(f)?;
-            validate_group_filter(&c)?;
+            validate_group_filter(&c, ctx.eventual)?;
             c
         }
         None => Vec::new(),
@@ -191,7 +213,7 @@ pub(crate) fn get(v: &View<'_>, key: &str, q: &Query, base: &str) -> Result<Valu
 }
 
 /// The group object in a 202 answer to group `assignLicense`.
-pub fn assign_response(t: &Tenant, g: usize, base: &str) -> Value {
+pub(crate) fn assign_response(t: &Tenant, g: usize, base: &str) -> Value {
     let mut out = Map::new();
     out.insert(
         "@odata.context".to_owned(),
@@ -201,12 +223,38 @@ pub fn assign_response(t: &Tenant, g: usize, base: &str) -> Value {
     Value::Object(out)
 }
 
-/// `GET /groups/{id}/members`: direct members that are users, with `@odata.type`.
+/// Which members a member listing returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Members {
+    /// `GET /groups/{id}/members`: every direct user member.
+    All,
+    /// `GET /groups/{id}/membersWithLicenseErrors`: members whose license from this group
+    /// is in `Error` or `ActiveWithError`.
+    WithLicenseErrors,
+}
+
+/// Has user `u` a failed license from group `gid`?
+fn has_error_from(v: &View<'_>, u: usize, gid: licensectl_model::ids::GroupId) -> bool {
+    v.user(u).license_assignment_states.iter().any(|s| {
+        s.assigned_by_group == Some(gid)
+            && matches!(
+                s.state,
+                AssignmentStateKind::Error | AssignmentStateKind::ActiveWithError
+            )
+    })
+}
+
+/// A member listing: direct members that are users, with `@odata.type`, paged. Without
+/// `full` (the caller cannot read users) each member carries only `@odata.type` and
+/// `id`, its other properties null ("Limited information returned for inaccessible member
+/// objects", https://learn.microsoft.com/en-us/graph/permissions-overview#limited-information-returned-for-inaccessible-member-objects).
 pub(crate) fn members(
     v: &View<'_>,
     key: &str,
     q: &Query,
     ctx: &ListCtx<'_>,
+    which: Members,
+    full: bool,
 ) -> Result<Value, GraphError> {
     let t = v.tenant();
     users::reject_unsupported(q, ctx.eventual)?;
@@ -229,7 +277,7 @@ pub(crate) fn members(
             .members
             .get(p)
             .and_then(|m| t.user_by_id(*m))
-            .is_some()
+            .is_some_and(|u| which == Members::All || has_error_from(v, u, group.id))
     };
     let (page, next) = page_positions(0..group.members.len(), from, top, keep);
     let count = (is_advanced(q, ctx.eventual) && q.get("$skiptoken").is_none())
@@ -242,186 +290,18 @@ pub(crate) fn members(
                 "@odata.type".to_owned(),
                 Value::String("#microsoft.graph.user".to_owned()),
             );
-            m.extend(users::user_json(v.user(u), select.as_deref()));
+            let mut user = users::user_json(v.user(u), select.as_deref());
+            if !full {
+                for (k, value) in user.iter_mut() {
+                    if k != "id" {
+                        *value = Value::Null;
+                    }
+                }
+            }
+            m.extend(user);
             items.push(Value::Object(m));
         }
     }
     let context = format!("{}/v1.0/$metadata#directoryObjects", ctx.base);
     Ok(users::collection_page(ctx, q, context, count, next, items))
-}
-
-/// Every `subscribedSku` property.
-pub const SKU_PROPERTIES: &[&str] = &[
-    "accountName",
-    "accountId",
-    "appliesTo",
-    "capabilityStatus",
-    "consumedUnits",
-    "id",
-    "prepaidUnits",
-    "servicePlans",
-    "skuId",
-    "skuPartNumber",
-    "subscriptionIds",
-];
-
-fn sku_json(tenant: &Tenant, s: &SubscribedSku, select: Option<&[&'static str]>) -> Value {
-    let props = select.unwrap_or(SKU_PROPERTIES);
-    let mut map = Map::new();
-    for p in props {
-        let v = match *p {
-            "accountName" => s.account_name.clone().map_or(Value::Null, Value::String),
-            "accountId" => s.account_id.clone().map_or(Value::Null, Value::String),
-            "appliesTo" => Value::String(s.applies_to.to_string()),
-            "capabilityStatus" => Value::String(s.capability_status.to_string()),
-            "consumedUnits" => json!(s.consumed_units),
-            "id" => Value::String(
-                s.id.clone()
-                    .unwrap_or_else(|| format!("{}_{}", tenant.tenant_id, s.sku_id)),
-            ),
-            "prepaidUnits" => json!({
-                "enabled": s.prepaid_units.enabled,
-                "lockedOut": s.prepaid_units.locked_out,
-                "suspended": s.prepaid_units.suspended,
-                "warning": s.prepaid_units.warning,
-            }),
-            "servicePlans" => Value::Array(
-                s.service_plans
-                    .iter()
-                    .map(|p| {
-                        json!({
-                            "servicePlanId": p.service_plan_id.to_string(),
-                            "servicePlanName": p.service_plan_name,
-                            "provisioningStatus": p.provisioning_status,
-                            "appliesTo": p.applies_to.as_ref().map(|a| Value::String(a.to_string())),
-                        })
-                    })
-                    .collect(),
-            ),
-            "skuId" => Value::String(s.sku_id.to_string()),
-            "skuPartNumber" => Value::String(s.sku_part_number.clone()),
-            "subscriptionIds" => json!(s.subscription_ids),
-            _ => Value::Null,
-        };
-        map.insert((*p).to_owned(), v);
-    }
-    Value::Object(map)
-}
-
-/// Refuses any query option but `$select`.
-fn only_select(q: &Query) -> Result<(), GraphError> {
-    for (k, _) in &q.pairs {
-        if !k.trim_start_matches('$').eq_ignore_ascii_case("select") {
-            return Err(GraphError::bad_request(format!(
-                "Query option '{k}' is not allowed. Allowed query options: $select."
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// `GET /subscribedSkus` (`$select` only; any other option is refused).
-pub fn list_skus(t: &Tenant, q: &Query, base: &str) -> Result<Value, GraphError> {
-    only_select(q)?;
-    let select = parse_select(
-        q,
-        &[SKU_PROPERTIES],
-        "Microsoft.DirectoryServices.SubscribedSku",
-    )?;
-    let value: Vec<Value> = t
-        .skus
-        .iter()
-        .map(|s| sku_json(t, s, select.as_deref()))
-        .collect();
-    Ok(json!({
-        "@odata.context": context(base, "subscribedSkus", select.as_deref(), false),
-        "value": value,
-    }))
-}
-
-/// Every `organization` property the emulator knows.
-pub const ORGANIZATION_PROPERTIES: &[&str] = &["id", "displayName", "verifiedDomains"];
-
-/// `GET /organization` (`$select` only): the tenant itself; its `tenantDomain` is the
-/// initial domain, the snapshot's other `verifiedDomains` are custom ones (the first of
-/// them the default).
-pub fn organization(t: &Tenant, q: &Query, base: &str) -> Result<Value, GraphError> {
-    only_select(q)?;
-    let select = parse_select(
-        q,
-        &[ORGANIZATION_PROPERTIES],
-        "Microsoft.DirectoryServices.Organization",
-    )?;
-    let domain = t.domain.clone();
-    let display = domain
-        .as_deref()
-        .and_then(|d| d.split('.').next())
-        .unwrap_or("Emulated tenant")
-        .to_owned();
-    let mut map = Map::new();
-    for p in select.as_deref().unwrap_or(ORGANIZATION_PROPERTIES) {
-        let v = match *p {
-            "id" => Value::String(t.tenant_id.to_string()),
-            "displayName" => Value::String(display.clone()),
-            "verifiedDomains" => {
-                let custom: Vec<&String> = t
-                    .verified_domains
-                    .iter()
-                    .filter(|d| domain.as_ref().is_none_or(|p| !p.eq_ignore_ascii_case(d)))
-                    .collect();
-                let initial = domain.iter().map(|d| {
-                    json!({
-                        "capabilities": "Email, OfficeCommunicationsOnline",
-                        "isDefault": custom.is_empty(),
-                        "isInitial": true,
-                        "name": d,
-                        "type": "Managed",
-                    })
-                });
-                let others = custom.iter().enumerate().map(|(i, d)| {
-                    json!({
-                        "capabilities": "Email, OfficeCommunicationsOnline",
-                        "isDefault": i == 0,
-                        "isInitial": false,
-                        "name": d,
-                        "type": "Managed",
-                    })
-                });
-                Value::Array(initial.chain(others).collect())
-            }
-            _ => Value::Null,
-        };
-        map.insert((*p).to_owned(), v);
-    }
-    Ok(json!({
-        "@odata.context": context(base, "organization", select.as_deref(), false),
-        "value": [Value::Object(map)],
-    }))
-}
-
-/// `GET /subscribedSkus/{tenantId_skuId}` (no query options).
-pub fn get_sku(t: &Tenant, id: &str, q: &Query, base: &str) -> Result<Value, GraphError> {
-    if let Some((k, _)) = q.pairs.first() {
-        return Err(GraphError::bad_request(format!(
-            "Query option '{k}' is not allowed on a single subscribedSku."
-        )));
-    }
-    let sku = t
-        .skus
-        .iter()
-        .find(|s| {
-            let sid =
-                s.id.clone()
-                    .unwrap_or_else(|| format!("{}_{}", t.tenant_id, s.sku_id));
-            sid.eq_ignore_ascii_case(id)
-        })
-        .ok_or_else(|| GraphError::not_found(id))?;
-    let mut v = sku_json(t, sku, None);
-    if let Value::Object(m) = &mut v {
-        m.insert(
-            "@odata.context".to_owned(),
-            Value::String(format!("{base}/v1.0/$metadata#subscribedSkus/$entity")),
-        );
-    }
-    Ok(v)
 }

@@ -15,24 +15,28 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub mod assign;
+mod assign;
 pub mod auth;
 mod batch;
-pub mod clock;
-pub mod error;
+mod clock;
+mod directory;
+mod error;
 pub mod faults;
 pub mod generate;
-pub mod groups;
+mod groups;
 pub mod history;
+pub mod permissions;
 pub mod plans;
-pub mod query;
+mod query;
 mod replica;
-pub mod state;
+mod routes;
+mod server;
+mod state;
 pub mod stats;
 pub mod throttle;
-pub mod users;
+mod users;
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -52,6 +56,7 @@ pub use auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 pub use error::{EmulatorError, GraphError, TokenError};
 pub use faults::FaultSpec;
 pub use history::{HistoryEntry, Interruption, LicenseHistory, UserLicenseHistory};
+pub use server::{Running, serve};
 pub use throttle::ThrottleOptions;
 
 use auth::{Authority, Claims};
@@ -59,6 +64,7 @@ use clock::Stamp;
 use faults::{Fault, Faults};
 use query::Query;
 use replica::{Replication, View};
+use routes::{Route, route};
 use state::Tenant;
 use stats::Stats;
 use throttle::{Throttle, Verdict};
@@ -92,6 +98,32 @@ pub struct EmulatorOptions {
     pub disable_dependent_plans: bool,
     /// Time group-based licensing takes; zero processes within the request.
     pub group_processing: Duration,
+    /// Let assignments take units of a subscription in its grace period
+    /// (`prepaidUnits.warning`); default false: only `enabled − consumed` seats are
+    /// assignable, the fail-safe reading of the sources.
+    pub grace_units_assignable: bool,
+    /// Accept a `X.ReadWrite.All` permission wherever the reference lists `X.Read.All`
+    /// (default false: only what the reference tables list, the fail-safe reading).
+    pub read_write_implies_read: bool,
+    /// Whether the tenant has Microsoft Entra ID P1 or P2 (needed for `signInActivity`);
+    /// `None` derives it from the SKUs: an enabled SKU carrying `AAD_PREMIUM` or
+    /// `AAD_PREMIUM_P2`.
+    pub premium: Option<bool>,
+    /// The password with which every enabled user signs in (resource-owner password
+    /// grant, for delegated tokens).
+    pub user_password: String,
+    /// Directory roles of users who sign in: user (UPN or object id) → role names or
+    /// template ids ([`permissions::DIRECTORY_ROLES`]); delegated calls need them for
+    /// writes (e.g. License Administrator for `assignLicense`).
+    pub directory_roles: BTreeMap<String, Vec<String>>,
+    /// Bind addresses other than loopback (the emulator-only endpoints answer without a
+    /// token); default false.
+    pub allow_remote: bool,
+    /// A connection that has not sent a request's complete headers within this time is
+    /// closed (slowloris); default 10 s.
+    pub header_read_timeout: Duration,
+    /// Larger request bodies are answered 413 (Graph: 4 MB); default 4 MiB.
+    pub max_request_bytes: usize,
     /// Lifetime of issued access tokens (Azure AD: about an hour). Graph calls with an
     /// expired token answer 401 `InvalidAuthenticationToken`. Whole seconds, at least one.
     pub token_lifetime: Duration,
@@ -108,6 +140,14 @@ impl Default for EmulatorOptions {
             stale_read_probability: 1.0,
             known_plan_rules: true,
             disable_dependent_plans: false,
+            grace_units_assignable: false,
+            read_write_implies_read: false,
+            premium: None,
+            user_password: auth::DEFAULT_USER_PASSWORD.to_owned(),
+            directory_roles: BTreeMap::new(),
+            allow_remote: false,
+            header_read_timeout: Duration::from_secs(10),
+            max_request_bytes: 4 * 1024 * 1024,
             group_processing: Duration::ZERO,
             token_lifetime: Duration::from_secs(auth::TOKEN_LIFETIME_SECS as u64),
         }
@@ -123,6 +163,23 @@ struct Shared {
     stats: Mutex<Stats>,
     /// Requests seen, for the salt of stale reads.
     requests: AtomicU64,
+    /// The tenant has Microsoft Entra ID P1/P2.
+    premium: bool,
+}
+
+/// Service plans that make a tenant "premium" (Microsoft Entra ID P1 and P2).
+const PREMIUM_PLANS: &[&str] = &[
+    "41781fb2-bc02-4b7c-bd55-b576c07bb09d",
+    "eec0eb4f-6444-4f95-aba0-50c24d67f998",
+];
+
+fn has_premium(t: &Tenant) -> bool {
+    t.skus.iter().any(|s| {
+        s.prepaid_units.enabled > 0
+            && s.service_plans
+                .iter()
+                .any(|p| PREMIUM_PLANS.contains(&p.service_plan_id.to_string().as_str()))
+    })
 }
 
 /// A running emulator's state, cheap to clone.
@@ -190,188 +247,6 @@ impl Reply {
     }
 }
 
-/// The endpoints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Route {
-    Skus,
-    Sku(String),
-    Users,
-    User(String),
-    UserAssign(String),
-    Groups,
-    Group(String),
-    GroupMembers(String),
-    GroupAssign(String),
-    Organization,
-    Batch,
-}
-
-fn segment_key(seg: &str, collection: &str) -> Option<String> {
-    // `users('$x@contoso.com')` addressing.
-    let rest = seg.strip_prefix(collection)?;
-    let inner = rest.strip_prefix("('")?.strip_suffix("')")?;
-    Some(inner.replace("''", "'"))
-}
-
-fn route(path: &str) -> Result<Route, GraphError> {
-    let decoded = query::Query::parse(&format!("p={path}"))
-        .pairs
-        .pop()
-        .map(|(_, v)| v)
-        .unwrap_or_default();
-    let segs: Vec<&str> = decoded.trim_matches('/').split('/').collect();
-    let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    let unknown =
-        |s: &str| GraphError::bad_request(format!("Resource not found for the segment '{s}'."));
-    if let Some(first) = segs.first()
-        && let Some(key) = segment_key(first, "users")
-    {
-        return match segs.get(1..) {
-            Some([]) => Ok(Route::User(key)),
-            Some([a]) if eq(a, "assignLicense") => Ok(Route::UserAssign(key)),
-            Some(rest) => Err(unknown(rest.first().copied().unwrap_or(""))),
-            None => Ok(Route::User(key)),
-        };
-    }
-    match segs.as_slice() {
-        [s] if eq(s, "subscribedSkus") => Ok(Route::Skus),
-        [s, id] if eq(s, "subscribedSkus") => Ok(Route::Sku((*id).to_owned())),
-        [s] if eq(s, "users") => Ok(Route::Users),
-        [s, id] if eq(s, "users") => Ok(Route::User((*id).to_owned())),
-        [s, id, a] if eq(s, "users") && eq(a, "assignLicense") => {
-            Ok(Route::UserAssign((*id).to_owned()))
-        }
-        [s] if eq(s, "groups") => Ok(Route::Groups),
-        [s, id] if eq(s, "groups") => Ok(Route::Group((*id).to_owned())),
-        [s, id, m] if eq(s, "groups") && eq(m, "members") => {
-            Ok(Route::GroupMembers((*id).to_owned()))
-        }
-        [s, id, a] if eq(s, "groups") && eq(a, "assignLicense") => {
-            Ok(Route::GroupAssign((*id).to_owned()))
-        }
-        [s] if eq(s, "organization") => Ok(Route::Organization),
-        [s] if eq(s, "$batch") => Ok(Route::Batch),
-        [s, ..] => Err(unknown(s)),
-        [] => Err(unknown("")),
-    }
-}
-
-impl Route {
-    fn label(&self) -> &'static str {
-        match self {
-            Route::Skus => "/subscribedSkus",
-            Route::Sku(_) => "/subscribedSkus/{id}",
-            Route::Users => "/users",
-            Route::User(_) => "/users/{id}",
-            Route::UserAssign(_) => "/users/{id}/assignLicense",
-            Route::Groups => "/groups",
-            Route::Group(_) => "/groups/{id}",
-            Route::GroupMembers(_) => "/groups/{id}/members",
-            Route::GroupAssign(_) => "/groups/{id}/assignLicense",
-            Route::Organization => "/organization",
-            Route::Batch => "/$batch",
-        }
-    }
-
-    fn allowed(&self, m: &Method) -> bool {
-        match self {
-            Route::UserAssign(_) | Route::GroupAssign(_) | Route::Batch => m == Method::POST,
-            Route::User(_) => m == Method::GET || m == Method::PATCH,
-            _ => m == Method::GET,
-        }
-    }
-
-    /// Application permissions that allow the call (any one of them).
-    fn roles(&self, m: &Method) -> &'static [&'static str] {
-        const DIR_R: [&str; 2] = ["Directory.Read.All", "Directory.ReadWrite.All"];
-        let _ = DIR_R;
-        match self {
-            Route::Skus | Route::Sku(_) => &[
-                "LicenseAssignment.Read.All",
-                "LicenseAssignment.ReadWrite.All",
-                "Organization.Read.All",
-                "Organization.ReadWrite.All",
-                "Directory.Read.All",
-                "Directory.ReadWrite.All",
-            ],
-            Route::User(_) if m == Method::PATCH => {
-                &["User.ReadWrite.All", "Directory.ReadWrite.All"]
-            }
-            Route::Users | Route::User(_) => &[
-                "User.Read.All",
-                "User.ReadWrite.All",
-                "Directory.Read.All",
-                "Directory.ReadWrite.All",
-            ],
-            Route::UserAssign(_) => &[
-                "LicenseAssignment.ReadWrite.All",
-                "User.ReadWrite.All",
-                "Directory.ReadWrite.All",
-            ],
-            Route::Groups | Route::Group(_) => &[
-                "Group.Read.All",
-                "Group.ReadWrite.All",
-                "GroupMember.Read.All",
-                "GroupMember.ReadWrite.All",
-                "Directory.Read.All",
-                "Directory.ReadWrite.All",
-            ],
-            Route::GroupMembers(_) => &[
-                "GroupMember.Read.All",
-                "GroupMember.ReadWrite.All",
-                "Group.Read.All",
-                "Group.ReadWrite.All",
-                "Directory.Read.All",
-                "Directory.ReadWrite.All",
-            ],
-            Route::GroupAssign(_) => &[
-                "LicenseAssignment.ReadWrite.All",
-                "Group.ReadWrite.All",
-                "Directory.ReadWrite.All",
-            ],
-            // Any signed-in app may read its own organization's basic profile.
-            Route::Organization => &[
-                "Organization.Read.All",
-                "Organization.ReadWrite.All",
-                "User.Read.All",
-                "User.ReadWrite.All",
-                "LicenseAssignment.Read.All",
-                "LicenseAssignment.ReadWrite.All",
-                "Directory.Read.All",
-                "Directory.ReadWrite.All",
-            ],
-            Route::Batch => &[],
-        }
-    }
-
-    /// Resource units and whether it is a write (https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-service-limits).
-    fn cost(&self, m: &Method, q: &Query) -> (u32, bool) {
-        if *m != Method::GET {
-            return (1, true);
-        }
-        let base: i64 = match self {
-            Route::Users | Route::User(_) => 2,
-            Route::Skus => 3,
-            Route::GroupMembers(_) => 3,
-            _ => 1,
-        };
-        let mut cost = base;
-        if q.has_select() {
-            cost -= 1;
-        }
-        if q.get("$expand").is_some() {
-            cost += 1;
-        }
-        if q.get("$top")
-            .and_then(|t| t.trim().parse::<u32>().ok())
-            .is_some_and(|t| t < 20)
-        {
-            cost -= 1;
-        }
-        (cost.max(1) as u32, false)
-    }
-}
-
 fn new_request_id() -> String {
     uuid::Builder::from_random_bytes(rand::random())
         .into_uuid()
@@ -390,8 +265,15 @@ impl Emulator {
             options.known_plan_rules,
             options.disable_dependent_plans,
         );
+        tenant.grace_units_assignable = options.grace_units_assignable;
         let lifetime = i64::try_from(options.token_lifetime.as_secs()).unwrap_or(i64::MAX);
-        let authority = Authority::new(&tenant, lifetime)?;
+        let authority = Authority::with_sign_in(
+            &tenant,
+            lifetime,
+            &options.user_password,
+            &options.directory_roles,
+        )?;
+        let premium = options.premium.unwrap_or_else(|| has_premium(&tenant));
         let throttle = options
             .throttle
             .clone()
@@ -406,6 +288,7 @@ impl Emulator {
                 faults: Mutex::new(faults),
                 stats: Mutex::new(Stats::default()),
                 requests: AtomicU64::new(0),
+                premium,
             }),
         })
     }
@@ -441,6 +324,7 @@ impl Emulator {
             .route("/_emulator/license-history", get(history_handler))
             .route("/v1.0/{*rest}", any(graph_handler))
             .fallback(fallback_handler)
+            .layer(axum::extract::DefaultBodyLimit::disable())
             .layer(middleware::from_fn(request_id_layer))
             .with_state(self.clone())
     }
@@ -542,38 +426,54 @@ impl Emulator {
         if !r.allowed(&call.method) {
             return Reply::error(&GraphError::method_not_allowed(), call);
         }
-        if !r
-            .roles(&call.method)
-            .iter()
-            .any(|role| claims.roles.iter().any(|c| c == role))
+        let lenient = self.shared.options.read_write_implies_read;
+        if let Err(e) = permissions::authorize(claims, &permissions::rule(r, &call.method), lenient)
         {
-            return Reply::error(&GraphError::forbidden(), call);
+            return Reply::error(&e, call);
         }
         let mut extra_headers = Vec::new();
         let verdict = lock(&self.shared.throttle)
             .as_mut()
             .map(|t| t.check(&claims.appid, ru, write, Instant::now()));
+        let refusal = self
+            .shared
+            .options
+            .throttle
+            .as_ref()
+            .map(|t| t.refusal)
+            .unwrap_or_default();
         match verdict {
             Some(Verdict::Deny {
                 retry_after,
+                seconds,
                 information,
                 kind,
+                scope,
             }) => {
                 let tid = lock(&self.shared.tenant).tenant_id.to_string();
-                return self.throttled(
-                    call,
-                    &throttle::retry_after_value(retry_after),
-                    vec![
-                        (
-                            "x-ms-throttle-scope".to_owned(),
-                            format!("Tenant_Application/{kind}/{}/{tid}", claims.appid),
-                        ),
-                        (
-                            "x-ms-throttle-information".to_owned(),
-                            information.to_owned(),
-                        ),
-                    ],
-                );
+                let headers = vec![
+                    (
+                        "x-ms-throttle-scope".to_owned(),
+                        format!("{scope}/{kind}/{}/{tid}", claims.appid),
+                    ),
+                    (
+                        "x-ms-throttle-information".to_owned(),
+                        information.to_owned(),
+                    ),
+                ];
+                return match refusal {
+                    throttle::Refusal::TooManyRequests => {
+                        self.throttled(call, &retry_after, headers)
+                    }
+                    throttle::Refusal::ThrottledTemporarily => {
+                        let mut reply =
+                            Reply::error(&GraphError::throttled_temporarily(seconds), call);
+                        reply.headers.push(("Retry-After".to_owned(), retry_after));
+                        reply.headers.extend(headers);
+                        lock(&self.shared.stats).throttled += 1;
+                        reply
+                    }
+                };
             }
             Some(Verdict::Allow { usage }) if usage > 0.8 => {
                 extra_headers.push((
@@ -593,7 +493,28 @@ impl Emulator {
             }
             Fault::Throttle => {
                 lock(&self.shared.stats).faults += 1;
-                return self.throttled(call, &format_secs(retry), Vec::new());
+                return self.throttled(call, &throttle::fault_retry_after(retry), Vec::new());
+            }
+            Fault::Load => {
+                // "It is possible to receive 429 Too Many Requests responses even when the
+                // following limits are not reached" (throttling-limits page).
+                lock(&self.shared.stats).faults += 1;
+                let tid = lock(&self.shared.tenant).tenant_id.to_string();
+                let kind = if write { "ReadWrite" } else { "Read" };
+                return self.throttled(
+                    call,
+                    &throttle::fault_retry_after(retry),
+                    vec![
+                        (
+                            "x-ms-throttle-scope".to_owned(),
+                            format!("Tenant_Application/{kind}/{}/{tid}", claims.appid),
+                        ),
+                        (
+                            "x-ms-throttle-information".to_owned(),
+                            "CPULimitExceeded".to_owned(),
+                        ),
+                    ],
+                );
             }
             Fault::Unavailable => {
                 lock(&self.shared.stats).faults += 1;
@@ -607,7 +528,7 @@ impl Emulator {
                 );
                 reply
                     .headers
-                    .push(("Retry-After".to_owned(), format_secs(retry)));
+                    .push(("Retry-After".to_owned(), throttle::fault_retry_after(retry)));
                 return reply;
             }
             Fault::Timeout => {
@@ -636,7 +557,7 @@ impl Emulator {
         if !self.shared.options.latency.is_zero() {
             tokio::time::sleep(self.shared.options.latency).await;
         }
-        let mut reply = match self.handle(call, r, q) {
+        let mut reply = match self.handle(call, r, q, claims) {
             Ok(reply) => reply,
             Err(e) => Reply::error(&e, call),
         };
@@ -661,7 +582,13 @@ impl Emulator {
     }
 
     /// The endpoint logic proper.
-    fn handle(&self, call: &Call, r: &Route, q: &Query) -> Result<Reply, GraphError> {
+    fn handle(
+        &self,
+        call: &Call,
+        r: &Route,
+        q: &Query,
+        claims: &Claims,
+    ) -> Result<Reply, GraphError> {
         let eventual = call
             .header("consistencylevel")
             .is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
@@ -684,21 +611,57 @@ impl Emulator {
             View::new(t, at, salt)
         }
         let view = |t| view_of(t, stamp.at, salt);
+        let lenient = self.shared.options.read_write_implies_read;
+        if users::selects_sign_in_activity(q) && matches!(r, Route::Users | Route::User(_)) {
+            if !permissions::reads_sign_in_activity(claims, lenient) {
+                return Err(GraphError::forbidden());
+            }
+            if !self.shared.premium {
+                return Err(GraphError::non_premium());
+            }
+        }
+        if matches!(r, Route::Groups | Route::Group(_))
+            && groups::reads_licensing(q)
+            && !permissions::reads_group_licensing(claims, lenient)
+        {
+            return Err(GraphError::forbidden());
+        }
         match r {
             Route::Skus => {
                 let t = lock(&self.shared.tenant);
-                Ok(Reply::json(200, groups::list_skus(&t, q, &call.base)?))
+                Ok(Reply::json(200, directory::list_skus(&t, q, &call.base)?))
             }
             Route::Organization => {
                 let t = lock(&self.shared.tenant);
-                Ok(Reply::json(200, groups::organization(&t, q, &call.base)?))
+                Ok(Reply::json(
+                    200,
+                    directory::organization(&t, q, &call.base)?,
+                ))
             }
             Route::Sku(id) => {
                 let t = lock(&self.shared.tenant);
-                Ok(Reply::json(200, groups::get_sku(&t, id, q, &call.base)?))
+                Ok(Reply::json(200, directory::get_sku(&t, id, q, &call.base)?))
+            }
+            Route::Subscriptions => {
+                let t = lock(&self.shared.tenant);
+                Ok(Reply::json(
+                    200,
+                    directory::list_subscriptions(&t, q, &call.base)?,
+                ))
+            }
+            Route::Subscription(id) => {
+                let t = lock(&self.shared.tenant);
+                Ok(Reply::json(
+                    200,
+                    directory::get_subscription(&t, id, q, &call.base)?,
+                ))
             }
             Route::Users => {
                 let t = lock(&self.shared.tenant);
+                if self.is_guest(&t, claims) {
+                    // "Guest users cannot call this API" (https://learn.microsoft.com/en-us/graph/api/user-list).
+                    return Err(GraphError::forbidden());
+                }
                 Ok(Reply::json(200, users::list(&view(&t), q, &ctx)?))
             }
             Route::User(key) if call.method == Method::PATCH => {
@@ -714,6 +677,29 @@ impl Emulator {
             Route::User(key) => {
                 let t = lock(&self.shared.tenant);
                 Ok(Reply::json(200, users::get(&view(&t), key, q, &call.base)?))
+            }
+            Route::UserReprocess(key) => {
+                let mut t = lock(&self.shared.tenant);
+                let u = t.user(key).ok_or_else(|| GraphError::not_found(key))?;
+                assign::reprocess_user(&mut t, u, &stamp)?;
+                Ok(Reply::json(200, users::assign_response(&t, u, &call.base)))
+            }
+            Route::GroupMembersWithErrors(key) => {
+                let t = lock(&self.shared.tenant);
+                let path = format!("/groups/{key}/membersWithLicenseErrors");
+                let ctx = users::ListCtx { path: &path, ..ctx };
+                let full = permissions::reads_users(claims, lenient);
+                Ok(Reply::json(
+                    200,
+                    groups::members(
+                        &view(&t),
+                        key,
+                        q,
+                        &ctx,
+                        groups::Members::WithLicenseErrors,
+                        full,
+                    )?,
+                ))
             }
             Route::UserAssign(key) => {
                 let req = assign::parse_request(call.body.as_ref())?;
@@ -738,7 +724,11 @@ impl Emulator {
                 let t = lock(&self.shared.tenant);
                 let path = format!("/groups/{key}/members");
                 let ctx = users::ListCtx { path: &path, ..ctx };
-                Ok(Reply::json(200, groups::members(&view(&t), key, q, &ctx)?))
+                let full = permissions::reads_users(claims, lenient);
+                Ok(Reply::json(
+                    200,
+                    groups::members(&view(&t), key, q, &ctx, groups::Members::All, full)?,
+                ))
             }
             Route::GroupAssign(key) => {
                 let req = assign::parse_request(call.body.as_ref())?;
@@ -779,8 +769,65 @@ impl Emulator {
     }
 }
 
-fn format_secs(secs: f64) -> String {
-    throttle::retry_after_value(Duration::from_secs_f64(secs.max(0.0)))
+impl Emulator {
+    /// True when `claims` are a delegated token of a guest user.
+    fn is_guest(&self, t: &Tenant, claims: &Claims) -> bool {
+        claims.scp.is_some()
+            && claims
+                .oid
+                .as_deref()
+                .and_then(|oid| t.user(oid))
+                .is_some_and(|u| {
+                    t.users[u]
+                        .user_type
+                        .as_deref()
+                        .is_some_and(|ty| ty.eq_ignore_ascii_case("Guest"))
+                })
+    }
+
+    fn sign_in_user(t: &Tenant, key: &str) -> Option<auth::SignInUser> {
+        t.user(key).map(|u| auth::SignInUser {
+            id: t.users[u].id.to_string(),
+            upn: t.users[u].user_principal_name.clone(),
+            enabled: t.users[u].account_enabled != Some(false),
+        })
+    }
+
+    /// A delegated access token for `user` (UPN or object id) as the Azure CLI gets it:
+    /// client [`auth::AZURE_CLI_CLIENT_ID`], `scp` [`auth::AZURE_CLI_SCOPES`] (or `scp`),
+    /// the user's directory roles from [`EmulatorOptions::directory_roles`]. No password:
+    /// for tests that stand in for `az`.
+    pub fn user_token(&self, user: &str, scp: Option<&str>) -> Result<String, EmulatorError> {
+        let t = lock(&self.shared.tenant);
+        let who = Self::sign_in_user(&t, user)
+            .ok_or_else(|| EmulatorError::Option(format!("no user '{user}' in the tenant")))?;
+        Ok(self.shared.authority.user_token(
+            &who,
+            auth::AZURE_CLI_CLIENT_ID,
+            scp.unwrap_or(auth::AZURE_CLI_SCOPES),
+            clock::unix_now(),
+        ))
+    }
+
+    /// What `az account get-access-token -o json` prints for `user`: `accessToken`,
+    /// `expiresOn` (local time text), `expires_on` (Unix seconds), `subscription`,
+    /// `tenant`, `tokenType`. A stand-in `az` script that prints it lets licensectl's
+    /// Azure CLI credential reach the emulator.
+    pub fn azure_cli_token_json(&self, user: &str) -> Result<String, EmulatorError> {
+        let token = self.user_token(user, None)?;
+        let now = clock::unix_now();
+        let expires = now + self.shared.authority.lifetime_secs();
+        let tenant = lock(&self.shared.tenant).tenant_id.to_string();
+        Ok(json!({
+            "accessToken": token,
+            "expiresOn": clock::aad_timestamp(expires).trim_end_matches('Z'),
+            "expires_on": expires,
+            "subscription": "",
+            "tenant": tenant,
+            "tokenType": "Bearer",
+        })
+        .to_string())
+    }
 }
 
 /// Builds the router for `snapshot` (usable in-process, e.g. from tests).
@@ -790,67 +837,6 @@ pub fn router(
 ) -> Result<(Router, Emulator), EmulatorError> {
     let emu = Emulator::new(snapshot, options)?;
     Ok((emu.router(), emu))
-}
-
-/// A started emulator.
-pub struct Running {
-    /// The base URL, e.g. `http://127.0.0.1:41234`; Graph lives under `{url}/v1.0`.
-    pub url: String,
-    /// The bound address.
-    pub addr: SocketAddr,
-    /// The emulator's state (snapshot, stats).
-    pub emulator: Emulator,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    /// Waits until the server stops (it runs until the process ends or is aborted).
-    pub async fn wait(mut self) {
-        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
-        let _ = task.await;
-    }
-
-    /// Stops the server.
-    pub fn stop(&self) {
-        self.task.abort();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Binds `listen` (port 0 picks a free port) and serves `snapshot` in a background task.
-pub async fn serve(
-    snapshot: TenantSnapshot,
-    options: EmulatorOptions,
-    listen: &str,
-) -> Result<Running, EmulatorError> {
-    let emulator = Emulator::new(snapshot, options)?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| EmulatorError::Bind {
-            addr: listen.to_owned(),
-            source,
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| EmulatorError::Bind {
-            addr: listen.to_owned(),
-            source,
-        })?;
-    let app = emulator.router();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(Running {
-        url: format!("http://{addr}"),
-        addr,
-        emulator,
-        task,
-    })
 }
 
 #[derive(Debug, Clone)]
@@ -926,8 +912,12 @@ async fn graph_handler(
     method: Method,
     uri: axum::http::Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match read_body(&emu, body, &rid.0).await {
+        Ok(body) => body,
+        Err(too_large) => return too_large,
+    };
     let path = uri
         .path()
         .strip_prefix("/v1.0")
@@ -970,6 +960,22 @@ async fn graph_handler(
     reply_into_response(emu.execute(call).await)
 }
 
+/// The body, or a Graph-shaped 413 when it is larger than `max_request_bytes` (Graph
+/// refuses requests above 4 MB: "there is a 4MB limit on the size of a request",
+/// https://github.com/microsoftgraph/microsoft-graph-docs/issues/85).
+async fn read_body(emu: &Emulator, body: Body, request_id: &str) -> Result<Bytes, Response> {
+    let limit = emu.shared.options.max_request_bytes;
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        let e = GraphError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("The request is larger than the maximum of {limit} bytes."),
+        );
+        let body = e.body(&clock::graph_date(clock::unix_now()), request_id, None);
+        (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+    })
+}
+
 async fn fallback_handler(
     axum::Extension(rid): axum::Extension<RequestId>,
     uri: axum::http::Uri,
@@ -991,9 +997,13 @@ async fn token_handler(
     axum::Extension(rid): axum::Extension<RequestId>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     lock(&emu.shared.stats).token_requests += 1;
+    let body = match read_body(&emu, body, &rid.0).await {
+        Ok(body) => body,
+        Err(too_large) => return too_large,
+    };
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let basic = auth::basic_credentials(
         headers
@@ -1001,18 +1011,29 @@ async fn token_handler(
             .and_then(|v| v.to_str().ok()),
     );
     let now = clock::unix_now();
-    match emu.shared.authority.token(&tenant, &fields, basic, now) {
-        Ok(token) => (
-            StatusCode::OK,
-            [(header::CACHE_CONTROL, "no-store, no-cache")],
-            axum::Json(json!({
+    let users = |key: &str| Emulator::sign_in_user(&lock(&emu.shared.tenant), key);
+    match emu
+        .shared
+        .authority
+        .token(&tenant, &fields, basic, now, &users)
+    {
+        Ok((token, scope)) => {
+            let mut body = json!({
                 "token_type": "Bearer",
                 "expires_in": emu.shared.authority.lifetime_secs(),
                 "ext_expires_in": emu.shared.authority.lifetime_secs(),
                 "access_token": token,
-            })),
-        )
-            .into_response(),
+            });
+            if let (Some(scope), Value::Object(map)) = (scope, &mut body) {
+                map.insert("scope".to_owned(), Value::String(scope));
+            }
+            (
+                StatusCode::OK,
+                [(header::CACHE_CONTROL, "no-store, no-cache")],
+                axum::Json(body),
+            )
+                .into_response()
+        }
         Err(e) => {
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
             let body = e.body(&clock::aad_timestamp(now), &rid.0, &new_request_id());

@@ -10,20 +10,20 @@ use super::error::GraphError;
 
 /// The parsed query string of one request.
 #[derive(Debug, Clone, Default)]
-pub struct Query {
+pub(crate) struct Query {
     /// `(name, value)` pairs, decoded, in order.
     pub pairs: Vec<(String, String)>,
 }
 
 impl Query {
     /// Parses a raw query string.
-    pub fn parse(raw: &str) -> Self {
+    pub(crate) fn parse(raw: &str) -> Self {
         let pairs = form_urlencoded_pairs(raw);
         Self { pairs }
     }
 
     /// The value of option `name` (case-insensitive, with or without `$`).
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         let bare = name.trim_start_matches('$');
         self.pairs
             .iter()
@@ -32,7 +32,7 @@ impl Query {
     }
 
     /// True when `$select` is present.
-    pub fn has_select(&self) -> bool {
+    pub(crate) fn has_select(&self) -> bool {
         self.get("$select").is_some()
     }
 }
@@ -73,7 +73,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Percent-encodes a query value for a nextLink.
-pub fn encode_component(s: &str) -> String {
+pub(crate) fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
@@ -99,7 +99,7 @@ pub fn encode_component(s: &str) -> String {
 
 /// A `$select` list resolved against the known properties of a resource.
 /// `None` means the default property set.
-pub fn parse_select(
+pub(crate) fn parse_select(
     q: &Query,
     known: &[&[&'static str]],
     type_name: &str,
@@ -126,12 +126,14 @@ pub fn parse_select(
 }
 
 /// `$top`: default 100, 1..=999.
-pub fn parse_top(q: &Query) -> Result<usize, GraphError> {
+pub(crate) fn parse_top(q: &Query) -> Result<usize, GraphError> {
     match q.get("$top") {
         None => Ok(100),
         Some(raw) => match raw.trim().parse::<usize>() {
             Ok(n) if (1..=999).contains(&n) => Ok(n),
-            _ => Err(GraphError::bad_request(format!(
+            // Observed: 400 Request_UnsupportedQuery
+            // (https://github.com/microsoftgraph/msgraph-sdk-powershell/issues/3201).
+            _ => Err(GraphError::unsupported_query(format!(
                 "Invalid page size specified: '{raw}'. Must be between 1 and 999 inclusive."
             ))),
         },
@@ -139,14 +141,14 @@ pub fn parse_top(q: &Query) -> Result<usize, GraphError> {
 }
 
 /// True when the request is an advanced query (`ConsistencyLevel: eventual` + `$count=true`).
-pub fn is_advanced(q: &Query, consistency_eventual: bool) -> bool {
+pub(crate) fn is_advanced(q: &Query, consistency_eventual: bool) -> bool {
     consistency_eventual
         && q.get("$count")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// A skiptoken: opaque to clients, it carries the position where the next page starts.
-pub fn make_skiptoken(position: usize) -> String {
+pub(crate) fn make_skiptoken(position: usize) -> String {
     let raw = format!(
         "emu1:{position}:{}",
         position.wrapping_mul(2_654_435_761) % 1_000_003
@@ -155,7 +157,7 @@ pub fn make_skiptoken(position: usize) -> String {
 }
 
 /// Decodes a skiptoken made by [`make_skiptoken`].
-pub fn read_skiptoken(token: &str) -> Result<usize, GraphError> {
+pub(crate) fn read_skiptoken(token: &str) -> Result<usize, GraphError> {
     let bad = || {
         GraphError::bad_request(
             "The specified page token value has expired and can not be included in your request.",
@@ -177,7 +179,7 @@ pub fn read_skiptoken(token: &str) -> Result<usize, GraphError> {
 
 /// One `$filter` clause.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Clause {
+pub(crate) enum Clause {
     /// `prop eq 'v'` (strings compare case-insensitively, as the directory does).
     Eq(String, Literal),
     /// `prop ne 'v'` (advanced queries only).
@@ -194,7 +196,7 @@ pub enum Clause {
 
 /// A literal in a filter.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Literal {
+pub(crate) enum Literal {
     /// `'text'`.
     Str(String),
     /// `true`/`false`.
@@ -209,7 +211,7 @@ pub enum Literal {
 
 impl Literal {
     /// The literal as text for string comparisons.
-    pub fn as_text(&self) -> Option<String> {
+    pub(crate) fn as_text(&self) -> Option<String> {
         match self {
             Literal::Str(s) => Some(s.clone()),
             Literal::Guid(g) => Some(g.to_string()),
@@ -371,11 +373,21 @@ fn parse_clause(c: &str, filter: &str) -> Result<Clause, GraphError> {
 }
 
 /// Parses a `$filter` into clauses joined by `and`.
-pub fn parse_filter(filter: &str) -> Result<Vec<Clause>, GraphError> {
+pub(crate) fn parse_filter(filter: &str) -> Result<Vec<Clause>, GraphError> {
     split_and(filter)
         .iter()
         .map(|c| parse_clause(c, filter))
         .collect()
+}
+
+/// More than 15 values in an `in` (or `or` chain): 400 `Request_UnsupportedQuery`, as
+/// observed (https://github.com/microsoftgraph/msgraph-sdk-powershell/issues/3229); the
+/// limit is documented in
+/// https://learn.microsoft.com/en-us/graph/aad-advanced-queries#query-scenarios-that-require-advanced-query-capabilities.
+pub(crate) fn too_many_values(n: usize) -> GraphError {
+    GraphError::unsupported_query(format!(
+        "Too many child clauses specified in search filter expression containing 'OR' operators: {n}. Max allowed: 15."
+    ))
 }
 
 #[cfg(test)]

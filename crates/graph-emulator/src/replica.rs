@@ -187,14 +187,19 @@ impl<'t> View<'t> {
         &self.tenant.groups[g]
     }
 
-    /// True when some direct member of group `g` has a license from it in `Error`
-    /// (`hasMembersWithLicenseErrors`, https://learn.microsoft.com/en-us/graph/api/resources/group).
+    /// True when some direct member of group `g` has a license from it in `Error` or
+    /// `ActiveWithError` (`hasMembersWithLicenseErrors`,
+    /// https://learn.microsoft.com/en-us/graph/api/resources/group).
     pub(crate) fn group_has_member_errors(&self, g: usize) -> bool {
         let group = self.group(g);
         group.members.iter().any(|m| {
             self.tenant.user_by_id(*m).is_some_and(|u| {
                 self.user(u).license_assignment_states.iter().any(|s| {
-                    s.assigned_by_group == Some(group.id) && s.state == AssignmentStateKind::Error
+                    s.assigned_by_group == Some(group.id)
+                        && matches!(
+                            s.state,
+                            AssignmentStateKind::Error | AssignmentStateKind::ActiveWithError
+                        )
                 })
             })
         })

@@ -4,8 +4,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use licensectl_model::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId, parse_guid};
 use licensectl_model::snapshot::{
-    AppRegistration, CompanySubscription, Group, ServicePlanRules, SubscribedSku, TenantSnapshot,
-    User,
+    AppRegistration, CapabilityStatus, CompanySubscription, Group, ServicePlanRules, SubscribedSku,
+    TenantSnapshot, User,
 };
 
 use super::assign::held_skus;
@@ -45,6 +45,9 @@ pub struct Tenant {
     plan_names: HashMap<ServicePlanId, String>,
     /// The plan rules `assignLicense` enforces (the file's plus, by default, the built-in).
     pub(crate) plan_rules: PlanRules,
+    /// Units of a subscription in its grace period (`prepaidUnits.warning`) may be
+    /// assigned (default false).
+    pub(crate) grace_units_assignable: bool,
     /// Versions replaced by writes not yet visible to every read.
     pub(crate) replication: Replication,
     history: HistoryLog,
@@ -119,6 +122,7 @@ impl Tenant {
             group_by_id,
             plan_names,
             plan_rules,
+            grace_units_assignable: false,
             replication: Replication::default(),
             history: HistoryLog::new(clock::iso_utc_millis(clock::unix_now_ms())),
         })
@@ -214,11 +218,35 @@ impl Tenant {
             .unwrap_or_else(|| id.to_string())
     }
 
-    /// Free seats of a SKU: `prepaidUnits.enabled − prepaidUnits.warning − consumedUnits`
-    /// (Microsoft's PowerShell guide's arithmetic, https://learn.microsoft.com/en-us/microsoft-365/enterprise/assign-licenses-to-user-accounts-with-microsoft-365-powershell).
-    pub fn free_seats(&self, sku: usize) -> i64 {
+    /// Seats of SKU `sku` that an assignment may take now.
+    ///
+    /// `prepaidUnits` splits a SKU's units by subscription state, one bucket each:
+    /// `enabled` ("units that are enabled for the active subscription"), `warning` (a
+    /// subscription in its grace period), `suspended` ("can't be assigned"), `lockedOut`
+    /// (cancelled), https://learn.microsoft.com/en-us/graph/api/resources/licenseunitsdetail.
+    /// By default only enabled units are assignable: `max(0, enabled − consumed)` — what the
+    /// admin center's figures and tools that read real tenants compute, and the fail-safe
+    /// reading (a Microsoft engineer reported that units of an expired subscription in grace
+    /// cannot be assigned, https://github.com/MicrosoftDocs/microsoft-365-docs/issues/1441).
+    /// With `grace_units_assignable`, warning units count too (Partner Center's
+    /// "available = active + warning − consumed"). Suspended and locked-out units never
+    /// count, and a SKU whose `capabilityStatus` is neither `Enabled` nor `Warning` has no
+    /// assignable seat whatever its counts say.
+    pub(crate) fn free_seats(&self, sku: usize) -> i64 {
         self.skus.get(sku).map_or(0, |s| {
-            s.prepaid_units.enabled - s.prepaid_units.warning - s.consumed_units
+            if !matches!(
+                s.capability_status,
+                CapabilityStatus::Enabled | CapabilityStatus::Warning
+            ) {
+                return 0;
+            }
+            let units = s.prepaid_units;
+            let assignable = if self.grace_units_assignable {
+                units.enabled.saturating_add(units.warning)
+            } else {
+                units.enabled
+            };
+            assignable.saturating_sub(s.consumed_units).max(0)
         })
     }
 }

@@ -3,19 +3,19 @@
 
 use serde_json::{Map, Value, json};
 
-use licensectl_model::snapshot::{AssignedLicense, LicenseAssignmentState, User};
+use licensectl_model::snapshot::{AssignedLicense, LicenseAssignmentState, SignInActivity, User};
 
 use super::clock::Stamp;
 use super::error::GraphError;
 use super::query::{
     Clause, Literal, Query, encode_component, is_advanced, make_skiptoken, parse_filter,
-    parse_select, parse_top, read_skiptoken,
+    parse_select, parse_top, read_skiptoken, too_many_values,
 };
 use super::replica::View;
 use super::state::Tenant;
 
 /// Properties returned when there is no `$select` (https://learn.microsoft.com/en-us/graph/api/user-list).
-pub const DEFAULT_PROPERTIES: &[&str] = &[
+pub(crate) const DEFAULT_PROPERTIES: &[&str] = &[
     "businessPhones",
     "displayName",
     "givenName",
@@ -30,7 +30,7 @@ pub const DEFAULT_PROPERTIES: &[&str] = &[
 ];
 
 /// Properties returned only when selected.
-pub const EXTRA_PROPERTIES: &[&str] = &[
+pub(crate) const EXTRA_PROPERTIES: &[&str] = &[
     "accountEnabled",
     "assignedLicenses",
     "licenseAssignmentStates",
@@ -41,20 +41,61 @@ pub const EXTRA_PROPERTIES: &[&str] = &[
     "country",
     "department",
     "employeeId",
+    "employeeType",
+    "state",
     "userType",
     "createdDateTime",
     "onPremisesSyncEnabled",
+    "onPremisesExtensionAttributes",
+    "signInActivity",
 ];
 
+/// The page size cap when `signInActivity` is selected ("the maximum page size is 500",
+/// https://learn.microsoft.com/en-us/graph/api/user-list; older text said 120): larger
+/// `$top` values are capped silently, never refused.
+pub(crate) const SIGN_IN_ACTIVITY_PAGE: usize = 500;
+
+/// True when the query selects `signInActivity`.
+pub(crate) fn selects_sign_in_activity(q: &Query) -> bool {
+    q.get("$select").is_some_and(|s| {
+        s.split(',')
+            .any(|p| p.trim().eq_ignore_ascii_case("signInActivity"))
+    })
+}
+
+fn text(v: &Option<String>) -> Value {
+    v.clone().map_or(Value::Null, Value::String)
+}
+
+fn sign_in_json(a: &SignInActivity) -> Value {
+    json!({
+        "lastSignInDateTime": a.last_sign_in_date_time,
+        "lastSignInRequestId": Value::Null,
+        "lastNonInteractiveSignInDateTime": a.last_non_interactive_sign_in_date_time,
+        "lastNonInteractiveSignInRequestId": Value::Null,
+        "lastSuccessfulSignInDateTime": a.last_successful_sign_in_date_time,
+        "lastSuccessfulSignInRequestId": Value::Null,
+    })
+}
+
+fn extension_attributes_json(u: &User) -> Value {
+    let mut map = Map::new();
+    for n in 1..=15u8 {
+        let key = format!("extensionAttribute{n}");
+        map.insert(key, text(&u.extension_attribute(n).map(str::to_owned)));
+    }
+    Value::Object(map)
+}
+
 /// Every property `$select` accepts.
-pub const KNOWN_PROPERTIES: &[&[&str]] = &[DEFAULT_PROPERTIES, EXTRA_PROPERTIES];
+pub(crate) const KNOWN_PROPERTIES: &[&[&str]] = &[DEFAULT_PROPERTIES, EXTRA_PROPERTIES];
 
 /// Graph's type name for `$select` errors.
-pub const TYPE_NAME: &str = "Microsoft.DirectoryServices.User";
+pub(crate) const TYPE_NAME: &str = "Microsoft.DirectoryServices.User";
 
 /// Shared context of a list request.
 #[derive(Debug, Clone)]
-pub struct ListCtx<'a> {
+pub(crate) struct ListCtx<'a> {
     /// `http://host:port` of the request.
     pub base: &'a str,
     /// The request path under `/v1.0`, e.g. `/users`.
@@ -64,7 +105,7 @@ pub struct ListCtx<'a> {
 }
 
 /// `assignedLicense` JSON.
-pub fn license_json(l: &AssignedLicense) -> Value {
+pub(crate) fn license_json(l: &AssignedLicense) -> Value {
     json!({
         "disabledPlans": l.disabled_plans.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "skuId": l.sku_id.to_string(),
@@ -72,7 +113,7 @@ pub fn license_json(l: &AssignedLicense) -> Value {
 }
 
 /// `licenseAssignmentState` JSON; a successful state's `error` is `"None"`.
-pub fn state_json(s: &LicenseAssignmentState) -> Value {
+pub(crate) fn state_json(s: &LicenseAssignmentState) -> Value {
     let error = match &s.error {
         None => Value::String("None".to_owned()),
         Some(e) => Value::String(e.to_string()),
@@ -100,15 +141,34 @@ fn property(u: &User, name: &str) -> Value {
             Value::Array(u.license_assignment_states.iter().map(state_json).collect())
         }
         "assignedPlans" => Value::Array(Vec::new()),
+        "department" => text(&u.department),
+        "jobTitle" => text(&u.job_title),
+        "companyName" => text(&u.company_name),
+        "country" => text(&u.country),
+        "state" => text(&u.state),
+        "city" => text(&u.city),
+        "officeLocation" => text(&u.office_location),
+        "employeeType" => text(&u.employee_type),
+        "userType" => text(&u.user_type),
+        "onPremisesSyncEnabled" => u.on_premises_sync_enabled.map_or(Value::Null, Value::Bool),
+        "onPremisesExtensionAttributes" => extension_attributes_json(u),
+        "createdDateTime" => text(&u.created_date_time),
         _ => Value::Null,
     }
 }
 
 /// A user as Graph renders it with the given selection (`None`: the default set).
-pub fn user_json(u: &User, select: Option<&[&'static str]>) -> Map<String, Value> {
+pub(crate) fn user_json(u: &User, select: Option<&[&'static str]>) -> Map<String, Value> {
     let props = select.unwrap_or(DEFAULT_PROPERTIES);
     let mut map = Map::with_capacity(props.len() + 1);
     for p in props {
+        if *p == "signInActivity" {
+            // Absent for a user who never signed in.
+            if let Some(a) = &u.sign_in_activity {
+                map.insert((*p).to_owned(), sign_in_json(a));
+            }
+            continue;
+        }
         map.insert((*p).to_owned(), property(u, p));
     }
     if select.is_some() && !map.contains_key("id") {
@@ -118,7 +178,12 @@ pub fn user_json(u: &User, select: Option<&[&'static str]>) -> Map<String, Value
 }
 
 /// `@odata.context` for a collection (or entity) with an optional selection.
-pub fn context(base: &str, set: &str, select: Option<&[&'static str]>, entity: bool) -> String {
+pub(crate) fn context(
+    base: &str,
+    set: &str,
+    select: Option<&[&'static str]>,
+    entity: bool,
+) -> String {
     let mut s = format!("{base}/v1.0/$metadata#{set}");
     if let Some(sel) = select {
         s.push('(');
@@ -164,7 +229,7 @@ fn canonical(prop: &str) -> Result<&'static str, GraphError> {
 
 /// A validated user filter.
 #[derive(Debug, Clone)]
-pub struct UserFilter {
+pub(crate) struct UserFilter {
     clauses: Vec<(Clause, &'static str)>,
 }
 
@@ -200,7 +265,7 @@ fn clause_matches(u: &User, clause: &Clause, prop: &str) -> bool {
 
 impl UserFilter {
     /// Validates a `$filter` for users, applying Graph's advanced-query rules.
-    pub fn parse(raw: &str, advanced: bool) -> Result<Self, GraphError> {
+    pub(crate) fn parse(raw: &str, advanced: bool) -> Result<Self, GraphError> {
         let mut clauses = Vec::new();
         for clause in parse_filter(raw)? {
             let prop = match &clause {
@@ -223,10 +288,7 @@ impl UserFilter {
                     )));
                 }
                 Clause::In(_, items) if items.len() > 15 && !advanced => {
-                    return Err(GraphError::bad_request(format!(
-                        "Too many child clauses specified in search filter expression containing 'OR' operators: {}. Max allowed: 15.",
-                        items.len()
-                    )));
+                    return Err(too_many_values(items.len()));
                 }
                 Clause::AnySku(..) | Clause::Count(..) if prop != "assignedLicenses" => {
                     return Err(GraphError::unsupported_query(format!(
@@ -248,7 +310,7 @@ impl UserFilter {
     }
 
     /// True when the user passes every clause.
-    pub fn matches(&self, u: &User) -> bool {
+    pub(crate) fn matches(&self, u: &User) -> bool {
         self.clauses.iter().all(|(c, p)| clause_matches(u, c, p))
     }
 
@@ -273,7 +335,7 @@ impl UserFilter {
 }
 
 /// Builds the nextLink: the request's query minus `$skiptoken`, plus the new token.
-pub fn next_link(base: &str, path: &str, q: &Query, position: usize) -> String {
+pub(crate) fn next_link(base: &str, path: &str, q: &Query, position: usize) -> String {
     let mut s = format!("{base}/v1.0{path}?");
     for (k, v) in &q.pairs {
         if k.trim_start_matches('$').eq_ignore_ascii_case("skiptoken") {
@@ -291,7 +353,7 @@ pub fn next_link(base: &str, path: &str, q: &Query, position: usize) -> String {
 
 /// A collection page: `@odata.context`, `@odata.count` (when asked), `@odata.nextLink`
 /// (when more remain) and `value`.
-pub fn collection_page(
+pub(crate) fn collection_page(
     ctx: &ListCtx<'_>,
     q: &Query,
     context: String,
@@ -315,7 +377,7 @@ pub fn collection_page(
 }
 
 /// Rejects query options the emulator (or Graph, for users) does not support.
-pub fn reject_unsupported(q: &Query, eventual: bool) -> Result<(), GraphError> {
+pub(crate) fn reject_unsupported(q: &Query, eventual: bool) -> Result<(), GraphError> {
     if q.get("$search").is_some() {
         if !eventual {
             return Err(GraphError::unsupported_query(
@@ -343,7 +405,7 @@ pub fn reject_unsupported(q: &Query, eventual: bool) -> Result<(), GraphError> {
 
 /// Pages positions `from..` of `len` items, keeping those `keep` accepts.
 /// Returns the page and the position where the next page starts, if any.
-pub fn page_positions(
+pub(crate) fn page_positions(
     positions: impl Iterator<Item = usize>,
     from: usize,
     top: usize,
@@ -367,7 +429,10 @@ pub(crate) fn list(v: &View<'_>, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, 
     let t = v.tenant();
     reject_unsupported(q, ctx.eventual)?;
     let select = parse_select(q, KNOWN_PROPERTIES, TYPE_NAME)?;
-    let top = parse_top(q)?;
+    let mut top = parse_top(q)?;
+    if selects_sign_in_activity(q) {
+        top = top.min(SIGN_IN_ACTIVITY_PAGE);
+    }
     let advanced = is_advanced(q, ctx.eventual);
     let filter = q
         .get("$filter")
@@ -395,6 +460,13 @@ pub(crate) fn list(v: &View<'_>, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, 
 /// `GET /users/{id | userPrincipalName}`.
 pub(crate) fn get(v: &View<'_>, key: &str, q: &Query, base: &str) -> Result<Value, GraphError> {
     let select = parse_select(q, KNOWN_PROPERTIES, TYPE_NAME)?;
+    if selects_sign_in_activity(q) && licensectl_model::ids::parse_guid(key).is_err() {
+        // Observed: signInActivity by UPN answers 400; use the object id
+        // (https://learn.microsoft.com/en-us/answers/questions/1311910).
+        return Err(GraphError::bad_request(
+            "Get By Key only supports UserId and the key has to be a valid Guid",
+        ));
+    }
     let u = v
         .tenant()
         .user(key)
@@ -409,7 +481,7 @@ pub(crate) fn get(v: &View<'_>, key: &str, q: &Query, base: &str) -> Result<Valu
 }
 
 /// The user object returned by a successful user `assignLicense`.
-pub fn assign_response(t: &Tenant, u: usize, base: &str) -> Value {
+pub(crate) fn assign_response(t: &Tenant, u: usize, base: &str) -> Value {
     let user = &t.users[u];
     let mut out = Map::new();
     out.insert(

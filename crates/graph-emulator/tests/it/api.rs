@@ -153,7 +153,14 @@ async fn paging_follows_opaque_next_links() {
         assert_eq!(seen.len(), 10);
     }
     let (status, _, body) = emu.get("/users?$top=1000").await;
-    assert_eq!((status, error_code(&body)), (400, "Request_BadRequest"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "Request_UnsupportedQuery")
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive."
+    );
     let (status, _, _) = emu.get("/users?$top=0").await;
     assert_eq!(status, 400);
     let (status, _, _) = emu.get("/users?$skiptoken=forged").await;
@@ -198,7 +205,7 @@ async fn user_filters() {
         assert_eq!(status, 200, "{filter}: {body}");
         assert_eq!(ids(&body), expected, "{filter}");
     }
-    let many: Vec<String> = (0..16).map(|i| format!("'u{i}@contoso.com'")).collect();
+    let many: Vec<String> = (0..18).map(|i| format!("'u{i}@contoso.com'")).collect();
     let (status, _, body) = emu
         .get(&format!(
             "/users?$filter=userPrincipalName in ({})",
@@ -207,8 +214,12 @@ async fn user_filters() {
         .await;
     assert_eq!(
         (status, error_code(&body)),
-        (400, "Request_BadRequest"),
+        (400, "Request_UnsupportedQuery"),
         "{body}"
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "Too many child clauses specified in search filter expression containing 'OR' operators: 18. Max allowed: 15."
     );
     let (status, _, body) = emu.get("/users?$filter=assignedLicenses/$count ne 0").await;
     assert_eq!(status, 400);
@@ -366,7 +377,7 @@ async fn assign_license_error_cases() {
             DAVE,
             json!({"addLicenses": []}),
             400,
-            "removeLicenses",
+            "One or more parameters of the operation 'assignLicense' are missing from the request payload. The missing parameters are: removeLicenses.",
         ),
         (
             "atomic: valid add with invalid remove",

@@ -143,7 +143,7 @@ async fn client_secret_tokens_and_token_errors() {
             ("client_id", FULL_APP),
             ("client_secret", SECRET),
             ("scope", "https://graph.microsoft.com/.default"),
-            ("grant_type", "password"),
+            ("grant_type", "authorization_code"),
         ],
     )
     .await;
@@ -314,6 +314,7 @@ fn tight_throttle() -> ThrottleOptions {
         ru_window: Duration::from_secs(60),
         write_quota: 2,
         write_window: Duration::from_secs(60),
+        ..ThrottleOptions::graph()
     }
 }
 
@@ -480,4 +481,110 @@ async fn faults_are_seeded_and_typed() {
     let (s, headers, body) = emu.get("/users").await;
     assert_eq!((s, error_code(&body)), (429, "TooManyRequests"));
     assert_eq!(headers.get("retry-after").expect("retry-after"), "1");
+}
+
+fn write_body() -> Value {
+    json!({"addLicenses": [], "removeLicenses": []})
+}
+
+#[tokio::test]
+async fn the_tenant_write_quota_binds_across_apps_with_whole_second_retry_after() {
+    let mut t = tenant_json();
+    t["apps"].as_array_mut().expect("apps").push(json!({
+        "appId": "c0000000-0000-4000-8000-0000000000b2", "clientSecrets": [SECRET],
+        "roles": ["LicenseAssignment.ReadWrite.All"]
+    }));
+    let emu = start_with(
+        serde_json::from_value(t).expect("snapshot"),
+        EmulatorOptions {
+            throttle: Some(ThrottleOptions {
+                ru_quota: Some(100),
+                write_quota: 2,
+                tenant_write_quota: 3,
+                tenant_write_window: Duration::from_secs(120),
+                ..tight_throttle()
+            }),
+            ..EmulatorOptions::default()
+        },
+    )
+    .await;
+    let other = secret_token(&emu.running.url, "c0000000-0000-4000-8000-0000000000b2").await;
+    let post = |token: String| {
+        let emu = &emu;
+        async move {
+            let r = emu
+                .http
+                .post(emu.url(&format!("/users/{DAVE}/assignLicense")))
+                .bearer_auth(token)
+                .json(&write_body())
+                .send()
+                .await
+                .expect("send");
+            split(r).await
+        }
+    };
+    for token in [emu.token.clone(), emu.token.clone(), other.clone()] {
+        let (s, _, b) = post(token).await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (s, headers, _) = post(other).await;
+    assert_eq!(s, 429);
+    let scope = headers["x-ms-throttle-scope"].to_str().expect("ascii");
+    assert!(scope.starts_with("Tenant/Write/"), "{scope}");
+    let retry = headers["retry-after"].to_str().expect("ascii");
+    let secs: u64 = retry.parse().expect("an integer");
+    assert!(
+        (118..=120).contains(&secs),
+        "until the window ends: {retry}"
+    );
+}
+
+#[tokio::test]
+async fn throttling_can_answer_503_throttled_temporarily() {
+    let emu = start_with(
+        tenant(),
+        EmulatorOptions {
+            throttle: Some(ThrottleOptions {
+                refusal: graph_emulator::throttle::Refusal::ThrottledTemporarily,
+                ..tight_throttle()
+            }),
+            ..EmulatorOptions::default()
+        },
+    )
+    .await;
+    for _ in 0..2 {
+        let (s, _, _) = emu
+            .post(&format!("/users/{DAVE}/assignLicense"), write_body())
+            .await;
+        assert_eq!(s, 200);
+    }
+    let (s, headers, body) = emu
+        .post(&format!("/users/{DAVE}/assignLicense"), write_body())
+        .await;
+    assert_eq!(
+        (s, error_code(&body)),
+        (503, "Request_ThrottledTemporarily"),
+        "{body}"
+    );
+    let retry = headers["retry-after"].to_str().expect("ascii").to_owned();
+    assert_eq!(
+        body["error"]["message"],
+        format!("Your request is throttled temporarily. Please try after {retry} seconds.")
+    );
+}
+
+#[tokio::test]
+async fn load_429s_come_before_any_quota_and_say_so() {
+    let emu = start_with(
+        tenant(),
+        EmulatorOptions {
+            faults: "load429=1".parse().expect("spec"),
+            ..EmulatorOptions::default()
+        },
+    )
+    .await;
+    let (s, headers, body) = emu.get("/users?$select=id").await;
+    assert_eq!((s, error_code(&body)), (429, "TooManyRequests"));
+    assert_eq!(headers["retry-after"], "1");
+    assert_eq!(headers["x-ms-throttle-information"], "CPULimitExceeded");
 }
