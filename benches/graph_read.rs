@@ -196,6 +196,7 @@ async fn main() {
             ClientOptions {
                 retry: RetryPolicy::default(),
                 max_concurrency: CONCURRENCY,
+                ..ClientOptions::default()
             },
         );
         client.tokens().token().await.expect("token");

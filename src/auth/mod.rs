@@ -84,7 +84,7 @@ impl fmt::Display for AuthMethod {
 }
 
 /// Everything the credentials may need, gathered by the CLI from flags and environment.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct AuthSettings {
     /// `--auth`: force one method.
     pub method: Option<AuthMethod>,
@@ -186,6 +186,32 @@ pub enum AuthError {
         /// What to check or change, from Entra ID's error code.
         fix: &'static str,
     },
+    /// The token's issuer did not answer, or could not be connected to, within
+    /// `--deadline` and `--max-attempts`: a network problem, not the credentials.
+    #[error(
+        "{method} authentication failed: cannot reach {issuer} ({attempts} attempt(s) in {:.1} s; last problem: {last}); check the network, --authority-host and --cloud, or raise --deadline",
+        elapsed.as_secs_f64()
+    )]
+    Unreachable {
+        /// The method.
+        method: AuthMethod,
+        /// Who was not reached, e.g. "the authority host login.microsoftonline.com".
+        issuer: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent.
+        elapsed: std::time::Duration,
+        /// The last attempt's problem, on one line.
+        last: String,
+    },
+}
+
+impl AuthError {
+    /// True when the token could not be had because its issuer could not be reached (no
+    /// answer, refused connection, DNS), as opposed to the issuer refusing.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, AuthError::Unreachable { .. })
+    }
 }
 
 /// Picks the method: `--auth` if given, else the first match of the documented order.
@@ -259,12 +285,27 @@ struct CachedToken {
     fetched_at: OffsetDateTime,
 }
 
-/// A credential plus the scope it is asked for: hands out Graph access tokens.
-pub struct TokenSource {
+/// Makes a fresh credential (with an empty token cache of its own).
+type Build = dyn Fn() -> Result<Arc<dyn TokenCredential>, AuthError> + Send + Sync;
+
+struct TokenState {
     credential: Arc<dyn TokenCredential>,
+    cached: Option<CachedToken>,
+}
+
+/// A credential plus the scope it is asked for: hands out Graph access tokens.
+///
+/// Getting a token is bounded like a Graph request ([`TokenSource::with_retry`]): each
+/// attempt and all of them together end at the policy's deadline, and only failures to
+/// reach the issuer (no answer, refused connection, 5xx or 429 from it) are retried, at
+/// most `max_attempts` times; a refusal by the authority is reported at once.
+pub struct TokenSource {
+    build: Option<Arc<Build>>,
     scope: String,
     method: AuthMethod,
-    cache: tokio::sync::Mutex<Option<CachedToken>>,
+    issuer: String,
+    retry: crate::graph::RetryPolicy,
+    state: tokio::sync::Mutex<TokenState>,
 }
 
 impl fmt::Debug for TokenSource {
@@ -272,6 +313,7 @@ impl fmt::Debug for TokenSource {
         f.debug_struct("TokenSource")
             .field("method", &self.method)
             .field("scope", &self.scope)
+            .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
 }
@@ -284,134 +326,171 @@ impl TokenSource {
         http: reqwest::Client,
     ) -> Result<Self, AuthError> {
         let method = select_method(settings);
-        let setup = |error| AuthError::Setup { method, error };
-        // azure_identity only accepts https authorities: a loopback http authority (the
-        // emulator) is given to it as https and redirected back by the transport.
-        let (redirect, authority) = match LoopbackRedirect::for_authority(&endpoints.authority_host)
-        {
-            Some((redirect, https)) => (Some(redirect), https),
-            None => (None, endpoints.authority_host.clone()),
-        };
-        let client_options = || {
-            let mut custom = CustomConfiguration::default();
-            custom.authority_host = authority.as_str().trim_end_matches('/').to_owned();
-            ClientOptions {
-                transport: Some(
-                    ReqwestHttpClient::new(http.clone(), redirect.clone()).into_transport(),
-                ),
-                cloud: Some(Arc::new(CloudConfiguration::Custom(custom))),
-                ..Default::default()
-            }
-        };
-        let credential: Arc<dyn TokenCredential> = match method {
-            AuthMethod::Secret => {
-                let tenant = need(&settings.tenant_id, method, "a tenant id", TENANT_FIX)?;
-                let client = need(&settings.client_id, method, "a client id", CLIENT_FIX)?;
-                let secret = need(
-                    &settings.client_secret,
-                    method,
-                    "a client secret",
-                    "set AZURE_CLIENT_SECRET",
-                )?;
-                ClientSecretCredential::new(
-                    tenant,
-                    client.clone(),
-                    secret.clone(),
-                    Some(ClientSecretCredentialOptions {
-                        client_options: client_options(),
-                    }),
-                )
-                .map_err(setup)?
-            }
-            AuthMethod::Certificate => {
-                let tenant = need(&settings.tenant_id, method, "a tenant id", TENANT_FIX)?;
-                let client = need(&settings.client_id, method, "a client id", CLIENT_FIX)?;
-                let path = need(
-                    &settings.certificate_path,
-                    method,
-                    "a certificate file",
-                    "set AZURE_CLIENT_CERTIFICATE_PATH or pass --certificate",
-                )?;
-                // The audience is the token endpoint as the authority really serves it.
-                let audience = format!(
-                    "{}/{tenant}/oauth2/v2.0/token",
-                    endpoints.authority_host.as_str().trim_end_matches('/')
-                );
-                let assertion = CertificateAssertion::load(
-                    path,
-                    settings.certificate_password.as_ref().map(Secret::secret),
-                    client,
-                    &audience,
-                )?;
-                assertion_credential(tenant, client, assertion, client_options()).map_err(setup)?
-            }
-            AuthMethod::WorkloadIdentity => {
-                let mut options = WorkloadIdentityCredentialOptions::default();
-                options.credential_options.client_options = client_options();
-                options.tenant_id =
-                    Some(need(&settings.tenant_id, method, "a tenant id", TENANT_FIX)?.clone());
-                options.client_id =
-                    Some(need(&settings.client_id, method, "a client id", CLIENT_FIX)?.clone());
-                options.token_file_path = Some(
-                    need(
-                        &settings.federated_token_file,
-                        method,
-                        "a federated token file",
-                        "set AZURE_FEDERATED_TOKEN_FILE",
-                    )?
-                    .clone(),
-                );
-                WorkloadIdentityCredential::new(Some(options)).map_err(setup)?
-            }
-            AuthMethod::GithubOidc => {
-                let tenant = need(&settings.tenant_id, method, "a tenant id", TENANT_FIX)?;
-                let client = need(&settings.client_id, method, "a client id", CLIENT_FIX)?;
-                let fix = "run inside GitHub Actions with `permissions: id-token: write`";
-                let url = need(
-                    &settings.github_request_url,
-                    method,
-                    "ACTIONS_ID_TOKEN_REQUEST_URL",
-                    fix,
-                )?;
-                let token = need(
-                    &settings.github_request_token,
-                    method,
-                    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-                    fix,
-                )?;
-                let assertion = GithubOidcAssertion::new(http.clone(), url, token.clone())?;
-                assertion_credential(tenant, client, assertion, client_options()).map_err(setup)?
-            }
-            AuthMethod::ManagedIdentity => {
-                let options = ManagedIdentityCredentialOptions {
-                    user_assigned_id: settings.client_id.clone().map(UserAssignedId::ClientId),
-                    client_options: client_options(),
-                };
-                ManagedIdentityCredential::new(Some(options)).map_err(setup)?
-            }
-            AuthMethod::AzureCli => {
-                let options = AzureCliCredentialOptions {
-                    tenant_id: settings.tenant_id.clone(),
-                    subscription: None,
-                    executor: None,
-                };
-                AzureCliCredential::new(Some(options)).map_err(setup)?
-            }
-        };
-        Ok(Self::from_credential(credential, endpoints.scope(), method))
+        let credential = build_credential(settings, endpoints, &http)?;
+        let mut source = Self::from_credential(credential, endpoints.scope(), method);
+        source.issuer = issuer(method, &endpoints.authority_host);
+        let (settings, endpoints) = (settings.clone(), endpoints.clone());
+        source.build = Some(Arc::new(move || {
+            build_credential(&settings, &endpoints, &http)
+        }));
+        Ok(source)
     }
 
-    /// Wraps an existing credential (tests, embedding).
+    /// Bounds getting a token by `retry`'s deadline and attempts (the CLI passes
+    /// `--deadline` and `--max-attempts`).
+    #[must_use]
+    pub fn with_retry(mut self, retry: crate::graph::RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+}
+
+/// The credential for `settings` against `endpoints`, sending through `http`: what
+/// [`TokenSource::new`] uses, and again for a fresh token after Graph refused one.
+fn build_credential(
+    settings: &AuthSettings,
+    endpoints: &Endpoints,
+    http: &reqwest::Client,
+) -> Result<Arc<dyn TokenCredential>, AuthError> {
+    let method = select_method(settings);
+    let setup = |error| AuthError::Setup { method, error };
+    // azure_identity only accepts https authorities: a loopback http authority (the
+    // emulator) is given to it as https and redirected back by the transport.
+    let (redirect, authority) = match LoopbackRedirect::for_authority(&endpoints.authority_host) {
+        Some((redirect, https)) => (Some(redirect), https),
+        None => (None, endpoints.authority_host.clone()),
+    };
+    let client_options = || {
+        let mut custom = CustomConfiguration::default();
+        custom.authority_host = authority.as_str().trim_end_matches('/').to_owned();
+        ClientOptions {
+            transport: Some(
+                ReqwestHttpClient::new(http.clone(), redirect.clone()).into_transport(),
+            ),
+            cloud: Some(Arc::new(CloudConfiguration::Custom(custom))),
+            // licensectl retries itself, within --deadline and --max-attempts
+            // (`TokenSource::token`): azure_core's own retries (a minute and more
+            // against a closed port) would not be bounded by them.
+            retry: azure_core::http::RetryOptions::none(),
+            ..Default::default()
+        }
+    };
+    let credential: Arc<dyn TokenCredential> = match method {
+        AuthMethod::Secret => {
+            let tenant = need(&settings.tenant_id, method, "a tenant id", TENANT_FIX)?;
+            let client = need(&settings.client_id, method, "a client id", CLIENT_FIX)?;
+            let secret = need(
+                &settings.client_secret,
+                method,
+                "a client secret",
+                "set AZURE_CLIENT_SECRET",
+            )?;
+            ClientSecretCredential::new(
+                tenant,
+                client.clone(),
+                secret.clone(),
+                Some(ClientSecretCredentialOptions {
+                    client_options: client_options(),
+                }),
+            )
+            .map_err(setup)?
+        }
+        AuthMethod::Certificate => {
+            let tenant = need(&settings.tenant_id, method, "a tenant id", TENANT_FIX)?;
+            let client = need(&settings.client_id, method, "a client id", CLIENT_FIX)?;
+            let path = need(
+                &settings.certificate_path,
+                method,
+                "a certificate file",
+                "set AZURE_CLIENT_CERTIFICATE_PATH or pass --certificate",
+            )?;
+            // The audience is the token endpoint as the authority really serves it.
+            let audience = format!(
+                "{}/{tenant}/oauth2/v2.0/token",
+                endpoints.authority_host.as_str().trim_end_matches('/')
+            );
+            let assertion = CertificateAssertion::load(
+                path,
+                settings.certificate_password.as_ref().map(Secret::secret),
+                client,
+                &audience,
+            )?;
+            assertion_credential(tenant, client, assertion, client_options()).map_err(setup)?
+        }
+        AuthMethod::WorkloadIdentity => {
+            let mut options = WorkloadIdentityCredentialOptions::default();
+            options.credential_options.client_options = client_options();
+            options.tenant_id =
+                Some(need(&settings.tenant_id, method, "a tenant id", TENANT_FIX)?.clone());
+            options.client_id =
+                Some(need(&settings.client_id, method, "a client id", CLIENT_FIX)?.clone());
+            options.token_file_path = Some(
+                need(
+                    &settings.federated_token_file,
+                    method,
+                    "a federated token file",
+                    "set AZURE_FEDERATED_TOKEN_FILE",
+                )?
+                .clone(),
+            );
+            WorkloadIdentityCredential::new(Some(options)).map_err(setup)?
+        }
+        AuthMethod::GithubOidc => {
+            let tenant = need(&settings.tenant_id, method, "a tenant id", TENANT_FIX)?;
+            let client = need(&settings.client_id, method, "a client id", CLIENT_FIX)?;
+            let fix = "run inside GitHub Actions with `permissions: id-token: write`";
+            let url = need(
+                &settings.github_request_url,
+                method,
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                fix,
+            )?;
+            let token = need(
+                &settings.github_request_token,
+                method,
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                fix,
+            )?;
+            let assertion = GithubOidcAssertion::new(http.clone(), url, token.clone())?;
+            assertion_credential(tenant, client, assertion, client_options()).map_err(setup)?
+        }
+        AuthMethod::ManagedIdentity => {
+            let options = ManagedIdentityCredentialOptions {
+                user_assigned_id: settings.client_id.clone().map(UserAssignedId::ClientId),
+                client_options: client_options(),
+            };
+            ManagedIdentityCredential::new(Some(options)).map_err(setup)?
+        }
+        AuthMethod::AzureCli => {
+            let options = AzureCliCredentialOptions {
+                tenant_id: settings.tenant_id.clone(),
+                subscription: None,
+                executor: None,
+            };
+            AzureCliCredential::new(Some(options)).map_err(setup)?
+        }
+    };
+    Ok(credential)
+}
+
+impl TokenSource {
+    /// Wraps an existing credential (tests, embedding); a refused token is not replaced by
+    /// a fresh credential, only asked again.
     pub fn from_credential(
         credential: Arc<dyn TokenCredential>,
         scope: String,
         method: AuthMethod,
     ) -> Self {
         Self {
-            credential,
+            build: None,
             scope,
             method,
-            cache: tokio::sync::Mutex::new(None),
+            issuer: "the token issuer".to_owned(),
+            retry: crate::graph::RetryPolicy::default(),
+            state: tokio::sync::Mutex::new(TokenState {
+                credential,
+                cached: None,
+            }),
         }
     }
 
@@ -421,31 +500,125 @@ impl TokenSource {
     }
 
     /// A valid access token for Graph: the cached one, or a new one when the cached
-    /// token is within [`refresh_margin`] of its expiry.
+    /// token is within [`refresh_margin`] of its expiry (or was refused:
+    /// [`TokenSource::refused`]).
     pub async fn token(&self) -> Result<AccessToken, AuthError> {
-        let mut cache = self.cache.lock().await;
+        let mut state = self.state.lock().await;
         let now = OffsetDateTime::now_utc();
-        if let Some(c) = cache.as_ref()
+        if let Some(c) = state.cached.as_ref()
             && !needs_refresh(c.fetched_at, c.token.expires_on, now)
         {
             return Ok(c.token.clone());
         }
-        let token = self
-            .credential
-            .get_token(&[self.scope.as_str()], None)
-            .await
-            .map_err(|error| AuthError::Token {
-                method: self.method,
-                fix: token_fix(self.method, entra_error_code(&error).as_deref()),
-                error,
-            })?;
+        let token = self.fetch(&state.credential).await?;
         tracing::debug!(method = %self.method, expires_on = %token.expires_on, "got an access token");
-        *cache = Some(CachedToken {
+        state.cached = Some(CachedToken {
             token: token.clone(),
             fetched_at: now,
         });
         Ok(token)
     }
+
+    /// Graph refused `token` (401): forget it, and the credential's own cache with it
+    /// (a new credential is built), so that the next [`TokenSource::token`] fetches a
+    /// fresh one. A token already replaced by another caller is left alone.
+    pub async fn refused(&self, token: &AccessToken) -> Result<(), AuthError> {
+        let mut state = self.state.lock().await;
+        let current = state
+            .cached
+            .as_ref()
+            .is_some_and(|c| c.token.token.secret() == token.token.secret());
+        if !current {
+            return Ok(());
+        }
+        state.cached = None;
+        if let Some(build) = &self.build {
+            state.credential = build()?;
+        }
+        Ok(())
+    }
+
+    /// Asks `credential` for a token, retrying what did not reach the issuer, within the
+    /// retry policy's deadline and attempts.
+    async fn fetch(&self, credential: &Arc<dyn TokenCredential>) -> Result<AccessToken, AuthError> {
+        use rand::SeedableRng;
+        let start = std::time::Instant::now();
+        let mut rng = rand::rngs::StdRng::from_os_rng();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let remaining = self.retry.deadline.saturating_sub(start.elapsed());
+            let answer = tokio::time::timeout(
+                remaining,
+                credential.get_token(&[self.scope.as_str()], None),
+            )
+            .await;
+            let last = match answer {
+                Ok(Ok(token)) => return Ok(token),
+                Ok(Err(error)) if !is_unreachable(&error) => {
+                    return Err(AuthError::Token {
+                        method: self.method,
+                        fix: token_fix(self.method, entra_error_code(&error).as_deref()),
+                        error,
+                    });
+                }
+                Ok(Err(error)) => one_line(&error),
+                Err(_) => "no answer in time".to_owned(),
+            };
+            let wait = self.retry.backoff(attempt, &mut rng);
+            if attempt >= self.retry.max_attempts || start.elapsed() + wait >= self.retry.deadline {
+                return Err(AuthError::Unreachable {
+                    method: self.method,
+                    issuer: self.issuer.clone(),
+                    attempts: attempt,
+                    elapsed: start.elapsed(),
+                    last,
+                });
+            }
+            tracing::debug!(method = %self.method, attempt, wait_ms = wait.as_millis() as u64, problem = %last, "retrying the token request");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Who issues tokens for `method`, for "cannot reach …".
+fn issuer(method: AuthMethod, authority: &url::Url) -> String {
+    let host = match (authority.host_str(), authority.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => authority.to_string(),
+    };
+    match method {
+        AuthMethod::Secret | AuthMethod::Certificate | AuthMethod::WorkloadIdentity => {
+            format!("the authority host {host}")
+        }
+        AuthMethod::GithubOidc => {
+            format!("the authority host {host} (or GitHub's OIDC token endpoint)")
+        }
+        AuthMethod::ManagedIdentity => "the managed identity endpoint".to_owned(),
+        AuthMethod::AzureCli => "the Azure CLI".to_owned(),
+    }
+}
+
+/// True when a credential error means the issuer was not reached or failed on its side:
+/// a connection or I/O error from the transport, or a 5xx or 429 answer.
+fn is_unreachable(error: &azure_core::Error) -> bool {
+    use azure_core::error::ErrorKind;
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(err) = current {
+        if let Some(azure) = err.downcast_ref::<azure_core::Error>() {
+            match azure.kind() {
+                ErrorKind::Connection | ErrorKind::Io => return true,
+                ErrorKind::HttpResponse { status, .. } => {
+                    let status = u16::from(*status);
+                    return status == 429 || (500..600).contains(&status);
+                }
+                _ => {}
+            }
+        }
+        current = err.source();
+    }
+    false
 }
 
 /// Entra ID's error code (`error_codes`, e.g. `7000215`) behind a credential error.

@@ -124,8 +124,13 @@ impl HttpClient for ReqwestHttpClient {
             } else {
                 ErrorKind::Io
             };
-            // reqwest's error text names the URL (no query secrets here) and the cause.
-            Error::with_message(kind, format!("token request failed: {}", e.without_url()))
+            // reqwest's error names neither the URL (no query secrets here anyway) nor,
+            // on its own, the cause: the chain below it says what failed (refused,
+            // timed out, DNS).
+            Error::with_message(
+                kind,
+                format!("token request failed: {}", with_causes(&e.without_url())),
+            )
         })?;
         let status = rsp.status().as_u16();
         let mut headers = Headers::new();
@@ -137,12 +142,7 @@ impl HttpClient for ReqwestHttpClient {
                 );
             }
         }
-        let body: Bytes = rsp.bytes().await.map_err(|e| {
-            Error::with_message(
-                ErrorKind::Io,
-                format!("token response failed: {}", e.without_url()),
-            )
-        })?;
+        let body: Bytes = read_token_body(rsp).await?;
         let body = if status >= 400 {
             readable_entra_error(body)
         } else {
@@ -150,6 +150,45 @@ impl HttpClient for ReqwestHttpClient {
         };
         Ok(AsyncRawResponse::from_bytes(status.into(), headers, body))
     }
+}
+
+/// Largest token endpoint answer read (a token response is a few KiB).
+const MAX_TOKEN_RESPONSE_BYTES: usize = 1 << 20;
+
+/// A token endpoint's body, read chunk by chunk up to [`MAX_TOKEN_RESPONSE_BYTES`].
+async fn read_token_body(mut rsp: reqwest::Response) -> azure_core::Result<Bytes> {
+    let failed = |e: reqwest::Error| {
+        Error::with_message(
+            ErrorKind::Io,
+            format!("token response failed: {}", with_causes(&e.without_url())),
+        )
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = rsp.chunk().await.map_err(failed)? {
+        if body.len() + chunk.len() > MAX_TOKEN_RESPONSE_BYTES {
+            return Err(Error::with_message(
+                ErrorKind::Io,
+                format!("token response larger than {MAX_TOKEN_RESPONSE_BYTES} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
+}
+
+/// An error and its causes, joined by ": ".
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let next = inner.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 /// An Entra ID error body whose `error_description` needs no JSON escape (control

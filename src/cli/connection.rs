@@ -81,6 +81,9 @@ pub(crate) struct Connection {
     pub client: GraphClient,
     /// The token's `tid`.
     pub tenant_id: TenantId,
+    /// A pinned domain that Entra ID itself confirmed, by issuing the token for it, when
+    /// `/organization` could not be read: the snapshot records it as verified.
+    pub confirmed_domain: Option<String>,
 }
 
 impl ConnectionArgs {
@@ -121,7 +124,18 @@ impl ConnectionArgs {
             .user_agent(concat!("licensectl/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot create the HTTP client")?;
-        let tokens = TokenSource::new(&self.settings(pinned), &endpoints, http.clone())?;
+        let retry = RetryPolicy {
+            max_attempts: self.max_attempts.max(1),
+            deadline: Duration::from_secs_f64(self.deadline),
+            ..RetryPolicy::default()
+        };
+        let settings = self.settings(pinned);
+        // The tenant the token was asked for, when the method asks for one.
+        let authority_tenant = match licensectl::auth::select_method(&settings) {
+            AuthMethod::ManagedIdentity => None,
+            _ => settings.tenant_id.clone(),
+        };
+        let tokens = TokenSource::new(&settings, &endpoints, http.clone())?.with_retry(retry);
         let method = tokens.method();
         let token = tokens.token().await?;
         let tenant_id = token_tenant_id(token.token.secret()).with_context(|| {
@@ -132,36 +146,63 @@ impl ConnectionArgs {
             endpoints.graph_v1(),
             tokens,
             ClientOptions {
-                retry: RetryPolicy {
-                    max_attempts: self.max_attempts.max(1),
-                    deadline: Duration::from_secs_f64(self.deadline),
-                    ..RetryPolicy::default()
-                },
+                retry,
                 max_concurrency: self.max_concurrency.max(1),
+                max_response_bytes: super::limits::env_bytes(
+                    "LICENSECTL_MAX_RESPONSE_BYTES",
+                    licensectl::graph::MAX_RESPONSE_BYTES,
+                )?,
             },
         );
-        if let Some(pin) = pinned {
-            check_pin(&client, pin, tenant_id).await?;
-        }
-        Ok(Connection { client, tenant_id })
+        let confirmed_domain = match pinned {
+            Some(pin) => check_pin(&client, pin, tenant_id, authority_tenant.as_deref()).await?,
+            None => None,
+        };
+        Ok(Connection {
+            client,
+            tenant_id,
+            confirmed_domain,
+        })
     }
 }
 
-/// Refuses a token for another tenant than the pinned one.
-async fn check_pin(client: &GraphClient, pin: &str, tid: TenantId) -> anyhow::Result<()> {
+/// Refuses a token for another tenant than the pinned one. A GUID pin must be the token's
+/// `tid`. A domain pin must be one of the tenant's verified domains (`GET
+/// /organization`); when the app may not read `/organization` (it needs
+/// Organization.Read.All), the pin still holds if the token was asked for that very
+/// domain (`authority`): Entra ID then resolved the domain to the token's tenant itself,
+/// and the domain is returned, confirmed. Otherwise the error names the permission that
+/// would confirm it.
+async fn check_pin(
+    client: &GraphClient,
+    pin: &str,
+    tid: TenantId,
+    authority: Option<&str>,
+) -> anyhow::Result<Option<String>> {
     if let Ok(pinned) = pin.parse::<TenantId>() {
         if pinned != tid {
             bail!(
                 "refusing to continue: licensectl.yaml pins tenant {pinned}, but the credential is for tenant {tid}; use credentials for the pinned tenant or fix `tenant:`"
             );
         }
-        return Ok(());
+        return Ok(None);
     }
-    let domains = licensectl::graph::tenant_domains(client)
+    let domains = licensectl::graph::tenant_domains_if_allowed(client)
         .await
         .with_context(|| {
             format!("cannot verify the pinned tenant domain '{pin}'; pin the tenant id GUID instead (`tenant: {tid}` if that is the right tenant)")
         })?;
+    let Some(domains) = domains else {
+        if authority.is_some_and(|a| a.eq_ignore_ascii_case(pin)) {
+            tracing::debug!(
+                "pinned domain {pin} confirmed by the authority (token issued for it, tenant {tid})"
+            );
+            return Ok(Some(pin.to_owned()));
+        }
+        bail!(
+            "refusing to continue: cannot confirm that tenant {tid} owns the pinned domain '{pin}': reading its domains (GET /organization) needs the application permission Organization.Read.All, which the app lacks; grant it, or pin the tenant id (`tenant: {tid}` if that is the right tenant), or authenticate against the domain itself (AZURE_TENANT_ID={pin}, or leave it unset)"
+        );
+    };
     if !domains.iter().any(|d| d.name.eq_ignore_ascii_case(pin)) {
         let names: Vec<&str> = domains.iter().map(|d| d.name.as_str()).collect();
         bail!(
@@ -169,7 +210,7 @@ async fn check_pin(client: &GraphClient, pin: &str, tid: TenantId) -> anyhow::Re
             names.join(", ")
         );
     }
-    Ok(())
+    Ok(None)
 }
 
 /// True when stderr is a terminal (progress bars only then).

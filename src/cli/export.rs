@@ -80,16 +80,26 @@ fn read_existing(dir: &Path) -> anyhow::Result<Existing> {
         }
     }
     existing.entries.sort();
-    let mut paths = config::discover(dir)
+    // The same discovery as loading a config: regular files only, no symlink followed.
+    let read = config::read_files_with(dir, &super::limits::config_limits()?);
+    let found = read
+        .files
         .with_context(|| format!("cannot read the output directory {}", dir.display()))?;
-    if dir.join(target::SCHEMA_FILE).is_file() {
-        paths.push(target::SCHEMA_FILE.to_owned());
-    }
     let mut files = BTreeMap::new();
-    for rel in paths {
-        let bytes = std::fs::read(dir.join(&rel))
-            .with_context(|| format!("cannot read {}", dir.join(&rel).display()))?;
-        files.insert(rel, String::from_utf8_lossy(&bytes).into_owned());
+    for file in found {
+        let bytes = file
+            .contents
+            .with_context(|| format!("cannot read {}", dir.join(&file.path).display()))?;
+        files.insert(file.path, String::from_utf8_lossy(&bytes).into_owned());
+    }
+    let schema = dir.join(target::SCHEMA_FILE);
+    if std::fs::symlink_metadata(&schema).is_ok_and(|m| m.is_file()) {
+        let bytes =
+            std::fs::read(&schema).with_context(|| format!("cannot read {}", schema.display()))?;
+        files.insert(
+            target::SCHEMA_FILE.to_owned(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        );
     }
     existing.files = files;
     Ok(existing)
@@ -114,7 +124,7 @@ fn pinned_tenant(dir: &Path, existing: &Existing) -> Option<Located<String>> {
 /// other than `pin`.
 fn read_tenant(args: &ExportArgs, pin: Option<Located<String>>) -> anyhow::Result<TenantSnapshot> {
     if let Some(path) = &args.snapshot {
-        let snapshot = TenantSnapshot::read(path)?;
+        let snapshot = super::live::read_snapshot(path)?;
         let pinned = DesiredState {
             settings: Settings {
                 tenant: pin,
@@ -196,7 +206,7 @@ fn verify(dir: &Path, snapshot: &TenantSnapshot, kept: bool) -> anyhow::Result<(
     } else {
         "this is a licensectl bug, please report it".to_owned()
     };
-    let loaded = config::load(dir);
+    let loaded = super::limits::load_config(dir)?;
     let Some(desired) = loaded.desired.as_ref().filter(|_| loaded.is_valid()) else {
         let text = diagnostics::human(&loaded.diagnostics, &loaded.sources, false);
         bail!(

@@ -1,7 +1,13 @@
-//! Glue between a config directory and a live read: which users and groups the config
-//! manages, and which tenant it pins.
+//! Glue between a config directory and the tenant state: which users and groups the
+//! config manages, which tenant it pins, reading a snapshot file, and the warnings every
+//! tenant read gives.
+
+use std::io::Write;
+use std::path::Path;
 
 use licensectl::config::{DesiredState, GroupKey};
+use licensectl::diagnostic::escape_value;
+use licensectl::snapshot::TenantSnapshot;
 
 use super::snapshot::ConfigScope;
 
@@ -19,4 +25,38 @@ pub(crate) fn scope_of(desired: &DesiredState) -> ConfigScope {
         }
     }
     out
+}
+
+/// Reads the snapshot file `path` (within `LICENSECTL_MAX_SNAPSHOT_BYTES`) and warns about
+/// the values in it this licensectl does not know.
+pub(crate) fn read_snapshot(path: &Path) -> anyhow::Result<TenantSnapshot> {
+    let snapshot = TenantSnapshot::read_limited(path, super::limits::snapshot_limit()?)?;
+    warn_unknown_values(&snapshot);
+    Ok(snapshot)
+}
+
+/// One warning on stderr per string value Graph sent that this licensectl does not know
+/// (a new `state`, `capabilityStatus`, `appliesTo` or `error`): how many objects carry it
+/// and one of them. Such values are kept as they are and never fail a read.
+pub(crate) fn warn_unknown_values(snapshot: &TenantSnapshot) {
+    let unknown = snapshot.unknown_values();
+    if unknown.is_empty() {
+        return;
+    }
+    let mut stderr = std::io::stderr().lock();
+    for value in unknown {
+        let _ = writeln!(
+            stderr,
+            "warning: {} '{}' is a value this licensectl does not know ({} {}, e.g. {}); it is kept as Graph sent it",
+            value.property,
+            escape_value(&value.value),
+            value.count,
+            if value.count == 1 {
+                "object"
+            } else {
+                "objects"
+            },
+            escape_value(&value.example),
+        );
+    }
 }

@@ -10,6 +10,7 @@ pub(crate) mod connection;
 pub(crate) mod emulator;
 pub(crate) mod exit;
 pub(crate) mod export;
+pub(crate) mod limits;
 pub(crate) mod live;
 pub(crate) mod output;
 pub(crate) mod plan;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
-use licensectl::config::{self, DesiredState};
+use licensectl::config::DesiredState;
 use licensectl::diagnostic::{Diagnostic, SourceFiles, render as diagnostics};
 use licensectl::graph::LicensedUsersStrategy;
 use licensectl::plan::saved::SavedPlan;
@@ -83,7 +83,7 @@ impl CompareArgs {
     /// the config manages. Both refuse a tenant other than the one the config pins.
     pub(crate) fn tenant_state(&self, desired: &DesiredState) -> anyhow::Result<TenantSnapshot> {
         if let Some(path) = &self.snapshot {
-            let live = TenantSnapshot::read(path)?;
+            let live = super::live::read_snapshot(path)?;
             if let Some(problem) = tenant_pin_problem(desired, &live) {
                 bail!(pin_refusal(
                     &problem,
@@ -141,9 +141,16 @@ pub(super) struct Config {
     pub(super) digest: String,
 }
 
-/// Loads the config; `Err(code)` when it is invalid (diagnostics already printed).
+/// Loads the config; `Err(code)` when it is invalid (diagnostics already printed) or a
+/// limit variable is malformed (the error printed: exit 1).
 pub(super) fn load(dir: &Path) -> Result<Config, u8> {
-    let loaded = config::load(dir);
+    let loaded = match super::limits::load_config(dir) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: {error:#}");
+            return Err(exit::ERROR);
+        }
+    };
     eprint_diagnostics(&loaded.diagnostics, &loaded.sources);
     if !loaded.is_valid() {
         let _ = writeln!(

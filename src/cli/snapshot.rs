@@ -53,14 +53,31 @@ pub(crate) async fn read_live(
     let progress = StderrProgress::new(stderr_is_tty());
     let snapshot = read_tenant(&conn.client, conn.tenant_id, &scope.scope, &progress).await;
     progress.finish();
-    Ok((snapshot?, conn.client, conn.tenant_id))
+    let mut snapshot = snapshot?;
+    // What Graph sent must be what a snapshot file may hold: SKU ids of the token's
+    // tenant (`{tenantId}_{skuId}`), each object once, counts Graph can send.
+    let problems = snapshot.problems();
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "the tenant read from Graph is not consistent: {}",
+            problems.join("; ")
+        );
+    }
+    if let Some(domain) = conn.confirmed_domain
+        && snapshot.tenant_domain.is_none()
+        && snapshot.verified_domains.is_empty()
+    {
+        snapshot.verified_domains.push(domain);
+    }
+    super::live::warn_unknown_values(&snapshot);
+    Ok((snapshot, conn.client, conn.tenant_id))
 }
 
 /// Runs `licensectl snapshot`.
 pub(crate) fn run(args: &SnapshotArgs) -> anyhow::Result<u8> {
     let mut scope = ConfigScope::default();
     if let Some(dir) = &args.config {
-        let loaded = licensectl::config::load(dir);
+        let loaded = super::limits::load_config(dir)?;
         let Some(desired) = loaded.desired.as_ref().filter(|_| loaded.is_valid()) else {
             let text = licensectl::diagnostic::render::human(
                 &loaded.diagnostics,

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 
 use super::exit;
 use super::output::print;
-use licensectl::config::{self, LoadedConfig};
+use licensectl::config::LoadedConfig;
 use licensectl::diagnostic::{counts, render};
 
 /// Arguments of `validate`.
@@ -77,7 +77,7 @@ pub(crate) fn summary(loaded: &LoadedConfig) -> String {
 
 /// Runs `validate`; returns the exit code.
 pub(crate) fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
-    let loaded = config::load(&args.config);
+    let loaded = super::limits::load_config(&args.config)?;
     match args.format {
         Format::Human => {
             let mut stderr = std::io::stderr().lock();

@@ -23,8 +23,11 @@ pub struct ConfigFiles {
     /// with its relative path (just the relative path when `dir` is `.` or empty).
     pub dir: PathBuf,
     /// The config files (unique paths, any order), or why the directory could not be
-    /// listed.
-    pub files: io::Result<Vec<ConfigFile>>,
+    /// listed or read.
+    pub files: Result<Vec<ConfigFile>, ReadError>,
+    /// The limits the files were read with; [`load_files`] applies them again to the
+    /// bytes in memory.
+    pub limits: ReadLimits,
 }
 
 /// One config file in memory.
@@ -32,8 +35,69 @@ pub struct ConfigFiles {
 pub struct ConfigFile {
     /// `/`-separated path relative to the directory, e.g. `licenses/sales.yaml`.
     pub path: String,
-    /// The file's bytes, or why it could not be read.
-    pub contents: io::Result<Vec<u8>>,
+    /// The file's bytes, or why it was not read.
+    pub contents: Result<Vec<u8>, ReadError>,
+}
+
+/// Largest config file accepted, in bytes (a 200k-user file is about 10 MiB).
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Largest total of all config files of a directory, in bytes (about 10 million users).
+pub const MAX_TOTAL_BYTES: u64 = 512 * 1024 * 1024;
+
+/// How much a config directory may hold (docs/config.md, "Limits"). Both limits are
+/// checked before anything is read, and again on the bytes in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Largest single file, in bytes: [`MAX_FILE_BYTES`] (the YAML parser's own budget
+    /// is sized for it, so it is not raised).
+    pub max_file_bytes: u64,
+    /// Largest total of all files, in bytes: [`MAX_TOTAL_BYTES`] unless raised
+    /// (`LICENSECTL_MAX_CONFIG_BYTES`).
+    pub max_total_bytes: u64,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: MAX_FILE_BYTES,
+            max_total_bytes: MAX_TOTAL_BYTES,
+        }
+    }
+}
+
+/// Why a config directory or file was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The operating system refused (missing, permissions, ...).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// Not a regular file (a symbolic link, a FIFO, a device, ...): never opened.
+    #[error("it is {what}")]
+    NotRegular {
+        /// What it is, e.g. "a symbolic link (to ../secret.env)".
+        what: String,
+    },
+    /// One file is larger than [`ReadLimits::max_file_bytes`]: not read.
+    #[error("{bytes} bytes, more than the {limit} a config file may hold")]
+    TooLarge {
+        /// Its size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The files together are larger than [`ReadLimits::max_total_bytes`]: none read.
+    #[error(
+        "{files} config files of {bytes} bytes in all, more than the {limit} a config directory may hold"
+    )]
+    TotalTooLarge {
+        /// How many files.
+        files: usize,
+        /// Their total size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
 }
 
 impl ConfigFiles {
@@ -44,6 +108,7 @@ impl ConfigFiles {
     ) -> Self {
         ConfigFiles {
             dir: dir.into(),
+            limits: ReadLimits::default(),
             files: Ok(files
                 .into_iter()
                 .map(|(path, bytes)| ConfigFile {
@@ -61,7 +126,7 @@ type Text = (String, PathBuf, String);
 /// Checks the config directory held in `files`: what [`super::load`] does after reading.
 /// Files are taken in path order, whatever the order given.
 pub fn load_files(files: ConfigFiles) -> LoadedConfig {
-    let ConfigFiles { dir, files } = files;
+    let ConfigFiles { dir, files, limits } = files;
     let dir = dir.as_path();
     let mut diagnostics = Vec::new();
     let mut sources = SourceFiles::new();
@@ -70,6 +135,14 @@ pub fn load_files(files: ConfigFiles) -> LoadedConfig {
 
     let mut files = match files {
         Ok(files) => files,
+        Err(ReadError::TotalTooLarge {
+            files,
+            bytes,
+            limit,
+        }) => {
+            diagnostics.push(total_too_large(dir, files, bytes, limit));
+            return finish(None, diagnostics, sources, hasher);
+        }
         Err(error) => {
             diagnostics.push(
                 Diagnostic::new(
@@ -81,6 +154,21 @@ pub fn load_files(files: ConfigFiles) -> LoadedConfig {
             return finish(None, diagnostics, sources, hasher);
         }
     };
+    // The same limits on the bytes in memory as `read_files` applies from metadata.
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| f.contents.as_ref().ok())
+        .map(|b| b.len() as u64)
+        .fold(0, u64::saturating_add);
+    if total > limits.max_total_bytes {
+        diagnostics.push(total_too_large(
+            dir,
+            files.len(),
+            total,
+            limits.max_total_bytes,
+        ));
+        return finish(None, diagnostics, sources, hasher);
+    }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     if files.is_empty() {
         diagnostics.push(
@@ -121,37 +209,21 @@ pub fn load_files(files: ConfigFiles) -> LoadedConfig {
             line: 1,
             column: 1,
         };
-        let bytes = match contents {
+        let refused = match contents {
+            Ok(bytes) if bytes.len() as u64 > limits.max_file_bytes => Err(ReadError::TooLarge {
+                bytes: bytes.len() as u64,
+                limit: limits.max_file_bytes,
+            }),
+            other => other,
+        };
+        let bytes = match refused {
             Ok(bytes) => bytes,
             Err(error) => {
-                diagnostics.push(
-                    Diagnostic::new(
-                        DiagnosticCode::ConfigUnreadable,
-                        format!("cannot read {}: {error}", path.display()),
-                    )
-                    .at(first_line()),
-                );
+                diagnostics.push(file_problem(&path, error).at(first_line()));
                 complete = false;
                 continue;
             }
         };
-        if bytes.len() > parse::MAX_FILE_BYTES {
-            diagnostics.push(
-                Diagnostic::new(
-                    DiagnosticCode::YamlLimit,
-                    format!(
-                        "{} is {} bytes, more than the {} a config file may hold",
-                        path.display(),
-                        bytes.len(),
-                        parse::MAX_FILE_BYTES
-                    ),
-                )
-                .at(first_line())
-                .help("split the principals over several files"),
-            );
-            complete = false;
-            continue;
-        }
         hasher.update(rel.as_bytes());
         hasher.update([0]);
         hasher.update((bytes.len() as u64).to_le_bytes());
@@ -286,6 +358,43 @@ fn parse_and_check(texts: &[Text], indices: &[usize], root: &check::Root) -> Vec
         .collect()
 }
 
+/// The diagnostic for a file that was not read.
+fn file_problem(path: &Path, error: ReadError) -> Diagnostic {
+    match error {
+        ReadError::NotRegular { what } => Diagnostic::new(
+            DiagnosticCode::NotARegularFile,
+            format!("{} is {what}; it is not read", path.display()),
+        )
+        .help(
+            "config discovery reads only regular files and follows no symbolic link: put the file itself there, or remove the entry (docs/security.md)",
+        ),
+        ReadError::TooLarge { bytes, limit } => Diagnostic::new(
+            DiagnosticCode::YamlLimit,
+            format!(
+                "{} is {bytes} bytes, more than the {limit} a config file may hold",
+                path.display()
+            ),
+        )
+        .help("split the principals over several files"),
+        error @ (ReadError::Io(_) | ReadError::TotalTooLarge { .. }) => Diagnostic::new(
+            DiagnosticCode::ConfigUnreadable,
+            format!("cannot read {}: {error}", path.display()),
+        ),
+    }
+}
+
+/// The diagnostic for a directory whose files together exceed the limit.
+fn total_too_large(dir: &Path, files: usize, bytes: u64, limit: u64) -> Diagnostic {
+    Diagnostic::new(
+        DiagnosticCode::YamlLimit,
+        format!(
+            "{} holds {files} config files of {bytes} bytes in all, more than the {limit} a config directory may hold; no file was read",
+            dir.display()
+        ),
+    )
+    .help("raise the limit with LICENSECTL_MAX_CONFIG_BYTES if the tenant really needs it (docs/config.md, \"Limits\")")
+}
+
 fn finish(
     desired: Option<DesiredState>,
     mut diagnostics: Vec<Diagnostic>,
@@ -318,6 +427,26 @@ fn display_path(dir: &Path, rel: &str) -> PathBuf {
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// `text` with each carriage return that is not followed by a line feed (classic Mac line
+/// ends) made a line feed. YAML counts a lone CR as a line break, snippets and editors
+/// count line feeds: without this, a location after one would point at another line.
+/// (Found by the `config_loader` fuzz target.)
+fn lone_cr_as_lf(text: String) -> String {
+    if !text.contains('\r') {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() != Some(&'\n') {
+            out.push('\n');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The text of a file without its byte order mark, or an `invalid-encoding` diagnostic at
 /// the first bad byte together with the file's text decoded lossily (for snippets).
 fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<String, (Box<Diagnostic>, String)> {
@@ -326,7 +455,7 @@ fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<String, (Box<Diagnostic>, S
         bytes.drain(..BOM.len());
     }
     let error = match String::from_utf8(bytes) {
-        Ok(text) => return Ok(text),
+        Ok(text) => return Ok(lone_cr_as_lf(text)),
         Err(error) => error,
     };
     let bytes = error.as_bytes();
@@ -399,6 +528,7 @@ mod tests {
     fn unreadable_files_and_directories_are_diagnostics() {
         let loaded = load_files(ConfigFiles {
             dir: "cfg".into(),
+            limits: ReadLimits::default(),
             files: Ok(vec![
                 ConfigFile {
                     path: SETTINGS_FILE.to_owned(),
@@ -406,7 +536,7 @@ mod tests {
                 },
                 ConfigFile {
                     path: "team.yaml".to_owned(),
-                    contents: Err(io::Error::other("permission denied")),
+                    contents: Err(io::Error::other("permission denied").into()),
                 },
             ]),
         });
@@ -420,13 +550,93 @@ mod tests {
         );
         let loaded = load_files(ConfigFiles {
             dir: "cfg".into(),
-            files: Err(io::Error::new(io::ErrorKind::NotFound, "no such directory")),
+            files: Err(io::Error::new(io::ErrorKind::NotFound, "no such directory").into()),
+            limits: ReadLimits::default(),
         });
         assert_eq!(
             rendered(&loaded),
             [
                 "error[config-unreadable]: cannot read config directory cfg: no such directory (help: pass the directory holding licensectl.yaml with --config DIR)"
             ]
+        );
+    }
+
+    /// Thousands of profiles, each referenced misspelt: every "did you mean" search is
+    /// bounded (on main, each compared with every profile: 9 million comparisons here).
+    #[test]
+    fn thousands_of_profiles_validate_with_bounded_did_you_mean_searches() {
+        use crate::config::suggest::{MAX_COMPARISONS, comparisons};
+        let n = 3_000;
+        let mut root = String::from("version: 1\nprofiles:\n");
+        for i in 0..n {
+            root.push_str(&format!("  team-{i:04}:\n    - sku: SPE_E3\n"));
+        }
+        root.push_str("users:\n");
+        for i in 0..n {
+            root.push_str(&format!("  u{i}@contoso.com: {{profile: taem-{i:04}}}\n"));
+        }
+        // The settings file's own principals are checked on this thread.
+        let before = comparisons();
+        let loaded = load_files(ConfigFiles::new("cfg", [(SETTINGS_FILE, root)]));
+        let made = comparisons() - before;
+        let unknown: Vec<&Diagnostic> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == DiagnosticCode::UnknownProfile)
+            .collect();
+        assert_eq!(unknown.len(), n);
+        assert!(
+            made <= (n * MAX_COMPARISONS) as u64,
+            "{made} comparisons for {n} searches"
+        );
+        let suggested = unknown
+            .iter()
+            .filter(|d| {
+                d.help
+                    .as_deref()
+                    .is_some_and(|h| h.starts_with("did you mean 'team-"))
+            })
+            .count();
+        assert_eq!(
+            suggested, 1_000,
+            "a thousand searches per file, then the list"
+        );
+        let first = unknown
+            .iter()
+            .find(|d| d.message.contains("taem-0007"))
+            .and_then(|d| d.help.as_deref());
+        assert_eq!(first, Some("did you mean 'team-0007'?"));
+        assert!(
+            unknown
+                .iter()
+                .filter_map(|d| d.help.as_deref())
+                .all(|h| h.len() < 400),
+            "help lists are capped"
+        );
+    }
+
+    /// Lines ended by a lone CR are lines to YAML: locations after them must name the
+    /// line a snippet shows (a `config_loader` fuzz finding).
+    #[test]
+    fn locations_after_lone_carriage_returns_name_the_right_line() {
+        let text = "version: 1\r\rprofiles:\r  worker:\r    - sku: SPE_E3\rusers:\r  a@b.com: {profile: wroker}\r";
+        let loaded = load_files(ConfigFiles::new(".", [(SETTINGS_FILE, text)]));
+        let unknown = loaded
+            .diagnostics
+            .iter()
+            .find(|d| d.code == DiagnosticCode::UnknownProfile)
+            .expect("unknown profile");
+        let location = unknown.location.as_ref().expect("located");
+        assert_eq!((location.line, location.column), (7, 22));
+        let source = loaded
+            .sources
+            .get(Path::new(SETTINGS_FILE))
+            .expect("source");
+        assert_eq!(source.lines().nth(6), Some("  a@b.com: {profile: wroker}"));
+        let human = crate::diagnostic::render::human(&loaded.diagnostics, &loaded.sources, false);
+        assert!(
+            human.contains("7 │   a@b.com: {profile: wroker}"),
+            "{human}"
         );
     }
 

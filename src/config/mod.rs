@@ -18,13 +18,16 @@ pub(crate) mod parse;
 pub(crate) mod raw;
 pub(crate) mod read;
 pub mod schema;
+pub(crate) mod suggest;
 
 use std::path::Path;
 
 pub use desired::*;
-pub use load::{ConfigFile, ConfigFiles, load_files};
+pub use load::{
+    ConfigFile, ConfigFiles, MAX_FILE_BYTES, MAX_TOTAL_BYTES, ReadError, ReadLimits, load_files,
+};
 pub use parse::parse_file;
-pub use read::{discover, read_files};
+pub use read::{discover, read_files, read_files_with};
 
 use crate::diagnostic::Diagnostic;
 pub use crate::diagnostic::SourceFiles;
@@ -53,9 +56,15 @@ impl LoadedConfig {
 }
 
 /// Loads and checks the config directory `dir`: `licensectl.yaml` and every `*.yaml` /
-/// `*.yml` file below it (hidden files and directories, and symlinked directories, are
-/// skipped). Paths in diagnostics are `dir` joined with the file's relative path.
-/// The I/O edge [`read_files`] followed by the pure [`load_files`].
+/// `*.yml` file below it (hidden files and directories skipped; symbolic links and other
+/// non-regular files are refused, never read). Paths in diagnostics are `dir` joined with
+/// the file's relative path. The I/O edge [`read_files`] followed by the pure
+/// [`load_files`].
 pub fn load(dir: &Path) -> LoadedConfig {
     load_files(read_files(dir))
+}
+
+/// [`load`] with other [`ReadLimits`].
+pub fn load_with(dir: &Path, limits: &ReadLimits) -> LoadedConfig {
+    load_files(read_files_with(dir, limits))
 }

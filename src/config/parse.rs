@@ -13,8 +13,8 @@ use super::raw::RawFile;
 use super::schema;
 use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 
-/// Largest config file accepted, in bytes (a 200k-user file is about 10 MiB).
-pub(crate) const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
+/// Largest config file accepted, in bytes ([`super::load::MAX_FILE_BYTES`]).
+pub(crate) const MAX_FILE_BYTES: usize = super::load::MAX_FILE_BYTES as usize;
 
 /// The YAML options every config file is read with: strict booleans (only `true`/`false`),
 /// numbers with leading zeros or underscores kept as strings, duplicate keys refused,

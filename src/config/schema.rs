@@ -207,14 +207,10 @@ pub fn did_you_mean_or_list(got: &str, candidates: &[&str]) -> String {
     }
 }
 
-/// The candidate closest to `got`, if any is close enough to be a plausible typo.
+/// The candidate closest to `got`, if any is close enough to be a plausible typo (a
+/// bounded search: [`super::suggest::Candidates`]).
 pub fn closest<'a>(got: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let got_lower = got.to_lowercase();
-    candidates
-        .map(|c| (strsim::jaro_winkler(&got_lower, &c.to_lowercase()), c))
-        .filter(|(score, _)| *score >= 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+    super::suggest::Candidates::new(candidates).closest(got)
 }
 
 fn child(pointer: &str, key: &str) -> String {

@@ -96,6 +96,8 @@ diagnostic_codes! {
         "the directory holds no *.yaml or *.yml file";
     MissingSettings = "missing-settings", Error, [Config], "docs/config.md",
         "principal files but no licensectl.yaml";
+    NotARegularFile = "not-a-regular-file", Error, [Config], "docs/config.md",
+        "a symbolic link, FIFO or device named like a config file (never read)";
     InvalidEncoding = "invalid-encoding", Error, [Config], "docs/config.md",
         "a file is not valid UTF-8";
     YamlSyntax = "yaml-syntax", Error, [Config], "docs/config.md",
@@ -132,6 +134,8 @@ diagnostic_codes! {
         "the same SKU twice for one principal or profile";
     DuplicatePlan = "duplicate-plan", Error, [Config], "docs/config.md",
         "the same service plan twice in one list";
+    ControlCharacter = "control-character", Error, [Config], "docs/config.md",
+        "a name or value holds a control or bidirectional formatting character";
     EmptyName = "empty-name", Error, [Config], "docs/config.md",
         "an empty name";
     InvalidSafety = "invalid-safety", Error, [Config], "docs/config.md",

@@ -171,6 +171,54 @@ impl SourceFiles {
     }
 }
 
+/// True for a character that must never reach a terminal, a log or Markdown as it is: the
+/// C0 and C1 controls and DEL (ESC starts terminal escape and OSC sequences), the Unicode
+/// bidirectional formatting characters (which reorder what a reviewer sees: "Trojan
+/// Source", https://trojansource.codes/) and the line and paragraph separators.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
+}
+
+/// `text` with every [`is_unsafe_char`] other than tab, line feed and carriage return
+/// written as `\u{…}`, so it can be shown safely and still read.
+pub fn escape_unsafe(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_unsafe_keeping(text, &['\t', '\n', '\r'])
+}
+
+/// `text` with every [`is_unsafe_char`] written as `\u{…}`, line breaks and tabs included
+/// (for one value shown inside a message).
+pub fn escape_value(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_unsafe_keeping(text, &[])
+}
+
+fn escape_unsafe_keeping<'a>(text: &'a str, keep: &[char]) -> std::borrow::Cow<'a, str> {
+    if !text
+        .chars()
+        .any(|c| is_unsafe_char(c) && !keep.contains(&c))
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe_char(c) && !keep.contains(&c) {
+            out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Counts errors and warnings.
 pub fn counts(diagnostics: &[Diagnostic]) -> (usize, usize) {
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();

@@ -4,6 +4,7 @@
 //! Every function here is pure: it takes diagnostics (and file texts) and returns a
 //! `String`. Deciding where the output goes and whether to colour it is the caller's job.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
@@ -20,13 +21,22 @@ pub const JSON_FORMAT_VERSION: u32 = 1;
 
 /// Renders diagnostics for a terminal: a header with severity and code, a source snippet
 /// with the problem underlined, related places, and help. `color` adds ANSI colours.
+///
+/// Nothing unsafe reaches the terminal: control and bidirectional-formatting characters
+/// ([`super::is_unsafe_char`]) in messages are written as `\u{…}`, and in snippets they
+/// show as `�` (one character for one, so columns stay right).
 pub fn human(diagnostics: &[Diagnostic], sources: &SourceFiles, color: bool) -> String {
     let mut files = SimpleFiles::new();
     let mut ids: HashMap<&Path, usize> = HashMap::new();
+    let mut texts = SourceFiles::new();
     for (path, text) in sources.iter() {
-        let id = files.add(path.display().to_string(), text);
+        let shown = snippet_text(text);
+        let name = super::escape_value(&path.display().to_string()).into_owned();
+        let id = files.add(name, shown.clone());
+        texts.insert(path, shown);
         ids.insert(path, id);
     }
+    let sources = &texts;
     let config = term::Config::default();
     let mut out: Vec<u8> = Vec::new();
     let mut colored = termcolor::Buffer::ansi();
@@ -39,7 +49,7 @@ pub fn human(diagnostics: &[Diagnostic], sources: &SourceFiles, color: bool) -> 
         };
         if result.is_err() {
             // A location outside its file (should not happen): fall back to one plain line.
-            let line = format!("{diagnostic}\n\n");
+            let line = format!("{}\n\n", super::escape_unsafe(&diagnostic.to_string()));
             if color {
                 colored_push(&mut colored, &line);
             } else {
@@ -52,6 +62,20 @@ pub fn human(diagnostics: &[Diagnostic], sources: &SourceFiles, color: bool) -> 
     } else {
         String::from_utf8_lossy(&out).into_owned()
     }
+}
+
+/// A file's text as snippets show it: unsafe characters other than tab and line breaks
+/// replaced by U+FFFD.
+fn snippet_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if super::is_unsafe_char(c) && !matches!(c, '\t' | '\n' | '\r') {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 fn colored_push(buffer: &mut termcolor::Buffer, text: &str) {
@@ -70,7 +94,7 @@ fn to_codespan(
     };
     let mut cs = CsDiagnostic::new(severity)
         .with_code(diagnostic.code.as_str())
-        .with_message(&diagnostic.message);
+        .with_message(super::escape_unsafe(&diagnostic.message));
     let mut labels = Vec::new();
     let mut notes = Vec::new();
     if let Some(location) = &diagnostic.location {
@@ -81,16 +105,23 @@ fn to_codespan(
     }
     for (location, note) in &diagnostic.related {
         match label_at(location, sources, ids) {
-            Some((id, range)) => labels.push(Label::secondary(id, range).with_message(note)),
-            None => notes.push(format!("{note} ({location})")),
+            Some((id, range)) => {
+                labels.push(Label::secondary(id, range).with_message(super::escape_unsafe(note)));
+            }
+            None => notes.push(format!("{} ({location})", super::escape_unsafe(note))),
         }
     }
     if let Some(help) = &diagnostic.help {
-        notes.push(format!("help: {help}"));
+        notes.push(format!("help: {}", super::escape_unsafe(help)));
     }
     cs = cs.with_labels(labels).with_notes(notes);
     cs
 }
+
+/// Longest source line shown in a snippet, in bytes: a longer line (minified or generated
+/// YAML, or a file that is no config at all) is named by its location only, so a
+/// diagnostic never prints more than one bounded line of a file.
+pub const MAX_SNIPPET_LINE_BYTES: usize = 1000;
 
 fn label_at(
     location: &Location,
@@ -99,7 +130,12 @@ fn label_at(
 ) -> Option<(usize, Range<usize>)> {
     let id = *ids.get(&*location.file)?;
     let text = sources.get(&location.file)?;
-    Some((id, token_range(text, location.line, location.column)?))
+    let range = token_range(text, location.line, location.column)?;
+    let line_start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[range.start..]
+        .find('\n')
+        .map_or(text.len(), |i| range.start + i);
+    (line_end - line_start <= MAX_SNIPPET_LINE_BYTES).then_some((id, range))
 }
 
 /// The byte range of the YAML token starting at 1-based `line` and character `column`:
@@ -159,12 +195,12 @@ struct JsonDocument<'a> {
 struct JsonDiagnostic<'a> {
     code: &'a str,
     severity: Severity,
-    message: &'a str,
+    message: Cow<'a, str>,
     file: Option<String>,
     line: Option<usize>,
     column: Option<usize>,
     related: Vec<JsonRelated<'a>>,
-    help: Option<&'a str>,
+    help: Option<Cow<'a, str>>,
 }
 
 #[derive(Serialize)]
@@ -172,13 +208,14 @@ struct JsonRelated<'a> {
     file: String,
     line: usize,
     column: usize,
-    note: &'a str,
+    note: Cow<'a, str>,
 }
 
 /// Renders diagnostics as one pretty-printed JSON document:
 /// `{"format_version": 1, "valid": …, "errors": n, "warnings": n, "diagnostics": […]}`,
 /// each diagnostic with `code`, `severity`, `message`, `file`, `line`, `column` (null when
-/// the problem has no single place), `related` places with a `note`, and `help`.
+/// the problem has no single place), `related` places with a `note`, and `help`. Texts
+/// hold no control or bidirectional-formatting character: they are written as `\u{…}`.
 pub fn json(diagnostics: &[Diagnostic]) -> String {
     let (errors, warnings) = counts(diagnostics);
     let document = JsonDocument {
@@ -191,21 +228,24 @@ pub fn json(diagnostics: &[Diagnostic]) -> String {
             .map(|d| JsonDiagnostic {
                 code: d.code.as_str(),
                 severity: d.severity,
-                message: &d.message,
-                file: d.location.as_ref().map(|l| l.file.display().to_string()),
+                message: super::escape_unsafe(&d.message),
+                file: d
+                    .location
+                    .as_ref()
+                    .map(|l| super::escape_value(&l.file.display().to_string()).into_owned()),
                 line: d.location.as_ref().map(|l| l.line),
                 column: d.location.as_ref().map(|l| l.column),
                 related: d
                     .related
                     .iter()
                     .map(|(l, note)| JsonRelated {
-                        file: l.file.display().to_string(),
+                        file: super::escape_value(&l.file.display().to_string()).into_owned(),
                         line: l.line,
                         column: l.column,
-                        note,
+                        note: super::escape_unsafe(note),
                     })
                     .collect(),
-                help: d.help.as_deref(),
+                help: d.help.as_deref().map(super::escape_unsafe),
             })
             .collect(),
     };
@@ -229,7 +269,7 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
         if let Some(location) = &d.location {
             properties.push(format!(
                 "file={}",
-                escape_property(&location.file.display().to_string())
+                escape_property(&super::escape_value(&location.file.display().to_string()))
             ));
             properties.push(format!("line={}", location.line));
             properties.push(format!("col={}", location.column));
@@ -248,7 +288,7 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
         out.push_str(&format!(
             "::{command} {}::{}\n",
             properties.join(","),
-            escape_data(&message)
+            escape_data(&super::escape_unsafe(&message))
         ));
     }
     out

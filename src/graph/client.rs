@@ -63,6 +63,14 @@ impl ClientStats {
     }
 }
 
+/// Largest response body read by default, in bytes: 64 MiB (a page of 999 users with
+/// every attribute is a few MiB).
+pub const MAX_RESPONSE_BYTES: u64 = 64 << 20;
+
+/// Most pages one collection may have when Graph gives no `@odata.count`: 100,000 pages
+/// of 999 are 100 million objects, far above any tenant.
+pub const MAX_PAGES: u64 = 100_000;
+
 /// Client tuning.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientOptions {
@@ -70,6 +78,9 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// Most requests in flight at once.
     pub max_concurrency: usize,
+    /// Largest response body read, in bytes ([`MAX_RESPONSE_BYTES`] by default): a larger
+    /// answer is refused as soon as it passes the limit, never held whole.
+    pub max_response_bytes: u64,
 }
 
 impl Default for ClientOptions {
@@ -77,6 +88,7 @@ impl Default for ClientOptions {
         Self {
             retry: RetryPolicy::default(),
             max_concurrency: 8,
+            max_response_bytes: MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -101,6 +113,7 @@ pub struct GraphClient {
     policy: RetryPolicy,
     limiter: Arc<AdaptiveLimiter>,
     stats: Arc<ClientStats>,
+    max_response_bytes: u64,
 }
 
 /// One page of a collection.
@@ -212,6 +225,7 @@ impl GraphClient {
             policy: options.retry,
             limiter: AdaptiveLimiter::new(max, max),
             stats: Arc::new(ClientStats::default()),
+            max_response_bytes: options.max_response_bytes.max(1),
         }
     }
 
@@ -270,6 +284,7 @@ impl GraphClient {
         let start = Instant::now();
         let mut rng = StdRng::from_os_rng();
         let mut attempt = 0u32;
+        let mut refreshed = false;
         loop {
             attempt += 1;
             let remaining = self.policy.deadline.saturating_sub(start.elapsed());
@@ -289,6 +304,31 @@ impl GraphClient {
                 }
                 Ok(Attempt::Auth(e)) => return Err(GraphError::Auth(e)),
                 Ok(Attempt::Done(resp)) => return Ok(resp),
+                Ok(Attempt::TooLarge) => {
+                    return Err(GraphError::BodyTooLarge {
+                        method: method.to_string(),
+                        path,
+                        limit: self.max_response_bytes,
+                    });
+                }
+                // Graph refused the token (revoked, or replaced on its side before its
+                // expiry): once per request, fetch a fresh one and try again at once.
+                Ok(Attempt::Refused(error, token)) => {
+                    if refreshed {
+                        return Err(GraphError::TokenRejected {
+                            method: method.to_string(),
+                            path,
+                            error: Box::new(error),
+                        });
+                    }
+                    refreshed = true;
+                    tracing::debug!(method = %method, path = %path, "graph refused the access token; fetching a fresh one");
+                    self.tokens
+                        .refused(&token)
+                        .await
+                        .map_err(GraphError::Auth)?;
+                    continue;
+                }
                 Ok(Attempt::Status(error, retry_after)) => (
                     Failure::Status(error.status, retry_after),
                     LastFailure::Api(error),
@@ -374,10 +414,17 @@ impl GraphClient {
         if let Some(ru) = header("x-ms-resource-unit").and_then(|v| v.trim().parse::<u64>().ok()) {
             ClientStats::bump(&self.stats.resource_units, ru);
         }
-        let bytes = match rsp.bytes().await {
-            Ok(b) => b,
+        let bytes = match read_capped(rsp, self.max_response_bytes).await {
+            Ok(Some(b)) => b,
+            Ok(None) => return Attempt::TooLarge,
             Err(e) => return Attempt::Connection(e.without_url()),
         };
+        if status == 401 {
+            return Attempt::Refused(
+                ApiError::from_response(status, request_id.as_deref(), &bytes),
+                token,
+            );
+        }
         if (200..300).contains(&status) {
             self.limiter.on_success();
             return Attempt::Done(Response {
@@ -406,22 +453,34 @@ impl GraphClient {
         decode(&Method::GET, &url, &resp)
     }
 
-    /// Follows `@odata.nextLink` from `first`, calling `on_page` with each page's items.
+    /// Follows `@odata.nextLink` from `first`, calling `on_page` with each page's items;
+    /// bounded by [`Paging`].
     pub async fn for_each_page<T: DeserializeOwned>(
         &self,
         first: Url,
         headers: &[(&str, &str)],
+        on_page: impl FnMut(Vec<T>),
+    ) -> Result<(), GraphError> {
+        let paging = Paging::new(&first);
+        self.continue_pages(Some(first), paging, headers, on_page)
+            .await
+    }
+
+    /// Follows `@odata.nextLink` from `next` (a page of the collection `paging` has
+    /// followed so far), calling `on_page` with each page's items.
+    pub(crate) async fn continue_pages<T: DeserializeOwned>(
+        &self,
+        mut next: Option<Url>,
+        mut paging: Paging,
+        headers: &[(&str, &str)],
         mut on_page: impl FnMut(Vec<T>),
     ) -> Result<(), GraphError> {
-        let mut next = Some(first);
         while let Some(url) = next.take() {
             let page: Page<T> = self.get_json(url, headers).await?;
+            next = paging.page(page.value.len(), page.count, page.next_link.as_deref())?;
             on_page(page.value);
-            if let Some(link) = page.next_link {
-                let url = Url::parse(&link)
-                    .map_err(|_| GraphError::ForeignLink { link: link.clone() })?;
-                self.check_same_origin(&url)?;
-                next = Some(url);
+            if let Some(url) = &next {
+                self.check_same_origin(url)?;
             }
         }
         Ok(())
@@ -607,11 +666,114 @@ impl GraphClient {
     }
 }
 
+/// What following one collection's `@odata.nextLink`s has seen, to stop a server that
+/// would page forever: a link back to a page already read is refused, and so are more
+/// items than the first page's `@odata.count` allows (with room for objects added while
+/// reading, as `ConsistencyLevel: eventual` counts may lag) or more than [`MAX_PAGES`]
+/// pages.
+#[derive(Debug)]
+pub(crate) struct Paging {
+    path: String,
+    seen: std::collections::HashSet<String>,
+    pages: u64,
+    items: u64,
+    count: Option<u64>,
+}
+
+impl Paging {
+    /// Paging that starts at `first`.
+    pub(crate) fn new(first: &Url) -> Self {
+        Self {
+            path: path_of(first),
+            seen: std::iter::once(first.to_string()).collect(),
+            pages: 0,
+            items: 0,
+            count: None,
+        }
+    }
+
+    /// Most items a collection of `count` may show: the count, a tenth more, and a page.
+    fn item_limit(count: u64) -> u64 {
+        count
+            .saturating_add(count / 10)
+            .saturating_add(u64::from(PAGE_SIZE))
+    }
+
+    /// Records a page of `items` items, with its `@odata.count` and `@odata.nextLink`;
+    /// the next page's URL, or why paging must stop.
+    pub(crate) fn page(
+        &mut self,
+        items: usize,
+        count: Option<u64>,
+        next: Option<&str>,
+    ) -> Result<Option<Url>, GraphError> {
+        self.pages += 1;
+        self.items = self.items.saturating_add(items as u64);
+        if self.count.is_none() {
+            self.count = count;
+        }
+        if let Some(count) = self.count
+            && self.items > Self::item_limit(count)
+        {
+            return Err(GraphError::TooManyPages {
+                path: self.path.clone(),
+                what: "items",
+                limit: Self::item_limit(count),
+                why: "@odata.count, with room for objects added while reading",
+            });
+        }
+        let Some(link) = next else {
+            return Ok(None);
+        };
+        if self.pages >= MAX_PAGES {
+            return Err(GraphError::TooManyPages {
+                path: self.path.clone(),
+                what: "pages",
+                limit: MAX_PAGES,
+                why: "page limit",
+            });
+        }
+        let url = Url::parse(link).map_err(|_| GraphError::ForeignLink {
+            link: link.to_owned(),
+        })?;
+        if !self.seen.insert(url.to_string()) {
+            return Err(GraphError::RepeatedLink {
+                path: self.path.clone(),
+                pages: self.pages,
+            });
+        }
+        Ok(Some(url))
+    }
+}
+
 enum Attempt {
     Done(Response),
     Status(ApiError, Option<Duration>),
     Connection(reqwest::Error),
     Auth(crate::auth::AuthError),
+    /// 401: Graph refused this token.
+    Refused(ApiError, azure_core::credentials::AccessToken),
+    /// The body passed the response limit.
+    TooLarge,
+}
+
+/// The body of `rsp`, read chunk by chunk and stopped as soon as it passes `limit` bytes
+/// (`None`); a `Content-Length` above the limit is refused before reading.
+async fn read_capped(
+    mut rsp: reqwest::Response,
+    limit: u64,
+) -> Result<Option<bytes::Bytes>, reqwest::Error> {
+    if rsp.content_length().is_some_and(|len| len > limit) {
+        return Ok(None);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = rsp.chunk().await? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
 }
 
 enum LastFailure {

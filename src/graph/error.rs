@@ -219,6 +219,52 @@ pub enum GraphError {
         /// The link (query removed).
         link: String,
     },
+    /// A `@odata.nextLink` led back to a page already read: following it would never end.
+    #[error(
+        "graph {path}: @odata.nextLink led back to a page already read (after {pages} page(s)); refusing to loop"
+    )]
+    RepeatedLink {
+        /// The first page's path and query.
+        path: String,
+        /// Pages read before the repeat.
+        pages: u64,
+    },
+    /// A collection went on past what its `@odata.count` (or the page limit) allows.
+    #[error("graph {path}: more than {limit} {what} (the collection's {why}); refusing to read on")]
+    TooManyPages {
+        /// The first page's path and query.
+        path: String,
+        /// What ran over: "items" or "pages".
+        what: &'static str,
+        /// The bound.
+        limit: u64,
+        /// Where the bound comes from.
+        why: &'static str,
+    },
+    /// A response body was larger than the limit; reading stopped there.
+    #[error(
+        "graph {method} {path}: the response is larger than the {limit} bytes a response may hold; raise LICENSECTL_MAX_RESPONSE_BYTES if the tenant really needs it"
+    )]
+    BodyTooLarge {
+        /// HTTP method.
+        method: String,
+        /// Path and query.
+        path: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// Graph refused a fresh access token after refusing the previous one (401 twice).
+    #[error(
+        "graph {method} {path}: the access token was refused, and so was a fresh one: {error}; check that the app still has access (its secret or certificate, admin consent) and that --graph-url matches the authority that issued the token"
+    )]
+    TokenRejected {
+        /// HTTP method.
+        method: String,
+        /// Path and query.
+        path: String,
+        /// Graph's last answer.
+        error: Box<ApiError>,
+    },
     /// A `$batch` response lacked an item or had an unknown id.
     #[error("graph $batch response is missing the answer for request {id}")]
     BatchMissing {
@@ -276,7 +322,9 @@ pub(crate) fn required_permission(method: &str, path: &str) -> Option<&'static s
         "users" => Some("User.Read.All"),
         "groups" if rest.get(2).is_some_and(|s| *s == "members") => Some("GroupMember.Read.All"),
         "groups" if write => Some("Group.ReadWrite.All"),
-        "groups" => Some("Group.Read.All"),
+        // licenseProcessingState and assignedLicenses are not basic properties:
+        // GroupMember.Read.All covers them and the members (docs/live.md).
+        "groups" => Some("GroupMember.Read.All"),
         _ => None,
     }
 }
@@ -463,9 +511,14 @@ mod tests {
             (
                 "GET",
                 "/v1.0/groups?$filter=displayName eq 'x'",
-                Some("Group.Read.All"),
+                Some("GroupMember.Read.All"),
             ),
-            ("GET", "/v1.0/groups/1", Some("Group.Read.All")),
+            ("GET", "/v1.0/groups/1", Some("GroupMember.Read.All")),
+            (
+                "POST",
+                "/v1.0/users/1/reprocessLicenseAssignment",
+                Some("User.ReadWrite.All"),
+            ),
             ("POST", "/v1.0/$batch", None),
             ("GET", "/v1.0/", None),
             ("GET", "/beta/other", None),

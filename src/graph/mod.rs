@@ -12,11 +12,14 @@ pub(crate) mod error;
 pub(crate) mod read;
 pub(crate) mod retry;
 
-pub use client::{BATCH_MAX, ClientOptions, ClientStats, GraphClient, PAGE_SIZE};
+pub use client::{
+    BATCH_MAX, ClientOptions, ClientStats, GraphClient, MAX_PAGES, MAX_RESPONSE_BYTES, PAGE_SIZE,
+};
 pub use cloud::{Cloud, Endpoints};
 pub use error::{ApiError, GraphError, GraphErrorCode};
 pub use read::{
     IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, ReadEvent, ReadProgress, ReadScope,
-    per_sku_rounds, prefer_per_sku, read_tenant, tenant_domains, users_by_upn,
+    per_sku_rounds, prefer_per_sku, read_tenant, tenant_domains, tenant_domains_if_allowed,
+    users_by_upn,
 };
 pub use retry::{AdaptiveLimiter, RetryPolicy};

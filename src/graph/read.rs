@@ -27,9 +27,9 @@ use serde::Deserialize;
 use crate::ids::{GroupId, TenantId, UserId};
 use crate::snapshot::{Group, SNAPSHOT_VERSION, TenantSnapshot, User};
 
-use url::Url;
-
-use super::client::{BatchRequest, GROUP_SELECT, GraphClient, PAGE_SIZE, Page, USER_SELECT};
+use super::client::{
+    BatchRequest, GROUP_SELECT, GraphClient, PAGE_SIZE, Page, Paging, USER_SELECT,
+};
 use super::error::GraphError;
 
 /// Largest number of values in one `in (...)` filter (https://learn.microsoft.com/en-us/graph/aad-advanced-queries, "in" operator limits).
@@ -136,8 +136,11 @@ pub async fn read_tenant(
         name: "subscribed SKUs",
         total: None,
     });
+    // `/organization` needs Organization.Read.All (or Directory.*), which a
+    // least-privilege app does not have: without it the snapshot records no domain.
     let (subscribed_skus, domains) =
-        futures::try_join!(client.subscribed_skus(), tenant_domains(client))?;
+        futures::try_join!(client.subscribed_skus(), tenant_domains_if_allowed(client))?;
+    let domains = domains.unwrap_or_default();
     progress.event(ReadEvent::Items(subscribed_skus.len() as u64));
 
     let mut users: BTreeMap<String, User> = BTreeMap::new();
@@ -261,6 +264,7 @@ async fn licensed_users(
     let mut url = client.users_url(Some("assignedLicenses/$count ne 0"))?;
     url.query_pairs_mut().append_pair("$count", "true");
     let eventual = [("ConsistencyLevel", "eventual")];
+    let mut paging = Paging::new(&url);
     let mut next = Some(url);
     let mut all = Vec::new();
     if strategy == LicensedUsersStrategy::Auto
@@ -284,20 +288,15 @@ async fn licensed_users(
             );
             return per_sku(client, &used, first.value, progress).await;
         }
+        next = paging.page(first.value.len(), first.count, first.next_link.as_deref())?;
         all = first.value;
-        next = first
-            .next_link
-            .map(|link| Url::parse(&link).map_err(|_| GraphError::ForeignLink { link }))
-            .transpose()?;
     }
-    if let Some(url) = next {
-        client
-            .for_each_page(url, &eventual, |page: Vec<User>| {
-                progress.event(ReadEvent::Items(page.len() as u64));
-                all.extend(page);
-            })
-            .await?;
-    }
+    client
+        .continue_pages(next, paging, &eventual, |page: Vec<User>| {
+            progress.event(ReadEvent::Items(page.len() as u64));
+            all.extend(page);
+        })
+        .await?;
     Ok(all)
 }
 
@@ -521,6 +520,27 @@ pub async fn tenant_domains(client: &GraphClient) -> Result<Vec<VerifiedDomain>,
     let url = client.url("organization?$select=id,verifiedDomains")?;
     let orgs: Vec<Organization> = client.list_all(url, &[]).await?;
     Ok(orgs.into_iter().flat_map(|o| o.verified_domains).collect())
+}
+
+/// The tenant's verified domains, or `None` when the app may not read `/organization`
+/// (403 `Authorization_RequestDenied`: it needs Organization.Read.All or Directory.*,
+/// https://learn.microsoft.com/en-us/graph/api/organization-get#permissions).
+pub async fn tenant_domains_if_allowed(
+    client: &GraphClient,
+) -> Result<Option<Vec<VerifiedDomain>>, GraphError> {
+    match tenant_domains(client).await {
+        Ok(domains) => Ok(Some(domains)),
+        Err(GraphError::Api { error, .. })
+            if error.status == 403
+                || error.code == super::error::GraphErrorCode::AuthorizationRequestDenied =>
+        {
+            tracing::debug!(
+                "no permission to read /organization; the tenant's domains stay unknown"
+            );
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// The domain a snapshot records: the initial domain, else the default, else the first.

@@ -1,7 +1,8 @@
 //! The preflight (issue 13): before any write, the token's permissions are checked
-//! against what the plan's writes need. A least-privilege app (`LicenseAssignment.
-//! ReadWrite.All`, `User.Read.All`, `GroupMember.Read.All`, `Group.Read.All`; no
-//! `Organization.*`, no `Directory.*`) applies a plan that sets no usage location; the
+//! against what the plan's writes need. A least-privilege app (`LicenseAssignment.Read.All`
+//! to read the SKUs, `LicenseAssignment.ReadWrite.All`, `User.Read.All`,
+//! `GroupMember.Read.All`, `Group.Read.All`; no `Organization.*`, no `Directory.*`, the
+//! tenant pinned by id) applies a plan that sets no usage location; the
 //! same app is stopped, naming `User.ReadWrite.All`, when a usage location must be set.
 //! (An app missing `LicenseAssignment.ReadWrite.All` is `apply_emulator`'s
 //! `issue6_a_missing_write_permission_is_reported_with_its_fix`.)
@@ -27,6 +28,8 @@ fn tenant_with_least_privilege_app() -> TenantSnapshot {
         public_keys_pem: Vec::new(),
         federated_credentials: Vec::new(),
         roles: [
+            // Graph lists LicenseAssignment.Read.All, not ReadWrite, for GET /subscribedSkus.
+            "LicenseAssignment.Read.All",
             "LicenseAssignment.ReadWrite.All",
             "User.Read.All",
             "GroupMember.Read.All",
@@ -37,6 +40,14 @@ fn tenant_with_least_privilege_app() -> TenantSnapshot {
     });
     snapshot
 }
+
+/// Without `Organization.Read.All` the tenant's domains cannot be read: the config pins
+/// the tenant by id.
+const PIN_BY_ID: (&str, &str, &str) = (
+    "licensectl.yaml",
+    "tenant: contoso.onmicrosoft.com",
+    "tenant: 48a80680-7326-48cd-9935-b556b81d3a4e",
+);
 
 fn options() -> EmulatorOptions {
     EmulatorOptions {
@@ -51,11 +62,14 @@ async fn issue13_a_least_privilege_app_applies_a_plan_that_sets_no_usage_locatio
     // Without erin (the one user who needs a usage location), no PATCH is planned.
     let config = config_with(
         dir.path(),
-        &[(
-            "licenses/engineering.yaml",
-            "  erin@contoso.com:                  # new hire, no usage location yet: gets US from defaults\n    profile: knowledge-worker\n",
-            "",
-        )],
+        &[
+            PIN_BY_ID,
+            (
+                "licenses/engineering.yaml",
+                "  erin@contoso.com:                  # new hire, no usage location yet: gets US from defaults\n    profile: knowledge-worker\n",
+                "",
+            ),
+        ],
         &[],
     );
     let tenant = Emulated::serve(tenant_with_least_privilege_app(), options()).await;
@@ -85,7 +99,7 @@ async fn issue13_a_least_privilege_app_applies_a_plan_that_sets_no_usage_locatio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue13_the_preflight_names_user_readwrite_all_when_a_usage_location_must_be_set() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = config_with(dir.path(), &[], &[]);
+    let config = config_with(dir.path(), &[PIN_BY_ID], &[]);
     let tenant = Emulated::serve(tenant_with_least_privilege_app(), options()).await;
     let before = tenant.running.emulator.snapshot();
     let out = tenant

@@ -57,6 +57,11 @@ impl Double {
         Self(Arc::new(Mutex::new(inner)))
     }
 
+    /// The application permissions (`roles`) of the tokens issued from now on.
+    pub(crate) fn roles(&self, roles: &[&str]) {
+        self.0.lock().expect("lock").roles = roles.iter().map(|r| (*r).to_owned()).collect();
+    }
+
     pub(crate) fn fault(&self, path: &str, faults: &[Fault]) {
         self.0
             .lock()
@@ -200,7 +205,8 @@ async fn token(State(d): State<Double>, Path(_tenant): Path<String>, body: Strin
 }
 
 async fn organization(State(d): State<Double>, headers: HeaderMap) -> Response {
-    if let Some(r) = authorize(&d, &headers, "LicenseAssignment.Read.All") {
+    // https://learn.microsoft.com/en-us/graph/api/organization-get#permissions
+    if let Some(r) = authorize(&d, &headers, "Organization.Read.All") {
         return r;
     }
     axum::Json(json!({"value": [{"id": TENANT, "verifiedDomains": [

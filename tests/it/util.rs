@@ -200,6 +200,7 @@ pub(crate) fn graph_client(
         ClientOptions {
             retry,
             max_concurrency,
+            ..ClientOptions::default()
         },
     )
 }

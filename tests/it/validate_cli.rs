@@ -34,6 +34,12 @@ const INVALID: &[(&str, &str, &str, Option<At>)] = &[
         Code::ConfigUnreadable.as_str(),
         None,
     ),
+    (
+        "not-a-regular-file",
+        "",
+        Code::NotARegularFile.as_str(),
+        Some(("licenses/team.yaml", 1, 1)),
+    ),
     ("no-config-files", "", Code::NoConfigFiles.as_str(), None),
     ("missing-settings", "", Code::MissingSettings.as_str(), None),
     (
@@ -143,6 +149,12 @@ const INVALID: &[(&str, &str, &str, Option<At>)] = &[
         "",
         Code::DuplicatePlan.as_str(),
         Some(("licenses/team.yaml", 8, 13)),
+    ),
+    (
+        "control-character",
+        "",
+        Code::ControlCharacter.as_str(),
+        Some(("licenses/team.yaml", 2, 3)),
     ),
     (
         "empty-name",

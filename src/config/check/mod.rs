@@ -12,6 +12,7 @@
 mod combine;
 mod principals;
 mod settings;
+mod text;
 mod values;
 
 use std::fmt;

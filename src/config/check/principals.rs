@@ -13,7 +13,7 @@ use super::values::{looks_like_guid, upn_problem};
 use super::{Checker, Owner, ParsedFile, at};
 use crate::config::desired::{DesiredGroup, DesiredLicense, DesiredUser, GroupKey};
 use crate::config::raw::RawLicense;
-use crate::config::schema::closest;
+use crate::config::suggest::{Candidates, some_of};
 use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 use crate::ids::GroupId;
 
@@ -43,7 +43,8 @@ pub(crate) struct FilePrincipals {
 /// file other than `licensectl.yaml`, also reports settings it must not hold. Pure; files
 /// can be checked in parallel.
 pub(crate) fn check_principals(parsed: &ParsedFile, root: &Root) -> FilePrincipals {
-    let mut diagnostics = Vec::new();
+    let mut diagnostics = super::text::control_characters(parsed);
+    let clean = diagnostics.is_empty();
     let mut c = Checker {
         diagnostics: &mut diagnostics,
     };
@@ -187,16 +188,27 @@ pub(crate) fn check_principals(parsed: &ParsedFile, root: &Root) -> FilePrincipa
         users,
         groups,
         used: profile_table.used,
-        ok: users_ok,
+        ok: users_ok && clean,
         diagnostics,
     }
 }
+
+/// Most "did you mean" searches for unknown profiles in one file; later unknown profiles
+/// get the list of defined profiles instead (each search is bounded too:
+/// [`crate::config::suggest::Candidates`]).
+const SUGGESTIONS_PER_FILE: usize = 1_000;
+
+/// Most profile names a help text lists.
+const LISTED_PROFILES: usize = 20;
 
 /// The checked profiles, looked up by name, with a mark for each one a principal uses.
 struct ProfileTable<'a> {
     list: &'a [CheckedProfile],
     index: HashMap<&'a str, usize>,
     used: Vec<bool>,
+    /// Built at the first unknown profile.
+    candidates: Option<Candidates<'a>>,
+    suggestions_left: usize,
 }
 
 impl<'a> ProfileTable<'a> {
@@ -209,7 +221,30 @@ impl<'a> ProfileTable<'a> {
                 .map(|(i, p)| (p.0.as_str(), i))
                 .collect(),
             used: vec![false; list.len()],
+            candidates: None,
+            suggestions_left: SUGGESTIONS_PER_FILE,
         }
+    }
+
+    /// The help for an unknown profile `name`.
+    fn help_for_unknown(&mut self, name: &str) -> String {
+        let list = self.list;
+        if list.is_empty() {
+            return "define it under `profiles:` in licensectl.yaml".to_owned();
+        }
+        if self.suggestions_left > 0 {
+            self.suggestions_left -= 1;
+            let candidates = self
+                .candidates
+                .get_or_insert_with(|| Candidates::new(list.iter().map(|p| p.0.as_str())));
+            if let Some(best) = candidates.closest(name) {
+                return format!("did you mean '{best}'?");
+            }
+        }
+        format!(
+            "defined profiles: {}",
+            some_of(list.iter().map(|p| p.0.as_str()), LISTED_PROFILES)
+        )
     }
 }
 
@@ -251,21 +286,7 @@ fn principal_licenses(
                 }
             }
             None => {
-                let help = match closest(&name.value, profiles.list.iter().map(|p| p.0.as_str())) {
-                    Some(best) => format!("did you mean '{best}'?"),
-                    None if profiles.list.is_empty() => {
-                        "define it under `profiles:` in licensectl.yaml".to_owned()
-                    }
-                    None => format!(
-                        "defined profiles: {}",
-                        profiles
-                            .list
-                            .iter()
-                            .map(|p| p.0.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                };
+                let help = profiles.help_for_unknown(&name.value);
                 c.push(
                     Diagnostic::new(
                         DiagnosticCode::UnknownProfile,

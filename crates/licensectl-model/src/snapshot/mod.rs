@@ -7,16 +7,35 @@
 //! (the `graph` module does) and must not plan (the `plan` module does).
 //!
 //! Parsing accepts what real Graph sends: GUIDs in any case, `error` as `null` or
-//! `"None"`, and unknown extra fields (ignored).
+//! `"None"`, unknown extra fields (ignored), and a UTF-8 byte order mark. It refuses what
+//! Graph cannot send ([`TenantSnapshot::problems`]: duplicate ids and UPNs, impossible
+//! counts), files that are not regular files (`/dev/zero`, a FIFO), and files larger
+//! than a limit ([`MAX_SNAPSHOT_BYTES`] unless the caller gives another), before reading
+//! them.
+//!
+//! Format versions: 1 (users with their license fields), 2 (users also carry the
+//! directory attributes rules match on, and the snapshot the tenant's
+//! `subscriptions`). Both are read; version 2 is written.
 
+mod check;
 mod model;
 
 pub use model::*;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// The snapshot format version this build reads and writes.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The snapshot format version this build writes.
+pub const SNAPSHOT_VERSION: u32 = 2;
+
+/// The snapshot format versions this build reads.
+pub const READABLE_VERSIONS: &[u32] = &[1, 2];
+
+/// Largest snapshot file read by default, in bytes: 4 GiB, far above the largest tenant
+/// (500,000 users with every attribute is about 1 GiB).
+pub const MAX_SNAPSHOT_BYTES: u64 = 4 << 30;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Errors reading or writing a snapshot file.
 ///
@@ -48,13 +67,39 @@ pub enum SnapshotError {
     },
     /// The snapshot declares a format version this build does not know.
     #[error(
-        "{path}: snapshot version {found} is not supported (this licensectl reads version {SNAPSHOT_VERSION}); write a new snapshot with `licensectl snapshot`"
+        "{path}: snapshot version {found} is not supported (this licensectl reads versions 1 and {SNAPSHOT_VERSION}); write a new snapshot with `licensectl snapshot`"
     )]
     Version {
         /// The file.
         path: PathBuf,
         /// The version found in the file.
         found: u32,
+    },
+    /// The snapshot holds what Graph cannot send (duplicates, impossible counts).
+    #[error("{path}: invalid tenant snapshot: {}", problems.join("; "))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem, one line each.
+        problems: Vec<String>,
+    },
+    /// The path is not a regular file (a device, a FIFO, a directory): never read.
+    #[error("cannot read snapshot {path}: it is not a regular file")]
+    NotAFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is larger than the limit: not read.
+    #[error(
+        "snapshot {path} is {bytes} bytes, more than the {limit} a snapshot may hold; raise the limit with LICENSECTL_MAX_SNAPSHOT_BYTES if the tenant really needs it"
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size (at least; reading stopped past the limit).
+        bytes: u64,
+        /// The limit.
+        limit: u64,
     },
     /// The file could not be written.
     #[error("cannot write snapshot {path}")]
@@ -78,28 +123,93 @@ pub fn json_error_message(message: &str) -> String {
 impl TenantSnapshot {
     /// Parses a snapshot from JSON text; `path` names the source in errors.
     pub fn from_json(text: &str, path: &Path) -> Result<Self, SnapshotError> {
-        let snapshot: TenantSnapshot =
-            serde_json::from_str(text).map_err(|error| SnapshotError::Parse {
-                path: path.to_owned(),
-                error,
-            })?;
-        if snapshot.version != SNAPSHOT_VERSION {
+        Self::from_slice(text.as_bytes(), path)
+    }
+
+    /// Parses a snapshot from JSON bytes (a UTF-8 byte order mark is skipped) and checks
+    /// it ([`TenantSnapshot::problems`]); `path` names the source in errors.
+    pub fn from_slice(bytes: &[u8], path: &Path) -> Result<Self, SnapshotError> {
+        let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+        let snapshot: TenantSnapshot = match serde_json::from_slice(bytes) {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                // A file of another version may fail for a field it spells differently:
+                // say that rather than the field.
+                #[derive(serde::Deserialize)]
+                struct Probe {
+                    version: u32,
+                }
+                if let Ok(Probe { version }) = serde_json::from_slice::<Probe>(bytes)
+                    && !READABLE_VERSIONS.contains(&version)
+                {
+                    return Err(SnapshotError::Version {
+                        path: path.to_owned(),
+                        found: version,
+                    });
+                }
+                return Err(SnapshotError::Parse {
+                    path: path.to_owned(),
+                    error,
+                });
+            }
+        };
+        if !READABLE_VERSIONS.contains(&snapshot.version) {
             return Err(SnapshotError::Version {
                 path: path.to_owned(),
                 found: snapshot.version,
             });
         }
+        let problems = snapshot.problems();
+        if !problems.is_empty() {
+            return Err(SnapshotError::Invalid {
+                path: path.to_owned(),
+                problems,
+            });
+        }
         Ok(snapshot)
     }
 
-    /// Reads and parses a snapshot file.
+    /// Reads and parses a snapshot file of at most [`MAX_SNAPSHOT_BYTES`].
     pub fn read(path: &Path) -> Result<Self, SnapshotError> {
-        let bytes = std::fs::read(path).map_err(|source| SnapshotError::Read {
+        Self::read_limited(path, MAX_SNAPSHOT_BYTES)
+    }
+
+    /// Reads and parses a snapshot file of at most `limit` bytes: a path that is not a
+    /// regular file, or a file above the limit, is refused before it is read.
+    pub fn read_limited(path: &Path, limit: u64) -> Result<Self, SnapshotError> {
+        let read_error = |source| SnapshotError::Read {
             path: path.to_owned(),
             source,
-        })?;
-        let text = String::from_utf8_lossy(&bytes);
-        Self::from_json(&text, path)
+        };
+        let metadata = std::fs::metadata(path).map_err(read_error)?;
+        if !metadata.is_file() {
+            return Err(SnapshotError::NotAFile {
+                path: path.to_owned(),
+            });
+        }
+        let too_large = |bytes| SnapshotError::TooLarge {
+            path: path.to_owned(),
+            bytes,
+            limit,
+        };
+        if metadata.len() > limit {
+            return Err(too_large(metadata.len()));
+        }
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        // Regular files only (checked on the open file too, in case the path changed).
+        if !file.metadata().map_err(read_error)?.is_file() {
+            return Err(SnapshotError::NotAFile {
+                path: path.to_owned(),
+            });
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+        file.take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        if bytes.len() as u64 > limit {
+            return Err(too_large(bytes.len() as u64));
+        }
+        Self::from_slice(&bytes, path)
     }
 
     /// Serializes the snapshot as pretty JSON with a trailing newline.
@@ -320,8 +430,12 @@ mod tests {
                 "tenant.json:1:0: invalid tenant snapshot: EOF while parsing a value",
             ),
             (
-                "{\"version\": 2, \"tenantId\": \"48a80680-7326-48cd-9935-b556b81d3a4e\"}",
-                "tenant.json: snapshot version 2 is not supported",
+                "{\"version\": 3, \"tenantId\": \"48a80680-7326-48cd-9935-b556b81d3a4e\"}",
+                "tenant.json: snapshot version 3 is not supported",
+            ),
+            (
+                "{\"version\": 3, \"tenantId\": 7}",
+                "tenant.json: snapshot version 3 is not supported",
             ),
         ];
         for (text, expected) in table {
@@ -332,5 +446,126 @@ mod tests {
             );
             assert!(!error.contains(" at line "), "{error}");
         }
+    }
+
+    const TENANT: &str = "48a80680-7326-48cd-9935-b556b81d3a4e";
+    const SKU: &str = "05e9a617-0261-4cee-bb44-138d3ef5d965";
+
+    fn user(id: &str, upn: &str) -> String {
+        format!(r#"{{"id": "{id}", "userPrincipalName": "{upn}"}}"#)
+    }
+
+    fn sku(id: &str, consumed: i64, enabled: i64) -> String {
+        format!(
+            r#"{{"skuId": "{id}", "skuPartNumber": "P{consumed}", "appliesTo": "User", "capabilityStatus": "Enabled", "consumedUnits": {consumed}, "prepaidUnits": {{"enabled": {enabled}}}}}"#
+        )
+    }
+
+    fn document(version: u32, skus: &[String], users: &[String], groups: &[String]) -> String {
+        format!(
+            r#"{{"version": {version}, "tenantId": "{TENANT}", "subscribedSkus": [{}], "users": [{}], "groups": [{}]}}"#,
+            skus.join(","),
+            users.join(","),
+            groups.join(",")
+        )
+    }
+
+    #[test]
+    fn duplicate_ids_upns_groups_and_skus_are_refused_and_each_is_named() {
+        let u1 = "651080ba-71fb-5b9f-a1c0-924f2e50ba4c";
+        let u2 = "651080ba-71fb-5b9f-a1c0-924f2e50ba4d";
+        let u3 = "651080ba-71fb-5b9f-a1c0-924f2e50ba4e";
+        let g = "3d81e50b-4d4f-5742-8c3f-f13fbef42f20";
+        let group = format!(r#"{{"id": "{g}", "displayName": "sg"}}"#);
+        let text = document(
+            2,
+            &[sku(SKU, 1, 5), sku(&SKU.to_uppercase(), 2, 5)],
+            &[
+                user(u1, "alice@contoso.com"),
+                user(u1, "bob@contoso.com"),
+                user(u2, "Carol@Contoso.com"),
+                user(u3, "carol@contoso.com"),
+            ],
+            &[group.clone(), group],
+        );
+        let error = parse(&text).expect_err("duplicates").to_string();
+        for named in [
+            "1 duplicate user id: 651080ba-71fb-5b9f-a1c0-924f2e50ba4c (2 times)",
+            "1 duplicate userPrincipalName (compared ignoring case): carol@contoso.com (2 times)",
+            "1 duplicate group id: 3d81e50b-4d4f-5742-8c3f-f13fbef42f20 (2 times)",
+            "1 duplicate SKU id: 05e9a617-0261-4cee-bb44-138d3ef5d965 (2 times)",
+        ] {
+            assert!(error.contains(named), "{error}\n  lacks: {named}");
+        }
+        assert!(
+            error.starts_with("tenant.json: invalid tenant snapshot: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn impossible_counts_are_refused_at_load() {
+        for (consumed, enabled) in [(-1, 5), (0, i64::MIN), (0, i64::from(i32::MAX) + 1)] {
+            let text = document(2, &[sku(SKU, consumed, enabled)], &[], &[]);
+            let error = parse(&text).expect_err("impossible").to_string();
+            assert!(error.contains("impossible counts"), "{error}");
+        }
+        // Units consumed above those enabled are real (expired units keep assignments).
+        parse(&document(2, &[sku(SKU, 9, 5)], &[], &[])).expect("consumed > enabled");
+    }
+
+    #[test]
+    fn sku_ids_of_another_tenant_are_refused() {
+        let other = format!(
+            r#"{{"id": "72f988bf-86f1-41af-91ab-2d7cd011db47_{SKU}", {}"#,
+            &sku(SKU, 1, 5)[1..]
+        );
+        let error = parse(&document(2, &[other], &[], &[]))
+            .expect_err("other")
+            .to_string();
+        assert!(
+            error.contains("of tenant 72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            "{error}"
+        );
+        let own = format!(r#"{{"id": "{TENANT}_{SKU}", {}"#, &sku(SKU, 1, 5)[1..]);
+        parse(&document(2, &[own], &[], &[])).expect("own tenant");
+    }
+
+    #[test]
+    fn versions_1_and_2_are_read_and_a_byte_order_mark_is_accepted() {
+        for version in [1, 2] {
+            let text = document(version, &[sku(SKU, 1, 5)], &[], &[]);
+            assert_eq!(parse(&text).expect("reads").version, version);
+            let with_bom = [BOM, text.as_bytes()].concat();
+            let snapshot = TenantSnapshot::from_slice(&with_bom, Path::new("t.json"))
+                .expect("a BOM is skipped");
+            assert_eq!(snapshot.version, version);
+        }
+        // Not UTF-8: refused by the parser, never converted lossily.
+        let mut bytes = document(2, &[], &[user(TENANT, "al")], &[]).into_bytes();
+        let at = bytes.iter().position(|b| *b == b'a').expect("a");
+        bytes[at] = 0xFF;
+        assert!(TenantSnapshot::from_slice(&bytes, Path::new("t.json")).is_err());
+    }
+
+    #[test]
+    fn non_regular_and_oversized_files_are_refused_before_reading() {
+        let started = std::time::Instant::now();
+        let error = TenantSnapshot::read(Path::new("/dev/zero")).expect_err("device");
+        assert!(matches!(error, SnapshotError::NotAFile { .. }), "{error:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let dir = std::env::temp_dir().join(format!("licensectl-model-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("t.json");
+        std::fs::write(&path, document(2, &[], &[], &[])).expect("write");
+        let error = TenantSnapshot::read_limited(&path, 10).expect_err("too large");
+        assert!(
+            error
+                .to_string()
+                .contains("more than the 10 a snapshot may hold"),
+            "{error}"
+        );
+        TenantSnapshot::read_limited(&path, 1 << 20).expect("within the limit");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
