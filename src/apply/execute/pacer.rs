@@ -13,12 +13,13 @@ const PACE_INTERVAL: Duration = Duration::from_millis(100);
 const MAX_ROUND: Duration = Duration::from_secs(10);
 /// The slowest pace (writes per second).
 const MIN_RATE: f64 = 1.0;
-/// The largest round once the window is known.
-const SLOW_START_MAX: usize = 2000;
-/// The largest round before Graph first throttles: a sixth of Graph's documented write
-/// quota (3,000 per window), so that the round crossing 80% of the quota, where Graph
-/// starts to report its use, cannot run far past the quota.
-const DISCOVERY_MAX: usize = 500;
+/// The largest round once the window is known (a multiple of the usual waves of 8 and
+/// of 32 batches of 20).
+const SLOW_START_MAX: usize = 1920;
+/// The largest round before Graph first throttles: about a fifth of Graph's documented
+/// write quota (3,000 per window), so that the round crossing 80% of the quota, where
+/// Graph starts to report its use, cannot run far past the quota.
+const DISCOVERY_MAX: usize = 640;
 /// A window whose quota is known but not yet confirmed that throttles before this share
 /// of it was accepted is taken for a quota that refills continuously.
 const REFILLING_BELOW: f64 = 0.5;
@@ -50,7 +51,7 @@ pub(crate) struct Round {
 enum Quota {
     /// Nothing yet: rounds double from the first (slow start).
     Unknown,
-    /// A quota per window: `allowance` writes, then nothing until the window resets
+    /// A quota per window: `allowance` writes, then nothing until the window opens again
     /// (Graph states its write quota as "3,000 per 2 minutes and 30 seconds").
     Window {
         allowance: usize,
@@ -65,20 +66,24 @@ enum Quota {
 /// whether Graph counts the quota per window or refills it continuously.
 ///
 /// - **Slow start**: until Graph first throttles, rounds double after each clean round,
-///   up to 2,000 writes. When Graph reports that the app used more than 80% of its limit
-///   (`x-ms-throttle-limit-percentage`), rounds shrink to what remains of it, so the
-///   round that finds the edge overshoots little.
+///   up to 640 writes (about a fifth of Graph's documented quota). When Graph reports that
+///   the app used more than 80% of its limit (`x-ms-throttle-limit-percentage`), rounds
+///   shrink to what remains of it, so the round that finds the edge overshoots little;
+///   a report that falls means a new window began.
 /// - **Windows**: the first 429 ends a window: the writes accepted in it are the
 ///   allowance, and its `Retry-After` tells when the next window opens (the executor
-///   waits for it). In later windows the pacer sends the allowance and then pauses until
-///   the next window opens, so no write is refused: the period is learned from two
-///   resets one window apart (until then, one small probe round finds the reset). The
-///   first window after the first 429 grows from one batch again, to tell windows from
-///   a continuous refill cheaply.
+///   waits for it). In later windows the pacer sends the allowance, in rounds of up to
+///   1,920 writes, and then a single write: its 429 tells exactly when the next window
+///   opens (while the window is used up anyway), so each window costs one refused write.
+///   A probe that Graph accepts means the allowance was low: probes double until one is
+///   refused. The first window after the first 429 grows from one batch again, to tell
+///   windows from a continuous refill cheaply.
 /// - **Continuous refill**: when a window throttles before half the allowance was
-///   accepted, the quota refills continuously; the pacer then keeps a rate: after a round
-///   with 429s, a quarter above the rate Graph accepted in it (so that 429s that come at
-///   random, under load, do not ratchet it down); after a full clean round, a quarter more.
+///   accepted, the quota refills continuously (or Graph throttles at random, under load);
+///   the pacer then keeps a rate, starting from the rate Graph accepted writes at before
+///   it first throttled: after a round with 429s, a quarter above the rate Graph accepted
+///   in it (so that 429s that come at random do not ratchet it down); after a full clean
+///   round, a quarter more.
 ///
 /// 503s, dropped connections and failed items say nothing about the budget and move
 /// nothing. A rate-paced round carries the writes the rate allows over the time a round
@@ -93,23 +98,15 @@ pub(crate) struct Pacer {
     accepted: usize,
     /// When the current window's first round started.
     window_start: Option<Instant>,
-    /// When the current window closes: a reset seen through a `Retry-After`, or one
-    /// predicted from the period.
+    /// When the current window closes, as the last 429's `Retry-After` said.
     next_reset: Option<Instant>,
-    /// The last reset seen through a `Retry-After`, and the windows opened since.
-    seen_reset: Option<(Instant, u32)>,
-    /// The length of a window, once learned.
-    period: Option<Duration>,
     /// Writes left in the current window per Graph's usage report.
     headroom: Option<usize>,
-    /// The round that looks past a used-up window's allowance (one batch, doubling
+    /// The last usage Graph reported (0.8 and above), before the first 429.
+    usage_seen: Option<f64>,
+    /// The round that looks past a used-up window's allowance (one write, doubling
     /// while Graph keeps accepting: the allowance was low).
     probe: usize,
-    /// The first round (one wave of batches): also the first round of a window whose
-    /// opening was predicted, in case the prediction was early.
-    first: usize,
-    /// The current window was opened by a prediction, and its first round is not sent.
-    predicted: bool,
     /// The rate at which Graph accepted writes until it first throttled (over at least
     /// [`PACE_INTERVAL`]), a quarter up: where rate pacing starts.
     first_rate: Option<f64>,
@@ -126,12 +123,9 @@ impl Pacer {
             accepted: 0,
             window_start: None,
             next_reset: None,
-            seen_reset: None,
-            period: None,
             headroom: None,
-            probe: BATCH_MAX,
-            first: initial.max(BATCH_MAX),
-            predicted: false,
+            usage_seen: None,
+            probe: 1,
             first_rate: None,
             round: PACE_INTERVAL,
         }
@@ -153,11 +147,7 @@ impl Pacer {
             self.accepted = 0;
             self.window_start = None;
             self.headroom = None;
-            self.predicted = self.period.is_some() && self.seen_reset.is_some_and(|(_, w)| w > 0);
             self.next_reset = None;
-            if let Some((_, windows)) = &mut self.seen_reset {
-                *windows += 1;
-            }
         }
     }
 
@@ -174,11 +164,23 @@ impl Pacer {
                 allowance,
                 confirmed,
             } => match allowance.saturating_sub(self.accepted) {
-                // A used-up window whose reset is not known: a probe finds it (or finds
-                // that the allowance is larger).
+                // A used-up window: a probe finds when the next opens (or that the
+                // allowance is larger).
                 0 => self.probe,
-                left if self.predicted => left.min(self.first),
-                left => left.min(if confirmed { SLOW_START_MAX } else { self.wave }),
+                left => {
+                    // Until a window confirms the allowance (the first one may have
+                    // spanned two), rounds stay small enough for Graph's use report to
+                    // warn before the edge.
+                    let cap = if confirmed {
+                        SLOW_START_MAX
+                    } else {
+                        self.wave.min(DISCOVERY_MAX)
+                    };
+                    // Graph's report of the app's use, when lower, wins (another app, or
+                    // an allowance learned from a first window that spanned two).
+                    let reported = self.headroom.map_or(usize::MAX, |h| h.max(BATCH_MAX));
+                    left.min(cap).min(reported)
+                }
             },
         }
     }
@@ -192,9 +194,6 @@ impl Pacer {
         let left_before = self.left();
         let full = round.sent >= self.wave.min(left_before.unwrap_or(usize::MAX));
         let probed = left_before == Some(0);
-        if round.sent > 0 {
-            self.predicted = false;
-        }
         self.accepted += round.sent.saturating_sub(round.throttled);
         if round.throttled > 0 {
             return self.throttled(round, now);
@@ -204,10 +203,20 @@ impl Pacer {
                 if round.sent >= ((r * self.round.as_secs_f64()).round() as usize).max(BATCH_MAX) {
                     self.quota = Quota::Rate(r * 1.25);
                 }
-                self.spread(round, now)
+                self.spread(round)
             }
             Quota::Unknown => {
-                if let Some(usage) = round.usage.map(normal_usage).filter(|u| *u >= 0.8) {
+                let usage = round.usage.map(normal_usage).filter(|u| *u >= 0.8);
+                if let Some(seen) = self.usage_seen
+                    && usage.is_none_or(|u| u < seen - 0.05)
+                {
+                    // The use Graph reports fell: a new window began during this round.
+                    self.accepted = round.sent;
+                    self.window_start = Some(started);
+                    self.headroom = None;
+                }
+                self.usage_seen = usage;
+                if let Some(usage) = usage {
                     // The report is rounded to a tenth: assume the higher end.
                     let allowance = (self.accepted as f64 / (usage + 0.05)).floor() as usize;
                     self.headroom = Some(allowance.saturating_sub(self.accepted));
@@ -224,6 +233,12 @@ impl Pacer {
                 allowance,
                 confirmed,
             } => {
+                if let Some(usage) = round.usage.map(normal_usage).filter(|u| *u >= 0.8) {
+                    // Here the allowance is known: the report only corrects a wrong one,
+                    // so take it at its middle.
+                    let reported = (self.accepted as f64 / usage).floor() as usize;
+                    self.headroom = Some(reported.saturating_sub(self.accepted));
+                }
                 if probed {
                     // Graph accepted a look past the allowance: it is larger.
                     self.quota = Quota::Window {
@@ -231,9 +246,7 @@ impl Pacer {
                         confirmed,
                     };
                     self.probe = self.probe.saturating_mul(2).min(SLOW_START_MAX);
-                    return Duration::ZERO;
-                }
-                if !confirmed {
+                } else if !confirmed {
                     if self.accepted as f64 >= CONFIRMED_AT * allowance as f64 {
                         self.quota = Quota::Window {
                             allowance,
@@ -243,21 +256,7 @@ impl Pacer {
                         self.wave = self.wave.saturating_mul(2).min(SLOW_START_MAX);
                     }
                 }
-                if self.accepted < allowance {
-                    return Duration::ZERO;
-                }
-                // The window's allowance is used: wait for the next one when its opening
-                // is known (else the next round, one batch, finds it through a 429).
-                match (self.seen_reset, self.period) {
-                    (Some((seen, windows)), Some(period)) => {
-                        // A hundredth of a window of margin: the resets seen are rounded
-                        // up to whole seconds, so the period is known to about one.
-                        let reset = seen + period * windows + period / 100;
-                        self.next_reset = Some(reset);
-                        reset.saturating_duration_since(now)
-                    }
-                    _ => Duration::ZERO,
-                }
+                Duration::ZERO
             }
         }
     }
@@ -278,7 +277,7 @@ impl Pacer {
                 let accepted = round.sent.saturating_sub(round.throttled) as f64;
                 self.quota =
                     Quota::Rate((r * accepted / round.sent.max(1) as f64 * 1.25).max(MIN_RATE));
-                return self.spread(round, now);
+                return self.spread(round);
             }
             Quota::Window {
                 allowance,
@@ -294,15 +293,9 @@ impl Pacer {
                 self.round = round.elapsed.clamp(PACE_INTERVAL, MAX_ROUND);
                 return wait;
             }
-            Quota::Window {
-                allowance,
-                confirmed: true,
-            } if (self.accepted as f64) < REFILLING_BELOW * allowance as f64 => {
-                // A confirmed window refused early: the predicted opening was early, not
-                // the allowance smaller. Keep it; learn the period again.
-                self.period = None;
-            }
             Quota::Window { confirmed, .. } => {
+                // The window's allowance is what it accepted (other apps of the tenant
+                // may use part of a window).
                 self.quota = Quota::Window {
                     allowance: self.accepted.max(BATCH_MAX),
                     confirmed,
@@ -318,16 +311,8 @@ impl Pacer {
                 self.wave = BATCH_MAX;
             }
         }
-        // A reset one window after the last one seen gives the period.
-        if let Some((seen, 1)) = self.seen_reset {
-            let period = reset.saturating_duration_since(seen);
-            if !period.is_zero() {
-                self.period = Some(period);
-            }
-        }
-        self.seen_reset = Some((reset, 0));
         self.next_reset = Some(reset);
-        self.probe = BATCH_MAX;
+        self.probe = 1;
         wait
     }
 
@@ -343,7 +328,7 @@ impl Pacer {
     }
 
     /// Rate pacing: the pause that spreads `round` over `sent / rate`.
-    fn spread(&mut self, round: Round, _now: Instant) -> Duration {
+    fn spread(&mut self, round: Round) -> Duration {
         self.round = round.elapsed.clamp(PACE_INTERVAL, MAX_ROUND);
         match self.quota {
             Quota::Rate(r) => Duration::from_secs_f64((round.sent as f64 / r).min(60.0))
@@ -483,6 +468,21 @@ mod tests {
     }
 
     #[test]
+    fn a_client_slower_than_the_budget_is_not_held_back_by_usage_reports() {
+        // At 8 batches in flight and 50 ms a request the client sends 3,200 writes a
+        // second: a window's 3,000 take about a second, and Graph's use reports come
+        // every window. They must not stall the rounds once the window has reset.
+        let mut sim = Sim::new(3000, Duration::from_millis(1500), false);
+        let mut pacer = Pacer::new(BATCH_MAX * 8);
+        let (took, refused) = sim.run(&mut pacer, 10_000);
+        assert!(refused * 100 <= 2 * 10_000, "{refused} writes answered 429");
+        assert!(
+            took <= Duration::from_millis(4500).mul_f64(1.1),
+            "took {took:?}"
+        );
+    }
+
+    #[test]
     fn without_a_usage_report_the_pacer_still_throttles_little_after_the_first_window() {
         let mut sim = Sim::new(3000, Duration::from_millis(1500), false);
         let mut pacer = Pacer::new(BATCH_MAX * 8);
@@ -514,9 +514,11 @@ mod tests {
             sim.now +=
                 pause.max(retry.map_or(Duration::ZERO, |r| r.saturating_duration_since(sim.now)));
         }
+        // After the first window, each window costs one refused write: the probe that
+        // finds when the next one opens.
         assert!(
-            refused_after_first <= 2 * BATCH_MAX,
-            "after the first window only the probe for the period is refused: {refused_after_first}"
+            refused_after_first <= 10,
+            "{refused_after_first} refused after the first window"
         );
         assert!(
             matches!(
@@ -529,7 +531,6 @@ mod tests {
             "{:?}",
             pacer.quota
         );
-        assert!(pacer.period.is_some());
     }
 
     #[test]
