@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod diagnostic;
 pub mod export;
+pub mod gitops;
 pub mod graph;
 pub mod plan;
 pub mod render;

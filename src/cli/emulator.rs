@@ -334,6 +334,7 @@ fn run_generate(a: &GenerateArgs) -> anyhow::Result<u8> {
         seed: a.seed,
         skus: a.skus.clone(),
         domain: a.domain.clone(),
+        ..GenerateOptions::default()
     };
     let snapshot = generate(&opts)?;
     snapshot.write(&a.output)?;

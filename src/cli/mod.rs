@@ -5,6 +5,7 @@
 //! library; no licensing logic lives here.
 
 pub(crate) mod apply;
+pub(crate) mod comment;
 pub(crate) mod connection;
 #[cfg(feature = "emulator")]
 pub(crate) mod emulator;
@@ -56,6 +57,9 @@ pub(crate) enum Command {
     Export(export::ExportArgs),
     /// Explain one user: which rules match, which groups give what, what it will hold and why.
     Explain(explain::ExplainArgs),
+    /// Post a plan or drift report to the pull request (GitHub, Azure DevOps), the drift
+    /// issue and the job summary.
+    Comment(comment::CommentArgs),
 }
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
@@ -85,6 +89,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => export::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Comment(args) => comment::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -21,12 +21,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use code::{DiagnosticCode, Stage};
 
 /// A place in a configuration file: 1-based line and column.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Location {
     /// The file, as the user named it (config dir joined with the relative path); shared,
     /// since every located value of a file names it.
@@ -44,7 +44,7 @@ impl fmt::Display for Location {
 }
 
 /// How bad a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Makes the configuration (or plan) invalid.
@@ -54,7 +54,7 @@ pub enum Severity {
 }
 
 /// One problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     /// Stable code, e.g. `duplicate-principal`; documented on its [`DiagnosticCode::docs_page`].
     pub code: DiagnosticCode,
@@ -174,49 +174,16 @@ impl SourceFiles {
 /// True for a character that must never reach a terminal, a log or Markdown as it is: the
 /// C0 and C1 controls and DEL (ESC starts terminal escape and OSC sequences), the Unicode
 /// bidirectional formatting characters (which reorder what a reviewer sees: "Trojan
-/// Source", https://trojansource.codes/) and the line and paragraph separators.
+/// Source", https://trojansource.codes/) and the line and paragraph separators; the set
+/// of [`crate::render`]'s escaping.
 pub fn is_unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061C}'
-                | '\u{200E}'
-                | '\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{2028}'
-                | '\u{2029}'
-        )
+    crate::render::escape::is_control(c)
 }
 
-/// `text` with every [`is_unsafe_char`] other than tab, line feed and carriage return
-/// written as `\u{…}`, so it can be shown safely and still read.
-pub fn escape_unsafe(text: &str) -> std::borrow::Cow<'_, str> {
-    escape_unsafe_keeping(text, &['\t', '\n', '\r'])
-}
-
-/// `text` with every [`is_unsafe_char`] written as `\u{…}`, line breaks and tabs included
-/// (for one value shown inside a message).
+/// `text` with every [`is_unsafe_char`] shown as an escape (`\u{1b}`), as the renderers
+/// show names from the tenant.
 pub fn escape_value(text: &str) -> std::borrow::Cow<'_, str> {
-    escape_unsafe_keeping(text, &[])
-}
-
-fn escape_unsafe_keeping<'a>(text: &'a str, keep: &[char]) -> std::borrow::Cow<'a, str> {
-    if !text
-        .chars()
-        .any(|c| is_unsafe_char(c) && !keep.contains(&c))
-    {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if is_unsafe_char(c) && !keep.contains(&c) {
-            out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    crate::render::escape::terminal(text)
 }
 
 /// Counts errors and warnings.

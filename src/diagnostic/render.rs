@@ -32,7 +32,7 @@ pub fn human(diagnostics: &[Diagnostic], sources: &SourceFiles, color: bool) -> 
     let mut texts = SourceFiles::new();
     for (path, text) in sources.iter() {
         let shown = snippet_text(text);
-        let name = super::escape_value(&path.display().to_string()).into_owned();
+        let name = terminal(&path.display().to_string()).into_owned();
         let id = files.add(name, shown.clone());
         texts.insert(path, shown);
         ids.insert(path, id);
@@ -50,7 +50,7 @@ pub fn human(diagnostics: &[Diagnostic], sources: &SourceFiles, color: bool) -> 
         };
         if result.is_err() {
             // A location outside its file (should not happen): fall back to one plain line.
-            let line = format!("{}\n\n", super::escape_unsafe(&diagnostic.to_string()));
+            let line = format!("{}\n\n", terminal(&diagnostic.to_string()));
             if color {
                 colored_push(&mut colored, &line);
             } else {
@@ -109,9 +109,9 @@ fn to_codespan(
     for (location, note) in &diagnostic.related {
         match label_at(location, sources, ids) {
             Some((id, range)) => {
-                labels.push(Label::secondary(id, range).with_message(super::escape_unsafe(note)));
+                labels.push(Label::secondary(id, range).with_message(terminal(note)));
             }
-            None => notes.push(format!("{} ({location})", super::escape_unsafe(note))),
+            None => notes.push(format!("{} ({location})", terminal(note))),
         }
     }
     if let Some(help) = &diagnostic.help {
@@ -231,24 +231,24 @@ pub fn json(diagnostics: &[Diagnostic]) -> String {
             .map(|d| JsonDiagnostic {
                 code: d.code.as_str(),
                 severity: d.severity,
-                message: super::escape_unsafe(&d.message),
+                message: terminal(&d.message),
                 file: d
                     .location
                     .as_ref()
-                    .map(|l| super::escape_value(&l.file.display().to_string()).into_owned()),
+                    .map(|l| terminal(&l.file.display().to_string()).into_owned()),
                 line: d.location.as_ref().map(|l| l.line),
                 column: d.location.as_ref().map(|l| l.column),
                 related: d
                     .related
                     .iter()
                     .map(|(l, note)| JsonRelated {
-                        file: super::escape_value(&l.file.display().to_string()).into_owned(),
+                        file: terminal(&l.file.display().to_string()).into_owned(),
                         line: l.line,
                         column: l.column,
-                        note: super::escape_unsafe(note),
+                        note: terminal(note),
                     })
                     .collect(),
-                help: d.help.as_deref().map(super::escape_unsafe),
+                help: d.help.as_deref().map(terminal),
             })
             .collect(),
     };
@@ -272,7 +272,7 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
         if let Some(location) = &d.location {
             properties.push(format!(
                 "file={}",
-                escape_property(&super::escape_value(&location.file.display().to_string()))
+                escape_property(&terminal(&location.file.display().to_string()))
             ));
             properties.push(format!("line={}", location.line));
             properties.push(format!("col={}", location.column));
@@ -281,17 +281,19 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
             "title={}",
             escape_property(&format!("licensectl {}", d.code))
         ));
-        let mut message = d.message.clone();
+        // Each part escaped on its own: the line breaks between them are the annotation's.
+        let mut message = terminal(&d.message).into_owned();
         for (location, note) in &d.related {
-            message.push_str(&format!("\nnote: {note} ({location})"));
+            let location = terminal(&location.to_string()).into_owned();
+            message.push_str(&format!("\nnote: {} ({location})", terminal(note)));
         }
         if let Some(help) = &d.help {
-            message.push_str(&format!("\nhelp: {help}"));
+            message.push_str(&format!("\nhelp: {}", terminal(help)));
         }
         out.push_str(&format!(
             "::{command} {}::{}\n",
             properties.join(","),
-            escape_data(&super::escape_unsafe(&message))
+            escape_data(&message)
         ));
     }
     out

@@ -418,7 +418,7 @@ pub struct RulesReport {
 }
 
 /// One safety threshold the plan exceeds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum SafetyViolation {
     /// More removals than `safety.max_removals`.
@@ -482,7 +482,7 @@ impl SafetyViolation {
 }
 
 /// The safety check's numbers and verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SafetyReport {
     /// Licenses the plan removes from users: direct removals plus, for each group that
     /// loses a SKU, its direct members.
@@ -506,7 +506,7 @@ pub struct SafetyReport {
 }
 
 /// Counts for the summary line and table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Licenses added.
     pub add: u64,
@@ -545,7 +545,7 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// The result of planning: plain data, sorted, versioned.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// [`PLAN_FORMAT_VERSION`].
     pub format_version: u32,
@@ -578,6 +578,12 @@ impl Plan {
     /// True when any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Drift findings: the per-principal ones and the rules' findings (what
+    /// `summary.findings` counts).
+    pub fn finding_count(&self) -> u64 {
+        self.findings.len() as u64 + self.rules.as_ref().map_or(0, |r| r.findings.len() as u64)
     }
 
     /// True when the tenant differs from the config: changes or findings.

@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::config::{DesiredState, RuleUsageLocation, countries};
 use crate::diagnostic::{self, Diagnostic, DiagnosticCode};
-use crate::ids::{GroupId, ServicePlanId, SkuId};
+use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
 use crate::snapshot::{
     AssignedLicense, AssignmentError, AssignmentStateKind, CapabilityStatus, Group, TenantSnapshot,
     User,
@@ -318,6 +318,12 @@ struct Planner<'a, 'i> {
     notes: Vec<Note>,
     diagnostics: Vec<Diagnostic>,
     ledger: SeatLedger,
+    /// (group, SKU) pairs this plan removes from a group: that group no longer grants the
+    /// SKU to its members once the plan is applied.
+    groups_losing: HashSet<(GroupId, SkuId)>,
+    /// Per direct member of a group this plan gives a SKU to, those SKUs: the group
+    /// grants them once the plan is applied (a rule's SKU is then covered).
+    members_gaining: HashMap<UserId, Vec<SkuId>>,
 }
 
 impl Planner<'_, '_> {
@@ -365,10 +371,15 @@ impl Planner<'_, '_> {
             self.ledger.touch(add.sku);
             for member in &group.members {
                 self.ledger.add(*member, add.sku, Source::Group(group.id));
+                self.members_gaining
+                    .entry(*member)
+                    .or_default()
+                    .push(add.sku);
             }
         }
         for removed in &mut change.remove {
             let sku = removed.sku.id;
+            self.groups_losing.insert((group.id, sku));
             removed.exchange_grace = has_exchange(self.index, sku, &[]);
             self.ledger.touch(sku);
             for member in &group.members {
@@ -562,9 +573,16 @@ impl Planner<'_, '_> {
                 .position(|l| l.sku == sku)
                 .map_or(&[], |i| given.givers[i].as_slice())
         };
-        // Covered: a SKU the user inherits from a group and does not hold directly.
+        // Covered: a SKU a group grants the user after the plan (one it inherits and the
+        // plan does not take from the group, or one the plan gives the group), when the
+        // user does not hold it directly.
+        let gaining = self.members_gaining.get(&user.id);
         let covered = |sku: SkuId| {
-            !governed.iter().any(|h| h.sku == sku) && inherited.iter().any(|i| i.sku == sku)
+            !governed.iter().any(|h| h.sku == sku)
+                && (inherited
+                    .iter()
+                    .any(|i| i.sku == sku && !self.groups_losing.contains(&(i.group, sku)))
+                    || gaining.is_some_and(|g| g.contains(&sku)))
         };
         let wanted: Cow<'_, [ResolvedLicense]> = if given.licenses.iter().any(|l| covered(l.sku)) {
             let mut covered_rules: Vec<u32> = Vec::new();
@@ -747,10 +765,12 @@ impl Planner<'_, '_> {
     }
 
     /// The groups a user inherits `sku` from, sorted.
+    /// The groups that still grant `sku` to the user after the plan (groups are planned
+    /// before users, so a group this plan takes the SKU from is already known).
     fn granting_groups(&self, inherited: &[Inherited], sku: SkuId) -> Vec<Principal> {
         let mut groups: Vec<Principal> = inherited
             .iter()
-            .filter(|i| i.sku == sku)
+            .filter(|i| i.sku == sku && !self.groups_losing.contains(&(i.group, sku)))
             .map(|i| group_principal(self.index, i.group))
             .collect();
         groups.sort_by_key(Principal::sort_key);
@@ -986,6 +1006,8 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         notes: Vec::new(),
         diagnostics: resolved.diagnostics.clone(),
         ledger: SeatLedger::default(),
+        groups_losing: HashSet::new(),
+        members_gaining: HashMap::new(),
     };
 
     let mut managed_groups: HashSet<GroupId> = HashSet::new();

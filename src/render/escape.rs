@@ -25,7 +25,7 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 /// True for a character that must never reach a terminal raw.
-fn is_control(c: char) -> bool {
+pub(crate) fn is_control(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

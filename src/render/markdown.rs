@@ -327,3 +327,9 @@ fn problems(out: &mut String, v: &View<'_>) {
         );
     }
 }
+
+// Within a size budget (PR comments, job summaries); a child module, so that it lays out
+// the same sections as `render`.
+#[path = "budget.rs"]
+mod budget;
+pub use budget::{Budget, COMMENT_BUDGET, SUMMARY_BUDGET, render_within};

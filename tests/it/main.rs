@@ -1,21 +1,39 @@
 //! The root package's integration tests, one binary (one link of the dependencies, not one
-//! per file). The CLI end to end: `validate` and `schema` (`validate_cli`), `plan` and
-//! `drift` from a snapshot (`cli_plan`) and live (`live_plan`), rules in the config (`rules_config`) and against the emulator (`rules_live`), `export` (`export`),
-//! `apply` against the emulator (`apply_emulator`) and under injected faults
-//! (`apply_faults`), `emulator` (`emulator_cli`), error printing (`cli_errors`), a reader
-//! that stops early (`broken_pipe`), and the README's console examples
-//! (`readme`). The library: renderings (`render`), the loader on hostile input
-//! (`load_robustness`), the Graph client against the emulator (`live_graph`) and against
-//! a scripted double (`graph_client`). `util` holds the one `licensectl` command and the
-//! emulator helpers, `support` the scripted Graph double, `churn` the generated tenant
-//! and config shared with the apply benchmark. Fixtures stay in `tests/fixtures/`.
+//! per file), one module per area:
+//! - the CLI end to end: `validate` and `schema` (`validate_cli`), `plan` and `drift` from
+//!   a snapshot (`cli_plan`) and live (`live_plan`), attribute rules in the config
+//!   (`rules_config`) and against the emulator (`rules_live`), `export` (`export`), `emulator`
+//!   (`emulator_cli`), error printing (`cli_errors`), a reader that stops early
+//!   (`broken_pipe`), and the README's console examples (`readme`);
+//! - `apply` against the emulator (`apply_emulator`), under injected faults
+//!   (`apply_faults`), under replication lag (`apply_lag`), with hand-edited saved plans
+//!   (`apply_trust`), its last gate fed writes that bypass the planner (`apply_gate`) and
+//!   its permission preflight (`apply_preflight`);
+//! - GitOps: `licensectl comment` against local stand-ins of GitHub's REST API and Azure
+//!   DevOps' pull-request threads (`comment_github`, `comment_azure`; the stand-ins in
+//!   `platforms`), the GitHub Action's shell steps (`action`), Markdown budgets
+//!   (`plan_budget`);
+//! - the library: renderings (`render`), the loader on hostile input (`load_robustness`),
+//!   the Graph client against the emulator (`live_graph`) and a scripted double
+//!   (`graph_client`), and the hardening modules named for what they guard.
+//!
+//! `util` holds the one `licensectl` command and the emulator helpers, `support` the
+//! scripted Graph double, `churn` the generated tenant and config shared with the apply
+//! benchmark. Fixtures stay in `tests/fixtures/`.
 
+mod action;
 mod apply_emulator;
 mod apply_faults;
+mod apply_gate;
+mod apply_lag;
+mod apply_preflight;
+mod apply_trust;
 mod broken_pipe;
 mod churn;
 mod cli_errors;
 mod cli_plan;
+mod comment_azure;
+mod comment_github;
 mod config_files;
 mod emulator_cli;
 mod export;
@@ -25,6 +43,8 @@ mod least_privilege;
 mod live_graph;
 mod live_plan;
 mod load_robustness;
+mod plan_budget;
+mod platforms;
 mod readme;
 mod render;
 mod rules_config;

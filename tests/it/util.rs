@@ -37,7 +37,12 @@ const SCRUBBED_PREFIXES: &[&str] = &[
 /// starts with one of [`SCRUBBED_PREFIXES`] removed, `NO_COLOR=1`, and stdin closed. Every
 /// test that runs the binary starts here, so none depends on the caller's environment.
 pub(crate) fn licensectl() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_licensectl"));
+    scrubbed(env!("CARGO_BIN_EXE_licensectl"))
+}
+
+/// `program` with the environment [`licensectl`] gets (the action's shell steps run so).
+pub(crate) fn scrubbed(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
     for (name, _) in std::env::vars_os() {
         let scrubbed = SCRUBBED_PREFIXES
             .iter()

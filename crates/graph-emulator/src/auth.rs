@@ -4,8 +4,8 @@
 //! Access tokens are HS256 JWTs signed with a key made at start-up: they carry `tid`,
 //! `appid`/`azp`, `roles` and `exp` like Azure AD's app tokens. Clients never need to
 //! verify them. Delegated tokens (a signed-in user: the resource-owner password grant, or
-//! [`Authority::user_token`] in process, as a stand-in `az` hands to licensectl's Azure
-//! CLI credential) carry `scp`, the user's `oid`/`upn` and directory roles (`wids`). Certificate assertions (RS256/PS256) are verified against the app's PEM
+//! `Emulator::user_token` in process, as a stand-in `az` hands to licensectl's Azure CLI
+//! credential) carry `scp`, the user's `oid`/`upn` and directory roles (`wids`). Certificate assertions (RS256/PS256) are verified against the app's PEM
 //! public keys; federated assertions are matched on issuer, subject and the audience
 //! `api://AzureADTokenExchange` (the emulator has no access to the external issuer's
 //! keys, so their signature is not checked).
@@ -69,7 +69,7 @@ pub fn default_app() -> AppRegistration {
 
 /// Claims of an issued access token.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
+pub(crate) struct Claims {
     /// Audience (Graph).
     pub aud: String,
     /// Issuer.
@@ -107,7 +107,7 @@ pub struct Claims {
 
 /// An app with its decoded public keys.
 #[derive(Debug, Clone)]
-pub struct App {
+pub(crate) struct App {
     /// The registration.
     pub reg: AppRegistration,
     /// DER public keys (PKCS#1 or SubjectPublicKeyInfo).
@@ -127,7 +127,7 @@ pub(crate) struct SignInUser {
 
 /// Signing key and registered apps.
 #[derive(Debug)]
-pub struct Authority {
+pub(crate) struct Authority {
     key: aws_lc_rs::hmac::Key,
     apps: Vec<App>,
     tenant_id: String,
@@ -142,7 +142,11 @@ pub struct Authority {
 /// DER RSA public key: a `CERTIFICATE` (its SubjectPublicKeyInfo), a `PUBLIC KEY`
 /// (SubjectPublicKeyInfo) or an `RSA PUBLIC KEY` (PKCS#1); aws-lc-rs verifies with either
 /// encoding.
-pub fn pem_public_key(pem: &str, app_id: &str, index: usize) -> Result<Vec<u8>, EmulatorError> {
+pub(crate) fn pem_public_key(
+    pem: &str,
+    app_id: &str,
+    index: usize,
+) -> Result<Vec<u8>, EmulatorError> {
     let app_id = || app_id.to_owned();
     // rustls-pki-types skips blocks with labels it does not know, `RSA PUBLIC KEY` among
     // them; its body is base64 DER like a `PUBLIC KEY` block's.
@@ -233,7 +237,7 @@ fn encode_jwt(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8
 }
 
 /// Why a bearer token was refused (rendered as 401 `InvalidAuthenticationToken`).
-pub type BearerError = &'static str;
+pub(crate) type BearerError = &'static str;
 
 /// AADSTS900144: a required form field is missing.
 fn missing(parameter: &str) -> TokenError {
@@ -251,14 +255,10 @@ fn invalid_client(status: u16, code: u32, msg: impl Into<String>) -> TokenError 
 
 impl Authority {
     /// Builds the authority for a tenant, decoding the apps' public keys. Issued tokens
-    /// live `lifetime_secs` seconds (at least one).
-    pub fn new(t: &Tenant, lifetime_secs: i64) -> Result<Self, EmulatorError> {
-        Self::with_sign_in(t, lifetime_secs, DEFAULT_USER_PASSWORD, &BTreeMap::new())
-    }
-
-    /// [`Authority::new`] with the users' password and directory roles (`user` → role names
-    /// or template ids, from [`crate::permissions::DIRECTORY_ROLES`]).
-    pub fn with_sign_in(
+    /// live `lifetime_secs` seconds (at least one); users sign in with `password` and hold
+    /// `directory_roles` (`user` → role names or template ids, from
+    /// [`crate::permissions::DIRECTORY_ROLES`]).
+    pub(crate) fn with_sign_in(
         t: &Tenant,
         lifetime_secs: i64,
         password: &str,
@@ -436,7 +436,7 @@ impl Authority {
     }
 
     /// Lifetime of issued tokens in seconds (`expires_in`).
-    pub fn lifetime_secs(&self) -> i64 {
+    pub(crate) fn lifetime_secs(&self) -> i64 {
         self.lifetime_secs
     }
 
@@ -659,7 +659,11 @@ impl Authority {
     }
 
     /// Checks an `Authorization` header value; returns the token's claims.
-    pub fn check_bearer(&self, header: Option<&str>, now: i64) -> Result<Claims, BearerError> {
+    pub(crate) fn check_bearer(
+        &self,
+        header: Option<&str>,
+        now: i64,
+    ) -> Result<Claims, BearerError> {
         let raw = header.unwrap_or("").trim();
         let token = raw
             .strip_prefix("Bearer ")
@@ -690,7 +694,7 @@ impl Authority {
 }
 
 /// Decodes `Authorization: Basic base64(id:secret)` (both parts form-url-encoded).
-pub fn basic_credentials(header: Option<&str>) -> Option<(String, String)> {
+pub(crate) fn basic_credentials(header: Option<&str>) -> Option<(String, String)> {
     let raw = header?.trim().strip_prefix("Basic ")?;
     let decoded = String::from_utf8(STANDARD.decode(raw.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;

@@ -192,7 +192,7 @@ pub(crate) fn get_sku(t: &Tenant, id: &str, q: &Query, base: &str) -> Result<Val
 }
 
 /// Every `companySubscription` property
-/// (https://learn.microsoft.com/en-us/graph/api/resources/companysubscription).
+/// (<https://learn.microsoft.com/en-us/graph/api/resources/companysubscription>).
 pub(crate) const SUBSCRIPTION_PROPERTIES: &[&str] = &[
     "commerceSubscriptionId",
     "createdDateTime",

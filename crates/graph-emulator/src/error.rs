@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 /// An error answered by the emulated Graph API: an HTTP status, Graph's `code` and message.
 /// Rendered as `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GraphError {
+pub(crate) struct GraphError {
     /// HTTP status.
     pub status: u16,
     /// Graph's error code, e.g. `Request_BadRequest`.
@@ -16,7 +16,7 @@ pub struct GraphError {
 
 impl GraphError {
     /// A new error.
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -24,15 +24,15 @@ impl GraphError {
         }
     }
     /// 400 `Request_BadRequest`.
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "Request_BadRequest", message)
     }
     /// 400 `Request_UnsupportedQuery`.
-    pub fn unsupported_query(message: impl Into<String>) -> Self {
+    pub(crate) fn unsupported_query(message: impl Into<String>) -> Self {
         Self::new(400, "Request_UnsupportedQuery", message)
     }
     /// 404 `Request_ResourceNotFound` for the object `id`.
-    pub fn not_found(id: &str) -> Self {
+    pub(crate) fn not_found(id: &str) -> Self {
         Self::new(
             404,
             "Request_ResourceNotFound",
@@ -42,7 +42,7 @@ impl GraphError {
         )
     }
     /// 403 `Authorization_RequestDenied`.
-    pub fn forbidden() -> Self {
+    pub(crate) fn forbidden() -> Self {
         Self::new(
             403,
             "Authorization_RequestDenied",
@@ -50,8 +50,8 @@ impl GraphError {
         )
     }
     /// 403 for `signInActivity` in a tenant without Microsoft Entra ID P1/P2, as Graph
-    /// answers it (https://github.com/microsoftgraph/microsoft-graph-docs/issues/14118).
-    pub fn non_premium() -> Self {
+    /// answers it (<https://github.com/microsoftgraph/microsoft-graph-docs/issues/14118>).
+    pub(crate) fn non_premium() -> Self {
         Self::new(
             403,
             "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
@@ -60,8 +60,8 @@ impl GraphError {
     }
     /// 503 `Request_ThrottledTemporarily` (the directory's throttling answer in Azure AD
     /// Graph's error table,
-    /// https://learn.microsoft.com/en-us/previous-versions/azure/ad/graph/howto/azure-ad-graph-api-error-codes-and-error-handling).
-    pub fn throttled_temporarily(seconds: u64) -> Self {
+    /// <https://learn.microsoft.com/en-us/previous-versions/azure/ad/graph/howto/azure-ad-graph-api-error-codes-and-error-handling>).
+    pub(crate) fn throttled_temporarily(seconds: u64) -> Self {
         Self::new(
             503,
             "Request_ThrottledTemporarily",
@@ -69,17 +69,17 @@ impl GraphError {
         )
     }
     /// 401 `InvalidAuthenticationToken`.
-    pub fn unauthenticated(message: impl Into<String>) -> Self {
+    pub(crate) fn unauthenticated(message: impl Into<String>) -> Self {
         Self::new(401, "InvalidAuthenticationToken", message)
     }
     /// 400 for an unparsable GUID literal.
-    pub fn bad_guid(literal: &str) -> Self {
+    pub(crate) fn bad_guid(literal: &str) -> Self {
         Self::bad_request(format!(
             "Cannot convert the literal '{literal}' to the expected type 'Edm.Guid'."
         ))
     }
     /// 405 for a method the path does not allow.
-    pub fn method_not_allowed() -> Self {
+    pub(crate) fn method_not_allowed() -> Self {
         Self::new(
             405,
             "Request_BadRequest",
@@ -88,7 +88,12 @@ impl GraphError {
     }
 
     /// The JSON body Graph sends for this error.
-    pub fn body(&self, date: &str, request_id: &str, client_request_id: Option<&str>) -> Value {
+    pub(crate) fn body(
+        &self,
+        date: &str,
+        request_id: &str,
+        client_request_id: Option<&str>,
+    ) -> Value {
         error_body(
             self.code,
             &self.message,
@@ -144,7 +149,7 @@ pub(crate) fn throttled_body(
 
 /// An Azure AD token endpoint error (`invalid_client`, `invalid_scope`, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenError {
+pub(crate) struct TokenError {
     /// HTTP status (400 or 401).
     pub status: u16,
     /// OAuth2 error, e.g. `invalid_client`.
@@ -157,7 +162,7 @@ pub struct TokenError {
 
 impl TokenError {
     /// A new token error.
-    pub fn new(
+    pub(crate) fn new(
         status: u16,
         error: &'static str,
         code: u32,
@@ -172,7 +177,7 @@ impl TokenError {
     }
 
     /// The AAD error body.
-    pub fn body(&self, timestamp: &str, trace_id: &str, correlation_id: &str) -> Value {
+    pub(crate) fn body(&self, timestamp: &str, trace_id: &str, correlation_id: &str) -> Value {
         json!({
             "error": self.error,
             "error_description": format!(

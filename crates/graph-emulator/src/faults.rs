@@ -104,7 +104,7 @@ impl FromStr for FaultSpec {
 
 /// One draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// No fault.
     None,
     /// 429.
@@ -123,27 +123,22 @@ pub enum Fault {
 
 /// The seeded fault generator.
 #[derive(Debug)]
-pub struct Faults {
+pub(crate) struct Faults {
     spec: FaultSpec,
     rng: StdRng,
 }
 
 impl Faults {
     /// A generator for `spec` seeded with `seed`.
-    pub fn new(spec: FaultSpec, seed: u64) -> Self {
+    pub(crate) fn new(spec: FaultSpec, seed: u64) -> Self {
         Self {
             spec,
             rng: StdRng::seed_from_u64(seed),
         }
     }
 
-    /// The configured spec.
-    pub fn spec(&self) -> &FaultSpec {
-        &self.spec
-    }
-
     /// Draws the fault for the next request.
-    pub fn draw(&mut self) -> Fault {
+    pub(crate) fn draw(&mut self) -> Fault {
         if self.spec.is_off() {
             return Fault::None;
         }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use licensectl_model::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId, parse_guid};
 use licensectl_model::snapshot::{
-    AppliesTo, AssignmentError, AssignmentStateKind, CapabilityStatus, Group,
+    AppliesTo, AssignmentError, AssignmentStateKind, CapabilityStatus, CompanySubscription, Group,
     LicenseAssignmentState, LicenseProcessingState, LicenseUnitsDetail, ServicePlanInfo,
     ServicePlanRules, SubscribedSku, TenantSnapshot, User,
 };
@@ -365,6 +365,11 @@ pub struct GenerateOptions {
     pub skus: Vec<String>,
     /// The tenant's domain.
     pub domain: String,
+    /// Give users directory attributes (department, country, sync state, extension
+    /// attributes, creation date, sign-in activity, some guests) and the tenant its
+    /// subscriptions; false leaves users with the license fields only (as a licensing-only
+    /// read of Graph returns them).
+    pub directory_attributes: bool,
 }
 
 impl Default for GenerateOptions {
@@ -375,6 +380,7 @@ impl Default for GenerateOptions {
             seed: 1,
             skus: Vec::new(),
             domain: "contoso.onmicrosoft.com".to_owned(),
+            directory_attributes: true,
         }
     }
 }
@@ -484,6 +490,231 @@ fn from_group(
             error: error.clone(),
             last_updated_date_time: Some(STAMP.to_owned()),
         })
+}
+
+/// Seconds since the epoch of [`STAMP`], the generator's "now".
+const NOW: i64 = 1_736_928_000;
+const DAY: i64 = 86_400;
+
+const DEPARTMENTS: &[(&str, &[&str])] = &[
+    (
+        "Sales",
+        &["Account Executive", "Sales Manager", "Sales Associate"],
+    ),
+    (
+        "Marketing",
+        &["Marketing Specialist", "Brand Manager", "Content Writer"],
+    ),
+    (
+        "Finance",
+        &["Accountant", "Financial Analyst", "Controller"],
+    ),
+    (
+        "Engineering",
+        &["Software Engineer", "Engineering Manager", "QA Engineer"],
+    ),
+    ("Human Resources", &["HR Generalist", "Recruiter"]),
+    (
+        "Operations",
+        &["Operations Manager", "Logistics Coordinator"],
+    ),
+    ("Customer Support", &["Support Agent", "Support Lead"]),
+    ("Retail", &["Store Associate", "Store Manager", "Cashier"]),
+    ("Legal", &["Counsel", "Paralegal"]),
+    ("IT", &["Systems Administrator", "Helpdesk Technician"]),
+];
+
+/// `(usage location, ways the country is written, cities with their state)`.
+type Country = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
+/// The countries of generated users: the
+/// `country` attribute is free text (synced from AD's `co`/`c` or typed in the portal),
+/// so the same country appears as codes, English names and local names.
+const COUNTRIES: &[Country] = &[
+    (
+        "US",
+        &["United States", "USA", "US", "United States of America"],
+        &[
+            ("Seattle", "WA"),
+            ("Redmond", "WA"),
+            ("New York", "NY"),
+            ("Austin", "TX"),
+        ],
+    ),
+    (
+        "GB",
+        &["United Kingdom", "UK", "Great Britain"],
+        &[("London", "England"), ("Manchester", "England")],
+    ),
+    (
+        "DE",
+        &["Germany", "Deutschland", "DE"],
+        &[("Berlin", "BE"), ("München", "BY")],
+    ),
+    (
+        "FR",
+        &["France", "FR"],
+        &[("Paris", "IDF"), ("Lyon", "ARA")],
+    ),
+    ("NL", &["Netherlands", "Nederland"], &[("Amsterdam", "NH")]),
+    (
+        "IN",
+        &["India", "IN"],
+        &[("Bengaluru", "KA"), ("Hyderabad", "TG")],
+    ),
+    ("JP", &["Japan", "日本"], &[("Tokyo", "Tokyo")]),
+    (
+        "CA",
+        &["Canada", "CA"],
+        &[("Toronto", "ON"), ("Vancouver", "BC")],
+    ),
+    ("AU", &["Australia", "AU"], &[("Sydney", "NSW")]),
+    ("BR", &["Brazil", "Brasil"], &[("São Paulo", "SP")]),
+];
+
+fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+/// Directory attributes, from the generator's second random stream: department and job
+/// title, company, free-text country with city and state, office, employee type, about
+/// half the accounts synced from AD (with extension attributes), creation dates spread
+/// over nine years, sign-in activity, and a share of the unlicensed accounts as guests.
+fn give_attributes(user: &mut User, domain: &str, rng: &mut StdRng) {
+    let (department, titles) = pick(rng, DEPARTMENTS);
+    let intern = rng.random::<f64>() < 0.04;
+    user.department = Some((*department).to_owned());
+    user.job_title = Some(if intern {
+        "Intern".to_owned()
+    } else {
+        (*pick(rng, titles)).to_owned()
+    });
+    user.company_name = match rng.random::<f64>() {
+        x if x < 0.70 => Some("Contoso".to_owned()),
+        x if x < 0.90 => Some("Contoso Retail".to_owned()),
+        _ => None,
+    };
+    let country = COUNTRIES
+        .iter()
+        .find(|(code, _, _)| user.usage_location.as_deref() == Some(*code))
+        .unwrap_or_else(|| pick(rng, COUNTRIES));
+    if rng.random::<f64>() < 0.92 {
+        user.country = Some((*pick(rng, country.1)).to_owned());
+        let (city, state) = pick(rng, country.2);
+        user.city = Some((*city).to_owned());
+        user.state = Some((*state).to_owned());
+        user.office_location = Some(if rng.random::<f64>() < 0.15 {
+            "Remote".to_owned()
+        } else {
+            format!("{city} {}", rng.random_range(1..6))
+        });
+    }
+    user.employee_type = Some(
+        match (intern, rng.random::<f64>()) {
+            (true, _) => "Intern",
+            (false, x) if x < 0.85 => "Employee",
+            _ => "Contractor",
+        }
+        .to_owned(),
+    );
+    let synced = rng.random::<f64>();
+    user.on_premises_sync_enabled = match synced {
+        x if x < 0.50 => Some(true),
+        x if x < 0.52 => Some(false), // synced once, now cloud-managed
+        _ => None,                    // cloud-only: Graph leaves it null
+    };
+    if user.on_premises_sync_enabled == Some(true) {
+        let mut ext = std::collections::BTreeMap::new();
+        let role = match rng.random::<f64>() {
+            x if x < 0.25 => "frontline",
+            x if x < 0.30 => "kiosk",
+            _ => "office",
+        };
+        ext.insert("extensionAttribute1".to_owned(), Some(role.to_owned()));
+        ext.insert(
+            "extensionAttribute2".to_owned(),
+            Some(format!("CC{:04}", rng.random_range(1000..10_000))),
+        );
+        if user.account_enabled == Some(false) {
+            ext.insert(
+                "extensionAttribute10".to_owned(),
+                Some("terminated".to_owned()),
+            );
+        }
+        user.on_premises_extension_attributes = Some(ext);
+    }
+    let created = NOW - rng.random_range(5..9 * 365) * DAY - rng.random_range(0..DAY);
+    user.created_date_time = Some(super::clock::iso_utc(created));
+    let unlicensed = user.license_assignment_states.is_empty();
+    if unlicensed && rng.random::<f64>() < 0.30 {
+        let (name, _) = user
+            .user_principal_name
+            .split_once('@')
+            .unwrap_or((&user.user_principal_name, ""));
+        user.user_principal_name = format!("{name}_fabrikam.com#EXT#@{domain}");
+        user.user_type = Some("Guest".to_owned());
+        user.company_name = Some("Fabrikam".to_owned());
+        user.on_premises_sync_enabled = None;
+        user.on_premises_extension_attributes = None;
+    } else {
+        user.user_type = Some("Member".to_owned());
+    }
+    // Sign-ins: most enabled users within weeks, some idle for months, a few never.
+    let enabled = user.account_enabled != Some(false);
+    let never = rng.random::<f64>() < if enabled { 0.06 } else { 0.3 };
+    if !never {
+        let idle_days = if enabled {
+            match rng.random::<f64>() {
+                x if x < 0.80 => rng.random_range(0..30),
+                x if x < 0.93 => rng.random_range(30..120),
+                _ => rng.random_range(120..400),
+            }
+        } else {
+            rng.random_range(90..700)
+        };
+        let last = NOW - idle_days * DAY - rng.random_range(0..DAY);
+        let non_interactive = last + rng.random_range(0..DAY);
+        user.sign_in_activity = Some(licensectl_model::snapshot::SignInActivity {
+            last_sign_in_date_time: Some(super::clock::iso_utc(last)),
+            last_non_interactive_sign_in_date_time: Some(super::clock::iso_utc(
+                non_interactive.min(NOW),
+            )),
+            // Recorded only since 2023-12-01 (1_701_388_800).
+            last_successful_sign_in_date_time: (last >= 1_701_388_800)
+                .then(|| super::clock::iso_utc(last)),
+        });
+    }
+}
+
+/// One active subscription per SKU, holding its enabled units: created one to four years
+/// before "now" and renewed yearly, so that some renew within the next 90 days; the free
+/// Power Automate SKU is a trial.
+fn subscriptions(skus: &[SubscribedSku], rng: &mut StdRng) -> Vec<CompanySubscription> {
+    skus.iter()
+        .filter_map(|s| {
+            let id = s.subscription_ids.first()?.clone();
+            let created = NOW - rng.random_range(365..4 * 365) * DAY;
+            let mut next = created + 365 * DAY;
+            while next <= NOW {
+                next += 365 * DAY;
+            }
+            Some(CompanySubscription {
+                id,
+                commerce_subscription_id: Some(guid(rng).to_string()),
+                sku_id: s.sku_id,
+                sku_part_number: Some(s.sku_part_number.clone()),
+                status: CapabilityStatus::Enabled,
+                total_licenses: s.prepaid_units.enabled,
+                is_trial: s.sku_part_number == "FLOW_FREE",
+                created_date_time: Some(super::clock::iso_utc(created)),
+                next_lifecycle_date_time: Some(super::clock::iso_utc(next)),
+            })
+        })
+        .collect()
 }
 
 /// Generates a tenant. 100k users take well under a second in release builds.
@@ -719,6 +950,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         recompute_assigned(&mut user);
         users.push(user);
     }
+    if opts.directory_attributes {
+        for user in &mut users {
+            give_attributes(user, &opts.domain, &mut extra);
+        }
+    }
 
     let mut consumed: HashMap<SkuId, i64> = HashMap::new();
     for u in &users {
@@ -731,7 +967,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         .find(|d| d.part == "VISIOCLIENT")
         .or(user_defs.last())
         .map(|d| d.part);
-    let skus = defs
+    let skus: Vec<SubscribedSku> = defs
         .iter()
         .map(|d| {
             let sku_id = SkuId(parse_id(d.sku_id));
@@ -800,10 +1036,14 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         tenant_id,
         tenant_domain: Some(opts.domain.clone()),
         verified_domains: Vec::new(),
+        subscriptions: if opts.directory_attributes {
+            subscriptions(&skus, &mut extra)
+        } else {
+            Vec::new()
+        },
         subscribed_skus: skus,
         users,
         groups,
-        subscriptions: Vec::new(),
         apps: Vec::new(),
         service_plan_rules: rules,
     })
@@ -955,6 +1195,71 @@ mod tests {
                     .iter()
                     .any(|u| u.assigned_licenses.iter().any(|l| l.sku_id == d))
             );
+        }
+    }
+
+    #[test]
+    fn generated_users_have_realistic_directory_attributes() {
+        let t = generate(&GenerateOptions {
+            users: 4000,
+            ..GenerateOptions::default()
+        })
+        .expect("generates");
+        let n = t.users.len() as f64;
+        let share = |f: &dyn Fn(&User) -> bool| t.users.iter().filter(|u| f(u)).count() as f64 / n;
+        let synced = share(&|u| u.on_premises_sync_enabled == Some(true));
+        assert!((0.40..=0.60).contains(&synced), "synced share {synced}");
+        assert!(
+            t.users
+                .iter()
+                .filter(|u| u.on_premises_sync_enabled == Some(true))
+                .all(|u| u.extension_attribute(1).is_some()),
+            "synced accounts carry extension attributes"
+        );
+        let guests: Vec<&User> = t
+            .users
+            .iter()
+            .filter(|u| u.user_type.as_deref() == Some("Guest"))
+            .collect();
+        assert!(!guests.is_empty());
+        assert!(
+            guests
+                .iter()
+                .all(|g| g.user_principal_name.contains("#EXT#")
+                    && g.license_assignment_states.is_empty())
+        );
+        assert!(
+            share(&|u| u.account_enabled == Some(false)) > 0.01,
+            "disabled accounts"
+        );
+        for local in ["Deutschland", "日本", "USA", "United States"] {
+            assert!(
+                t.users.iter().any(|u| u.country.as_deref() == Some(local)),
+                "{local}"
+            );
+        }
+        let years: std::collections::BTreeSet<&str> = t
+            .users
+            .iter()
+            .filter_map(|u| u.created_date_time.as_deref().map(|d| &d[..4]))
+            .collect();
+        assert!(years.len() >= 8, "created over years: {years:?}");
+        assert!(share(&|u| u.department.is_some()) > 0.99);
+        assert!(
+            t.users
+                .iter()
+                .any(|u| u.job_title.as_deref() == Some("Intern"))
+        );
+        assert!(t.users.iter().any(|u| u.sign_in_activity.is_none()));
+        assert_eq!(t.subscriptions.len(), t.subscribed_skus.len());
+        for sub in &t.subscriptions {
+            let sku = t
+                .subscribed_skus
+                .iter()
+                .find(|s| s.sku_id == sub.sku_id)
+                .expect("sku");
+            assert_eq!(sub.total_licenses, sku.prepaid_units.enabled);
+            assert_eq!(sku.subscription_ids, std::slice::from_ref(&sub.id));
         }
     }
 

@@ -247,7 +247,7 @@ fn has_error_from(v: &View<'_>, u: usize, gid: licensectl_model::ids::GroupId) -
 /// A member listing: direct members that are users, with `@odata.type`, paged. Without
 /// `full` (the caller cannot read users) each member carries only `@odata.type` and
 /// `id`, its other properties null ("Limited information returned for inaccessible member
-/// objects", https://learn.microsoft.com/en-us/graph/permissions-overview#limited-information-returned-for-inaccessible-member-objects).
+/// objects", <https://learn.microsoft.com/en-us/graph/permissions-overview#limited-information-returned-for-inaccessible-member-objects>).
 pub(crate) fn members(
     v: &View<'_>,
     key: &str,

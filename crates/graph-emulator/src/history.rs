@@ -3,7 +3,7 @@
 //! "Effectively held" is the truth of the tenant (not what a lagging replica shows): a SKU
 //! with at least one source (direct or inherited from a group) in state `Active` or
 //! `ActiveWithError` — the states in which the license is assigned and takes a seat
-//! (https://learn.microsoft.com/en-us/graph/api/resources/licenseassignmentstate). The
+//! (<https://learn.microsoft.com/en-us/graph/api/resources/licenseassignmentstate>). The
 //! emulator records an entry whenever a write changes that set, so a test can assert that
 //! no user was ever without a SKU they held before and after a run
 //! ([`LicenseHistory::interruptions`]). Served at `GET /_emulator/license-history`.

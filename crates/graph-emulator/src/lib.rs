@@ -53,7 +53,8 @@ use serde_json::{Value, json};
 use licensectl_model::snapshot::TenantSnapshot;
 
 pub use auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
-pub use error::{EmulatorError, GraphError, TokenError};
+pub use error::EmulatorError;
+use error::GraphError;
 pub use faults::FaultSpec;
 pub use history::{HistoryEntry, Interruption, LicenseHistory, UserLicenseHistory};
 pub use server::{Running, serve};
@@ -962,7 +963,7 @@ async fn graph_handler(
 
 /// The body, or a Graph-shaped 413 when it is larger than `max_request_bytes` (Graph
 /// refuses requests above 4 MB: "there is a 4MB limit on the size of a request",
-/// https://github.com/microsoftgraph/microsoft-graph-docs/issues/85).
+/// <https://github.com/microsoftgraph/microsoft-graph-docs/issues/85>).
 async fn read_body(emu: &Emulator, body: Body, request_id: &str) -> Result<Bytes, Response> {
     let limit = emu.shared.options.max_request_bytes;
     axum::body::to_bytes(body, limit).await.map_err(|_| {

@@ -16,7 +16,7 @@ use super::error::GraphError;
 use super::routes::Route;
 
 /// Microsoft Entra built-in roles the emulator knows, with their template ids (the `wids`
-/// claim), https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/permissions-reference.
+/// claim), <https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/permissions-reference>.
 pub const DIRECTORY_ROLES: &[(&str, &str)] = &[
     (
         "Global Administrator",
@@ -60,7 +60,7 @@ pub(crate) struct Rule {
     /// Delegated permissions, any one, when they differ from `app` (`None`: the same).
     /// `Directory.AccessAsUser.All` always counts: "the same access to information in the
     /// directory as the signed-in user",
-    /// https://learn.microsoft.com/en-us/graph/permissions-reference#directoryaccessasuserall.
+    /// <https://learn.microsoft.com/en-us/graph/permissions-reference#directoryaccessasuserall>.
     pub(crate) delegated: Option<&'static [&'static str]>,
     /// Directory roles a delegated caller needs, any one; empty: any member of the tenant.
     pub(crate) roles: &'static [&'static str],
@@ -263,7 +263,7 @@ pub(crate) fn authorize(
 /// May the caller read users' properties? Without it, `GET /groups/{id}/members` returns
 /// user members with only `@odata.type` and `id` ("Limited information returned for
 /// inaccessible member objects",
-/// https://learn.microsoft.com/en-us/graph/permissions-overview#limited-information-returned-for-inaccessible-member-objects).
+/// <https://learn.microsoft.com/en-us/graph/permissions-overview#limited-information-returned-for-inaccessible-member-objects>).
 pub(crate) fn reads_users(claims: &Claims, read_write_implies_read: bool) -> bool {
     allows(
         claims,
@@ -281,7 +281,7 @@ pub(crate) fn reads_group_licensing(claims: &Claims, read_write_implies_read: bo
 }
 
 /// May the caller read `signInActivity`? It needs AuditLog.Read.All in addition to a
-/// users permission (https://learn.microsoft.com/en-us/graph/api/resources/signinactivity),
+/// users permission (<https://learn.microsoft.com/en-us/graph/api/resources/signinactivity>),
 /// and for a delegated caller a role that can read sign-in reports.
 pub(crate) fn reads_sign_in_activity(claims: &Claims, read_write_implies_read: bool) -> bool {
     const READERS: &[&str] = &[

@@ -6,10 +6,10 @@
 //! license or disables plans: the dependency error "occurs when Microsoft Entra ID attempts
 //! to remove the underlying service plan", and "with group-based licensing, the system
 //! requires that both the prerequisite and add-on service plans be present in the same
-//! group" (https://learn.microsoft.com/en-us/entra/identity/users/licensing-groups-resolve-problems).
+//! group" (<https://learn.microsoft.com/en-us/entra/identity/users/licensing-groups-resolve-problems>).
 //! The rules come from the tenant file's `servicePlanRules` and, unless turned off, from
 //! the small table of sourced rules below (Microsoft publishes no machine-readable list:
-//! https://github.com/MicrosoftDocs/azure-docs/issues/23999). A rule is checked against the
+//! <https://github.com/MicrosoftDocs/azure-docs/issues/23999>). A rule is checked against the
 //! union of the plans enabled by every source of the user; a call is refused when it
 //! introduces a violation that was not there before. Pure functions.
 
@@ -84,7 +84,7 @@ type KnownExclusion = (
 
 /// Pairs Microsoft still lists as "cannot be assigned at the same time" and that no later
 /// announcement lifted (Exchange Online plans may be stacked since 2023:
-/// https://techcommunity.microsoft.com/t5/exchange-team-blog/introducing-support-for-concurrent-exchange-online-license/ba-p/3721098).
+/// <https://techcommunity.microsoft.com/t5/exchange-team-blog/introducing-support-for-concurrent-exchange-online-license/ba-p/3721098>).
 pub const KNOWN_EXCLUSIONS: &[KnownExclusion] = &[
     (
         "MCOPSTN1",
@@ -158,7 +158,7 @@ impl Violation {
 
     /// Graph's message: plan GUIDs, the prerequisites comma-separated, as in the error
     /// bodies quoted in public scripts (fact: the wording of the audit log in
-    /// https://learn.microsoft.com/en-us/entra/identity/users/licensing-groups-resolve-problems).
+    /// <https://learn.microsoft.com/en-us/entra/identity/users/licensing-groups-resolve-problems>).
     pub(crate) fn message(&self) -> String {
         match self {
             Violation::Dependency { plan, requires } => format!(

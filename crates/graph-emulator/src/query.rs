@@ -381,9 +381,9 @@ pub(crate) fn parse_filter(filter: &str) -> Result<Vec<Clause>, GraphError> {
 }
 
 /// More than 15 values in an `in` (or `or` chain): 400 `Request_UnsupportedQuery`, as
-/// observed (https://github.com/microsoftgraph/msgraph-sdk-powershell/issues/3229); the
+/// observed (<https://github.com/microsoftgraph/msgraph-sdk-powershell/issues/3229>); the
 /// limit is documented in
-/// https://learn.microsoft.com/en-us/graph/aad-advanced-queries#query-scenarios-that-require-advanced-query-capabilities.
+/// <https://learn.microsoft.com/en-us/graph/aad-advanced-queries#query-scenarios-that-require-advanced-query-capabilities>.
 pub(crate) fn too_many_values(n: usize) -> GraphError {
     GraphError::unsupported_query(format!(
         "Too many child clauses specified in search filter expression containing 'OR' operators: {n}. Max allowed: 15."

@@ -4,9 +4,9 @@
 //! "A successful write to Microsoft Entra does not guarantee that an immediate read will
 //! reflect that change" (Microsoft Entra Identity blog, "Designing for Eventual Consistency
 //! for Microsoft Entra", 2026-03-24,
-//! https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/;
+//! <https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/>;
 //! `GET /users` "might have replication delays for users that were recently created,
-//! updated, or deleted", https://learn.microsoft.com/en-us/graph/api/user-list).
+//! updated, or deleted", <https://learn.microsoft.com/en-us/graph/api/user-list>).
 //!
 //! The emulator keeps the truth (the primary) in [`Tenant`] and, for each user and group
 //! written in the last `lag`, the versions each write replaced. A read through a
@@ -189,7 +189,7 @@ impl<'t> View<'t> {
 
     /// True when some direct member of group `g` has a license from it in `Error` or
     /// `ActiveWithError` (`hasMembersWithLicenseErrors`,
-    /// https://learn.microsoft.com/en-us/graph/api/resources/group).
+    /// <https://learn.microsoft.com/en-us/graph/api/resources/group>).
     pub(crate) fn group_has_member_errors(&self, g: usize) -> bool {
         let group = self.group(g);
         group.members.iter().any(|m| {

@@ -116,7 +116,7 @@ impl Route {
         }
     }
 
-    /// Resource units and whether it is a write (https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-service-limits):
+    /// Resource units and whether it is a write (<https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-service-limits>):
     /// `GET users` 2 (the list; a single user is "any other GET", 1), `GET subscribedSkus`
     /// 3, `GET groups/{id}/members` 3, any other GET 1; any other POST/PATCH 1 RU and one
     /// write. `$select` −1, `$expand` +1, `$top` below 20 −1, never below 1.

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use licensectl_model::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId, parse_guid};
+use licensectl_model::ids::{GroupId, SkuId, TenantId, UserId, parse_guid};
 use licensectl_model::snapshot::{
     AppRegistration, CapabilityStatus, CompanySubscription, Group, ServicePlanRules, SubscribedSku,
     TenantSnapshot, User,
@@ -17,7 +17,7 @@ use super::replica::Replication;
 
 /// The tenant the emulator serves, indexed for lookups.
 #[derive(Debug, Clone)]
-pub struct Tenant {
+pub(crate) struct Tenant {
     /// Snapshot format version (kept for the round trip).
     pub version: u32,
     /// The directory id.
@@ -42,7 +42,6 @@ pub struct Tenant {
     user_by_id: HashMap<UserId, usize>,
     user_by_upn: HashMap<String, usize>,
     group_by_id: HashMap<GroupId, usize>,
-    plan_names: HashMap<ServicePlanId, String>,
     /// The plan rules `assignLicense` enforces (the file's plus, by default, the built-in).
     pub(crate) plan_rules: PlanRules,
     /// Units of a subscription in its grace period (`prepaidUnits.warning`) may be
@@ -55,20 +54,14 @@ pub struct Tenant {
 
 impl Tenant {
     /// Indexes a snapshot; refuses duplicate ids or user principal names.
-    pub fn from_snapshot(snapshot: TenantSnapshot) -> Result<Self, EmulatorError> {
+    pub(crate) fn from_snapshot(snapshot: TenantSnapshot) -> Result<Self, EmulatorError> {
         let mut sku_index = HashMap::new();
-        let mut plan_names = HashMap::new();
         for (i, sku) in snapshot.subscribed_skus.iter().enumerate() {
             if sku_index.insert(sku.sku_id, i).is_some() {
                 return Err(EmulatorError::Tenant(format!(
                     "SKU {} ({}) appears twice in subscribedSkus; keep one entry",
                     sku.sku_id, sku.sku_part_number
                 )));
-            }
-            for plan in &sku.service_plans {
-                plan_names
-                    .entry(plan.service_plan_id)
-                    .or_insert_with(|| plan.service_plan_name.clone());
             }
         }
         let mut user_by_id = HashMap::with_capacity(snapshot.users.len());
@@ -120,7 +113,6 @@ impl Tenant {
             user_by_id,
             user_by_upn,
             group_by_id,
-            plan_names,
             plan_rules,
             grace_units_assignable: false,
             replication: Replication::default(),
@@ -129,7 +121,7 @@ impl Tenant {
     }
 
     /// The current tenant as a snapshot.
-    pub fn to_snapshot(&self) -> TenantSnapshot {
+    pub(crate) fn to_snapshot(&self) -> TenantSnapshot {
         TenantSnapshot {
             version: self.version,
             tenant_id: self.tenant_id,
@@ -186,12 +178,12 @@ impl Tenant {
     }
 
     /// Index of the SKU `id`.
-    pub fn sku(&self, id: SkuId) -> Option<usize> {
+    pub(crate) fn sku(&self, id: SkuId) -> Option<usize> {
         self.sku_index.get(&id).copied()
     }
 
     /// Index of a user by object id or (case-insensitive) userPrincipalName.
-    pub fn user(&self, key: &str) -> Option<usize> {
+    pub(crate) fn user(&self, key: &str) -> Option<usize> {
         match parse_guid(key) {
             Ok(id) => self.user_by_id.get(&UserId(id)).copied(),
             Err(_) => self.user_by_upn.get(&key.to_lowercase()).copied(),
@@ -199,23 +191,15 @@ impl Tenant {
     }
 
     /// Index of a user by id.
-    pub fn user_by_id(&self, id: UserId) -> Option<usize> {
+    pub(crate) fn user_by_id(&self, id: UserId) -> Option<usize> {
         self.user_by_id.get(&id).copied()
     }
 
     /// Index of a group by id text.
-    pub fn group(&self, key: &str) -> Option<usize> {
+    pub(crate) fn group(&self, key: &str) -> Option<usize> {
         parse_guid(key)
             .ok()
             .and_then(|id| self.group_by_id.get(&GroupId(id)).copied())
-    }
-
-    /// The name of a service plan, or its id when unknown.
-    pub fn plan_name(&self, id: ServicePlanId) -> String {
-        self.plan_names
-            .get(&id)
-            .cloned()
-            .unwrap_or_else(|| id.to_string())
     }
 
     /// Seats of SKU `sku` that an assignment may take now.
@@ -223,11 +207,11 @@ impl Tenant {
     /// `prepaidUnits` splits a SKU's units by subscription state, one bucket each:
     /// `enabled` ("units that are enabled for the active subscription"), `warning` (a
     /// subscription in its grace period), `suspended` ("can't be assigned"), `lockedOut`
-    /// (cancelled), https://learn.microsoft.com/en-us/graph/api/resources/licenseunitsdetail.
+    /// (cancelled), <https://learn.microsoft.com/en-us/graph/api/resources/licenseunitsdetail>.
     /// By default only enabled units are assignable: `max(0, enabled − consumed)` — what the
     /// admin center's figures and tools that read real tenants compute, and the fail-safe
     /// reading (a Microsoft engineer reported that units of an expired subscription in grace
-    /// cannot be assigned, https://github.com/MicrosoftDocs/microsoft-365-docs/issues/1441).
+    /// cannot be assigned, <https://github.com/MicrosoftDocs/microsoft-365-docs/issues/1441>).
     /// With `grace_units_assignable`, warning units count too (Partner Center's
     /// "available = active + warning − consumed"). Suspended and locked-out units never
     /// count, and a SKU whose `capabilityStatus` is neither `Enabled` nor `Warning` has no

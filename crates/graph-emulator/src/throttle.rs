@@ -1,5 +1,5 @@
 //! Graph's identity-and-access throttling
-//! (https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-service-limits):
+//! (<https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-service-limits>):
 //! a resource-unit quota per app and tenant sized by the tenant (3,500 / 5,000 / 8,000 RU
 //! per 10 s), a write quota per app and tenant (3,000 per 2 min 30 s) and a write quota
 //! per tenant across all apps (18,000 per 5 min). "The first limit hit wins."
@@ -328,7 +328,7 @@ impl Throttle {
 
 /// Formats an injected fault's Retry-After of `secs` seconds as given: whole seconds as
 /// an integer, anything else as a decimal (fractional values were seen in the wild on
-/// directory batch items, https://github.com/microsoftgraph/microsoft-graph-docs/issues/3877).
+/// directory batch items, <https://github.com/microsoftgraph/microsoft-graph-docs/issues/3877>).
 /// `secs` is validated when the fault spec is parsed (0 to a day).
 pub(crate) fn fault_retry_after(secs: f64) -> String {
     let secs = secs.clamp(0.0, 86_400.0);

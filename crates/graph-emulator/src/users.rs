@@ -14,7 +14,7 @@ use super::query::{
 use super::replica::View;
 use super::state::Tenant;
 
-/// Properties returned when there is no `$select` (https://learn.microsoft.com/en-us/graph/api/user-list).
+/// Properties returned when there is no `$select` (<https://learn.microsoft.com/en-us/graph/api/user-list>).
 pub(crate) const DEFAULT_PROPERTIES: &[&str] = &[
     "businessPhones",
     "displayName",
@@ -51,7 +51,7 @@ pub(crate) const EXTRA_PROPERTIES: &[&str] = &[
 ];
 
 /// The page size cap when `signInActivity` is selected ("the maximum page size is 500",
-/// https://learn.microsoft.com/en-us/graph/api/user-list; older text said 120): larger
+/// <https://learn.microsoft.com/en-us/graph/api/user-list>; older text said 120): larger
 /// `$top` values are capped silently, never refused.
 pub(crate) const SIGN_IN_ACTIVITY_PAGE: usize = 500;
 
@@ -67,15 +67,43 @@ fn text(v: &Option<String>) -> Value {
     v.clone().map_or(Value::Null, Value::String)
 }
 
-fn sign_in_json(a: &SignInActivity) -> Value {
+/// `signInActivity` as Graph's documented sample shows it: a sign-in kind that never
+/// happened reads `0001-01-01T00:00:00Z` with an empty request id
+/// (https://learn.microsoft.com/en-us/graph/api/user-list, "Get users including their last
+/// sign-in time"); request ids are derived from the user and the time.
+fn sign_in_json(u: &User, a: &SignInActivity) -> Value {
+    let request_id = |at: &Option<String>, kind: u64| -> Value {
+        match at {
+            None => Value::String(String::new()),
+            Some(t) => {
+                let mut h = kind;
+                for b in u.id.0.as_bytes().iter().chain(t.as_bytes()) {
+                    h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+                }
+                Value::String(uuid::Uuid::from_u64_pair(h, h.rotate_left(29)).to_string())
+            }
+        }
+    };
+    let never = |at: &Option<String>| {
+        Value::String(
+            at.clone()
+                .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_owned()),
+        )
+    };
     json!({
-        "lastSignInDateTime": a.last_sign_in_date_time,
-        "lastSignInRequestId": Value::Null,
-        "lastNonInteractiveSignInDateTime": a.last_non_interactive_sign_in_date_time,
-        "lastNonInteractiveSignInRequestId": Value::Null,
+        "lastSignInDateTime": never(&a.last_sign_in_date_time),
+        "lastSignInRequestId": request_id(&a.last_sign_in_date_time, 1),
+        "lastNonInteractiveSignInDateTime": never(&a.last_non_interactive_sign_in_date_time),
+        "lastNonInteractiveSignInRequestId": request_id(&a.last_non_interactive_sign_in_date_time, 2),
         "lastSuccessfulSignInDateTime": a.last_successful_sign_in_date_time,
-        "lastSuccessfulSignInRequestId": Value::Null,
+        "lastSuccessfulSignInRequestId": request_id(&a.last_successful_sign_in_date_time, 3),
     })
+}
+
+/// `userType`: `Member` when the tenant file does not say (Graph sets it on every user;
+/// a snapshot that did not select it leaves it out).
+fn user_type(u: &User) -> &str {
+    u.user_type.as_deref().unwrap_or("Member")
 }
 
 fn extension_attributes_json(u: &User) -> Value {
@@ -149,7 +177,7 @@ fn property(u: &User, name: &str) -> Value {
         "city" => text(&u.city),
         "officeLocation" => text(&u.office_location),
         "employeeType" => text(&u.employee_type),
-        "userType" => text(&u.user_type),
+        "userType" => Value::String(user_type(u).to_owned()),
         "onPremisesSyncEnabled" => u.on_premises_sync_enabled.map_or(Value::Null, Value::Bool),
         "onPremisesExtensionAttributes" => extension_attributes_json(u),
         "createdDateTime" => text(&u.created_date_time),
@@ -165,7 +193,7 @@ pub(crate) fn user_json(u: &User, select: Option<&[&'static str]>) -> Map<String
         if *p == "signInActivity" {
             // Absent for a user who never signed in.
             if let Some(a) = &u.sign_in_activity {
-                map.insert((*p).to_owned(), sign_in_json(a));
+                map.insert((*p).to_owned(), sign_in_json(u, a));
             }
             continue;
         }
@@ -196,41 +224,127 @@ pub(crate) fn context(
     s
 }
 
-fn text_prop(u: &User, name: &str) -> Option<String> {
-    match name {
-        "id" => Some(u.id.to_string()),
-        "userPrincipalName" => Some(u.user_principal_name.clone()),
-        "displayName" => u.display_name.clone(),
-        "usageLocation" => u.usage_location.clone(),
-        _ => None,
+/// How a property filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Bool,
+    Licenses,
+}
+
+/// A filterable property: its name, kind, and whether Graph filters it only as an
+/// advanced query.
+struct Filterable {
+    name: &'static str,
+    kind: Kind,
+    advanced_only: bool,
+}
+
+const fn filterable(name: &'static str, kind: Kind, advanced_only: bool) -> Filterable {
+    Filterable {
+        name,
+        kind,
+        advanced_only,
     }
 }
 
-const FILTERABLE: &[&str] = &[
-    "id",
-    "userPrincipalName",
-    "displayName",
-    "usageLocation",
-    "accountEnabled",
-    "assignedLicenses",
+/// The properties `$filter` accepts. `eq`/`in`/`startsWith` on the first group work by
+/// default (https://learn.microsoft.com/en-us/graph/api/resources/user, properties
+/// table); the directory attributes of the second group are accepted only as advanced
+/// queries (`ConsistencyLevel: eventual` and `$count=true`) — the fail-safe reading where
+/// the reference does not say which work without, and what
+/// <https://learn.microsoft.com/en-us/graph/aad-advanced-queries> lists for several of them.
+const FILTERABLE: &[Filterable] = &[
+    filterable("id", Kind::Text, false),
+    filterable("userPrincipalName", Kind::Text, false),
+    filterable("displayName", Kind::Text, false),
+    filterable("usageLocation", Kind::Text, false),
+    filterable("accountEnabled", Kind::Bool, false),
+    filterable("userType", Kind::Text, false),
+    filterable("assignedLicenses", Kind::Licenses, false),
+    filterable("department", Kind::Text, true),
+    filterable("jobTitle", Kind::Text, true),
+    filterable("companyName", Kind::Text, true),
+    filterable("country", Kind::Text, true),
+    filterable("state", Kind::Text, true),
+    filterable("city", Kind::Text, true),
+    filterable("officeLocation", Kind::Text, true),
+    filterable("employeeType", Kind::Text, true),
+    filterable("onPremisesSyncEnabled", Kind::Bool, true),
 ];
 
-fn canonical(prop: &str) -> Result<&'static str, GraphError> {
-    FILTERABLE
+/// A resolved filter property.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Prop {
+    /// Graph's name (for `onPremisesExtensionAttributes/extensionAttributeN`, that path).
+    name: String,
+    kind: Kind,
+    advanced_only: bool,
+    /// `N` of an extension attribute.
+    extension: Option<u8>,
+}
+
+fn unsupported_property(prop: &str) -> GraphError {
+    GraphError::unsupported_query(format!(
+        "Unsupported or invalid query filter clause specified for property '{prop}' of resource 'User'."
+    ))
+}
+
+fn resolve(prop: &str) -> Result<Prop, GraphError> {
+    if let Some(known) = FILTERABLE
         .iter()
-        .find(|p| p.eq_ignore_ascii_case(prop))
-        .copied()
-        .ok_or_else(|| {
-            GraphError::unsupported_query(format!(
-                "Unsupported or invalid query filter clause specified for property '{prop}' of resource 'User'."
-            ))
-        })
+        .find(|p| p.name.eq_ignore_ascii_case(prop))
+    {
+        return Ok(Prop {
+            name: known.name.to_owned(),
+            kind: known.kind,
+            advanced_only: known.advanced_only,
+            extension: None,
+        });
+    }
+    let lower = prop.to_ascii_lowercase();
+    let n = lower
+        .strip_prefix("onpremisesextensionattributes/extensionattribute")
+        .and_then(|n| n.parse::<u8>().ok())
+        .filter(|n| (1..=15).contains(n));
+    match n {
+        Some(n) => Ok(Prop {
+            name: format!("onPremisesExtensionAttributes/extensionAttribute{n}"),
+            kind: Kind::Text,
+            advanced_only: true,
+            extension: Some(n),
+        }),
+        None => Err(unsupported_property(prop)),
+    }
+}
+
+fn text_prop(u: &User, prop: &Prop) -> Option<String> {
+    if let Some(n) = prop.extension {
+        return u.extension_attribute(n).map(str::to_owned);
+    }
+    match prop.name.as_str() {
+        "id" => Some(u.id.to_string()),
+        "userPrincipalName" => Some(u.user_principal_name.clone()),
+        "userType" => Some(user_type(u).to_owned()),
+        other => match property(u, other) {
+            Value::String(s) => Some(s),
+            _ => None,
+        },
+    }
+}
+
+fn bool_prop(u: &User, prop: &Prop) -> Option<bool> {
+    match prop.name.as_str() {
+        "accountEnabled" => u.account_enabled,
+        "onPremisesSyncEnabled" => u.on_premises_sync_enabled,
+        _ => None,
+    }
 }
 
 /// A validated user filter.
 #[derive(Debug, Clone)]
 pub(crate) struct UserFilter {
-    clauses: Vec<(Clause, &'static str)>,
+    clauses: Vec<(Clause, Prop)>,
 }
 
 fn lit_eq(actual: Option<String>, lit: &Literal) -> bool {
@@ -241,22 +355,27 @@ fn lit_eq(actual: Option<String>, lit: &Literal) -> bool {
     }
 }
 
-fn clause_matches(u: &User, clause: &Clause, prop: &str) -> bool {
-    match clause {
-        Clause::Eq(_, lit) if prop == "accountEnabled" => {
-            matches!(lit, Literal::Bool(b) if u.account_enabled == Some(*b))
-        }
-        Clause::Ne(_, lit) if prop == "accountEnabled" => {
-            !matches!(lit, Literal::Bool(b) if u.account_enabled == Some(*b))
-        }
-        Clause::Eq(_, lit) => lit_eq(text_prop(u, prop), lit),
-        Clause::Ne(_, lit) => !lit_eq(text_prop(u, prop), lit),
-        Clause::In(_, items) => items.iter().any(|l| lit_eq(text_prop(u, prop), l)),
-        Clause::StartsWith(_, v) => {
+fn bool_eq(actual: Option<bool>, lit: &Literal) -> bool {
+    match lit {
+        Literal::Bool(b) => actual == Some(*b),
+        Literal::Null => actual.is_none(),
+        _ => false,
+    }
+}
+
+fn clause_matches(u: &User, clause: &Clause, prop: &Prop) -> bool {
+    match (clause, prop.kind) {
+        (Clause::Eq(_, lit), Kind::Bool) => bool_eq(bool_prop(u, prop), lit),
+        (Clause::Ne(_, lit), Kind::Bool) => !bool_eq(bool_prop(u, prop), lit),
+        (Clause::In(_, items), Kind::Bool) => items.iter().any(|l| bool_eq(bool_prop(u, prop), l)),
+        (Clause::Eq(_, lit), _) => lit_eq(text_prop(u, prop), lit),
+        (Clause::Ne(_, lit), _) => !lit_eq(text_prop(u, prop), lit),
+        (Clause::In(_, items), _) => items.iter().any(|l| lit_eq(text_prop(u, prop), l)),
+        (Clause::StartsWith(_, v), _) => {
             text_prop(u, prop).is_some_and(|a| a.to_lowercase().starts_with(&v.to_lowercase()))
         }
-        Clause::AnySku(_, sku) => u.assigned_licenses.iter().any(|l| l.sku_id == *sku),
-        Clause::Count(_, ne, n) => {
+        (Clause::AnySku(_, sku), _) => u.assigned_licenses.iter().any(|l| l.sku_id == *sku),
+        (Clause::Count(_, ne, n), _) => {
             let c = u.assigned_licenses.len() as u64;
             if *ne { c != *n } else { c == *n }
         }
@@ -274,34 +393,30 @@ impl UserFilter {
                 | Clause::In(p, _)
                 | Clause::StartsWith(p, _)
                 | Clause::AnySku(p, _)
-                | Clause::Count(p, _, _) => canonical(p)?,
+                | Clause::Count(p, _, _) => resolve(p)?,
             };
-            match &clause {
-                Clause::Count(..) if !advanced => {
+            let refused = || unsupported_property(&prop.name);
+            match (&clause, prop.kind) {
+                (Clause::Count(..), _) if !advanced => {
                     return Err(GraphError::bad_request(
                         "$count is not currently supported.",
                     ));
                 }
-                Clause::Ne(..) | Clause::Eq(_, Literal::Null) if !advanced => {
-                    return Err(GraphError::unsupported_query(format!(
-                        "Unsupported or invalid query filter clause specified for property '{prop}' of resource 'User'."
-                    )));
-                }
-                Clause::In(_, items) if items.len() > 15 && !advanced => {
+                (Clause::In(_, items), _) if items.len() > 15 && !advanced => {
                     return Err(too_many_values(items.len()));
                 }
-                Clause::AnySku(..) | Clause::Count(..) if prop != "assignedLicenses" => {
-                    return Err(GraphError::unsupported_query(format!(
-                        "Unsupported or invalid query filter clause specified for property '{prop}' of resource 'User'."
-                    )));
+                _ if prop.advanced_only && !advanced => return Err(refused()),
+                (Clause::Ne(..) | Clause::Eq(_, Literal::Null), _) if !advanced => {
+                    return Err(refused());
                 }
-                Clause::Eq(..) | Clause::Ne(..) | Clause::In(..) | Clause::StartsWith(..)
-                    if prop == "assignedLicenses" =>
-                {
-                    return Err(GraphError::unsupported_query(
-                        "Unsupported or invalid query filter clause specified for property 'assignedLicenses' of resource 'User'.",
-                    ));
+                (Clause::AnySku(..) | Clause::Count(..), kind) if kind != Kind::Licenses => {
+                    return Err(refused());
                 }
+                (
+                    Clause::Eq(..) | Clause::Ne(..) | Clause::In(..) | Clause::StartsWith(..),
+                    Kind::Licenses,
+                )
+                | (Clause::StartsWith(..), Kind::Bool) => return Err(refused()),
                 _ => {}
             }
             clauses.push((clause, prop));
@@ -317,7 +432,7 @@ impl UserFilter {
     /// Candidate positions from the id/UPN indexes, when a clause allows it.
     fn candidates(&self, t: &Tenant) -> Option<Vec<usize>> {
         for (clause, prop) in &self.clauses {
-            if *prop != "id" && *prop != "userPrincipalName" {
+            if prop.name != "id" && prop.name != "userPrincipalName" {
                 continue;
             }
             let values: Vec<String> = match clause {
@@ -492,10 +607,12 @@ pub(crate) fn assign_response(t: &Tenant, u: usize, base: &str) -> Value {
         "accountEnabled".to_owned(),
         property(user, "accountEnabled"),
     );
-    out.insert(
-        "assignedLicenses".to_owned(),
-        property(user, "assignedLicenses"),
-    );
+    // The documented answers of assignLicense and reprocessLicenseAssignment show these
+    // besides the default properties
+    // (https://learn.microsoft.com/en-us/graph/api/user-assignlicense).
+    for p in ["assignedLicenses", "assignedPlans", "city", "companyName"] {
+        out.insert(p.to_owned(), property(user, p));
+    }
     out.extend(user_json(user, None));
     Value::Object(out)
 }

@@ -752,3 +752,56 @@ fn member_of_groups(condition: &Condition, needs: &mut RuleNeeds) {
         }
     }
 }
+
+/// What the rules give one governed user, for apply's last gate (which checks every write
+/// against the config, whatever produced it).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GovernedUser {
+    /// The user.
+    pub(crate) id: UserId,
+    /// What the rules it matches give, merged.
+    pub(crate) licenses: Vec<ResolvedLicense>,
+    /// The usage locations the rules may set on it (each matching rule's code, or its
+    /// `country` mapped), before `defaults.usage_location`.
+    pub(crate) usage_locations: Vec<String>,
+}
+
+/// The rule-governed SKUs and every governed user's due, or `None` when the config has no
+/// rules or they do not resolve (then no rule may write anything).
+pub(crate) fn governed(
+    desired: &DesiredState,
+    index: &TenantIndex<'_>,
+    declared: &HashSet<UserId>,
+) -> Option<(HashSet<SkuId>, Vec<GovernedUser>)> {
+    let (rules, _) = compile(desired, index);
+    let rules = rules?;
+    let snapshot = index.snapshot;
+    let evaluation = rules.evaluate(snapshot, declared);
+    let users = evaluation
+        .governed
+        .iter()
+        .enumerate()
+        .map(|(i, &position)| {
+            let user = &snapshot.users[position as usize];
+            let usage_locations = evaluation
+                .matched(i)
+                .iter()
+                .filter_map(|&r| match &rules.rules[r as usize].usage_location {
+                    Some(RuleUsageLocation::Code(code)) => Some(code.clone()),
+                    Some(RuleUsageLocation::FromCountry) => user
+                        .country
+                        .as_deref()
+                        .and_then(crate::config::countries::from_country)
+                        .map(str::to_owned),
+                    None => None,
+                })
+                .collect();
+            GovernedUser {
+                id: user.id,
+                licenses: evaluation.given(i).licenses.clone(),
+                usage_locations,
+            }
+        })
+        .collect();
+    Some((rules.governed_skus, users))
+}

@@ -545,6 +545,41 @@ fn a_license_a_group_grants_is_covered_not_assigned_directly() {
             &["ann: +POWER_BI_PRO(sales)"],
         ),
         (
+            "a group this plan gives the SKU to covers it",
+            |live, want| {
+                live.groups
+                    .push(live_group("SG-Sales", &[], &["ann@contoso.com"]));
+                live.users
+                    .push(LiveUser::member("ann@contoso.com").department("Sales").0);
+                want.rules.push(sales_gets_pbi());
+                want_group(
+                    want,
+                    GroupKey::Name("SG-Sales".into()),
+                    Some(vec![lic("POWER_BI_PRO")]),
+                );
+            },
+            &[],
+        ),
+        (
+            "a group this plan takes the SKU from does not cover it",
+            |live, want| {
+                live.groups.push(live_group(
+                    "SG-Sales",
+                    &[("POWER_BI_PRO", &[])],
+                    &["ann@contoso.com"],
+                ));
+                live.users.push(
+                    LiveUser::member("ann@contoso.com")
+                        .department("Sales")
+                        .inherited("POWER_BI_PRO", "SG-Sales")
+                        .0,
+                );
+                want.rules.push(sales_gets_pbi());
+                want_group(want, GroupKey::Name("SG-Sales".into()), Some(vec![]));
+            },
+            &["ann: +POWER_BI_PRO(sales)"],
+        ),
+        (
             "a direct copy the user also inherits stays",
             |live, want| {
                 live.groups.push(live_group(
@@ -568,7 +603,7 @@ fn a_license_a_group_grants_is_covered_not_assigned_directly() {
     // The covered user is counted, and the kept direct copy is a finding naming the rule.
     let mut live = tenant();
     let mut want = desired();
-    (cases[2].1)(&mut live, &mut want);
+    (cases[4].1)(&mut live, &mut want);
     live.users.push(
         LiveUser::member("bea@contoso.com")
             .department("Sales")

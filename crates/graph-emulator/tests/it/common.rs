@@ -285,3 +285,30 @@ pub(crate) async fn start() -> Emu {
 pub(crate) fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
+
+/// A generated tenant served with default options, and a token of the default app.
+pub(crate) async fn serve_generated(
+    opts: graph_emulator::generate::GenerateOptions,
+) -> (Running, String) {
+    let t = graph_emulator::generate::generate(&opts).expect("tenant");
+    let tid = t.tenant_id.to_string();
+    let running = serve(t, EmulatorOptions::default(), "127.0.0.1:0")
+        .await
+        .expect("serve");
+    let r = reqwest::Client::new()
+        .post(format!("{}/{tid}/oauth2/v2.0/token", running.url))
+        .form(&[
+            ("client_id", graph_emulator::DEFAULT_CLIENT_ID),
+            ("client_secret", graph_emulator::DEFAULT_CLIENT_SECRET),
+            ("scope", "https://graph.microsoft.com/.default"),
+            ("grant_type", "client_credentials"),
+        ])
+        .send()
+        .await
+        .expect("send");
+    let token = split(r).await.2["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    (running, token)
+}

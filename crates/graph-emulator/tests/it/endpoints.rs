@@ -265,3 +265,200 @@ async fn the_license_error_filter_is_refused_with_eventual_consistency() {
         .await;
     assert_eq!(s, 200);
 }
+
+/// The generated tenant (premium, realistic attributes) with the default app's token.
+async fn generated() -> (graph_emulator::Running, String) {
+    serve_generated(graph_emulator::generate::GenerateOptions {
+        users: 300,
+        groups: 3,
+        seed: 9,
+        ..graph_emulator::generate::GenerateOptions::default()
+    })
+    .await
+}
+
+async fn get_as(
+    running: &graph_emulator::Running,
+    token: &str,
+    path: &str,
+    advanced: bool,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .get(format!("{}/v1.0{path}", running.url))
+        .bearer_auth(token);
+    if advanced {
+        req = req.header("ConsistencyLevel", "eventual");
+    }
+    let (s, _, b) = split(req.send().await.expect("send")).await;
+    (s, b)
+}
+
+#[tokio::test]
+async fn directory_attributes_are_selected_and_filtered_as_graph_allows() {
+    let (running, token) = generated().await;
+    let select = "$select=id,department,jobTitle,companyName,country,state,city,officeLocation,employeeType,userType,accountEnabled,onPremisesSyncEnabled,onPremisesExtensionAttributes,createdDateTime&$top=999";
+    let (s, all) = get_as(&running, &token, &format!("/users?{select}"), false).await;
+    assert_eq!(s, 200, "{all}");
+    let users = all["value"].as_array().expect("users");
+    let synced = users
+        .iter()
+        .find(|u| u["onPremisesSyncEnabled"] == true)
+        .expect("a synced user");
+    assert!(synced["onPremisesExtensionAttributes"]["extensionAttribute1"].is_string());
+    assert_eq!(
+        synced["onPremisesExtensionAttributes"]
+            .as_object()
+            .map(|o| o.len()),
+        Some(15),
+        "all fifteen, null when unset"
+    );
+    assert!(synced["createdDateTime"].is_string() && synced["department"].is_string());
+    let count = |pred: &dyn Fn(&Value) -> bool| users.iter().filter(|u| pred(u)).count();
+    let cases: Vec<(&str, bool, usize)> = vec![
+        (
+            "accountEnabled eq false",
+            false,
+            count(&|u| u["accountEnabled"] == false),
+        ),
+        (
+            "userType eq 'Guest'",
+            false,
+            count(&|u| u["userType"] == "Guest"),
+        ),
+        ("userType in ('Member','Guest')", false, users.len()),
+        (
+            "department eq 'sales'",
+            true,
+            count(&|u| u["department"] == "Sales"),
+        ),
+        (
+            "onPremisesExtensionAttributes/extensionAttribute1 eq 'frontline'",
+            true,
+            count(&|u| u["onPremisesExtensionAttributes"]["extensionAttribute1"] == "frontline"),
+        ),
+        (
+            "onPremisesSyncEnabled eq true",
+            true,
+            count(&|u| u["onPremisesSyncEnabled"] == true),
+        ),
+        (
+            "userType ne 'Guest'",
+            true,
+            count(&|u| u["userType"] != "Guest"),
+        ),
+        (
+            "startswith(country,'Deutsch')",
+            true,
+            count(&|u| u["country"] == "Deutschland"),
+        ),
+    ];
+    for (filter, advanced, expected) in cases {
+        let count_q = if advanced { "&$count=true" } else { "" };
+        let (s, b) = get_as(
+            &running,
+            &token,
+            &format!("/users?$filter={filter}&$select=id&$top=999{count_q}"),
+            advanced,
+        )
+        .await;
+        assert_eq!(s, 200, "{filter}: {b}");
+        assert!(expected > 0, "{filter}: the tenant has such users");
+        assert_eq!(
+            b["value"].as_array().map(Vec::len),
+            Some(expected),
+            "{filter}"
+        );
+    }
+    for (filter, advanced) in [
+        ("department eq 'Sales'", false),
+        ("userType ne 'Guest'", false),
+        ("onPremisesSyncEnabled eq true", false),
+        ("startswith(accountEnabled,'t')", true),
+        (
+            "signInActivity/lastSignInDateTime le 2024-01-01T00:00:00Z",
+            true,
+        ),
+    ] {
+        let count_q = if advanced { "&$count=true" } else { "" };
+        let (s, b) = get_as(
+            &running,
+            &token,
+            &format!("/users?$filter={filter}{count_q}"),
+            advanced,
+        )
+        .await;
+        assert_eq!(
+            (s, error_code(&b)),
+            (400, "Request_UnsupportedQuery"),
+            "{filter}: {b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sign_in_activity_has_the_documented_shape() {
+    let (running, token) = generated().await;
+    let (s, b) = get_as(
+        &running,
+        &token,
+        "/users?$select=displayName,userPrincipalName,signInActivity&$top=50",
+        false,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    // The documented sample (https://learn.microsoft.com/en-us/graph/api/user-list,
+    // "Get users including their last sign-in time").
+    let sample = json!({
+        "displayName": "Adele Vance",
+        "userPrincipalName": "AdeleV@contoso.com",
+        "id": "1aecaf40-dc3a-461f-88a8-d06994e12898",
+        "signInActivity": {
+            "lastSignInDateTime": "2021-06-17T16:41:33Z",
+            "lastSignInRequestId": "d4d31c40-4c36-4775-ad59-7d1e6a171f00",
+            "lastNonInteractiveSignInDateTime": "0001-01-01T00:00:00Z",
+            "lastNonInteractiveSignInRequestId": ""
+        }
+    });
+    let ours = b["value"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u.get("signInActivity").is_some())
+        .expect("a user who signed in");
+    for k in keys(&sample) {
+        assert!(ours.get(&k).is_some(), "{k}: {ours}");
+    }
+    for (k, v) in sample["signInActivity"].as_object().expect("object") {
+        assert!(
+            ours["signInActivity"][k].is_string() && v.is_string(),
+            "{k}: {ours}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn reprocess_answers_the_documented_user_object() {
+    let emu = start().await;
+    let (s, _, b) = emu
+        .post(
+            &format!("/users/{CAROL}/reprocessLicenseAssignment"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    // The documented response
+    // (https://learn.microsoft.com/en-us/graph/api/user-reprocesslicenseassignment).
+    let sample = json!({
+      "accountEnabled": true,
+      "assignedLicenses": [{"disabledPlans": ["11b0131d-43c8-4bbb-b2c8-e80f9a50834a"], "skuId": "skuId-value"}],
+      "assignedPlans": [],
+      "businessPhones": ["businessPhones-value"],
+      "city": "city-value",
+      "companyName": "companyName-value"
+    });
+    for k in keys(&sample) {
+        assert!(b.get(&k).is_some(), "{k}: {b}");
+    }
+    assert_eq!(b["assignedLicenses"][0]["skuId"], E3);
+    assert!(b["assignedLicenses"][0]["disabledPlans"].is_array());
+}

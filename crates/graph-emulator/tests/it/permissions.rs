@@ -476,41 +476,18 @@ async fn sign_in_activity_needs_audit_log_permission_and_a_premium_tenant() {
 
 #[tokio::test]
 async fn a_page_with_sign_in_activity_holds_at_most_500_users() {
-    let t = graph_emulator::generate::generate(&graph_emulator::generate::GenerateOptions {
+    let (running, token) = serve_generated(graph_emulator::generate::GenerateOptions {
         users: 620,
         groups: 1,
         ..graph_emulator::generate::GenerateOptions::default()
     })
-    .expect("tenant");
-    let tid = t.tenant_id.to_string();
-    let running = serve(t, EmulatorOptions::default(), "127.0.0.1:0")
-        .await
-        .expect("serve");
-    let (_, token) = {
-        let r = reqwest::Client::new()
-            .post(format!("{}/{tid}/oauth2/v2.0/token", running.url))
-            .form(&[
-                ("client_id", graph_emulator::DEFAULT_CLIENT_ID),
-                ("client_secret", graph_emulator::DEFAULT_CLIENT_SECRET),
-                ("scope", "https://graph.microsoft.com/.default"),
-                ("grant_type", "client_credentials"),
-            ])
-            .send()
-            .await
-            .expect("send");
-        split(r)
-            .await
-            .2
-            .as_object()
-            .map(|o| (0, o["access_token"].clone()))
-            .expect("token")
-    };
+    .await;
     let r = reqwest::Client::new()
         .get(format!(
             "{}/v1.0/users?$select=id,signInActivity&$top=999",
             running.url
         ))
-        .bearer_auth(token.as_str().unwrap_or_default())
+        .bearer_auth(&token)
         .send()
         .await
         .expect("send");
