@@ -18,8 +18,8 @@ pub use client::{
 pub use cloud::{Cloud, Endpoints};
 pub use error::{ApiError, GraphError, GraphErrorCode};
 pub use read::{
-    IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, RULE_ATTRIBUTES, ReadEvent, ReadProgress,
-    ReadScope, RulesRead, per_sku_rounds, prefer_per_sku, read_tenant, tenant_domains,
+    IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, ReadEvent, ReadProgress, ReadScope,
+    RulesRead, per_sku_rounds, prefer_per_sku, read_tenant, tenant_domains,
     tenant_domains_if_allowed, users_by_upn,
 };
 pub use retry::{AdaptiveLimiter, RetryPolicy};

@@ -20,8 +20,8 @@
 //!   exact `$filter` on `accountEnabled`/`userType` when the scope allows it) with the
 //!   attributes the rules use, and the groups `member_of` names, with their members.
 //!
-//! With `full`, every user (with the attributes rules can use) and every group is read
-//! instead (the emulator round trip, adoption). The module reports progress through [`ReadProgress`] and prints nothing.
+//! With `full`, every user (with the attributes the rules use, when there are rules) and
+//! every group is read instead (the emulator round trip, adoption). The module reports progress through [`ReadProgress`] and prints nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -109,23 +109,6 @@ pub struct RulesRead {
     /// pattern); groups named exactly are in `ReadScope::managed_group_*`.
     pub all_groups: bool,
 }
-
-/// The user properties a snapshot carries for rules: what `--full` reads besides the
-/// license fields.
-pub const RULE_ATTRIBUTES: &[&str] = &[
-    "department",
-    "jobTitle",
-    "companyName",
-    "country",
-    "state",
-    "city",
-    "officeLocation",
-    "employeeType",
-    "userType",
-    "onPremisesSyncEnabled",
-    "onPremisesExtensionAttributes",
-    "createdDateTime",
-];
 
 /// `USER_SELECT` plus `extra` (each once).
 fn user_select(extra: &[&str]) -> String {
@@ -249,7 +232,13 @@ pub async fn read_tenant(
         total: Some(consumed),
     });
     let read: Vec<User> = if scope.full {
-        let url = users_url_selecting(client, &user_select(RULE_ATTRIBUTES), None)?;
+        // With rules, every user with the attributes they use (a full snapshot of a rules
+        // config plans offline like the live read).
+        let extra = scope
+            .rules
+            .as_ref()
+            .map_or(&[][..], |r| r.attributes.as_slice());
+        let url = users_url_selecting(client, &user_select(extra), None)?;
         let mut all = Vec::new();
         client
             .for_each_page(url, &[], |page: Vec<User>| {

@@ -193,15 +193,16 @@ async fn issue6_a_swap_is_one_assign_license_call_with_add_and_remove() {
         body["removeLicenses"][0],
         "05e9a617-0261-4cee-bb44-138d3ef5d965"
     );
-    // Six users change licenses (alice, bob, carol, erin, frank, grace): six calls, all 200.
+    // Seven users change licenses (alice, bob, carol, erin, frank, grace, and yara by the
+    // rule synced-staff): seven calls, all 200.
     assert_eq!(
         endpoint(&tenant, "POST /users/{id}/assignLicense"),
-        BTreeMap::from([(200, 6)])
+        BTreeMap::from([(200, 7)])
     );
-    // Erin's usage location went first, in the same batch.
+    // Erin's and yara's usage locations went first, in the same batch.
     assert_eq!(
         endpoint(&tenant, "PATCH /users/{id}"),
-        BTreeMap::from([(204, 1)])
+        BTreeMap::from([(204, 2)])
     );
 }
 
@@ -450,7 +451,7 @@ async fn issue6_apply_asks_on_a_terminal_and_only_yes_applies() {
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
-        all.contains("Do you want to apply these 7 change(s)? Only 'yes' will be accepted:"),
+        all.contains("Do you want to apply these 8 change(s)? Only 'yes' will be accepted:"),
         "{all}"
     );
     // The plan, its summary and its destructive changes come before the question, for a
@@ -470,9 +471,9 @@ async fn issue6_apply_asks_on_a_terminal_and_only_yes_applies() {
                 .find(needle)
                 .unwrap_or_else(|| panic!("{needle:?} is shown: {screen}"))
         };
-        let question = at("Do you want to apply these 7 change(s)?");
+        let question = at("Do you want to apply these 8 change(s)?");
         assert!(
-            at("Plan: 3 to add, 3 to change, 3 to remove.") < question,
+            at("Plan: 4 to add, 4 to change, 3 to remove.") < question,
             "{screen}"
         );
         assert!(at("- user carol@contoso.com") < question, "{screen}");
@@ -497,7 +498,7 @@ async fn issue6_apply_asks_on_a_terminal_and_only_yes_applies() {
         "# licensectl apply journals; keep them as CI artifacts, not in git.\n*\n"
     );
     assert!(
-        all.contains("Apply complete: 3 added, 3 changed, 3 removed, 0 failed."),
+        all.contains("Apply complete: 4 added, 4 changed, 3 removed, 0 failed."),
         "{all}"
     );
 }
