@@ -2,7 +2,8 @@
 //! per file), one module per area:
 //! - the CLI end to end: `validate` and `schema` (`validate_cli`), `plan` and `drift` from
 //!   a snapshot (`cli_plan`) and live (`live_plan`), attribute rules in the config
-//!   (`rules_config`) and against the emulator (`rules_live`), `export` (`export`), `emulator`
+//!   (`rules_config`), through the CLI (`rules_cli`: `explain`, plan-time problems) and
+//!   against the emulator (`rules_live`), `export` (`export`), `emulator`
 //!   (`emulator_cli`), error printing (`cli_errors`), a reader that stops early
 //!   (`broken_pipe`), and the README's console examples (`readme`);
 //! - `apply` against the emulator (`apply_emulator`), under injected faults
@@ -47,6 +48,7 @@ mod plan_budget;
 mod platforms;
 mod readme;
 mod render;
+mod rules_cli;
 mod rules_config;
 mod rules_live;
 mod snapshot_files;

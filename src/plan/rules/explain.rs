@@ -123,10 +123,11 @@ pub fn explain(
     upn: &str,
 ) -> Result<Explanation, ExplainError> {
     let index = TenantIndex::new(live);
+    let wanted = upn.to_lowercase();
     let Some(position) = live
         .users
         .iter()
-        .position(|u| u.user_principal_name.eq_ignore_ascii_case(upn))
+        .position(|u| u.user_principal_name.to_lowercase() == wanted)
     else {
         return Err(ExplainError::UnknownUser {
             upn: upn.to_owned(),
@@ -141,7 +142,7 @@ pub fn explain(
     let declared = desired
         .users
         .iter()
-        .find(|d| d.upn.eq_ignore_ascii_case(&user.user_principal_name));
+        .find(|d| d.upn.to_lowercase() == user.user_principal_name.to_lowercase());
     let (rules, _) = compile(desired, &index);
     let facts_groups;
     let (scope, in_scope, results) = match &rules {

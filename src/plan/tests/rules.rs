@@ -1120,3 +1120,83 @@ fn indexed_evaluation_matches_testing_every_rule_on_every_user() {
 }
 
 use super::super::resolve::TenantIndex;
+
+/// A live read with rules selects only the attributes the rules, the scope and the
+/// findings need, filters exactly on the scope's `account_enabled`/`user_type`
+/// equalities, and reads the groups `member_of` names (every group for a pattern).
+#[test]
+fn the_live_read_selects_what_the_rules_use_and_filters_on_the_scope() {
+    let mut want = desired();
+    assert_eq!(
+        super::super::rules::rule_needs(&want),
+        None,
+        "no rules, no read"
+    );
+    let mut sales = sales_gets_pbi();
+    sales
+        .exclude
+        .push(when(Attribute::ExtensionAttribute(3), text("x")));
+    sales.usage_location = Some(Located {
+        value: RuleUsageLocation::FromCountry,
+        location: loc(201),
+    });
+    want.rules.push(sales);
+    want.rules.push(rule(
+        "pilots",
+        vec![when(
+            Attribute::MemberOf,
+            Condition::AnyOf(vec![text("Pilots"), text(&group_id("G").to_string())]),
+        )],
+        vec![lic("EMS")],
+    ));
+    let needs = super::super::rules::rule_needs(&want).expect("needs");
+    assert_eq!(
+        needs.attributes,
+        [
+            "accountEnabled",
+            "country",
+            "createdDateTime",
+            "department",
+            "onPremisesExtensionAttributes",
+            "onPremisesSyncEnabled",
+            "userType"
+        ]
+    );
+    assert_eq!(
+        needs.filter.as_deref(),
+        Some("accountEnabled eq true and userType eq 'Member'")
+    );
+    assert_eq!(needs.group_names, ["Pilots"]);
+    assert_eq!(needs.group_ids, [group_id("G")]);
+    assert!(!needs.all_groups);
+
+    // A scope with no equality on those two reads every user; a pattern, every group.
+    want.settings.rules_scope = RuleScope {
+        matches: vec![when(
+            Attribute::UserType,
+            Condition::Not(Box::new(text("guest"))),
+        )],
+        exclude: Vec::new(),
+        location: Some(loc(1)),
+    };
+    want.rules.push(rule(
+        "teams",
+        vec![when(
+            Attribute::MemberOf,
+            Condition::StartsWith("SG-".into()),
+        )],
+        vec![lic("EMS")],
+    ));
+    let needs = super::super::rules::rule_needs(&want).expect("needs");
+    assert_eq!(needs.filter, None);
+    assert!(needs.all_groups);
+    want.settings.rules_scope.matches = vec![when(Attribute::UserType, text("guest"))];
+    assert_eq!(
+        super::super::rules::rule_needs(&want)
+            .expect("needs")
+            .filter
+            .as_deref(),
+        Some("userType eq 'Guest'"),
+        "Graph's spelling of the value"
+    );
+}
