@@ -1062,7 +1062,11 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
                         ),
                     )
                     .at(rule.location.clone())
-                    .help("check the values in its match (they are compared ignoring case, but must be spelled as in the directory) and what rules_scope admits; `licensectl explain --user UPN` shows why a user does not match"),
+                    .help(if eval.in_scope.is_empty() && live.version < 2 {
+                        "the tenant state has no directory attributes (a version 1 snapshot, written before rules): take a new one with `licensectl snapshot --config DIR`"
+                    } else {
+                        "check the values in its match (they are compared ignoring case, but must be spelled as in the directory) and what rules_scope admits; `licensectl explain --user UPN` shows why a user does not match"
+                    }),
                 );
             }
         }

@@ -1200,3 +1200,32 @@ fn the_live_read_selects_what_the_rules_use_and_filters_on_the_scope() {
         "Graph's spelling of the value"
     );
 }
+
+/// A snapshot written before rules (version 1) carries no directory attributes, so no
+/// user is in the default scope: the warning says to take a new snapshot.
+#[test]
+fn a_version_1_snapshot_gets_a_hint_to_take_a_new_one() {
+    let mut live = tenant();
+    live.version = 1;
+    live.users.push(LiveUser::new("ann@contoso.com").0);
+    let mut want = desired();
+    want.rules.push(sales_gets_pbi());
+    let plan = run(&want, &live);
+    let warning = plan
+        .diagnostics
+        .iter()
+        .find(|d| d.code == DiagnosticCode::RuleMatchesNobody)
+        .expect("warned");
+    assert!(
+        warning
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("licensectl snapshot --config DIR")),
+        "{warning:?}"
+    );
+    live.version = 2;
+    live.users[0].user_type = Some("Member".into());
+    let plan = run(&want, &live);
+    let help = plan.diagnostics[0].help.as_deref().unwrap_or_default();
+    assert!(help.contains("licensectl explain"), "{help}");
+}
