@@ -4,7 +4,8 @@
 //!
 //! Entries carry principals, operations, HTTP status, Graph `request-id`s, timestamps and
 //! attempt numbers — never tokens, secrets or assertions (the client never hands them to
-//! this module).
+//! this module). Every line also carries the licensectl version and the commit it was
+//! built from, so that a journal says which build sent its writes.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -44,6 +45,11 @@ pub enum Event {
 pub struct Entry {
     /// RFC 3339 UTC time, filled in by [`Journal::record`].
     pub time: String,
+    /// The licensectl version, filled in by [`Journal::record`].
+    pub version: &'static str,
+    /// The commit licensectl was built from and its date ([`crate::BUILD`]), filled in by
+    /// [`Journal::record`].
+    pub build: &'static str,
     /// The kind of entry.
     pub event: Option<Event>,
     /// The phase (`group-assignments`, ...).
@@ -120,6 +126,8 @@ impl Journal {
     /// Appends `entry` (stamped with the current time) and flushes it to the file.
     pub fn record(&self, mut entry: Entry) -> Result<(), ApplyError> {
         entry.time = now();
+        entry.version = env!("CARGO_PKG_VERSION");
+        entry.build = crate::BUILD;
         let mut line = serde_json::to_vec(&entry).unwrap_or_default();
         line.push(b'\n');
         let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
@@ -194,5 +202,27 @@ mod tests {
                 .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()),
             "{error:?}"
         );
+    }
+
+    #[test]
+    fn every_line_records_the_version_and_the_build() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("journal.jsonl");
+        let journal = Journal::open(&path).expect("opens");
+        for event in [Event::Start, Event::End] {
+            journal
+                .record(Entry {
+                    event: Some(event),
+                    ..Entry::default()
+                })
+                .expect("records");
+        }
+        let text = std::fs::read_to_string(&path).expect("reads");
+        for line in text.lines() {
+            let line: Value = serde_json::from_str(line).expect("json line");
+            assert_eq!(line["version"], env!("CARGO_PKG_VERSION"));
+            assert_eq!(line["build"], crate::BUILD);
+        }
+        assert!(!crate::BUILD.is_empty());
     }
 }
