@@ -253,8 +253,9 @@ fn summary_text(args: &CommentArgs, report: &Report, full_plan: &str) -> String 
     )
 }
 
+/// A note on stderr (what was posted or written), unless `--quiet`.
 fn say(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "licensectl comment: {line}");
+    super::ui::note(&format!("licensectl comment: {line}"));
 }
 
 fn http_options(args: &CommentArgs) -> HttpOptions {

@@ -119,18 +119,26 @@ pub(super) fn pin_refusal(problem: &Diagnostic, snapshot: &Path, help: &str) -> 
 
 pub(super) fn render(plan: &Plan, format: Format, mode: Mode) -> String {
     match format {
-        Format::Text => text::render(plan, mode),
+        Format::Text => text::render_with(plan, mode, &super::ui::stdout_palette()),
         Format::Markdown => markdown::render(plan, mode),
         Format::Json => json::render(plan, mode),
     }
 }
 
-/// Prints diagnostics to stderr as snippets of the config files they point into.
+/// Prints diagnostics to stderr as snippets of the config files they point into (only
+/// the errors with `--quiet`).
 pub(super) fn eprint_diagnostics(list: &[Diagnostic], sources: &SourceFiles) {
+    let shown: Vec<Diagnostic>;
+    let list = if super::ui::quiet() {
+        shown = list.iter().filter(|d| d.is_error()).cloned().collect();
+        &shown[..]
+    } else {
+        list
+    };
     if list.is_empty() {
         return;
     }
-    let text = diagnostics::human(list, sources, super::validate::stderr_color());
+    let text = diagnostics::human(list, sources, super::ui::stderr_color());
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
@@ -147,7 +155,7 @@ pub(super) fn load(dir: &Path) -> Result<Config, u8> {
     let loaded = match super::limits::load_config(dir) {
         Ok(loaded) => loaded,
         Err(error) => {
-            let _ = writeln!(std::io::stderr().lock(), "error: {error:#}");
+            super::ui::error(&format!("{error:#}"));
             return Err(exit::ERROR);
         }
     };
@@ -189,18 +197,15 @@ pub(crate) fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
         if args.input.format != Format::Text {
             eprint_diagnostics(&plan.diagnostics, &config.sources);
         }
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(
-            stderr,
-            "error: the plan has {} error(s); nothing was saved",
+        super::ui::error(&format!(
+            "the plan has {} error(s); nothing was saved",
             plan.summary.errors
-        );
+        ));
         return Ok(exit::ERROR);
     }
     if plan.safety.refused {
-        let mut stderr = std::io::stderr().lock();
         for line in text::refusal(&plan) {
-            let _ = writeln!(stderr, "error: unsafe plan refused: {line}");
+            super::ui::error(&format!("unsafe plan refused: {line}"));
         }
         return Ok(exit::UNSAFE);
     }
@@ -208,8 +213,7 @@ pub(crate) fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
         let saved = SavedPlan::new(&plan, &live, &config.digest);
         std::fs::write(out, saved.to_json())
             .with_context(|| format!("cannot write saved plan {}", out.display()))?;
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "Saved the plan to {}.", out.display());
+        super::ui::note(&format!("Saved the plan to {}.", out.display()));
     }
     Ok(if plan.has_changes && args.detailed_exitcode {
         exit::CHANGES
