@@ -96,6 +96,9 @@ struct Planned {
     contents: String,
     /// What it is, for the summary.
     what: &'static str,
+    /// A file a repository may already have (`.gitignore`, `CODEOWNERS`): added to the
+    /// end of it, unless it already holds these lines, instead of replacing it.
+    append: bool,
 }
 
 /// The GitHub Actions workflows, from the repository's examples.
@@ -271,6 +274,7 @@ fn ci_files(ci: Ci, dir: &str) -> Vec<Planned> {
             path: format!("{folder}/{name}"),
             contents: adapt(text, dir),
             what: "CI workflow",
+            append: false,
         })
         .collect()
 }
@@ -365,6 +369,7 @@ fn plan_files(
                     },
                     path: format!("{dir}/{}", f.path),
                     contents: f.contents,
+                    append: false,
                 })
                 .collect();
             (tenant, principals, Some(snapshot))
@@ -385,11 +390,13 @@ fn plan_files(
                     path: format!("{dir}/{SCHEMA_FILE}"),
                     contents: config::schema::schema_json(),
                     what: "JSON Schema for editors",
+                    append: false,
                 },
                 Planned {
                     path: format!("{dir}/principals.yaml"),
                     contents: example_principals(domain),
                     what: "a commented example of users and groups",
+                    append: false,
                 },
             ];
             (tenant, principals, None)
@@ -399,12 +406,14 @@ fn plan_files(
         path: format!("{dir}/{SETTINGS_FILE}"),
         contents: settings_file(&tenant),
         what: "settings: the tenant pin and safety limits",
+        append: false,
     });
     files.extend(principals);
     files.push(Planned {
         path: ".gitignore".to_owned(),
         contents: gitignore(dir),
         what: "keeps journals, snapshots and plans out of git",
+        append: true,
     });
     files.push(Planned {
         path: match args.ci {
@@ -413,6 +422,7 @@ fn plan_files(
         },
         contents: codeowners(dir, args.ci),
         what: "who reviews which file (an example)",
+        append: true,
     });
     files.extend(ci_files(args.ci, dir));
     Ok((files, snapshot))
@@ -486,9 +496,11 @@ pub(crate) fn run(args: &InitArgs, matches: Option<&clap::ArgMatches>) -> anyhow
     let config_dir = root.join(&args.config_dir);
     let (files, snapshot) = plan_files(args, live)?;
     let targets: Vec<PathBuf> = files.iter().map(|f| root.join(&f.path)).collect();
-    let existing: Vec<&PathBuf> = targets
+    let existing: Vec<&PathBuf> = files
         .iter()
-        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .zip(&targets)
+        .filter(|(file, path)| !file.append && std::fs::symlink_metadata(path).is_ok())
+        .map(|(_, path)| path)
         .collect();
     if !existing.is_empty() && !args.force {
         let names: Vec<String> = existing.iter().map(|p| p.display().to_string()).collect();
@@ -518,7 +530,22 @@ pub(crate) fn run(args: &InitArgs, matches: Option<&clap::ArgMatches>) -> anyhow
         );
     }
     for (file, path) in files.iter().zip(&targets) {
-        super::export::write_file(path, &file.contents)?;
+        let contents = if file.append {
+            match std::fs::read_to_string(path) {
+                Ok(before) if before.contains(file.contents.lines().next().unwrap_or("")) => {
+                    continue;
+                }
+                Ok(before) if before.is_empty() => file.contents.clone(),
+                Ok(before) => format!("{}\n\n{}", before.trim_end(), file.contents),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => file.contents.clone(),
+                Err(error) => {
+                    return Err(error).with_context(|| format!("cannot read {}", path.display()));
+                }
+            }
+        } else {
+            file.contents.clone()
+        };
+        super::export::write_file(path, &contents)?;
     }
     verify(&config_dir, snapshot.as_ref())?;
     summary(root, &args.config_dir, &files, args.ci);

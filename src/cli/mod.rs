@@ -48,7 +48,7 @@ pub(crate) struct Cli {
 /// Flags every command takes.
 #[derive(Debug, clap::Args)]
 pub(crate) struct GlobalArgs {
-    /// When to colour terminal output.
+    /// When to colour output.
     #[arg(
         long,
         value_enum,

@@ -20,17 +20,33 @@ use super::ui;
 #[derive(Debug, clap::Args)]
 pub(crate) struct SnapshotArgs {
     /// Where to write the snapshot (JSON).
+    ///
+    /// It names your users and their licenses: keep it out of git (a CI artifact with
+    /// a short retention).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
-    /// Also read the unlicensed users and the groups this config directory manages, and
-    /// refuse a tenant other than the one it pins (without it: licensed users only).
+    /// Also read what this config manages, and refuse any tenant but the one it pins.
+    ///
+    /// Without it the snapshot holds the licensed users and their groups only; with it,
+    /// also the unlicensed users and the groups the config declares, so that `plan
+    /// --snapshot` of that config sees everything it needs.
     #[arg(long, value_name = "DIR")]
     pub config: Option<PathBuf>,
     /// Read every user and group, not only licensed and managed ones.
+    ///
+    /// For `licensectl export` and copies of a tenant for the emulator; slower on large
+    /// tenants.
     #[arg(long)]
     pub full: bool,
     /// How to read licensed users.
-    #[arg(long, value_enum, default_value_t = LicensedUsersStrategy::Auto)]
+    ///
+    /// The default suits every tenant; the others are for comparisons and troubleshooting.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = LicensedUsersStrategy::Auto,
+        hide_short_help = true
+    )]
     pub strategy: LicensedUsersStrategy,
     /// Connection flags.
     #[command(flatten)]

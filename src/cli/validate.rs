@@ -17,7 +17,7 @@ pub(crate) struct ValidateArgs {
     /// The config directory (holding licensectl.yaml).
     #[arg(long, short = 'c', value_name = "DIR", default_value = ".")]
     pub config: PathBuf,
-    /// Output format: human (snippets on stderr), json or github (on stdout).
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }
@@ -29,7 +29,7 @@ pub(crate) enum Format {
     Human,
     /// One JSON document, on stdout.
     Json,
-    /// GitHub Actions workflow commands (annotations), on stdout.
+    /// GitHub Actions annotations on the pull request's diff, on stdout.
     Github,
 }
 
