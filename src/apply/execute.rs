@@ -15,10 +15,13 @@
 //! sends and what it makes of the answers are pure functions over plain data: `pack`
 //! (which writes go in which `$batch` this round), `classify` (what each answer means),
 //! `settle` (what becomes of each unit) and [`Pacer`] (how much to send, how long to
-//! pause).
+//! pause). Between packing and sending, the last gate (`gate`) checks every write of
+//! the round against what the config allows; a refused unit is not sent and fails with
+//! the reason.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use rand::SeedableRng;
@@ -29,18 +32,22 @@ use crate::graph::GraphClient;
 use crate::graph::client::{BATCH_MAX, ClientStats};
 use crate::graph::read::{ReadEvent, ReadProgress};
 use crate::plan::Principal;
+use crate::snapshot::AssignedLicense;
 
 use super::ApplyError;
 use super::journal::{Entry, Event, Journal};
 use super::schedule::{Operation, Phase, Unit};
 
 mod classify;
+pub(crate) mod gate;
 mod pacer;
 mod pack;
 mod settle;
 
-use classify::{Answer, BatchAnswer, ItemResult, classify};
+use classify::{Answer, BatchAnswer, ItemResult, classify, throttle_usage};
+use gate::{Gate, REFUSED_CODE, UnitWrites};
 pub(crate) use pacer::Pacer;
+use pacer::Round as PacedRound;
 use pack::Batch;
 use settle::settle;
 
@@ -69,7 +76,13 @@ pub struct WriteFailure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnitOutcome {
     /// Every operation succeeded.
-    Applied,
+    Applied {
+        /// The principal's `assignedLicenses` as Graph's answer to its `assignLicense`
+        /// gave them (a user's 200 and a group's 202 return the object as written:
+        /// authoritative, unlike a read right after the write); `None` when the unit
+        /// made no such call or the answer did not carry them.
+        licenses: Option<Vec<AssignedLicense>>,
+    },
     /// An operation failed for good.
     Failed(WriteFailure),
 }
@@ -88,14 +101,15 @@ impl UnitOutcome {
     }
 }
 
-/// Runs phases against one client, journalling everything.
+/// Runs phases against one client, journalling everything. One executor runs every
+/// phase of an apply, so that its pacer keeps what it learned of the write budget.
 pub struct Executor<'a> {
-    /// The Graph client.
-    pub client: &'a GraphClient,
-    /// Where requests and results are recorded.
-    pub journal: &'a Journal,
-    /// Progress (one item per finished unit).
-    pub progress: &'a dyn ReadProgress,
+    client: &'a GraphClient,
+    journal: &'a Journal,
+    progress: &'a dyn ReadProgress,
+    gate: &'a Gate,
+    /// The pacer between phases (taken out while a phase runs).
+    pacer: Mutex<Option<Pacer>>,
 }
 
 /// A unit in flight: how far its operations got and how often it was tried.
@@ -113,6 +127,8 @@ struct Pending<'p> {
     throttled: u32,
     /// When the first attempt was sent.
     started: Option<Instant>,
+    /// `assignedLicenses` from Graph's answer to the unit's `assignLicense`.
+    licenses: Option<Vec<AssignedLicense>>,
 }
 
 impl<'p> Pending<'p> {
@@ -125,6 +141,7 @@ impl<'p> Pending<'p> {
             attempts: 0,
             throttled: 0,
             started: None,
+            licenses: None,
         }
     }
 
@@ -142,7 +159,24 @@ struct Slot {
     op: usize,
 }
 
-impl Executor<'_> {
+impl<'a> Executor<'a> {
+    /// An executor writing through `client`, recording in `journal`, reporting progress
+    /// and checking every write with `gate`.
+    pub fn new(
+        client: &'a GraphClient,
+        journal: &'a Journal,
+        progress: &'a dyn ReadProgress,
+        gate: &'a Gate,
+    ) -> Self {
+        Self {
+            client,
+            journal,
+            progress,
+            gate,
+            pacer: Mutex::new(None),
+        }
+    }
+
     fn journal(&self, entry: Entry) -> Result<(), ApplyError> {
         self.journal.record(entry)
     }
@@ -174,30 +208,47 @@ impl Executor<'_> {
             .collect();
         let policy = *self.client.policy();
         let mut rng = StdRng::from_os_rng();
-        let mut pacer = Pacer::new(BATCH_MAX * self.client.limiter().limit().max(1));
+        let mut pacer = self
+            .pacer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or_else(|| Pacer::new(BATCH_MAX * self.client.limiter().limit().max(1)));
         while !pending.is_empty() {
-            let wave = pacer.wave();
             let round_started = Instant::now();
+            let wave = pacer.wave(round_started);
             let round = pack::pack(pending.iter().map(Pending::remaining), wave);
             pack::begin(&mut pending, &round, Instant::now());
-            let batches = pack::batches(&pending, &round);
-            // Every write of the round is known here (`batches`), before any of it is
-            // journalled or sent: the place for a last check of what goes out. The
-            // requests are journalled before any of them is sent.
+            // Every write of the round is known here, before any of it is journalled or
+            // sent: the gate takes out what the config does not allow, with a failed
+            // answer for each (so that settling ends the unit instead of retrying it).
+            let (batches, mut results) = self.gate_round(&pending, pack::batches(&pending, &round));
+            let sent: usize = batches.iter().map(|b| b.items.len()).sum();
+            // The requests are journalled before any of them is sent.
             for entry in pack::requests(&pending, &batches, label) {
                 self.journal(entry)?;
             }
-            let mut results: HashMap<Slot, Answer> = HashMap::new();
+            // Graph's report of the app's use, and when the writes asked to wait may go
+            // again (answer time plus Retry-After; for 429s, when the window opens).
+            let mut usage: Option<f64> = None;
+            let mut retry_at: Option<Instant> = None;
+            let mut reset_at: Option<Instant> = None;
             for (b, answer) in self.send(&batches).await {
                 let now = Instant::now();
-                results.extend(classify(
-                    &batches[b],
-                    &answer,
-                    &pending,
-                    &policy,
-                    now,
-                    &mut rng,
-                ));
+                usage = match (usage, throttle_usage(&answer)) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                for (slot, item) in classify(&batches[b], &answer, &pending, &policy, now, &mut rng)
+                {
+                    if let ItemResult::Retry(wait) = item.result {
+                        retry_at = retry_at.max(Some(now + wait));
+                        if item.status == 429 {
+                            reset_at = reset_at.max(Some(now + wait));
+                        }
+                    }
+                    results.insert(slot, item);
+                }
             }
             self.count(&results);
 
@@ -212,16 +263,90 @@ impl Executor<'_> {
                 }
             }
             pending = settlement.pending;
-            let pace = pacer.record(round.writes, settlement.throttled, round_started.elapsed());
-            let wait = settlement.wait.max(pace);
+            let now = Instant::now();
+            let pace = pacer.record(
+                PacedRound {
+                    sent,
+                    throttled: settlement.throttled,
+                    reset_at,
+                    usage,
+                    elapsed: round_started.elapsed(),
+                },
+                now,
+            );
+            let wait = retry_at
+                .map_or(Duration::ZERO, |at| at.saturating_duration_since(now))
+                .max(pace);
             if !pending.is_empty() && !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
         }
+        *self.pacer.lock().unwrap_or_else(PoisonError::into_inner) = Some(pacer);
         Ok(outcomes
             .into_iter()
             .map(|o| o.unwrap_or_else(UnitOutcome::not_attempted))
             .collect())
+    }
+
+    /// The round's `batches` without the units the gate refuses (a batch left empty is
+    /// dropped), and a failed answer for every write it took out.
+    fn gate_round(
+        &self,
+        pending: &[Pending<'_>],
+        batches: Vec<Batch>,
+    ) -> (Vec<Batch>, HashMap<Slot, Answer>) {
+        let mut units: Vec<usize> = batches
+            .iter()
+            .flat_map(|b| b.slots.iter().map(|s| s.unit))
+            .collect();
+        units.dedup();
+        let writes: Vec<UnitWrites<'_>> = units
+            .iter()
+            .map(|&u| UnitWrites {
+                principal: pending[u].principal,
+                operations: &pending[u].operations[pending[u].next..],
+            })
+            .collect();
+        let verdicts = self.gate.review(&writes);
+        let mut answers: HashMap<Slot, Answer> = HashMap::new();
+        for (&u, verdict) in units.iter().zip(verdicts) {
+            let Some(refusal) = verdict else { continue };
+            let p = &pending[u];
+            for op in p.next..p.operations.len() {
+                let failure = WriteFailure {
+                    operation: p.operations[op].name(),
+                    status: 0,
+                    code: Some(REFUSED_CODE.to_owned()),
+                    message: format!("not sent: {}", refusal.reason),
+                    request_id: None,
+                    attempts: p.attempts,
+                };
+                answers.insert(
+                    Slot { unit: u, op },
+                    Answer {
+                        result: ItemResult::Failed(failure),
+                        request_id: None,
+                        status: 0,
+                    },
+                );
+            }
+        }
+        if answers.is_empty() {
+            return (batches, answers);
+        }
+        let kept = batches
+            .into_iter()
+            .filter_map(|batch| {
+                let (items, slots): (Vec<_>, Vec<_>) = batch
+                    .items
+                    .into_iter()
+                    .zip(batch.slots)
+                    .filter(|(_, slot)| !answers.contains_key(slot))
+                    .unzip();
+                (!items.is_empty()).then_some(Batch { items, slots })
+            })
+            .collect();
+        (kept, answers)
     }
 
     /// Counts the round's item 429s and retries in the client's stats. (Item 429s are
@@ -253,9 +378,26 @@ impl Executor<'_> {
 }
 
 impl WriteFailure {
+    /// True when the write may have taken effect although it failed: no answer arrived
+    /// (a dropped connection, a whole batch lost) or Graph stayed throttled or
+    /// unavailable; false when Graph refused it or it was never sent.
+    pub fn outcome_unknown(&self) -> bool {
+        let never_sent = matches!(
+            self.code.as_deref(),
+            Some(REFUSED_CODE | super::GROUP_COPY_NOT_SEEN)
+        );
+        !never_sent && (self.status == 0 || self.status == 429 || self.status >= 500)
+    }
+
     /// What to do about this failure, in plain language (by HTTP status and Graph code,
     /// never by message text).
     pub fn fix(&self) -> String {
+        if self.code.as_deref() == Some(REFUSED_CODE) {
+            return "licensectl did not send this write because the config does not allow it (see the reason): fix the config, or run `licensectl plan` and apply the plan it gives".to_owned();
+        }
+        if self.code.as_deref() == Some(super::GROUP_COPY_NOT_SEEN) {
+            return "group licensing has not reached the user yet (it is asynchronous, and reads lag): run `licensectl apply` again later, or raise --group-timeout; the user keeps the direct copy meanwhile".to_owned();
+        }
         match self.status {
             401 => "Graph refused the credential: check the app registration's secret or certificate and run apply again".to_owned(),
             403 => match self.operation {
@@ -277,7 +419,6 @@ mod tests {
     use super::*;
     use crate::ids::{SkuId, UserId};
     use crate::plan::AssignLicenseRequest;
-    use crate::snapshot::AssignedLicense;
 
     pub(super) fn user(n: u128, name: &str) -> Principal {
         Principal::User {
@@ -317,6 +458,7 @@ mod tests {
             attempts: 0,
             throttled: 0,
             started: None,
+            licenses: None,
         }
     }
 }

@@ -4,8 +4,10 @@
 //!
 //! Entries carry principals, operations, HTTP status, Graph `request-id`s, timestamps and
 //! attempt numbers — never tokens, secrets or assertions (the client never hands them to
-//! this module). Every line also carries the licensectl version and the commit it was
-//! built from, so that a journal says which build sent its writes.
+//! this module). Every line also carries the run's id (random, one per opened journal),
+//! the licensectl version and the commit it was built from, so that the lines of two
+//! applies appending to one file, or of two applies against one tenant, are told apart,
+//! and a journal says which build sent its writes.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -45,6 +47,8 @@ pub enum Event {
 pub struct Entry {
     /// RFC 3339 UTC time, filled in by [`Journal::record`].
     pub time: String,
+    /// The run's id, filled in by [`Journal::record`].
+    pub run: String,
     /// The licensectl version, filled in by [`Journal::record`].
     pub version: &'static str,
     /// The commit licensectl was built from and its date ([`crate::BUILD`]), filled in by
@@ -88,6 +92,7 @@ pub struct Entry {
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
+    run: String,
     out: Mutex<BufWriter<File>>,
 }
 
@@ -114,8 +119,16 @@ impl Journal {
             .map_err(io)?;
         Ok(Self {
             path: path.to_owned(),
+            run: uuid::Builder::from_random_bytes(rand::random())
+                .into_uuid()
+                .to_string(),
             out: Mutex::new(BufWriter::new(file)),
         })
+    }
+
+    /// This run's id, on every line it writes.
+    pub fn run_id(&self) -> &str {
+        &self.run
     }
 
     /// The journal's path.
@@ -126,6 +139,7 @@ impl Journal {
     /// Appends `entry` (stamped with the current time) and flushes it to the file.
     pub fn record(&self, mut entry: Entry) -> Result<(), ApplyError> {
         entry.time = now();
+        entry.run.clone_from(&self.run);
         entry.version = env!("CARGO_PKG_VERSION");
         entry.build = crate::BUILD;
         let mut line = serde_json::to_vec(&entry).unwrap_or_default();
@@ -145,7 +159,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entries_are_flushed_json_lines() {
+    fn entries_are_flushed_json_lines_with_the_run_id_and_version() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("nested/journal.jsonl");
         let journal = Journal::open(&path).expect("opens");
@@ -166,6 +180,7 @@ mod tests {
                 ..Entry::default()
             })
             .expect("records");
+        let run = journal.run_id().to_owned();
         // Read while the journal is still open: every line is already on disk.
         let text = std::fs::read_to_string(&path).expect("reads");
         let lines: Vec<Value> = text
@@ -181,6 +196,14 @@ mod tests {
         );
         assert_eq!(lines[1]["request_id"], "abc");
         assert!(lines[1]["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+        for line in &lines {
+            assert_eq!(line["run"], run.as_str(), "the run id on every line");
+            assert_eq!(line["version"], env!("CARGO_PKG_VERSION"));
+        }
+        // Another run appending to the same file has another id.
+        let again = Journal::open(&path).expect("opens again");
+        assert_ne!(again.run_id(), run);
+        assert_eq!(run.len(), 36, "a UUID: {run}");
     }
 
     #[test]

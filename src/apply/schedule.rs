@@ -2,7 +2,9 @@
 //!
 //! Order, so that nobody loses service and seats suffice:
 //! 0. **Seat-freeing removals**: removal-only changes of a SKU whose adds need more seats
-//!    than are free before the plan (they can only fit once its removals are done);
+//!    than are free before the plan (they can only fit once its removals are done) —
+//!    never a removal of a direct copy that a group's copy replaces (it frees no seat,
+//!    and it must wait for the group's copy to reach the member);
 //! 1. **Usage locations** of users whose change sets nothing else (a group will license
 //!    them, or they are only being prepared);
 //! 2. **Group assignments** that add or update licenses (group swaps included);
@@ -124,8 +126,14 @@ impl Schedule {
 }
 
 /// Orders `changes` (see the module documentation). `seats` are the plan's seat rows:
-/// a SKU whose `needed` exceeds its `free` seats gets its removal-only changes first.
-pub fn schedule(changes: &[Change], seats: &[SeatRow]) -> Schedule {
+/// a SKU whose `needed` exceeds its `free` seats gets its removal-only changes first,
+/// except the changes in `group_reliant` (indexes of changes that remove a direct copy a
+/// group's copy replaces), which stay with the other removals.
+pub fn schedule(
+    changes: &[Change],
+    seats: &[SeatRow],
+    group_reliant: &BTreeSet<usize>,
+) -> Schedule {
     let short: BTreeSet<SkuId> = seats
         .iter()
         .filter(|row| row.needed > 0 && row.needed > row.free)
@@ -158,7 +166,7 @@ pub fn schedule(changes: &[Change], seats: &[SeatRow]) -> Schedule {
                 .map(|r| r.sku.id)
                 .filter(|id| short.contains(id))
                 .collect();
-            if freeing.is_empty() {
+            if freeing.is_empty() || group_reliant.contains(&i) {
                 PhaseKind::Removals
             } else {
                 moved.extend(freeing);
@@ -308,7 +316,11 @@ mod tests {
             located,
             only_location,
         ];
-        let s = schedule(&changes, &[seats(e3, 5, 1, 1), seats(e5, 5, 1, 0)]);
+        let s = schedule(
+            &changes,
+            &[seats(e3, 5, 1, 1), seats(e5, 5, 1, 0)],
+            &BTreeSet::new(),
+        );
         assert_eq!(
             kinds(&s),
             vec![
@@ -354,10 +366,9 @@ mod tests {
         free_e3.remove.push(remove(e3.clone()));
         let mut other = change(user(12, "other@contoso.com"));
         other.remove.push(remove(visio.clone()));
-        let s = schedule(
-            &[grant, free_e3, other],
-            &[seats(e3.clone(), 0, 1, 1), seats(visio, 3, 0, 1)],
-        );
+        let changes = [grant, free_e3, other];
+        let rows = [seats(e3.clone(), 0, 1, 1), seats(visio, 3, 0, 1)];
+        let s = schedule(&changes, &rows, &BTreeSet::new());
         assert_eq!(
             kinds(&s),
             vec![
@@ -367,11 +378,24 @@ mod tests {
             ]
         );
         assert_eq!(s.seat_freeing_skus, vec![e3.id]);
+        // A removal that a group's copy replaces frees no seat: it stays last.
+        let s = schedule(&changes, &rows, &BTreeSet::from([1]));
+        assert_eq!(
+            kinds(&s),
+            vec![
+                (PhaseKind::DirectAssignments, vec!["new@contoso.com"]),
+                (
+                    PhaseKind::Removals,
+                    vec!["leaver@contoso.com", "other@contoso.com"]
+                ),
+            ]
+        );
+        assert!(s.seat_freeing_skus.is_empty());
     }
 
     #[test]
     fn an_empty_plan_schedules_nothing() {
-        let s = schedule(&[], &[]);
+        let s = schedule(&[], &[], &BTreeSet::new());
         assert!(s.phases.is_empty());
         assert_eq!(s.units().count(), 0);
     }

@@ -20,7 +20,8 @@ pub struct Mismatch {
     pub message: String,
 }
 
-fn sorted(plans: impl IntoIterator<Item = ServicePlanId>) -> Vec<ServicePlanId> {
+/// Service plan ids sorted and without duplicates: `disabledPlans` compare as sets.
+pub(crate) fn sorted(plans: impl IntoIterator<Item = ServicePlanId>) -> Vec<ServicePlanId> {
     let mut v: Vec<ServicePlanId> = plans.into_iter().collect();
     v.sort();
     v.dedup();

@@ -704,6 +704,29 @@ pub fn token_tenant_id(token: &str) -> Option<TenantId> {
     jwt::claims(token)?.get("tid")?.as_str()?.parse().ok()
 }
 
+/// The permissions an access token grants, unverified like [`token_tenant_id`]: the
+/// application permissions of an app token (`roles`) and the delegated permissions of a
+/// user's token (`scp`, space-separated). `None` when it is not a readable JWT. See
+/// https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference#payload-claims
+pub fn token_permissions(token: &str) -> Option<(Vec<String>, Vec<String>)> {
+    let claims = jwt::claims(token)?;
+    let roles = claims
+        .get("roles")
+        .and_then(serde_json::Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let scopes = claims
+        .get("scp")
+        .and_then(serde_json::Value::as_str)
+        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    Some((roles, scopes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -874,5 +897,31 @@ mod tests {
         ] {
             assert_eq!(token_tenant_id(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn permissions_from_an_app_token_and_a_user_token() {
+        let token =
+            |claims: &str| format!("eyJhbGciOiJub25lIn0.{}.sig", URL_SAFE_NO_PAD.encode(claims));
+        let app = token(r#"{"roles":["User.Read.All","LicenseAssignment.ReadWrite.All"]}"#);
+        assert_eq!(
+            token_permissions(&app),
+            Some((
+                vec![
+                    "User.Read.All".to_owned(),
+                    "LicenseAssignment.ReadWrite.All".to_owned()
+                ],
+                Vec::new()
+            ))
+        );
+        let user = token(r#"{"scp":"User.Read  User.ReadWrite.All"}"#);
+        assert_eq!(
+            token_permissions(&user),
+            Some((
+                Vec::new(),
+                vec!["User.Read".to_owned(), "User.ReadWrite.All".to_owned()]
+            ))
+        );
+        assert_eq!(token_permissions("not a token"), None);
     }
 }

@@ -8,10 +8,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use licensectl::apply::{self, ApplyInput, ApplyOptions, ApplyReport, Journal};
+use licensectl::apply::{self, ApplyInput, ApplyOptions, ApplyReport, Journal, Verdict};
+use licensectl::auth::token_permissions;
 use licensectl::graph::LicensedUsersStrategy;
 use licensectl::plan::saved::SavedPlan;
-use licensectl::plan::{Change, Plan, PlanOptions, plan};
+use licensectl::plan::{Plan, PlanOptions, plan};
 use licensectl::render::{Mode, text};
 use licensectl::snapshot::TenantSnapshot;
 
@@ -44,6 +45,10 @@ pub(crate) struct ApplyArgs {
     /// Longest wait, in seconds, for group license processing after group assignments.
     #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
     pub group_timeout: f64,
+    /// Longest time, in seconds, verification re-reads a change the tenant's reads do not
+    /// show yet (eventual consistency).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    pub verify_timeout: f64,
     /// How to read licensed users from the live tenant.
     #[arg(long, value_enum, default_value_t = LicensedUsersStrategy::Auto)]
     pub strategy: LicensedUsersStrategy,
@@ -98,55 +103,76 @@ fn keep_out_of_git(dir: &Path) {
     }
 }
 
-/// The changes to apply: the saved plan's, once checked against the tenant and the
-/// config, or the current plan's. `Err(code)` when refused (reason printed).
-fn changes_to_apply(
-    args: &ApplyArgs,
-    current: &Plan,
-    live: &TenantSnapshot,
-    digest: &str,
-) -> anyhow::Result<Result<Vec<Change>, u8>> {
-    let Some(path) = &args.plan else {
-        print(&render(current, Format::Text, Mode::Plan))?;
-        return Ok(Ok(current.changes.clone()));
-    };
+/// Reads and checks a saved plan before the tenant is read: its format and version, and
+/// that the config directory is the one it was made from. `Err(code)` when refused
+/// (reason printed).
+fn read_saved(path: &Path, config: &Path, digest: &str) -> anyhow::Result<Result<SavedPlan, u8>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read saved plan {}", path.display()))?;
     let saved = SavedPlan::from_json(&text, path)?;
-    if let Err(refusal) = saved.check_fresh(live) {
-        eprintln(&format!(
-            "error: refusing to apply {}: {refusal}",
-            path.display()
-        ));
-        return Ok(Err(exit::ERROR));
-    }
     if saved.config_digest != digest {
         eprintln(&format!(
             "error: refusing to apply {}: the config in {} changed since the plan was made ({} then, {} now); run `licensectl plan --out` again and review the new plan",
             path.display(),
-            args.config.display(),
+            config.display(),
             saved.config_digest,
             digest
         ));
         return Ok(Err(exit::ERROR));
     }
+    Ok(Ok(saved))
+}
+
+/// Checks a saved plan against the tenant and the recomputed plan: the tenant, each
+/// changed principal's fingerprint (stale), and that the saved changes are exactly the
+/// recomputed ones (edited). `Err(code)` when refused (reason printed).
+fn check_saved(
+    saved: &SavedPlan,
+    path: &Path,
+    live: &TenantSnapshot,
+    current: &Plan,
+) -> Result<(), u8> {
+    let checked = saved
+        .check_fresh(live)
+        .and_then(|()| saved.check_changes(live, &current.changes));
+    if let Err(refusal) = checked {
+        eprintln(&format!(
+            "error: refusing to apply {}: {refusal}",
+            path.display()
+        ));
+        return Err(exit::ERROR);
+    }
     eprintln(&format!(
-        "Applying saved plan {} ({} change(s), made by licensectl {}).",
+        "Applying saved plan {} ({} change(s), made by licensectl {}): the recomputed plan matches it.",
         path.display(),
         saved.changes.len(),
         saved.tool_version
     ));
-    Ok(Ok(saved.changes.into_iter().map(|c| c.change).collect()))
+    Ok(())
 }
 
 /// Runs `licensectl apply`; returns the exit code.
 pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
-    if !(args.group_timeout.is_finite() && args.group_timeout >= 0.0) {
-        bail!("--group-timeout must be a non-negative number of seconds");
+    for (flag, value) in [
+        ("--group-timeout", args.group_timeout),
+        ("--verify-timeout", args.verify_timeout),
+    ] {
+        // Finite and at most a week: Duration::from_secs_f64 panics on huge values.
+        if !(value.is_finite() && (0.0..=604_800.0).contains(&value)) {
+            bail!("{flag} must be a number of seconds between 0 and 604800");
+        }
     }
     let config = match load(&args.config) {
         Ok(config) => config,
         Err(code) => return Ok(code),
+    };
+    // A saved plan is read and checked before the tenant is.
+    let saved = match &args.plan {
+        Some(path) => match read_saved(path, &args.config, &config.digest)? {
+            Ok(saved) => Some((path, saved)),
+            Err(code) => return Ok(code),
+        },
+        None => None,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
@@ -168,19 +194,37 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             ));
             return Ok(exit::ERROR);
         }
-        let changes = match changes_to_apply(args, &current, &live, &config.digest)? {
-            Ok(changes) => changes,
-            Err(code) => return Ok(code),
-        };
+        // What is applied is always the plan recomputed here; a saved plan only decides
+        // whether to go on (it must be fresh and say exactly the same).
+        if let Some((path, saved)) = &saved
+            && let Err(code) = check_saved(saved, path, &live, &current)
+        {
+            return Ok(code);
+        }
+        // The plan is shown before anything else happens (and before the question).
+        print(&render(&current, Format::Text, Mode::Plan))?;
         if current.safety.refused {
             for line in text::refusal(&current) {
                 eprintln(&format!("error: unsafe plan refused: {line}"));
             }
             return Ok(exit::UNSAFE);
         }
+        let changes = &current.changes;
         if changes.is_empty() {
             print("No changes. The tenant matches the config; nothing was written.\n")?;
             return Ok(exit::SUCCESS);
+        }
+        // Before any write (and before asking): does the token allow what the plan does?
+        let token = client.tokens().token().await?;
+        if let Some((roles, scopes)) = token_permissions(token.token.secret()) {
+            let missing = apply::preflight::missing(&roles, &scopes, changes);
+            if !missing.is_empty() {
+                for m in &missing {
+                    eprintln(&format!("error: refusing to apply: {}", m.message()));
+                }
+                eprintln("Nothing was written.");
+                return Ok(exit::ERROR);
+            }
         }
         if !args.auto_approve {
             if !std::io::stdin().is_terminal() {
@@ -201,7 +245,11 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             }
         };
         let journal = Journal::open(&journal_path)?;
-        eprintln(&format!("Journal: {}", journal_path.display()));
+        eprintln(&format!(
+            "Journal: {} (run {})",
+            journal_path.display(),
+            journal.run_id()
+        ));
         let progress = StderrProgress::with_verb(stderr_is_tty(), "");
         let report = apply::run(
             &client,
@@ -209,19 +257,37 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             &ApplyInput {
                 desired: &config.desired,
                 before: &live,
-                changes: &changes,
+                changes,
                 seats: &current.seats,
+                allow_unsafe: args.allow_unsafe,
             },
             &ApplyOptions {
                 group_timeout: Duration::from_secs_f64(args.group_timeout),
+                verify_timeout: Duration::from_secs_f64(args.verify_timeout),
                 ..ApplyOptions::default()
             },
             &progress,
         )
         .await;
         progress.finish();
-        let report = report?;
-        print(&render_report(&report, &journal_path))?;
+        let report = match report {
+            Err(apply::ApplyError::Refused { refusals }) => {
+                for r in &refusals {
+                    eprintln(&format!("error: refusing to apply: {}", r.reason));
+                }
+                eprintln("Nothing was written.");
+                let thresholds_only = refusals
+                    .iter()
+                    .all(|r| r.kind == apply::RefusalKind::Threshold);
+                return Ok(if thresholds_only {
+                    exit::UNSAFE
+                } else {
+                    exit::ERROR
+                });
+            }
+            other => other?,
+        };
+        print(&render_report(&report, &journal_path, args.verify_timeout))?;
         Ok(if report.converged() {
             exit::SUCCESS
         } else {
@@ -231,20 +297,29 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
 }
 
 /// The final report: failures with fixes, licensing errors, the summary line.
-fn render_report(report: &ApplyReport, journal: &Path) -> String {
+fn render_report(report: &ApplyReport, journal: &Path, verify_timeout: f64) -> String {
     let mut out = String::new();
     let failed: Vec<_> = report.results.iter().filter(|r| !r.ok).collect();
     if !failed.is_empty() {
         out.push_str("\nFailed:\n");
         for r in &failed {
+            let verdict = match r.verdict {
+                Verdict::NotYetVisible => "  [not yet visible]",
+                _ => "",
+            };
             out.push_str(&format!(
-                "  - {} {}  ({})\n",
+                "  - {} {}  ({}){verdict}\n",
                 r.principal.kind(),
                 r.principal.name(),
                 r.principal.id_string()
             ));
             for m in &r.mismatches {
                 out.push_str(&format!("      tenant: {m}\n"));
+            }
+            if r.verdict == Verdict::NotYetVisible {
+                out.push_str(&format!(
+                    "      Graph accepted every write, but the tenant's reads did not show it within --verify-timeout ({verify_timeout:.0} s; reads lag behind writes): run `licensectl plan` later to confirm\n"
+                ));
             }
             if let Some(f) = &r.write_failure {
                 out.push_str(&format!(
@@ -281,8 +356,13 @@ fn render_report(report: &ApplyReport, journal: &Path) -> String {
     } else {
         "Apply incomplete"
     };
+    let not_visible = if report.not_visible > 0 {
+        format!(", {} not yet visible", report.not_visible)
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "\n{verdict}: {} added, {} changed, {} removed, {} failed.\nJournal: {}\n",
+        "\n{verdict}: {} added, {} changed, {} removed, {} failed{not_visible}.\nJournal: {}\n",
         report.added,
         report.changed,
         report.removed,

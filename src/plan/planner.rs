@@ -285,6 +285,9 @@ struct Planner<'a, 'i> {
     notes: Vec<Note>,
     diagnostics: Vec<Diagnostic>,
     ledger: SeatLedger,
+    /// (group, SKU) pairs this plan removes from a group: that group no longer grants the
+    /// SKU to its members once the plan is applied.
+    groups_losing: HashSet<(GroupId, SkuId)>,
 }
 
 impl Planner<'_, '_> {
@@ -336,6 +339,7 @@ impl Planner<'_, '_> {
         }
         for removed in &mut change.remove {
             let sku = removed.sku.id;
+            self.groups_losing.insert((group.id, sku));
             removed.exchange_grace = has_exchange(self.index, sku, &[]);
             self.ledger.touch(sku);
             for member in &group.members {
@@ -467,10 +471,12 @@ impl Planner<'_, '_> {
     }
 
     /// The groups a user inherits `sku` from, sorted.
+    /// The groups that still grant `sku` to the user after the plan (groups are planned
+    /// before users, so a group this plan takes the SKU from is already known).
     fn granting_groups(&self, inherited: &[Inherited], sku: SkuId) -> Vec<Principal> {
         let mut groups: Vec<Principal> = inherited
             .iter()
-            .filter(|i| i.sku == sku)
+            .filter(|i| i.sku == sku && !self.groups_losing.contains(&(i.group, sku)))
             .map(|i| group_principal(self.index, i.group))
             .collect();
         groups.sort_by_key(Principal::sort_key);
@@ -692,6 +698,7 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         notes: Vec::new(),
         diagnostics: resolved.diagnostics.clone(),
         ledger: SeatLedger::default(),
+        groups_losing: HashSet::new(),
     };
 
     let mut managed_groups: HashSet<GroupId> = HashSet::new();

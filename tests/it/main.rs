@@ -1,24 +1,35 @@
 //! The root package's integration tests, one binary (one link of the dependencies, not one
-//! per file). The CLI end to end: `validate` and `schema` (`validate_cli`), `plan` and
-//! `drift` from a snapshot (`cli_plan`) and live (`live_plan`), `export` (`export`),
-//! `apply` against the emulator (`apply_emulator`) and under injected faults
-//! (`apply_faults`), `emulator` (`emulator_cli`), error printing (`cli_errors`), a reader
-//! that stops early (`broken_pipe`), and the README's console examples
-//! (`readme`). The library: renderings (`render`), the loader on hostile input
-//! (`load_robustness`), the Graph client against the emulator (`live_graph`) and against
-//! a scripted double (`graph_client`). The GitHub Action's shell steps (`action`).
-//! Issue 18's ergonomics: `init` (`init`), completions and man pages (`completions`),
-//! colour, `--quiet`, help and version on a terminal and in a pipe (`terminal`), and the
-//! progress totals of a live read (`progress`).
-//! `licensectl comment` against local stand-ins of
-//! GitHub's REST API and Azure DevOps' pull-request threads (`comment_github`,
-//! `comment_azure`; the stand-ins and the reports they post are in `platforms`). `util` holds the one `licensectl` command and the
-//! emulator helpers, `support` the scripted Graph double, `churn` the generated tenant
-//! and config shared with the apply benchmark. Fixtures stay in `tests/fixtures/`.
+//! per file), one module per area:
+//! - the CLI end to end: `validate` and `schema` (`validate_cli`), `plan` and `drift` from
+//!   a snapshot (`cli_plan`) and live (`live_plan`), `export` (`export`), `emulator`
+//!   (`emulator_cli`), error printing (`cli_errors`), a reader that stops early
+//!   (`broken_pipe`), and the README's console examples (`readme`);
+//! - `apply` against the emulator (`apply_emulator`), under injected faults
+//!   (`apply_faults`), under replication lag (`apply_lag`), with hand-edited saved plans
+//!   (`apply_trust`), its last gate fed writes that bypass the planner (`apply_gate`) and
+//!   its permission preflight (`apply_preflight`);
+//! - GitOps: `licensectl comment` against local stand-ins of GitHub's REST API and Azure
+//!   DevOps' pull-request threads (`comment_github`, `comment_azure`; the stand-ins in
+//!   `platforms`), the GitHub Action's shell steps (`action`), Markdown budgets
+//!   (`plan_budget`);
+//! - the library: renderings (`render`), the loader on hostile input (`load_robustness`),
+//!   the Graph client against the emulator (`live_graph`) and a scripted double
+//!   (`graph_client`), and the hardening modules named for what they guard;
+//! - issue 18's ergonomics: `init` (`init`), completions and man pages (`completions`),
+//!   colour, `--quiet`, help and version on a terminal and in a pipe (`terminal`), and
+//!   the progress totals of a live read (`progress`).
+//!
+//! `util` holds the one `licensectl` command and the emulator helpers, `support` the
+//! scripted Graph double, `churn` the generated tenant and config shared with the apply
+//! benchmark. Fixtures stay in `tests/fixtures/`.
 
 mod action;
 mod apply_emulator;
 mod apply_faults;
+mod apply_gate;
+mod apply_lag;
+mod apply_preflight;
+mod apply_trust;
 mod broken_pipe;
 mod churn;
 mod cli_errors;

@@ -180,7 +180,7 @@ const WARNING: &[(&str, &str, At)] = &[
     (
         "protected-unknown",
         Code::ProtectedUnknown.as_str(),
-        ("licensectl.yaml", 7, 11),
+        ("licensectl.yaml", 7, 12),
     ),
     (
         "manages-nothing",

@@ -15,15 +15,27 @@ use rand::Rng;
 use crate::graph::GraphError;
 use crate::graph::client::BatchResponse;
 use crate::graph::retry::{Decision, Failure, RetryPolicy, parse_retry_after};
+use crate::snapshot::AssignedLicense;
 
+use super::super::schedule::Operation;
 use super::pack::Batch;
 use super::{Pending, Slot, WriteFailure};
+
+/// The longest time, from a unit's first attempt, that an `assignLicense` refused for an
+/// invalid usage location is retried after the unit's usage location `PATCH` succeeded:
+/// the time Graph may take to make the new location visible to the call.
+const LOCATION_VISIBLE_BOUND: Duration = Duration::from_secs(120);
+/// The longest pause between two such retries.
+const LOCATION_RETRY_MAX: Duration = Duration::from_secs(8);
 
 /// What became of one item in a round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum ItemResult {
     /// It took effect.
     Ok,
+    /// An `assignLicense` took effect, and Graph's answer gives the principal's
+    /// `assignedLicenses` as written (authoritative, unlike a read right after it).
+    Written(Vec<AssignedLicense>),
     /// Its dependency failed (424): it follows the dependency's fate.
     Dependency,
     /// Try it again after this wait.
@@ -52,6 +64,9 @@ struct Tries {
     throttled: u32,
     /// Since the unit's first attempt.
     elapsed: Duration,
+    /// The item is an `assignLicense` right after the unit's usage location `PATCH`,
+    /// which succeeded (it `dependsOn` it, or ran in an earlier round).
+    after_location: bool,
 }
 
 /// What the client gave back for one `$batch`: the item answers and the batch's
@@ -77,6 +92,11 @@ pub(super) fn classify(
                 .started
                 .map(|s| now.saturating_duration_since(s))
                 .unwrap_or_default(),
+            after_location: slot.op > 0
+                && matches!(
+                    p.operations[slot.op - 1],
+                    Operation::SetUsageLocation { .. }
+                ),
         }
     };
     match answer {
@@ -158,9 +178,11 @@ fn classify_item(
         })
         .or_else(|| batch_request_id.map(str::to_owned));
     let result = if answer.is_success() {
-        ItemResult::Ok
+        written(tries.operation, &answer.body).map_or(ItemResult::Ok, ItemResult::Written)
     } else if answer.status == 424 {
         ItemResult::Dependency
+    } else if let Some(wait) = location_not_yet_visible(answer, tries) {
+        ItemResult::Retry(wait)
     } else {
         let retry_after = answer.header("retry-after").and_then(parse_retry_after);
         let counted = if answer.status == 429 {
@@ -193,6 +215,49 @@ fn classify_item(
         request_id,
         status: answer.status,
     }
+}
+
+/// The highest `x-ms-throttle-limit-percentage` among a batch's item answers: the share of
+/// its limit the app has used, which Graph reports above 0.8
+/// (https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-service-limits).
+pub(super) fn throttle_usage(answer: &BatchAnswer) -> Option<f64> {
+    let (responses, _) = answer.as_ref().ok()?;
+    responses
+        .iter()
+        .filter_map(|r| r.header("x-ms-throttle-limit-percentage"))
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+        .reduce(f64::max)
+}
+
+/// The `assignedLicenses` in Graph's 2xx answer to an `assignLicense` (the object as
+/// written: https://learn.microsoft.com/en-us/graph/api/user-assignlicense#response).
+fn written(operation: &str, body: &serde_json::Value) -> Option<Vec<AssignedLicense>> {
+    if operation != "assignLicense" {
+        return None;
+    }
+    serde_json::from_value(body.get("assignedLicenses")?.clone()).ok()
+}
+
+/// The wait before retrying an `assignLicense` that Graph refused for an invalid usage
+/// location right after the unit's usage location `PATCH` succeeded: the location is
+/// not yet visible to the call (eventual consistency,
+/// https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/).
+/// Graph gives this refusal no code of its own (`Request_BadRequest`, "License assignment
+/// cannot be done for user with invalid usage location."), so its message decides.
+/// Backs off 1, 2, 4, 8, 8 … s, for at most [`LOCATION_VISIBLE_BOUND`] from the first
+/// attempt; `None` when it is another answer or the bound has passed.
+fn location_not_yet_visible(answer: &BatchResponse, tries: Tries) -> Option<Duration> {
+    if answer.status != 400 || !tries.after_location {
+        return None;
+    }
+    let message = answer.error().message.to_ascii_lowercase();
+    if !message.contains("usage location") {
+        return None;
+    }
+    let retries = tries.attempts.saturating_sub(tries.throttled).max(1);
+    let wait = Duration::from_secs(1u64 << (retries - 1).min(3)).min(LOCATION_RETRY_MAX);
+    (tries.elapsed + wait <= LOCATION_VISIBLE_BOUND).then_some(wait)
 }
 
 #[cfg(test)]
@@ -243,6 +308,7 @@ mod tests {
             attempts,
             throttled,
             elapsed: Duration::from_secs(elapsed_secs),
+            after_location: false,
         }
     }
 
@@ -390,6 +456,98 @@ mod tests {
                     request_id: request_id.map(str::to_owned),
                     status
                 },
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_assign_license_answer_carries_the_licenses_as_written() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let sku = "06ebc4ee-1bb5-47dd-8120-11324bc54e06";
+        let body = json!({ "id": "u", "assignedLicenses": [
+            { "skuId": sku, "disabledPlans": [] }
+        ]});
+        let answer = classify_item(
+            "1",
+            Some(&response("1", 200, &[], body)),
+            None,
+            tries(1, 0, 0),
+            &POLICY,
+            &mut rng,
+        );
+        assert_eq!(
+            answer.result,
+            ItemResult::Written(vec![AssignedLicense {
+                sku_id: sku.parse().expect("guid"),
+                disabled_plans: Vec::new(),
+            }])
+        );
+        // A usage location's 204 carries nothing.
+        let patch = Tries {
+            operation: "setUsageLocation",
+            ..tries(1, 0, 0)
+        };
+        let answer = classify_item(
+            "1",
+            Some(&response("1", 204, &[], serde_json::Value::Null)),
+            None,
+            patch,
+            &POLICY,
+            &mut rng,
+        );
+        assert_eq!(answer.result, ItemResult::Ok);
+    }
+
+    #[test]
+    fn an_invalid_usage_location_right_after_the_patch_is_retried_with_backoff_for_a_bounded_time()
+    {
+        let mut rng = StdRng::seed_from_u64(7);
+        let invalid = graph_error(
+            "Request_BadRequest",
+            "License assignment cannot be done for user with invalid usage location.",
+            None,
+        );
+        let after = |attempts: u32, elapsed: u64| Tries {
+            after_location: true,
+            ..tries(attempts, 0, elapsed)
+        };
+        let mut classify_400 = |body: &serde_json::Value, tries: Tries| {
+            classify_item(
+                "2",
+                Some(&response("2", 400, &[], body.clone())),
+                None,
+                tries,
+                &POLICY,
+                &mut rng,
+            )
+            .result
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(
+            classify_400(&invalid, after(1, 0)),
+            ItemResult::Retry(secs(1))
+        );
+        assert_eq!(
+            classify_400(&invalid, after(3, 3)),
+            ItemResult::Retry(secs(4))
+        );
+        assert_eq!(
+            classify_400(&invalid, after(9, 60)),
+            ItemResult::Retry(secs(8))
+        );
+        // Past the bound, without a PATCH before it, or another 400: failed at once.
+        for (what, tries, body) in [
+            ("past the bound", after(20, 118), &invalid),
+            ("no usage location set before it", tries(1, 0, 0), &invalid),
+            (
+                "another refusal",
+                after(1, 0),
+                &graph_error("Request_BadRequest", "Subscription has no licenses.", None),
+            ),
+        ] {
+            assert!(
+                matches!(classify_400(body, tries), ItemResult::Failed(ref f) if f.status == 400),
                 "{what}"
             );
         }

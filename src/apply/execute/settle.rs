@@ -67,13 +67,19 @@ pub(super) fn settle<'p>(
             }
             match answer.result {
                 ItemResult::Ok => p.next = op + 1,
+                ItemResult::Written(licenses) => {
+                    p.licenses = Some(licenses);
+                    p.next = op + 1;
+                }
                 ItemResult::Dependency => {}
                 ItemResult::Retry(d) => retry = Some(d),
                 ItemResult::Failed(f) => verdict = Some(UnitOutcome::Failed(f)),
             }
         }
         if verdict.is_none() && retry.is_none() && p.next >= p.operations.len() {
-            verdict = Some(UnitOutcome::Applied);
+            verdict = Some(UnitOutcome::Applied {
+                licenses: p.licenses.take(),
+            });
         }
         let finished = verdict.is_some();
         if !results.is_empty() || finished {
@@ -94,7 +100,7 @@ pub(super) fn settle<'p>(
 /// The journal's `result` entry of operation `op` of `p`.
 fn result_entry(p: &Pending<'_>, op: usize, answer: &Answer, phase: &'static str) -> Entry {
     let (outcome, code, message) = match &answer.result {
-        ItemResult::Ok => ("ok", None, None),
+        ItemResult::Ok | ItemResult::Written(_) => ("ok", None, None),
         ItemResult::Dependency => (
             "dependency-failed",
             None,
@@ -182,7 +188,7 @@ mod tests {
                 vec![ok(), ok()],
                 Seen {
                     outcomes: vec!["ok", "ok"],
-                    outcome: Some(UnitOutcome::Applied),
+                    outcome: Some(UnitOutcome::Applied { licenses: None }),
                     pending: None,
                     wait: Duration::ZERO,
                     throttled: 0,
@@ -347,7 +353,11 @@ mod tests {
             .collect();
         assert_eq!(
             done,
-            vec![(0, None), (1, Some(UnitOutcome::Applied)), (2, None)]
+            vec![
+                (0, None),
+                (1, Some(UnitOutcome::Applied { licenses: None })),
+                (2, None)
+            ]
         );
         assert_eq!(s.wait, Duration::from_secs(5));
         assert_eq!(s.throttled, 1);

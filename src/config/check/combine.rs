@@ -121,19 +121,21 @@ pub(crate) fn combine(
         )
     });
     for (is_user, item) in protected_raw {
+        // A protected user needs no declaration: group changes and rules reach undeclared
+        // users, and protection guards them there too. A protected group that no file
+        // declares is never changed, so naming it protects nothing.
         let declared = if is_user {
-            is_declared(&all_users, &item.value.to_lowercase())
+            true
         } else if looks_like_guid(&item.value) {
             is_declared(&all_groups, &item.value.to_lowercase()) || any_group_by_name
         } else {
             is_declared(&all_groups, &item.value.to_lowercase()) || any_group_by_id
         };
         if !declared && complete {
-            let kind = if is_user { "user" } else { "group" };
             c.push(
-                Diagnostic::new(DiagnosticCode::ProtectedUnknown, format!("protected {kind} '{}' is not declared in any file", item.value))
+                Diagnostic::new(DiagnosticCode::ProtectedUnknown, format!("protected group '{}' is not declared in any file", item.value))
                     .at(item.location.clone())
-                    .help("licensectl never touches undeclared principals anyway; check the spelling or remove the entry"),
+                    .help("licensectl never changes an undeclared group, so this entry protects nothing; check the spelling or remove it"),
             );
         }
         settings.protected.push(Located {
