@@ -29,8 +29,10 @@ pub(crate) struct CompletionsArgs {
 /// Arguments of `licensectl man`.
 #[derive(Debug, Args)]
 pub(crate) struct ManArgs {
-    /// Write licensectl.1 and one page per command (licensectl-plan.1, …) into this
-    /// directory instead of printing licensectl.1.
+    /// Write every command's page into DIR instead of printing licensectl.1.
+    ///
+    /// licensectl.1, licensectl-plan.1, licensectl-emulator-serve.1, …: install them into
+    /// a man1 directory of your MANPATH (e.g. ~/.local/share/man/man1).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }

@@ -30,7 +30,7 @@ pub(crate) struct ConnectionArgs {
         long_help = "Microsoft cloud: picks the Graph URL and the sign-in (authority) host. Change it for a national cloud tenant."
     )]
     pub cloud: Cloud,
-    /// Graph URL instead of the cloud's, e.g. the emulator's.
+    /// Graph URL, e.g. the emulator's.
     #[arg(
         long,
         help_heading = HEADING,

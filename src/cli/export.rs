@@ -31,32 +31,40 @@ pub(crate) struct ExportArgs {
     /// The config directory to write (or, with --diff, to compare with).
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: PathBuf,
-    /// Which users to export: those holding a direct license, or every user (the others
-    /// with `licenses: []`, which makes licensectl remove direct licenses given to them
-    /// outside the config).
+    /// Users to export.
+    ///
+    /// `all` also writes every other user with `licenses: []`: licensectl then manages
+    /// every user, and a later apply removes direct licenses given outside git. Keep the
+    /// default unless git is to be the only way licenses are given.
     #[arg(long, value_enum, default_value_t = UserSelection::Licensed)]
     pub users: UserSelection,
-    /// Write every plan list as `enabled_plans` or as `disabled_plans` (default: whichever
-    /// lists fewer plans).
+    /// Force one style of plan lists.
+    ///
+    /// Default: per license, the shorter of enabled_plans and disabled_plans. `enabled`
+    /// writes allowlists: plans Microsoft adds to a SKU later stay off. `disabled`: they
+    /// are on.
     #[arg(long, value_enum)]
     pub plans: Option<PlanStyle>,
     /// Do not write users' usage locations.
     #[arg(long)]
     pub no_usage_locations: bool,
-    /// Export this tenant snapshot file instead of reading the live tenant.
+    /// Export this snapshot file instead of reading the live tenant.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
-    /// Print the unified diff between DIR and the export instead of writing; exit 2 when
-    /// they differ, 0 when they are identical.
+    /// Show how the tenant differs from DIR; write nothing.
+    ///
+    /// A unified diff on stdout (how the tenant drifted from the files in git); exit 2
+    /// when they differ, 0 when they are identical.
     #[arg(long)]
     pub diff: bool,
-    /// Write into a directory that is not empty and not a previous export: replace its
-    /// config files (YAML, licensectl.yaml included) if it is a licensectl config
-    /// directory, else add the exported files to it; also accept a tenant other than the
-    /// one DIR pins.
+    /// Write into a directory export would refuse, or of another tenant.
+    ///
+    /// A licensectl config directory that is not a previous export gets its config
+    /// files (licensectl.yaml included) replaced; any other directory gets the exported
+    /// files added. Also accepts a tenant other than the one DIR pins.
     #[arg(long, conflicts_with = "diff")]
     pub force: bool,
-    /// Connection flags (used when no --snapshot is given).
+    /// Connection flags (used without --snapshot).
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }

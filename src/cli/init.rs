@@ -54,22 +54,24 @@ pub(crate) struct InitArgs {
     /// The repository to set up (created when missing).
     #[arg(value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
-    /// The tenant to pin: its initial domain (contoso.onmicrosoft.com) or tenant id.
+    /// Tenant to pin: initial domain (contoso.onmicrosoft.com) or tenant id.
     ///
     /// Plan and apply refuse any other tenant. Required unless the tenant is read
     /// (--from-snapshot, --from-tenant), which pins the tenant read; given as well, the
     /// two must agree.
     #[arg(long, value_name = "ID|DOMAIN")]
     pub tenant: Option<String>,
-    /// Start from this tenant snapshot: its licensed users and groups become the first
-    /// principal files.
+    /// Start from this snapshot: its principals become the first files.
     ///
-    /// The snapshot is exported as `licensectl export --snapshot FILE` would, so a plan
+    /// The users holding direct licenses and the licensed groups are exported as `licensectl export --snapshot FILE` would, so a plan
     /// against it right after shows no changes.
     #[arg(long, value_name = "FILE", conflicts_with = "from_tenant")]
     pub from_snapshot: Option<PathBuf>,
-    /// Start from the live tenant (read with the connection flags, as `licensectl export`
-    /// does); implied by any connection flag on the command line.
+    /// Start from the live tenant (implied by a connection flag).
+    ///
+    /// Reads the tenant with the connection flags, as `licensectl export` does. Any
+    /// connection flag given on the command line implies it (variables such as
+    /// AZURE_TENANT_ID alone do not).
     #[arg(long)]
     pub from_tenant: bool,
     /// Name of the config directory inside DIR.
@@ -78,8 +80,13 @@ pub(crate) struct InitArgs {
     /// *.yaml file below a config directory is read as config.
     #[arg(long, value_name = "NAME", default_value = "licenses")]
     pub config_dir: String,
-    /// Which CI workflows to write.
-    #[arg(long, value_enum, default_value_t = Ci::None)]
+    /// CI workflows to write.
+    ///
+    /// `github`: license-plan.yml (a plan comment on every pull request), license-apply.yml
+    /// (applies the reviewed plan on merge) and license-drift.yml (a nightly drift issue)
+    /// under .github/workflows/. `azure-devops`: license-pr.yml and license-apply.yml (and
+    /// their install template) under .azure-pipelines/.
+    #[arg(long, value_enum, default_value_t = Ci::None, hide_default_value = true)]
     pub ci: Ci,
     /// Overwrite files that already exist.
     #[arg(long)]

@@ -32,9 +32,9 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 #[command(
     name = "licensectl",
     version = licensectl::VERSION,
-    about,
+    about = "Microsoft 365 license assignment as code: validate, plan and apply through Microsoft Graph",
     long_about = None,
-    after_help = "New here? `licensectl init` starts a configuration repository; then `licensectl validate` and `licensectl plan`.\n`licensectl COMMAND --help` explains a command's flags."
+    after_help = "New here? `licensectl init` starts a configuration repository, then\n`licensectl validate` and `licensectl plan`. `licensectl COMMAND --help` explains a command."
 )]
 pub(crate) struct Cli {
     /// Flags of every command.
@@ -92,8 +92,7 @@ pub(crate) enum Command {
     Apply(apply::ApplyArgs),
     /// Write the tenant's license state as a config directory (or diff it against one).
     Export(export::ExportArgs),
-    /// Post a plan or drift report to the pull request (GitHub, Azure DevOps), the drift
-    /// issue and the job summary.
+    /// Post a plan or drift report as a pull-request comment, drift issue, job summary.
     Comment(comment::CommentArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionsArgs),
