@@ -53,7 +53,9 @@ fn issue18_completions_cover_every_command_in_every_shell() {
 /// Checks `script` with `shell`'s own parser (`-n`: read, do not run), if installed.
 fn parses(shell: &str, args: &[&str], script: &str, dir: &Path) {
     if !installed(shell) {
-        eprintln!("SKIPPED: {shell} is not installed, its completion script is not parsed");
+        crate::util::skipped(&format!(
+            "{shell} is not installed, its completion script is not parsed"
+        ));
         return;
     }
     let file = dir.join(format!("licensectl.{shell}"));
@@ -107,7 +109,7 @@ fn issue18_bash_completion_completes_a_subcommand_and_its_flags() {
 /// when man-db is not installed.
 fn rendered(page: &Path) -> Option<String> {
     if !installed("man") {
-        eprintln!("SKIPPED: man (man-db) is not installed, man pages are not rendered");
+        crate::util::skipped("man (man-db) is not installed, man pages are not rendered");
         return None;
     }
     let out = Command::new("man")

@@ -317,8 +317,8 @@ fn issue18_init_github_workflows_pass_actionlint() {
     assert_eq!(validate(&repo.join("m365")).status.code(), Some(0));
 
     let Some(actionlint) = actionlint() else {
-        eprintln!(
-            "SKIPPED: actionlint is not installed (run .ci/actionlint, which installs it into target/ci-tools); the generated workflows are not linted"
+        crate::util::skipped(
+            "actionlint is not installed (run .ci/actionlint, which installs it into target/ci-tools); the generated workflows are not linted",
         );
         return;
     };

@@ -277,7 +277,7 @@ fn issue18_the_version_names_the_commit_and_its_date() {
         Ok(head) if head.status.success() => {
             assert_eq!(commit, utf8(&head.stdout).trim(), "the commit built");
         }
-        _ => eprintln!("SKIPPED: no git checkout, the commit is not compared"),
+        _ => crate::util::skipped("no git checkout, the commit is not compared"),
     }
     let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
     let parts: Vec<&str> = date.split('-').collect();

@@ -246,3 +246,10 @@ pub(crate) async fn on_a_terminal(cmd: &Command, answer: &str) -> Output {
     .await
     .expect("joined")
 }
+
+/// Says on stderr that a check was skipped, and why (a tool it needs is missing); the test
+/// harness shows it with `--nocapture` and in the output of a failing run.
+#[allow(clippy::print_stderr)]
+pub(crate) fn skipped(why: &str) {
+    eprintln!("SKIPPED: {why}");
+}
