@@ -221,6 +221,7 @@ fn example_principals(domain: &str) -> String {
 # Principals: who holds which licenses. Any number of such files (one per team, say).
 # A declared user's list is authoritative for their direct licenses; users and groups no
 # file declares are never touched. `licenses: []` removes every direct license.
+# To declare someone, drop the `{{}}` after `users:` (or `groups:`) and uncomment an entry.
 users: {{}}
 #  alice@{domain}:
 #    usage_location: DE
@@ -253,14 +254,16 @@ report.json
 
 fn codeowners(dir: &str, ci: Ci) -> String {
     let where_ = match ci {
-        Ci::Github => "GitHub: require a review from code owners in the branch protection of main",
+        Ci::Github => {
+            "# GitHub asks them for a review when the branch protection of main requires a\n# review from code owners."
+        }
         _ => {
-            "GitHub and GitLab read this file; Azure Repos: add required reviewers per path in the branch policies of main instead"
+            "# GitHub and GitLab read this file; in Azure Repos, add the reviewers per path in\n# the branch policies of main instead."
         }
     };
     format!(
-        "# Who must review which config file ({where_}).
-# Uncomment and replace the teams with yours.
+        "# Who must review which config file: the owners of the last pattern that matches.
+{where_} Uncomment and replace the teams with yours.
 # /{dir}/licensectl.yaml   @contoso/license-admins
 # /{dir}/                  @contoso/license-admins
 # /{dir}/sales.yaml        @contoso/sales-it
