@@ -3,7 +3,7 @@
 //! the CLI's bar is drawn from): for the licensed users, the phase's last total must be
 //! the number of items its pagers then report, and that number is what the emulator
 //! served — the licensed users for one sequential pager, one per user and SKU held when
-//! reading per SKU.
+//! reading per SKU. Through the CLI, a pipe gets no progress, only the one-line summary.
 
 use std::sync::Mutex;
 
@@ -13,7 +13,7 @@ use graph_emulator::generate::{GenerateOptions, generate};
 use licensectl::graph::{LicensedUsersStrategy, ReadEvent, ReadProgress, ReadScope, read_tenant};
 use licensectl::snapshot::TenantSnapshot;
 
-use crate::util::{Emulated, graph_client};
+use crate::util::{Emulated, graph_client, show, text};
 
 /// Every event, in order.
 #[derive(Default)]
@@ -123,4 +123,42 @@ async fn issue18_the_per_sku_total_is_what_the_per_sku_pagers_read() {
     // One item per user and SKU held: the sum of the SKUs' consumed units.
     assert_eq!(total, Some(held_licenses(&snapshot)), "{events:?}");
     assert_eq!(items, held_licenses(&snapshot));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue18_a_pipe_gets_the_summary_line_and_no_progress() {
+    let snapshot = tenant();
+    let emulated = Emulated::serve(snapshot.clone(), EmulatorOptions::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_file = dir.path().join("read.json");
+    let out_arg = out_file.display().to_string();
+    let args = ["snapshot", "-o", &out_arg, "--strategy", "sequential"];
+    let out = emulated.run(&args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "the summary and the file, nothing else: {stderr}"
+    );
+    let stats = emulated.running.emulator.stats();
+    assert!(
+        lines[0].starts_with(&format!(
+            "Read {} SKUs, {} users and ",
+            snapshot.subscribed_skus.len(),
+            licensed(&snapshot)
+        )) && lines[0].ends_with(&format!(
+            " s ({} requests, 0 throttled, 0 retries).",
+            stats.requests
+        )),
+        "{stderr}"
+    );
+    assert_eq!(lines[1], format!("Wrote {out_arg}."));
+
+    let mut quiet = emulated.command(&args);
+    quiet.arg("--quiet");
+    let quiet = crate::util::output(quiet).await;
+    assert_eq!(quiet.status.code(), Some(0), "{}", show(&quiet));
+    assert!(quiet.stderr.is_empty(), "--quiet: {}", show(&quiet));
 }

@@ -232,11 +232,26 @@ fn issue18_plan_short_help_fits_a_screen() {
 
 #[test]
 fn issue18_help_speaks_to_the_user_not_the_code() {
-    for command in [
-        "plan", "drift", "apply", "snapshot", "export", "init", "validate",
-    ] {
+    let commands: [&[&str]; 13] = [
+        &["plan"],
+        &["drift"],
+        &["apply"],
+        &["snapshot"],
+        &["export"],
+        &["init"],
+        &["validate"],
+        &["schema"],
+        &["comment"],
+        &["completions"],
+        &["man"],
+        &["emulator", "serve"],
+        &["emulator", "generate"],
+    ];
+    for command in commands {
+        let command = command.join(" ");
         let out = licensectl()
-            .args([command, "--help"])
+            .args(command.split(' '))
+            .arg("--help")
             .output()
             .expect("runs");
         let help = utf8(&out.stdout);
