@@ -93,18 +93,24 @@ impl Checkout {
     }
 
     /// Asks cargo to run this script again when HEAD moves: a commit, a checkout, a
-    /// rebase (HEAD, the branch it names, and the packed refs).
+    /// rebase (HEAD, the branch it names, and the packed refs). Only files that exist are
+    /// named: cargo runs a script again on every build while a file it names is missing.
     fn rerun_when_head_moves(&self) {
         let Some(git_dir) = self.git(&["rev-parse", "--absolute-git-dir"]) else {
             return;
         };
-        println!("cargo:rerun-if-changed={git_dir}/HEAD");
         let common = self
             .git(&["rev-parse", "--path-format=absolute", "--git-common-dir"])
-            .unwrap_or(git_dir);
-        println!("cargo:rerun-if-changed={common}/packed-refs");
+            .unwrap_or_else(|| git_dir.clone());
+        let mut watched = vec![
+            PathBuf::from(&git_dir).join("HEAD"),
+            PathBuf::from(&common).join("packed-refs"),
+        ];
         if let Some(branch) = self.git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={common}/{branch}");
+            watched.push(PathBuf::from(&common).join(branch));
+        }
+        for path in watched.iter().filter(|p| p.is_file()) {
+            println!("cargo:rerun-if-changed={}", path.display());
         }
     }
 }
