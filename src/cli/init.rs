@@ -140,6 +140,16 @@ const AZURE_PIPELINES: [(&str, &str); 3] = [
     ),
 ];
 
+/// What the summary says of a principal file exported from the tenant (only the first
+/// few are listed).
+const EXPORTED: &str = "principals exported from the tenant";
+
+/// What the summary says of the schema file.
+const SCHEMA: &str = "JSON Schema for editors";
+
+/// The usage error of an init with no tenant to pin.
+const NEEDS_TENANT: &str = "init needs the tenant to pin: pass --tenant DOMAIN (its initial domain, e.g. contoso.onmicrosoft.com) or --tenant ID, or start from the tenant itself with --from-snapshot FILE or --from-tenant";
+
 /// The config directory's name in the examples.
 const EXAMPLE_DIR: &str = "licenses";
 
@@ -373,9 +383,9 @@ fn plan_files(
                 .filter(|f| f.path != SETTINGS_FILE)
                 .map(|f| Planned {
                     what: if f.path == SCHEMA_FILE {
-                        "JSON Schema for editors"
+                        SCHEMA
                     } else {
-                        "principals exported from the tenant"
+                        EXPORTED
                     },
                     path: format!("{dir}/{}", f.path),
                     contents: f.contents,
@@ -386,9 +396,7 @@ fn plan_files(
         }
         None => {
             let Some(tenant) = args.tenant.clone() else {
-                bail!(
-                    "init needs the tenant to pin: pass --tenant DOMAIN (its initial domain, contoso.onmicrosoft.com) or --tenant ID, or start from the tenant itself with --from-snapshot FILE or --from-tenant"
-                );
+                bail!(NEEDS_TENANT);
             };
             let domain = if tenant.parse::<uuid::Uuid>().is_ok() {
                 "contoso.com"
@@ -399,7 +407,7 @@ fn plan_files(
                 Planned {
                     path: format!("{dir}/{SCHEMA_FILE}"),
                     contents: config::schema::schema_json(),
-                    what: "JSON Schema for editors",
+                    what: SCHEMA,
                     append: false,
                 },
                 Planned {
@@ -471,32 +479,77 @@ fn foreign_config_files(config: &Path, ours: &[PathBuf]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Runs `licensectl init`; `matches` are the subcommand's own (to tell connection flags
-/// given on the command line from ones set by environment).
-pub(crate) fn run(args: &InitArgs, matches: Option<&clap::ArgMatches>) -> anyhow::Result<u8> {
+/// Why the arguments cannot be used, if they cannot (a usage error, exit 64).
+fn usage_problem(args: &InitArgs, live: bool) -> Option<String> {
     if !valid_dir_name(&args.config_dir) {
-        ui::error(&format!(
+        return Some(format!(
             "--config-dir '{}' must be one directory name of letters, digits, '-', '_' and '.', starting with a letter or digit",
             args.config_dir.escape_debug()
         ));
-        return Ok(exit::USAGE);
     }
     if let Some(tenant) = &args.tenant
         && !tenant
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
     {
-        ui::error(&format!(
+        return Some(format!(
             "--tenant '{}' is neither a domain (contoso.onmicrosoft.com) nor a tenant id GUID",
             tenant.escape_debug()
         ));
-        return Ok(exit::USAGE);
     }
-    let live = args.from_snapshot.is_none() && (args.from_tenant || connection_flag_given(matches));
     if args.from_snapshot.is_none() && !live && args.tenant.is_none() {
-        ui::error(
-            "init needs the tenant to pin: pass --tenant DOMAIN (its initial domain, e.g. contoso.onmicrosoft.com) or --tenant ID, or start from the tenant itself with --from-snapshot FILE or --from-tenant",
-        );
+        return Some(NEEDS_TENANT.to_owned());
+    }
+    None
+}
+
+/// Refuses, unless `force`, when any of `paths` exists.
+fn refuse_overwrite(root: &Path, paths: &[&PathBuf], force: bool) -> anyhow::Result<()> {
+    let existing: Vec<String> = paths
+        .iter()
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .map(|p| p.display().to_string())
+        .collect();
+    if existing.is_empty() || force {
+        return Ok(());
+    }
+    let one = existing.len() == 1;
+    bail!(
+        "refusing to overwrite {}: {} already exist{}; pass --force to replace {}, or init another directory",
+        root.display(),
+        existing.join(", "),
+        if one { "s" } else { "" },
+        if one { "it" } else { "them" },
+    );
+}
+
+/// Writes `file` to `path`: replaced, or added to the end of what is there for a file
+/// that is appended to (unless it already holds the file's first line).
+fn write(file: &Planned, path: &Path) -> anyhow::Result<()> {
+    let contents = if file.append {
+        match std::fs::read_to_string(path) {
+            Ok(before) if before.contains(file.contents.lines().next().unwrap_or("")) => {
+                return Ok(());
+            }
+            Ok(before) if before.is_empty() => file.contents.clone(),
+            Ok(before) => format!("{}\n\n{}", before.trim_end(), file.contents),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => file.contents.clone(),
+            Err(error) => {
+                return Err(error).with_context(|| format!("cannot read {}", path.display()));
+            }
+        }
+    } else {
+        file.contents.clone()
+    };
+    super::export::write_file(path, &contents)
+}
+
+/// Runs `licensectl init`; `matches` are the subcommand's own (to tell connection flags
+/// given on the command line from ones set by environment).
+pub(crate) fn run(args: &InitArgs, matches: Option<&clap::ArgMatches>) -> anyhow::Result<u8> {
+    let live = args.from_snapshot.is_none() && (args.from_tenant || connection_flag_given(matches));
+    if let Some(problem) = usage_problem(args, live) {
+        ui::error(&problem);
         return Ok(exit::USAGE);
     }
     let root = &args.dir;
@@ -504,24 +557,24 @@ pub(crate) fn run(args: &InitArgs, matches: Option<&clap::ArgMatches>) -> anyhow
         bail!("{} exists and is not a directory", root.display());
     }
     let config_dir = root.join(&args.config_dir);
+    // Before reading a tenant, which can take long: the files known without it.
+    let settings = config_dir.join(SETTINGS_FILE);
+    let known: Vec<PathBuf> = ci_files(args.ci, &args.config_dir)
+        .iter()
+        .map(|f| root.join(&f.path))
+        .chain([settings])
+        .collect();
+    refuse_overwrite(root, &known.iter().collect::<Vec<_>>(), args.force)?;
+
     let (files, snapshot) = plan_files(args, live)?;
     let targets: Vec<PathBuf> = files.iter().map(|f| root.join(&f.path)).collect();
-    let existing: Vec<&PathBuf> = files
+    let replaced: Vec<&PathBuf> = files
         .iter()
         .zip(&targets)
-        .filter(|(file, path)| !file.append && std::fs::symlink_metadata(path).is_ok())
+        .filter(|(file, _)| !file.append)
         .map(|(_, path)| path)
         .collect();
-    if !existing.is_empty() && !args.force {
-        let names: Vec<String> = existing.iter().map(|p| p.display().to_string()).collect();
-        bail!(
-            "refusing to overwrite {}: {} already exist{}; pass --force to replace {}, or init another directory",
-            root.display(),
-            names.join(", "),
-            if names.len() == 1 { "s" } else { "" },
-            if names.len() == 1 { "it" } else { "them" },
-        );
-    }
+    refuse_overwrite(root, &replaced, args.force)?;
     let foreign = foreign_config_files(&config_dir, &targets);
     if !foreign.is_empty() {
         let names: Vec<String> = foreign.iter().map(|p| p.display().to_string()).collect();
@@ -540,22 +593,7 @@ pub(crate) fn run(args: &InitArgs, matches: Option<&clap::ArgMatches>) -> anyhow
         );
     }
     for (file, path) in files.iter().zip(&targets) {
-        let contents = if file.append {
-            match std::fs::read_to_string(path) {
-                Ok(before) if before.contains(file.contents.lines().next().unwrap_or("")) => {
-                    continue;
-                }
-                Ok(before) if before.is_empty() => file.contents.clone(),
-                Ok(before) => format!("{}\n\n{}", before.trim_end(), file.contents),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => file.contents.clone(),
-                Err(error) => {
-                    return Err(error).with_context(|| format!("cannot read {}", path.display()));
-                }
-            }
-        } else {
-            file.contents.clone()
-        };
-        super::export::write_file(path, &contents)?;
+        write(file, path)?;
     }
     verify(&config_dir, snapshot.as_ref())?;
     summary(root, &args.config_dir, &files, args.ci);
@@ -593,7 +631,7 @@ fn summary(root: &Path, config_dir: &str, files: &[Planned], ci: Ci) {
     )];
     let mut principal_files = 0;
     for file in files {
-        if file.what == "principals exported from the tenant" {
+        if file.what == EXPORTED {
             principal_files += 1;
             if principal_files > 3 {
                 continue;

@@ -190,3 +190,28 @@ fn init_tracing() {
         .with_target(false)
         .try_init();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_color_flag_before_a_double_dash_decides_clap_s_own_colours() {
+        let flag = |args: &[&str]| color_flag(args.iter().map(std::ffi::OsString::from));
+        assert_eq!(flag(&["licensectl", "plan"]), None);
+        assert_eq!(
+            flag(&["licensectl", "--color", "never", "plan"]),
+            Some(ui::ColorWhen::Never)
+        );
+        assert_eq!(
+            flag(&["licensectl", "plan", "--color=always"]),
+            Some(ui::ColorWhen::Always)
+        );
+        assert_eq!(
+            flag(&["licensectl", "--color=never", "plan", "--color", "auto"]),
+            Some(ui::ColorWhen::Auto)
+        );
+        assert_eq!(flag(&["licensectl", "plan", "--color", "sometimes"]), None);
+        assert_eq!(flag(&["licensectl", "init", "--", "--color=never"]), None);
+    }
+}
