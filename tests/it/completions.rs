@@ -1,8 +1,8 @@
 //! Issue 18: `licensectl completions SHELL` for every shell clap_complete knows, and
 //! `licensectl man [--out DIR]`. A script must be non-empty, name the commands, and parse
-//! in its shell where that shell is installed (bash always in CI); a man page must render
-//! with man-db's `man -l`. Where a tool is missing the check is skipped with a message
-//! saying so (.ci/run installs man-db when it can).
+//! in its shell where that shell is installed (bash always; .ci/run installs zsh and fish
+//! when it can); a man page must render with man-db's `man -l` (.ci/run installs man-db).
+//! Where a tool is missing the check is skipped with a message saying so.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
