@@ -2,7 +2,6 @@
 //! config manages (and what its rules need read), which tenant it pins, reading a snapshot file, and the warnings every
 //! tenant read gives.
 
-use std::io::Write;
 use std::path::Path;
 
 use licensectl::config::{DesiredState, GroupKey};
@@ -45,7 +44,7 @@ pub(crate) fn read_snapshot(path: &Path) -> anyhow::Result<TenantSnapshot> {
     Ok(snapshot)
 }
 
-/// One warning on stderr per string value Graph sent that this licensectl does not know
+/// One warning on stderr (unless `--quiet`) per string value Graph sent that this licensectl does not know
 /// (a new `state`, `capabilityStatus`, `appliesTo` or `error`): how many objects carry it
 /// and one of them. Such values are kept as they are and never fail a read.
 pub(crate) fn warn_unknown_values(snapshot: &TenantSnapshot) {
@@ -53,10 +52,8 @@ pub(crate) fn warn_unknown_values(snapshot: &TenantSnapshot) {
     if unknown.is_empty() {
         return;
     }
-    let mut stderr = std::io::stderr().lock();
     for value in unknown {
-        let _ = writeln!(
-            stderr,
+        super::ui::note(&format!(
             "warning: {} '{}' is a value this licensectl does not know ({} {}, e.g. {}); it is kept as Graph sent it",
             value.property,
             escape_value(&value.value),
@@ -67,6 +64,6 @@ pub(crate) fn warn_unknown_values(snapshot: &TenantSnapshot) {
                 "objects"
             },
             escape_value(&value.example),
-        );
+        ));
     }
 }

@@ -39,22 +39,24 @@ use super::error::GraphError;
 /// Largest number of values in one `in (...)` filter (https://learn.microsoft.com/en-us/graph/aad-advanced-queries, "in" operator limits).
 pub const IN_FILTER_MAX: usize = 15;
 
-/// How to read every licensed user.
+/// How to read every licensed user. The CLI's `--strategy` help is the `help` of each
+/// value; the measurements behind `Auto` are in docs/live.md and BENCHMARKS.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum LicensedUsersStrategy {
     /// Decide by the data: read the first sequential page, whose `@odata.count` gives the
     /// number of licensed users, then continue sequentially unless one pager per SKU
     /// needs at most half as many rounds of requests as the pages left, for at most twice
-    /// as many requests ([`prefer_per_sku`]).
-    /// `cargo bench --bench graph_read` (100k users, 50 ms per request): sequential
-    /// 175 requests in 7.2 s, per SKU 230 requests in 4.2 s; pages of different SKUs
-    /// overlap (users holding several SKUs), so per SKU costs more requests and resource
-    /// units and pays off only when it saves rounds.
+    /// as many requests ([`prefer_per_sku`]). Pages of different SKUs overlap (users
+    /// holding several SKUs), so per SKU costs more requests and resource units and pays
+    /// off only when it saves rounds.
     #[default]
+    #[value(help = "Read the first page, then pick whichever of the two is faster for this tenant")]
     Auto,
     /// One pager over `assignedLicenses/$count ne 0`.
+    #[value(help = "One request after the other: fewest requests, slowest on large tenants")]
     Sequential,
     /// One pager per SKU, merged.
+    #[value(help = "One reader per SKU in parallel: faster with several large SKUs, more requests")]
     PerSku,
 }
 
@@ -219,19 +221,11 @@ pub async fn read_tenant(
     progress.event(ReadEvent::Items(subscribed_skus.len() as u64));
 
     let mut users: BTreeMap<String, User> = BTreeMap::new();
-    let consumed: u64 = subscribed_skus
-        .iter()
-        .map(|s| s.consumed_units.max(0) as u64)
-        .sum();
-    progress.event(ReadEvent::Phase {
-        name: if scope.full {
-            "users"
-        } else {
-            "licensed users"
-        },
-        total: Some(consumed),
-    });
     let read: Vec<User> = if scope.full {
+        progress.event(ReadEvent::Phase {
+            name: "users",
+            total: None,
+        });
         // With rules, every user with the attributes they use (a full snapshot of a rules
         // config plans offline like the live read).
         let extra = scope
@@ -337,47 +331,62 @@ pub async fn read_tenant(
     })
 }
 
-/// Every user holding at least one license.
+/// Every user holding at least one license. The progress total is what the pagers will
+/// read: the first sequential page's `@odata.count`, or, read per SKU, the sum of the
+/// SKUs' `consumedUnits` (a user holding several SKUs is read once per SKU).
 async fn licensed_users(
     client: &GraphClient,
     skus: &[SkuCount],
     strategy: LicensedUsersStrategy,
     progress: &dyn ReadProgress,
 ) -> Result<Vec<User>, GraphError> {
+    const PHASE: &str = "licensed users";
     let used: Vec<&SkuCount> = skus.iter().filter(|s| s.consumed_units > 0).collect();
+    let per_sku_total = Some(used.iter().map(|s| s.consumed_units as u64).sum());
     if strategy == LicensedUsersStrategy::PerSku {
+        progress.event(ReadEvent::Phase {
+            name: PHASE,
+            total: per_sku_total,
+        });
         return per_sku(client, &used, Vec::new(), progress).await;
     }
+    progress.event(ReadEvent::Phase {
+        name: PHASE,
+        total: None,
+    });
     let mut url = client.users_url(Some("assignedLicenses/$count ne 0"))?;
     url.query_pairs_mut().append_pair("$count", "true");
     let eventual = [("ConsistencyLevel", "eventual")];
     let mut paging = Paging::new(&url);
-    let mut next = Some(url);
-    let mut all = Vec::new();
+    let first: Page<User> = client.get_json(url, &eventual).await?;
+    progress.event(ReadEvent::Phase {
+        name: PHASE,
+        total: first.count,
+    });
+    progress.event(ReadEvent::Items(first.value.len() as u64));
+    let pages: Vec<u64> = used
+        .iter()
+        .map(|s| (s.consumed_units as u64).div_ceil(u64::from(PAGE_SIZE)))
+        .collect();
+    let slots = client.limiter().max();
     if strategy == LicensedUsersStrategy::Auto
-        && let Some(first_url) = next.take()
+        && let Some(count) = first.count
+        && first.next_link.is_some()
+        && prefer_per_sku(count, &pages, slots)
     {
-        let first: Page<User> = client.get_json(first_url, &eventual).await?;
-        progress.event(ReadEvent::Items(first.value.len() as u64));
-        let pages: Vec<u64> = used
-            .iter()
-            .map(|s| (s.consumed_units as u64).div_ceil(u64::from(PAGE_SIZE)))
-            .collect();
-        let slots = client.limiter().max();
-        if let Some(count) = first.count
-            && first.next_link.is_some()
-            && prefer_per_sku(count, &pages, slots)
-        {
-            tracing::debug!(
-                licensed = count,
-                rounds = per_sku_rounds(&pages, slots),
-                "reading licensed users per SKU"
-            );
-            return per_sku(client, &used, first.value, progress).await;
-        }
-        next = paging.page(first.value.len(), first.count, first.next_link.as_deref())?;
-        all = first.value;
+        tracing::debug!(
+            licensed = count,
+            rounds = per_sku_rounds(&pages, slots),
+            "reading licensed users per SKU"
+        );
+        progress.event(ReadEvent::Phase {
+            name: PHASE,
+            total: per_sku_total,
+        });
+        return per_sku(client, &used, first.value, progress).await;
     }
+    let next = paging.page(first.value.len(), first.count, first.next_link.as_deref())?;
+    let mut all = first.value;
     client
         .continue_pages(next, paging, &eventual, |page: Vec<User>| {
             progress.event(ReadEvent::Items(page.len() as u64));

@@ -17,8 +17,11 @@ pub(crate) mod escape;
 pub mod explain;
 pub mod json;
 pub mod markdown;
+pub mod style;
 pub mod text;
 pub(crate) mod view;
+
+pub use style::Palette;
 
 /// Whether a plan is shown for applying or as a drift report (no apply framing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

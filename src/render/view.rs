@@ -98,6 +98,8 @@ pub(crate) struct Line {
     pub(crate) depth: usize,
     /// The words.
     pub(crate) text: String,
+    /// A removal that loses data or service (its note says DESTRUCTIVE).
+    pub(crate) destructive: bool,
 }
 
 /// One changed principal.
@@ -316,7 +318,12 @@ fn rule_note(change: &Change, sku: &SkuName) -> Option<String> {
 
 /// The block of one change, its principal's line (marked `mark`) first.
 pub(crate) fn lines(change: &Change, mark: Mark) -> Vec<Line> {
-    let line = |mark, depth, text: String| Line { mark, depth, text };
+    let line = |mark, depth, text: String| Line {
+        mark,
+        depth,
+        text,
+        destructive: false,
+    };
     let p = &change.principal;
     let mut lines = vec![line(
         mark,
@@ -390,6 +397,7 @@ pub(crate) fn lines(change: &Change, mark: Mark) -> Vec<Line> {
         }
     }
     for remove in &change.remove {
+        let mut destructive = false;
         let note = if !remove.still_inherited_from.is_empty() {
             let groups: Vec<&str> = remove
                 .still_inherited_from
@@ -401,6 +409,7 @@ pub(crate) fn lines(change: &Change, mark: Mark) -> Vec<Line> {
                 groups.join(", ")
             ))
         } else if remove.exchange_grace {
+            destructive = true;
             Some("DESTRUCTIVE: the mailbox enters Exchange Online's 30-day grace period".to_owned())
         } else if !remove.swapped_for.is_empty() {
             let by: Vec<&str> = remove
@@ -410,6 +419,7 @@ pub(crate) fn lines(change: &Change, mark: Mark) -> Vec<Line> {
                 .collect();
             Some(format!("swapped for {} in the same call", by.join(", ")))
         } else if remove.destructive {
+            destructive = true;
             Some("DESTRUCTIVE".to_owned())
         } else {
             None
@@ -423,11 +433,14 @@ pub(crate) fn lines(change: &Change, mark: Mark) -> Vec<Line> {
         } else {
             format!("  ({})", notes.join("; "))
         };
-        lines.push(line(
-            Mark::Remove,
-            1,
-            format!("{}  {}{note}", remove.sku.part_number, remove.sku.id),
-        ));
+        lines.push(Line {
+            destructive,
+            ..line(
+                Mark::Remove,
+                1,
+                format!("{}  {}{note}", remove.sku.part_number, remove.sku.id),
+            )
+        });
     }
     lines
 }
@@ -655,6 +668,11 @@ mod tests {
             let id = uuid::Uuid::from_u128(3);
             assert_eq!(v.lines[1].text, format!("SPE_E3  {id}{note}"), "{what}");
             assert_eq!(v.removes, vec![("SPE_E3", destructive)], "{what}");
+            assert_eq!(
+                v.lines[1].destructive,
+                note.contains("DESTRUCTIVE"),
+                "{what}: the line is styled as destructive exactly when its note says so"
+            );
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use graph_emulator::EmulatorOptions;
@@ -13,7 +13,7 @@ use graph_emulator::auth::DEFAULT_CLIENT_SECRET;
 use licensectl::snapshot::AppRegistration;
 use serde_json::Value;
 
-use crate::util::{Emulated, config_with, contoso, show, text};
+use crate::util::{Emulated, config_with, contoso, on_a_terminal, show, text};
 
 /// Write requests (assignLicense and PATCH, any status) the emulator answered.
 pub(crate) fn write_requests(tenant: &Emulated) -> u64 {
@@ -401,42 +401,6 @@ async fn issue6_a_missing_write_permission_is_reported_with_its_fix() {
     for secret in [READER_SECRET, "eyJ"] {
         assert!(!stdout.contains(secret) && !stderr.contains(secret));
     }
-}
-
-/// Runs `cmd` on a pseudo-terminal (util-linux `script`), typing `answer`: the same
-/// program, arguments, environment and directory, with the terminal as stdin and stdout.
-async fn on_a_terminal(cmd: &Command, answer: &str) -> Output {
-    let line = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut script = Command::new("script");
-    script.args(["-q", "-e", "-c", &line, "/dev/null"]);
-    for (name, value) in cmd.get_envs() {
-        match value {
-            Some(value) => script.env(name, value),
-            None => script.env_remove(name),
-        };
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        script.current_dir(dir);
-    }
-    script
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let answer = answer.to_owned();
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = script.spawn().expect("script runs (util-linux)");
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(answer.as_bytes()).expect("typed");
-        drop(stdin);
-        child.wait_with_output().expect("finished")
-    })
-    .await
-    .expect("joined")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

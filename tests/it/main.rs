@@ -16,7 +16,10 @@
 //!   (`plan_budget`);
 //! - the library: renderings (`render`), the loader on hostile input (`load_robustness`),
 //!   the Graph client against the emulator (`live_graph`) and a scripted double
-//!   (`graph_client`), and the hardening modules named for what they guard.
+//!   (`graph_client`), and the hardening modules named for what they guard;
+//! - issue 18's ergonomics: `init` (`init`), completions and man pages (`completions`),
+//!   colour, `--quiet`, help and version on a terminal and in a pipe (`terminal`), and
+//!   the progress totals of a live read (`progress`).
 //!
 //! `util` holds the one `licensectl` command and the emulator helpers, `support` the
 //! scripted Graph double, `churn` the generated tenant and config shared with the apply
@@ -35,17 +38,20 @@ mod cli_errors;
 mod cli_plan;
 mod comment_azure;
 mod comment_github;
+mod completions;
 mod config_files;
 mod emulator_cli;
 mod export;
 mod graph_bounds;
 mod graph_client;
+mod init;
 mod least_privilege;
 mod live_graph;
 mod live_plan;
 mod load_robustness;
 mod plan_budget;
 mod platforms;
+mod progress;
 mod readme;
 mod render;
 mod rules_cli;
@@ -53,5 +59,6 @@ mod rules_config;
 mod rules_live;
 mod snapshot_files;
 mod support;
+mod terminal;
 mod util;
 mod validate_cli;
