@@ -261,14 +261,7 @@ mod tests {
     }
 
     fn change(principal: Principal) -> Change {
-        Change {
-            principal,
-            usage_location: None,
-            add: Vec::new(),
-            update: Vec::new(),
-            remove: Vec::new(),
-            rules: None,
-        }
+        Change::new(principal)
     }
 
     fn removal(n: u128, still_from: &[u128]) -> LicenseRemove {

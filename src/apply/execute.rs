@@ -417,15 +417,10 @@ mod tests {
     //! Helpers shared by the tests of the pure parts.
 
     use super::*;
-    use crate::ids::{SkuId, UserId};
+    use crate::ids::SkuId;
     use crate::plan::AssignLicenseRequest;
 
-    pub(super) fn user(n: u128, name: &str) -> Principal {
-        Principal::User {
-            id: UserId(uuid::Uuid::from_u128(n)),
-            name: name.into(),
-        }
-    }
+    pub(super) use crate::plan::fixture::user;
 
     pub(super) fn location(code: &str) -> Operation {
         Operation::SetUsageLocation {

@@ -202,40 +202,13 @@ pub fn schedule(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{GroupId, UserId};
     use crate::plan::{LicenseAdd, LicenseRemove, LicenseUpdate, SkuName, UsageLocationStep};
     use crate::snapshot::CapabilityStatus;
 
-    fn sku(n: u128, part: &str) -> SkuName {
-        SkuName {
-            part_number: part.into(),
-            id: SkuId(uuid::Uuid::from_u128(n)),
-        }
-    }
-
-    fn user(n: u128, name: &str) -> Principal {
-        Principal::User {
-            id: UserId(uuid::Uuid::from_u128(n)),
-            name: name.into(),
-        }
-    }
-
-    fn group(n: u128, name: &str) -> Principal {
-        Principal::Group {
-            id: GroupId(uuid::Uuid::from_u128(n)),
-            name: name.into(),
-        }
-    }
+    use crate::plan::fixture::{group, sku, user};
 
     fn change(principal: Principal) -> Change {
-        Change {
-            principal,
-            usage_location: None,
-            add: Vec::new(),
-            update: Vec::new(),
-            remove: Vec::new(),
-            rules: None,
-        }
+        Change::new(principal)
     }
 
     fn add(s: SkuName) -> LicenseAdd {

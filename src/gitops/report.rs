@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::plan::saved::{SAVED_PLAN_FORMAT, SavedPlan, SavedPlanError};
-use crate::plan::{PLAN_FORMAT_VERSION, Plan, SafetyReport, Summary};
+use crate::plan::{PLAN_FORMAT_VERSION, Plan};
 use crate::render::Mode;
 
 /// The largest report read (a 500,000-user tenant's plan JSON is well below it).
@@ -302,7 +302,7 @@ fn check_names(plan: &Plan) -> Result<(), ReportError> {
 
 /// The counts of a plan document must be the ones its changes, findings and problems give.
 fn check_counts(plan: &Plan, has_drift: bool) -> Result<(), ReportError> {
-    let expected = summary_of(plan);
+    let expected = plan.summary.counting(plan);
     let s = &plan.summary;
     let pairs = [
         ("summary.add", s.add, expected.add),
@@ -360,60 +360,11 @@ fn check_counts(plan: &Plan, has_drift: bool) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// The change counts of a plan's changes and problems (the planner's rules).
-fn summary_of(plan: &Plan) -> Summary {
-    let mut s = Summary {
-        principals_changed: plan.changes.len() as u64,
-        findings: plan.finding_count(),
-        notes: plan.notes.len() as u64,
-        ..Summary::default()
-    };
-    for change in &plan.changes {
-        s.add += change.add.len() as u64;
-        s.remove += change.remove.len() as u64;
-        s.change += change.update.len() as u64;
-        if change.usage_location.is_some() {
-            s.usage_locations += 1;
-            s.change += 1;
-        }
-    }
-    s.errors = plan.diagnostics.iter().filter(|d| d.is_error()).count() as u64;
-    s.warnings = plan.diagnostics.len() as u64 - s.errors;
-    s
-}
-
 /// A saved plan as a plan: its changes, counted; nothing else (seats, findings, notes,
 /// problems) is recorded in it.
 fn plan_of_saved(saved: SavedPlan) -> Plan {
-    let changes: Vec<_> = saved.changes.into_iter().map(|c| c.change).collect();
-    let mut plan = Plan {
-        format_version: PLAN_FORMAT_VERSION,
-        tenant_id: saved.tenant_id,
-        tenant_domain: saved.tenant_domain,
-        has_changes: !changes.is_empty(),
-        summary: Summary::default(),
-        changes,
-        seats: Vec::new(),
-        findings: Vec::new(),
-        notes: Vec::new(),
-        safety: SafetyReport {
-            removals: 0,
-            max_removals: None,
-            changed_principals: 0,
-            managed_principals: 0,
-            change_percent: 0.0,
-            max_change_percent: None,
-            violations: Vec::new(),
-            allow_unsafe: false,
-            refused: false,
-        },
-        diagnostics: Vec::new(),
-        rules: None,
-    };
-    plan.summary = summary_of(&plan);
-    plan.safety.removals = plan.summary.remove;
-    plan.safety.changed_principals = plan.summary.principals_changed;
-    plan
+    let changes = saved.changes.into_iter().map(|c| c.change).collect();
+    Plan::of_changes(saved.tenant_id, saved.tenant_domain, changes)
 }
 
 #[cfg(test)]

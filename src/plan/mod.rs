@@ -17,6 +17,8 @@ mod purity_probe;
 
 pub(crate) mod dependencies;
 pub(crate) mod effect;
+#[cfg(test)]
+pub(crate) mod fixture;
 pub(crate) mod model;
 pub(crate) mod observe;
 pub(crate) mod planner;

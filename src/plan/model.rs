@@ -200,6 +200,18 @@ pub struct AssignLicenseRequest {
 }
 
 impl Change {
+    /// A change of `principal` that changes nothing yet: the planner fills it in.
+    pub fn new(principal: Principal) -> Change {
+        Change {
+            principal,
+            usage_location: None,
+            add: Vec::new(),
+            update: Vec::new(),
+            remove: Vec::new(),
+            rules: None,
+        }
+    }
+
     /// True when the change calls `assignLicense` (it may only set a usage location).
     pub fn has_license_call(&self) -> bool {
         !(self.add.is_empty() && self.update.is_empty() && self.remove.is_empty())
@@ -482,7 +494,7 @@ impl SafetyViolation {
 }
 
 /// The safety check's numbers and verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SafetyReport {
     /// Licenses the plan removes from users: direct removals plus, for each group that
     /// loses a SKU, its direct members.
@@ -574,7 +586,58 @@ pub struct Plan {
     pub rules: Option<RulesReport>,
 }
 
+impl Summary {
+    /// These counts with the ones a plan's changes, findings, notes and diagnostics give
+    /// (`add`, `change`, `remove`, `usage_locations`, `principals_changed`, `findings`,
+    /// `notes`, `errors`, `warnings`); the others are kept as they are.
+    pub fn counting(mut self, plan: &Plan) -> Summary {
+        self.principals_changed = plan.changes.len() as u64;
+        self.findings = plan.finding_count();
+        self.notes = plan.notes.len() as u64;
+        (self.add, self.change, self.remove, self.usage_locations) = (0, 0, 0, 0);
+        for change in &plan.changes {
+            self.add += change.add.len() as u64;
+            self.remove += change.remove.len() as u64;
+            self.change += change.update.len() as u64;
+            if change.usage_location.is_some() {
+                self.usage_locations += 1;
+                self.change += 1;
+            }
+        }
+        self.errors = plan.diagnostics.iter().filter(|d| d.is_error()).count() as u64;
+        self.warnings = plan.diagnostics.len() as u64 - self.errors;
+        self
+    }
+}
+
 impl Plan {
+    /// A plan of `changes` alone, counted: no seats, findings, notes, diagnostics or rules,
+    /// and safety numbers that only count the changes (no thresholds).
+    pub fn of_changes(
+        tenant_id: TenantId,
+        tenant_domain: Option<String>,
+        changes: Vec<Change>,
+    ) -> Plan {
+        let mut plan = Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            tenant_id,
+            tenant_domain,
+            has_changes: !changes.is_empty(),
+            summary: Summary::default(),
+            changes,
+            seats: Vec::new(),
+            findings: Vec::new(),
+            notes: Vec::new(),
+            safety: SafetyReport::default(),
+            diagnostics: Vec::new(),
+            rules: None,
+        };
+        plan.summary = Summary::default().counting(&plan);
+        plan.safety.removals = plan.summary.remove;
+        plan.safety.changed_principals = plan.summary.principals_changed;
+        plan
+    }
+
     /// True when any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)

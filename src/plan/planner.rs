@@ -225,14 +225,7 @@ fn build_change(
     index: &TenantIndex<'_>,
     findings: &mut Vec<Finding>,
 ) -> Change {
-    let mut change = Change {
-        principal,
-        usage_location: None,
-        add: Vec::new(),
-        update: Vec::new(),
-        remove: Vec::new(),
-        rules: None,
-    };
+    let mut change = Change::new(principal);
     for want in &diff.add {
         change.add.push(LicenseAdd {
             sku: index.sku_name(want.sku),
@@ -1231,31 +1224,15 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
     );
     let rules_report = rules_report.map(|(report, _)| report);
 
-    let mut summary = Summary {
+    let summary = Summary {
         managed_users,
         managed_groups: managed_groups.len() as u64,
         unmanaged_licensed_users,
         unmanaged_licensed_groups,
-        findings: findings.len() as u64
-            + rules_report.as_ref().map_or(0, |r| r.findings.len() as u64),
-        notes: notes.len() as u64,
-        principals_changed: changes.len() as u64,
         rule_users,
         ..Summary::default()
     };
-    for change in &changes {
-        summary.add += change.add.len() as u64;
-        summary.remove += change.remove.len() as u64;
-        summary.change += change.update.len() as u64;
-        if change.usage_location.is_some() {
-            summary.usage_locations += 1;
-            summary.change += 1;
-        }
-    }
-    summary.errors = diagnostics.iter().filter(|d| d.is_error()).count() as u64;
-    summary.warnings = diagnostics.len() as u64 - summary.errors;
-
-    Plan {
+    let mut plan = Plan {
         format_version: PLAN_FORMAT_VERSION,
         tenant_id: live.tenant_id,
         tenant_domain: live.tenant_domain.clone(),
@@ -1268,7 +1245,9 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         safety,
         diagnostics,
         rules: rules_report,
-    }
+    };
+    plan.summary = summary.counting(&plan);
+    plan
 }
 
 /// A warning for every SKU a change adds, updates or removes whose `capabilityStatus` this

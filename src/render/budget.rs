@@ -402,10 +402,7 @@ fn fit_lines(text: &str, keep: usize, room: usize, what: &str, full_plan: &str) 
 mod tests {
     use super::*;
     use crate::ids::{SkuId, TenantId, UserId};
-    use crate::plan::{
-        Change, LicenseAdd, LicenseRemove, Note, NoteKind, Principal, SafetyReport, SkuName,
-        Summary,
-    };
+    use crate::plan::{Change, LicenseAdd, LicenseRemove, Note, NoteKind, Principal, SkuName};
 
     fn sku(part: &str) -> SkuName {
         SkuName {
@@ -419,14 +416,7 @@ mod tests {
             id: UserId(uuid::Uuid::from_u128(n as u128 + 1)),
             name: format!("user{n:05}@contoso.com"),
         };
-        let mut c = Change {
-            principal,
-            usage_location: None,
-            add: Vec::new(),
-            update: Vec::new(),
-            remove: Vec::new(),
-            rules: None,
-        };
+        let mut c = Change::new(principal);
         if destructive {
             c.remove.push(LicenseRemove {
                 sku: sku("ENTERPRISEPACK"),
@@ -446,36 +436,8 @@ mod tests {
     }
 
     fn plan(changes: Vec<Change>) -> Plan {
-        let summary = Summary {
-            add: changes.iter().map(|c| c.add.len() as u64).sum(),
-            remove: changes.iter().map(|c| c.remove.len() as u64).sum(),
-            principals_changed: changes.len() as u64,
-            ..Summary::default()
-        };
-        Plan {
-            format_version: crate::plan::PLAN_FORMAT_VERSION,
-            tenant_id: TenantId(uuid::Uuid::from_u128(7)),
-            tenant_domain: Some("contoso.onmicrosoft.com".into()),
-            has_changes: !changes.is_empty(),
-            summary,
-            changes,
-            seats: Vec::new(),
-            findings: Vec::new(),
-            notes: Vec::new(),
-            safety: SafetyReport {
-                removals: 0,
-                max_removals: None,
-                changed_principals: 0,
-                managed_principals: 0,
-                change_percent: 0.0,
-                max_change_percent: None,
-                violations: Vec::new(),
-                allow_unsafe: false,
-                refused: false,
-            },
-            diagnostics: Vec::new(),
-            rules: None,
-        }
+        let domain = Some("contoso.onmicrosoft.com".into());
+        Plan::of_changes(TenantId(uuid::Uuid::from_u128(7)), domain, changes)
     }
 
     const WHERE: &str = "the job summary";

@@ -448,32 +448,12 @@ pub(crate) fn lines(change: &Change, mark: Mark) -> Vec<Line> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{GroupId, SkuId, TenantId, UserId};
+    use crate::ids::TenantId;
     use crate::plan::{
-        LicenseAdd, LicenseRemove, LicenseUpdate, SafetyReport, SafetyViolation, SkuName,
-        UsageLocationStep,
+        LicenseAdd, LicenseRemove, LicenseUpdate, SafetyReport, SafetyViolation, UsageLocationStep,
     };
 
-    fn sku(n: u128, part: &str) -> SkuName {
-        SkuName {
-            part_number: part.into(),
-            id: SkuId(uuid::Uuid::from_u128(n)),
-        }
-    }
-
-    fn user(n: u128, name: &str) -> Principal {
-        Principal::User {
-            id: UserId(uuid::Uuid::from_u128(n)),
-            name: name.into(),
-        }
-    }
-
-    fn group(n: u128, name: &str) -> Principal {
-        Principal::Group {
-            id: GroupId(uuid::Uuid::from_u128(n)),
-            name: name.into(),
-        }
-    }
+    use crate::plan::fixture::{group, sku, user};
 
     fn plans(names: &[&str]) -> Vec<PlanName> {
         names
@@ -487,14 +467,7 @@ mod tests {
     }
 
     fn empty(principal: Principal) -> Change {
-        Change {
-            principal,
-            usage_location: None,
-            add: Vec::new(),
-            update: Vec::new(),
-            remove: Vec::new(),
-            rules: None,
-        }
+        Change::new(principal)
     }
 
     fn add(part: &str) -> LicenseAdd {
@@ -534,28 +507,14 @@ mod tests {
     fn plan(changes: Vec<Change>, violations: Vec<SafetyViolation>, allow_unsafe: bool) -> Plan {
         let refused = violations.iter().any(|v| !v.overridable() || !allow_unsafe);
         Plan {
-            format_version: crate::plan::PLAN_FORMAT_VERSION,
-            tenant_id: TenantId(uuid::Uuid::from_u128(0x7e)),
-            tenant_domain: None,
-            has_changes: !changes.is_empty(),
             summary: Summary::default(),
-            changes,
-            seats: Vec::new(),
-            findings: Vec::new(),
-            notes: Vec::new(),
             safety: SafetyReport {
-                removals: 0,
-                max_removals: None,
-                changed_principals: 0,
-                managed_principals: 0,
-                change_percent: 0.0,
-                max_change_percent: None,
                 violations,
                 allow_unsafe,
                 refused,
+                ..SafetyReport::default()
             },
-            diagnostics: Vec::new(),
-            rules: None,
+            ..Plan::of_changes(TenantId(uuid::Uuid::from_u128(0x7e)), None, changes)
         }
     }
 
