@@ -128,14 +128,7 @@ async fn serve(users_behaviour: Users) -> (String, Server) {
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/v1.0/users", get(users))
         .with_state(server.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), server)
+    (crate::util::listen(app).await, server)
 }
 
 fn policy() -> RetryPolicy {

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use licensectl::plan::{PlanOptions, plan};
 use licensectl::render::{Mode, json as json_render};
 
-use crate::util::{config_with, contoso, example};
+use crate::util::{config_with, contoso, example, listen};
 
 /// The login GitHub shows for comments made with a workflow's `GITHUB_TOKEN`.
 pub(crate) const BOT: &str = "github-actions[bot]";
@@ -32,17 +32,6 @@ pub(crate) struct Recorded {
     pub(crate) method: String,
     pub(crate) path: String,
     pub(crate) body: Option<Value>,
-}
-
-async fn listen(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{addr}")
 }
 
 fn json_response(status: u16, body: Value) -> Response {

@@ -148,22 +148,10 @@ fn explain_needs_a_user() {
 /// a suggestion at the rule's place; nothing of any rule is planned then.
 #[test]
 fn rule_names_that_do_not_resolve_fail_the_plan_with_suggestions() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = config_with(
-        dir.path(),
-        &[],
-        &[(
-            "licenses/broken.yaml",
-            "rules:\n  - name: pbi\n    match: { member_of: Marketting }\n    licenses: [ { sku: POWER_BI_PRP } ]\n",
-        )],
+    let out = plan_example_with(
+        "licenses/broken.yaml",
+        "rules:\n  - name: pbi\n    match: { member_of: Marketting }\n    licenses: [ { sku: POWER_BI_PRP } ]\n",
     );
-    let out = licensectl()
-        .args(["plan", "--config"])
-        .arg(&config)
-        .arg("--snapshot")
-        .arg(example().join("tenant.json"))
-        .output()
-        .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     assert!(
@@ -185,26 +173,28 @@ fn rule_names_that_do_not_resolve_fail_the_plan_with_suggestions() {
 
 #[test]
 fn a_rule_that_matches_nobody_is_a_warning_at_its_name() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = config_with(
-        dir.path(),
-        &[],
-        &[(
-            "licenses/typo.yaml",
-            "rules:\n  - name: sales\n    match: { department: Slaes }\n    licenses: [ { sku: POWER_BI_PRO } ]\n",
-        )],
+    let out = plan_example_with(
+        "licenses/typo.yaml",
+        "rules:\n  - name: sales\n    match: { department: Slaes }\n    licenses: [ { sku: POWER_BI_PRO } ]\n",
     );
-    let out = licensectl()
-        .args(["plan", "--config"])
-        .arg(&config)
-        .arg("--snapshot")
-        .arg(example().join("tenant.json"))
-        .output()
-        .expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("licenses/typo.yaml:2:11: warning[rule-matches-nobody]: rule sales matches no user the rules govern (25 in rules_scope, 17 of them not declared under users:)"),
         "{stdout}"
     );
+}
+
+/// `licensectl plan` of the example config with one more file, `path` holding `yaml`,
+/// against the example tenant.
+fn plan_example_with(path: &str, yaml: &str) -> Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with(dir.path(), &[], &[(path, yaml)]);
+    licensectl()
+        .args(["plan", "--config"])
+        .arg(&config)
+        .arg("--snapshot")
+        .arg(example().join("tenant.json"))
+        .output()
+        .expect("runs")
 }

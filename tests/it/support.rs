@@ -94,14 +94,7 @@ impl Double {
             .route("/v1.0/users", get(users))
             .route("/v1.0/$batch", post(batch))
             .with_state(self);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        format!("http://{addr}")
+        crate::util::listen(app).await
     }
 }
 

@@ -253,3 +253,15 @@ pub(crate) async fn on_a_terminal(cmd: &Command, answer: &str) -> Output {
 pub(crate) fn skipped(why: &str) {
     eprintln!("SKIPPED: {why}");
 }
+
+/// Serves `app` on a free loopback port for the rest of the test; its base URL.
+pub(crate) async fn listen(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
