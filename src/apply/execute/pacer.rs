@@ -275,8 +275,12 @@ impl Pacer {
         match self.quota {
             Quota::Rate(r) => {
                 let accepted = round.sent.saturating_sub(round.throttled) as f64;
-                self.quota =
-                    Quota::Rate((r * accepted / round.sent.max(1) as f64 * 1.25).max(MIN_RATE));
+                // The share refused brings the rate down, but not below the rate this
+                // round's writes were accepted at: 429s at random (Graph's are not only
+                // quota answers) would otherwise walk it down to the slowest pace.
+                let observed = accepted / round.elapsed.max(PACE_INTERVAL).as_secs_f64();
+                let scaled = r * accepted / round.sent.max(1) as f64 * 1.25;
+                self.quota = Quota::Rate(scaled.max(observed.min(r)).max(MIN_RATE));
                 return self.spread(round);
             }
             Quota::Window {
@@ -575,6 +579,39 @@ mod tests {
         assert_eq!(p.rate(), Some(1875.0));
         p.record(round(3000, 1500, Duration::from_secs(2)), now);
         assert_eq!(p.rate(), Some(1171.875));
+    }
+
+    #[test]
+    fn random_429s_on_a_fifth_of_the_writes_do_not_walk_the_rate_down() {
+        // Every write is refused with probability 1/5 whatever the pace (an emulator's
+        // injected faults, or Graph's transient 429s), and a round takes 50 ms: the
+        // rate must stay near where it started, not sink to MIN_RATE as a product of
+        // random factors (0.8 × 1.25 on average, below 1 in its logarithm) would.
+        let now = Instant::now();
+        let mut p = Pacer::new(160);
+        p.quota = Quota::Rate(400.0);
+        let mut seed = 0x2545_f491_u64;
+        for _ in 0..2000 {
+            let sent = p.wave(now);
+            let throttled = (0..sent)
+                .filter(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (seed >> 33).is_multiple_of(5)
+                })
+                .count();
+            let round = Round {
+                sent,
+                throttled,
+                reset_at: None,
+                usage: None,
+                elapsed: Duration::from_millis(50),
+            };
+            p.record(round, now);
+        }
+        let rate = p.rate().unwrap_or_default();
+        assert!(rate >= 200.0, "the rate sank to {rate} writes/s");
     }
 
     #[test]
