@@ -193,6 +193,7 @@ fn main() {
         users,
         groups,
         subscriptions: Vec::new(),
+        directory_audits: None,
         apps: Vec::new(),
         service_plan_rules: Default::default(),
     };

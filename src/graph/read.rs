@@ -245,6 +245,7 @@ pub async fn read_tenant(
         users,
         groups,
         subscriptions: Vec::new(),
+        directory_audits: None,
         apps: Vec::new(),
         service_plan_rules: Default::default(),
     })

@@ -121,6 +121,7 @@ fn tenant() -> TenantSnapshot {
         users: Vec::new(),
         groups: Vec::new(),
         subscriptions: Vec::new(),
+        directory_audits: None,
         apps: Vec::new(),
         service_plan_rules: Default::default(),
     }
