@@ -147,6 +147,7 @@ fn read_tenant(args: &ExportArgs, pin: Option<Located<String>>) -> anyhow::Resul
             full: true,
             ..ReadScope::default()
         },
+        ..ConfigScope::default()
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let (snapshot, _, _) = runtime.block_on(read_live(&args.connection, &scope))?;
