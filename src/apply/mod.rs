@@ -15,6 +15,7 @@ pub mod evidence;
 pub(crate) mod execute;
 pub(crate) mod journal;
 pub mod preflight;
+pub mod reprocess;
 pub(crate) mod schedule;
 pub(crate) mod verify;
 
@@ -722,7 +723,14 @@ pub fn assess(
             Principal::User { .. } => None,
         })
         .collect();
-    let replan = plan(input.desired, after, &PlanOptions { allow_unsafe: true });
+    let replan = plan(
+        input.desired,
+        after,
+        &PlanOptions {
+            allow_unsafe: true,
+            ..PlanOptions::default()
+        },
+    );
     report.license_errors = replan
         .findings
         .into_iter()

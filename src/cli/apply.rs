@@ -78,7 +78,8 @@ fn confirm(changes: usize) -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-fn default_journal(config: &Path) -> PathBuf {
+/// `DIR/.licensectl/journal/KIND-<UTC time>.jsonl` (`kind`: `apply`, `reprocess`).
+pub(super) fn default_journal(config: &Path, kind: &str) -> PathBuf {
     let stamp = time::OffsetDateTime::now_utc()
         .format(&time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
@@ -87,7 +88,7 @@ fn default_journal(config: &Path) -> PathBuf {
     config
         .join(".licensectl")
         .join("journal")
-        .join(format!("apply-{stamp}.jsonl"))
+        .join(format!("{kind}-{stamp}.jsonl"))
 }
 
 /// Creates `dir` with a `.gitignore` ignoring everything in it, so that default journals
@@ -184,6 +185,7 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             &live,
             &PlanOptions {
                 allow_unsafe: args.allow_unsafe,
+                now: Some(time::OffsetDateTime::now_utc()),
             },
         );
         if current.has_errors() {
@@ -239,7 +241,7 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
         let journal_path = match &args.journal {
             Some(path) => path.clone(),
             None => {
-                let path = default_journal(&args.config);
+                let path = default_journal(&args.config, "apply");
                 keep_out_of_git(&args.config.join(".licensectl"));
                 path
             }

@@ -215,7 +215,14 @@ fn verify(dir: &Path, snapshot: &TenantSnapshot, kept: bool) -> anyhow::Result<(
             dir.display()
         );
     };
-    let plan = plan(desired, snapshot, &PlanOptions { allow_unsafe: true });
+    let plan = plan(
+        desired,
+        snapshot,
+        &PlanOptions {
+            allow_unsafe: true,
+            ..PlanOptions::default()
+        },
+    );
     if plan.has_changes || plan.has_errors() {
         bail!(
             "a plan of the exported config in {} against the tenant it came from is not empty; {cause}:\n{}",

@@ -5,6 +5,7 @@
 //! library; no licensing logic lives here.
 
 pub(crate) mod apply;
+pub(crate) mod clock;
 pub(crate) mod comment;
 pub(crate) mod connection;
 #[cfg(feature = "emulator")]
@@ -16,6 +17,7 @@ pub(crate) mod live;
 pub(crate) mod output;
 pub(crate) mod plan;
 pub(crate) mod progress;
+pub(crate) mod reprocess;
 pub(crate) mod schema;
 pub(crate) mod snapshot;
 pub(crate) mod validate;
@@ -57,6 +59,8 @@ pub(crate) enum Command {
     /// Post a plan or drift report to the pull request (GitHub, Azure DevOps), the drift
     /// issue and the job summary.
     Comment(comment::CommentArgs),
+    /// Reprocess group-based licenses of chosen users and report what is fixed.
+    Reprocess(reprocess::ReprocessArgs),
 }
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
@@ -86,6 +90,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => export::run(args),
         Command::Comment(args) => comment::run(args),
+        Command::Reprocess(args) => reprocess::run_reprocess(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

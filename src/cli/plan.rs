@@ -73,12 +73,22 @@ pub(crate) struct CompareArgs {
     /// How to read licensed users from the live tenant.
     #[arg(long, value_enum, default_value_t = LicensedUsersStrategy::Auto)]
     pub strategy: LicensedUsersStrategy,
+    /// Plan as of this date (YYYY-MM-DD, or an RFC 3339 time) instead of now: what the
+    /// dated checks see (subscription lifecycle dates, `inactive_days`, `disabled_days`).
+    /// `apply` always uses the clock.
+    #[arg(long, value_name = "DATE", value_parser = super::clock::parse_as_of)]
+    pub as_of: Option<time::OffsetDateTime>,
     /// Connection flags (used when no --snapshot is given).
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
 
 impl CompareArgs {
+    /// "Now" for the planner: `--as-of`, else the clock.
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        super::clock::now(self.as_of)
+    }
+
     /// The tenant state to plan against: the `--snapshot` file, or a live read of what
     /// the config manages. Both refuse a tenant other than the one the config pins.
     pub(crate) fn tenant_state(&self, desired: &DesiredState) -> anyhow::Result<TenantSnapshot> {
@@ -182,6 +192,7 @@ pub(crate) fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
         &live,
         &PlanOptions {
             allow_unsafe: args.allow_unsafe,
+            now: Some(args.input.now()),
         },
     );
     print(&render(&plan, args.input.format, Mode::Plan))?;
@@ -226,7 +237,14 @@ pub(crate) fn run_drift(args: &DriftArgs) -> anyhow::Result<u8> {
     };
     let live = args.input.tenant_state(&config.desired)?;
     // Drift reports what differs; safety limits concern applying, so they are not applied.
-    let plan = plan(&config.desired, &live, &PlanOptions { allow_unsafe: true });
+    let plan = plan(
+        &config.desired,
+        &live,
+        &PlanOptions {
+            allow_unsafe: true,
+            now: Some(args.input.now()),
+        },
+    );
     print(&render(&plan, args.input.format, Mode::Drift))?;
     if plan.has_errors() {
         if args.input.format != Format::Text {

@@ -43,6 +43,9 @@ use super::seats::{SeatLedger, Source, active_free};
 pub struct PlanOptions {
     /// Let the plan exceed `max_removals` / `max_change_percent` (`--allow-unsafe`).
     pub allow_unsafe: bool,
+    /// "Now", as data (the CLI reads the clock): for what compares dates — subscription
+    /// lifecycle dates. `None` leaves those checks out.
+    pub now: Option<time::OffsetDateTime>,
 }
 
 /// One license as the tenant holds it: SKU and sorted `disabledPlans`.

@@ -776,7 +776,14 @@ fn safety_refusals_state_the_numbers_and_the_override() {
 }
 
 fn plan_with(want: &DesiredState, live: &TenantSnapshot, allow_unsafe: bool) -> Plan {
-    plan(want, live, &PlanOptions { allow_unsafe })
+    plan(
+        want,
+        live,
+        &PlanOptions {
+            allow_unsafe,
+            ..PlanOptions::default()
+        },
+    )
 }
 
 #[test]

@@ -16,6 +16,8 @@
 //!   the Graph client against the emulator (`live_graph`) and a scripted double
 //!   (`graph_client`), and the hardening modules named for what they guard.
 //!
+//! - license operations (issue 16): `reprocess` against the emulator (`ops_reprocess`);
+//!
 //! `util` holds the one `licensectl` command and the emulator helpers, `support` the
 //! scripted Graph double, `churn` the generated tenant and config shared with the apply
 //! benchmark. Fixtures stay in `tests/fixtures/`.
@@ -42,6 +44,7 @@ mod least_privilege;
 mod live_graph;
 mod live_plan;
 mod load_robustness;
+mod ops_reprocess;
 mod plan_budget;
 mod platforms;
 mod readme;

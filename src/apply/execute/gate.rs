@@ -261,6 +261,15 @@ fn rule_refusal(allowed: &Allowed, unit: UnitWrites<'_>) -> Option<Refusal> {
                     format!("{who} is a group: groups have no usage location"),
                 );
             }
+            // Reprocessing assigns and removes nothing: Graph re-evaluates the licenses
+            // the user already has from groups. Any user may be reprocessed.
+            (Principal::User { .. }, Operation::ReprocessLicenseAssignment) => {}
+            (Principal::Group { .. }, Operation::ReprocessLicenseAssignment) => {
+                return refuse(
+                    RefusalKind::Unmanaged,
+                    format!("{who} is a group: Graph reprocesses users only"),
+                );
+            }
             (principal, Operation::AssignLicense { request }) => {
                 let (licenses, protected, members) = match principal {
                     Principal::User { id, .. } => {
@@ -348,7 +357,7 @@ fn removals(allowed: &Allowed, unit: UnitWrites<'_>) -> Vec<((Key, SkuId), u64)>
         .iter()
         .filter_map(|op| match op {
             Operation::AssignLicense { request } => Some(&request.remove_licenses),
-            Operation::SetUsageLocation { .. } => None,
+            Operation::SetUsageLocation { .. } | Operation::ReprocessLicenseAssignment => None,
         })
         .flatten()
         .map(|sku| ((k, *sku), weight))
@@ -381,7 +390,7 @@ pub(crate) fn review(
             }
         }
         let k = key(unit.principal);
-        if !tally.changed.contains(&k) {
+        if changes_licenses(*unit) && !tally.changed.contains(&k) {
             new_changed.insert(k);
             changes_new[i] = true;
         }
@@ -431,9 +440,19 @@ pub(crate) fn review(
                 tally.removals += weight;
             }
         }
-        tally.changed.insert(key(unit.principal));
+        if changes_licenses(*unit) {
+            tally.changed.insert(key(unit.principal));
+        }
     }
     verdicts
+}
+
+/// True when the unit writes licenses or a usage location (a reprocess alone changes no
+/// assignment, so it does not count against `max_change_percent`).
+fn changes_licenses(unit: UnitWrites<'_>) -> bool {
+    unit.operations
+        .iter()
+        .any(|op| !matches!(op, Operation::ReprocessLicenseAssignment))
 }
 
 /// The gate as the executor holds it: the allowed set and the tally of what it let
