@@ -148,6 +148,8 @@ diagnostic_codes! {
         "a principal with neither profile nor licenses";
     UnusedProfile = "unused-profile", Warning, [Config], "docs/config.md",
         "a profile no principal uses";
+    MigrationWithoutGroups = "migration-without-groups", Warning, [Config], "docs/config.md",
+        "migrate_to_groups is set but no group is declared with licenses";
 
     // Resolving names against the tenant and planning: docs/plan.md, "Diagnostic codes".
     UnknownSku = "unknown-sku", Error, [Plan], "docs/plan.md",

@@ -175,6 +175,7 @@ fn contoso_desired() -> DesiredState {
                     at(SETTINGS, 18, 7),
                 ),
             ],
+            ..Settings::default()
         },
         users,
         groups: vec![

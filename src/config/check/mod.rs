@@ -10,6 +10,7 @@
 //! the files together and reports what only the whole directory shows (`combine.rs`).
 
 mod combine;
+mod operations;
 mod principals;
 mod settings;
 mod text;
@@ -76,6 +77,7 @@ enum Owner<'a> {
     Group(&'a str),
     Profile(&'a str),
     Defaults,
+    Prices,
 }
 
 impl fmt::Display for Owner<'_> {
@@ -85,6 +87,7 @@ impl fmt::Display for Owner<'_> {
             Owner::Group(name) => write!(f, "group {name}"),
             Owner::Profile(name) => write!(f, "profile '{name}'"),
             Owner::Defaults => f.write_str("defaults"),
+            Owner::Prices => f.write_str("prices"),
         }
     }
 }
