@@ -190,6 +190,10 @@ diagnostic_codes! {
         "a group would assign a service plan without its prerequisite in the same group";
     UnknownSkuStatus = "unknown-sku-status", Warning, [Plan], "docs/plan.md",
         "a SKU the plan touches has a capabilityStatus this licensectl does not know";
+    SeatsExpire = "seats-expire", Warning, [Plan], "docs/plan.md",
+        "the seats in use after the plan exceed what remains after the next lifecycle date";
+    PriceUnknownSku = "price-unknown-sku", Warning, [Plan], "docs/plan.md",
+        "prices names a SKU the tenant has no subscription to";
 
     // Exporting a tenant: docs/export.md, "What is left out, and why".
     ExportSkippedUser = "export-skipped-user", Warning, [Export], "docs/export.md",

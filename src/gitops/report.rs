@@ -393,6 +393,7 @@ fn plan_of_saved(saved: SavedPlan) -> Plan {
             refused: false,
         },
         diagnostics: Vec::new(),
+        operations: Default::default(),
     };
     plan.summary = summary_of(&plan);
     plan.safety.removals = plan.summary.remove;

@@ -16,16 +16,21 @@ mod purity_probe;
 
 pub(crate) mod dependencies;
 pub(crate) mod effect;
+pub(crate) mod expiry;
+pub(crate) mod migrate;
 pub(crate) mod model;
 pub(crate) mod observe;
 pub(crate) mod planner;
+pub(crate) mod prices;
 pub(crate) mod resolve;
 pub(crate) mod safety;
 pub mod saved;
 pub(crate) mod seats;
 
+pub use migrate::MigrationReport;
 pub use model::*;
 pub use planner::{PlanOptions, plan};
+pub use prices::{Money, SeatValue, totals};
 pub use resolve::tenant_pin_problem;
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::config::DesiredState;
 use crate::diagnostic::{self, Diagnostic, DiagnosticCode};
-use crate::ids::{GroupId, ServicePlanId, SkuId};
+use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
 use crate::snapshot::{
     AssignedLicense, AssignmentError, AssignmentStateKind, CapabilityStatus, Group, TenantSnapshot,
     User,
@@ -31,12 +31,14 @@ use super::dependencies::{self, Declared, Dependencies, graph_adjusted};
 use super::effect::Effect;
 use super::model::{
     Change, Finding, FindingKind, LicenseAdd, LicenseRemove, LicenseUpdate, Note, NoteKind,
-    PLAN_FORMAT_VERSION, Plan, PlanName, Principal, SkuName, Summary, UsageLocationStep,
+    Operations, PLAN_FORMAT_VERSION, Plan, PlanName, Principal, SkuName, Summary,
+    UsageLocationStep,
 };
 use super::observe;
 use super::resolve::{ResolvedLicense, ResolvedUser, TenantIndex, resolve};
 use super::safety::{self, SafetyInput};
 use super::seats::{SeatLedger, Source, active_free};
+use super::{expiry, migrate, prices};
 
 /// Planner switches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -734,6 +736,39 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         }
         planner.error_findings(user, managed);
     }
+    // The staged move to group licensing: this wave's removals of covered direct copies
+    // replace their duplicate-of-inherited findings.
+    let mut operations = Operations::default();
+    let mut migrated: HashMap<UserId, HashSet<SkuId>> = HashMap::new();
+    if let Some(settings) = &desired.settings.migrate_to_groups {
+        let migration = migrate::plan(&index, &resolved, settings);
+        planner.findings.retain(|f| {
+            !(f.kind == FindingKind::DuplicateOfInherited
+                && matches!(f.principal, Principal::User { id, .. } if migration.handled.contains(&(id, f.sku.id))))
+        });
+        for change in migration.changes {
+            let Principal::User { id, .. } = change.principal else {
+                continue;
+            };
+            for removed in &change.remove {
+                planner.ledger.remove(id, removed.sku.id, Source::Direct);
+                migrated.entry(id).or_default().insert(removed.sku.id);
+            }
+            match planner
+                .changes
+                .iter_mut()
+                .find(|c| c.principal == change.principal)
+            {
+                Some(existing) => {
+                    existing.remove.extend(change.remove);
+                    sort_change(existing);
+                }
+                None => planner.changes.push(change),
+            }
+        }
+        planner.findings.extend(migration.findings);
+        operations.migration = migration.report;
+    }
     let unmanaged_licensed_groups = live
         .groups
         .iter()
@@ -750,6 +785,10 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
     } = planner;
     let (seats, seat_diagnostics) = ledger.finish(&index);
     diagnostics.extend(seat_diagnostics);
+    diagnostics.extend(expiry::check(&index, &seats, options.now));
+    let (prices, price_diagnostics) = prices::resolve(&index, &desired.settings.prices);
+    diagnostics.extend(price_diagnostics);
+    operations.seat_values = prices::values(&prices, &seats);
     changes.sort_by_cached_key(|c| c.principal.sort_key());
 
     // The tenant as the changes leave it.
@@ -817,6 +856,7 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
             protected_users: &resolved.protected_users,
             protected_groups: &resolved.protected_groups,
             allow_unsafe: options.allow_unsafe,
+            migrated: &migrated,
         },
     );
 
@@ -854,6 +894,7 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         notes,
         safety,
         diagnostics,
+        operations,
     }
 }
 

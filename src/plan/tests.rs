@@ -1208,6 +1208,7 @@ fn every_plan_code_has_a_producing_case() {
         assert_eq!(found, *expected, "{name}");
         produced.extend(found);
     }
+    produced.extend(ops::produced_codes());
     let plan_codes: BTreeSet<DiagnosticCode> = DiagnosticCode::of_stage(Stage::Plan).collect();
     assert_eq!(
         produced, plan_codes,
@@ -1258,4 +1259,5 @@ fn planning_is_deterministic_whatever_the_input_order() {
     );
 }
 
+mod ops;
 mod realism;

@@ -473,6 +473,7 @@ mod tests {
                 refused: false,
             },
             diagnostics: Vec::new(),
+            operations: Default::default(),
         }
     }
 

@@ -16,6 +16,7 @@ mod purity_probe;
 pub(crate) mod escape;
 pub mod json;
 pub mod markdown;
+pub(crate) mod operations;
 pub mod reprocess;
 pub mod text;
 pub(crate) mod view;

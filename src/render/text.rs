@@ -22,6 +22,7 @@ pub fn render(plan: &Plan, mode: Mode) -> String {
     seats(&mut out, &v);
     findings(&mut out, &v);
     notes(&mut out, &v);
+    operations(&mut out, plan);
     unmanaged(&mut out, &v);
     problems(&mut out, &v);
     safety(&mut out, &v);
@@ -121,6 +122,18 @@ fn notes(out: &mut String, v: &View<'_>) {
     let _ = writeln!(out, "Notes:");
     for note in v.notes {
         let _ = writeln!(out, "  i {}", terminal(&note.message));
+    }
+}
+
+fn operations(out: &mut String, plan: &Plan) {
+    let lines = super::operations::lines(plan);
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Operations:");
+    for line in lines {
+        let _ = writeln!(out, "  > {}", terminal(&line));
     }
 }
 

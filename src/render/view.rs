@@ -230,6 +230,7 @@ fn finding_label(kind: FindingKind) -> &'static str {
         FindingKind::AssignmentError => "license error",
         FindingKind::StackedPlans => "stacked plans",
         FindingKind::UnknownState => "unknown state",
+        FindingKind::MigrationBlocked => "migration blocked",
     }
 }
 
@@ -472,6 +473,7 @@ mod tests {
                 refused,
             },
             diagnostics: Vec::new(),
+            operations: Default::default(),
         }
     }
 

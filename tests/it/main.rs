@@ -16,7 +16,8 @@
 //!   the Graph client against the emulator (`live_graph`) and a scripted double
 //!   (`graph_client`), and the hardening modules named for what they guard.
 //!
-//! - license operations (issue 16): `reprocess` against the emulator (`ops_reprocess`);
+//! - license operations (issue 16) against the emulator: `reprocess` (`ops_reprocess`), the
+//!   staged migration to group licensing (`ops_migrate`);
 //!
 //! `util` holds the one `licensectl` command and the emulator helpers, `support` the
 //! scripted Graph double, `churn` the generated tenant and config shared with the apply
@@ -44,6 +45,7 @@ mod least_privilege;
 mod live_graph;
 mod live_plan;
 mod load_robustness;
+mod ops_migrate;
 mod ops_reprocess;
 mod plan_budget;
 mod platforms;
