@@ -19,6 +19,7 @@ pub(crate) mod plan;
 pub(crate) mod progress;
 pub(crate) mod reprocess;
 pub(crate) mod schema;
+pub(crate) mod seats;
 pub(crate) mod snapshot;
 pub(crate) mod validate;
 
@@ -61,6 +62,8 @@ pub(crate) enum Command {
     Comment(comment::CommentArgs),
     /// Reprocess group-based licenses of chosen users and report what is fixed.
     Reprocess(reprocess::ReprocessArgs),
+    /// Report seats per SKU: purchased, assigned, free, in grace, expiring, idle, cost.
+    Seats(seats::SeatsArgs),
 }
 
 /// Entry point: parses the arguments, runs the command, maps the outcome to an exit code.
@@ -91,6 +94,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Comment(args) => comment::run(args),
         Command::Reprocess(args) => reprocess::run_reprocess(args),
+        Command::Seats(args) => seats::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

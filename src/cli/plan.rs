@@ -13,7 +13,7 @@ use licensectl::graph::LicensedUsersStrategy;
 use licensectl::plan::saved::SavedPlan;
 use licensectl::plan::tenant_pin_problem;
 use licensectl::plan::{Plan, PlanOptions, plan};
-use licensectl::render::{Mode, json, markdown, text};
+use licensectl::render::{Mode, html, json, markdown, text};
 use licensectl::snapshot::TenantSnapshot;
 
 use super::connection::ConnectionArgs;
@@ -31,6 +31,8 @@ pub(crate) enum Format {
     Markdown,
     /// Versioned JSON (see docs/plan.md).
     Json,
+    /// One self-contained HTML page: seat bars and the change table (see docs/operations.md).
+    Html,
 }
 
 /// Arguments of `licensectl plan`.
@@ -132,6 +134,7 @@ pub(super) fn render(plan: &Plan, format: Format, mode: Mode) -> String {
         Format::Text => text::render(plan, mode),
         Format::Markdown => markdown::render(plan, mode),
         Format::Json => json::render(plan, mode),
+        Format::Html => html::plan(plan, mode),
     }
 }
 

@@ -15,3 +15,4 @@
 mod purity_probe;
 
 pub mod reprocess;
+pub mod seats;

@@ -14,6 +14,7 @@
 #[path = "../purity_probe.rs"]
 mod purity_probe;
 
+pub(crate) mod activity;
 pub(crate) mod dependencies;
 pub(crate) mod effect;
 pub(crate) mod expiry;

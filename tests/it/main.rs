@@ -17,7 +17,8 @@
 //!   (`graph_client`), and the hardening modules named for what they guard.
 //!
 //! - license operations (issue 16) against the emulator: `reprocess` (`ops_reprocess`), the
-//!   staged migration to group licensing (`ops_migrate`);
+//!   staged migration to group licensing (`ops_migrate`); the HTML reports, rendered in
+//!   headless Chromium (`html_report`);
 //!
 //! `util` holds the one `licensectl` command and the emulator helpers, `support` the
 //! scripted Graph double, `churn` the generated tenant and config shared with the apply
@@ -41,6 +42,7 @@ mod emulator_cli;
 mod export;
 mod graph_bounds;
 mod graph_client;
+mod html_report;
 mod least_privilege;
 mod live_graph;
 mod live_plan;
