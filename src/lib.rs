@@ -20,3 +20,17 @@ pub mod plan;
 pub mod render;
 
 pub use licensectl_model::{ids, snapshot};
+
+/// The source this licensectl was built from: the git commit (12 hex digits) and that
+/// commit's date, `d9df61c3c32c 2026-12-01`, or `unknown` (with a date when the build
+/// had one) for a build outside a git checkout; set by `build.rs`.
+pub const BUILD: &str = env!("LICENSECTL_BUILD");
+
+/// The version as `licensectl --version` shows it and the apply journal records it:
+/// `0.1.0 (d9df61c3c32c 2026-12-01)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("LICENSECTL_BUILD"),
+    ")"
+);

@@ -267,6 +267,7 @@ mod tests {
             add: Vec::new(),
             update: Vec::new(),
             remove: Vec::new(),
+            rules: None,
         }
     }
 

@@ -4,9 +4,10 @@
 //!
 //! Entries carry principals, operations, HTTP status, Graph `request-id`s, timestamps and
 //! attempt numbers — never tokens, secrets or assertions (the client never hands them to
-//! this module). Every line also carries the run's id (random, one per opened journal)
-//! and the licensectl version, so that the lines of two applies appending to one file,
-//! or of two applies against one tenant, are told apart.
+//! this module). Every line also carries the run's id (random, one per opened journal),
+//! the licensectl version and the commit it was built from, so that the lines of two
+//! applies appending to one file, or of two applies against one tenant, are told apart,
+//! and a journal says which build sent its writes.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -50,6 +51,9 @@ pub struct Entry {
     pub run: String,
     /// The licensectl version, filled in by [`Journal::record`].
     pub version: &'static str,
+    /// The commit licensectl was built from and its date ([`crate::BUILD`]), filled in by
+    /// [`Journal::record`].
+    pub build: &'static str,
     /// The kind of entry.
     pub event: Option<Event>,
     /// The phase (`group-assignments`, ...).
@@ -137,6 +141,7 @@ impl Journal {
         entry.time = now();
         entry.run.clone_from(&self.run);
         entry.version = env!("CARGO_PKG_VERSION");
+        entry.build = crate::BUILD;
         let mut line = serde_json::to_vec(&entry).unwrap_or_default();
         line.push(b'\n');
         let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
@@ -220,5 +225,27 @@ mod tests {
                 .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()),
             "{error:?}"
         );
+    }
+
+    #[test]
+    fn every_line_records_the_version_and_the_build() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("journal.jsonl");
+        let journal = Journal::open(&path).expect("opens");
+        for event in [Event::Start, Event::End] {
+            journal
+                .record(Entry {
+                    event: Some(event),
+                    ..Entry::default()
+                })
+                .expect("records");
+        }
+        let text = std::fs::read_to_string(&path).expect("reads");
+        for line in text.lines() {
+            let line: Value = serde_json::from_str(line).expect("json line");
+            assert_eq!(line["version"], env!("CARGO_PKG_VERSION"));
+            assert_eq!(line["build"], crate::BUILD);
+        }
+        assert!(!crate::BUILD.is_empty());
     }
 }

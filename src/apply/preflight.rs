@@ -174,6 +174,7 @@ mod tests {
             },
             update: Vec::new(),
             remove: Vec::new(),
+            rules: None,
         }
     }
 

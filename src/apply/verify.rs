@@ -172,6 +172,7 @@ mod tests {
             }],
             update: Vec::new(),
             remove: Vec::new(),
+            rules: None,
         };
         // Not yet applied: both the location and the license are reported.
         {
@@ -211,6 +212,7 @@ mod tests {
                 still_inherited_from: Vec::new(),
                 swapped_for: Vec::new(),
             }],
+            rules: None,
         };
         let found = verify(std::slice::from_ref(&removal), &after);
         assert_eq!(found.len(), 1);

@@ -28,37 +28,64 @@ use super::snapshot::read_live;
 #[derive(Debug, Args)]
 pub(crate) struct ApplyArgs {
     /// A saved plan (`licensectl plan --out FILE`) to apply instead of planning now.
+    ///
+    /// The reviewed plan of a pull request: it is applied only if planning again gives
+    /// exactly its changes (the tenant and the config are as they were).
     #[arg(value_name = "PLAN")]
     pub plan: Option<PathBuf>,
-    /// The config directory (also for a saved plan: its digest must match the plan's).
+    /// The config directory (holding licensectl.yaml).
+    ///
+    /// With a saved plan, the config it was made from.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub config: PathBuf,
-    /// Apply without asking (required when stdin is not a terminal, e.g. in CI).
+    /// Apply without asking (as CI must: its stdin is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
-    /// Accept a plan exceeding safety.max_removals or safety.max_change_percent.
+    /// Accept a plan beyond the safety limits of licensectl.yaml.
+    ///
+    /// Overrides safety.max_removals and safety.max_change_percent for this apply;
+    /// protected principals stay protected.
     #[arg(long)]
     pub allow_unsafe: bool,
-    /// Where to write the journal (JSON lines) [default: DIR/.licensectl/journal/apply-TIME.jsonl].
+    /// Where to write the journal of every write (JSON lines).
+    ///
+    /// Default: DIR/.licensectl/journal/apply-TIME.jsonl, kept out of git. Keep it (a CI
+    /// artifact): it records every request, Graph's answer and its request-id.
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
-    /// Longest wait, in seconds, for group license processing after group assignments.
+    /// Longest wait for group license processing.
+    ///
+    /// Group-based licensing is asynchronous; after this long, apply reports the groups
+    /// still processing and `licensectl drift` confirms their members later.
     #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
     pub group_timeout: f64,
-    /// Longest time, in seconds, verification re-reads a change the tenant's reads do not
-    /// show yet (eventual consistency).
+    /// Longest wait for a change to show in reads.
+    ///
+    /// Graph's reads lag its writes (eventual consistency): verification re-reads a
+    /// change that is not visible yet until then. Raise it on a slow tenant.
     #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
     pub verify_timeout: f64,
     /// How to read licensed users from the live tenant.
-    #[arg(long, value_enum, default_value_t = LicensedUsersStrategy::Auto)]
+    ///
+    /// The default suits every tenant; the others are for comparisons and troubleshooting.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = LicensedUsersStrategy::Auto,
+        hide_short_help = true
+    )]
     pub strategy: LicensedUsersStrategy,
     /// Connection flags.
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
 
+/// An `error: …` line (always printed), or a note (not with `--quiet`).
 fn eprintln(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    match line.strip_prefix("error: ") {
+        Some(error) => super::ui::error(error),
+        None => super::ui::note(line),
+    }
 }
 
 /// Asks on the terminal; true only for `yes`.
@@ -180,12 +207,13 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
         let mut scope = scope_of(&config.desired);
         scope.scope.strategy = args.strategy;
         let (live, client, _) = read_live(&args.connection, &scope).await?;
+        let now = time::OffsetDateTime::now_utc();
         let current = plan(
             &config.desired,
             &live,
             &PlanOptions {
                 allow_unsafe: args.allow_unsafe,
-                now: Some(time::OffsetDateTime::now_utc()),
+                now: Some(now),
             },
         );
         if current.has_errors() {
@@ -262,6 +290,7 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
                 changes,
                 seats: &current.seats,
                 allow_unsafe: args.allow_unsafe,
+                now: Some(now),
             },
             &ApplyOptions {
                 group_timeout: Duration::from_secs_f64(args.group_timeout),

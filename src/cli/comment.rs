@@ -40,12 +40,13 @@ pub(crate) enum PlatformChoice {
 /// Arguments of `licensectl comment`.
 #[derive(Debug, Args)]
 pub(crate) struct CommentArgs {
-    /// The report: a saved plan (`plan --out FILE`) or the output of `plan`/`drift
-    /// --format json`.
+    /// A saved plan (`plan --out`) or the JSON of `plan`/`drift --format json`.
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
-    /// The config directory the report was made from; with the tenant it names the
-    /// target, so each config directory keeps its own comment.
+    /// The config directory the report was made from.
+    ///
+    /// With the tenant it names the target (`TENANT (CONFIG DIR)`), so that each config
+    /// directory keeps its own comment on a pull request.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub config: PathBuf,
     /// Name the target yourself instead of `TENANT (CONFIG DIR)`.
@@ -54,11 +55,13 @@ pub(crate) struct CommentArgs {
     /// Where to post.
     #[arg(long, value_enum, default_value_t = PlatformChoice::Auto)]
     pub platform: PlatformChoice,
-    /// The pull request (default: from the GitHub event, or
-    /// SYSTEM_PULLREQUEST_PULLREQUESTID).
+    /// The pull request [default: the CI run's].
+    ///
+    /// Taken from the GitHub event, or from SYSTEM_PULLREQUEST_PULLREQUESTID in Azure
+    /// Pipelines; give it when the job runs outside a pull-request event.
     #[arg(long, value_name = "NUMBER")]
     pub pull_request: Option<u64>,
-    /// Post a comment even when there are no changes and none was posted before.
+    /// Comment even when there are no changes (and no comment yet).
     #[arg(long)]
     pub always_comment: bool,
     /// Post nothing: only write the job or build summary.
@@ -70,21 +73,32 @@ pub(crate) struct CommentArgs {
     /// Write no job or build summary.
     #[arg(long)]
     pub no_summary: bool,
-    /// Only comments by this author are taken as licensectl's own (GitHub default:
-    /// `github-actions[bot]`, the author of `GITHUB_TOKEN` comments; Azure DevOps: any).
+    /// Author of licensectl's comments (GitHub default: github-actions[bot]).
+    ///
+    /// Only comments by this author are updated in place. GitHub: `github-actions[bot]`,
+    /// the author of `GITHUB_TOKEN` comments; set it when the job posts with another
+    /// token. Azure DevOps: any author.
     #[arg(long, env = "LICENSECTL_COMMENT_AUTHOR", value_name = "LOGIN")]
     pub comment_author: Option<String>,
-    /// Link to the uploaded `plan.json` artifact (actions/upload-artifact's `artifact-url`).
+    /// Link to the uploaded plan.json artifact, shown in the comment.
+    ///
+    /// actions/upload-artifact's `artifact-url` output.
     #[arg(long, value_name = "URL")]
     pub artifact_url: Option<String>,
-    /// Longest comment, in bytes of UTF-8 (GitHub refuses more than 65,536 characters).
+    /// Longest comment, in bytes.
+    ///
+    /// GitHub refuses comments of more than 65,536 characters; a longer plan is
+    /// summarised, destructive changes first, with a link to the full plan.
     #[arg(long, value_name = "N", default_value_t = COMMENT_BUDGET)]
     pub max_comment_chars: usize,
-    /// Longest job summary, in bytes of UTF-8 (GitHub refuses more than 1 MiB).
+    /// Longest job summary, in bytes.
+    ///
+    /// GitHub refuses job summaries of more than 1 MiB.
     #[arg(long, value_name = "N", default_value_t = SUMMARY_BUDGET)]
     pub max_summary_chars: usize,
-    /// Print the requests instead of sending the writes (reads are still made when a
-    /// token is set); no summary is written.
+    /// Print the writes instead of sending them; write no summary.
+    ///
+    /// Reads (finding the comment to update) are still made when a token is set.
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -253,8 +267,9 @@ fn summary_text(args: &CommentArgs, report: &Report, full_plan: &str) -> String 
     )
 }
 
+/// A note on stderr (what was posted or written), unless `--quiet`.
 fn say(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "licensectl comment: {line}");
+    super::ui::note(&format!("licensectl comment: {line}"));
 }
 
 fn http_options(args: &CommentArgs) -> HttpOptions {

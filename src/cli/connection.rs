@@ -12,52 +12,113 @@ use licensectl::auth::{AuthMethod, AuthSettings, TokenSource, token_tenant_id};
 use licensectl::graph::{ClientOptions, Cloud, Endpoints, GraphClient, RetryPolicy};
 use licensectl::ids::TenantId;
 
+/// The heading of the connection flags in `--help`.
+const HEADING: &str = "Connection (live tenant; all flags with --help)";
+
 /// How to reach Graph and authenticate (each flag also reads an environment variable).
+/// The short help (`-h`) shows the four a person sets; `--help` shows every one.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ConnectionArgs {
-    /// Microsoft cloud: picks the Graph root and the authority host.
-    #[arg(long, value_enum, env = "LICENSECTL_CLOUD", default_value_t = Cloud::Global)]
-    pub cloud: Cloud,
-    /// Graph root URL, overriding the cloud's (e.g. the emulator's URL).
-    #[arg(long, env = "LICENSECTL_GRAPH_URL", value_name = "URL")]
-    pub graph_url: Option<String>,
-    /// Entra ID authority host, overriding the cloud's.
-    #[arg(long, env = "AZURE_AUTHORITY_HOST", value_name = "URL")]
-    pub authority_host: Option<String>,
-    /// Force one credential kind instead of the automatic selection.
-    #[arg(long, value_enum, env = "LICENSECTL_AUTH")]
-    pub auth: Option<AuthMethod>,
-    /// Directory (tenant) id or domain to authenticate in.
-    #[arg(long, env = "AZURE_TENANT_ID", value_name = "ID")]
-    pub tenant_id: Option<String>,
-    /// Application (client) id of the app registration (or user-assigned managed identity).
-    #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]
-    pub client_id: Option<String>,
-    /// Certificate file for `--auth certificate`: PEM (certificate + key) or PKCS#12.
-    #[arg(long, env = "AZURE_CLIENT_CERTIFICATE_PATH", value_name = "FILE")]
-    pub certificate: Option<PathBuf>,
-    /// Most Graph requests in flight at once (lowered automatically when throttled).
+    /// Microsoft cloud, for the Graph and sign-in endpoints.
     #[arg(
         long,
+        help_heading = HEADING,
+        value_enum,
+        env = "LICENSECTL_CLOUD",
+        default_value_t = Cloud::Global,
+        hide_short_help = true,
+        long_help = "Microsoft cloud: picks the Graph URL and the sign-in (authority) host. Change it for a national cloud tenant."
+    )]
+    pub cloud: Cloud,
+    /// Graph URL, e.g. the emulator's.
+    #[arg(
+        long,
+        help_heading = HEADING,
+        env = "LICENSECTL_GRAPH_URL",
+        value_name = "URL",
+        long_help = "Graph root URL (without /v1.0) instead of the cloud's, e.g. the local emulator's http://127.0.0.1:8450. Plain http is accepted for loopback addresses only."
+    )]
+    pub graph_url: Option<String>,
+    /// Sign-in (authority) host instead of the cloud's.
+    #[arg(
+        long,
+        help_heading = HEADING,
+        env = "AZURE_AUTHORITY_HOST",
+        value_name = "URL",
+        hide_short_help = true,
+        long_help = "Entra ID sign-in (authority) host instead of the cloud's, e.g. the emulator's URL."
+    )]
+    pub authority_host: Option<String>,
+    /// Credential kind, instead of the automatic choice.
+    #[arg(
+        long,
+        help_heading = HEADING,
+        value_enum,
+        env = "LICENSECTL_AUTH",
+        value_name = "KIND",
+        hide_possible_values = true,
+        long_help = "Credential kind, instead of the automatic choice (the first that the environment provides, in this order):\n  secret             app registration with a client secret (AZURE_CLIENT_SECRET)\n  certificate        app registration with a certificate (--certificate)\n  workload-identity  federated token file (AZURE_FEDERATED_TOKEN_FILE)\n  github-oidc        GitHub Actions OIDC token (a job with id-token: write)\n  managed-identity   Azure managed identity (on a VM, pass it: it is not probed)\n  azure-cli          the account of `az login`, for a person at a terminal"
+    )]
+    pub auth: Option<AuthMethod>,
+    /// Tenant to sign in to (default: the config's tenant).
+    #[arg(
+        long,
+        help_heading = HEADING,
+        env = "AZURE_TENANT_ID",
+        value_name = "ID",
+        long_help = "Tenant to sign in to: its id or a domain. Default: the tenant licensectl.yaml pins."
+    )]
+    pub tenant_id: Option<String>,
+    /// App registration's application (client) id.
+    #[arg(
+        long,
+        help_heading = HEADING,
+        env = "AZURE_CLIENT_ID",
+        value_name = "ID",
+        long_help = "Application (client) id of the app registration to sign in as, or of a user-assigned managed identity."
+    )]
+    pub client_id: Option<String>,
+    /// Certificate file for --auth certificate.
+    #[arg(
+        long,
+        help_heading = HEADING,
+        env = "AZURE_CLIENT_CERTIFICATE_PATH",
+        value_name = "FILE",
+        hide_short_help = true,
+        long_help = "Certificate for --auth certificate: a PEM file with the certificate and its private key, or PKCS#12 (.pfx, password in AZURE_CLIENT_CERTIFICATE_PASSWORD)."
+    )]
+    pub certificate: Option<PathBuf>,
+    /// Most Graph requests in flight at once.
+    #[arg(
+        long,
+        help_heading = HEADING,
         env = "LICENSECTL_MAX_CONCURRENCY",
         default_value_t = 8,
-        value_name = "N"
+        value_name = "N",
+        hide_short_help = true,
+        long_help = "Most Graph requests in flight at once; halved automatically while Graph throttles. Lower it to share the tenant's Graph quota with other tools."
     )]
     pub max_concurrency: usize,
-    /// Seconds after which one Graph request is given up, retries included.
+    /// Seconds after which one Graph request is given up.
     #[arg(
         long,
+        help_heading = HEADING,
         env = "LICENSECTL_DEADLINE",
         default_value_t = 300.0,
-        value_name = "SECONDS"
+        value_name = "SECONDS",
+        hide_short_help = true,
+        long_help = "Seconds after which one Graph request is given up, its retries included. Raise it when Graph throttles for long."
     )]
     pub deadline: f64,
     /// Most attempts per Graph request.
     #[arg(
         long,
+        help_heading = HEADING,
         env = "LICENSECTL_MAX_ATTEMPTS",
         default_value_t = 8,
-        value_name = "N"
+        value_name = "N",
+        hide_short_help = true,
+        long_help = "Most attempts per Graph request (failures to reach Graph, 429 and 5xx answers are retried with backoff, honouring Retry-After)."
     )]
     pub max_attempts: u32,
 }

@@ -23,6 +23,7 @@ use super::exit;
 use super::output::print;
 use super::plan::pin_refusal;
 use super::snapshot::{ConfigScope, read_live};
+use super::ui::note;
 
 /// Arguments of `licensectl export`.
 #[derive(Debug, clap::Args)]
@@ -30,32 +31,40 @@ pub(crate) struct ExportArgs {
     /// The config directory to write (or, with --diff, to compare with).
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: PathBuf,
-    /// Which users to export: those holding a direct license, or every user (the others
-    /// with `licenses: []`, which makes licensectl remove direct licenses given to them
-    /// outside the config).
+    /// Users to export.
+    ///
+    /// `all` also writes every other user with `licenses: []`: licensectl then manages
+    /// every user, and a later apply removes direct licenses given outside git. Keep the
+    /// default unless git is to be the only way licenses are given.
     #[arg(long, value_enum, default_value_t = UserSelection::Licensed)]
     pub users: UserSelection,
-    /// Write every plan list as `enabled_plans` or as `disabled_plans` (default: whichever
-    /// lists fewer plans).
+    /// Force one style of plan lists.
+    ///
+    /// Default: per license, the shorter of enabled_plans and disabled_plans. `enabled`
+    /// writes allowlists: plans Microsoft adds to a SKU later stay off. `disabled`: they
+    /// are on.
     #[arg(long, value_enum)]
     pub plans: Option<PlanStyle>,
     /// Do not write users' usage locations.
     #[arg(long)]
     pub no_usage_locations: bool,
-    /// Export this tenant snapshot file instead of reading the live tenant.
+    /// Export this snapshot file instead of reading the live tenant.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
-    /// Print the unified diff between DIR and the export instead of writing; exit 2 when
-    /// they differ, 0 when they are identical.
+    /// Show how the tenant differs from DIR; write nothing.
+    ///
+    /// A unified diff on stdout (how the tenant drifted from the files in git); exit 2
+    /// when they differ, 0 when they are identical.
     #[arg(long)]
     pub diff: bool,
-    /// Write into a directory that is not empty and not a previous export: replace its
-    /// config files (YAML, licensectl.yaml included) if it is a licensectl config
-    /// directory, else add the exported files to it; also accept a tenant other than the
-    /// one DIR pins.
+    /// Write into a directory export would refuse, or of another tenant.
+    ///
+    /// A licensectl config directory that is not a previous export gets its config
+    /// files (licensectl.yaml included) replaced; any other directory gets the exported
+    /// files added. Also accepts a tenant other than the one DIR pins.
     #[arg(long, conflicts_with = "diff")]
     pub force: bool,
-    /// Connection flags (used when no --snapshot is given).
+    /// Connection flags (used without --snapshot).
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -141,8 +150,17 @@ fn read_tenant(args: &ExportArgs, pin: Option<Located<String>>) -> anyhow::Resul
         }
         return Ok(snapshot);
     }
+    read_whole_tenant(&args.connection, pin.map(|p| p.value))
+}
+
+/// Reads every user and group of the live tenant (what an export needs), refusing a
+/// tenant other than `pinned`.
+pub(super) fn read_whole_tenant(
+    connection: &ConnectionArgs,
+    pinned: Option<String>,
+) -> anyhow::Result<TenantSnapshot> {
     let scope = ConfigScope {
-        pinned_tenant: pin.map(|p| p.value),
+        pinned_tenant: pinned,
         scope: ReadScope {
             full: true,
             ..ReadScope::default()
@@ -150,25 +168,22 @@ fn read_tenant(args: &ExportArgs, pin: Option<Located<String>>) -> anyhow::Resul
         ..ConfigScope::default()
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let (snapshot, _, _) = runtime.block_on(read_live(&args.connection, &scope))?;
+    let (snapshot, _, _) = runtime.block_on(read_live(connection, &scope))?;
     Ok(snapshot)
 }
 
-fn print_warnings(warnings: &[Diagnostic]) {
-    if warnings.is_empty() {
+/// Prints the export's warnings (principals left out, and why) on stderr, unless `--quiet`.
+pub(super) fn print_warnings(warnings: &[Diagnostic]) {
+    if warnings.is_empty() || super::ui::quiet() {
         return;
     }
-    let text = diagnostics::human(
-        warnings,
-        &SourceFiles::new(),
-        super::validate::stderr_color(),
-    );
+    let text = diagnostics::human(warnings, &SourceFiles::new(), super::ui::stderr_color());
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Writes `contents` to `path` through a temporary file in the same directory, so that an
 /// interrupted export never leaves a half-written file.
-fn write_file(path: &Path, contents: &str) -> anyhow::Result<()> {
+pub(super) fn write_file(path: &Path, contents: &str) -> anyhow::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create directory {}", parent.display()))?;
@@ -198,7 +213,7 @@ fn remove_file(dir: &Path, rel: &str) -> anyhow::Result<()> {
 /// Loads the written directory and plans it against the tenant it came from: the plan
 /// must be empty. A failure is a licensectl bug, unless the kept `licensectl.yaml` is the
 /// cause; either way it is reported with the diagnostics or the plan.
-fn verify(dir: &Path, snapshot: &TenantSnapshot, kept: bool) -> anyhow::Result<()> {
+pub(super) fn verify(dir: &Path, snapshot: &TenantSnapshot, kept: bool) -> anyhow::Result<()> {
     let cause = if kept {
         format!(
             "check {} (kept from before; `--force` regenerates it), else this is a licensectl bug, please report it",
@@ -270,28 +285,25 @@ pub(crate) fn run(args: &ExportArgs) -> anyhow::Result<u8> {
     let mut export = export(&snapshot, &options);
     let kept = target::keep_settings(&existing, &mut export, args.force);
     print_warnings(&export.warnings);
-    let mut stderr = std::io::stderr().lock();
     let (counts, warnings) = summary(&export);
 
     if args.diff {
         let diff = target::diff(dir, &existing, &export);
         print(&diff.text)?;
         if diff.is_empty() {
-            let _ = writeln!(
-                stderr,
+            note(&format!(
                 "No differences: {} matches the tenant ({counts}{warnings}).",
-                dir.display(),
-            );
+                dir.display()
+            ));
             return Ok(exit::SUCCESS);
         }
-        let _ = writeln!(
-            stderr,
+        note(&format!(
             "{} differs from the tenant: {} changed, {} added, {} removed files ({counts}{warnings}).",
             dir.display(),
             diff.changed,
             diff.added,
-            diff.removed,
-        );
+            diff.removed
+        ));
         return Ok(exit::CHANGES);
     }
 
@@ -301,18 +313,16 @@ pub(crate) fn run(args: &ExportArgs) -> anyhow::Result<u8> {
     }
     for rel in &changes.remove {
         remove_file(dir, rel)?;
-        let _ = writeln!(stderr, "deleted {}", dir.join(rel).display());
+        note(&format!("deleted {}", dir.join(rel).display()));
     }
     verify(dir, &snapshot, kept)?;
     if kept {
-        let _ = writeln!(
-            stderr,
+        note(&format!(
             "kept {} (your settings; --force regenerates it)",
             dir.join(SETTINGS_FILE).display()
-        );
+        ));
     }
-    let _ = writeln!(
-        stderr,
+    note(&format!(
         "Exported {counts} of tenant {} to {}: {} files written, {} unchanged, {} deleted{}.",
         snapshot
             .tenant_domain
@@ -323,6 +333,6 @@ pub(crate) fn run(args: &ExportArgs) -> anyhow::Result<u8> {
         changes.unchanged,
         changes.remove.len(),
         warnings.replacen(',', ";", 1)
-    );
+    ));
     Ok(exit::SUCCESS)
 }

@@ -1,5 +1,5 @@
 //! Glue between a config directory and the tenant state: which users and groups the
-//! config manages, which tenant it pins, reading a snapshot file, and the warnings every
+//! config manages (and what its rules need read), which tenant it pins, reading a snapshot file, and the warnings every
 //! tenant read gives.
 
 use std::io::Write;
@@ -7,6 +7,7 @@ use std::path::Path;
 
 use licensectl::config::{DesiredState, GroupKey};
 use licensectl::diagnostic::escape_value;
+use licensectl::graph::RulesRead;
 use licensectl::graph::ops_read::{self, Extras, enrich};
 use licensectl::snapshot::TenantSnapshot;
 
@@ -24,6 +25,17 @@ pub(crate) fn scope_of(desired: &DesiredState) -> ConfigScope {
             GroupKey::Id(id) => out.scope.managed_group_ids.push(*id),
             GroupKey::Name(name) => out.scope.managed_group_names.push(name.clone()),
         }
+    }
+    if let Some(needs) = licensectl::plan::rule_needs(desired) {
+        out.scope.managed_group_ids.extend(needs.group_ids);
+        out.scope.managed_group_names.extend(needs.group_names);
+        out.extras.sign_ins |= needs.sign_ins;
+        out.extras.audits |= needs.audits;
+        out.scope.rules = Some(RulesRead {
+            attributes: needs.attributes,
+            filter: needs.filter,
+            all_groups: needs.all_groups,
+        });
     }
     out
 }
@@ -92,7 +104,7 @@ pub(crate) fn read_snapshot(path: &Path) -> anyhow::Result<TenantSnapshot> {
     Ok(snapshot)
 }
 
-/// One warning on stderr per string value Graph sent that this licensectl does not know
+/// One warning on stderr (unless `--quiet`) per string value Graph sent that this licensectl does not know
 /// (a new `state`, `capabilityStatus`, `appliesTo` or `error`): how many objects carry it
 /// and one of them. Such values are kept as they are and never fail a read.
 pub(crate) fn warn_unknown_values(snapshot: &TenantSnapshot) {
@@ -100,10 +112,8 @@ pub(crate) fn warn_unknown_values(snapshot: &TenantSnapshot) {
     if unknown.is_empty() {
         return;
     }
-    let mut stderr = std::io::stderr().lock();
     for value in unknown {
-        let _ = writeln!(
-            stderr,
+        super::ui::note(&format!(
             "warning: {} '{}' is a value this licensectl does not know ({} {}, e.g. {}); it is kept as Graph sent it",
             value.property,
             escape_value(&value.value),
@@ -114,6 +124,6 @@ pub(crate) fn warn_unknown_values(snapshot: &TenantSnapshot) {
                 "objects"
             },
             escape_value(&value.example),
-        );
+        ));
     }
 }

@@ -25,7 +25,7 @@ use super::snapshot::read_live;
 /// Output format of a plan or drift report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
-    /// Terraform-like text.
+    /// Terraform-like text, coloured on a terminal.
     Text,
     /// Markdown for a pull-request comment.
     Markdown,
@@ -41,13 +41,21 @@ pub(crate) struct PlanArgs {
     /// Config, live state and output format.
     #[command(flatten)]
     pub input: CompareArgs,
-    /// Also save the plan for a later `licensectl apply`.
+    /// Also save the plan, for `licensectl apply FILE`.
+    ///
+    /// The saved plan records the tenant state and the config it was computed from;
+    /// `apply FILE` recomputes it and refuses it once either changed.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Exit 2 when the plan has changes.
+    /// Exit 2 when the plan has changes (0 when none), for CI.
+    ///
+    /// Errors still exit 1, a plan refused by the safety limits 3.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Accept a plan exceeding safety.max_removals or safety.max_change_percent.
+    /// Accept a plan beyond the safety limits of licensectl.yaml.
+    ///
+    /// Overrides safety.max_removals and safety.max_change_percent for this plan;
+    /// protected principals stay protected.
     #[arg(long)]
     pub allow_unsafe: bool,
 }
@@ -63,24 +71,38 @@ pub(crate) struct DriftArgs {
 /// What `plan` and `drift` compare, and how they print it.
 #[derive(Debug, Args)]
 pub(crate) struct CompareArgs {
-    /// The config directory (licensectl.yaml plus principal files).
+    /// The config directory (holding licensectl.yaml).
     #[arg(long, value_name = "DIR")]
     pub config: PathBuf,
-    /// Compare with this tenant snapshot file instead of reading the live tenant.
+    /// Compare with this snapshot file instead of the live tenant.
+    ///
+    /// A snapshot (from `licensectl snapshot`) needs no credentials: for pull requests
+    /// from forks, or to try a config offline.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    /// Format of the report.
+    ///
+    /// text for a terminal, markdown for a pull request, json for scripts (docs/plan.md),
+    /// html for one self-contained page (docs/operations.md).
+    #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true)]
     pub format: Format,
     /// How to read licensed users from the live tenant.
-    #[arg(long, value_enum, default_value_t = LicensedUsersStrategy::Auto)]
+    ///
+    /// The default suits every tenant; the others are for comparisons and troubleshooting.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = LicensedUsersStrategy::Auto,
+        hide_short_help = true
+    )]
     pub strategy: LicensedUsersStrategy,
-    /// Plan as of this date (YYYY-MM-DD, or an RFC 3339 time) instead of now: what the
-    /// dated checks see (subscription lifecycle dates, `inactive_days`, `disabled_days`).
-    /// `apply` always uses the clock.
+    /// Plan as of this date (YYYY-MM-DD) instead of today.
+    ///
+    /// An RFC 3339 time is accepted too. It is what the dated checks see: subscription
+    /// lifecycle dates, `inactive_days`, `disabled_days`. `apply` always uses the clock.
     #[arg(long, value_name = "DATE", value_parser = super::clock::parse_as_of)]
     pub as_of: Option<time::OffsetDateTime>,
-    /// Connection flags (used when no --snapshot is given).
+    /// Connection flags (used without --snapshot).
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -94,23 +116,40 @@ impl CompareArgs {
     /// The tenant state to plan against: the `--snapshot` file, or a live read of what
     /// the config manages. Both refuse a tenant other than the one the config pins.
     pub(crate) fn tenant_state(&self, desired: &DesiredState) -> anyhow::Result<TenantSnapshot> {
-        if let Some(path) = &self.snapshot {
-            let live = super::live::read_snapshot(path)?;
-            if let Some(problem) = tenant_pin_problem(desired, &live) {
-                bail!(pin_refusal(
-                    &problem,
-                    path,
-                    problem.help.as_deref().unwrap_or("")
-                ));
-            }
-            return Ok(live);
-        }
-        let mut scope = scope_of(desired);
-        scope.scope.strategy = self.strategy;
-        let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-        let (live, _, _) = runtime.block_on(read_live(&self.connection, &scope))?;
-        Ok(live)
+        tenant_state(
+            self.snapshot.as_deref(),
+            self.strategy,
+            &self.connection,
+            desired,
+        )
     }
+}
+
+/// The tenant state to plan against: the `snapshot` file, or a live read of what the
+/// config manages (and the rules govern). Both refuse a tenant other than the one the
+/// config pins.
+pub(crate) fn tenant_state(
+    snapshot: Option<&Path>,
+    strategy: LicensedUsersStrategy,
+    connection: &ConnectionArgs,
+    desired: &DesiredState,
+) -> anyhow::Result<TenantSnapshot> {
+    if let Some(path) = snapshot {
+        let live = super::live::read_snapshot(path)?;
+        if let Some(problem) = tenant_pin_problem(desired, &live) {
+            bail!(pin_refusal(
+                &problem,
+                path,
+                problem.help.as_deref().unwrap_or("")
+            ));
+        }
+        return Ok(live);
+    }
+    let mut scope = scope_of(desired);
+    scope.scope.strategy = strategy;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let (live, _, _) = runtime.block_on(read_live(connection, &scope))?;
+    Ok(live)
 }
 
 /// The error when the snapshot file `snapshot` is not of the tenant the config pins:
@@ -131,19 +170,27 @@ pub(super) fn pin_refusal(problem: &Diagnostic, snapshot: &Path, help: &str) -> 
 
 pub(super) fn render(plan: &Plan, format: Format, mode: Mode) -> String {
     match format {
-        Format::Text => text::render(plan, mode),
+        Format::Text => text::render_with(plan, mode, &super::ui::stdout_palette()),
         Format::Markdown => markdown::render(plan, mode),
         Format::Json => json::render(plan, mode),
         Format::Html => html::plan(plan, mode),
     }
 }
 
-/// Prints diagnostics to stderr as snippets of the config files they point into.
+/// Prints diagnostics to stderr as snippets of the config files they point into (only
+/// the errors with `--quiet`).
 pub(super) fn eprint_diagnostics(list: &[Diagnostic], sources: &SourceFiles) {
+    let shown: Vec<Diagnostic>;
+    let list = if super::ui::quiet() {
+        shown = list.iter().filter(|d| d.is_error()).cloned().collect();
+        &shown[..]
+    } else {
+        list
+    };
     if list.is_empty() {
         return;
     }
-    let text = diagnostics::human(list, sources, super::validate::stderr_color());
+    let text = diagnostics::human(list, sources, super::ui::stderr_color());
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
@@ -160,7 +207,7 @@ pub(super) fn load(dir: &Path) -> Result<Config, u8> {
     let loaded = match super::limits::load_config(dir) {
         Ok(loaded) => loaded,
         Err(error) => {
-            let _ = writeln!(std::io::stderr().lock(), "error: {error:#}");
+            super::ui::error(&format!("{error:#}"));
             return Err(exit::ERROR);
         }
     };
@@ -203,18 +250,15 @@ pub(crate) fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
         if args.input.format != Format::Text {
             eprint_diagnostics(&plan.diagnostics, &config.sources);
         }
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(
-            stderr,
-            "error: the plan has {} error(s); nothing was saved",
+        super::ui::error(&format!(
+            "the plan has {} error(s); nothing was saved",
             plan.summary.errors
-        );
+        ));
         return Ok(exit::ERROR);
     }
     if plan.safety.refused {
-        let mut stderr = std::io::stderr().lock();
         for line in text::refusal(&plan) {
-            let _ = writeln!(stderr, "error: unsafe plan refused: {line}");
+            super::ui::error(&format!("unsafe plan refused: {line}"));
         }
         return Ok(exit::UNSAFE);
     }
@@ -222,8 +266,7 @@ pub(crate) fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
         let saved = SavedPlan::new(&plan, &live, &config.digest);
         std::fs::write(out, saved.to_json())
             .with_context(|| format!("cannot write saved plan {}", out.display()))?;
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "Saved the plan to {}.", out.display());
+        super::ui::note(&format!("Saved the plan to {}.", out.display()));
     }
     Ok(if plan.has_changes && args.detailed_exitcode {
         exit::CHANGES

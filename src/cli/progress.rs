@@ -1,56 +1,48 @@
-//! Progress of a live read on stderr: an indicatif bar on a terminal, plain periodic
-//! lines otherwise (CI logs).
+//! Progress of a live read or an apply on stderr: an indicatif bar, drawn only when stderr
+//! is a terminal and `--quiet` is not given. Pipes and CI logs get no progress, only the
+//! one-line summary each command prints when the read is done.
+//!
+//! The bar's total is what the library reports for the phase (`ReadEvent::Phase`): the
+//! number of items the read will really go through, or none when that is not known (then
+//! the bar counts without a total).
 
-use std::io::Write;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use licensectl::graph::{ReadEvent, ReadProgress};
 
-/// Plain lines are printed at most this often.
-const LINE_EVERY: Duration = Duration::from_secs(5);
+use super::ui;
 
-/// Reports read progress on stderr.
+/// Draws read progress on stderr (a terminal), or nothing.
 pub(crate) struct StderrProgress {
     verb: &'static str,
     bar: Option<ProgressBar>,
-    plain: Mutex<PlainState>,
 }
 
-struct PlainState {
-    phase: &'static str,
-    total: Option<u64>,
-    done: u64,
-    last: Instant,
+fn style(total_known: bool) -> ProgressStyle {
+    let template = if total_known {
+        "{spinner} {msg:<28} {pos}/{len} {elapsed}"
+    } else {
+        "{spinner} {msg:<28} {pos} {elapsed}"
+    };
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
 impl StderrProgress {
-    /// A bar when `tty`, plain lines otherwise; phases print as "reading {phase}".
+    /// A bar when `tty` (and not `--quiet`), phases shown as "reading {phase}".
     pub(crate) fn new(tty: bool) -> Self {
         Self::with_verb(tty, "reading ")
     }
 
-    /// Like [`StderrProgress::new`], phases printed as "{verb}{phase}".
+    /// Like [`StderrProgress::new`], phases shown as "{verb}{phase}".
     pub(crate) fn with_verb(tty: bool, verb: &'static str) -> Self {
-        let bar = tty.then(|| {
+        let bar = (tty && !ui::quiet()).then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg:<16} {pos}/{len} {elapsed}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
+            bar.set_style(style(false));
+            bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Self {
-            verb,
-            bar,
-            plain: Mutex::new(PlainState {
-                phase: "",
-                total: None,
-                done: 0,
-                last: Instant::now(),
-            }),
-        }
+        Self { verb, bar }
     }
 
     /// Clears the bar.
@@ -63,43 +55,18 @@ impl StderrProgress {
 
 impl ReadProgress for StderrProgress {
     fn event(&self, event: ReadEvent) {
-        if let Some(bar) = &self.bar {
-            match event {
-                ReadEvent::Phase { name, total } => {
-                    bar.set_message(name);
-                    bar.set_position(0);
-                    bar.set_length(total.unwrap_or(0));
-                }
-                ReadEvent::Items(n) => bar.inc(n),
-            }
-            return;
-        }
-        let Ok(mut s) = self.plain.lock() else { return };
-        let line = match event {
+        let Some(bar) = &self.bar else { return };
+        match event {
             ReadEvent::Phase { name, total } => {
-                s.phase = name;
-                s.total = total;
-                s.done = 0;
-                s.last = Instant::now();
-                let verb = self.verb;
-                Some(match total {
-                    Some(t) => format!("{verb}{name} (about {t})"),
-                    None => format!("{verb}{name}"),
-                })
+                bar.set_style(style(total.is_some()));
+                bar.set_message(format!("{}{name}", self.verb));
+                bar.set_position(0);
+                match total {
+                    Some(total) => bar.set_length(total),
+                    None => bar.unset_length(),
+                }
             }
-            ReadEvent::Items(n) => {
-                s.done += n;
-                (s.last.elapsed() >= LINE_EVERY).then(|| {
-                    s.last = Instant::now();
-                    match s.total {
-                        Some(t) => format!("  {}: {}/{t}", s.phase, s.done),
-                        None => format!("  {}: {}", s.phase, s.done),
-                    }
-                })
-            }
-        };
-        if let Some(line) = line {
-            let _ = writeln!(std::io::stderr(), "{line}");
+            ReadEvent::Items(n) => bar.inc(n),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `licensectl validate`: load a config directory, report every problem, exit 0 or 78.
 
 use std::collections::BTreeSet;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -17,7 +17,7 @@ pub(crate) struct ValidateArgs {
     /// The config directory (holding licensectl.yaml).
     #[arg(long, short = 'c', value_name = "DIR", default_value = ".")]
     pub config: PathBuf,
-    /// Output format: human (snippets on stderr), json or github (on stdout).
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }
@@ -29,14 +29,8 @@ pub(crate) enum Format {
     Human,
     /// One JSON document, on stdout.
     Json,
-    /// GitHub Actions workflow commands (annotations), on stdout.
+    /// GitHub Actions annotations on the pull request's diff, on stdout.
     Github,
-}
-
-/// True when human output to stderr should be coloured: stderr is a terminal and
-/// `NO_COLOR` is unset or empty.
-pub(crate) fn stderr_color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The one-line summary of a load: `ok: …` or `error: …`.
@@ -51,6 +45,9 @@ pub(crate) fn summary(loaded: &LoadedConfig) -> String {
                 plural(desired.users.len(), "user"),
                 plural(desired.groups.len(), "group")
             );
+            if !desired.rules.is_empty() {
+                line.push_str(&format!(", {}", plural(desired.rules.len(), "rule")));
+            }
             if warnings > 0 {
                 line.push_str(&format!(", {}", plural(warnings, "warning")));
             }
@@ -80,11 +77,10 @@ pub(crate) fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     let loaded = super::limits::load_config(&args.config)?;
     match args.format {
         Format::Human => {
-            let mut stderr = std::io::stderr().lock();
-            stderr.write_all(
-                render::human(&loaded.diagnostics, &loaded.sources, stderr_color()).as_bytes(),
-            )?;
-            writeln!(stderr, "{}", summary(&loaded))?;
+            super::plan::eprint_diagnostics(&loaded.diagnostics, &loaded.sources);
+            if !(super::ui::quiet() && loaded.is_valid()) {
+                writeln!(std::io::stderr().lock(), "{}", summary(&loaded))?;
+            }
         }
         Format::Json => print(&render::json(&loaded.diagnostics))?,
         Format::Github => print(&render::github(&loaded.diagnostics))?,

@@ -8,6 +8,11 @@
 use serde::Serialize;
 
 use crate::diagnostic::Location;
+
+pub use super::rules::{
+    Attribute, AttributeCondition, AttributeKind, Condition, ConditionValue, DesiredRule,
+    RuleScope, RuleUsageLocation,
+};
 use crate::ids::{GroupId, ServicePlanId, SkuId};
 
 /// A value with the config location it was read from.
@@ -28,6 +33,8 @@ pub struct DesiredState {
     pub users: Vec<DesiredUser>,
     /// Declared groups, sorted by key.
     pub groups: Vec<DesiredGroup>,
+    /// Attribute rules, in file order (files by path).
+    pub rules: Vec<DesiredRule>,
 }
 
 /// Settings from `licensectl.yaml`.
@@ -43,6 +50,8 @@ pub struct Settings {
     pub safety: Safety,
     /// Principals that must never lose a license.
     pub protected: Vec<Located<PrincipalRef>>,
+    /// Which users the rules govern.
+    pub rules_scope: RuleScope,
     /// The staged move from direct to group licensing (`migrate_to_groups`), when opted in.
     pub migrate_to_groups: Option<MigrateToGroups>,
     /// Monthly seat prices (`prices`), in the order written.
@@ -70,7 +79,8 @@ pub struct Price {
 }
 
 impl Default for Settings {
-    /// Version 1 with no tenant pin, no default usage location, no limits, nothing protected.
+    /// Version 1 with no tenant pin, no default usage location, no limits, nothing
+    /// protected, the default rules scope.
     fn default() -> Self {
         Settings {
             version: 1,
@@ -78,6 +88,7 @@ impl Default for Settings {
             default_usage_location: None,
             safety: Safety::default(),
             protected: Vec::new(),
+            rules_scope: RuleScope::default(),
             migrate_to_groups: None,
             prices: Vec::new(),
         }

@@ -12,11 +12,14 @@
 
 pub(crate) mod check;
 pub(crate) mod countries;
+pub(crate) mod country_names;
 pub(crate) mod desired;
 pub(crate) mod load;
 pub(crate) mod parse;
 pub(crate) mod raw;
+pub(crate) mod raw_rules;
 pub(crate) mod read;
+pub(crate) mod rules;
 pub mod schema;
 pub(crate) mod suggest;
 

@@ -13,13 +13,15 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
+pub(crate) use super::raw_rules::{RawRule, RawRulesScope};
+
 /// One configuration file: `licensectl.yaml` (settings, optionally principals) or a
 /// principal file (only `users` and `groups`).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(
     title = "licensectl configuration file",
-    description = "A licensectl config file. licensectl.yaml holds the settings (version, tenant, defaults, safety, profiles, protected, migrate_to_groups, prices) and may declare users and groups; every other *.yaml file in the directory holds only users and groups. A principal that no file declares is never touched."
+    description = "A licensectl config file. licensectl.yaml holds the settings (version, tenant, defaults, safety, profiles, protected, rules_scope, migrate_to_groups, prices) and may declare users, groups and rules; every other *.yaml file in the directory holds only users, groups and rules. A principal that no file declares (and no rule governs) is never touched."
 )]
 pub struct RawFile {
     /// Format version; must be 1. Required in licensectl.yaml.
@@ -58,6 +60,15 @@ pub struct RawFile {
     /// Groups, keyed by displayName, mailNickname or object id (GUID).
     #[schemars(with = "Option<std::collections::BTreeMap<String, RawGroup>>")]
     pub groups: Option<Entries<RawGroup>>,
+    /// Attribute rules: users in `rules_scope` whose directory attributes match a rule get
+    /// its licenses (for the SKUs rules name; users declared under `users` are governed by
+    /// their entry alone).
+    #[schemars(with = "Option<Vec<RawRule>>")]
+    pub rules: Option<Vec<Spanned<RawRule>>>,
+    /// Which users the rules govern; default `{ match: { account_enabled: true,
+    /// user_type: Member } }`. Only in licensectl.yaml.
+    #[schemars(with = "Option<RawRulesScope>")]
+    pub rules_scope: Option<Spanned<RawRulesScope>>,
 }
 
 /// Defaults for managed users.

@@ -542,6 +542,8 @@ safety:
                     "prices",
                     "profiles",
                     "protected",
+                    "rules",
+                    "rules_scope",
                     "safety",
                     "tenant",
                     "users",

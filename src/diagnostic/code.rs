@@ -150,6 +150,12 @@ diagnostic_codes! {
         "a profile no principal uses";
     MigrationWithoutGroups = "migration-without-groups", Warning, [Config], "docs/config.md",
         "migrate_to_groups is set but no group is declared with licenses";
+    DuplicateRule = "duplicate-rule", Error, [Config], "docs/config.md",
+        "two rules with the same name";
+    RuleGrantsNothing = "rule-grants-nothing", Error, [Config], "docs/config.md",
+        "a rule with neither licenses nor profile";
+    InvalidCondition = "invalid-condition", Error, [Config], "docs/config.md",
+        "a rule condition that is empty or missing";
 
     // Resolving names against the tenant and planning: docs/plan.md, "Diagnostic codes".
     UnknownSku = "unknown-sku", Error, [Plan], "docs/plan.md",
@@ -194,6 +200,12 @@ diagnostic_codes! {
         "the seats in use after the plan exceed what remains after the next lifecycle date";
     PriceUnknownSku = "price-unknown-sku", Warning, [Plan], "docs/plan.md",
         "prices names a SKU the tenant has no subscription to";
+    RuleMatchesNobody = "rule-matches-nobody", Warning, [Plan], "docs/plan.md",
+        "no user in rules_scope matches a rule";
+    ActivityUnavailable = "activity-unavailable", Warning, [Plan], "docs/plan.md",
+        "a rule compares inactive_days or disabled_days the tenant state cannot count";
+    NeverSignedIn = "never-signed-in", Warning, [Plan], "docs/plan.md",
+        "users in rules_scope never signed in (inactive_days holds for none of them)";
 
     // Exporting a tenant: docs/export.md, "What is left out, and why".
     ExportSkippedUser = "export-skipped-user", Warning, [Export], "docs/export.md",

@@ -263,6 +263,21 @@ fn check_names(plan: &Plan) -> Result<(), ReportError> {
                 return fail(format!("changes[{i}]"));
             }
         }
+        if let Some(rules) = &change.rules {
+            let mut names = rules
+                .matched
+                .iter()
+                .chain(rules.licenses.iter().flat_map(|l| &l.rules))
+                .chain(
+                    rules
+                        .usage_location
+                        .iter()
+                        .flat_map(|u| u.rule.iter().chain(&u.country)),
+                );
+            if names.any(|n| bad(n)) {
+                return fail(format!("changes[{i}].rules"));
+            }
+        }
         for remove in &change.remove {
             if bad(&remove.sku.part_number)
                 || remove.swapped_for.iter().any(|s| bad(&s.part_number))
@@ -303,7 +318,7 @@ fn check_counts(plan: &Plan, has_drift: bool) -> Result<(), ReportError> {
             s.principals_changed,
             expected.principals_changed,
         ),
-        ("summary.findings", s.findings, plan.findings.len() as u64),
+        ("summary.findings", s.findings, plan.finding_count()),
         ("summary.notes", s.notes, plan.notes.len() as u64),
         ("summary.errors", s.errors, expected.errors),
         ("summary.warnings", s.warnings, expected.warnings),
@@ -349,7 +364,7 @@ fn check_counts(plan: &Plan, has_drift: bool) -> Result<(), ReportError> {
 fn summary_of(plan: &Plan) -> Summary {
     let mut s = Summary {
         principals_changed: plan.changes.len() as u64,
-        findings: plan.findings.len() as u64,
+        findings: plan.finding_count(),
         notes: plan.notes.len() as u64,
         ..Summary::default()
     };
@@ -394,6 +409,7 @@ fn plan_of_saved(saved: SavedPlan) -> Plan {
         },
         diagnostics: Vec::new(),
         operations: Default::default(),
+        rules: None,
     };
     plan.summary = summary_of(&plan);
     plan.safety.removals = plan.summary.remove;
@@ -465,7 +481,7 @@ mod tests {
             (
                 "no changes claimed over a list of changes",
                 Box::new(|v| v["has_changes"] = false.into()),
-                "has_changes is false with 7 change(s)",
+                "has_changes is false with 8 change(s)",
             ),
             (
                 "a lowered removal count",

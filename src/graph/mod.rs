@@ -20,7 +20,7 @@ pub use cloud::{Cloud, Endpoints};
 pub use error::{ApiError, GraphError, GraphErrorCode};
 pub use read::{
     IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, ReadEvent, ReadProgress, ReadScope,
-    per_sku_rounds, prefer_per_sku, read_tenant, tenant_domains, tenant_domains_if_allowed,
-    users_by_upn,
+    RulesRead, per_sku_rounds, prefer_per_sku, read_tenant, tenant_domains,
+    tenant_domains_if_allowed, users_by_upn,
 };
 pub use retry::{AdaptiveLimiter, RetryPolicy};

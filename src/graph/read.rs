@@ -16,8 +16,12 @@
 //! - the members of those groups that hold no license (a failed group license shows only
 //!   in `licenseAssignmentStates`), looked up by id the same way.
 //!
-//! With `full`, every user and every group is read instead (the emulator round trip,
-//! adoption). The module reports progress through [`ReadProgress`] and prints nothing.
+//! - when the config has attribute rules, every user in `rules_scope` (narrowed by an
+//!   exact `$filter` on `accountEnabled`/`userType` when the scope allows it) with the
+//!   attributes the rules use, and the groups `member_of` names, with their members.
+//!
+//! With `full`, every user (with the attributes the rules use, when there are rules) and
+//! every group is read instead (the emulator round trip, adoption). The module reports progress through [`ReadProgress`] and prints nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -35,22 +39,24 @@ use super::error::GraphError;
 /// Largest number of values in one `in (...)` filter (https://learn.microsoft.com/en-us/graph/aad-advanced-queries, "in" operator limits).
 pub const IN_FILTER_MAX: usize = 15;
 
-/// How to read every licensed user.
+/// How to read every licensed user. The CLI's `--strategy` help is the `help` of each
+/// value; the measurements behind `Auto` are in docs/live.md and BENCHMARKS.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum LicensedUsersStrategy {
     /// Decide by the data: read the first sequential page, whose `@odata.count` gives the
     /// number of licensed users, then continue sequentially unless one pager per SKU
     /// needs at most half as many rounds of requests as the pages left, for at most twice
-    /// as many requests ([`prefer_per_sku`]).
-    /// `cargo bench --bench graph_read` (100k users, 50 ms per request): sequential
-    /// 175 requests in 7.2 s, per SKU 230 requests in 4.2 s; pages of different SKUs
-    /// overlap (users holding several SKUs), so per SKU costs more requests and resource
-    /// units and pays off only when it saves rounds.
+    /// as many requests ([`prefer_per_sku`]). Pages of different SKUs overlap (users
+    /// holding several SKUs), so per SKU costs more requests and resource units and pays
+    /// off only when it saves rounds.
     #[default]
+    #[value(help = "Read the first page, then pick whichever of the two is faster for this tenant")]
     Auto,
     /// One pager over `assignedLicenses/$count ne 0`.
+    #[value(help = "One request after the other: fewest requests, slowest on large tenants")]
     Sequential,
     /// One pager per SKU, merged.
+    #[value(help = "One reader per SKU in parallel: faster with several large SKUs, more requests")]
     PerSku,
 }
 
@@ -87,6 +93,77 @@ pub struct ReadScope {
     pub full: bool,
     /// How to read licensed users.
     pub strategy: LicensedUsersStrategy,
+    /// What the config's attribute rules need read, when it has rules.
+    pub rules: Option<RulesRead>,
+}
+
+/// What attribute rules need from a live read: every user in `rules_scope` (not only the
+/// licensed ones), with the attributes the rules use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RulesRead {
+    /// Graph user properties to `$select` besides the license fields
+    /// (`department`, `onPremisesExtensionAttributes`, …).
+    pub attributes: Vec<&'static str>,
+    /// A `$filter` that holds for every user in `rules_scope` (on `accountEnabled` and
+    /// `userType`, which Graph filters exactly with `eq`), or `None` to read every user.
+    pub filter: Option<String>,
+    /// Read every group with its members (a `member_of` condition matches groups by a
+    /// pattern); groups named exactly are in `ReadScope::managed_group_*`.
+    pub all_groups: bool,
+}
+
+/// `USER_SELECT` plus `extra` (each once).
+fn user_select(extra: &[&str]) -> String {
+    let mut fields: Vec<&str> = USER_SELECT.split(',').collect();
+    for field in extra {
+        if !fields.contains(field) {
+            fields.push(field);
+        }
+    }
+    fields.join(",")
+}
+
+/// The first page URL of `GET /users` with `select`, `$top=999` and an optional filter.
+fn users_url_selecting(
+    client: &GraphClient,
+    select: &str,
+    filter: Option<&str>,
+) -> Result<url::Url, GraphError> {
+    let mut url = client.url("users")?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("$select", select);
+        q.append_pair("$top", &PAGE_SIZE.to_string());
+        if let Some(f) = filter {
+            q.append_pair("$filter", f);
+        }
+    }
+    Ok(url)
+}
+
+/// Every user `rules` needs (those its filter admits), with the attributes it selects.
+async fn rule_users(
+    client: &GraphClient,
+    rules: &RulesRead,
+    progress: &dyn ReadProgress,
+) -> Result<Vec<User>, GraphError> {
+    progress.event(ReadEvent::Phase {
+        name: "users in rules_scope",
+        total: None,
+    });
+    let url = users_url_selecting(
+        client,
+        &user_select(&rules.attributes),
+        rules.filter.as_deref(),
+    )?;
+    let mut all = Vec::new();
+    client
+        .for_each_page(url, &[], |page: Vec<User>| {
+            progress.event(ReadEvent::Items(page.len() as u64));
+            all.extend(page);
+        })
+        .await?;
+    Ok(all)
 }
 
 /// Progress events of a read.
@@ -144,20 +221,18 @@ pub async fn read_tenant(
     progress.event(ReadEvent::Items(subscribed_skus.len() as u64));
 
     let mut users: BTreeMap<String, User> = BTreeMap::new();
-    let consumed: u64 = subscribed_skus
-        .iter()
-        .map(|s| s.consumed_units.max(0) as u64)
-        .sum();
-    progress.event(ReadEvent::Phase {
-        name: if scope.full {
-            "users"
-        } else {
-            "licensed users"
-        },
-        total: Some(consumed),
-    });
     let read: Vec<User> = if scope.full {
-        let url = client.users_url(None)?;
+        progress.event(ReadEvent::Phase {
+            name: "users",
+            total: None,
+        });
+        // With rules, every user with the attributes they use (a full snapshot of a rules
+        // config plans offline like the live read).
+        let extra = scope
+            .rules
+            .as_ref()
+            .map_or(&[][..], |r| r.attributes.as_slice());
+        let url = users_url_selecting(client, &user_select(extra), None)?;
         let mut all = Vec::new();
         client
             .for_each_page(url, &[], |page: Vec<User>| {
@@ -198,6 +273,12 @@ pub async fn read_tenant(
         for u in users_by_upn(client, &missing).await? {
             progress.event(ReadEvent::Items(1));
             users.insert(u.id.to_string(), u);
+        }
+        if let Some(rules) = &scope.rules {
+            // With their attributes, replacing the licensed users' copies.
+            for u in rule_users(client, rules, progress).await? {
+                users.insert(u.id.to_string(), u);
+            }
         }
     }
 
@@ -251,47 +332,62 @@ pub async fn read_tenant(
     })
 }
 
-/// Every user holding at least one license.
+/// Every user holding at least one license. The progress total is what the pagers will
+/// read: the first sequential page's `@odata.count`, or, read per SKU, the sum of the
+/// SKUs' `consumedUnits` (a user holding several SKUs is read once per SKU).
 async fn licensed_users(
     client: &GraphClient,
     skus: &[SkuCount],
     strategy: LicensedUsersStrategy,
     progress: &dyn ReadProgress,
 ) -> Result<Vec<User>, GraphError> {
+    const PHASE: &str = "licensed users";
     let used: Vec<&SkuCount> = skus.iter().filter(|s| s.consumed_units > 0).collect();
+    let per_sku_total = Some(used.iter().map(|s| s.consumed_units as u64).sum());
     if strategy == LicensedUsersStrategy::PerSku {
+        progress.event(ReadEvent::Phase {
+            name: PHASE,
+            total: per_sku_total,
+        });
         return per_sku(client, &used, Vec::new(), progress).await;
     }
+    progress.event(ReadEvent::Phase {
+        name: PHASE,
+        total: None,
+    });
     let mut url = client.users_url(Some("assignedLicenses/$count ne 0"))?;
     url.query_pairs_mut().append_pair("$count", "true");
     let eventual = [("ConsistencyLevel", "eventual")];
     let mut paging = Paging::new(&url);
-    let mut next = Some(url);
-    let mut all = Vec::new();
+    let first: Page<User> = client.get_json(url, &eventual).await?;
+    progress.event(ReadEvent::Phase {
+        name: PHASE,
+        total: first.count,
+    });
+    progress.event(ReadEvent::Items(first.value.len() as u64));
+    let pages: Vec<u64> = used
+        .iter()
+        .map(|s| (s.consumed_units as u64).div_ceil(u64::from(PAGE_SIZE)))
+        .collect();
+    let slots = client.limiter().max();
     if strategy == LicensedUsersStrategy::Auto
-        && let Some(first_url) = next.take()
+        && let Some(count) = first.count
+        && first.next_link.is_some()
+        && prefer_per_sku(count, &pages, slots)
     {
-        let first: Page<User> = client.get_json(first_url, &eventual).await?;
-        progress.event(ReadEvent::Items(first.value.len() as u64));
-        let pages: Vec<u64> = used
-            .iter()
-            .map(|s| (s.consumed_units as u64).div_ceil(u64::from(PAGE_SIZE)))
-            .collect();
-        let slots = client.limiter().max();
-        if let Some(count) = first.count
-            && first.next_link.is_some()
-            && prefer_per_sku(count, &pages, slots)
-        {
-            tracing::debug!(
-                licensed = count,
-                rounds = per_sku_rounds(&pages, slots),
-                "reading licensed users per SKU"
-            );
-            return per_sku(client, &used, first.value, progress).await;
-        }
-        next = paging.page(first.value.len(), first.count, first.next_link.as_deref())?;
-        all = first.value;
+        tracing::debug!(
+            licensed = count,
+            rounds = per_sku_rounds(&pages, slots),
+            "reading licensed users per SKU"
+        );
+        progress.event(ReadEvent::Phase {
+            name: PHASE,
+            total: per_sku_total,
+        });
+        return per_sku(client, &used, first.value, progress).await;
     }
+    let next = paging.page(first.value.len(), first.count, first.next_link.as_deref())?;
+    let mut all = first.value;
     client
         .continue_pages(next, paging, &eventual, |page: Vec<User>| {
             progress.event(ReadEvent::Items(page.len() as u64));
@@ -445,7 +541,7 @@ async fn read_groups<'a>(
     progress: &dyn ReadProgress,
 ) -> Result<Vec<Group>, GraphError> {
     let mut groups: BTreeMap<GroupId, Group> = BTreeMap::new();
-    if scope.full {
+    if scope.full || scope.rules.as_ref().is_some_and(|r| r.all_groups) {
         let all: Vec<Group> = client.list_all(client.groups_url(None)?, &[]).await?;
         groups.extend(all.into_iter().map(|g| (g.id, g)));
     } else {

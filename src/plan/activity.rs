@@ -60,7 +60,6 @@ pub(crate) fn days_between(then: OffsetDateTime, now: OffsetDateTime) -> i64 {
 }
 
 /// Since when an account is disabled.
-#[allow(dead_code, reason = "read by the disabled_days rule key")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DisabledSince {
     /// The account is enabled (or the snapshot does not say).
@@ -75,7 +74,6 @@ pub(crate) enum DisabledSince {
 
 /// Since when `user`'s account is disabled, from `audits` (the snapshot's
 /// `directoryAudits`; `None` when not read).
-#[allow(dead_code, reason = "read by the disabled_days rule key")]
 pub(crate) fn disabled_since(user: &User, audits: Option<&[DirectoryAudit]>) -> DisabledSince {
     if user.account_enabled != Some(false) {
         return DisabledSince::Enabled;

@@ -229,16 +229,21 @@ fn names(index: &TenantIndex<'_>, sku: SkuId, plans: &[ServicePlanId]) -> Vec<Pl
 }
 
 /// The migration of `settings` over the tenant: this wave's changes, the blocked findings
-/// and the report.
+/// and the report. Users in `governed` (the attribute rules govern them) are left to their
+/// rules, as declared users are to their license lists.
 pub(crate) fn plan(
     index: &TenantIndex<'_>,
     resolved: &Resolved,
     settings: &MigrateToGroups,
+    governed: &HashSet<UserId>,
 ) -> Migration {
     let mut out = Migration::default();
     let mut covered: BTreeMap<(String, UserId), Vec<Assessment>> = BTreeMap::new();
     let mut blocked = 0u64;
     for a in assess(index, resolved) {
+        if governed.contains(&a.user) {
+            continue;
+        }
         out.handled.insert((a.user, a.sku));
         let Some(user) = index.users.get(&a.user) else {
             continue;
@@ -330,6 +335,7 @@ pub(crate) fn plan(
             add: Vec::new(),
             update: Vec::new(),
             remove: Vec::new(),
+            rules: None,
         };
         for a in copies {
             let mut groups: Vec<Principal> = a

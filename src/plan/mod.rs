@@ -1,7 +1,8 @@
 //! Planning: desired state + live tenant → a [`Plan`] of license changes.
 //!
-//! [`resolve`] turns config names into tenant GUIDs, [`planner`] computes the changes
-//! (pure: no I/O, clock or environment), [`effect`] derives the tenant the changes leave,
+//! [`resolve`] turns config names into tenant GUIDs, [`rules`] finds which users attribute
+//! rules govern and what they give them, [`planner`] computes the changes (pure: no I/O,
+//! clock or environment), [`effect`] derives the tenant the changes leave,
 //! [`dependencies`] checks service plan dependencies on it, [`observe`] reports stacked
 //! plans and licenses kept through groups, [`seats`] does the seat arithmetic, [`safety`]
 //! applies the blast-radius limits, and [`saved`] writes and checks plan files for a later
@@ -24,6 +25,7 @@ pub(crate) mod observe;
 pub(crate) mod planner;
 pub(crate) mod prices;
 pub(crate) mod resolve;
+pub(crate) mod rules;
 pub(crate) mod safety;
 pub mod saved;
 pub(crate) mod seats;
@@ -33,6 +35,10 @@ pub use model::*;
 pub use planner::{PlanOptions, plan};
 pub use prices::{Money, SeatValue, totals};
 pub use resolve::tenant_pin_problem;
+pub use rules::explain::{
+    ConditionResult, ExplainError, Explanation, GroupGrant, Held, RuleResult, explain,
+};
+pub use rules::{RuleNeeds, rule_needs};
 
 #[cfg(test)]
 mod tests;

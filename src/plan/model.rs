@@ -153,6 +153,40 @@ pub struct Change {
     pub update: Vec<LicenseUpdate>,
     /// Licenses to remove, sorted by part number.
     pub remove: Vec<LicenseRemove>,
+    /// For a user the rules govern: the rules behind the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<ChangeRules>,
+}
+
+/// Why a rule-governed user's change is what it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRules {
+    /// Every rule the user matches, in config order.
+    pub matched: Vec<String>,
+    /// One entry per SKU the change adds, updates or removes, sorted by part number: the
+    /// rules that give it (empty for a removal: the user matches no rule that gives it).
+    pub licenses: Vec<RuleLicense>,
+    /// What gives the usage location the change sets, if it sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_location: Option<UsageLocationSource>,
+}
+
+/// The rules that give one SKU of a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleLicense {
+    /// The product.
+    pub sku: SkuName,
+    /// The rules giving it, in config order; empty: it matches no rule.
+    pub rules: Vec<String>,
+}
+
+/// Where a rule-governed user's usage location comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageLocationSource {
+    /// The rule whose `usage_location` gives it; `None`: `defaults.usage_location`.
+    pub rule: Option<String>,
+    /// The user's `country` attribute, when the rule maps it (`from_country`).
+    pub country: Option<String>,
 }
 
 /// The body of the `assignLicense` call for a [`Change`], in Graph's shape.
@@ -311,6 +345,81 @@ pub struct Note {
     pub message: String,
 }
 
+/// A user named in a rule finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleUser {
+    /// Who.
+    pub principal: Principal,
+    /// `createdDateTime`, as Graph sends it.
+    pub created: Option<String>,
+    /// True when the account is synchronized from Active Directory.
+    pub synced: bool,
+}
+
+/// What a [`RuleFinding`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleFindingKind {
+    /// Users in `rules_scope` who hold no license at all after the plan.
+    NoLicense,
+    /// Users a rule would license who have no usage location, and nothing gives one:
+    /// left unlicensed.
+    NoUsageLocation,
+    /// A `country` value that `from_country` cannot map.
+    UnmappedCountry,
+}
+
+/// Drift found by the rules, about many users at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleFinding {
+    /// What kind.
+    pub kind: RuleFindingKind,
+    /// How many users.
+    pub count: u64,
+    /// How many of them are synchronized from Active Directory.
+    pub synced: u64,
+    /// The `country` value, for [`RuleFindingKind::UnmappedCountry`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Some of the users: for `no-license` the newest first (by `createdDateTime`),
+    /// else by name; at most [`RULE_FINDING_USERS`].
+    pub users: Vec<RuleUser>,
+    /// What is the matter, in one sentence.
+    pub message: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+/// Most users a [`RuleFinding`] lists.
+pub const RULE_FINDING_USERS: usize = 20;
+
+/// One rule's numbers in this plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleSummary {
+    /// The rule.
+    pub name: String,
+    /// Governed users it matches.
+    pub matched: u64,
+    /// Of them, users this plan gives one of its licenses to.
+    pub gains: u64,
+    /// Of them, users who hold one of its SKUs through a group instead (not assigned
+    /// directly).
+    pub covered_by_groups: u64,
+}
+
+/// What the rules did in this plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesReport {
+    /// Users in `rules_scope`.
+    pub in_scope: u64,
+    /// Of them, users the rules govern (not declared under `users:`).
+    pub governed: u64,
+    /// Per rule, in config order.
+    pub rules: Vec<RuleSummary>,
+    /// Findings, by kind then country.
+    pub findings: Vec<RuleFinding>,
+}
+
 /// One safety threshold the plan exceeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -339,6 +448,18 @@ pub enum SafetyViolation {
         principal: Principal,
         /// What it would lose.
         skus: Vec<SkuName>,
+    },
+    /// Rules would take a SKU from more users than `safety.max_removals` allows (users
+    /// who match none of the rules that give it).
+    RuleRemovals {
+        /// The rules that give the SKU.
+        rules: Vec<String>,
+        /// The product.
+        sku: SkuName,
+        /// Users who lose it.
+        removals: u64,
+        /// The limit.
+        limit: u32,
     },
     /// A protected user would lose an inherited license because a group they are a
     /// direct member of loses it (and no other source keeps it).
@@ -416,6 +537,14 @@ pub struct Summary {
     pub errors: u64,
     /// Warning diagnostics.
     pub warnings: u64,
+    /// Users the rules govern (in `rules_scope`, not declared); left out of the JSON
+    /// when the config has no rules.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rule_users: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The result of planning: plain data, sorted, versioned.
@@ -443,6 +572,9 @@ pub struct Plan {
     pub safety: SafetyReport,
     /// Problems (errors make the plan unusable), sorted by location then code.
     pub diagnostics: Vec<Diagnostic>,
+    /// What the rules did, when the config has rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<RulesReport>,
     /// License operations: the migration to groups, what freed seats are worth.
     #[serde(default, skip_serializing_if = "Operations::is_empty")]
     pub operations: Operations,
@@ -473,6 +605,12 @@ impl Plan {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
+    /// Drift findings: the per-principal ones and the rules' findings (what
+    /// `summary.findings` counts).
+    pub fn finding_count(&self) -> u64 {
+        self.findings.len() as u64 + self.rules.as_ref().map_or(0, |r| r.findings.len() as u64)
+    }
+
     /// True when the tenant differs from the config: changes or findings.
     pub fn has_drift(&self) -> bool {
         self.has_changes
@@ -482,5 +620,6 @@ impl Plan {
                 .migration
                 .as_ref()
                 .is_some_and(|m| !m.next_waves.is_empty())
+            || self.rules.as_ref().is_some_and(|r| !r.findings.is_empty())
     }
 }

@@ -54,6 +54,25 @@ fn is_mailbox_plan(name: &str, id: &str) -> bool {
 }
 
 /// Per SKU of the tenant, its mailbox plans.
+/// True when the user holds (from any source) at least two SKUs that carry a mailbox
+/// plan; no allocation.
+fn two_mailbox_skus(user: &User, mailbox: &HashMap<SkuId, Vec<PlanName>>) -> bool {
+    let mut first: Option<SkuId> = None;
+    let held = user
+        .assigned_licenses
+        .iter()
+        .map(|l| l.sku_id)
+        .chain(user.license_assignment_states.iter().map(|s| s.sku_id));
+    for sku in held.filter(|s| mailbox.contains_key(s)) {
+        match first {
+            None => first = Some(sku),
+            Some(f) if f != sku => return true,
+            Some(_) => {}
+        }
+    }
+    false
+}
+
 fn mailbox_plans(index: &TenantIndex<'_>) -> HashMap<SkuId, Vec<PlanName>> {
     let mut out = HashMap::new();
     for (id, sku) in &index.skus {
@@ -87,11 +106,9 @@ pub(crate) fn stacked_plans(
     }
     let mut out = Vec::new();
     for user in &index.snapshot.users {
-        // Cheap pre-filter: one license today and none changing.
-        if user.assigned_licenses.len() < 2
-            && user.license_assignment_states.len() < 2
-            && !effect.is_affected(user.id)
-        {
+        // Cheap pre-filter: nothing changing, and fewer than two SKUs with a mailbox plan
+        // held today (from any source).
+        if !effect.is_affected(user.id) && !two_mailbox_skus(user, &mailbox) {
             continue;
         }
         let after = effect.after(user);

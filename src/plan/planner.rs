@@ -17,9 +17,10 @@
 //!   service plan dependencies (`dependencies`), stacked mailbox plans and licenses kept
 //!   through groups (`observe`), protected members (`safety`) and seats (`seats`).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use crate::config::DesiredState;
+use crate::config::{DesiredState, RuleUsageLocation, countries};
 use crate::diagnostic::{self, Diagnostic, DiagnosticCode};
 use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
 use crate::snapshot::{
@@ -30,12 +31,14 @@ use crate::snapshot::{
 use super::dependencies::{self, Declared, Dependencies, graph_adjusted};
 use super::effect::Effect;
 use super::model::{
-    Change, Finding, FindingKind, LicenseAdd, LicenseRemove, LicenseUpdate, Note, NoteKind,
-    Operations, PLAN_FORMAT_VERSION, Plan, PlanName, Principal, SkuName, Summary,
-    UsageLocationStep,
+    Change, ChangeRules, Finding, FindingKind, LicenseAdd, LicenseRemove, LicenseUpdate, Note,
+    NoteKind, Operations, PLAN_FORMAT_VERSION, Plan, PlanName, Principal, RuleLicense, SkuName,
+    Summary, UsageLocationSource, UsageLocationStep,
 };
 use super::observe;
 use super::resolve::{ResolvedLicense, ResolvedUser, TenantIndex, resolve};
+use super::rules::report::RuleTally;
+use super::rules::{self, Given, Rules};
 use super::safety::{self, SafetyInput};
 use super::seats::{SeatLedger, Source, active_free};
 use super::{expiry, migrate, prices};
@@ -150,6 +153,25 @@ fn has_exchange(index: &TenantIndex<'_>, sku: SkuId, disabled: &[ServicePlanId])
     })
 }
 
+/// Who governs a user's license, for the wording of findings.
+#[derive(Debug, Clone, Copy)]
+enum Governed<'r> {
+    /// The user's entry under `users:`.
+    Declared,
+    /// These rules (their names).
+    Rules(&'r [String]),
+    /// Nothing: the license is unmanaged.
+    No,
+}
+
+/// `rule a` or `rules a, b`.
+fn rule_list(rules: &[String]) -> String {
+    match rules {
+        [one] => format!("rule {one}"),
+        many => format!("rules {}", many.join(", ")),
+    }
+}
+
 /// The difference between what a principal holds and what the config wants, as the
 /// three lists of one `assignLicense` call. `held` and `wanted` are per-principal and tiny.
 struct Diff<'w> {
@@ -213,6 +235,7 @@ fn build_change(
         add: Vec::new(),
         update: Vec::new(),
         remove: Vec::new(),
+        rules: None,
     };
     for want in &diff.add {
         change.add.push(LicenseAdd {
@@ -281,6 +304,15 @@ fn sort_change(change: &mut Change) {
     change.remove.sort_by(|a, b| a.sku.cmp(&b.sku));
 }
 
+/// What planning the governed users needs besides the planner: the compiled rules, and
+/// what is counted along the way.
+struct RuleContext<'r> {
+    rules: &'r Rules,
+    tally: RuleTally,
+    /// Per rule-governed SKU, how many governed users lose it.
+    removals: HashMap<SkuId, u64>,
+}
+
 struct Planner<'a, 'i> {
     index: &'i TenantIndex<'a>,
     deps: &'i Dependencies,
@@ -290,6 +322,12 @@ struct Planner<'a, 'i> {
     notes: Vec<Note>,
     diagnostics: Vec<Diagnostic>,
     ledger: SeatLedger,
+    /// (group, SKU) pairs this plan removes from a group: that group no longer grants the
+    /// SKU to its members once the plan is applied.
+    groups_losing: HashSet<(GroupId, SkuId)>,
+    /// Per direct member of a group this plan gives a SKU to, those SKUs: the group
+    /// grants them once the plan is applied (a rule's SKU is then covered).
+    members_gaining: HashMap<UserId, Vec<SkuId>>,
 }
 
 impl Planner<'_, '_> {
@@ -337,10 +375,15 @@ impl Planner<'_, '_> {
             self.ledger.touch(add.sku);
             for member in &group.members {
                 self.ledger.add(*member, add.sku, Source::Group(group.id));
+                self.members_gaining
+                    .entry(*member)
+                    .or_default()
+                    .push(add.sku);
             }
         }
         for removed in &mut change.remove {
             let sku = removed.sku.id;
+            self.groups_losing.insert((group.id, sku));
             removed.exchange_grace = has_exchange(self.index, sku, &[]);
             self.ledger.touch(sku);
             for member in &group.members {
@@ -349,6 +392,73 @@ impl Planner<'_, '_> {
         }
         sort_change(&mut change);
         self.changes.push(change);
+    }
+
+    /// Findings where the wanted licenses turn plans off that a group's copy of the same
+    /// SKU turns on (a user gets the union of all sources).
+    fn overrides_findings(
+        &mut self,
+        principal: &Principal,
+        wanted: &[ResolvedLicense],
+        inherited: &[Inherited],
+    ) {
+        for want in wanted {
+            for inh in inherited.iter().filter(|i| i.sku == want.sku) {
+                let overridden: Vec<ServicePlanId> = want
+                    .disabled_plans
+                    .iter()
+                    .filter(|p| !inh.disabled.contains(p))
+                    .copied()
+                    .collect();
+                if overridden.is_empty() {
+                    continue;
+                }
+                let sku = self.index.sku_name(want.sku);
+                let group = group_principal(self.index, inh.group);
+                findings_push_overrides(&mut self.findings, principal, sku, group, {
+                    plan_names(self.index, want.sku, &overridden)
+                });
+            }
+        }
+    }
+
+    /// Marks adds the user already inherits, and records their seats.
+    fn record_adds(&mut self, change: &mut Change, user: &User, inherited: &[Inherited]) {
+        for add in &mut change.add {
+            add.already_inherited = inherited.iter().any(|i| i.sku == add.sku.id);
+            self.ledger.add(user.id, add.sku.id, Source::Direct);
+        }
+    }
+
+    /// Fills in what each removal of a user's change means (swap, destructive, mailbox
+    /// grace, groups that keep the SKU) and records the seats it frees. `keeps_exchange`:
+    /// the user keeps an Exchange Online plan from a license the change does not remove.
+    fn finish_removals(
+        &mut self,
+        change: &mut Change,
+        user: &User,
+        direct: &[Held],
+        inherited: &[Inherited],
+        keeps_exchange: bool,
+    ) {
+        let mut swapped_for: Vec<SkuName> = change.add.iter().map(|a| a.sku.clone()).collect();
+        swapped_for.sort();
+        for removed in &mut change.remove {
+            let sku = removed.sku.id;
+            let groups = self.granting_groups(inherited, sku);
+            let live_disabled = direct
+                .iter()
+                .find(|h| h.sku == sku)
+                .map_or(&[][..], |h| h.disabled.as_slice());
+            removed.swapped_for = swapped_for.clone();
+            removed.exchange_grace = groups.is_empty()
+                && !keeps_exchange
+                && has_exchange(self.index, sku, live_disabled);
+            removed.destructive =
+                groups.is_empty() && (swapped_for.is_empty() || removed.exchange_grace);
+            removed.still_inherited_from = groups;
+            self.ledger.remove(user.id, sku, Source::Direct);
+        }
     }
 
     fn plan_user(&mut self, desired: &ResolvedUser, user: &User) {
@@ -363,31 +473,10 @@ impl Planner<'_, '_> {
         };
         self.adjusted_notes(&principal, &diff);
 
-        // The config asks for plans off that a group's copy of the same SKU turns on.
-        for want in wanted {
-            for inh in inherited.iter().filter(|i| i.sku == want.sku) {
-                let overridden: Vec<ServicePlanId> = want
-                    .disabled_plans
-                    .iter()
-                    .filter(|p| !inh.disabled.contains(p))
-                    .copied()
-                    .collect();
-                if overridden.is_empty() {
-                    continue;
-                }
-                let sku = self.index.sku_name(want.sku);
-                let group = group_principal(self.index, inh.group);
-                findings_push_overrides(&mut self.findings, &principal, sku, group, {
-                    plan_names(self.index, want.sku, &overridden)
-                });
-            }
-        }
+        self.overrides_findings(&principal, wanted, &inherited);
 
         let mut change = build_change(principal.clone(), &diff, self.index, &mut self.findings);
-        for add in &mut change.add {
-            add.already_inherited = inherited.iter().any(|i| i.sku == add.sku.id);
-            self.ledger.add(user.id, add.sku.id, Source::Direct);
-        }
+        self.record_adds(&mut change, user, &inherited);
         if !change.remove.is_empty() {
             let keeps_exchange = wanted
                 .iter()
@@ -395,24 +484,7 @@ impl Planner<'_, '_> {
                 || inherited
                     .iter()
                     .any(|i| has_exchange(self.index, i.sku, &i.disabled));
-            let mut swapped_for: Vec<SkuName> = change.add.iter().map(|a| a.sku.clone()).collect();
-            swapped_for.sort();
-            for removed in &mut change.remove {
-                let sku = removed.sku.id;
-                let groups = self.granting_groups(&inherited, sku);
-                let live_disabled = direct
-                    .iter()
-                    .find(|h| h.sku == sku)
-                    .map_or(&[][..], |h| h.disabled.as_slice());
-                removed.swapped_for = swapped_for.clone();
-                removed.exchange_grace = groups.is_empty()
-                    && !keeps_exchange
-                    && has_exchange(self.index, sku, live_disabled);
-                removed.destructive =
-                    groups.is_empty() && (swapped_for.is_empty() || removed.exchange_grace);
-                removed.still_inherited_from = groups;
-                self.ledger.remove(user.id, sku, Source::Direct);
-            }
+            self.finish_removals(&mut change, user, &direct, &inherited, keeps_exchange);
         }
 
         // Direct copies of inherited licenses that stay: the migration-to-groups case.
@@ -420,7 +492,7 @@ impl Planner<'_, '_> {
             if diff.remove.contains(&held.sku) {
                 continue;
             }
-            self.duplicate_findings(user, &principal, held.sku, &inherited, true);
+            self.duplicate_findings(user, &principal, held.sku, &inherited, Governed::Declared);
         }
 
         // Usage location: required before any direct license is added.
@@ -471,11 +543,238 @@ impl Planner<'_, '_> {
         }
     }
 
+    /// Plans a user the rules govern: its direct licenses of rule-governed SKUs become
+    /// what the rules it matches give (`given`, merged), except SKUs it inherits from a
+    /// group and does not hold directly (covered by the group); its other licenses are
+    /// untouched.
+    fn plan_rule_user(
+        &mut self,
+        user: &User,
+        matched: &[u32],
+        given: &Given,
+        ctx: &mut RuleContext<'_>,
+    ) {
+        let rules = ctx.rules;
+        let direct = direct_licenses(user);
+        let inherited = inherited_licenses(user);
+        // The direct licenses of rule-governed SKUs (all of them, mostly: then no copy).
+        let governed: Cow<'_, [Held]> =
+            if direct.iter().all(|h| rules.governed_skus.contains(&h.sku)) {
+                Cow::Borrowed(&direct)
+            } else {
+                Cow::Owned(
+                    direct
+                        .iter()
+                        .filter(|h| rules.governed_skus.contains(&h.sku))
+                        .cloned()
+                        .collect(),
+                )
+            };
+        let givers = |sku: SkuId| -> &[u32] {
+            given
+                .licenses
+                .iter()
+                .position(|l| l.sku == sku)
+                .map_or(&[], |i| given.givers[i].as_slice())
+        };
+        // Covered: a SKU a group grants the user after the plan (one it inherits and the
+        // plan does not take from the group, or one the plan gives the group), when the
+        // user does not hold it directly.
+        let gaining = self.members_gaining.get(&user.id);
+        let covered = |sku: SkuId| {
+            !governed.iter().any(|h| h.sku == sku)
+                && (inherited
+                    .iter()
+                    .any(|i| i.sku == sku && !self.groups_losing.contains(&(i.group, sku)))
+                    || gaining.is_some_and(|g| g.contains(&sku)))
+        };
+        let wanted: Cow<'_, [ResolvedLicense]> = if given.licenses.iter().any(|l| covered(l.sku)) {
+            let mut covered_rules: Vec<u32> = Vec::new();
+            let mut kept = Vec::with_capacity(given.licenses.len());
+            for (license, by) in given.licenses.iter().zip(&given.givers) {
+                if covered(license.sku) {
+                    covered_rules.extend(by.iter().copied());
+                } else {
+                    kept.push(license.clone());
+                }
+            }
+            covered_rules.sort_unstable();
+            covered_rules.dedup();
+            for r in covered_rules {
+                ctx.tally.covered(r);
+            }
+            Cow::Owned(kept)
+        } else {
+            Cow::Borrowed(&given.licenses)
+        };
+        let diff = self.diff(&governed, &wanted);
+        let has_duplicates = direct
+            .iter()
+            .any(|h| inherited.iter().any(|i| i.sku == h.sku));
+        let in_sync = diff.add.is_empty()
+            && diff.update.is_empty()
+            && diff.remove.is_empty()
+            && diff.adjusted.is_empty();
+        if in_sync && !has_duplicates {
+            return;
+        }
+        let principal = user_principal(user);
+        self.adjusted_notes(&principal, &diff);
+        if !inherited.is_empty() {
+            self.overrides_findings(&principal, &wanted, &inherited);
+        }
+        let mut change = build_change(principal.clone(), &diff, self.index, &mut self.findings);
+
+        // Usage location: required before a direct license is added; without one the
+        // adds are left out (Graph would refuse them) and the user is reported.
+        let live_location = user.usage_location.as_deref().filter(|l| !l.is_empty());
+        let mut location_source = None;
+        if !change.add.is_empty() && live_location.is_none() {
+            match self.rule_usage_location(user, matched, ctx) {
+                Some((to, source)) => {
+                    change.usage_location = Some(UsageLocationStep { from: None, to });
+                    location_source = Some(source);
+                }
+                None => {
+                    ctx.tally.no_usage_location(user);
+                    change.add.clear();
+                }
+            }
+        }
+        self.record_adds(&mut change, user, &inherited);
+        let mut gained: Vec<u32> = change
+            .add
+            .iter()
+            .flat_map(|a| givers(a.sku.id).iter().copied())
+            .collect();
+        gained.sort_unstable();
+        gained.dedup();
+        for r in gained {
+            ctx.tally.gain(r);
+        }
+        if !change.remove.is_empty() {
+            // Licenses the user keeps: what the rules give, inherited copies, and direct
+            // licenses of SKUs no rule governs.
+            let keeps_exchange = wanted
+                .iter()
+                .any(|w| has_exchange(self.index, w.sku, &w.disabled_plans))
+                || inherited
+                    .iter()
+                    .any(|i| has_exchange(self.index, i.sku, &i.disabled))
+                || direct
+                    .iter()
+                    .filter(|h| !rules.governed_skus.contains(&h.sku))
+                    .any(|h| has_exchange(self.index, h.sku, &h.disabled));
+            self.finish_removals(&mut change, user, &direct, &inherited, keeps_exchange);
+            for removed in &change.remove {
+                *ctx.removals.entry(removed.sku.id).or_default() += 1;
+            }
+        }
+
+        let names = |set: &[u32]| -> Vec<String> {
+            set.iter()
+                .map(|&r| rules.rules[r as usize].name.clone())
+                .collect()
+        };
+        if has_duplicates {
+            // Direct copies of inherited licenses that stay.
+            for held in &direct {
+                if diff.remove.contains(&held.sku) || !inherited.iter().any(|i| i.sku == held.sku) {
+                    continue;
+                }
+                let by = names(givers(held.sku));
+                let governed = if by.is_empty() {
+                    Governed::No
+                } else {
+                    Governed::Rules(&by)
+                };
+                self.duplicate_findings(user, &principal, held.sku, &inherited, governed);
+            }
+        }
+
+        if change.has_license_call() || change.usage_location.is_some() {
+            sort_change(&mut change);
+            let mut licenses: Vec<RuleLicense> = change
+                .add
+                .iter()
+                .map(|a| &a.sku)
+                .chain(change.update.iter().map(|u| &u.sku))
+                .chain(change.remove.iter().map(|r| &r.sku))
+                .map(|sku| RuleLicense {
+                    sku: sku.clone(),
+                    rules: names(givers(sku.id)),
+                })
+                .collect();
+            licenses.sort_by(|a, b| a.sku.cmp(&b.sku));
+            change.rules = Some(ChangeRules {
+                matched: names(matched),
+                licenses,
+                usage_location: location_source,
+            });
+            self.changes.push(change);
+        }
+    }
+
+    /// The usage location for a governed user who needs one: the first matching rule's
+    /// (an ISO code, or the user's `country` mapped), else `defaults.usage_location`.
+    /// A `country` the mapping does not know is reported, and the next source tried.
+    fn rule_usage_location(
+        &mut self,
+        user: &User,
+        matched: &[u32],
+        ctx: &mut RuleContext<'_>,
+    ) -> Option<(String, UsageLocationSource)> {
+        for &r in matched {
+            let rule = &ctx.rules.rules[r as usize];
+            match &rule.usage_location {
+                Some(RuleUsageLocation::Code(code)) => {
+                    return Some((
+                        code.clone(),
+                        UsageLocationSource {
+                            rule: Some(rule.name.clone()),
+                            country: None,
+                        },
+                    ));
+                }
+                Some(RuleUsageLocation::FromCountry) => {
+                    let Some(country) = user.country.as_deref().filter(|c| !c.trim().is_empty())
+                    else {
+                        continue;
+                    };
+                    match countries::from_country(country) {
+                        Some(code) => {
+                            return Some((
+                                code.to_owned(),
+                                UsageLocationSource {
+                                    rule: Some(rule.name.clone()),
+                                    country: Some(country.to_owned()),
+                                },
+                            ));
+                        }
+                        None => ctx.tally.unmapped(country, user),
+                    }
+                }
+                None => {}
+            }
+        }
+        self.default_usage_location.map(|code| {
+            (
+                code.to_owned(),
+                UsageLocationSource {
+                    rule: None,
+                    country: None,
+                },
+            )
+        })
+    }
+
     /// The groups a user inherits `sku` from, sorted.
+    /// The groups that still grant `sku` to the user after the plan (groups are planned
+    /// before users, so a group this plan takes the SKU from is already known).
     fn granting_groups(&self, inherited: &[Inherited], sku: SkuId) -> Vec<Principal> {
         let mut groups: Vec<Principal> = inherited
             .iter()
-            .filter(|i| i.sku == sku)
+            .filter(|i| i.sku == sku && !self.groups_losing.contains(&(i.group, sku)))
             .map(|i| group_principal(self.index, i.group))
             .collect();
         groups.sort_by_key(Principal::sort_key);
@@ -489,23 +788,37 @@ impl Planner<'_, '_> {
         principal: &Principal,
         sku: SkuId,
         inherited: &[Inherited],
-        managed: bool,
+        governed: Governed<'_>,
     ) {
         let groups = self.granting_groups(inherited, sku);
         let Some(first) = groups.first() else {
             return;
         };
         let sku_name = self.index.sku_name(sku);
-        let fix = if managed {
-            format!(
-                "drop {} from {}'s licenses in the config to remove the direct copy (the group keeps the user licensed)",
-                sku_name.part_number, user.user_principal_name
-            )
-        } else {
-            format!(
-                "declare {} in the config without {} (e.g. `licenses: []`) to remove the direct copy",
-                user.user_principal_name, sku_name.part_number
-            )
+        let (fix, managed) = match governed {
+            Governed::Declared => (
+                format!(
+                    "drop {} from {}'s licenses in the config to remove the direct copy (the group keeps the user licensed)",
+                    sku_name.part_number, user.user_principal_name
+                ),
+                true,
+            ),
+            Governed::Rules(rules) => (
+                format!(
+                    "{} gives {} and keeps the direct copy (a rule never adds a license a group grants, but keeps one the user holds): exclude {} from it to remove the copy (the group keeps the user licensed)",
+                    rule_list(rules),
+                    sku_name.part_number,
+                    user.user_principal_name
+                ),
+                true,
+            ),
+            Governed::No => (
+                format!(
+                    "declare {} in the config without {} (e.g. `licenses: []`) to remove the direct copy",
+                    user.user_principal_name, sku_name.part_number
+                ),
+                false,
+            ),
         };
         self.findings.push(Finding {
             kind: FindingKind::DuplicateOfInherited,
@@ -697,6 +1010,8 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         notes: Vec::new(),
         diagnostics: resolved.diagnostics.clone(),
         ledger: SeatLedger::default(),
+        groups_losing: HashSet::new(),
+        members_gaining: HashMap::new(),
     };
 
     let mut managed_groups: HashSet<GroupId> = HashSet::new();
@@ -719,9 +1034,73 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         planner.plan_user(user, live_user);
     }
 
+    // Users the rules govern.
+    let (rules, rule_diagnostics) = rules::compile(desired, &index, options.now);
+    planner.diagnostics.extend(rule_diagnostics);
+    let evaluation = rules
+        .as_ref()
+        .map(|r| r.evaluate(live, &resolved.declared_users));
+    // By position in the snapshot's user list.
+    let mut governed_users = vec![false; live.users.len()];
+    let mut rule_context = rules.as_ref().map(|r| RuleContext {
+        rules: r,
+        tally: RuleTally::new(r),
+        removals: HashMap::new(),
+    });
+    if let (Some(eval), Some(ctx)) = (evaluation.as_ref(), rule_context.as_mut()) {
+        for (i, &position) in eval.governed.iter().enumerate() {
+            let user = &live.users[position as usize];
+            governed_users[position as usize] = true;
+            planner.plan_rule_user(user, eval.matched(i), eval.given(i), ctx);
+        }
+        let never: Vec<&str> = ctx
+            .rules
+            .never_signed_in
+            .iter()
+            .filter(|p| eval.in_scope.binary_search(p).is_ok())
+            .map(|&p| live.users[p as usize].user_principal_name.as_str())
+            .collect();
+        if !never.is_empty() {
+            let shown: Vec<&str> = never.iter().take(20).copied().collect();
+            planner.diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticCode::NeverSignedIn,
+                    format!(
+                        "{} user(s) in rules_scope never signed in, so inactive_days holds for none of them: {}{}",
+                        never.len(),
+                        shown.join(", "),
+                        if never.len() > shown.len() { ", …" } else { "" }
+                    ),
+                )
+                .help("they are counted apart from inactive users, not reclaimed: a new account has not signed in yet either; `licensectl seats` counts them per SKU"),
+            );
+        }
+        for (r, rule) in ctx.rules.rules.iter().enumerate() {
+            if eval.counts[r] == 0 && !rule.matcher.nobody {
+                planner.diagnostics.push(
+                    Diagnostic::new(
+                        DiagnosticCode::RuleMatchesNobody,
+                        format!(
+                            "rule {} matches no user the rules govern ({} in rules_scope, {} of them not declared under users:)",
+                            rule.name,
+                            eval.in_scope.len(),
+                            eval.governed.len()
+                        ),
+                    )
+                    .at(rule.location.clone())
+                    .help(if eval.in_scope.is_empty() && live.version < 2 {
+                        "the tenant state has no directory attributes (a version 1 snapshot, written before rules): take a new one with `licensectl snapshot --config DIR`"
+                    } else {
+                        "check the values in its match (they are compared ignoring case, but must be spelled as in the directory) and what rules_scope admits; `licensectl explain --user UPN` shows why a user does not match"
+                    }),
+                );
+            }
+        }
+    }
+
     let mut unmanaged_licensed_users: u64 = 0;
-    for user in &live.users {
-        let managed = resolved.declared_users.contains(&user.id);
+    for (position, user) in live.users.iter().enumerate() {
+        let managed = governed_users[position] || resolved.declared_users.contains(&user.id);
         if !managed {
             if !user.assigned_licenses.is_empty() {
                 unmanaged_licensed_users += 1;
@@ -730,7 +1109,13 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
             if !inherited.is_empty() {
                 let principal = user_principal(user);
                 for held in direct_licenses(user) {
-                    planner.duplicate_findings(user, &principal, held.sku, &inherited, false);
+                    planner.duplicate_findings(
+                        user,
+                        &principal,
+                        held.sku,
+                        &inherited,
+                        Governed::No,
+                    );
                 }
             }
         }
@@ -741,7 +1126,14 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
     let mut operations = Operations::default();
     let mut migrated: HashMap<UserId, HashSet<SkuId>> = HashMap::new();
     if let Some(settings) = &desired.settings.migrate_to_groups {
-        let migration = migrate::plan(&index, &resolved, settings);
+        let governed: HashSet<UserId> = live
+            .users
+            .iter()
+            .zip(&governed_users)
+            .filter(|(_, g)| **g)
+            .map(|(u, _)| u.id)
+            .collect();
+        let migration = migrate::plan(&index, &resolved, settings, &governed);
         planner.findings.retain(|f| {
             !(f.kind == FindingKind::DuplicateOfInherited
                 && matches!(f.principal, Principal::User { id, .. } if migration.handled.contains(&(id, f.sku.id))))
@@ -828,6 +1220,53 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         ));
     }
 
+    // Governed users who hold nothing once the plan is applied.
+    let rules_report = match (rule_context, evaluation.as_ref()) {
+        (Some(mut ctx), Some(eval)) => {
+            for &position in &eval.governed {
+                let user = &live.users[position as usize];
+                let holds_nothing = if effect.is_affected(user.id) {
+                    effect.after(user).is_empty()
+                } else if user.license_assignment_states.is_empty() {
+                    user.assigned_licenses.is_empty()
+                } else {
+                    user.license_assignment_states
+                        .iter()
+                        .all(|s| s.state == AssignmentStateKind::Error)
+                };
+                if holds_nothing {
+                    ctx.tally.unlicensed(user);
+                }
+            }
+            let mut removals: Vec<(Vec<String>, SkuName, u64)> = ctx
+                .removals
+                .iter()
+                .map(|(sku, n)| {
+                    let givers: Vec<String> = ctx
+                        .rules
+                        .rules
+                        .iter()
+                        .filter(|r| r.licenses.iter().any(|l| l.sku == *sku))
+                        .map(|r| r.name.clone())
+                        .collect();
+                    (givers, index.sku_name(*sku), *n)
+                })
+                .collect();
+            removals.sort_by(|a, b| a.1.cmp(&b.1));
+            let report = ctx.tally.finish(
+                ctx.rules,
+                eval.in_scope.len() as u64,
+                eval.governed.len() as u64,
+                &eval.counts,
+                desired.settings.default_usage_location.is_some(),
+            );
+            Some((report, removals))
+        }
+        _ => None,
+    };
+    let rule_removals: &[(Vec<String>, SkuName, u64)] =
+        rules_report.as_ref().map_or(&[], |(_, r)| r.as_slice());
+
     findings.sort_by_cached_key(|f| {
         (
             f.kind,
@@ -846,7 +1285,8 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
     });
     diagnostic::sort(&mut diagnostics);
 
-    let managed_principals = managed_users + managed_groups.len() as u64;
+    let rule_users = evaluation.as_ref().map_or(0, |e| e.governed.len() as u64);
+    let managed_principals = managed_users + managed_groups.len() as u64 + rule_users;
     let safety = safety::check(
         &changes,
         &index,
@@ -857,17 +1297,21 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
             protected_groups: &resolved.protected_groups,
             allow_unsafe: options.allow_unsafe,
             migrated: &migrated,
+            rule_removals,
         },
     );
+    let rules_report = rules_report.map(|(report, _)| report);
 
     let mut summary = Summary {
         managed_users,
         managed_groups: managed_groups.len() as u64,
         unmanaged_licensed_users,
         unmanaged_licensed_groups,
-        findings: findings.len() as u64,
+        findings: findings.len() as u64
+            + rules_report.as_ref().map_or(0, |r| r.findings.len() as u64),
         notes: notes.len() as u64,
         principals_changed: changes.len() as u64,
+        rule_users,
         ..Summary::default()
     };
     for change in &changes {
@@ -895,6 +1339,7 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         safety,
         diagnostics,
         operations,
+        rules: rules_report,
     }
 }
 

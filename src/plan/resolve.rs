@@ -478,11 +478,11 @@ fn find_group<'a>(
 /// Resolved SKU entries are shared: thousands of users with the same profile get the same
 /// `disabledPlans` allocation.
 #[derive(Default)]
-struct LicenseCache {
+pub(crate) struct LicenseCache {
     disabled: HashMap<(SkuId, Vec<ServicePlanId>), Arc<[ServicePlanId]>>,
 }
 
-fn resolve_licenses(
+pub(crate) fn resolve_licenses(
     list: &[DesiredLicense],
     index: &TenantIndex<'_>,
     cache: &mut LicenseCache,

@@ -1,7 +1,8 @@
 //! Blast-radius guard: refuses plans that remove or change more than the config allows.
 //!
 //! Three checks: `safety.max_removals` (licenses taken from users: direct removals, plus
-//! every direct member of a group that loses a SKU), `safety.max_change_percent` (share of
+//! every direct member of a group that loses a SKU; and, named on their own, the users a
+//! rule-governed SKU is taken from because they match none of the rules giving it), `safety.max_change_percent` (share of
 //! managed principals the plan changes) and `protected` principals (never lose a license).
 //! A protected user also counts as losing a license when a group they are a direct member
 //! of loses it and no other source (a direct copy, another group) keeps it for them.
@@ -35,6 +36,9 @@ pub(crate) struct SafetyInput<'a> {
     /// license is lost; they count against neither threshold (`max_users_per_run` bounds
     /// them).
     pub migrated: &'a HashMap<UserId, HashSet<SkuId>>,
+    /// Per rule-governed SKU the plan removes from users who match no rule giving it:
+    /// the rules that give it, the SKU, and how many users lose it.
+    pub rule_removals: &'a [(Vec<String>, SkuName, u64)],
 }
 
 /// Checks `changes` against the limits.
@@ -89,10 +93,22 @@ pub(crate) fn check(
             violations.extend(protected_members(change, *id, index, &effect, input));
         }
     }
-    if let Some(limit) = input.limits.max_removals
-        && removals > u64::from(limit)
-    {
-        violations.insert(0, SafetyViolation::MaxRemovals { removals, limit });
+    if let Some(limit) = input.limits.max_removals {
+        // Behind the total: which rules take how many of a SKU away.
+        let by_rules = input
+            .rule_removals
+            .iter()
+            .filter(|(_, _, n)| *n > u64::from(limit))
+            .map(|(rules, sku, n)| SafetyViolation::RuleRemovals {
+                rules: rules.clone(),
+                sku: sku.clone(),
+                removals: *n,
+                limit,
+            });
+        violations.extend(by_rules);
+        if removals > u64::from(limit) {
+            violations.insert(0, SafetyViolation::MaxRemovals { removals, limit });
+        }
     }
     let percent = if input.managed_principals == 0 {
         0.0
@@ -199,6 +215,21 @@ pub(crate) fn describe(violation: &SafetyViolation) -> String {
                 principal.kind(),
                 principal.name(),
                 names.join(", ")
+            )
+        }
+        SafetyViolation::RuleRemovals {
+            rules,
+            sku,
+            removals,
+            limit,
+        } => {
+            let which = match rules.as_slice() {
+                [one] => format!("rule {one}"),
+                many => format!("rules {}", many.join(", ")),
+            };
+            format!(
+                "{which} would take {} from {removals} users who match none of them, more than safety.max_removals ({limit}); review the rule's match and re-run with --allow-unsafe to proceed",
+                sku.part_number
             )
         }
         SafetyViolation::ProtectedMember {

@@ -696,6 +696,7 @@ mod tests {
                     still_inherited_from: Vec::new(),
                     swapped_for: Vec::new(),
                 }],
+                rules: None,
             },
             live_fingerprint: user_fingerprint(ceo),
         });

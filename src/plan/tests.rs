@@ -398,6 +398,40 @@ fn inherited_licenses_are_never_removed_and_removals_name_the_group() {
 }
 
 #[test]
+fn a_removal_is_destructive_when_the_same_plan_takes_the_sku_from_the_granting_group() {
+    let mut live = tenant();
+    live.groups.push(live_group(
+        "SG-E3",
+        &[("SPE_E3", &[])],
+        &["grace@contoso.com"],
+    ));
+    live.users.push(
+        LiveUser::new("grace@contoso.com")
+            .direct("SPE_E3", &[])
+            .inherited("SPE_E3", "SG-E3")
+            .0,
+    );
+    let mut want = desired();
+    want_group(&mut want, GroupKey::Name("SG-E3".to_owned()), Some(vec![]));
+    want_user(&mut want, "grace@contoso.com", Some(vec![]));
+    let plan = run(&want, &live);
+    let grace = plan
+        .changes
+        .iter()
+        .find(|c| c.principal.name() == "grace@contoso.com")
+        .expect("grace changes");
+    let removal = &grace.remove[0];
+    assert!(
+        removal.still_inherited_from.is_empty(),
+        "the group loses SPE_E3 in the same plan: {removal:?}"
+    );
+    assert!(
+        removal.destructive,
+        "grace holds SPE_E3 from nowhere after the plan"
+    );
+}
+
+#[test]
 fn a_direct_duplicate_of_an_inherited_license_is_reported_not_removed() {
     let mut live = tenant();
     live.groups.push(live_group(
@@ -1177,6 +1211,21 @@ fn every_plan_code_has_a_producing_case() {
             &[DiagnosticCode::DependencyUnmet],
         ),
         (
+            "a rule matches no user",
+            |live, want| {
+                live.users.push(LiveUser::new("erin@contoso.com").0);
+                want.rules.push(rules::rule(
+                    "sales",
+                    vec![rules::when(
+                        crate::config::Attribute::Department,
+                        rules::text("Slaes"),
+                    )],
+                    vec![lic("POWER_BI_PRO")],
+                ));
+            },
+            &[DiagnosticCode::RuleMatchesNobody],
+        ),
+        (
             "a group gains an add-on without its prerequisite in the group",
             |live, want| {
                 mcoev_needs_teams(live);
@@ -1261,3 +1310,4 @@ fn planning_is_deterministic_whatever_the_input_order() {
 
 mod ops;
 mod realism;
+mod rules;

@@ -425,6 +425,7 @@ mod tests {
             add: Vec::new(),
             update: Vec::new(),
             remove: Vec::new(),
+            rules: None,
         };
         if destructive {
             c.remove.push(LicenseRemove {
@@ -474,6 +475,7 @@ mod tests {
             },
             diagnostics: Vec::new(),
             operations: Default::default(),
+            rules: None,
         }
     }
 

@@ -11,7 +11,9 @@ use crate::plan::Plan;
 
 use super::Mode;
 use super::escape::{markdown as esc, markdown_code as code, terminal};
-use super::view::{ChangeView, FindingView, Headline, Mark, SeatVerdict, View, seat_verdict, view};
+use super::view::{
+    ChangeView, FindingView, Headline, Mark, RuleFindingView, SeatVerdict, View, seat_verdict, view,
+};
 
 fn sku_list<'a>(items: impl Iterator<Item = (&'a str, bool)>) -> String {
     items
@@ -33,6 +35,7 @@ pub fn render(plan: &Plan, mode: Mode) -> String {
     headline(&mut out, &v);
     counts(&mut out, &v);
     seats(&mut out, &v);
+    rules(&mut out, &v);
     changes(&mut out, &v);
     findings(&mut out, &v);
     notes(&mut out, &v);
@@ -126,6 +129,9 @@ fn counts(out: &mut String, v: &View<'_>) {
     ];
     for (label, value) in rows {
         let _ = writeln!(out, "| {label} | {value} |");
+        if label == "Managed groups" && s.rule_users > 0 {
+            let _ = writeln!(out, "| Users governed by rules | {} |", s.rule_users);
+        }
     }
 }
 
@@ -228,9 +234,42 @@ fn diff_block(out: &mut String, change: &ChangeView<'_>) {
     }
 }
 
+/// The rules table, when the config has rules.
+fn rules(out: &mut String, v: &View<'_>) {
+    let Some(report) = v.rules else {
+        return;
+    };
+    let _ = writeln!(out);
+    let _ = writeln!(out, "#### Rules");
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Rules govern {} of the {} users in `rules_scope` (the other {} are declared under `users:`).",
+        report.governed,
+        report.in_scope,
+        report.in_scope.saturating_sub(report.governed)
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| Rule | Users matching | Licensed by this plan | Holding its licenses through a group |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for rule in &report.rules {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            code(&rule.name),
+            rule.matched,
+            rule.gains,
+            rule.covered_by_groups
+        );
+    }
+}
+
 /// The findings table.
 fn findings(out: &mut String, v: &View<'_>) {
-    if v.findings.is_empty() {
+    if v.findings.is_empty() && v.rule_findings.is_empty() {
         return;
     }
     let _ = writeln!(out);
@@ -245,6 +284,15 @@ fn findings(out: &mut String, v: &View<'_>) {
             finding.principal.kind(),
             code(finding.principal.name()),
             code(&finding.sku.part_number),
+            esc(&finding.message),
+            esc(&finding.fix)
+        );
+    }
+    for RuleFindingView { label, finding } in &v.rule_findings {
+        let _ = writeln!(
+            out,
+            "| {label} | {} users | | {} | {} |",
+            finding.count,
             esc(&finding.message),
             esc(&finding.fix)
         );

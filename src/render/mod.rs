@@ -16,14 +16,18 @@
 mod purity_probe;
 
 pub(crate) mod escape;
+pub mod explain;
 pub mod html;
 pub mod json;
 pub mod markdown;
 pub(crate) mod operations;
 pub mod reprocess;
 pub mod seats;
+pub mod style;
 pub mod text;
 pub(crate) mod view;
+
+pub use style::Palette;
 
 /// Whether a plan is shown for applying or as a drift report (no apply framing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

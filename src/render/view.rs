@@ -11,7 +11,8 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::plan::{
-    Change, Finding, FindingKind, Note, Plan, PlanName, Principal, SeatRow, Summary, safety,
+    Change, Finding, FindingKind, Note, Plan, PlanName, Principal, RuleFinding, RuleFindingKind,
+    RulesReport, SeatRow, SkuName, Summary, safety,
 };
 
 use super::Mode;
@@ -39,6 +40,10 @@ pub(crate) struct View<'p> {
     pub(crate) seats: &'p [SeatRow],
     /// Drift beyond assignments, in the plan's order.
     pub(crate) findings: Vec<FindingView<'p>>,
+    /// Findings of the rules about many users at once, after `findings`.
+    pub(crate) rule_findings: Vec<RuleFindingView<'p>>,
+    /// What the rules did, when the config has rules.
+    pub(crate) rules: Option<&'p RulesReport>,
     /// Notes, in the plan's order.
     pub(crate) notes: &'p [Note],
     /// Licensed users and groups the config does not manage, when there are any.
@@ -93,6 +98,8 @@ pub(crate) struct Line {
     pub(crate) depth: usize,
     /// The words.
     pub(crate) text: String,
+    /// A removal that loses data or service (its note says DESTRUCTIVE).
+    pub(crate) destructive: bool,
 }
 
 /// One changed principal.
@@ -123,6 +130,15 @@ pub(crate) struct FindingView<'p> {
     pub(crate) label: &'static str,
     /// The finding.
     pub(crate) finding: &'p Finding,
+}
+
+/// A rule finding with the label of its kind.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RuleFindingView<'p> {
+    /// `no license`, `no usage location`, `unmapped country`.
+    pub(crate) label: &'static str,
+    /// The finding.
+    pub(crate) finding: &'p RuleFinding,
 }
 
 /// What a seat row says about the plan's seats of its SKU.
@@ -197,6 +213,20 @@ pub(crate) fn view(plan: &Plan, mode: Mode) -> View<'_> {
                 finding,
             })
             .collect(),
+        rule_findings: plan
+            .rules
+            .iter()
+            .flat_map(|r| &r.findings)
+            .map(|finding| RuleFindingView {
+                label: match finding.kind {
+                    RuleFindingKind::NoLicense => "no license",
+                    RuleFindingKind::NoUsageLocation => "no usage location",
+                    RuleFindingKind::UnmappedCountry => "unmapped country",
+                },
+                finding,
+            })
+            .collect(),
+        rules: plan.rules.as_ref(),
         notes: &plan.notes,
         unmanaged: (s.unmanaged_licensed_users > 0 || s.unmanaged_licensed_groups > 0)
             .then_some((s.unmanaged_licensed_users, s.unmanaged_licensed_groups)),
@@ -243,7 +273,7 @@ fn plan_list(plans: &[PlanName]) -> String {
 }
 
 /// The view of one change.
-fn change(change: &Change) -> ChangeView<'_> {
+pub(crate) fn change(change: &Change) -> ChangeView<'_> {
     let adds = !change.add.is_empty();
     let removes = !change.remove.is_empty();
     let updates = !change.update.is_empty() || change.usage_location.is_some();
@@ -275,9 +305,26 @@ fn change(change: &Change) -> ChangeView<'_> {
     }
 }
 
+/// For a rule-governed user, why a SKU line is there: `rule a`, `rules a, b`, or
+/// `matches no rule` (a removal).
+fn rule_note(change: &Change, sku: &SkuName) -> Option<String> {
+    let rules = change.rules.as_ref()?;
+    let line = rules.licenses.iter().find(|l| l.sku == *sku)?;
+    Some(match line.rules.as_slice() {
+        [] => "matches no rule".to_owned(),
+        [one] => format!("rule {one}"),
+        many => format!("rules {}", many.join(", ")),
+    })
+}
+
 /// The block of one change, its principal's line (marked `mark`) first.
-fn lines(change: &Change, mark: Mark) -> Vec<Line> {
-    let line = |mark, depth, text: String| Line { mark, depth, text };
+pub(crate) fn lines(change: &Change, mark: Mark) -> Vec<Line> {
+    let line = |mark, depth, text: String| Line {
+        mark,
+        depth,
+        text,
+        destructive: false,
+    };
     let p = &change.principal;
     let mut lines = vec![line(
         mark,
@@ -285,11 +332,23 @@ fn lines(change: &Change, mark: Mark) -> Vec<Line> {
         format!("{} {}  ({})", p.kind(), p.name(), p.id_string()),
     )];
     if let Some(step) = &change.usage_location {
+        let source = change
+            .rules
+            .as_ref()
+            .and_then(|r| r.usage_location.as_ref())
+            .map(|source| match (&source.rule, &source.country) {
+                (Some(rule), Some(country)) => {
+                    format!("; rule {rule}, from country '{country}'")
+                }
+                (Some(rule), None) => format!("; rule {rule}"),
+                (None, _) => "; defaults.usage_location".to_owned(),
+            })
+            .unwrap_or_default();
         lines.push(line(
             Mark::Change,
             1,
             format!(
-                "usageLocation: {} -> {}  (set before assigning)",
+                "usageLocation: {} -> {}  (set before assigning{source})",
                 step.from.as_deref().unwrap_or("(unset)"),
                 step.to
             ),
@@ -297,8 +356,13 @@ fn lines(change: &Change, mark: Mark) -> Vec<Line> {
     }
     for add in &change.add {
         let mut text = format!("{}  {}", add.sku.part_number, add.sku.id);
+        let mut notes: Vec<String> = Vec::new();
         if add.already_inherited {
-            text.push_str("  (also inherited from a group: no new seat)");
+            notes.push("also inherited from a group: no new seat".to_owned());
+        }
+        notes.extend(rule_note(change, &add.sku));
+        if !notes.is_empty() {
+            text.push_str(&format!("  ({})", notes.join("; ")));
         }
         lines.push(line(Mark::Add, 1, text));
         if !add.disabled_plans.is_empty() {
@@ -310,10 +374,13 @@ fn lines(change: &Change, mark: Mark) -> Vec<Line> {
         }
     }
     for update in &change.update {
+        let note = rule_note(change, &update.sku)
+            .map(|n| format!("  ({n})"))
+            .unwrap_or_default();
         lines.push(line(
             Mark::Change,
             1,
-            format!("{}  {}", update.sku.part_number, update.sku.id),
+            format!("{}  {}{note}", update.sku.part_number, update.sku.id),
         ));
         if !update.disable.is_empty() {
             lines.push(line(
@@ -331,35 +398,50 @@ fn lines(change: &Change, mark: Mark) -> Vec<Line> {
         }
     }
     for remove in &change.remove {
+        let mut destructive = false;
         let note = if !remove.still_inherited_from.is_empty() {
             let groups: Vec<&str> = remove
                 .still_inherited_from
                 .iter()
                 .map(|g| g.name())
                 .collect();
-            format!(
-                "  (direct copy only; still inherited from group {})",
+            Some(format!(
+                "direct copy only; still inherited from group {}",
                 groups.join(", ")
-            )
+            ))
         } else if remove.exchange_grace {
-            "  (DESTRUCTIVE: the mailbox enters Exchange Online's 30-day grace period)".to_owned()
+            destructive = true;
+            Some("DESTRUCTIVE: the mailbox enters Exchange Online's 30-day grace period".to_owned())
         } else if !remove.swapped_for.is_empty() {
             let by: Vec<&str> = remove
                 .swapped_for
                 .iter()
                 .map(|s| s.part_number.as_str())
                 .collect();
-            format!("  (swapped for {} in the same call)", by.join(", "))
+            Some(format!("swapped for {} in the same call", by.join(", ")))
         } else if remove.destructive {
-            "  (DESTRUCTIVE)".to_owned()
+            destructive = true;
+            Some("DESTRUCTIVE".to_owned())
         } else {
-            String::new()
+            None
         };
-        lines.push(line(
-            Mark::Remove,
-            1,
-            format!("{}  {}{note}", remove.sku.part_number, remove.sku.id),
-        ));
+        let notes: Vec<String> = note
+            .into_iter()
+            .chain(rule_note(change, &remove.sku))
+            .collect();
+        let note = if notes.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", notes.join("; "))
+        };
+        lines.push(Line {
+            destructive,
+            ..line(
+                Mark::Remove,
+                1,
+                format!("{}  {}{note}", remove.sku.part_number, remove.sku.id),
+            )
+        });
     }
     lines
 }
@@ -412,6 +494,7 @@ mod tests {
             add: Vec::new(),
             update: Vec::new(),
             remove: Vec::new(),
+            rules: None,
         }
     }
 
@@ -474,6 +557,7 @@ mod tests {
             },
             diagnostics: Vec::new(),
             operations: Default::default(),
+            rules: None,
         }
     }
 
@@ -586,6 +670,11 @@ mod tests {
             let id = uuid::Uuid::from_u128(3);
             assert_eq!(v.lines[1].text, format!("SPE_E3  {id}{note}"), "{what}");
             assert_eq!(v.removes, vec![("SPE_E3", destructive)], "{what}");
+            assert_eq!(
+                v.lines[1].destructive,
+                note.contains("DESTRUCTIVE"),
+                "{what}: the line is styled as destructive exactly when its note says so"
+            );
         }
     }
 

@@ -143,7 +143,7 @@ async fn the_plan_step_writes_outputs_and_the_artifact_then_the_comment_step_pos
         serde_json::from_str(&std::fs::read_to_string(&plan_path).expect("plan.json uploaded"))
             .expect("json");
     assert_eq!(saved["format"], "licensectl-saved-plan");
-    assert_eq!(saved["changes"].as_array().map(Vec::len), Some(7));
+    assert_eq!(saved["changes"].as_array().map(Vec::len), Some(8));
     assert!(text(&out.stdout).contains("::group::licensectl validate --config tenants/contoso"));
 
     let artifact_url = "https://github.com/contoso/licenses/actions/runs/4711/artifacts/99";
@@ -165,7 +165,7 @@ async fn the_plan_step_writes_outputs_and_the_artifact_then_the_comment_step_pos
     let comments = runner.github.bot_comments(12);
     assert_eq!(comments.len(), 1, "{}", show(&out));
     let body = &comments[0].1;
-    assert!(body.contains("**Plan: 3 to add, 3 to change, 3 to remove.**"));
+    assert!(body.contains("**Plan: 4 to add, 4 to change, 3 to remove.**"));
     assert!(body.contains("target `contoso.onmicrosoft.com (tenants/contoso)`"));
     assert_eq!(
         runner.github.labels(12),

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use graph_emulator::EmulatorOptions;
@@ -13,7 +13,7 @@ use graph_emulator::auth::DEFAULT_CLIENT_SECRET;
 use licensectl::snapshot::AppRegistration;
 use serde_json::Value;
 
-use crate::util::{Emulated, config_with, contoso, show, text};
+use crate::util::{Emulated, config_with, contoso, on_a_terminal, show, text};
 
 /// Write requests (assignLicense and PATCH, any status) the emulator answered.
 pub(crate) fn write_requests(tenant: &Emulated) -> u64 {
@@ -193,15 +193,16 @@ async fn issue6_a_swap_is_one_assign_license_call_with_add_and_remove() {
         body["removeLicenses"][0],
         "05e9a617-0261-4cee-bb44-138d3ef5d965"
     );
-    // Six users change licenses (alice, bob, carol, erin, frank, grace): six calls, all 200.
+    // Seven users change licenses (alice, bob, carol, erin, frank, grace, and yara by the
+    // rule synced-staff): seven calls, all 200.
     assert_eq!(
         endpoint(&tenant, "POST /users/{id}/assignLicense"),
-        BTreeMap::from([(200, 6)])
+        BTreeMap::from([(200, 7)])
     );
-    // Erin's usage location went first, in the same batch.
+    // Erin's and yara's usage locations went first, in the same batch.
     assert_eq!(
         endpoint(&tenant, "PATCH /users/{id}"),
-        BTreeMap::from([(204, 1)])
+        BTreeMap::from([(204, 2)])
     );
 }
 
@@ -402,42 +403,6 @@ async fn issue6_a_missing_write_permission_is_reported_with_its_fix() {
     }
 }
 
-/// Runs `cmd` on a pseudo-terminal (util-linux `script`), typing `answer`: the same
-/// program, arguments, environment and directory, with the terminal as stdin and stdout.
-async fn on_a_terminal(cmd: &Command, answer: &str) -> Output {
-    let line = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut script = Command::new("script");
-    script.args(["-q", "-e", "-c", &line, "/dev/null"]);
-    for (name, value) in cmd.get_envs() {
-        match value {
-            Some(value) => script.env(name, value),
-            None => script.env_remove(name),
-        };
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        script.current_dir(dir);
-    }
-    script
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let answer = answer.to_owned();
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = script.spawn().expect("script runs (util-linux)");
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(answer.as_bytes()).expect("typed");
-        drop(stdin);
-        child.wait_with_output().expect("finished")
-    })
-    .await
-    .expect("joined")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue6_apply_asks_on_a_terminal_and_only_yes_applies() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -450,7 +415,7 @@ async fn issue6_apply_asks_on_a_terminal_and_only_yes_applies() {
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
-        all.contains("Do you want to apply these 7 change(s)? Only 'yes' will be accepted:"),
+        all.contains("Do you want to apply these 8 change(s)? Only 'yes' will be accepted:"),
         "{all}"
     );
     // The plan, its summary and its destructive changes come before the question, for a
@@ -470,9 +435,9 @@ async fn issue6_apply_asks_on_a_terminal_and_only_yes_applies() {
                 .find(needle)
                 .unwrap_or_else(|| panic!("{needle:?} is shown: {screen}"))
         };
-        let question = at("Do you want to apply these 7 change(s)?");
+        let question = at("Do you want to apply these 8 change(s)?");
         assert!(
-            at("Plan: 3 to add, 3 to change, 3 to remove.") < question,
+            at("Plan: 4 to add, 4 to change, 3 to remove.") < question,
             "{screen}"
         );
         assert!(at("- user carol@contoso.com") < question, "{screen}");
@@ -497,7 +462,7 @@ async fn issue6_apply_asks_on_a_terminal_and_only_yes_applies() {
         "# licensectl apply journals; keep them as CI artifacts, not in git.\n*\n"
     );
     assert!(
-        all.contains("Apply complete: 3 added, 3 changed, 3 removed, 0 failed."),
+        all.contains("Apply complete: 4 added, 4 changed, 3 removed, 0 failed."),
         "{all}"
     );
 }

@@ -152,6 +152,13 @@ async fn issue12_the_gate_refuses_writes_that_bypass_the_planner_and_sends_the_r
                 ),
                 unit(
                     live,
+                    user(live, "victor@contoso.com"),
+                    &[],
+                    &["ENTERPRISEPACK"],
+                ),
+                // Governed by the example's rule, which does not name ENTERPRISEPACK.
+                unit(
+                    live,
                     user(live, "trent@contoso.com"),
                     &[],
                     &["ENTERPRISEPACK"],
@@ -175,7 +182,10 @@ async fn issue12_the_gate_refuses_writes_that_bypass_the_planner_and_sends_the_r
         Some(
             "group Frontline Workers would take DESKLESSPACK from its protected member(s) olga@contoso.com",
         ),
-        Some("user trent@contoso.com is not managed by the config"),
+        Some("user victor@contoso.com is not managed by the config"),
+        Some(
+            "no rule names ENTERPRISEPACK, so the rules do not govern it on user trent@contoso.com",
+        ),
         Some("the config does not give user bob@contoso.com POWER_BI_PRO"),
         None,
     ];
@@ -200,7 +210,7 @@ async fn issue12_the_gate_refuses_writes_that_bypass_the_planner_and_sends_the_r
         .iter()
         .filter(|l| l["event"] == "result" && l["error_code"] == "licensectl.refused")
         .count();
-    assert_eq!(refused, 5, "one failed result each, never retried");
+    assert_eq!(refused, 6, "one failed result each, never retried");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,7 +59,14 @@ fn options() -> EmulatorOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue13_a_least_privilege_app_applies_a_plan_that_sets_no_usage_location() {
     let dir = tempfile::tempdir().expect("temp dir");
-    // Without erin (the one user who needs a usage location), no PATCH is planned.
+    // Without erin, and with the newly synced yara given her usage location already (the
+    // users who need one), no PATCH is planned.
+    let mut snapshot = tenant_with_least_privilege_app();
+    for user in &mut snapshot.users {
+        if user.user_principal_name == "yara@contoso.com" {
+            user.usage_location = Some("DE".into());
+        }
+    }
     let config = config_with(
         dir.path(),
         &[
@@ -72,7 +79,7 @@ async fn issue13_a_least_privilege_app_applies_a_plan_that_sets_no_usage_locatio
         ],
         &[],
     );
-    let tenant = Emulated::serve(tenant_with_least_privilege_app(), options()).await;
+    let tenant = Emulated::serve(snapshot, options()).await;
     let args = [
         "apply",
         "--config",
@@ -117,7 +124,7 @@ async fn issue13_the_preflight_names_user_readwrite_all_when_a_usage_location_mu
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
         text(&out.stderr).contains(
-            "error: refusing to apply: the token lacks User.ReadWrite.All (or Directory.ReadWrite.All), which the plan needs to set usage locations (1 principal(s))"
+            "error: refusing to apply: the token lacks User.ReadWrite.All (or Directory.ReadWrite.All), which the plan needs to set usage locations (2 principal(s))"
         ),
         "{}",
         show(&out)

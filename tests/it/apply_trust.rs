@@ -65,6 +65,7 @@ fn user_removal(tenant: &TenantSnapshot, upn: &str, skus: &[&str]) -> SavedChang
             add: Vec::new(),
             update: Vec::new(),
             remove: skus.iter().map(|s| removal(sku(tenant, s))).collect(),
+            rules: None,
         },
         live_fingerprint: user_fingerprint(user),
     }
@@ -162,6 +163,7 @@ async fn issue12_a_saved_plan_edited_so_a_protected_group_loses_ems_is_refused()
                     add: Vec::new(),
                     update: Vec::new(),
                     remove: vec![removal(sku(tenant, "EMS"))],
+                    rules: None,
                 },
                 live_fingerprint: group_fingerprint(group),
             });

@@ -33,7 +33,7 @@ fn the_contoso_plan_succeeds_and_prints_the_summary() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains(
-            "Plan: 3 to add, 3 to change, 3 to remove.",
+            "Plan: 4 to add, 4 to change, 3 to remove.",
         ))
         .stdout(predicate::str::contains(
             "+ SPE_E5  06ebc4ee-1bb5-47dd-8120-11324bc54e06",
@@ -85,7 +85,7 @@ fn formats_render_markdown_and_json() {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(json["format_version"], 1);
     assert_eq!(json["has_changes"], true);
-    assert_eq!(json["changes"].as_array().map(Vec::len), Some(7));
+    assert_eq!(json["changes"].as_array().map(Vec::len), Some(8));
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn out_saves_a_plan_for_apply() {
             .as_str()
             .is_some_and(|d| !d.is_empty())
     );
-    assert_eq!(saved["changes"].as_array().map(Vec::len), Some(7));
+    assert_eq!(saved["changes"].as_array().map(Vec::len), Some(8));
 }
 
 #[test]
@@ -172,5 +172,5 @@ fn drift_exits_2_when_the_tenant_differs() {
         .assert()
         .code(2)
         .stdout(predicate::str::contains("licensectl drift report"))
-        .stdout(predicate::str::contains("Drift: 7 principals differ"));
+        .stdout(predicate::str::contains("Drift: 8 principals differ"));
 }

@@ -91,7 +91,7 @@ async fn one_thread_per_target_is_created_then_updated_in_place() {
     assert_eq!(create["status"], 1, "active");
     assert_eq!(create["comments"][0]["parentCommentId"], 0);
     assert_eq!(create["comments"][0]["commentType"], 1, "text");
-    assert!(first.contains("**Plan: 3 to add, 3 to change, 3 to remove.**"));
+    assert!(first.contains("**Plan: 4 to add, 4 to change, 3 to remove.**"));
 
     let out = build.run(&changed_report(Mode::Plan), Some(22)).await;
     assert_ok(&out);
@@ -147,7 +147,7 @@ async fn the_build_summary_is_attached_with_the_logging_command() {
         show(&out)
     );
     let summary = std::fs::read_to_string(&path).expect("summary");
-    assert!(summary.contains("**Plan: 3 to add, 3 to change, 3 to remove.**"));
+    assert!(summary.contains("**Plan: 4 to add, 4 to change, 3 to remove.**"));
     assert!(text(&out.stderr).contains("not a pull-request build"));
     assert_eq!(build.api.writes(), Vec::<String>::new());
 }

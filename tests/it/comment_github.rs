@@ -140,7 +140,7 @@ async fn one_comment_per_target_is_created_then_updated_in_place() {
     assert_eq!(comments.len(), 1, "one licensectl comment");
     let (id, body) = &comments[0];
     assert!(
-        body.contains("**Plan: 3 to add, 3 to change, 3 to remove.**"),
+        body.contains("**Plan: 4 to add, 4 to change, 3 to remove.**"),
         "{body}"
     );
     assert!(body.contains("target `contoso.onmicrosoft.com (examples/contoso)`"));
@@ -392,7 +392,7 @@ async fn the_job_summary_gets_the_report_within_its_budget() {
     .await;
     let summary = std::fs::read_to_string(job.summary()).expect("summary written");
     assert!(summary.len() <= 1_500, "{}", summary.len());
-    assert!(summary.contains("**Plan: 3 to add, 3 to change, 3 to remove.**"));
+    assert!(summary.contains("**Plan: 4 to add, 4 to change, 3 to remove.**"));
     assert!(
         summary.contains("the full plan is in the `plan.json` artifact"),
         "{summary}"
@@ -600,6 +600,6 @@ async fn a_saved_plan_is_a_report_too() {
     assert!(
         comments[0]
             .1
-            .contains("**Plan: 3 to add, 3 to change, 3 to remove.**")
+            .contains("**Plan: 4 to add, 4 to change, 3 to remove.**")
     );
 }

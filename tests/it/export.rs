@@ -464,7 +464,7 @@ fn issue6_export_cli_users_and_plans_flags() {
     let all = tmp.path().join("all");
     let out = export_cli(&all, &["--users", "all", "--plans", "enabled"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).starts_with("Exported 24 users and 3 groups"));
+    assert!(text(&out.stderr).starts_with("Exported 26 users and 3 groups"));
     let users = read(&all.join("users/contoso.com.yaml"));
     assert!(
         users.contains("  erin@contoso.com:\n    licenses: []\n\n"),

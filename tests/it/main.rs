@@ -1,7 +1,9 @@
 //! The root package's integration tests, one binary (one link of the dependencies, not one
 //! per file), one module per area:
 //! - the CLI end to end: `validate` and `schema` (`validate_cli`), `plan` and `drift` from
-//!   a snapshot (`cli_plan`) and live (`live_plan`), `export` (`export`), `emulator`
+//!   a snapshot (`cli_plan`) and live (`live_plan`), attribute rules in the config
+//!   (`rules_config`), through the CLI (`rules_cli`: `explain`, plan-time problems) and
+//!   against the emulator (`rules_live`), `export` (`export`), `emulator`
 //!   (`emulator_cli`), error printing (`cli_errors`), a reader that stops early
 //!   (`broken_pipe`), and the README's console examples (`readme`);
 //! - `apply` against the emulator (`apply_emulator`), under injected faults
@@ -14,7 +16,10 @@
 //!   (`plan_budget`);
 //! - the library: renderings (`render`), the loader on hostile input (`load_robustness`),
 //!   the Graph client against the emulator (`live_graph`) and a scripted double
-//!   (`graph_client`), and the hardening modules named for what they guard.
+//!   (`graph_client`), and the hardening modules named for what they guard;
+//! - issue 18's ergonomics: `init` (`init`), completions and man pages (`completions`),
+//!   colour, `--quiet`, help and version on a terminal and in a pipe (`terminal`), and
+//!   the progress totals of a live read (`progress`).
 //!
 //! - license operations (issue 16) against the emulator: `reprocess` (`ops_reprocess`), the
 //!   staged migration to group licensing (`ops_migrate`); the HTML reports, rendered in
@@ -37,12 +42,14 @@ mod cli_errors;
 mod cli_plan;
 mod comment_azure;
 mod comment_github;
+mod completions;
 mod config_files;
 mod emulator_cli;
 mod export;
 mod graph_bounds;
 mod graph_client;
 mod html_report;
+mod init;
 mod least_privilege;
 mod live_graph;
 mod live_plan;
@@ -51,9 +58,14 @@ mod ops_migrate;
 mod ops_reprocess;
 mod plan_budget;
 mod platforms;
+mod progress;
 mod readme;
 mod render;
+mod rules_cli;
+mod rules_config;
+mod rules_live;
 mod snapshot_files;
 mod support;
+mod terminal;
 mod util;
 mod validate_cli;

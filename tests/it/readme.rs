@@ -1,4 +1,5 @@
-//! Executes the ```` ```console ```` examples of the README (and the docs that have them)
+//! Executes the ```` ```console ```` examples of the README (and the docs that have them:
+//! export.md, cli.md)
 //! with trycmd: each `$ licensectl …` line runs the real binary from the repository root,
 //! and its exit code (`? N`, default 0) and combined output must match.
 
@@ -8,5 +9,8 @@ fn readme_examples_run_as_documented() {
         .register_bin("licensectl", trycmd::cargo::cargo_bin!("licensectl"))
         .env("NO_COLOR", "1")
         .case("README.md")
-        .case("docs/export.md");
+        .case("docs/config.md")
+        .case("docs/plan.md")
+        .case("docs/export.md")
+        .case("docs/cli.md");
 }

@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use licensectl::config::{
-    DesiredGroup, DesiredLicense, DesiredState, DesiredUser, GroupKey, Located, PlanRef,
-    PlanSelection, PrincipalRef, Safety, Settings, SkuRef,
+    Attribute, AttributeCondition, Condition, ConditionValue, DesiredGroup, DesiredLicense,
+    DesiredRule, DesiredState, DesiredUser, GroupKey, Located, PlanRef, PlanSelection,
+    PrincipalRef, RuleUsageLocation, Safety, Settings, SkuRef,
 };
 use licensectl::diagnostic::Location;
 use licensectl::plan::{Plan, PlanOptions, plan};
@@ -211,6 +212,41 @@ fn contoso_desired() -> DesiredState {
                 )]),
             },
         ],
+        rules: vec![synced_staff()],
+    }
+}
+
+/// The rule of `licenses/rules.yaml`, written out by hand.
+fn synced_staff() -> DesiredRule {
+    let rules = "licenses/rules.yaml";
+    let text = |t: &str| Condition::Is(ConditionValue::Text(t.to_owned()));
+    DesiredRule {
+        name: "synced-staff".into(),
+        location: at(rules, 8, 11),
+        matches: vec![
+            AttributeCondition {
+                attribute: Attribute::OnPremisesSyncEnabled,
+                condition: Condition::Is(ConditionValue::Bool(true)),
+                location: Some(at(rules, 10, 33)),
+            },
+            AttributeCondition {
+                attribute: Attribute::CompanyName,
+                condition: text("Contoso"),
+                location: Some(at(rules, 11, 21)),
+            },
+        ],
+        exclude: vec![AttributeCondition {
+            attribute: Attribute::EmployeeType,
+            condition: Condition::AnyOf(vec![text("Contractor"), text("Intern")]),
+            location: Some(at(rules, 13, 22)),
+        }],
+        licenses: vec![DesiredLicense {
+            sku: located(SkuRef::PartNumber("SPE_E3".into()), at(rules, 15, 14)),
+            plans: PlanSelection::All,
+            from_profile: None,
+            location: at(rules, 15, 9),
+        }],
+        usage_location: Some(located(RuleUsageLocation::FromCountry, at(rules, 16, 21))),
     }
 }
 

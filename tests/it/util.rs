@@ -209,3 +209,47 @@ pub(crate) fn graph_client(
         },
     )
 }
+
+/// Runs `cmd` on a pseudo-terminal (util-linux `script`), typing `answer`: the same
+/// program, arguments, environment and directory, with the terminal as stdin, stdout and
+/// stderr (both streams arrive, merged, on the output's stdout).
+pub(crate) async fn on_a_terminal(cmd: &Command, answer: &str) -> Output {
+    let line = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut script = Command::new("script");
+    script.args(["-q", "-e", "-c", &line, "/dev/null"]);
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(value) => script.env(name, value),
+            None => script.env_remove(name),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        script.current_dir(dir);
+    }
+    script
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let answer = answer.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = script.spawn().expect("script runs (util-linux)");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(answer.as_bytes()).expect("typed");
+        drop(stdin);
+        child.wait_with_output().expect("finished")
+    })
+    .await
+    .expect("joined")
+}
+
+/// Says on stderr that a check was skipped, and why (a tool it needs is missing); the test
+/// harness shows it with `--nocapture` and in the output of a failing run.
+#[allow(clippy::print_stderr)]
+pub(crate) fn skipped(why: &str) {
+    eprintln!("SKIPPED: {why}");
+}

@@ -139,6 +139,24 @@ const INVALID: &[(&str, &str, &str, Option<At>)] = &[
         Some(("licenses/team.yaml", 3, 14)),
     ),
     (
+        "duplicate-rule",
+        "",
+        Code::DuplicateRule.as_str(),
+        Some(("licenses/rules.yaml", 5, 11)),
+    ),
+    (
+        "rule-grants-nothing",
+        "",
+        Code::RuleGrantsNothing.as_str(),
+        Some(("licenses/rules.yaml", 2, 11)),
+    ),
+    (
+        "invalid-condition",
+        "",
+        Code::InvalidCondition.as_str(),
+        Some(("licenses/rules.yaml", 4, 19)),
+    ),
+    (
         "duplicate-sku",
         "",
         Code::DuplicateSku.as_str(),
@@ -180,7 +198,7 @@ const WARNING: &[(&str, &str, At)] = &[
     (
         "protected-unknown",
         Code::ProtectedUnknown.as_str(),
-        ("licensectl.yaml", 7, 11),
+        ("licensectl.yaml", 7, 12),
     ),
     (
         "manages-nothing",
@@ -375,7 +393,7 @@ fn contoso_example_is_valid() {
     let out = run(&["validate", "--config", "examples/contoso"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "");
-    assert_eq!(out.stderr, "ok: 5 files, 8 users, 3 groups\n");
+    assert_eq!(out.stderr, "ok: 6 files, 8 users, 3 groups, 1 rule\n");
 }
 
 #[test]

@@ -5,7 +5,8 @@
 //!
 //! The rules, each a refusal of the whole unit (its writes travel together):
 //! - **unmanaged**: no write to a principal the config does not declare with a license
-//!   list, and only the licenses it gives: an add or `disabledPlans` update only of a SKU
+//!   list (or that attribute rules do not govern: then only rule-governed SKUs), and only
+//!   the licenses it gives: an add or `disabledPlans` update only of a SKU
 //!   the config gives that principal, with exactly the configured `disabledPlans`; a
 //!   removal only of a SKU the config does not give it; a usage location only the one
 //!   the config (or its default, for a user with a license list) sets;
@@ -19,6 +20,7 @@
 //! It must not decide what should change (the planner does) nor do I/O.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -65,6 +67,9 @@ struct UserRule {
     /// Usage locations the config may set on the user.
     usage_locations: Vec<String>,
     protected: bool,
+    /// For a user attribute rules govern: the rule-governed SKUs, the only ones that may
+    /// be written (its other licenses are not the rules' business).
+    governs: Option<Arc<HashSet<SkuId>>>,
 }
 
 /// What the config allows one group to be written.
@@ -105,8 +110,19 @@ fn license_map(list: &[ResolvedLicense]) -> HashMap<SkuId, Vec<ServicePlanId>> {
 }
 
 impl Allowed {
-    /// What `desired` allows against `live` (`allow_unsafe`: `--allow-unsafe`).
+    /// What `desired` allows against `live` (`allow_unsafe`: `--allow-unsafe`), with no
+    /// date: rules comparing `inactive_days` or `disabled_days` then allow nothing.
     pub fn new(desired: &DesiredState, live: &TenantSnapshot, allow_unsafe: bool) -> Self {
+        Self::at(desired, live, allow_unsafe, None)
+    }
+
+    /// [`Allowed::new`] with the day counts of the rules taken at `now` (the plan's).
+    pub fn at(
+        desired: &DesiredState,
+        live: &TenantSnapshot,
+        allow_unsafe: bool,
+        now: Option<time::OffsetDateTime>,
+    ) -> Self {
         let index = TenantIndex::new(live);
         let resolved = resolve(desired, &index);
         let default_location = desired
@@ -137,8 +153,28 @@ impl Allowed {
                     licenses: user.licenses.as_deref().map(license_map),
                     usage_locations,
                     protected: false,
+                    governs: None,
                 },
             );
+        }
+        if let Some((skus, governed)) =
+            crate::plan::rules::governed(desired, &index, &resolved.declared_users, now)
+        {
+            let skus = Arc::new(skus);
+            allowed.managed += governed.len() as u64;
+            for user in governed {
+                let mut usage_locations = user.usage_locations;
+                usage_locations.extend(default_location.iter().cloned());
+                allowed.users.insert(
+                    user.id,
+                    UserRule {
+                        licenses: Some(license_map(&user.licenses)),
+                        usage_locations,
+                        protected: false,
+                        governs: Some(Arc::clone(&skus)),
+                    },
+                );
+            }
         }
         for id in &resolved.protected_users {
             allowed.users.entry(*id).or_default().protected = true;
@@ -307,13 +343,14 @@ fn rule_refusal(allowed: &Allowed, unit: UnitWrites<'_>) -> Option<Refusal> {
                 );
             }
             (principal, Operation::AssignLicense { request }) => {
-                let (licenses, protected, members) = match principal {
+                let (licenses, protected, members, governs) = match principal {
                     Principal::User { id, .. } => {
                         let rule = allowed.users.get(id);
                         (
                             rule.and_then(|r| r.licenses.as_ref()),
                             rule.is_some_and(|r| r.protected),
                             &[][..],
+                            rule.and_then(|r| r.governs.as_deref()),
                         )
                     }
                     Principal::Group { id, .. } => {
@@ -322,6 +359,7 @@ fn rule_refusal(allowed: &Allowed, unit: UnitWrites<'_>) -> Option<Refusal> {
                             rule.and_then(|r| r.licenses.as_ref()),
                             rule.is_some_and(|r| r.protected),
                             rule.map_or(&[][..], |r| r.protected_members.as_slice()),
+                            None,
                         )
                     }
                 };
@@ -374,6 +412,17 @@ fn rule_refusal(allowed: &Allowed, unit: UnitWrites<'_>) -> Option<Refusal> {
                     return refuse(
                         RefusalKind::Unmanaged,
                         format!("the config keeps {} on {who}", allowed.sku(*kept)),
+                    );
+                }
+                if let Some(other) =
+                    governs.and_then(|skus| removed.iter().find(|s| !skus.contains(s)))
+                {
+                    return refuse(
+                        RefusalKind::Unmanaged,
+                        format!(
+                            "no rule names {}, so the rules do not govern it on {who}",
+                            allowed.sku(*other)
+                        ),
                     );
                 }
             }
@@ -665,7 +714,12 @@ mod tests {
         let allowed = Allowed::new(&desired, &live, true);
         let e3 = sku(&live, "SPE_E3");
         let units = vec![
-            // Not declared at all.
+            // Not declared at all, and outside rules_scope (a disabled account).
+            (
+                user(&live, "victor@contoso.com"),
+                assign(&[], &[sku(&live, "ENTERPRISEPACK")]),
+            ),
+            // Governed by the rules, but no rule names the SKU.
             (
                 user(&live, "trent@contoso.com"),
                 assign(&[], &[sku(&live, "ENTERPRISEPACK")]),
@@ -711,7 +765,10 @@ mod tests {
             verdicts(&allowed, &units),
             vec![
                 unmanaged(
-                    "user trent@contoso.com is not managed by the config (not declared with `licenses` or a `profile`); licensectl never writes unmanaged principals"
+                    "user victor@contoso.com is not managed by the config (not declared with `licenses` or a `profile`); licensectl never writes unmanaged principals"
+                ),
+                unmanaged(
+                    "no rule names ENTERPRISEPACK, so the rules do not govern it on user trent@contoso.com"
                 ),
                 unmanaged("the config does not give user bob@contoso.com POWER_BI_PRO at all"),
                 unmanaged(
@@ -820,12 +877,13 @@ mod tests {
         let unsafe_ok = Allowed::new(&desired, &live, true);
         let all = writes(&[&carol, &grace, &bob]);
         assert_eq!(verdicts(&unsafe_ok, &all), vec![None, None, None]);
-        // max_change_percent counts principals: 10% of 11 managed allows one, so three
+        // max_change_percent counts principals: 10% of 28 managed (11 declared, 17 governed
+        // by the rules) allows two, so three
         // new ones at once are all refused.
         desired.settings.safety.max_removals = None;
         desired.settings.safety.max_change_percent = Some(10.0);
         let percent = Allowed::new(&desired, &live, false);
         let found = verdicts(&percent, &all);
-        assert!(found.iter().all(|v| matches!(v, Some((RefusalKind::Threshold, reason)) if reason.starts_with("the writes would change 3 of 11 managed principals, more than safety.max_change_percent (10%)"))), "{found:?}");
+        assert!(found.iter().all(|v| matches!(v, Some((RefusalKind::Threshold, reason)) if reason.starts_with("the writes would change 3 of 28 managed principals, more than safety.max_change_percent (10%)"))), "{found:?}");
     }
 }

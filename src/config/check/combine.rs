@@ -1,9 +1,10 @@
 //! Combining every file's checked principals with the settings into the desired state:
-//! principals declared twice (in one file or two), protected principals no file declares,
-//! profiles nobody uses. Pure.
+//! principals and rules declared twice (in one file or two), protected principals no file
+//! declares, profiles nobody uses. Pure.
 
 use super::Checker;
 use super::principals::{Declared, FilePrincipals};
+use super::rules::DeclaredRule;
 use super::settings::Root;
 use super::values::looks_like_guid;
 use crate::config::desired::{DesiredGroup, DesiredState, GroupKey, Located, PrincipalRef};
@@ -62,8 +63,10 @@ pub(crate) fn combine(
         mut settings,
         profiles,
         protected: protected_raw,
+        rules_scope_ok,
         ..
     } = root;
+    let mut all_rules = Vec::new();
     let mut used = vec![false; profiles.len()];
     let mut users_ok = true;
     let mut all_users = Vec::with_capacity(files.iter().map(|f| f.users.len()).sum());
@@ -76,8 +79,10 @@ pub(crate) fn combine(
         }
         all_users.extend(file.users);
         all_groups.extend(file.groups);
+        all_rules.extend(file.rules);
     }
     let mut c = Checker { diagnostics };
+    let rules_ok = rules_scope_ok && duplicate_rules(&mut c, &all_rules);
     users_ok &= dedup(
         &mut c,
         &mut all_users,
@@ -121,19 +126,21 @@ pub(crate) fn combine(
         )
     });
     for (is_user, item) in protected_raw {
+        // A protected user needs no declaration: group changes and rules reach undeclared
+        // users, and protection guards them there too. A protected group that no file
+        // declares is never changed, so naming it protects nothing.
         let declared = if is_user {
-            is_declared(&all_users, &item.value.to_lowercase())
+            true
         } else if looks_like_guid(&item.value) {
             is_declared(&all_groups, &item.value.to_lowercase()) || any_group_by_name
         } else {
             is_declared(&all_groups, &item.value.to_lowercase()) || any_group_by_id
         };
         if !declared && complete {
-            let kind = if is_user { "user" } else { "group" };
             c.push(
-                Diagnostic::new(DiagnosticCode::ProtectedUnknown, format!("protected {kind} '{}' is not declared in any file", item.value))
+                Diagnostic::new(DiagnosticCode::ProtectedUnknown, format!("protected group '{}' is not declared in any file", item.value))
                     .at(item.location.clone())
-                    .help("licensectl never touches undeclared principals anyway; check the spelling or remove the entry"),
+                    .help("licensectl never changes an undeclared group, so this entry protects nothing; check the spelling or remove it"),
             );
         }
         settings.protected.push(Located {
@@ -174,7 +181,7 @@ pub(crate) fn combine(
         );
     }
     let profiles_ok = profiles.iter().all(|p| p.2.is_some());
-    if !users_ok || !profiles_ok || c.diagnostics.iter().any(Diagnostic::is_error) {
+    if !users_ok || !profiles_ok || !rules_ok || c.diagnostics.iter().any(Diagnostic::is_error) {
         return None;
     }
     // Sorted by key already; every value is `Ok` when `users_ok`.
@@ -183,11 +190,42 @@ pub(crate) fn combine(
         .into_iter()
         .filter_map(|d| d.value.ok())
         .collect();
+    let rules = all_rules.into_iter().filter_map(|r| r.rule).collect();
     Some(DesiredState {
         settings,
         users,
         groups,
+        rules,
     })
+}
+
+/// Reports every rule whose name (ignoring case) an earlier rule has; false when any does.
+fn duplicate_rules(c: &mut Checker<'_>, rules: &[DeclaredRule]) -> bool {
+    let mut order: Vec<usize> = (0..rules.len()).collect();
+    order.sort_by(|&a, &b| rules[a].key.cmp(&rules[b].key).then(a.cmp(&b)));
+    let mut ok = true;
+    for pair in order.windows(2) {
+        let (first, later) = (&rules[pair[0]], &rules[pair[1]]);
+        if first.key != later.key {
+            continue;
+        }
+        let first = order
+            .iter()
+            .map(|&i| &rules[i])
+            .find(|r| r.key == later.key)
+            .unwrap_or(first);
+        c.push(
+            Diagnostic::new(
+                DiagnosticCode::DuplicateRule,
+                format!("rule '{}' is declared twice", later.name),
+            )
+            .at(later.location.clone())
+            .related(first.location.clone(), "first declared here")
+            .help("rule names are compared ignoring case and name the rule in every plan: rename one of them"),
+        );
+        ok = false;
+    }
+    ok
 }
 
 #[cfg(test)]

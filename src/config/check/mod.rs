@@ -1,8 +1,8 @@
 //! Offline semantic checks: parsed files → [`DesiredState`] plus diagnostics.
 //!
 //! Checks everything that needs no tenant: version, settings placement, GUID syntax,
-//! usage locations, UPN shape, profile references, duplicate principals across files,
-//! duplicate SKUs and plans. Collects every problem; pure (no I/O).
+//! usage locations, UPN shape, profile references, duplicate principals and rules across
+//! files, duplicate SKUs and plans, rule conditions. Collects every problem; pure (no I/O).
 //!
 //! Three steps, so that files can be checked in parallel: [`check_root`] checks the
 //! settings file (`settings.rs`); [`check_principals`] checks one file's users and groups
@@ -12,6 +12,7 @@
 mod combine;
 mod operations;
 mod principals;
+mod rules;
 mod settings;
 mod text;
 mod values;
@@ -78,6 +79,8 @@ enum Owner<'a> {
     Profile(&'a str),
     Defaults,
     Prices,
+    Rule(&'a str),
+    RulesScope,
 }
 
 impl fmt::Display for Owner<'_> {
@@ -88,6 +91,8 @@ impl fmt::Display for Owner<'_> {
             Owner::Profile(name) => write!(f, "profile '{name}'"),
             Owner::Defaults => f.write_str("defaults"),
             Owner::Prices => f.write_str("prices"),
+            Owner::Rule(name) => write!(f, "rule '{name}'"),
+            Owner::RulesScope => f.write_str("rules_scope"),
         }
     }
 }

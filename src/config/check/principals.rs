@@ -1,6 +1,6 @@
-//! One file's users and groups, checked on their own against the settings file's
-//! [`Root`]: keys, usage locations, profiles and licenses. Duplicates across files are
-//! left to [`super::combine()`]. Pure; files are checked in parallel.
+//! One file's users, groups and rules, checked on their own against the settings file's
+//! [`Root`]: keys, usage locations, profiles and licenses (rules: `rules.rs`). Duplicates
+//! across files are left to [`super::combine()`]. Pure; files are checked in parallel.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde_saphyr::Spanned;
 
+use super::rules::DeclaredRule;
 use super::settings::{CheckedProfile, Root, settings_keys};
 use super::values::{looks_like_guid, upn_problem};
 use super::{Checker, Owner, ParsedFile, at};
@@ -32,6 +33,8 @@ pub(super) struct Declared<T> {
 pub(crate) struct FilePrincipals {
     pub(super) users: Vec<Declared<DesiredUser>>,
     pub(super) groups: Vec<Declared<DesiredGroup>>,
+    /// The file's rules, in order.
+    pub(super) rules: Vec<DeclaredRule>,
     /// Which of the root's profiles this file uses.
     pub(super) used: Vec<bool>,
     /// False when some principal was skipped for a problem reported in `diagnostics`.
@@ -60,7 +63,7 @@ pub(crate) fn check_principals(parsed: &ParsedFile, root: &Root) -> FilePrincipa
                 )
                 .at(at(&parsed.path, location))
                 .help(format!(
-                    "move '{key}' to {}; principal files hold only users and groups",
+                    "move '{key}' to {}; principal files hold only users, groups and rules",
                     root.root_path.display()
                 )),
             );
@@ -184,9 +187,20 @@ pub(crate) fn check_principals(parsed: &ParsedFile, root: &Root) -> FilePrincipa
             });
         }
     }
+    let mut rules = Vec::new();
+    for (position, raw) in parsed.raw.rules.iter().flatten().enumerate() {
+        match c.rule(&parsed.path, raw, position, &mut profile_table) {
+            Some(rule) => {
+                users_ok &= rule.rule.is_some();
+                rules.push(rule);
+            }
+            None => users_ok = false,
+        }
+    }
     FilePrincipals {
         users,
         groups,
+        rules,
         used: profile_table.used,
         ok: users_ok && clean,
         diagnostics,
@@ -202,7 +216,7 @@ const SUGGESTIONS_PER_FILE: usize = 1_000;
 const LISTED_PROFILES: usize = 20;
 
 /// The checked profiles, looked up by name, with a mark for each one a principal uses.
-struct ProfileTable<'a> {
+pub(super) struct ProfileTable<'a> {
     list: &'a [CheckedProfile],
     index: HashMap<&'a str, usize>,
     used: Vec<bool>,
@@ -250,7 +264,7 @@ impl<'a> ProfileTable<'a> {
 
 /// A principal's expanded license list: `Ok(None)` when unmanaged, `Err` after a diagnostic.
 #[allow(clippy::too_many_arguments)]
-fn principal_licenses(
+pub(super) fn principal_licenses(
     c: &mut Checker<'_>,
     file: &Arc<Path>,
     owner: &Owner<'_>,

@@ -1,5 +1,5 @@
-//! The settings file, `licensectl.yaml`: version, tenant, defaults, safety, profiles and
-//! protected principals, checked into a [`Root`] that every file's principals are then
+//! The settings file, `licensectl.yaml`: version, tenant, defaults, safety, profiles,
+//! protected principals and the rules scope, checked into a [`Root`] that every file's principals are then
 //! checked against. Pure.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::values::{is_domain, looks_like_guid, upn_problem};
 use super::{Checker, Owner, ParsedFile, at, located};
-use crate::config::desired::{DesiredLicense, Located, Safety, Settings};
+use crate::config::desired::{DesiredLicense, Located, RuleScope, Safety, Settings};
 use crate::config::raw::RawFile;
 use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 
@@ -44,6 +44,9 @@ pub(super) fn settings_keys(raw: &RawFile) -> Vec<(&'static str, &serde_saphyr::
     if let Some(v) = &raw.prices {
         keys.push(("prices", &v.referenced));
     }
+    if let Some(v) = &raw.rules_scope {
+        keys.push(("rules_scope", &v.referenced));
+    }
     keys
 }
 
@@ -55,6 +58,8 @@ pub(crate) struct Root {
     pub(super) profiles: Vec<CheckedProfile>,
     pub(super) protected: Vec<(bool, Located<String>)>,
     pub(super) root_path: PathBuf,
+    /// False when `rules_scope` had a problem (reported).
+    pub(super) rules_scope_ok: bool,
 }
 
 /// Checks the settings file (`None` when it is missing or did not parse): version,
@@ -79,7 +84,9 @@ pub(crate) fn check_root(
         protected: Vec::new(),
         migrate_to_groups: None,
         prices: Vec::new(),
+        rules_scope: RuleScope::default(),
     };
+    let mut rules_scope_ok = true;
     let mut profiles: Vec<(String, Location, Option<Vec<DesiredLicense>>)> = Vec::new();
     let mut protected_raw: Vec<(bool, Located<String>)> = Vec::new();
     if let Some(root) = root {
@@ -190,6 +197,12 @@ pub(crate) fn check_root(
                 profiles.push((name.value.clone(), location, licenses));
             }
         }
+        if let Some(scope) = &raw.rules_scope {
+            match c.rules_scope(file, scope) {
+                Some(scope) => settings.rules_scope = scope,
+                None => rules_scope_ok = false,
+            }
+        }
         if let Some(protected) = &raw.protected {
             for (is_user, list) in [
                 (true, &protected.value.users),
@@ -229,5 +242,6 @@ pub(crate) fn check_root(
         profiles,
         protected: protected_raw,
         root_path: root_path.to_path_buf(),
+        rules_scope_ok,
     }
 }

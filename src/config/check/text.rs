@@ -61,6 +61,20 @@ pub(super) fn control_characters(parsed: &ParsedFile) -> Vec<Diagnostic> {
             user.licenses.iter().flat_map(|l| l.value.iter()),
         );
     }
+    if let Some(scope) = &raw.rules_scope {
+        for (what, value) in super::rules::scope_strings(&scope.value) {
+            check(what, &value);
+        }
+    }
+    for rule in raw.rules.iter().flatten() {
+        for (what, value) in super::rules::strings(&rule.value) {
+            check(what, &value);
+        }
+        licenses_of(
+            &mut check,
+            rule.value.licenses.iter().flat_map(|l| l.value.iter()),
+        );
+    }
     for (key, group) in raw.groups.iter().flat_map(|e| e.0.iter()) {
         check("a group key", key);
         if let Some(profile) = &group.profile {

@@ -94,6 +94,10 @@ impl Checker<'_> {
             format!("use the two-letter code '{alpha2}' ({name})")
         } else if code.eq_ignore_ascii_case("UK") {
             "the ISO 3166-1 code for the United Kingdom is 'GB'".to_owned()
+        } else if let Some((alpha2, name)) =
+            countries::from_country(code).and_then(countries::by_alpha2)
+        {
+            format!("write the two-letter code '{alpha2}' ({name})")
         } else {
             "use an ISO 3166-1 alpha-2 country code such as US, GB, DE or JP".to_owned()
         };

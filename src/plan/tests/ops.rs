@@ -382,6 +382,17 @@ fn a_plan_needing_seats_that_lapse_at_the_next_lifecycle_date_is_warned_with_the
 /// The codes of the cases above that produce one, for the planner's producing-case test.
 pub(super) fn produced_codes() -> Vec<DiagnosticCode> {
     let mut out = Vec::new();
+    let (mut live, want) = reclaiming_inactive();
+    for u in &mut live.users {
+        u.sign_in_activity = None;
+    }
+    let found = codes(&run_now(&want, &live));
+    assert_eq!(found, vec![DiagnosticCode::ActivityUnavailable]);
+    out.extend(found);
+    let (live, want) = reclaiming_inactive();
+    let found = codes(&run_now(&want, &live));
+    assert_eq!(found, vec![DiagnosticCode::NeverSignedIn]);
+    out.extend(found);
     let (live, want) = expiring();
     let found = codes(&run_now(&want, &live));
     assert_eq!(found, vec![DiagnosticCode::SeatsExpire]);
@@ -392,4 +403,211 @@ pub(super) fn produced_codes() -> Vec<DiagnosticCode> {
     assert_eq!(found, vec![DiagnosticCode::PriceUnknownSku]);
     out.extend(found);
     out
+}
+
+// Reclaim: rules with `inactive_days` and `disabled_days`.
+
+use crate::config::{Attribute, Condition, ConditionValue, RuleScope};
+use crate::snapshot::{DirectoryAudit, SignInActivity, TargetResource};
+
+fn days(n: u32) -> Condition {
+    Condition::Is(ConditionValue::Days(n))
+}
+
+/// `days` before [`now`], as Graph writes times.
+fn ago(days: i64) -> String {
+    let at = now() - time::Duration::days(days);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .expect("formats")
+}
+
+/// A member holding SPE_E5 directly, last signed in `signed_in` days ago (`None`: never).
+fn e5_holder(upn: &str, signed_in: Option<i64>) -> User {
+    let mut user = LiveUser::new(upn).direct("SPE_E5", &[]).0;
+    user.user_type = Some("Member".into());
+    user.sign_in_activity = Some(SignInActivity {
+        last_successful_sign_in_date_time: signed_in.map(ago),
+        ..SignInActivity::default()
+    });
+    user
+}
+
+/// ann signed in 10 days ago, bob 200, cy never; one rule gives SPE_E5 to everyone in
+/// scope except those inactive for 90 days.
+fn reclaiming_inactive() -> (TenantSnapshot, DesiredState) {
+    let mut live = tenant();
+    live.users.extend([
+        e5_holder("ann@contoso.com", Some(10)),
+        e5_holder("bob@contoso.com", Some(200)),
+        e5_holder("cy@contoso.com", None),
+    ]);
+    let mut want = desired();
+    let mut rule = super::rules::rule("e5-for-active", Vec::new(), vec![lic("SPE_E5")]);
+    rule.exclude = vec![super::rules::when(Attribute::InactiveDays, days(90))];
+    want.rules.push(rule);
+    (live, want)
+}
+
+fn removals(plan: &Plan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .flat_map(|c| {
+            c.remove.iter().map(move |r| {
+                format!(
+                    "{} -{}{}",
+                    c.principal.name(),
+                    r.sku.part_number,
+                    if r.destructive { " (destructive)" } else { "" }
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn inactive_days_reclaims_from_users_inactive_that_long_but_not_from_those_who_never_signed_in() {
+    let (live, want) = reclaiming_inactive();
+    let plan = run_now(&want, &live);
+    assert_eq!(
+        removals(&plan),
+        vec!["bob@contoso.com -SPE_E5 (destructive)"]
+    );
+    let never = plan
+        .diagnostics
+        .iter()
+        .find(|d| d.code == DiagnosticCode::NeverSignedIn)
+        .expect("never-signed-in");
+    assert!(never.message.contains("1 user(s)") && never.message.contains("cy@contoso.com"));
+    // One day fewer than the rule asks for keeps the license.
+    let (mut live, want) = reclaiming_inactive();
+    let bob = live.users.len() - 2;
+    live.users[bob].sign_in_activity = Some(SignInActivity {
+        last_successful_sign_in_date_time: Some(ago(89)),
+        ..SignInActivity::default()
+    });
+    assert!(removals(&run_now(&want, &live)).is_empty());
+}
+
+#[test]
+fn inactive_days_falls_back_to_the_last_sign_in_attempt() {
+    let (mut live, want) = reclaiming_inactive();
+    let bob = live.users.len() - 2;
+    live.users[bob].sign_in_activity = Some(SignInActivity {
+        last_successful_sign_in_date_time: None,
+        last_sign_in_date_time: Some(ago(5)),
+        ..SignInActivity::default()
+    });
+    assert!(removals(&run_now(&want, &live)).is_empty());
+}
+
+#[test]
+fn without_sign_in_data_or_a_date_an_inactive_days_rule_matches_nobody_and_takes_nothing() {
+    let (mut live, want) = reclaiming_inactive();
+    for u in &mut live.users {
+        u.sign_in_activity = None;
+    }
+    let plan = run_now(&want, &live);
+    assert!(removals(&plan).is_empty(), "{:?}", removals(&plan));
+    assert!(plan.changes.is_empty());
+    assert_eq!(codes(&plan), vec![DiagnosticCode::ActivityUnavailable]);
+    // No "now" (a library caller that gives none): the same.
+    let (live, want) = reclaiming_inactive();
+    let plan = run(&want, &live);
+    assert!(plan.changes.is_empty());
+    assert!(codes(&plan).contains(&DiagnosticCode::ActivityUnavailable));
+}
+
+fn disable_entry(user: &User, days_ago: i64) -> DirectoryAudit {
+    DirectoryAudit {
+        id: format!("disable-{}", user.user_principal_name),
+        category: Some("UserManagement".into()),
+        correlation_id: None,
+        result: Some("success".into()),
+        result_reason: None,
+        activity_display_name: "Disable account".into(),
+        activity_date_time: ago(days_ago),
+        logged_by_service: Some("Core Directory".into()),
+        operation_type: Some("Update".into()),
+        initiated_by: None,
+        target_resources: vec![TargetResource {
+            id: Some(user.id.to_string()),
+            display_name: None,
+            kind: Some("User".into()),
+            user_principal_name: Some(user.user_principal_name.clone()),
+        }],
+    }
+}
+
+/// dora disabled 40 days ago, eve 10 days ago, fay disabled with no audit entry, gil
+/// enabled; the scope admits disabled members; SPE_E5 goes to all but those disabled
+/// for 30 days.
+fn reclaiming_disabled() -> (TenantSnapshot, DesiredState) {
+    let mut live = tenant();
+    let mut users: Vec<User> = ["dora", "eve", "fay", "gil"]
+        .iter()
+        .map(|n| e5_holder(&format!("{n}@contoso.com"), Some(100)))
+        .collect();
+    for u in &mut users[..3] {
+        u.account_enabled = Some(false);
+    }
+    live.directory_audits = Some(vec![
+        disable_entry(&users[0], 40),
+        disable_entry(&users[1], 10),
+    ]);
+    live.users.extend(users);
+    let mut want = desired();
+    want.settings.rules_scope = RuleScope {
+        matches: vec![super::rules::when(
+            Attribute::UserType,
+            super::rules::text("Member"),
+        )],
+        exclude: Vec::new(),
+        location: Some(loc(7)),
+    };
+    let mut rule = super::rules::rule("e5-unless-disabled", Vec::new(), vec![lic("SPE_E5")]);
+    rule.exclude = vec![super::rules::when(Attribute::DisabledDays, days(30))];
+    want.rules.push(rule);
+    (live, want)
+}
+
+#[test]
+fn disabled_days_reclaims_by_the_audit_logs_disable_entry_and_never_guesses_a_date() {
+    let (live, want) = reclaiming_disabled();
+    let plan = run_now(&want, &live);
+    assert_eq!(
+        removals(&plan),
+        vec!["dora@contoso.com -SPE_E5 (destructive)"]
+    );
+    // Without the audit log nobody is reclaimed.
+    let (mut live, want) = reclaiming_disabled();
+    live.directory_audits = None;
+    let plan = run_now(&want, &live);
+    assert!(plan.changes.is_empty(), "{:?}", removals(&plan));
+    assert_eq!(codes(&plan), vec![DiagnosticCode::ActivityUnavailable]);
+}
+
+#[test]
+fn reclaims_honour_protected_users_and_the_removal_threshold_and_price_the_seats_freed() {
+    let (live, mut want) = reclaiming_disabled();
+    want.settings.protected = vec![Located {
+        value: PrincipalRef::User("dora@contoso.com".into()),
+        location: loc(8),
+    }];
+    let plan = run_now(&want, &live);
+    assert!(plan.safety.refused, "protected dora: {:?}", plan.safety);
+    let (live, mut want) = reclaiming_inactive();
+    want.settings.safety.max_removals = Some(0);
+    let plan = run_now(&want, &live);
+    assert!(plan.safety.refused, "{:?}", plan.safety);
+    let (live, mut want) = reclaiming_inactive();
+    want.settings.prices = vec![price("SPE_E5", 5700)];
+    let plan = run_now(&want, &live);
+    let value = plan
+        .operations
+        .seat_values
+        .iter()
+        .find(|v| v.sku.part_number == "SPE_E5")
+        .expect("a seat value");
+    assert_eq!(value.freed, 1);
+    assert_eq!(value.freed_monthly.cents, 5700);
 }
