@@ -22,7 +22,8 @@
 //!   the progress totals of a live read (`progress`).
 //!
 //! - license operations (issue 16) against the emulator: `reprocess` (`ops_reprocess`), the
-//!   staged migration to group licensing (`ops_migrate`); the HTML reports, rendered in
+//!   staged migration to group licensing (`ops_migrate`), reclaim rules and subscription
+//!   expiry (`ops_reclaim`); the HTML reports, rendered in
 //!   headless Chromium (`html_report`);
 //!
 //! `util` holds the one `licensectl` command and the emulator helpers, `support` the
@@ -55,6 +56,7 @@ mod live_graph;
 mod live_plan;
 mod load_robustness;
 mod ops_migrate;
+mod ops_reclaim;
 mod ops_reprocess;
 mod plan_budget;
 mod platforms;
