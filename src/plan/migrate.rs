@@ -229,19 +229,21 @@ fn names(index: &TenantIndex<'_>, sku: SkuId, plans: &[ServicePlanId]) -> Vec<Pl
 }
 
 /// The migration of `settings` over the tenant: this wave's changes, the blocked findings
-/// and the report. Users in `governed` (the attribute rules govern them) are left to their
-/// rules, as declared users are to their license lists.
+/// and the report. The rule-governed SKUs (`governed_skus`) of the users the attribute
+/// rules govern (`governed`) are left to the rules, as declared users are to their
+/// license lists.
 pub(crate) fn plan(
     index: &TenantIndex<'_>,
     resolved: &Resolved,
     settings: &MigrateToGroups,
     governed: &HashSet<UserId>,
+    governed_skus: &HashSet<SkuId>,
 ) -> Migration {
     let mut out = Migration::default();
     let mut covered: BTreeMap<(String, UserId), Vec<Assessment>> = BTreeMap::new();
     let mut blocked = 0u64;
     for a in assess(index, resolved) {
-        if governed.contains(&a.user) {
+        if governed.contains(&a.user) && governed_skus.contains(&a.sku) {
             continue;
         }
         out.handled.insert((a.user, a.sku));

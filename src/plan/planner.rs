@@ -1133,7 +1133,9 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
             .filter(|(_, g)| **g)
             .map(|(u, _)| u.id)
             .collect();
-        let migration = migrate::plan(&index, &resolved, settings, &governed);
+        let no_skus = HashSet::new();
+        let governed_skus = rules.as_ref().map_or(&no_skus, |r| &r.governed_skus);
+        let migration = migrate::plan(&index, &resolved, settings, &governed, governed_skus);
         planner.findings.retain(|f| {
             !(f.kind == FindingKind::DuplicateOfInherited
                 && matches!(f.principal, Principal::User { id, .. } if migration.handled.contains(&(id, f.sku.id))))
