@@ -210,6 +210,7 @@ fn declared_users() {
         users,
         groups,
         subscriptions: Vec::new(),
+        directory_audits: None,
         apps: Vec::new(),
         service_plan_rules: Default::default(),
     };
@@ -523,6 +524,7 @@ fn attribute_rules() {
         subscriptions: Vec::new(),
         apps: Vec::new(),
         service_plan_rules: Default::default(),
+        directory_audits: None,
     };
     let settings = licensectl::config::Settings {
         default_usage_location: Some(Located {
@@ -540,7 +542,14 @@ fn attribute_rules() {
     // The tenant as the rules left it last time (one untimed plan, applied to the
     // snapshot), then about 5% drift: new accounts with nothing, movers to another
     // department, licenses whose plans someone changed, stray licenses.
-    let converged = plan(&desired, &live, &PlanOptions { allow_unsafe: true });
+    let converged = plan(
+        &desired,
+        &live,
+        &PlanOptions {
+            allow_unsafe: true,
+            ..Default::default()
+        },
+    );
     apply_to(&mut live, &converged.changes);
     for (n, user) in live.users.iter_mut().enumerate() {
         match n % 100 {

@@ -15,6 +15,7 @@ pub mod diagnostic;
 pub mod export;
 pub mod gitops;
 pub mod graph;
+pub mod ops;
 pub mod plan;
 pub mod render;
 

@@ -15,6 +15,7 @@ pub mod evidence;
 pub(crate) mod execute;
 pub(crate) mod journal;
 pub mod preflight;
+pub mod reprocess;
 pub(crate) mod schedule;
 pub(crate) mod verify;
 
@@ -176,6 +177,9 @@ pub struct ApplyInput<'a> {
     pub seats: &'a [SeatRow],
     /// `--allow-unsafe`: the last gate lets writes pass the safety thresholds.
     pub allow_unsafe: bool,
+    /// The date the changes were planned at (what `inactive_days` and `disabled_days`
+    /// count to, for the last gate).
+    pub now: Option<time::OffsetDateTime>,
 }
 
 fn group_of(principal: &Principal) -> Option<GroupId> {
@@ -220,10 +224,11 @@ pub async fn run(
     // The last gate, computed once from the config and the state planned against; it
     // checks the whole schedule before the first write (nothing is sent when it refuses
     // any of it), then every round again as it is sent.
-    let gate = Gate::new(Allowed::new(
+    let gate = Gate::new(Allowed::at(
         input.desired,
         input.before,
         input.allow_unsafe,
+        input.now,
     ));
     let units: Vec<UnitWrites<'_>> = schedule.units().map(UnitWrites::of).collect();
     let refusals = gate.preview(&units);
@@ -722,7 +727,14 @@ pub fn assess(
             Principal::User { .. } => None,
         })
         .collect();
-    let replan = plan(input.desired, after, &PlanOptions { allow_unsafe: true });
+    let replan = plan(
+        input.desired,
+        after,
+        &PlanOptions {
+            allow_unsafe: true,
+            ..PlanOptions::default()
+        },
+    );
     report.license_errors = replan
         .findings
         .into_iter()

@@ -35,6 +35,9 @@ pub enum Operation {
         /// The request body.
         request: AssignLicenseRequest,
     },
+    /// `POST /users/{id}/reprocessLicenseAssignment` (`licensectl reprocess`): Graph
+    /// re-evaluates the user's group-based licenses; no assignment changes.
+    ReprocessLicenseAssignment,
 }
 
 impl Operation {
@@ -43,6 +46,7 @@ impl Operation {
         match self {
             Operation::SetUsageLocation { .. } => "setUsageLocation",
             Operation::AssignLicense { .. } => "assignLicense",
+            Operation::ReprocessLicenseAssignment => "reprocessLicenseAssignment",
         }
     }
 }
@@ -73,6 +77,8 @@ pub enum PhaseKind {
     DirectAssignments,
     /// Removal-only changes.
     Removals,
+    /// `reprocessLicenseAssignment` calls (`licensectl reprocess`, never part of a plan).
+    Reprocess,
 }
 
 impl PhaseKind {
@@ -84,6 +90,7 @@ impl PhaseKind {
             PhaseKind::GroupAssignments => "applying group assignments",
             PhaseKind::DirectAssignments => "applying direct assignments",
             PhaseKind::Removals => "applying removals",
+            PhaseKind::Reprocess => "reprocessing license assignments",
         }
     }
 
@@ -95,6 +102,7 @@ impl PhaseKind {
             PhaseKind::GroupAssignments => "group assignments",
             PhaseKind::DirectAssignments => "direct assignments",
             PhaseKind::Removals => "removals",
+            PhaseKind::Reprocess => "reprocess",
         }
     }
 }

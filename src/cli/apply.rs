@@ -105,7 +105,8 @@ fn confirm(changes: usize) -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-fn default_journal(config: &Path) -> PathBuf {
+/// `DIR/.licensectl/journal/KIND-<UTC time>.jsonl` (`kind`: `apply`, `reprocess`).
+pub(super) fn default_journal(config: &Path, kind: &str) -> PathBuf {
     let stamp = time::OffsetDateTime::now_utc()
         .format(&time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
@@ -114,7 +115,7 @@ fn default_journal(config: &Path) -> PathBuf {
     config
         .join(".licensectl")
         .join("journal")
-        .join(format!("apply-{stamp}.jsonl"))
+        .join(format!("{kind}-{stamp}.jsonl"))
 }
 
 /// Creates `dir` with a `.gitignore` ignoring everything in it, so that default journals
@@ -206,11 +207,13 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
         let mut scope = scope_of(&config.desired);
         scope.scope.strategy = args.strategy;
         let (live, client, _) = read_live(&args.connection, &scope).await?;
+        let now = time::OffsetDateTime::now_utc();
         let current = plan(
             &config.desired,
             &live,
             &PlanOptions {
                 allow_unsafe: args.allow_unsafe,
+                now: Some(now),
             },
         );
         if current.has_errors() {
@@ -266,7 +269,7 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
         let journal_path = match &args.journal {
             Some(path) => path.clone(),
             None => {
-                let path = default_journal(&args.config);
+                let path = default_journal(&args.config, "apply");
                 keep_out_of_git(&args.config.join(".licensectl"));
                 path
             }
@@ -287,6 +290,7 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
                 changes,
                 seats: &current.seats,
                 allow_unsafe: args.allow_unsafe,
+                now: Some(now),
             },
             &ApplyOptions {
                 group_timeout: Duration::from_secs_f64(args.group_timeout),

@@ -59,8 +59,13 @@ pub(crate) fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
         &args.connection,
         &config.desired,
     )?;
-    let planned = plan(&config.desired, &live, &PlanOptions::default());
-    let explanation = match explain(&config.desired, &live, &planned, &args.user) {
+    let now = super::clock::now(None);
+    let options = PlanOptions {
+        now: Some(now),
+        ..PlanOptions::default()
+    };
+    let planned = plan(&config.desired, &live, &options);
+    let explanation = match explain(&config.desired, &live, &planned, &args.user, Some(now)) {
         Ok(explanation) => explanation,
         Err(error) => {
             let _ = writeln!(std::io::stderr().lock(), "error: {error}");

@@ -165,6 +165,7 @@ pub(super) fn read_whole_tenant(
             full: true,
             ..ReadScope::default()
         },
+        ..ConfigScope::default()
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let (snapshot, _, _) = runtime.block_on(read_live(connection, &scope))?;
@@ -229,7 +230,14 @@ pub(super) fn verify(dir: &Path, snapshot: &TenantSnapshot, kept: bool) -> anyho
             dir.display()
         );
     };
-    let plan = plan(desired, snapshot, &PlanOptions { allow_unsafe: true });
+    let plan = plan(
+        desired,
+        snapshot,
+        &PlanOptions {
+            allow_unsafe: true,
+            ..PlanOptions::default()
+        },
+    );
     if plan.has_changes || plan.has_errors() {
         bail!(
             "a plan of the exported config in {} against the tenant it came from is not empty; {cause}:\n{}",

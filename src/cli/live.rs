@@ -2,11 +2,13 @@
 //! config manages (and what its rules need read), which tenant it pins, reading a snapshot file, and the warnings every
 //! tenant read gives.
 
+use std::io::Write;
 use std::path::Path;
 
 use licensectl::config::{DesiredState, GroupKey};
 use licensectl::diagnostic::escape_value;
 use licensectl::graph::RulesRead;
+use licensectl::graph::ops_read::{self, Extras, enrich};
 use licensectl::snapshot::TenantSnapshot;
 
 use super::snapshot::ConfigScope;
@@ -27,6 +29,8 @@ pub(crate) fn scope_of(desired: &DesiredState) -> ConfigScope {
     if let Some(needs) = licensectl::plan::rule_needs(desired) {
         out.scope.managed_group_ids.extend(needs.group_ids);
         out.scope.managed_group_names.extend(needs.group_names);
+        out.extras.sign_ins |= needs.sign_ins;
+        out.extras.audits |= needs.audits;
         out.scope.rules = Some(RulesRead {
             attributes: needs.attributes,
             filter: needs.filter,
@@ -34,6 +38,62 @@ pub(crate) fn scope_of(desired: &DesiredState) -> ConfigScope {
         });
     }
     out
+}
+
+/// Reads the tenant's subscriptions (always; when the command did not ask for them, a
+/// failed read only leaves them out) and the `extras` the command asked for into `snapshot`, with a warning on stderr
+/// for each asked-for read Graph refused and what it means.
+pub(crate) async fn read_extras(
+    client: &licensectl::graph::GraphClient,
+    snapshot: &mut TenantSnapshot,
+    extras: Extras,
+) -> anyhow::Result<()> {
+    if !extras.subscriptions {
+        // Best effort: the plan's lifecycle warnings need them, nothing else does.
+        match ops_read::subscriptions(client).await {
+            Ok(ops_read::Readable::Read(list)) => snapshot.subscriptions = list,
+            Ok(ops_read::Readable::Unavailable { code, .. }) => {
+                tracing::debug!(%code, "subscriptions not readable; no lifecycle warnings");
+            }
+            Err(error) => {
+                tracing::debug!(%error, "subscriptions not read; no lifecycle warnings");
+            }
+        }
+    }
+    let missing = enrich(client, snapshot, extras).await?;
+    let mut stderr = std::io::stderr().lock();
+    for m in missing {
+        let asked = match m.what {
+            "signInActivity" => extras.sign_ins,
+            "directoryAudits" => extras.audits,
+            _ => extras.subscriptions,
+        };
+        if !asked {
+            continue;
+        }
+        let why = match m.what {
+            "signInActivity" if ops_read::is_non_premium(&m.code) => {
+                "the tenant has no Microsoft Entra ID P1 or P2, which sign-in activity needs"
+            }
+            "signInActivity" => {
+                "the app lacks AuditLog.Read.All (and User.Read.All), which sign-in activity needs"
+            }
+            "directoryAudits" => {
+                "the app lacks AuditLog.Read.All and Directory.Read.All (both), which the directory audit log needs"
+            }
+            _ => {
+                "the app lacks Organization.Read.All (or Directory.Read.All), which subscriptions need"
+            }
+        };
+        let _ = writeln!(
+            stderr,
+            "warning: cannot read {}: {why} (Graph answered {}: {}); the plan reports what that leaves undecided",
+            m.what,
+            escape_value(&m.code),
+            escape_value(&m.message),
+        );
+    }
+    Ok(())
 }
 
 /// Reads the snapshot file `path` (within `LICENSECTL_MAX_SNAPSHOT_BYTES`) and warns about

@@ -5,6 +5,7 @@
 //! library; no licensing logic lives here.
 
 pub(crate) mod apply;
+pub(crate) mod clock;
 pub(crate) mod comment;
 pub(crate) mod completions;
 pub(crate) mod connection;
@@ -19,7 +20,9 @@ pub(crate) mod live;
 pub(crate) mod output;
 pub(crate) mod plan;
 pub(crate) mod progress;
+pub(crate) mod reprocess;
 pub(crate) mod schema;
+pub(crate) mod seats;
 pub(crate) mod snapshot;
 pub(crate) mod ui;
 pub(crate) mod validate;
@@ -97,6 +100,10 @@ pub(crate) enum Command {
     Explain(explain::ExplainArgs),
     /// Post a plan or drift report as a pull-request comment, drift issue, job summary.
     Comment(comment::CommentArgs),
+    /// Reprocess group-based licenses of chosen users and report what is fixed.
+    Reprocess(reprocess::ReprocessArgs),
+    /// Report seats per SKU: purchased, assigned, free, in grace, expiring, idle, cost.
+    Seats(seats::SeatsArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionsArgs),
     /// Print the man page, or write one page per command into a directory.
@@ -168,6 +175,8 @@ pub(crate) fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Comment(args) => comment::run(args),
+        Command::Reprocess(args) => reprocess::run_reprocess(args),
+        Command::Seats(args) => seats::run(args),
         Command::Init(args) => init::run(args, matches.subcommand_matches("init")),
         Command::Completions(args) => completions::run_completions(args),
         Command::Man(args) => completions::run_man(args),

@@ -13,7 +13,7 @@ use licensectl::graph::LicensedUsersStrategy;
 use licensectl::plan::saved::SavedPlan;
 use licensectl::plan::tenant_pin_problem;
 use licensectl::plan::{Plan, PlanOptions, plan};
-use licensectl::render::{Mode, json, markdown, text};
+use licensectl::render::{Mode, html, json, markdown, text};
 use licensectl::snapshot::TenantSnapshot;
 
 use super::connection::ConnectionArgs;
@@ -31,6 +31,8 @@ pub(crate) enum Format {
     Markdown,
     /// Versioned JSON (see docs/plan.md).
     Json,
+    /// One self-contained HTML page: seat bars and the change table (see docs/operations.md).
+    Html,
 }
 
 /// Arguments of `licensectl plan`.
@@ -78,8 +80,11 @@ pub(crate) struct CompareArgs {
     /// from forks, or to try a config offline.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    /// Format of the report.
+    ///
+    /// text for a terminal, markdown for a pull request, json for scripts (docs/plan.md),
+    /// html for one self-contained page (docs/operations.md).
+    #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true)]
     pub format: Format,
     /// How to read licensed users from the live tenant.
     ///
@@ -91,12 +96,23 @@ pub(crate) struct CompareArgs {
         hide_short_help = true
     )]
     pub strategy: LicensedUsersStrategy,
+    /// Plan as of this date (YYYY-MM-DD) instead of today.
+    ///
+    /// An RFC 3339 time is accepted too. It is what the dated checks see: subscription
+    /// lifecycle dates, `inactive_days`, `disabled_days`. `apply` always uses the clock.
+    #[arg(long, value_name = "DATE", value_parser = super::clock::parse_as_of)]
+    pub as_of: Option<time::OffsetDateTime>,
     /// Connection flags (used without --snapshot).
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
 
 impl CompareArgs {
+    /// "Now" for the planner: `--as-of`, else the clock.
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        super::clock::now(self.as_of)
+    }
+
     /// The tenant state to plan against: the `--snapshot` file, or a live read of what
     /// the config manages. Both refuse a tenant other than the one the config pins.
     pub(crate) fn tenant_state(&self, desired: &DesiredState) -> anyhow::Result<TenantSnapshot> {
@@ -157,6 +173,7 @@ pub(super) fn render(plan: &Plan, format: Format, mode: Mode) -> String {
         Format::Text => text::render_with(plan, mode, &super::ui::stdout_palette()),
         Format::Markdown => markdown::render(plan, mode),
         Format::Json => json::render(plan, mode),
+        Format::Html => html::plan(plan, mode),
     }
 }
 
@@ -225,6 +242,7 @@ pub(crate) fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
         &live,
         &PlanOptions {
             allow_unsafe: args.allow_unsafe,
+            now: Some(args.input.now()),
         },
     );
     print(&render(&plan, args.input.format, Mode::Plan))?;
@@ -265,7 +283,14 @@ pub(crate) fn run_drift(args: &DriftArgs) -> anyhow::Result<u8> {
     };
     let live = args.input.tenant_state(&config.desired)?;
     // Drift reports what differs; safety limits concern applying, so they are not applied.
-    let plan = plan(&config.desired, &live, &PlanOptions { allow_unsafe: true });
+    let plan = plan(
+        &config.desired,
+        &live,
+        &PlanOptions {
+            allow_unsafe: true,
+            now: Some(args.input.now()),
+        },
+    );
     print(&render(&plan, args.input.format, Mode::Drift))?;
     if plan.has_errors() {
         if args.input.format != Format::Text {

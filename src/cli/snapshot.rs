@@ -48,6 +48,11 @@ pub(crate) struct SnapshotArgs {
         hide_short_help = true
     )]
     pub strategy: LicensedUsersStrategy,
+    /// Also read every user's sign-in activity and the audit log's account entries
+    /// (`inactive_days`, `disabled_days`; needs AuditLog.Read.All, Directory.Read.All and
+    /// Microsoft Entra ID P1 or P2 for sign-ins).
+    #[arg(long)]
+    pub activity: bool,
     /// Connection flags.
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -60,6 +65,8 @@ pub(crate) struct ConfigScope {
     pub pinned_tenant: Option<String>,
     /// The read scope.
     pub scope: ReadScope,
+    /// Reads for license operations the command needs (subscriptions are always read).
+    pub extras: licensectl::graph::ops_read::Extras,
 }
 
 /// Connects and reads the live tenant (shared with `plan`, `drift`, `apply`, `export` and
@@ -75,6 +82,7 @@ pub(crate) async fn read_live(
     let snapshot = read_tenant(&conn.client, conn.tenant_id, &scope.scope, &progress).await;
     progress.finish();
     let mut snapshot = snapshot?;
+    super::live::read_extras(&conn.client, &mut snapshot, scope.extras).await?;
     // What Graph sent must be what a snapshot file may hold: SKU ids of the token's
     // tenant (`{tenantId}_{skuId}`), each object once, counts Graph can send.
     let problems = snapshot.problems();
@@ -130,6 +138,10 @@ pub(crate) fn run(args: &SnapshotArgs) -> anyhow::Result<u8> {
     }
     scope.scope.full = args.full;
     scope.scope.strategy = args.strategy;
+    if args.activity {
+        scope.extras.sign_ins = true;
+        scope.extras.audits = true;
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let (snapshot, _, _) = runtime.block_on(read_live(&args.connection, &scope))?;
     snapshot.write(&args.output)?;

@@ -52,6 +52,30 @@ pub struct Settings {
     pub protected: Vec<Located<PrincipalRef>>,
     /// Which users the rules govern.
     pub rules_scope: RuleScope,
+    /// The staged move from direct to group licensing (`migrate_to_groups`), when opted in.
+    pub migrate_to_groups: Option<MigrateToGroups>,
+    /// Monthly seat prices (`prices`), in the order written.
+    pub prices: Vec<Price>,
+}
+
+/// `migrate_to_groups`: remove direct copies that a managed group covers, in waves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrateToGroups {
+    /// Most users whose direct copies one plan removes.
+    pub max_users_per_run: u32,
+    /// Where `migrate_to_groups` is written.
+    pub location: Location,
+}
+
+/// One entry of `prices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Price {
+    /// The product.
+    pub sku: Located<SkuRef>,
+    /// Per seat and month, in hundredths of the currency unit (`57.00` → 5700).
+    pub monthly_cents: i64,
+    /// ISO 4217 code, upper case.
+    pub currency: String,
 }
 
 impl Default for Settings {
@@ -65,6 +89,8 @@ impl Default for Settings {
             safety: Safety::default(),
             protected: Vec::new(),
             rules_scope: RuleScope::default(),
+            migrate_to_groups: None,
+            prices: Vec::new(),
         }
     }
 }

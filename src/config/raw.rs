@@ -21,7 +21,7 @@ pub(crate) use super::raw_rules::{RawRule, RawRulesScope};
 #[serde(deny_unknown_fields)]
 #[schemars(
     title = "licensectl configuration file",
-    description = "A licensectl config file. licensectl.yaml holds the settings (version, tenant, defaults, safety, profiles, protected, rules_scope) and may declare users, groups and rules; every other *.yaml file in the directory holds only users, groups and rules. A principal that no file declares (and no rule governs) is never touched."
+    description = "A licensectl config file. licensectl.yaml holds the settings (version, tenant, defaults, safety, profiles, protected, rules_scope, migrate_to_groups, prices) and may declare users, groups and rules; every other *.yaml file in the directory holds only users, groups and rules. A principal that no file declares (and no rule governs) is never touched."
 )]
 pub struct RawFile {
     /// Format version; must be 1. Required in licensectl.yaml.
@@ -43,6 +43,17 @@ pub struct RawFile {
     /// Principals that must never lose a license, whatever the config says.
     #[schemars(with = "Option<RawProtected>")]
     pub protected: Option<Spanned<RawProtected>>,
+    /// Opt in to a staged move from direct to group licensing: the plan removes a user's
+    /// direct copy of a SKU when a group the config manages, of which the user is a direct
+    /// member, gives that SKU with every service plan the direct copy has on — for at most
+    /// `max_users_per_run` users per plan. Only in licensectl.yaml.
+    #[schemars(with = "Option<RawMigrateToGroups>")]
+    pub migrate_to_groups: Option<Spanned<RawMigrateToGroups>>,
+    /// What one seat of a SKU costs per month, keyed by skuPartNumber or skuId: the plan
+    /// and `licensectl seats` show the monthly amount seats free or cost. Only in
+    /// licensectl.yaml.
+    #[schemars(with = "Option<std::collections::BTreeMap<String, RawPrice>>")]
+    pub prices: Option<Spanned<Entries<Spanned<RawPrice>>>>,
     /// Users, keyed by userPrincipalName.
     #[schemars(with = "Option<std::collections::BTreeMap<String, RawUser>>")]
     pub users: Option<Entries<RawUser>>,
@@ -82,6 +93,30 @@ pub struct RawSafety {
     /// Most managed principals, in percent (0-100), that one plan may change.
     #[schemars(with = "Option<f64>")]
     pub max_change_percent: Option<Spanned<f64>>,
+}
+
+/// The staged move from direct to group licensing.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "MigrateToGroups")]
+pub struct RawMigrateToGroups {
+    /// Most users whose direct copies one plan removes (a wave); the others are listed as
+    /// the next waves.
+    #[schemars(with = "u32", range(min = 1))]
+    pub max_users_per_run: Spanned<u64>,
+}
+
+/// The monthly price of one seat.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Price")]
+pub struct RawPrice {
+    /// The amount per seat and month, e.g. `57.00` (shown to the cent).
+    #[schemars(with = "f64", range(min = 0))]
+    pub monthly: Spanned<f64>,
+    /// ISO 4217 currency code, e.g. `EUR`.
+    #[schemars(with = "String", regex(pattern = r"^[A-Z]{3}$"))]
+    pub currency: Spanned<String>,
 }
 
 /// Principals that never lose a license.

@@ -123,6 +123,8 @@ impl<T: RawScalar> JsonSchema for Slot<T> {
 pub(crate) type TextCondition = Cond<String>;
 /// A condition on a true/false attribute.
 pub(crate) type BoolCondition = Cond<bool>;
+/// A condition on a number of days.
+pub(crate) type DaysCondition = Cond<u32>;
 
 /// Declares [`RawMatch`] from one line per attribute key: the field, its Rust condition
 /// type, and its documentation. [`RawMatch::conditions`] lists the present ones.
@@ -156,6 +158,7 @@ macro_rules! raw_match {
     };
     (@any String, $c:expr) => { RawAny::Text($c) };
     (@any bool, $c:expr) => { RawAny::Bool($c) };
+    (@any u32, $c:expr) => { RawAny::Days($c) };
 }
 
 /// A condition of either kind, as [`RawMatch::conditions`] lists them.
@@ -165,6 +168,8 @@ pub enum RawAny<'a> {
     Text(&'a TextCondition),
     /// On a true/false attribute.
     Bool(&'a BoolCondition),
+    /// On a number of days.
+    Days(&'a DaysCondition),
 }
 
 raw_match! {
@@ -226,6 +231,15 @@ raw_match! {
     upn_domain: String,
     /// Display names or object ids of groups the user is a direct member of.
     member_of: String,
+    /// Holds when the user's last sign-in (`signInActivity.lastSuccessfulSignInDateTime`,
+    /// else `lastSignInDateTime`) is at least this many days before the plan's date;
+    /// never for a user who never signed in. Needs AuditLog.Read.All and Microsoft Entra
+    /// ID P1 or P2; without them a rule using it matches nobody.
+    inactive_days: u32,
+    /// Holds when the account is disabled and the directory audit log's latest `Disable
+    /// account` entry for it is at least this many days before the plan's date; never
+    /// without such an entry (the log keeps 7 days on Entra ID Free, 30 with P1 or P2).
+    disabled_days: u32,
 }
 
 /// A condition as written: a value, a list (any of), or a mapping of operators.
@@ -264,6 +278,10 @@ pub trait RawScalar: Sized {
     fn from_str(value: &str) -> Option<Self>;
     /// A value from a YAML boolean, if this kind accepts one.
     fn from_bool(value: bool) -> Option<Self>;
+    /// A value from a YAML integer, if this kind accepts one.
+    fn from_u64(_value: u64) -> Option<Self> {
+        None
+    }
     /// What a value of this kind is, for serde's messages.
     fn expected() -> &'static str;
 }
@@ -298,6 +316,24 @@ impl RawScalar for bool {
     }
 }
 
+impl RawScalar for u32 {
+    const SCHEMA_NAME: &'static str = "DaysCondition";
+    const JSON_TYPE: &'static str = "integer";
+    const TEXT: bool = false;
+    fn from_str(_: &str) -> Option<Self> {
+        None
+    }
+    fn from_bool(_: bool) -> Option<Self> {
+        None
+    }
+    fn from_u64(value: u64) -> Option<Self> {
+        u32::try_from(value).ok()
+    }
+    fn expected() -> &'static str {
+        "a whole number of days, a list or a mapping of operators"
+    }
+}
+
 struct ConditionVisitor<T>(PhantomData<T>);
 
 impl<'de, T: RawScalar> Visitor<'de> for ConditionVisitor<T> {
@@ -317,6 +353,20 @@ impl<'de, T: RawScalar> Visitor<'de> for ConditionVisitor<T> {
         T::from_bool(value)
             .map(RawCondition::Is)
             .ok_or_else(|| E::invalid_type(de::Unexpected::Bool(value), &self))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+        T::from_u64(value)
+            .map(RawCondition::Is)
+            .ok_or_else(|| E::invalid_type(de::Unexpected::Unsigned(value), &self))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+        u64::try_from(value)
+            .ok()
+            .and_then(T::from_u64)
+            .map(RawCondition::Is)
+            .ok_or_else(|| E::invalid_type(de::Unexpected::Signed(value), &self))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -381,6 +431,8 @@ impl<T: RawScalar> JsonSchema for RawCondition<T> {
         json_schema!({
             "description": if T::TEXT {
                 "A text condition: a string (equal, ignoring case), a list (any of), or a mapping of operators (starts_with, ends_with, not, exists), all of which must hold."
+            } else if T::JSON_TYPE == "integer" {
+                "A day count: a whole number N ≥ 1 (holds at N days or more), a list (any of), or a mapping of operators (not, exists: whether the date is known), all of which must hold."
             } else {
                 "A true/false condition: true or false, a list (any of), or a mapping of operators (not, exists), all of which must hold."
             },

@@ -46,6 +46,12 @@ pub enum Attribute {
     UpnDomain,
     /// The display names and object ids of the groups the user is a direct member of.
     MemberOf,
+    /// Days since the user last signed in: `signInActivity.lastSuccessfulSignInDateTime`,
+    /// else `lastSignInDateTime` (unknown for a user who never signed in).
+    InactiveDays,
+    /// Days since the account was disabled, by the directory audit log's latest
+    /// `Disable account` entry (unknown without one).
+    DisabledDays,
 }
 
 /// What an attribute's values are.
@@ -57,6 +63,8 @@ pub enum AttributeKind {
     Bool,
     /// Any number of groups.
     Groups,
+    /// A number of whole days up to "now" (or unknown).
+    Days,
 }
 
 impl Attribute {
@@ -77,7 +85,12 @@ impl Attribute {
             Attribute::UsageLocation,
         ];
         all.extend((1..=15).map(Attribute::ExtensionAttribute));
-        all.extend([Attribute::UpnDomain, Attribute::MemberOf]);
+        all.extend([
+            Attribute::UpnDomain,
+            Attribute::MemberOf,
+            Attribute::InactiveDays,
+            Attribute::DisabledDays,
+        ]);
         all
     }
 
@@ -111,6 +124,8 @@ impl Attribute {
             Attribute::ExtensionAttribute(_) => "extension_attribute",
             Attribute::UpnDomain => "upn_domain",
             Attribute::MemberOf => "member_of",
+            Attribute::InactiveDays => "inactive_days",
+            Attribute::DisabledDays => "disabled_days",
         }
     }
 
@@ -119,12 +134,14 @@ impl Attribute {
         match self {
             Attribute::AccountEnabled | Attribute::OnPremisesSyncEnabled => AttributeKind::Bool,
             Attribute::MemberOf => AttributeKind::Groups,
+            Attribute::InactiveDays | Attribute::DisabledDays => AttributeKind::Days,
             _ => AttributeKind::Text,
         }
     }
 
     /// The Graph user property to `$select` to read it (`None` for `member_of`, which
-    /// comes from group memberships).
+    /// comes from group memberships, and for the day counts, which come from the reads
+    /// of sign-in activity and of the directory audit log).
     pub fn graph_property(self) -> Option<&'static str> {
         Some(match self {
             Attribute::Department => "department",
@@ -141,7 +158,9 @@ impl Attribute {
             Attribute::UsageLocation => "usageLocation",
             Attribute::ExtensionAttribute(_) => "onPremisesExtensionAttributes",
             Attribute::UpnDomain => "userPrincipalName",
-            Attribute::MemberOf => return None,
+            Attribute::MemberOf | Attribute::InactiveDays | Attribute::DisabledDays => {
+                return None;
+            }
         })
     }
 }
@@ -169,6 +188,8 @@ pub enum ConditionValue {
     Text(String),
     /// True or false.
     Bool(bool),
+    /// At least this many days (`inactive_days`, `disabled_days`).
+    Days(u32),
 }
 
 impl fmt::Display for ConditionValue {
@@ -176,6 +197,7 @@ impl fmt::Display for ConditionValue {
         match self {
             ConditionValue::Text(text) => f.write_str(text),
             ConditionValue::Bool(b) => write!(f, "{b}"),
+            ConditionValue::Days(n) => write!(f, "{n}"),
         }
     }
 }

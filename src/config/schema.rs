@@ -538,6 +538,8 @@ safety:
                 &[
                     "defaults",
                     "groups",
+                    "migrate_to_groups",
+                    "prices",
                     "profiles",
                     "protected",
                     "rules",

@@ -148,6 +148,8 @@ diagnostic_codes! {
         "a principal with neither profile nor licenses";
     UnusedProfile = "unused-profile", Warning, [Config], "docs/config.md",
         "a profile no principal uses";
+    MigrationWithoutGroups = "migration-without-groups", Warning, [Config], "docs/config.md",
+        "migrate_to_groups is set but no group is declared with licenses";
     DuplicateRule = "duplicate-rule", Error, [Config], "docs/config.md",
         "two rules with the same name";
     RuleGrantsNothing = "rule-grants-nothing", Error, [Config], "docs/config.md",
@@ -194,8 +196,16 @@ diagnostic_codes! {
         "a group would assign a service plan without its prerequisite in the same group";
     UnknownSkuStatus = "unknown-sku-status", Warning, [Plan], "docs/plan.md",
         "a SKU the plan touches has a capabilityStatus this licensectl does not know";
+    SeatsExpire = "seats-expire", Warning, [Plan], "docs/plan.md",
+        "the seats in use after the plan exceed what remains after the next lifecycle date";
+    PriceUnknownSku = "price-unknown-sku", Warning, [Plan], "docs/plan.md",
+        "prices names a SKU the tenant has no subscription to";
     RuleMatchesNobody = "rule-matches-nobody", Warning, [Plan], "docs/plan.md",
         "no user in rules_scope matches a rule";
+    ActivityUnavailable = "activity-unavailable", Warning, [Plan], "docs/plan.md",
+        "a rule compares inactive_days or disabled_days the tenant state cannot count";
+    NeverSignedIn = "never-signed-in", Warning, [Plan], "docs/plan.md",
+        "users in rules_scope never signed in (inactive_days holds for none of them)";
 
     // Exporting a tenant: docs/export.md, "What is left out, and why".
     ExportSkippedUser = "export-skipped-user", Warning, [Export], "docs/export.md",

@@ -9,6 +9,7 @@
 pub(crate) mod client;
 pub(crate) mod cloud;
 pub(crate) mod error;
+pub mod ops_read;
 pub(crate) mod read;
 pub(crate) mod retry;
 

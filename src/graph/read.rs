@@ -326,6 +326,7 @@ pub async fn read_tenant(
         users,
         groups,
         subscriptions: Vec::new(),
+        directory_audits: None,
         apps: Vec::new(),
         service_plan_rules: Default::default(),
     })

@@ -15,21 +15,27 @@
 #[path = "../purity_probe.rs"]
 mod purity_probe;
 
+pub(crate) mod activity;
 pub(crate) mod dependencies;
 pub(crate) mod effect;
+pub(crate) mod expiry;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub(crate) mod migrate;
 pub(crate) mod model;
 pub(crate) mod observe;
 pub(crate) mod planner;
+pub(crate) mod prices;
 pub(crate) mod resolve;
 pub(crate) mod rules;
 pub(crate) mod safety;
 pub mod saved;
 pub(crate) mod seats;
 
+pub use migrate::MigrationReport;
 pub use model::*;
 pub use planner::{PlanOptions, plan};
+pub use prices::{Money, SeatValue, totals};
 pub use resolve::tenant_pin_problem;
 pub use rules::explain::{
     ConditionResult, ExplainError, Explanation, GroupGrant, Held, RuleResult, explain,

@@ -298,6 +298,9 @@ pub enum FindingKind {
     /// A license assignment has a `state` or `error` value this licensectl does not know
     /// (reported with Graph's raw text).
     UnknownState,
+    /// `migrate_to_groups` keeps a direct copy: the managed groups give the SKU without a
+    /// plan the direct copy has on, or their copy fails for the user.
+    MigrationBlocked,
 }
 
 /// Drift beyond the assignments themselves, with a plain-language fix.
@@ -584,6 +587,28 @@ pub struct Plan {
     /// What the rules did, when the config has rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<RulesReport>,
+    /// License operations: the migration to groups, what freed seats are worth.
+    #[serde(default, skip_serializing_if = "Operations::is_empty")]
+    pub operations: Operations,
+}
+
+/// What a plan's license operations amount to (see `docs/operations.md`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operations {
+    /// The staged move to group licensing, when `migrate_to_groups` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<super::migrate::MigrationReport>,
+    /// What the seats the plan frees and needs are worth per month, for every priced SKU
+    /// it touches (`prices:`), by part number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seat_values: Vec<super::prices::SeatValue>,
+}
+
+impl Operations {
+    /// True when there is nothing to report.
+    pub fn is_empty(&self) -> bool {
+        self.migration.is_none() && self.seat_values.is_empty()
+    }
 }
 
 impl Summary {
@@ -631,6 +656,7 @@ impl Plan {
             safety: SafetyReport::default(),
             diagnostics: Vec::new(),
             rules: None,
+            operations: Operations::default(),
         };
         plan.summary = Summary::default().counting(&plan);
         plan.safety.removals = plan.summary.remove;
@@ -653,6 +679,11 @@ impl Plan {
     pub fn has_drift(&self) -> bool {
         self.has_changes
             || !self.findings.is_empty()
+            || self
+                .operations
+                .migration
+                .as_ref()
+                .is_some_and(|m| !m.next_waves.is_empty())
             || self.rules.as_ref().is_some_and(|r| !r.findings.is_empty())
     }
 }

@@ -32,8 +32,8 @@ use super::dependencies::{self, Declared, Dependencies, graph_adjusted};
 use super::effect::Effect;
 use super::model::{
     Change, ChangeRules, Finding, FindingKind, LicenseAdd, LicenseRemove, LicenseUpdate, Note,
-    NoteKind, PLAN_FORMAT_VERSION, Plan, PlanName, Principal, RuleLicense, SkuName, Summary,
-    UsageLocationSource, UsageLocationStep,
+    NoteKind, Operations, PLAN_FORMAT_VERSION, Plan, PlanName, Principal, RuleLicense, SkuName,
+    Summary, UsageLocationSource, UsageLocationStep,
 };
 use super::observe;
 use super::resolve::{ResolvedLicense, ResolvedUser, TenantIndex, resolve};
@@ -41,12 +41,16 @@ use super::rules::report::RuleTally;
 use super::rules::{self, Given, Rules};
 use super::safety::{self, SafetyInput};
 use super::seats::{SeatLedger, Source, active_free};
+use super::{expiry, migrate, prices};
 
 /// Planner switches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PlanOptions {
     /// Let the plan exceed `max_removals` / `max_change_percent` (`--allow-unsafe`).
     pub allow_unsafe: bool,
+    /// "Now", as data (the CLI reads the clock): for what compares dates — subscription
+    /// lifecycle dates. `None` leaves those checks out.
+    pub now: Option<time::OffsetDateTime>,
 }
 
 /// One license as the tenant holds it: SKU and sorted `disabledPlans`.
@@ -1024,7 +1028,7 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
     }
 
     // Users the rules govern.
-    let (rules, rule_diagnostics) = rules::compile(desired, &index);
+    let (rules, rule_diagnostics) = rules::compile(desired, &index, options.now);
     planner.diagnostics.extend(rule_diagnostics);
     let evaluation = rules
         .as_ref()
@@ -1042,8 +1046,30 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
             governed_users[position as usize] = true;
             planner.plan_rule_user(user, eval.matched(i), eval.given(i), ctx);
         }
+        let never: Vec<&str> = ctx
+            .rules
+            .never_signed_in
+            .iter()
+            .filter(|p| eval.in_scope.binary_search(p).is_ok())
+            .map(|&p| live.users[p as usize].user_principal_name.as_str())
+            .collect();
+        if !never.is_empty() {
+            let shown: Vec<&str> = never.iter().take(20).copied().collect();
+            planner.diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticCode::NeverSignedIn,
+                    format!(
+                        "{} user(s) in rules_scope never signed in, so inactive_days holds for none of them: {}{}",
+                        never.len(),
+                        shown.join(", "),
+                        if never.len() > shown.len() { ", …" } else { "" }
+                    ),
+                )
+                .help("they are counted apart from inactive users, not reclaimed: a new account has not signed in yet either; `licensectl seats` counts them per SKU"),
+            );
+        }
         for (r, rule) in ctx.rules.rules.iter().enumerate() {
-            if eval.counts[r] == 0 {
+            if eval.counts[r] == 0 && !rule.matcher.nobody {
                 planner.diagnostics.push(
                     Diagnostic::new(
                         DiagnosticCode::RuleMatchesNobody,
@@ -1088,6 +1114,48 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         }
         planner.error_findings(user, managed);
     }
+    // The staged move to group licensing: this wave's removals of covered direct copies
+    // replace their duplicate-of-inherited findings.
+    let mut operations = Operations::default();
+    let mut migrated: HashMap<UserId, HashSet<SkuId>> = HashMap::new();
+    if let Some(settings) = &desired.settings.migrate_to_groups {
+        let governed: HashSet<UserId> = live
+            .users
+            .iter()
+            .zip(&governed_users)
+            .filter(|(_, g)| **g)
+            .map(|(u, _)| u.id)
+            .collect();
+        let no_skus = HashSet::new();
+        let governed_skus = rules.as_ref().map_or(&no_skus, |r| &r.governed_skus);
+        let migration = migrate::plan(&index, &resolved, settings, &governed, governed_skus);
+        planner.findings.retain(|f| {
+            !(f.kind == FindingKind::DuplicateOfInherited
+                && matches!(f.principal, Principal::User { id, .. } if migration.handled.contains(&(id, f.sku.id))))
+        });
+        for change in migration.changes {
+            let Principal::User { id, .. } = change.principal else {
+                continue;
+            };
+            for removed in &change.remove {
+                planner.ledger.remove(id, removed.sku.id, Source::Direct);
+                migrated.entry(id).or_default().insert(removed.sku.id);
+            }
+            match planner
+                .changes
+                .iter_mut()
+                .find(|c| c.principal == change.principal)
+            {
+                Some(existing) => {
+                    existing.remove.extend(change.remove);
+                    sort_change(existing);
+                }
+                None => planner.changes.push(change),
+            }
+        }
+        planner.findings.extend(migration.findings);
+        operations.migration = migration.report;
+    }
     let unmanaged_licensed_groups = live
         .groups
         .iter()
@@ -1104,6 +1172,10 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
     } = planner;
     let (seats, seat_diagnostics) = ledger.finish(&index);
     diagnostics.extend(seat_diagnostics);
+    diagnostics.extend(expiry::check(&index, &seats, options.now));
+    let (prices, price_diagnostics) = prices::resolve(&index, &desired.settings.prices);
+    diagnostics.extend(price_diagnostics);
+    operations.seat_values = prices::values(&prices, &seats);
     changes.sort_by_cached_key(|c| c.principal.sort_key());
 
     // The tenant as the changes leave it.
@@ -1219,6 +1291,7 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
             protected_users: &resolved.protected_users,
             protected_groups: &resolved.protected_groups,
             allow_unsafe: options.allow_unsafe,
+            migrated: &migrated,
             rule_removals,
         },
     );
@@ -1244,6 +1317,7 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         notes,
         safety,
         diagnostics,
+        operations,
         rules: rules_report,
     };
     plan.summary = summary.counting(&plan);

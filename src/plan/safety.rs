@@ -10,10 +10,10 @@
 //! license after it is taken out of `protected` in the config (a reviewed change).
 //! Pure: it reads the plan's changes and returns a report.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::config::Safety;
-use crate::ids::{GroupId, UserId};
+use crate::ids::{GroupId, SkuId, UserId};
 
 use super::effect::Effect;
 use super::model::{Change, Principal, SafetyReport, SafetyViolation, SkuName};
@@ -32,6 +32,10 @@ pub(crate) struct SafetyInput<'a> {
     pub protected_groups: &'a HashSet<GroupId>,
     /// `--allow-unsafe`.
     pub allow_unsafe: bool,
+    /// The direct copies `migrate_to_groups` removes, by user: covered by a group, so no
+    /// license is lost; they count against neither threshold (`max_users_per_run` bounds
+    /// them).
+    pub migrated: &'a HashMap<UserId, HashSet<SkuId>>,
     /// Per rule-governed SKU the plan removes from users who match no rule giving it:
     /// the rules that give it, the SKU, and how many users lose it.
     pub rule_removals: &'a [(Vec<String>, SkuName, u64)],
@@ -47,15 +51,32 @@ pub(crate) fn check(
     let mut changed: u64 = 0;
     let mut violations = Vec::new();
     let effect = Effect::new(changes, index);
+    let none = HashSet::new();
     for change in changes {
-        changed += 1;
+        let migrated = match &change.principal {
+            Principal::User { id, .. } => input.migrated.get(id).unwrap_or(&none),
+            Principal::Group { .. } => &none,
+        };
+        let counted = change
+            .remove
+            .iter()
+            .filter(|r| !migrated.contains(&r.sku.id))
+            .count() as u64;
+        let only_migration = counted == 0
+            && !change.remove.is_empty()
+            && change.add.is_empty()
+            && change.update.is_empty()
+            && change.usage_location.is_none();
+        if !only_migration {
+            changed += 1;
+        }
         let weight = match &change.principal {
             Principal::User { .. } => 1,
             Principal::Group { id, .. } => {
                 index.groups.get(id).map_or(1, |g| g.members.len() as u64)
             }
         };
-        removals += weight * change.remove.len() as u64;
+        removals += weight * counted;
         let protected = match &change.principal {
             Principal::User { id, .. } => input.protected_users.contains(id),
             Principal::Group { id, .. } => input.protected_groups.contains(id),

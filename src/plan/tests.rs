@@ -121,6 +121,7 @@ fn tenant() -> TenantSnapshot {
         users: Vec::new(),
         groups: Vec::new(),
         subscriptions: Vec::new(),
+        directory_audits: None,
         apps: Vec::new(),
         service_plan_rules: Default::default(),
     }
@@ -809,7 +810,14 @@ fn safety_refusals_state_the_numbers_and_the_override() {
 }
 
 fn plan_with(want: &DesiredState, live: &TenantSnapshot, allow_unsafe: bool) -> Plan {
-    plan(want, live, &PlanOptions { allow_unsafe })
+    plan(
+        want,
+        live,
+        &PlanOptions {
+            allow_unsafe,
+            ..PlanOptions::default()
+        },
+    )
 }
 
 #[test]
@@ -1249,6 +1257,7 @@ fn every_plan_code_has_a_producing_case() {
         assert_eq!(found, *expected, "{name}");
         produced.extend(found);
     }
+    produced.extend(ops::produced_codes());
     let plan_codes: BTreeSet<DiagnosticCode> = DiagnosticCode::of_stage(Stage::Plan).collect();
     assert_eq!(
         produced, plan_codes,
@@ -1299,5 +1308,6 @@ fn planning_is_deterministic_whatever_the_input_order() {
     );
 }
 
+mod ops;
 mod realism;
 mod rules;

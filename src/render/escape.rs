@@ -17,9 +17,13 @@
 //!   backtick run inside, and `\|` so that a pipe cannot end a table cell (GFM unescapes
 //!   it inside the span: https://github.github.com/gfm/#example-200).
 //!
-//! No crate does exactly this (HTML escapers leave Markdown and terminal controls alone),
-//! and the rules are short. JSON needs none of it: serde escapes control characters and
-//! keeps the names exact. Pure functions.
+//! - [`html`]: the same control escapes, then the five characters HTML gives a meaning in
+//!   text and attribute values (`&`, `<`, `>`, `"`, `'`) as character references, so a
+//!   name can neither open markup nor leave a quoted attribute.
+//!
+//! No crate does exactly this (HTML escapers leave Markdown and terminal controls alone,
+//! so bidi overrides would still reorder a report), and the rules are short. JSON needs
+//! none of it: serde escapes control characters and keeps the names exact. Pure functions.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -106,9 +110,45 @@ pub(crate) fn markdown_code(text: &str) -> String {
     format!("{fence}{pad}{text}{pad}{fence}")
 }
 
+/// `text` for HTML text or a quoted attribute value: control characters escaped, then
+/// `&`, `<`, `>`, `"` and `'` as character references.
+pub(crate) fn html(text: &str) -> String {
+    let text = terminal(text);
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_text_cannot_open_markup_leave_an_attribute_or_reorder_a_line() {
+        let cases = [
+            (
+                "<script>alert(1)</script>",
+                "&lt;script&gt;alert(1)&lt;/script&gt;",
+            ),
+            ("\" onmouseover='x'", "&quot; onmouseover=&#39;x&#39;"),
+            ("a & b", "a &amp; b"),
+            ("user\u{202e}moc.evil", "user\\u{202e}moc.evil"),
+            ("two\nlines", "two\\nlines"),
+            ("café", "café"),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(html(raw), shown, "{raw:?}");
+        }
+    }
 
     #[test]
     fn terminal_escapes_every_control_and_bidi_character() {

@@ -39,8 +39,23 @@ pub fn render(plan: &Plan, mode: Mode) -> String {
     changes(&mut out, &v);
     findings(&mut out, &v);
     notes(&mut out, &v);
+    operations(&mut out, plan);
     problems(&mut out, &v);
     out
+}
+
+/// License operations (migration waves, what freed seats are worth), one bullet each.
+fn operations(out: &mut String, plan: &Plan) {
+    let lines = super::operations::lines(plan);
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "#### License operations");
+    let _ = writeln!(out);
+    for line in lines {
+        let _ = writeln!(out, "- {}", esc(&line));
+    }
 }
 
 /// The title, the verdict and the alerts (destructive removals, errors, safety refusal).

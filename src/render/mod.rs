@@ -1,4 +1,6 @@
-//! Rendering: a [`Plan`](crate::plan::Plan) as terminal text, a Markdown pull-request comment, or JSON.
+//! Rendering: a [`Plan`](crate::plan::Plan) as terminal text, a Markdown pull-request comment,
+//! JSON or a self-contained HTML page; the reports of `licensectl reprocess` and
+//! `licensectl seats` likewise.
 //!
 //! Pure functions, data in and `String` out: no I/O, clock or environment, so the same
 //! plan always renders byte-identically (PR comments are updated only when the plan
@@ -15,8 +17,12 @@ mod purity_probe;
 
 pub(crate) mod escape;
 pub mod explain;
+pub mod html;
 pub mod json;
 pub mod markdown;
+pub(crate) mod operations;
+pub mod reprocess;
+pub mod seats;
 pub mod style;
 pub mod text;
 pub(crate) mod view;

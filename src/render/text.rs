@@ -33,6 +33,7 @@ pub fn render_with(plan: &Plan, mode: Mode, palette: &Palette) -> String {
     rules(&mut out, &v);
     findings(&mut out, &v, p);
     notes(&mut out, &v);
+    operations(&mut out, plan);
     unmanaged(&mut out, &v);
     problems(&mut out, &v, p);
     safety(&mut out, &v, p);
@@ -198,6 +199,18 @@ fn notes(out: &mut String, v: &View<'_>) {
     let _ = writeln!(out, "Notes:");
     for note in v.notes {
         let _ = writeln!(out, "  i {}", terminal(&note.message));
+    }
+}
+
+fn operations(out: &mut String, plan: &Plan) {
+    let lines = super::operations::lines(plan);
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Operations:");
+    for line in lines {
+        let _ = writeln!(out, "  > {}", terminal(&line));
     }
 }
 

@@ -260,6 +260,7 @@ fn finding_label(kind: FindingKind) -> &'static str {
         FindingKind::AssignmentError => "license error",
         FindingKind::StackedPlans => "stacked plans",
         FindingKind::UnknownState => "unknown state",
+        FindingKind::MigrationBlocked => "migration blocked",
     }
 }
 

@@ -25,7 +25,7 @@ const LAG: Duration = Duration::from_millis(1000);
 /// Group license processing time.
 const PROCESSING: Duration = Duration::from_millis(2000);
 
-fn lagging() -> EmulatorOptions {
+pub(crate) fn lagging() -> EmulatorOptions {
     EmulatorOptions {
         replication_lag: LAG,
         stale_read_probability: 1.0,
@@ -51,7 +51,7 @@ async fn apply(tenant: &Emulated, config: &Path, journal: &Path, extra: &[&str])
 }
 
 /// Gives `user` exactly `skus`, each held directly and `Active`.
-fn hold_directly(user: &mut licensectl::snapshot::User, skus: &[SkuId]) {
+pub(crate) fn hold_directly(user: &mut licensectl::snapshot::User, skus: &[SkuId]) {
     user.license_assignment_states = skus
         .iter()
         .map(|sku_id| LicenseAssignmentState {
@@ -73,7 +73,7 @@ fn hold_directly(user: &mut licensectl::snapshot::User, skus: &[SkuId]) {
 }
 
 /// An unlicensed security group with every user of `t` as a direct member.
-fn group_of_everyone(t: &TenantSnapshot) -> Group {
+pub(crate) fn group_of_everyone(t: &TenantSnapshot) -> Group {
     Group {
         id: GroupId(uuid::Uuid::from_u128(0x5e3)),
         display_name: "sg-license-e3".into(),

@@ -21,6 +21,11 @@
 //!   colour, `--quiet`, help and version on a terminal and in a pipe (`terminal`), and
 //!   the progress totals of a live read (`progress`).
 //!
+//! - license operations (issue 16) against the emulator: `reprocess` (`ops_reprocess`), the
+//!   staged migration to group licensing (`ops_migrate`), reclaim rules and subscription
+//!   expiry (`ops_reclaim`); the HTML reports, rendered in
+//!   headless Chromium (`html_report`);
+//!
 //! `util` holds the one `licensectl` command and the emulator helpers, `support` the
 //! scripted Graph double, `churn` the generated tenant and config shared with the apply
 //! benchmark. Fixtures stay in `tests/fixtures/`.
@@ -44,11 +49,15 @@ mod emulator_cli;
 mod export;
 mod graph_bounds;
 mod graph_client;
+mod html_report;
 mod init;
 mod least_privilege;
 mod live_graph;
 mod live_plan;
 mod load_robustness;
+mod ops_migrate;
+mod ops_reclaim;
+mod ops_reprocess;
 mod plan_budget;
 mod platforms;
 mod progress;

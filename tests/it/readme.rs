@@ -1,5 +1,5 @@
 //! Executes the ```` ```console ```` examples of the README (and the docs that have them:
-//! export.md, cli.md)
+//! export.md, cli.md, operations.md)
 //! with trycmd: each `$ licensectl …` line runs the real binary from the repository root,
 //! and its exit code (`? N`, default 0) and combined output must match.
 
@@ -12,5 +12,6 @@ fn readme_examples_run_as_documented() {
         .case("docs/config.md")
         .case("docs/plan.md")
         .case("docs/export.md")
-        .case("docs/cli.md");
+        .case("docs/cli.md")
+        .case("docs/operations.md");
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use licensectl::config::{
     Attribute, AttributeCondition, Condition, ConditionValue, DesiredGroup, DesiredLicense,
     DesiredRule, DesiredState, DesiredUser, GroupKey, Located, PlanRef, PlanSelection,
-    PrincipalRef, RuleScope, RuleUsageLocation, Safety, Settings, SkuRef,
+    PrincipalRef, RuleUsageLocation, Safety, Settings, SkuRef,
 };
 use licensectl::diagnostic::Location;
 use licensectl::plan::{Plan, PlanOptions, plan};
@@ -176,7 +176,7 @@ fn contoso_desired() -> DesiredState {
                     at(SETTINGS, 18, 7),
                 ),
             ],
-            rules_scope: RuleScope::default(),
+            ..Settings::default()
         },
         users,
         groups: vec![

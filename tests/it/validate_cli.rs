@@ -210,6 +210,11 @@ const WARNING: &[(&str, &str, At)] = &[
         Code::UnusedProfile.as_str(),
         ("licensectl.yaml", 6, 3),
     ),
+    (
+        "migration-without-groups",
+        Code::MigrationWithoutGroups.as_str(),
+        ("licensectl.yaml", 4, 3),
+    ),
 ];
 
 fn config_arg(dir: &str, sub: &str) -> String {

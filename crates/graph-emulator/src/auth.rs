@@ -31,8 +31,9 @@ pub const DEFAULT_CLIENT_ID: &str = "11111111-2222-4333-8444-555555555555";
 pub const DEFAULT_CLIENT_SECRET: &str = "licensectl-emulator-secret";
 /// The application permissions granted to the default app: what licensectl needs to
 /// read, plan and apply, including `usageLocation` updates and reprocessing (which need
-/// `User.ReadWrite.All`: `LicenseAssignment.ReadWrite.All` covers only `assignLicense`) and
-/// sign-in activity (`AuditLog.Read.All`).
+/// `User.ReadWrite.All`: `LicenseAssignment.ReadWrite.All` covers only `assignLicense`),
+/// sign-in activity (`AuditLog.Read.All`) and the directory audit log (`AuditLog.Read.All`
+/// and `Directory.Read.All`, both).
 pub const DEFAULT_ROLES: &[&str] = &[
     "LicenseAssignment.ReadWrite.All",
     "User.ReadWrite.All",
@@ -40,6 +41,7 @@ pub const DEFAULT_ROLES: &[&str] = &[
     "Group.Read.All",
     "Organization.Read.All",
     "AuditLog.Read.All",
+    "Directory.Read.All",
 ];
 /// The client id of the Azure CLI, a first-party public client: the resource-owner
 /// password grant accepts it without a secret.

@@ -1041,6 +1041,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<TenantSnapshot, GenerateError>
         } else {
             Vec::new()
         },
+        directory_audits: None,
         subscribed_skus: skus,
         users,
         groups,

@@ -16,6 +16,7 @@
 struct ReadmeDoctests;
 
 mod assign;
+mod audit;
 pub mod auth;
 mod batch;
 mod clock;
@@ -667,7 +668,22 @@ impl Emulator {
             }
             Route::User(key) if call.method == Method::PATCH => {
                 let mut t = lock(&self.shared.tenant);
+                let u = t.user(key);
+                let enabled_before = u.and_then(|u| t.users[u].account_enabled);
                 users::patch(&mut t, key, call.body.as_ref(), &stamp)?;
+                // A change of `accountEnabled` is logged as Entra logs it.
+                if let Some(u) = u
+                    && let Some(enabled) = t.users[u].account_enabled
+                    && enabled_before != Some(enabled)
+                {
+                    let entry = audit::account_entry(
+                        &t.users[u],
+                        enabled,
+                        stamp.unix_ms,
+                        self.initiator(&t, claims),
+                    );
+                    t.audits.push(entry);
+                }
                 Ok(Reply {
                     status: 204,
                     headers: Vec::new(),
@@ -765,7 +781,50 @@ impl Emulator {
                     drop: false,
                 })
             }
+            Route::DirectoryAudits | Route::DirectoryAudit(_) => {
+                if !permissions::reads_audit_log(claims, lenient) {
+                    return Err(GraphError::forbidden());
+                }
+                let t = lock(&self.shared.tenant);
+                let retention = audit::retention_days(self.shared.premium);
+                match r {
+                    Route::DirectoryAudit(id) => Ok(Reply::json(
+                        200,
+                        audit::get(&t, id, q, &call.base, stamp.unix_ms, retention)?,
+                    )),
+                    _ => Ok(Reply::json(
+                        200,
+                        audit::list(&t, q, &ctx, stamp.unix_ms, retention)?,
+                    )),
+                }
+            }
             Route::Batch => Err(GraphError::bad_request("nested $batch")),
+        }
+    }
+
+    /// Graph's `initiatedBy` for a write made with `claims`: the signed-in user of a
+    /// delegated token, else the app.
+    fn initiator(&self, t: &Tenant, claims: &Claims) -> Value {
+        let user = claims.oid.as_deref().and_then(|oid| t.user(oid));
+        match (claims.scp.is_some(), user) {
+            (true, Some(u)) => json!({
+                "app": null,
+                "user": {
+                    "id": t.users[u].id.to_string(),
+                    "displayName": t.users[u].display_name,
+                    "userPrincipalName": t.users[u].user_principal_name,
+                    "ipAddress": "127.0.0.1",
+                },
+            }),
+            _ => json!({
+                "app": {
+                    "appId": claims.appid,
+                    "displayName": null,
+                    "servicePrincipalId": null,
+                    "servicePrincipalName": null,
+                },
+                "user": null,
+            }),
         }
     }
 }

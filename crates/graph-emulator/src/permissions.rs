@@ -201,8 +201,40 @@ pub(crate) fn rule(route: &Route, method: &Method) -> Rule {
                 &[],
             )
         },
+        // https://learn.microsoft.com/en-us/graph/api/directoryaudit-list: "AuditLog.Read.All
+        // and Directory.Read.All", both (see `reads_audit_log`), and for delegated callers
+        // a role that can read audit logs.
+        Route::DirectoryAudits | Route::DirectoryAudit(_) => {
+            rule_of(&["AuditLog.Read.All"], AUDIT_READERS)
+        }
         Route::Batch => rule_of(&[], &[]),
     }
+}
+
+/// Directory roles that may read sign-in and audit reports.
+const AUDIT_READERS: &[&str] = &[
+    GLOBAL_ADMIN,
+    "Global Reader",
+    "Reports Reader",
+    "Security Reader",
+    "Security Administrator",
+];
+
+/// May the caller read the directory audit log? The documented permissions are
+/// "AuditLog.Read.All and Directory.Read.All" with no higher one
+/// (<https://learn.microsoft.com/en-us/graph/api/directoryaudit-list#permissions>): the
+/// route's rule checks the first, this the second (for a delegated caller,
+/// `Directory.AccessAsUser.All` stands in for it as for every directory read).
+pub(crate) fn reads_audit_log(claims: &Claims, read_write_implies_read: bool) -> bool {
+    let granted = granted(claims, read_write_implies_read);
+    let directory = holds(&granted, &["Directory.Read.All"])
+        || (claims.scp.is_some() && holds(&granted, &["Directory.AccessAsUser.All"]));
+    directory
+        && allows(
+            claims,
+            &rule_of(&["AuditLog.Read.All"], AUDIT_READERS),
+            read_write_implies_read,
+        )
 }
 
 /// The permissions a token carries, after `read_write_implies_read`.
@@ -284,13 +316,7 @@ pub(crate) fn reads_group_licensing(claims: &Claims, read_write_implies_read: bo
 /// users permission (<https://learn.microsoft.com/en-us/graph/api/resources/signinactivity>),
 /// and for a delegated caller a role that can read sign-in reports.
 pub(crate) fn reads_sign_in_activity(claims: &Claims, read_write_implies_read: bool) -> bool {
-    const READERS: &[&str] = &[
-        GLOBAL_ADMIN,
-        "Global Reader",
-        "Reports Reader",
-        "Security Reader",
-        "Security Administrator",
-    ];
+    const READERS: &[&str] = AUDIT_READERS;
     let granted = granted(claims, read_write_implies_read);
     // Directory.AccessAsUser.All does not stand in for AuditLog.Read.All (not a directory
     // permission).

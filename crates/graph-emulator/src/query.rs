@@ -227,7 +227,7 @@ fn invalid(filter: &str) -> GraphError {
 }
 
 /// Splits on ` and ` outside quotes and parentheses.
-fn split_and(s: &str) -> Vec<String> {
+pub(crate) fn split_and(s: &str) -> Vec<String> {
     let mut parts = Vec::new();
     let mut depth = 0i32;
     let mut in_quote = false;

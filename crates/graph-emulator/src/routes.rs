@@ -23,6 +23,8 @@ pub(crate) enum Route {
     Organization,
     Subscriptions,
     Subscription(String),
+    DirectoryAudits,
+    DirectoryAudit(String),
     Batch,
 }
 
@@ -76,6 +78,10 @@ pub(crate) fn route(path: &str) -> Result<Route, GraphError> {
         [d, s, id] if eq(d, "directory") && eq(s, "subscriptions") => {
             Ok(Route::Subscription((*id).to_owned()))
         }
+        [a, d] if eq(a, "auditLogs") && eq(d, "directoryAudits") => Ok(Route::DirectoryAudits),
+        [a, d, id] if eq(a, "auditLogs") && eq(d, "directoryAudits") => {
+            Ok(Route::DirectoryAudit((*id).to_owned()))
+        }
         [s] if eq(s, "$batch") => Ok(Route::Batch),
         [s, ..] => Err(unknown(s)),
         [] => Err(unknown("")),
@@ -100,6 +106,8 @@ impl Route {
             Route::Organization => "/organization",
             Route::Subscriptions => "/directory/subscriptions",
             Route::Subscription(_) => "/directory/subscriptions/{id}",
+            Route::DirectoryAudits => "/auditLogs/directoryAudits",
+            Route::DirectoryAudit(_) => "/auditLogs/directoryAudits/{id}",
             Route::Batch => "/$batch",
         }
     }
@@ -170,6 +178,11 @@ mod tests {
             (
                 "/directory/subscriptions/s1",
                 Route::Subscription("s1".into()),
+            ),
+            ("/auditLogs/directoryaudits", Route::DirectoryAudits),
+            (
+                "/auditLogs/directoryAudits/Directory_1",
+                Route::DirectoryAudit("Directory_1".into()),
             ),
         ];
         for (path, expected) in cases {

@@ -4,8 +4,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use licensectl_model::ids::{GroupId, SkuId, TenantId, UserId, parse_guid};
 use licensectl_model::snapshot::{
-    AppRegistration, CapabilityStatus, CompanySubscription, Group, ServicePlanRules, SubscribedSku,
-    TenantSnapshot, User,
+    AppRegistration, CapabilityStatus, CompanySubscription, DirectoryAudit, Group,
+    ServicePlanRules, SubscribedSku, TenantSnapshot, User,
 };
 
 use super::assign::held_skus;
@@ -34,6 +34,10 @@ pub(crate) struct Tenant {
     pub groups: Vec<Group>,
     /// Commercial subscriptions (`GET /directory/subscriptions`).
     pub subscriptions: Vec<CompanySubscription>,
+    /// The directory audit log: the tenant file's entries and those the emulator wrote.
+    pub audits: Vec<DirectoryAudit>,
+    /// The tenant file held a `directoryAudits` list (written back even when empty).
+    audits_listed: bool,
     /// App registrations from the tenant file (empty: the default app is used).
     pub apps: Vec<AppRegistration>,
     /// Service plan rules.
@@ -107,6 +111,8 @@ impl Tenant {
             users: snapshot.users,
             groups: snapshot.groups,
             subscriptions: snapshot.subscriptions,
+            audits_listed: snapshot.directory_audits.is_some(),
+            audits: snapshot.directory_audits.unwrap_or_default(),
             apps: snapshot.apps,
             rules: snapshot.service_plan_rules,
             sku_index,
@@ -131,6 +137,8 @@ impl Tenant {
             users: self.users.clone(),
             groups: self.groups.clone(),
             subscriptions: self.subscriptions.clone(),
+            directory_audits: (self.audits_listed || !self.audits.is_empty())
+                .then(|| self.audits.clone()),
             apps: self.apps.clone(),
             service_plan_rules: self.rules.clone(),
         }

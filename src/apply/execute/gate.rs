@@ -97,6 +97,10 @@ pub struct Allowed {
     /// counts them for `max_change_percent`.
     managed: u64,
     allow_unsafe: bool,
+    /// `migrate_to_groups`: the direct copies a managed group provably covers, by user
+    /// (the planner's own assessment), and `max_users_per_run`.
+    migration: HashMap<UserId, HashSet<SkuId>>,
+    migration_cap: Option<u32>,
 }
 
 fn license_map(list: &[ResolvedLicense]) -> HashMap<SkuId, Vec<ServicePlanId>> {
@@ -106,8 +110,19 @@ fn license_map(list: &[ResolvedLicense]) -> HashMap<SkuId, Vec<ServicePlanId>> {
 }
 
 impl Allowed {
-    /// What `desired` allows against `live` (`allow_unsafe`: `--allow-unsafe`).
+    /// What `desired` allows against `live` (`allow_unsafe`: `--allow-unsafe`), with no
+    /// date: rules comparing `inactive_days` or `disabled_days` then allow nothing.
     pub fn new(desired: &DesiredState, live: &TenantSnapshot, allow_unsafe: bool) -> Self {
+        Self::at(desired, live, allow_unsafe, None)
+    }
+
+    /// [`Allowed::new`] with the day counts of the rules taken at `now` (the plan's).
+    pub fn at(
+        desired: &DesiredState,
+        live: &TenantSnapshot,
+        allow_unsafe: bool,
+        now: Option<time::OffsetDateTime>,
+    ) -> Self {
         let index = TenantIndex::new(live);
         let resolved = resolve(desired, &index);
         let default_location = desired
@@ -143,7 +158,7 @@ impl Allowed {
             );
         }
         if let Some((skus, governed)) =
-            crate::plan::rules::governed(desired, &index, &resolved.declared_users)
+            crate::plan::rules::governed(desired, &index, &resolved.declared_users, now)
         {
             let skus = Arc::new(skus);
             allowed.managed += governed.len() as u64;
@@ -178,6 +193,10 @@ impl Allowed {
         }
         for id in &resolved.protected_groups {
             allowed.groups.entry(*id).or_default().protected = true;
+        }
+        if let Some(migrate) = &desired.settings.migrate_to_groups {
+            allowed.migration = crate::plan::migrate::removable(&index, &resolved);
+            allowed.migration_cap = Some(migrate.max_users_per_run);
         }
         for (id, rule) in &mut allowed.groups {
             let Some(group) = index.groups.get(id) else {
@@ -234,6 +253,8 @@ pub(crate) struct Tally {
     /// one per direct member (as the planner counts them).
     removals: u64,
     changed: HashSet<Key>,
+    /// Users whose covered direct copies the migration removed so far.
+    migrated: HashSet<UserId>,
 }
 
 /// One unit of a round: who, and the writes still to send.
@@ -255,6 +276,29 @@ impl<'a> UnitWrites<'a> {
     }
 }
 
+/// True when the unit only removes direct copies that `migrate_to_groups` may remove from
+/// a user the config does not govern by a license list.
+fn migration_unit(allowed: &Allowed, unit: UnitWrites<'_>) -> bool {
+    let Principal::User { id, .. } = unit.principal else {
+        return false;
+    };
+    let Some(covered) = allowed.migration.get(id) else {
+        return false;
+    };
+    if allowed.users.get(id).is_some_and(|r| r.licenses.is_some()) {
+        return false;
+    }
+    !unit.operations.is_empty()
+        && unit.operations.iter().all(|op| match op {
+            Operation::AssignLicense { request } => {
+                request.add_licenses.is_empty()
+                    && !request.remove_licenses.is_empty()
+                    && request.remove_licenses.iter().all(|s| covered.contains(s))
+            }
+            _ => false,
+        })
+}
+
 /// The first rule the unit's writes break, if any (thresholds aside).
 fn rule_refusal(allowed: &Allowed, unit: UnitWrites<'_>) -> Option<Refusal> {
     let refuse = |kind: RefusalKind, reason: String| {
@@ -265,6 +309,9 @@ fn rule_refusal(allowed: &Allowed, unit: UnitWrites<'_>) -> Option<Refusal> {
         })
     };
     let who = format!("{} {}", unit.principal.kind(), unit.principal.name());
+    if migration_unit(allowed, unit) {
+        return None;
+    }
     for op in unit.operations {
         match (unit.principal, op) {
             (Principal::User { id, .. }, Operation::SetUsageLocation { usage_location }) => {
@@ -284,6 +331,15 @@ fn rule_refusal(allowed: &Allowed, unit: UnitWrites<'_>) -> Option<Refusal> {
                 return refuse(
                     RefusalKind::Unmanaged,
                     format!("{who} is a group: groups have no usage location"),
+                );
+            }
+            // Reprocessing assigns and removes nothing: Graph re-evaluates the licenses
+            // the user already has from groups. Any user may be reprocessed.
+            (Principal::User { .. }, Operation::ReprocessLicenseAssignment) => {}
+            (Principal::Group { .. }, Operation::ReprocessLicenseAssignment) => {
+                return refuse(
+                    RefusalKind::Unmanaged,
+                    format!("{who} is a group: Graph reprocesses users only"),
                 );
             }
             (principal, Operation::AssignLicense { request }) => {
@@ -386,7 +442,7 @@ fn removals(allowed: &Allowed, unit: UnitWrites<'_>) -> Vec<((Key, SkuId), u64)>
         .iter()
         .filter_map(|op| match op {
             Operation::AssignLicense { request } => Some(&request.remove_licenses),
-            Operation::SetUsageLocation { .. } => None,
+            Operation::SetUsageLocation { .. } | Operation::ReprocessLicenseAssignment => None,
         })
         .flatten()
         .map(|sku| ((k, *sku), weight))
@@ -402,6 +458,31 @@ pub(crate) fn review(
 ) -> Vec<Option<Refusal>> {
     let mut verdicts: Vec<Option<Refusal>> =
         units.iter().map(|u| rule_refusal(allowed, *u)).collect();
+    // Migration units: bounded by max_users_per_run, not by the thresholds (no license
+    // is lost).
+    let migrating: Vec<bool> = units.iter().map(|u| migration_unit(allowed, *u)).collect();
+    let mut new_migrated: HashSet<UserId> = HashSet::new();
+    for (i, unit) in units.iter().enumerate() {
+        let (true, None, Principal::User { id, .. }) = (migrating[i], &verdicts[i], unit.principal)
+        else {
+            continue;
+        };
+        if tally.migrated.contains(id) {
+            continue;
+        }
+        let cap = allowed.migration_cap.unwrap_or(0) as usize;
+        if tally.migrated.len() + new_migrated.len() >= cap {
+            verdicts[i] = Some(Refusal {
+                principal: unit.principal.clone(),
+                kind: RefusalKind::Threshold,
+                reason: format!(
+                    "the writes would migrate more than migrate_to_groups.max_users_per_run ({cap}) users; the next wave is for the next plan"
+                ),
+            });
+        } else {
+            new_migrated.insert(*id);
+        }
+    }
     // What the units the rules let through would add to the tally.
     let mut new_removed: HashSet<(Key, SkuId)> = HashSet::new();
     let mut new_removals: u64 = 0;
@@ -409,7 +490,7 @@ pub(crate) fn review(
     let mut removes_new = vec![false; units.len()];
     let mut changes_new = vec![false; units.len()];
     for (i, unit) in units.iter().enumerate() {
-        if verdicts[i].is_some() {
+        if verdicts[i].is_some() || migrating[i] {
             continue;
         }
         for (pair, weight) in removals(allowed, *unit) {
@@ -419,7 +500,7 @@ pub(crate) fn review(
             }
         }
         let k = key(unit.principal);
-        if !tally.changed.contains(&k) {
+        if changes_licenses(*unit) && !tally.changed.contains(&k) {
             new_changed.insert(k);
             changes_new[i] = true;
         }
@@ -464,14 +545,30 @@ pub(crate) fn review(
         if verdicts[i].is_some() {
             continue;
         }
+        if migrating[i] {
+            if let Principal::User { id, .. } = unit.principal {
+                tally.migrated.insert(*id);
+            }
+            continue;
+        }
         for (pair, weight) in removals(allowed, *unit) {
             if tally.removed.insert(pair) {
                 tally.removals += weight;
             }
         }
-        tally.changed.insert(key(unit.principal));
+        if changes_licenses(*unit) {
+            tally.changed.insert(key(unit.principal));
+        }
     }
     verdicts
+}
+
+/// True when the unit writes licenses or a usage location (a reprocess alone changes no
+/// assignment, so it does not count against `max_change_percent`).
+fn changes_licenses(unit: UnitWrites<'_>) -> bool {
+    unit.operations
+        .iter()
+        .any(|op| !matches!(op, Operation::ReprocessLicenseAssignment))
 }
 
 /// The gate as the executor holds it: the allowed set and the tally of what it let

@@ -103,6 +103,8 @@ fn body_of(op: &Operation) -> Value {
         Operation::AssignLicense { request } => {
             serde_json::to_value(request).unwrap_or(Value::Null)
         }
+        // The action takes no parameters; an empty object keeps the item a JSON POST.
+        Operation::ReprocessLicenseAssignment => json!({}),
     }
 }
 
@@ -121,6 +123,13 @@ fn item_for(principal: &Principal, op: &Operation, id: String, depends_on: Vec<S
         }
         (Principal::Group { id: group, .. }, Operation::SetUsageLocation { .. }) => {
             ("PATCH", format!("/groups/{group}"))
+        }
+        // Graph has no group reprocess; the gate refuses one before it is sent.
+        (Principal::User { id, .. }, Operation::ReprocessLicenseAssignment) => {
+            ("POST", format!("/users/{id}/reprocessLicenseAssignment"))
+        }
+        (Principal::Group { id, .. }, Operation::ReprocessLicenseAssignment) => {
+            ("POST", format!("/groups/{id}/reprocessLicenseAssignment"))
         }
     };
     Item {

@@ -165,6 +165,21 @@ pub(crate) fn combine(
         }
     }
 
+    if let Some(migrate) = &settings.migrate_to_groups
+        && complete
+        && !all_groups
+            .iter()
+            .any(|g| matches!(&g.value, Ok(group) if group.licenses.is_some()))
+    {
+        c.push(
+            Diagnostic::new(
+                DiagnosticCode::MigrationWithoutGroups,
+                "migrate_to_groups is set, but no file declares a group with licenses: there is nothing to migrate to",
+            )
+            .at(migrate.location.clone())
+            .help("declare the groups that should license the users (with `licenses` or a `profile`), or remove migrate_to_groups"),
+        );
+    }
     let profiles_ok = profiles.iter().all(|p| p.2.is_some());
     if !users_ok || !profiles_ok || !rules_ok || c.diagnostics.iter().any(Diagnostic::is_error) {
         return None;

@@ -10,6 +10,7 @@
 //! the files together and reports what only the whole directory shows (`combine.rs`).
 
 mod combine;
+mod operations;
 mod principals;
 mod rules;
 mod settings;
@@ -77,6 +78,7 @@ enum Owner<'a> {
     Group(&'a str),
     Profile(&'a str),
     Defaults,
+    Prices,
     Rule(&'a str),
     RulesScope,
 }
@@ -88,6 +90,7 @@ impl fmt::Display for Owner<'_> {
             Owner::Group(name) => write!(f, "group {name}"),
             Owner::Profile(name) => write!(f, "profile '{name}'"),
             Owner::Defaults => f.write_str("defaults"),
+            Owner::Prices => f.write_str("prices"),
             Owner::Rule(name) => write!(f, "rule '{name}'"),
             Owner::RulesScope => f.write_str("rules_scope"),
         }

@@ -228,6 +228,10 @@ impl Checker<'_> {
                     self.condition(file, owner, attribute, &c.0),
                     at(file, &c.0.referenced),
                 ),
+                RawAny::Days(c) => (
+                    self.condition(file, owner, attribute, &c.0),
+                    at(file, &c.0.referenced),
+                ),
             };
             match converted {
                 Some(condition) => out.push(AttributeCondition {
@@ -263,6 +267,15 @@ impl Checker<'_> {
         match &raw.value {
             RawCondition::Is(value) => {
                 let value = value.to_value();
+                if value == ConditionValue::Days(0) {
+                    return invalid(
+                        self,
+                        "0 days".to_owned(),
+                        &format!(
+                            "{attribute} counts whole days and holds at N or more: give N ≥ 1"
+                        ),
+                    );
+                }
                 if let ConditionValue::Text(text) = &value {
                     if text.trim().is_empty() {
                         return invalid(
@@ -374,6 +387,12 @@ impl ToValue for String {
 impl ToValue for bool {
     fn to_value(&self) -> ConditionValue {
         ConditionValue::Bool(*self)
+    }
+}
+
+impl ToValue for u32 {
+    fn to_value(&self) -> ConditionValue {
+        ConditionValue::Days(*self)
     }
 }
 

@@ -38,6 +38,12 @@ pub(super) fn settings_keys(raw: &RawFile) -> Vec<(&'static str, &serde_saphyr::
     if let Some(v) = &raw.protected {
         keys.push(("protected", &v.referenced));
     }
+    if let Some(v) = &raw.migrate_to_groups {
+        keys.push(("migrate_to_groups", &v.referenced));
+    }
+    if let Some(v) = &raw.prices {
+        keys.push(("prices", &v.referenced));
+    }
     if let Some(v) = &raw.rules_scope {
         keys.push(("rules_scope", &v.referenced));
     }
@@ -76,6 +82,8 @@ pub(crate) fn check_root(
             max_change_percent: None,
         },
         protected: Vec::new(),
+        migrate_to_groups: None,
+        prices: Vec::new(),
         rules_scope: RuleScope::default(),
     };
     let mut rules_scope_ok = true;
@@ -173,6 +181,7 @@ pub(crate) fn check_root(
                 }
             }
         }
+        super::operations::check(&mut c, file, raw, &mut settings);
         if let Some(entries) = &raw.profiles {
             for (name, list) in &entries.value.0 {
                 let location = at(file, &name.referenced);

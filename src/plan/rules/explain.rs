@@ -115,12 +115,14 @@ pub enum ExplainError {
     },
 }
 
-/// Explains the user `upn` of `live`, for `desired` and the `plan` computed from them.
+/// Explains the user `upn` of `live`, for `desired` and the `plan` computed from them
+/// at `now` (the day counts of `inactive_days` and `disabled_days`).
 pub fn explain(
     desired: &DesiredState,
     live: &TenantSnapshot,
     plan: &Plan,
     upn: &str,
+    now: Option<time::OffsetDateTime>,
 ) -> Result<Explanation, ExplainError> {
     let index = TenantIndex::new(live);
     let wanted = upn.to_lowercase();
@@ -143,7 +145,7 @@ pub fn explain(
         .users
         .iter()
         .find(|d| d.upn.to_lowercase() == user.user_principal_name.to_lowercase());
-    let (rules, _) = compile(desired, &index);
+    let (rules, _) = compile(desired, &index, now);
     let facts_groups;
     let (scope, in_scope, results) = match &rules {
         Some(rules) => {
@@ -382,6 +384,10 @@ fn condition_result(check: &Check, facts: &Facts<'_>, groups: &str) -> Condition
             None => "not set".to_owned(),
         },
         AttributeKind::Groups => groups.to_owned(),
+        AttributeKind::Days => match facts.days(check.attribute) {
+            Some(days) => format!("{days} days"),
+            None => "not known".to_owned(),
+        },
     };
     ConditionResult {
         attribute: check.attribute.key(),

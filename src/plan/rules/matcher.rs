@@ -6,9 +6,10 @@
 //! leaves are resolved to the set of groups they hold for when compiled, so testing one
 //! is a lookup in the user's (short) list of groups.
 //!
-//! A key that needs the current date (the reclaim rules' `inactive_days`, later) gets it
-//! through [`Facts`] as data passed in by the planner's caller — never from a clock here —
-//! and compiles to a [`Test`] like any other.
+//! The keys that need the current date (`inactive_days`, `disabled_days`) get their day
+//! counts through [`Facts`], computed by the caller from the plan's "now" — data, never
+//! a clock read here — and compile to a [`Test`] like any other: `N` holds at N days or
+//! more, and an unknown count (never signed in, no audit entry) holds for no `N`.
 
 use crate::config::{Attribute, AttributeCondition, AttributeKind, Condition, ConditionValue};
 use crate::snapshot::User;
@@ -35,6 +36,8 @@ pub(crate) enum Test {
     /// `member_of`: the user is a direct member of one of these groups (sorted
     /// positions in the snapshot's group list).
     Groups(Vec<u32>),
+    /// A day count of at least this.
+    AtLeastDays(u32),
 }
 
 /// One compiled `key: condition`.
@@ -55,6 +58,9 @@ pub(crate) struct Matcher {
     pub(crate) all: Vec<Check>,
     /// Any one that holds excludes the user.
     pub(crate) none: Vec<Check>,
+    /// Holds for nobody: it compares a day count the tenant state cannot give (sign-in
+    /// activity or the audit log not read, or no date to count from).
+    pub(crate) nobody: bool,
 }
 
 /// What one user's conditions are tested on.
@@ -65,6 +71,10 @@ pub(crate) struct Facts<'a> {
     /// Positions of the groups the user is a direct member of, sorted (empty when no
     /// condition uses `member_of`).
     pub(crate) groups: &'a [u32],
+    /// Days since the last sign-in (`None`: unknown, or never signed in).
+    pub(crate) inactive_days: Option<i64>,
+    /// Days since the account was disabled (`None`: enabled, or no date known).
+    pub(crate) disabled_days: Option<i64>,
 }
 
 impl<'a> Facts<'a> {
@@ -84,9 +94,11 @@ impl<'a> Facts<'a> {
             Attribute::UsageLocation => u.usage_location.as_deref(),
             Attribute::ExtensionAttribute(n) => extension_attribute(u, n),
             Attribute::UpnDomain => u.user_principal_name.rsplit_once('@').map(|(_, d)| d),
-            Attribute::AccountEnabled | Attribute::OnPremisesSyncEnabled | Attribute::MemberOf => {
-                None
-            }
+            Attribute::AccountEnabled
+            | Attribute::OnPremisesSyncEnabled
+            | Attribute::MemberOf
+            | Attribute::InactiveDays
+            | Attribute::DisabledDays => None,
         }
     }
 
@@ -95,6 +107,15 @@ impl<'a> Facts<'a> {
         match attribute {
             Attribute::AccountEnabled => self.user.account_enabled,
             Attribute::OnPremisesSyncEnabled => self.user.on_premises_sync_enabled,
+            _ => None,
+        }
+    }
+
+    /// A day count's value (`None` when unknown).
+    pub(crate) fn days(&self, attribute: Attribute) -> Option<i64> {
+        match attribute {
+            Attribute::InactiveDays => self.inactive_days,
+            Attribute::DisabledDays => self.disabled_days,
             _ => None,
         }
     }
@@ -150,7 +171,18 @@ impl Test {
             Test::Not(t) => !t.text(value),
             Test::Any(ts) => ts.iter().any(|t| t.text(value)),
             Test::All(ts) => ts.iter().all(|t| t.text(value)),
-            Test::Bool(_) | Test::Groups(_) => false,
+            Test::Bool(_) | Test::Groups(_) | Test::AtLeastDays(_) => false,
+        }
+    }
+
+    fn days(&self, value: Option<i64>) -> bool {
+        match self {
+            Test::AtLeastDays(n) => value.is_some_and(|d| d >= i64::from(*n)),
+            Test::Exists(b) => value.is_some() == *b,
+            Test::Not(t) => !t.days(value),
+            Test::Any(ts) => ts.iter().any(|t| t.days(value)),
+            Test::All(ts) => ts.iter().all(|t| t.days(value)),
+            _ => false,
         }
     }
 
@@ -184,6 +216,7 @@ impl Check {
             AttributeKind::Text => self.test.text(facts.text(self.attribute)),
             AttributeKind::Bool => self.test.boolean(facts.boolean(self.attribute)),
             AttributeKind::Groups => self.test.groups(facts.groups),
+            AttributeKind::Days => self.test.days(facts.days(self.attribute)),
         }
     }
 }
@@ -191,7 +224,9 @@ impl Check {
 impl Matcher {
     /// True when every `match` condition holds and no `exclude` condition does.
     pub(crate) fn matches(&self, facts: &Facts<'_>) -> bool {
-        self.all.iter().all(|c| c.holds(facts)) && !self.none.iter().any(|c| c.holds(facts))
+        !self.nobody
+            && self.all.iter().all(|c| c.holds(facts))
+            && !self.none.iter().any(|c| c.holds(facts))
     }
 
     /// True when some condition tests `member_of`.
@@ -228,6 +263,7 @@ fn compile_condition(
         }
         Condition::Is(ConditionValue::Text(text)) => Test::Eq(text.to_lowercase()),
         Condition::Is(ConditionValue::Bool(b)) => Test::Bool(*b),
+        Condition::Is(ConditionValue::Days(n)) => Test::AtLeastDays(*n),
         Condition::StartsWith(text) => Test::StartsWith(text.to_lowercase()),
         Condition::EndsWith(text) => Test::EndsWith(text.to_lowercase()),
         Condition::Exists(b) => Test::Exists(*b),
@@ -291,6 +327,7 @@ impl Check {
                 Test::Bool(b) => Some(Key::Bool(b)),
                 _ => None,
             },
+            AttributeKind::Days => None,
             AttributeKind::Groups => {
                 let mut out = Vec::new();
                 group_set(&self.test, &mut out).then(|| {
@@ -331,6 +368,8 @@ mod tests {
         let facts = Facts {
             user: &user,
             groups: &[3],
+            inactive_days: None,
+            disabled_days: None,
         };
         let cases: Vec<(Attribute, Condition, bool)> = vec![
             (Attribute::Department, text("sales"), true),
@@ -384,5 +423,37 @@ mod tests {
             let c = check(attribute, condition.clone());
             assert_eq!(c.holds(&facts), expected, "{attribute} {condition:?}");
         }
+    }
+
+    #[test]
+    fn day_counts_hold_at_n_days_or_more_and_an_unknown_count_for_no_n() {
+        let user = User::new(UserId::new(uuid::Uuid::from_u128(1)), "a@contoso.com");
+        let at = |inactive: Option<i64>| Facts {
+            user: &user,
+            groups: &[],
+            inactive_days: inactive,
+            disabled_days: None,
+        };
+        let ninety = check(
+            Attribute::InactiveDays,
+            Condition::Is(ConditionValue::Days(90)),
+        );
+        assert!(ninety.holds(&at(Some(90))));
+        assert!(ninety.holds(&at(Some(400))));
+        assert!(!ninety.holds(&at(Some(89))));
+        assert!(!ninety.holds(&at(None)));
+        let not = check(
+            Attribute::InactiveDays,
+            Condition::Not(Box::new(Condition::Is(ConditionValue::Days(90)))),
+        );
+        assert!(not.holds(&at(Some(3))));
+        let known = check(Attribute::InactiveDays, Condition::Exists(true));
+        assert!(!known.holds(&at(None)));
+        assert!(known.key().is_none(), "day counts are not indexed");
+        let disabled = check(
+            Attribute::DisabledDays,
+            Condition::Is(ConditionValue::Days(1)),
+        );
+        assert!(!disabled.holds(&at(Some(400))), "the other count");
     }
 }

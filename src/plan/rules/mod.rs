@@ -12,6 +12,15 @@
 //! merges the licenses of a set of rules once per distinct set, as Graph merges license
 //! sources: a service plan is on if any matching rule turns it on.
 //!
+//! `inactive_days` and `disabled_days` count days up to the plan's "now"
+//! ([`PlanOptions::now`](super::PlanOptions), data): [`compile`] computes every user's
+//! counts once (see `super::activity` for what they are read from). When the tenant
+//! state cannot give a count at all — no "now", sign-in activity not read (it needs
+//! AuditLog.Read.All and Microsoft Entra ID P1/P2), the audit log not read — every
+//! rule (or the scope) comparing it matches nobody, with an `activity-unavailable`
+//! warning, and the SKUs such a rule gives are left as they are: nothing is guessed,
+//! and no license is taken for want of data.
+//!
 //! Pure: data in, data out. It decides who matches and what the rules give; the planner
 //! turns that into changes, and must not decide matches itself.
 
@@ -60,6 +69,17 @@ pub(crate) struct Rules {
     pub(crate) governed_skus: HashSet<SkuId>,
     /// Direct group memberships by user position, when a condition uses `member_of`.
     memberships: Option<Memberships>,
+    /// Per user position: days since the last sign-in and since disabled, when a
+    /// condition compares them.
+    days: Option<Vec<(Option<i64>, Option<i64>)>>,
+    /// Users in `rules_scope` … counted by the planner; here: users who never signed in
+    /// (by position), when a condition compares `inactive_days`.
+    pub(crate) never_signed_in: Vec<u32>,
+}
+
+/// True when `conditions` compare `attribute`.
+fn uses(conditions: &[AttributeCondition], attribute: crate::config::Attribute) -> bool {
+    conditions.iter().any(|c| c.attribute == attribute)
 }
 
 /// The positions of the groups each user is a direct member of (CSR by user position).
@@ -131,6 +151,7 @@ fn position_of(snapshot: &TenantSnapshot, user: &crate::snapshot::User) -> Optio
 pub(crate) fn compile(
     desired: &DesiredState,
     index: &TenantIndex<'_>,
+    now: Option<time::OffsetDateTime>,
 ) -> (Option<Rules>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     if desired.rules.is_empty() {
@@ -149,20 +170,57 @@ pub(crate) fn compile(
             .collect::<Vec<Check>>()
     };
     let scope = &desired.settings.rules_scope;
+    let days = DayFacts::new(index.snapshot, now);
+    let mut unavailable: Vec<(String, &'static str, Option<Location>)> = Vec::new();
+    let mut undecidable = |owner: &str,
+                           matches: &[AttributeCondition],
+                           exclude: &[AttributeCondition],
+                           at: Option<&Location>| {
+        let mut why = None;
+        for attribute in [
+            crate::config::Attribute::InactiveDays,
+            crate::config::Attribute::DisabledDays,
+        ] {
+            if (uses(matches, attribute) || uses(exclude, attribute))
+                && let Some(reason) = days.unavailable(attribute)
+            {
+                unavailable.push((owner.to_owned(), reason, at.cloned()));
+                why = Some(reason);
+            }
+        }
+        why.is_some()
+    };
+    let scope_location = scope
+        .matches
+        .iter()
+        .chain(&scope.exclude)
+        .find_map(|c| c.location.clone());
     let scope_matcher = Matcher {
         all: compile_all(&scope.matches, "rules_scope", &mut diagnostics),
         none: compile_all(&scope.exclude, "rules_scope", &mut diagnostics),
+        nobody: undecidable(
+            "rules_scope",
+            &scope.matches,
+            &scope.exclude,
+            scope_location.as_ref(),
+        ),
     };
     let mut rules = Vec::with_capacity(desired.rules.len());
     let mut governed_skus = HashSet::new();
+    let mut withheld: HashSet<SkuId> = HashSet::new();
     for rule in &desired.rules {
         let owner = format!("rule '{}'", rule.name);
+        let nobody = undecidable(&owner, &rule.matches, &rule.exclude, Some(&rule.location));
         let matcher = Matcher {
             all: compile_all(&rule.matches, &owner, &mut diagnostics),
             none: compile_all(&rule.exclude, &owner, &mut diagnostics),
+            nobody,
         };
         let licenses =
             resolve_licenses(&rule.licenses, index, &mut cache, &mut diagnostics, &owner);
+        if nobody {
+            withheld.extend(licenses.iter().map(|l| l.sku));
+        }
         governed_skus.extend(licenses.iter().map(|l| l.sku));
         rules.push(CompiledRule {
             name: rule.name.clone(),
@@ -172,9 +230,44 @@ pub(crate) fn compile(
             usage_location: rule.usage_location.as_ref().map(|u| u.value.clone()),
         });
     }
+    for (owner, reason, location) in unavailable {
+        let skus = if owner == "rules_scope" {
+            "no user is governed by the rules this time".to_owned()
+        } else {
+            "it matches nobody and the SKUs it gives are left as they are this time".to_owned()
+        };
+        let diagnostic = Diagnostic::new(
+            DiagnosticCode::ActivityUnavailable,
+            format!("{owner} compares {reason}: {skus}"),
+        );
+        let diagnostic = match location {
+            Some(location) => diagnostic.at(location),
+            None => diagnostic,
+        };
+        diagnostics.push(
+            diagnostic
+            .help("read the tenant with AuditLog.Read.All (sign-in activity also needs Microsoft Entra ID P1 or P2; the audit log also Directory.Read.All), or snapshot it with --activity; see docs/operations.md#reclaim"),
+        );
+    }
+    governed_skus.retain(|s| !withheld.contains(s));
     if diagnostics.iter().any(Diagnostic::is_error) {
         return (None, diagnostics);
     }
+    let uses_days = |attribute| {
+        uses(&scope.matches, attribute)
+            || uses(&scope.exclude, attribute)
+            || desired
+                .rules
+                .iter()
+                .any(|r| uses(&r.matches, attribute) || uses(&r.exclude, attribute))
+    };
+    let inactive = uses_days(crate::config::Attribute::InactiveDays);
+    let disabled = uses_days(crate::config::Attribute::DisabledDays);
+    let never_signed_in = if inactive {
+        days.never_signed_in(index.snapshot)
+    } else {
+        Vec::new()
+    };
     let uses_groups = scope_matcher.uses_groups() || rules.iter().any(|r| r.matcher.uses_groups());
     let compiled = Rules {
         rules,
@@ -182,6 +275,8 @@ pub(crate) fn compile(
         default_scope: scope.is_default(),
         governed_skus,
         memberships: uses_groups.then(|| Memberships::new(index)),
+        days: (inactive || disabled).then(|| days.per_user(index.snapshot, inactive, disabled)),
+        never_signed_in,
     };
     (Some(compiled), diagnostics)
 }
@@ -326,9 +421,16 @@ impl Rules {
 
     /// The facts of the user at `position`.
     pub(crate) fn facts<'s>(&'s self, snapshot: &'s TenantSnapshot, position: u32) -> Facts<'s> {
+        let (inactive_days, disabled_days) = self
+            .days
+            .as_ref()
+            .and_then(|d| d.get(position as usize).copied())
+            .unwrap_or((None, None));
         Facts {
             user: &snapshot.users[position as usize],
             groups: self.groups_of(position),
+            inactive_days,
+            disabled_days,
         }
     }
 
@@ -675,6 +777,11 @@ pub struct RuleNeeds {
     /// True when `member_of` matches groups by a pattern (or any group at all): every
     /// group is read with its members.
     pub all_groups: bool,
+    /// True when a condition compares `inactive_days`: every user's sign-in activity is
+    /// read.
+    pub sign_ins: bool,
+    /// True when a condition compares `disabled_days`: the directory audit log is read.
+    pub audits: bool,
 }
 
 /// What `desired`'s rules need read, or `None` when it has no rules.
@@ -700,6 +807,8 @@ pub fn rule_needs(desired: &DesiredState) -> Option<RuleNeeds> {
         if condition.attribute == crate::config::Attribute::MemberOf {
             member_of_groups(&condition.condition, &mut needs);
         }
+        needs.sign_ins |= condition.attribute == crate::config::Attribute::InactiveDays;
+        needs.audits |= condition.attribute == crate::config::Attribute::DisabledDays;
     }
     if desired.rules.iter().any(|r| {
         matches!(
@@ -742,7 +851,7 @@ fn member_of_groups(condition: &Condition, needs: &mut RuleNeeds) {
             Ok(id) => needs.group_ids.push(GroupId::new(id)),
             Err(_) => needs.group_names.push(name.clone()),
         },
-        Condition::Is(ConditionValue::Bool(_)) => {}
+        Condition::Is(ConditionValue::Bool(_) | ConditionValue::Days(_)) => {}
         Condition::StartsWith(_) | Condition::EndsWith(_) | Condition::Exists(_) => {
             needs.all_groups = true;
         }
@@ -772,8 +881,9 @@ pub(crate) fn governed(
     desired: &DesiredState,
     index: &TenantIndex<'_>,
     declared: &HashSet<UserId>,
+    now: Option<time::OffsetDateTime>,
 ) -> Option<(HashSet<SkuId>, Vec<GovernedUser>)> {
-    let (rules, _) = compile(desired, index);
+    let (rules, _) = compile(desired, index, now);
     let rules = rules?;
     let snapshot = index.snapshot;
     let evaluation = rules.evaluate(snapshot, declared);
@@ -804,4 +914,79 @@ pub(crate) fn governed(
         })
         .collect();
     Some((rules.governed_skus, users))
+}
+
+/// What the tenant state can say about day counts at "now".
+struct DayFacts<'s> {
+    now: Option<time::OffsetDateTime>,
+    /// Some user carries sign-in activity (it was read).
+    sign_ins: bool,
+    /// The directory audit log was read.
+    audits: Option<&'s [crate::snapshot::DirectoryAudit]>,
+}
+
+impl<'s> DayFacts<'s> {
+    fn new(snapshot: &'s TenantSnapshot, now: Option<time::OffsetDateTime>) -> Self {
+        DayFacts {
+            now,
+            sign_ins: snapshot.users.iter().any(|u| u.sign_in_activity.is_some()),
+            audits: snapshot.directory_audits.as_deref(),
+        }
+    }
+
+    /// Why `attribute` cannot be counted for anyone, if it cannot.
+    fn unavailable(&self, attribute: crate::config::Attribute) -> Option<&'static str> {
+        use crate::config::Attribute;
+        match attribute {
+            _ if self.now.is_none() => Some("a day count, but the plan has no date to count to"),
+            Attribute::InactiveDays if !self.sign_ins => Some(
+                "inactive_days, but the tenant state holds no sign-in activity (not read, or Graph refused it)",
+            ),
+            Attribute::DisabledDays if self.audits.is_none() => Some(
+                "disabled_days, but the tenant state holds no directory audit log (not read, or Graph refused it)",
+            ),
+            _ => None,
+        }
+    }
+
+    /// Per user position: (days since the last sign-in, days since disabled).
+    fn per_user(
+        &self,
+        snapshot: &TenantSnapshot,
+        inactive: bool,
+        disabled: bool,
+    ) -> Vec<(Option<i64>, Option<i64>)> {
+        use super::activity::{
+            DisabledSince, LastSignIn, days_between, disabled_since, last_sign_in,
+        };
+        let Some(now) = self.now else {
+            return vec![(None, None); snapshot.users.len()];
+        };
+        snapshot
+            .users
+            .iter()
+            .map(|user| {
+                let inactive_days = match last_sign_in(user) {
+                    LastSignIn::At(at) if inactive => Some(days_between(at, now)),
+                    _ => None,
+                };
+                let disabled_days = match disabled_since(user, self.audits) {
+                    DisabledSince::Since(at) if disabled => Some(days_between(at, now)),
+                    _ => None,
+                };
+                (inactive_days, disabled_days)
+            })
+            .collect()
+    }
+
+    /// Positions of the users whose sign-in activity was read and shows no sign-in.
+    fn never_signed_in(&self, snapshot: &TenantSnapshot) -> Vec<u32> {
+        snapshot
+            .users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| super::activity::last_sign_in(u) == super::activity::LastSignIn::Never)
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
 }

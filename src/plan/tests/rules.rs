@@ -1090,7 +1090,7 @@ fn indexed_evaluation_matches_testing_every_rule_on_every_user() {
     want.rules.push(not_interns);
 
     let index = TenantIndex::new(&live);
-    let (rules, diagnostics) = super::super::rules::compile(&want, &index);
+    let (rules, diagnostics) = super::super::rules::compile(&want, &index, None);
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     let rules = rules.expect("compiled");
     let evaluation = rules.evaluate(&live, &std::collections::HashSet::new());

@@ -3,11 +3,12 @@
 //! Microsoft's documented samples (`fidelity`), eventual consistency and the license
 //! history (`consistency`), service-plan dependencies and exclusions (`plan_rules`), permissions per endpoint and
 //! delegated tokens (`permissions`), reprocessing, license error listings and subscriptions
-//! (`endpoints`), seats in grace and suspended subscriptions (`seats`), and the server's own limits
+//! (`endpoints`), the directory audit log (`audits`), seats in grace and suspended subscriptions (`seats`), and the server's own limits
 //! (`hardening`). `common` holds the shared tenant fixture
 //! and HTTP helpers.
 
 mod api;
+mod audits;
 mod auth_limits;
 mod common;
 mod consistency;

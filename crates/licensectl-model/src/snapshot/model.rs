@@ -96,6 +96,13 @@ pub struct TenantSnapshot {
     /// Commercial subscriptions (`GET /directory/subscriptions`), when read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subscriptions: Vec<CompanySubscription>,
+    /// Entries of the directory audit log (`GET /auditLogs/directoryAudits`) about
+    /// accounts being disabled and enabled, when read: `None` when the snapshot holds no
+    /// audit log at all (not read, or not readable), `Some` (maybe empty) when it was
+    /// read. Microsoft Entra keeps audit entries 7 days on Free and 30 days with P1/P2
+    /// (https://learn.microsoft.com/en-us/entra/identity/monitoring-health/reference-reports-data-retention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_audits: Option<Vec<DirectoryAudit>>,
     /// Emulator only: app registrations allowed to get tokens, with their permissions.
     /// Empty in snapshots read from Graph.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -358,6 +365,76 @@ pub struct CompanySubscription {
     /// When it moves to its next state unless renewed (ISO 8601).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_lifecycle_date_time: Option<String>,
+}
+
+/// `directoryAudit` (`GET /auditLogs/directoryAudits`): one entry of the directory audit
+/// log, with the properties licensectl reads
+/// (https://learn.microsoft.com/en-us/graph/api/resources/directoryaudit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryAudit {
+    /// The entry's id.
+    pub id: String,
+    /// `UserManagement`, `GroupManagement`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Correlates activities across services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// `success`, `failure`, `timeout` or `unknownFutureValue`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// Why the activity had its result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_reason: Option<String>,
+    /// The activity, e.g. `Disable account`, `Enable account`.
+    pub activity_display_name: String,
+    /// When it happened (ISO 8601, UTC).
+    pub activity_date_time: String,
+    /// The service that logged it, e.g. `Core Directory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_by_service: Option<String>,
+    /// `Add`, `Assign`, `Update`, `Unassign` or `Delete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_type: Option<String>,
+    /// Who or what did it (`user` and `app`, as Graph sends them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiated_by: Option<serde_json::Value>,
+    /// The objects it changed.
+    #[serde(default)]
+    pub target_resources: Vec<TargetResource>,
+}
+
+impl DirectoryAudit {
+    /// True when the activity succeeded (`result` is `success`, compared ignoring case).
+    pub fn succeeded(&self) -> bool {
+        self.result
+            .as_deref()
+            .is_some_and(|r| r.eq_ignore_ascii_case("success"))
+    }
+}
+
+/// `targetResource` of a directory audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetResource {
+    /// The object's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Its display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `User`, `Group`, `Device`, ... (Microsoft's own example spells the key `Type`).
+    #[serde(
+        default,
+        rename = "type",
+        alias = "Type",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kind: Option<String>,
+    /// The user's userPrincipalName, for a user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_principal_name: Option<String>,
 }
 
 /// `licenseAssignmentState`.
