@@ -33,3 +33,29 @@ pub fn render(plan: &Plan, mode: Mode) -> String {
     text.push('\n');
     text
 }
+
+#[derive(Serialize)]
+struct Versioned<'r, R: Serialize> {
+    kind: &'static str,
+    format_version: u32,
+    #[serde(flatten)]
+    report: &'r R,
+}
+
+/// A report other than a plan (`seats`, `reprocess`) as pretty JSON: `kind` and
+/// `format_version` first, then the report's own fields, with a trailing newline.
+pub(crate) fn versioned<R: Serialize>(
+    kind: &'static str,
+    format_version: u32,
+    report: &R,
+) -> String {
+    let document = Versioned {
+        kind,
+        format_version,
+        report,
+    };
+    // Plain data with string keys and finite numbers: serialization cannot fail.
+    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+    text.push('\n');
+    text
+}

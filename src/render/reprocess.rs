@@ -2,8 +2,6 @@
 //! reprocessing fixed its failing licenses, and for what still fails the plain-language
 //! fix. Pure; names from the tenant are escaped for the terminal.
 
-use serde::Serialize;
-
 use crate::ops::reprocess::{Report, Verdict};
 
 use super::escape::terminal;
@@ -77,22 +75,7 @@ pub fn text(report: &Report) -> String {
     out
 }
 
-#[derive(Serialize)]
-struct Document<'r> {
-    kind: &'static str,
-    format_version: u32,
-    #[serde(flatten)]
-    report: &'r Report,
-}
-
 /// The report as JSON (`kind: "reprocess"`, `format_version` 1).
 pub fn json(report: &Report) -> String {
-    let doc = Document {
-        kind: "reprocess",
-        format_version: REPROCESS_FORMAT_VERSION,
-        report,
-    };
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    text.push('\n');
-    text
+    super::json::versioned("reprocess", REPROCESS_FORMAT_VERSION, report)
 }

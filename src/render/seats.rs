@@ -3,8 +3,6 @@
 
 use std::fmt::Write;
 
-use serde::Serialize;
-
 use crate::ops::seats::{SeatReport, SkuSeats};
 
 use super::escape::{markdown, terminal};
@@ -178,22 +176,7 @@ pub fn markdown_report(report: &SeatReport) -> String {
     out
 }
 
-#[derive(Serialize)]
-struct Document<'r> {
-    kind: &'static str,
-    format_version: u32,
-    #[serde(flatten)]
-    report: &'r SeatReport,
-}
-
 /// The report as JSON (`kind: "seats"`, `format_version` 1).
 pub fn json(report: &SeatReport) -> String {
-    let mut text = serde_json::to_string_pretty(&Document {
-        kind: "seats",
-        format_version: SEATS_FORMAT_VERSION,
-        report,
-    })
-    .unwrap_or_default();
-    text.push('\n');
-    text
+    super::json::versioned("seats", SEATS_FORMAT_VERSION, report)
 }
