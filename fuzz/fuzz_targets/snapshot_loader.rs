@@ -58,7 +58,14 @@ fuzz_target!(|data: &[u8]| {
         .expect("a snapshot written back reads back");
     assert_eq!(again, snapshot);
     for allow_unsafe in [false, true] {
-        let planned = plan(contoso(), &snapshot, &PlanOptions { allow_unsafe });
+        let planned = plan(
+            contoso(),
+            &snapshot,
+            &PlanOptions {
+                allow_unsafe,
+                ..PlanOptions::default()
+            },
+        );
         for mode in [Mode::Plan, Mode::Drift] {
             let _ = text::render(&planned, mode);
             let _ = markdown::render(&planned, mode);
