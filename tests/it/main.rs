@@ -52,6 +52,7 @@ mod load_robustness;
 mod plan_budget;
 mod platforms;
 mod progress;
+mod read_rounds;
 mod readme;
 mod render;
 mod rules_cli;
