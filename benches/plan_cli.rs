@@ -6,7 +6,8 @@
 //! runs and the process's peak memory (`VmHWM`, sampled every 10 ms), against the goals
 //! (plan ≤ 1.5 s and ≤ 700 MiB; validate ≤ 0.8 s).
 //!
-//! Run: `cargo bench --bench plan_cli` (`PLAN_CLI_RUNS=N` for another number of runs).
+//! Run: `cargo bench --bench plan_cli` (`PLAN_CLI_RUNS=N` for another number of runs,
+//! `PLAN_CLI_DIR=DIR` to keep the generated files there).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -136,8 +137,12 @@ fn main() {
         ..GenerateOptions::default()
     })
     .expect("generates");
-    let dir = tempfile::tempdir().unwrap();
-    let snapshot = dir.path().join("tenant.json");
+    // `PLAN_CLI_DIR=DIR` writes (and keeps) the tenant and configs there.
+    let temp = tempfile::tempdir().unwrap();
+    let kept = std::env::var_os("PLAN_CLI_DIR").map(std::path::PathBuf::from);
+    let root = kept.as_deref().unwrap_or(temp.path());
+    std::fs::create_dir_all(root).unwrap();
+    let snapshot = root.join("tenant.json");
     t.write(&snapshot).unwrap();
     let managed: Vec<&User> = t
         .users
@@ -145,7 +150,7 @@ fn main() {
         .filter(|u| u.direct_states().next().is_some())
         .take(MANAGED)
         .collect();
-    let many = dir.path().join("many");
+    let many = root.join("many");
     settings(&many);
     let per_file = managed.len().div_ceil(FILES);
     for (f, chunk) in managed.chunks(per_file).enumerate() {
@@ -155,7 +160,7 @@ fn main() {
         )
         .unwrap();
     }
-    let one = dir.path().join("one");
+    let one = root.join("one");
     settings(&one);
     std::fs::write(one.join("licenses/users.yaml"), users_yaml(&t, &managed, 0)).unwrap();
     let bytes = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len()) as f64 / (1 << 20) as f64;
