@@ -19,6 +19,8 @@
 //! - when the config has attribute rules, every user in `rules_scope` (narrowed by an
 //!   exact `$filter` on `accountEnabled`/`userType` when the scope allows it) with the
 //!   attributes the rules use, and the groups `member_of` names, with their members.
+//!   When no filter narrows the scope, that read of every user takes the place of the
+//!   licensed users' read (it carries the same fields).
 //!
 //! With `full`, every user (with the attributes the rules use, when there are rules) and
 //! every group is read instead (the emulator round trip, adoption). The module reports progress through [`ReadProgress`] and prints nothing.
@@ -235,6 +237,12 @@ pub async fn read_tenant(
             })?;
             report_skus(progress, &skus_domains);
             Ok::<_, GraphError>((skus_domains, all))
+        } else if scope.rules.as_ref().is_some_and(|r| r.filter.is_none()) {
+            // The rules read every user (with the license fields): reading the licensed
+            // ones as well would read them twice.
+            let skus_domains = skus_and_domains(client).await?;
+            report_skus(progress, &skus_domains);
+            Ok((skus_domains, Vec::new()))
         } else {
             licensed_users(client, scope.strategy, progress).await
         }

@@ -7,11 +7,27 @@
 use graph_emulator::EmulatorOptions;
 use graph_emulator::auth::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 use graph_emulator::generate::{GenerateOptions, generate};
-use licensectl::graph::{ClientStats, NoProgress, ReadScope, RetryPolicy, read_tenant};
+use licensectl::graph::{
+    ClientStats, LicensedUsersStrategy, NoProgress, PAGE_SIZE, ReadScope, RetryPolicy, RulesRead,
+    read_tenant,
+};
 use licensectl::ids::GroupId;
 use licensectl::snapshot::TenantSnapshot;
 
 use crate::util::{Emulated, graph_client};
+
+/// The generated tenant of these tests, served by the emulator.
+async fn served(users: usize) -> (TenantSnapshot, Emulated) {
+    let tenant = generate(&GenerateOptions {
+        users,
+        groups: 20,
+        seed: 17,
+        ..GenerateOptions::default()
+    })
+    .expect("generates");
+    let emulated = Emulated::serve(tenant.clone(), EmulatorOptions::default()).await;
+    (tenant, emulated)
+}
 
 /// HTTP requests and `$batch` items one read of `tenant` with `scope` sends, and the read.
 async fn read_counting(emulated: &Emulated, scope: &ReadScope) -> (u64, u64, TenantSnapshot) {
@@ -118,4 +134,60 @@ async fn issue17_a_live_plan_looks_up_every_named_group_in_one_batch() {
         assert_eq!(read.members, g.members, "members of {}", g.display_name);
     }
     assert_eq!(plan.users.len(), snapshot.users.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue17_rules_over_every_user_read_the_users_once() {
+    let (tenant, emulated) = served(3_000).await;
+    let scope = ReadScope {
+        strategy: LicensedUsersStrategy::Sequential,
+        ..ReadScope::default()
+    };
+    let (snapshot_requests, _, snapshot) = read_counting(&emulated, &scope).await;
+    let rules = ReadScope {
+        rules: Some(RulesRead {
+            attributes: vec!["department"],
+            filter: None,
+            all_groups: false,
+        }),
+        ..scope
+    };
+    let (rules_requests, _, read) = read_counting(&emulated, &rules).await;
+    let pages = |n: usize| n.div_ceil(PAGE_SIZE as usize) as u64;
+    let licensed = tenant
+        .users
+        .iter()
+        .filter(|u| !u.assigned_licenses.is_empty())
+        .count();
+    assert!(licensed < tenant.users.len(), "some users hold no license");
+    assert_eq!(read.users.len(), tenant.users.len(), "every user is read");
+    assert_eq!(
+        rules_requests,
+        snapshot_requests - pages(licensed) + pages(tenant.users.len()),
+        "the pages of every user take the place of the licensed users' pages"
+    );
+    for u in &snapshot.users {
+        let same = read.users.iter().find(|r| r.id == u.id).expect("read");
+        assert_eq!(
+            same.assigned_licenses, u.assigned_licenses,
+            "{}",
+            u.user_principal_name
+        );
+    }
+    let departments = read.users.iter().filter(|r| r.department.is_some()).count();
+    assert!(departments > 0, "the rules' attribute is read");
+    for r in &read.users {
+        let t = tenant
+            .users
+            .iter()
+            .find(|t| t.id == r.id)
+            .expect("in the tenant");
+        assert_eq!(r.department, t.department, "{}", r.user_principal_name);
+    }
+    let groups = |t: &TenantSnapshot| -> Vec<GroupId> { t.groups.iter().map(|g| g.id).collect() };
+    assert_eq!(
+        groups(&read),
+        groups(&snapshot),
+        "the same licensing groups"
+    );
 }
