@@ -267,26 +267,25 @@ pub async fn read_tenant(
         futures::try_join!(users_side, rules_side, groups_side)?;
     let domains = domains.unwrap_or_default();
 
-    let mut users: BTreeMap<String, User> = BTreeMap::new();
-    for u in read {
-        users.insert(u.id.to_string(), u);
-    }
+    // Every user read, in the order read: a later copy of a user replaces an earlier one
+    // (`latest_per_id`). A vector, not a map: half a million users are moved once.
+    let mut users: Vec<User> = read;
     if scope.rules.is_some() && !scope.full {
         progress.event(ReadEvent::Phase {
             name: "users in rules_scope",
             total: Some(rule_read.len() as u64),
         });
         progress.event(ReadEvent::Items(rule_read.len() as u64));
-        for u in rule_read {
-            users.insert(u.id.to_string(), u);
-        }
+        // With their attributes, replacing the licensed users' copies.
+        users.extend(rule_read);
     }
+    let mut users = latest_per_id(users);
 
     let mut groups: BTreeMap<GroupId, Group> =
         early_groups.into_iter().map(|g| (g.id, g)).collect();
     if !scope.full {
         let known: HashSet<String> = users
-            .values()
+            .iter()
             .map(|u| u.user_principal_name.to_lowercase())
             .collect();
         let missing: Vec<&str> = scope
@@ -300,7 +299,7 @@ pub async fn read_tenant(
             Vec::new()
         } else {
             let ids: BTreeSet<GroupId> = users
-                .values()
+                .iter()
                 .flat_map(|u| u.inherited_states().filter_map(|s| s.assigned_by_group))
                 .filter(|id| !groups.contains_key(id))
                 .collect();
@@ -324,40 +323,36 @@ pub async fn read_tenant(
             },
             later_groups
         )?;
-        for u in managed {
-            users.insert(u.id.to_string(), u);
-        }
+        users.extend(managed);
+        users = latest_per_id(users);
         groups.extend(later.into_iter().map(|g| (g.id, g)));
 
         // Members of the groups read who hold no license (typically because the group's
         // license failed for them: the error shows only in their licenseAssignmentStates).
-        let mut missing: Vec<String> = groups
+        let read: HashSet<UserId> = users.iter().map(|u| u.id).collect();
+        let mut missing: Vec<UserId> = groups
             .values()
             .flat_map(|g| g.members.iter())
-            .map(ToString::to_string)
-            .filter(|id| !users.contains_key(id))
+            .copied()
+            .filter(|id| !read.contains(id))
             .collect();
         missing.sort();
         missing.dedup();
+        let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
         if !missing.is_empty() {
             progress.event(ReadEvent::Phase {
                 name: "unlicensed group members",
                 total: Some(missing.len() as u64),
             });
             let refs: Vec<&str> = missing.iter().map(String::as_str).collect();
-            for u in users_where_in(client, "id", &refs).await? {
-                progress.event(ReadEvent::Items(1));
-                users.insert(u.id.to_string(), u);
-            }
+            let found = users_where_in(client, "id", &refs).await?;
+            progress.event(ReadEvent::Items(found.len() as u64));
+            users.extend(found);
+            users = latest_per_id(users);
         }
     }
-    let mut users: Vec<User> = users.into_values().collect();
-    users.sort_by(|a, b| {
-        a.user_principal_name
-            .to_lowercase()
-            .cmp(&b.user_principal_name.to_lowercase())
-            .then(a.id.cmp(&b.id))
-    });
+    // By UPN (folded once per user, not once per comparison), then id.
+    users.sort_by_cached_key(|u| (u.user_principal_name.to_lowercase(), u.id));
     let mut groups: Vec<Group> = groups.into_values().collect();
     groups.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.id.cmp(&b.id)));
     Ok(TenantSnapshot {
@@ -376,6 +371,15 @@ pub async fn read_tenant(
         apps: Vec::new(),
         service_plan_rules: Default::default(),
     })
+}
+
+/// `users` with one copy of each user, the last one read, ordered by id (in place: a
+/// stable sort keeps the order of reading among a user's copies).
+fn latest_per_id(mut users: Vec<User>) -> Vec<User> {
+    users.sort_by_key(|u| u.id);
+    users.reverse();
+    users.dedup_by_key(|u| u.id);
+    users
 }
 
 /// The subscribed SKUs and the tenant's verified domains (`None` without the permission
