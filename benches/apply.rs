@@ -6,7 +6,8 @@
 //! concurrency limits and prints, from the journal and the emulator's statistics: writes,
 //! `$batch` requests against the lower bound (`ceil(writes / 20)`), wall time of the
 //! writes against the budget's lower bound, the share of writes answered 429, and the
-//! apply process's peak memory (its `VmHWM`, sampled every 20 ms while it runs).
+//! apply process's peak memory (its `VmHWM`, sampled every 20 ms while it runs), at
+//! `apply`'s default `--max-concurrency` (32) and at 8.
 //!
 //! The budget's lower bound: the emulator opens the app's write window at the app's first
 //! request, then every window; the bench makes that first request itself (at `T0`), so
@@ -89,12 +90,17 @@ async fn main() {
     let budget = ThrottleOptions::graph().time_scaled(SCALE);
     let window = budget.write_window.as_secs_f64();
     let quota = budget.write_quota as usize;
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "apply: {CHANGES} changes in a {USERS}-user tenant; write budget {quota} per {window:.1} s, {:?} (Graph's 3,000 per 150 s, windows scaled {SCALE}), {} ms latency per request",
+        "apply: {CHANGES} changes in a {USERS}-user tenant; write budget {quota} per {window:.1} s, {:?} (Graph's 3,000 per 150 s, windows scaled {SCALE}), {} ms latency per request (load {})",
         budget.refill,
-        LATENCY.as_millis()
+        LATENCY.as_millis(),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
-    for concurrency in [8, 32] {
+    for concurrency in [None, Some(8)] {
         let dir = tempfile::tempdir().unwrap();
         churn::write_config(&tenant, dir.path(), CHANGES);
         let running = serve(
@@ -116,12 +122,11 @@ async fn main() {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_licensectl"));
         cmd.args(["apply", "--config"])
             .arg(dir.path())
-            .args([
-                "--auto-approve",
-                "--max-concurrency",
-                &concurrency.to_string(),
-            ])
-            .arg("--journal")
+            .arg("--auto-approve");
+        if let Some(n) = concurrency {
+            cmd.args(["--max-concurrency", &n.to_string()]);
+        }
+        cmd.arg("--journal")
             .arg(&journal)
             .env("AZURE_TENANT_ID", &tid)
             .env("AZURE_CLIENT_ID", DEFAULT_CLIENT_ID)
@@ -151,7 +156,8 @@ async fn main() {
         if let Some(keep) = std::env::var_os("APPLY_BENCH_JOURNALS") {
             let keep = std::path::Path::new(&keep);
             std::fs::create_dir_all(keep).unwrap();
-            std::fs::copy(&journal, keep.join(format!("apply-{concurrency}.jsonl"))).unwrap();
+            let name = concurrency.map_or("default".to_owned(), |n| n.to_string());
+            std::fs::copy(&journal, keep.join(format!("apply-{name}.jsonl"))).unwrap();
         }
         let lines: Vec<serde_json::Value> = std::fs::read_to_string(&journal)
             .unwrap()
@@ -192,7 +198,8 @@ async fn main() {
             "misses"
         };
         println!(
-            "  --max-concurrency {concurrency}: exit {}, {ok} writes in {write_secs:.2} s against the budget's lower bound of {bound:.2} s: {ratio:.3}x; {throttled_items} of {sent} writes sent answered 429 ({:.2}%); {verdict} the target (<= {TARGET_RATIO}x, <= {:.0}% 429); {} batches (lower bound {}: {:.2}x), peak memory {:.0} MiB, total {total:.2} s incl. read and verify",
+            "  --max-concurrency {}: exit {}, {ok} writes in {write_secs:.2} s against the budget's lower bound of {bound:.2} s: {ratio:.3}x; {throttled_items} of {sent} writes sent answered 429 ({:.2}%); {verdict} the target (<= {TARGET_RATIO}x, <= {:.0}% 429); {} batches (lower bound {}: {:.2}x), peak memory {:.0} MiB, total {total:.2} s incl. read and verify",
+            concurrency.map_or("default (32)".to_owned(), |n| n.to_string()),
             status.code().unwrap_or(-1),
             100.0 * share,
             100.0 * TARGET_429_SHARE,

@@ -5,9 +5,21 @@
 //! bound, resource units spent (the emulator's count), wall time against the time the
 //! lower bound needs at that latency, and the client's peak memory.
 //!
-//! Run: `cargo bench --bench graph_read`.
+//! Each strategy's read is followed by the read a live `plan` makes of the same tenant
+//! when the config names every group by displayName: its requests against the snapshot
+//! read's (issue 17: no more than the snapshot's plus what the named groups need).
+//!
+//! Run: `cargo bench --bench graph_read`. `GRAPH_READ_USERS=500000 GRAPH_READ_LATENCY_MS=100`
+//! reads a larger tenant at another latency; `GRAPH_READ_RULES=1` adds the read of a
+//! config with attribute rules over every user (every user read with `department`);
+//! `GRAPH_READ_RULES=only` reads only that.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+// The binary's allocator, so that the memory figures are the command's (and the memory
+// freed after generating the tenant goes back to the system before the read).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::{BufRead, BufReader};
@@ -21,7 +33,8 @@ use licensectl::auth::{AuthMethod, AuthSettings, TokenSource};
 use licensectl::graph::{BATCH_MAX, ClientStats, PAGE_SIZE};
 use licensectl::graph::{ClientOptions, Cloud, Endpoints, GraphClient, RetryPolicy};
 use licensectl::graph::{
-    IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, ReadScope, per_sku_rounds, read_tenant,
+    IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, ReadScope, RulesRead, per_sku_rounds,
+    read_tenant,
 };
 use licensectl::snapshot::TenantSnapshot;
 
@@ -29,6 +42,13 @@ const USERS: usize = 100_000;
 const GROUPS: usize = 20;
 const LATENCY_MS: u64 = 50;
 const CONCURRENCY: usize = 8;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 /// Kills the emulator when the benchmark ends, however it ends.
 struct Emulator(Child);
@@ -67,6 +87,8 @@ struct LowerBound {
     /// Rounds of requests (each waiting for the previous one) with CONCURRENCY in flight.
     chain_sequential: u64,
     chain_per_sku: u64,
+    /// Pages of every user (what attribute rules over every user read).
+    all_pages: u64,
 }
 
 fn lower_bound(t: &TenantSnapshot) -> LowerBound {
@@ -110,14 +132,15 @@ fn lower_bound(t: &TenantSnapshot) -> LowerBound {
         ),
         chain_sequential: 1 + pages + tail,
         chain_per_sku: 1 + per_sku_rounds(&sku_pages, CONCURRENCY) + tail,
+        all_pages: page(t.users.len()),
     }
 }
 
-fn start_emulator(tenant: &std::path::Path) -> (Emulator, String) {
+fn start_emulator(tenant: &std::path::Path, latency_ms: u64) -> (Emulator, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_licensectl"))
         .args(["emulator", "serve", "--listen", "127.0.0.1:0", "--tenant"])
         .arg(tenant)
-        .args(["--latency-ms", &LATENCY_MS.to_string()])
+        .args(["--latency-ms", &latency_ms.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -141,11 +164,80 @@ async fn emulator_stats(http: &reqwest::Client, url: &str) -> serde_json::Value 
         .expect("stats json")
 }
 
+/// One read of the tenant at `url` with `scope`: requests, resource units, wall time,
+/// peak and starting RSS (MiB), users and groups read.
+struct Measured {
+    requests: u64,
+    resource_units: serde_json::Value,
+    wall: Duration,
+    peak: f64,
+    before: f64,
+    users: usize,
+    groups: usize,
+}
+
+async fn measure(
+    url: &str,
+    endpoints: &Endpoints,
+    settings: &AuthSettings,
+    tid: licensectl::ids::TenantId,
+    scope: &ReadScope,
+) -> Measured {
+    let http = reqwest::Client::new();
+    let tokens = TokenSource::new(settings, endpoints, http.clone()).expect("credential");
+    let client = GraphClient::new(
+        http.clone(),
+        endpoints.graph_v1(),
+        tokens,
+        ClientOptions {
+            retry: RetryPolicy::default(),
+            max_concurrency: CONCURRENCY,
+            ..ClientOptions::default()
+        },
+    );
+    client.tokens().token().await.expect("token");
+    http.post(format!("{url}/_emulator/stats/reset"))
+        .send()
+        .await
+        .expect("stats reset");
+    reset_peak_rss();
+    let before = mib(kib_field("VmRSS:"));
+    let started = Instant::now();
+    let snap = read_tenant(&client, tid, scope, &NoProgress)
+        .await
+        .expect("read");
+    let wall = started.elapsed();
+    let peak = mib(kib_field("VmHWM:"));
+    let stats = emulator_stats(&http, url).await;
+    Measured {
+        requests: ClientStats::get(&client.stats().requests),
+        resource_units: stats["resourceUnits"].clone(),
+        wall,
+        peak,
+        before,
+        users: snap.users.len(),
+        groups: snap.groups.len(),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let t0 = Instant::now();
+    let users = env_or("GRAPH_READ_USERS", USERS);
+    let latency_ms = env_or("GRAPH_READ_LATENCY_MS", LATENCY_MS);
+    let rules_env = std::env::var("GRAPH_READ_RULES").unwrap_or_default();
+    let with_rules = rules_env == "1" || rules_env == "only";
+    let strategies: &[LicensedUsersStrategy] = if rules_env == "only" {
+        &[]
+    } else {
+        &[
+            LicensedUsersStrategy::Sequential,
+            LicensedUsersStrategy::PerSku,
+            LicensedUsersStrategy::Auto,
+        ]
+    };
     let tenant = generate(&GenerateOptions {
-        users: USERS,
+        users,
         groups: GROUPS,
         seed: 1,
         ..GenerateOptions::default()
@@ -156,12 +248,22 @@ async fn main() {
     tenant.write(&file).expect("tenant written");
     let bound = lower_bound(&tenant);
     let tid = tenant.tenant_id;
+    let group_names: Vec<String> = tenant
+        .groups
+        .iter()
+        .map(|g| g.display_name.clone())
+        .collect();
     drop(tenant);
-    let (_emulator, url) = start_emulator(&file);
-    let latency = Duration::from_millis(LATENCY_MS);
+    let (_emulator, url) = start_emulator(&file, latency_ms);
+    let latency = Duration::from_millis(latency_ms);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "graph_read: {USERS} users, {GROUPS} groups, {LATENCY_MS} ms per request, at most {CONCURRENCY} in flight (set up in {:.1} s)",
-        t0.elapsed().as_secs_f64()
+        "graph_read: {users} users, {GROUPS} groups, {latency_ms} ms per request, at most {CONCURRENCY} in flight (set up in {:.1} s; load {})",
+        t0.elapsed().as_secs_f64(),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
         "lower bound: {} requests = {}",
@@ -182,69 +284,78 @@ async fn main() {
         ..AuthSettings::default()
     };
     let peak_resettable = reset_peak_rss();
-    for strategy in [
-        LicensedUsersStrategy::Sequential,
-        LicensedUsersStrategy::PerSku,
-        LicensedUsersStrategy::Auto,
-    ] {
-        let http = reqwest::Client::new();
-        let tokens = TokenSource::new(&settings, &endpoints, http.clone()).expect("credential");
-        let client = GraphClient::new(
-            http.clone(),
-            endpoints.graph_v1(),
-            tokens,
-            ClientOptions {
-                retry: RetryPolicy::default(),
-                max_concurrency: CONCURRENCY,
-                ..ClientOptions::default()
-            },
-        );
-        client.tokens().token().await.expect("token");
-        http.post(format!("{url}/_emulator/stats/reset"))
-            .send()
-            .await
-            .expect("stats reset");
-        reset_peak_rss();
-        let before = mib(kib_field("VmRSS:"));
-        let started = Instant::now();
-        let snap = read_tenant(
-            &client,
-            tid,
-            &ReadScope {
-                strategy,
-                ..ReadScope::default()
-            },
-            &NoProgress,
-        )
-        .await
-        .expect("read");
-        let wall = started.elapsed();
-        let peak = mib(kib_field("VmHWM:"));
-        let stats = emulator_stats(&http, &url).await;
-        let s = client.stats();
+    let peak_note = if peak_resettable {
+        ""
+    } else {
+        "; peak since start"
+    };
+    for &strategy in strategies {
         let chain = match strategy {
             LicensedUsersStrategy::Sequential => bound.chain_sequential,
             _ => bound.chain_per_sku,
         };
+        let chain_time = chain as f64 * latency.as_secs_f64();
+        let snapshot_scope = ReadScope {
+            strategy,
+            ..ReadScope::default()
+        };
+        let m = measure(&url, &endpoints, &settings, tid, &snapshot_scope).await;
         println!(
-            "{strategy:?}: {} users, {} groups; {} requests (lower bound {}, {:.2}x), {} RU; wall {:.2} s (lower-bound time {:.2} s serial, {:.2} s with {CONCURRENCY} in flight); peak RSS {:.0} MiB ({:.0} MiB before the read{})",
-            snap.users.len(),
-            snap.groups.len(),
-            ClientStats::get(&s.requests),
+            "{strategy:?}: {} users, {} groups; {} requests (lower bound {}, {:.2}x), {} RU; wall {:.2} s (lower-bound time {:.2} s serial, {chain_time:.2} s with {CONCURRENCY} in flight: {:.2}x); peak RSS {:.0} MiB ({:.0} MiB before the read{peak_note})",
+            m.users,
+            m.groups,
+            m.requests,
             bound.requests,
-            ClientStats::get(&s.requests) as f64 / bound.requests as f64,
-            stats["resourceUnits"],
-            wall.as_secs_f64(),
+            m.requests as f64 / bound.requests as f64,
+            m.resource_units,
+            m.wall.as_secs_f64(),
             bound.requests as f64 * latency.as_secs_f64(),
-            chain as f64 * latency.as_secs_f64(),
-            peak,
-            before,
-            if peak_resettable {
-                ""
-            } else {
-                "; peak since start"
-            },
+            m.wall.as_secs_f64() / chain_time,
+            m.peak,
+            m.before,
         );
-        drop(snap);
+        // The read of a live plan whose config names every group by displayName.
+        let plan_scope = ReadScope {
+            strategy,
+            managed_group_names: group_names.clone(),
+            ..ReadScope::default()
+        };
+        let p = measure(&url, &endpoints, &settings, tid, &plan_scope).await;
+        let names_batches = (2 * group_names.len().div_ceil(IN_FILTER_MAX)).div_ceil(BATCH_MAX);
+        println!(
+            "  {strategy:?} plan read (config names all {} groups): {} requests = snapshot's {} {:+} (the names need {names_batches} $batch); wall {:.2} s ({:.2}x the snapshot read's lower-bound time)",
+            group_names.len(),
+            p.requests,
+            m.requests,
+            p.requests as i64 - m.requests as i64,
+            p.wall.as_secs_f64(),
+            p.wall.as_secs_f64() / chain_time,
+        );
+    }
+    if with_rules {
+        // Attribute rules over every user: every user is read (with `department`) beside
+        // the licensed users; the bound is every user's pages one after another.
+        let rules_chain = (1 + bound.all_pages + 2) as f64 * latency.as_secs_f64();
+        let scope = ReadScope {
+            managed_group_names: group_names.clone(),
+            rules: Some(RulesRead {
+                attributes: vec!["department"],
+                filter: None,
+                all_groups: false,
+            }),
+            ..ReadScope::default()
+        };
+        let m = measure(&url, &endpoints, &settings, tid, &scope).await;
+        println!(
+            "with rules over every user: {} users, {} groups; {} requests; wall {:.2} s (lower-bound time {rules_chain:.2} s: {} pages of every user one after another + 3 rounds: {:.2}x); peak RSS {:.0} MiB ({:.0} MiB before the read{peak_note})",
+            m.users,
+            m.groups,
+            m.requests,
+            m.wall.as_secs_f64(),
+            bound.all_pages,
+            m.wall.as_secs_f64() / rules_chain,
+            m.peak,
+            m.before,
+        );
     }
 }

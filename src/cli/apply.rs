@@ -206,7 +206,11 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
     runtime.block_on(async {
         let mut scope = scope_of(&config.desired);
         scope.scope.strategy = args.strategy;
-        let (live, client, _) = read_live(&args.connection, &scope).await?;
+        let mut connection = args.connection.clone();
+        connection
+            .max_concurrency
+            .get_or_insert(super::connection::APPLY_CONCURRENCY);
+        let (live, client, _) = read_live(&connection, &scope).await?;
         let now = time::OffsetDateTime::now_utc();
         let current = plan(
             &config.desired,

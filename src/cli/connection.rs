@@ -12,6 +12,14 @@ use licensectl::auth::{AuthMethod, AuthSettings, TokenSource, token_tenant_id};
 use licensectl::graph::{ClientOptions, Cloud, Endpoints, GraphClient, RetryPolicy};
 use licensectl::ids::TenantId;
 
+/// Most Graph requests in flight when `--max-concurrency` is not given.
+pub(crate) const DEFAULT_CONCURRENCY: usize = 8;
+
+/// The same for `apply`: its writes are paced to Graph's write quota by the executor, and
+/// the concurrency only bounds how fast a quota window's allowance goes out (20 writes per
+/// `$batch`: 8 in flight move at most 160 writes per round trip).
+pub(crate) const APPLY_CONCURRENCY: usize = 32;
+
 /// The heading of the connection flags in `--help`.
 const HEADING: &str = "Connection (live tenant; all flags with --help)";
 
@@ -88,17 +96,16 @@ pub(crate) struct ConnectionArgs {
         long_help = "Certificate for --auth certificate: a PEM file with the certificate and its private key, or PKCS#12 (.pfx, password in AZURE_CLIENT_CERTIFICATE_PASSWORD)."
     )]
     pub certificate: Option<PathBuf>,
-    /// Most Graph requests in flight at once.
+    /// Most Graph requests in flight at once (default 8; `apply`: 32).
     #[arg(
         long,
         help_heading = HEADING,
         env = "LICENSECTL_MAX_CONCURRENCY",
-        default_value_t = 8,
         value_name = "N",
         hide_short_help = true,
-        long_help = "Most Graph requests in flight at once; halved automatically while Graph throttles. Lower it to share the tenant's Graph quota with other tools."
+        long_help = "Most Graph requests in flight at once (default 8; apply: 32, for its paced $batch writes); halved automatically while Graph throttles. Lower it to share the tenant's Graph quota with other tools."
     )]
-    pub max_concurrency: usize,
+    pub max_concurrency: Option<usize>,
     /// Seconds after which one Graph request is given up.
     #[arg(
         long,
@@ -208,7 +215,7 @@ impl ConnectionArgs {
             tokens,
             ClientOptions {
                 retry,
-                max_concurrency: self.max_concurrency.max(1),
+                max_concurrency: self.max_concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1),
                 max_response_bytes: super::limits::env_bytes(
                     "LICENSECTL_MAX_RESPONSE_BYTES",
                     licensectl::graph::MAX_RESPONSE_BYTES,

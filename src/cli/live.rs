@@ -99,9 +99,17 @@ pub(crate) async fn read_extras(
 /// Reads the snapshot file `path` (within `LICENSECTL_MAX_SNAPSHOT_BYTES`) and warns about
 /// the values in it this licensectl does not know.
 pub(crate) fn read_snapshot(path: &Path) -> anyhow::Result<TenantSnapshot> {
-    let snapshot = TenantSnapshot::read_limited(path, super::limits::snapshot_limit()?)?;
+    let snapshot = read_snapshot_quietly(path)?;
     warn_unknown_values(&snapshot);
     Ok(snapshot)
+}
+
+/// [`read_snapshot`] without the warnings (the caller prints them when it is its turn).
+pub(crate) fn read_snapshot_quietly(path: &Path) -> anyhow::Result<TenantSnapshot> {
+    Ok(TenantSnapshot::read_limited(
+        path,
+        super::limits::snapshot_limit()?,
+    )?)
 }
 
 /// One warning on stderr (unless `--quiet`) per string value Graph sent that this licensectl does not know

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::{StreamExt, TryStreamExt};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use reqwest::Method;
@@ -585,10 +586,19 @@ impl GraphClient {
             round += 1;
             let mut retry_next = Vec::new();
             let mut wait = Duration::ZERO;
-            for chunk in pending.chunks(BATCH_MAX) {
+            // The batches of a round are independent: they go out side by side, within the
+            // concurrency limit.
+            let sends = pending.chunks(BATCH_MAX).map(|chunk| async move {
                 let items: Vec<BatchRequest> = chunk.iter().map(|&i| requests[i].clone()).collect();
                 let sent = Instant::now();
                 let responses = self.send_batch(&items).await?;
+                Ok::<_, GraphError>((sent, responses))
+            });
+            let rounds: Vec<(Instant, Vec<BatchResponse>)> = futures::stream::iter(sends)
+                .buffered(self.limiter.max())
+                .try_collect()
+                .await?;
+            for (sent, responses) in rounds {
                 for r in responses {
                     let Some(&i) = index.get(r.id.as_str()) else {
                         return Err(GraphError::BatchMissing { id: r.id });

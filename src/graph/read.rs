@@ -19,6 +19,8 @@
 //! - when the config has attribute rules, every user in `rules_scope` (narrowed by an
 //!   exact `$filter` on `accountEnabled`/`userType` when the scope allows it) with the
 //!   attributes the rules use, and the groups `member_of` names, with their members.
+//!   When no filter narrows the scope, that read of every user takes the place of the
+//!   licensed users' read (it carries the same fields).
 //!
 //! With `full`, every user (with the attributes the rules use, when there are rules) and
 //! every group is read instead (the emulator round trip, adoption). The module reports progress through [`ReadProgress`] and prints nothing.
@@ -142,15 +144,7 @@ fn users_url_selecting(
 }
 
 /// Every user `rules` needs (those its filter admits), with the attributes it selects.
-async fn rule_users(
-    client: &GraphClient,
-    rules: &RulesRead,
-    progress: &dyn ReadProgress,
-) -> Result<Vec<User>, GraphError> {
-    progress.event(ReadEvent::Phase {
-        name: "users in rules_scope",
-        total: None,
-    });
+async fn rule_users(client: &GraphClient, rules: &RulesRead) -> Result<Vec<User>, GraphError> {
     let url = users_url_selecting(
         client,
         &user_select(&rules.attributes),
@@ -158,10 +152,7 @@ async fn rule_users(
     )?;
     let mut all = Vec::new();
     client
-        .for_each_page(url, &[], |page: Vec<User>| {
-            progress.event(ReadEvent::Items(page.len() as u64));
-            all.extend(page);
-        })
+        .for_each_page(url, &[], |page: Vec<User>| all.extend(page))
         .await?;
     Ok(all)
 }
@@ -203,61 +194,98 @@ struct SkuCount {
 }
 
 /// Reads the tenant `tenant_id` (from the token's `tid`) as a snapshot.
+///
+/// The reads that do not depend on one another run side by side within the client's
+/// concurrency limit: the SKUs, the organization, the users (licensed, or every one) and
+/// the users in `rules_scope`, and the groups the config names (or every group) with their
+/// members. What depends on the users read comes after: the managed users that hold no
+/// license and the groups that assign a license to a user read (with their members), then
+/// the members of those groups that are not read yet.
 pub async fn read_tenant(
     client: &GraphClient,
     tenant_id: TenantId,
     scope: &ReadScope,
     progress: &dyn ReadProgress,
 ) -> Result<TenantSnapshot, GraphError> {
-    progress.event(ReadEvent::Phase {
-        name: "subscribed SKUs",
-        total: None,
-    });
-    // `/organization` needs Organization.Read.All (or Directory.*), which a
-    // least-privilege app does not have: without it the snapshot records no domain.
-    let (subscribed_skus, domains) =
-        futures::try_join!(client.subscribed_skus(), tenant_domains_if_allowed(client))?;
-    let domains = domains.unwrap_or_default();
-    progress.event(ReadEvent::Items(subscribed_skus.len() as u64));
-
-    let mut users: BTreeMap<String, User> = BTreeMap::new();
-    let read: Vec<User> = if scope.full {
-        progress.event(ReadEvent::Phase {
-            name: "users",
-            total: None,
-        });
-        // With rules, every user with the attributes they use (a full snapshot of a rules
-        // config plans offline like the live read).
-        let extra = scope
-            .rules
-            .as_ref()
-            .map_or(&[][..], |r| r.attributes.as_slice());
-        let url = users_url_selecting(client, &user_select(extra), None)?;
-        let mut all = Vec::new();
-        client
-            .for_each_page(url, &[], |page: Vec<User>| {
-                progress.event(ReadEvent::Items(page.len() as u64));
-                all.extend(page);
-            })
-            .await?;
-        all
-    } else {
-        let skus: Vec<SkuCount> = subscribed_skus
-            .iter()
-            .map(|s| SkuCount {
-                sku_id: s.sku_id,
-                consumed_units: s.consumed_units,
-            })
-            .collect();
-        licensed_users(client, &skus, scope.strategy, progress).await?
+    let slots = client.limiter().max();
+    // The group reads that overlap the users leave one slot to the users' pager, which is
+    // what the read waits for.
+    let side_slots = slots.saturating_sub(1).max(1);
+    let all_groups = scope.full || scope.rules.as_ref().is_some_and(|r| r.all_groups);
+    let users_side = async {
+        if scope.full {
+            // With rules, every user with the attributes they use (a full snapshot of a
+            // rules config plans offline like the live read).
+            let extra = scope
+                .rules
+                .as_ref()
+                .map_or(&[][..], |r| r.attributes.as_slice());
+            let url = users_url_selecting(client, &user_select(extra), None)?;
+            progress.event(ReadEvent::Phase {
+                name: "users",
+                total: None,
+            });
+            let (skus_domains, all) = futures::try_join!(skus_and_domains(client), async {
+                let mut all = Vec::new();
+                client
+                    .for_each_page(url, &[], |page: Vec<User>| {
+                        progress.event(ReadEvent::Items(page.len() as u64));
+                        all.extend(page);
+                    })
+                    .await?;
+                Ok::<_, GraphError>(all)
+            })?;
+            report_skus(progress, &skus_domains);
+            Ok::<_, GraphError>((skus_domains, all))
+        } else if scope.rules.as_ref().is_some_and(|r| r.filter.is_none()) {
+            // The rules read every user (with the license fields): reading the licensed
+            // ones as well would read them twice.
+            let skus_domains = skus_and_domains(client).await?;
+            report_skus(progress, &skus_domains);
+            Ok((skus_domains, Vec::new()))
+        } else {
+            licensed_users(client, scope.strategy, progress).await
+        }
     };
-    for u in read {
-        users.insert(u.id.to_string(), u);
-    }
+    // The users in rules_scope replace the licensed users' copies (they carry the
+    // attributes); read side by side with them, reported once both are done.
+    let rules_side = async {
+        match &scope.rules {
+            Some(rules) if !scope.full => rule_users(client, rules).await,
+            _ => Ok(Vec::new()),
+        }
+    };
+    let groups_side = async {
+        let groups = if all_groups {
+            client.list_all(client.groups_url(None)?, &[]).await?
+        } else {
+            named_groups(client, &scope.managed_group_names, &scope.managed_group_ids).await?
+        };
+        with_members(client, groups, side_slots, &NoProgress).await
+    };
+    let (((subscribed_skus, domains), read), rule_read, early_groups) =
+        futures::try_join!(users_side, rules_side, groups_side)?;
+    let domains = domains.unwrap_or_default();
 
+    // Every user read, in the order read: a later copy of a user replaces an earlier one
+    // (`latest_per_id`). A vector, not a map: half a million users are moved once.
+    let mut users: Vec<User> = read;
+    if scope.rules.is_some() && !scope.full {
+        progress.event(ReadEvent::Phase {
+            name: "users in rules_scope",
+            total: Some(rule_read.len() as u64),
+        });
+        progress.event(ReadEvent::Items(rule_read.len() as u64));
+        // With their attributes, replacing the licensed users' copies.
+        users.extend(rule_read);
+    }
+    let mut users = latest_per_id(users);
+
+    let mut groups: BTreeMap<GroupId, Group> =
+        early_groups.into_iter().map(|g| (g.id, g)).collect();
     if !scope.full {
         let known: HashSet<String> = users
-            .values()
+            .iter()
             .map(|u| u.user_principal_name.to_lowercase())
             .collect();
         let missing: Vec<&str> = scope
@@ -266,53 +294,67 @@ pub async fn read_tenant(
             .filter(|upn| !known.contains(&upn.to_lowercase()))
             .map(String::as_str)
             .collect();
+        // The groups that assign a license to a user read and are not read yet.
+        let assigning: Vec<String> = if all_groups {
+            Vec::new()
+        } else {
+            let ids: BTreeSet<GroupId> = users
+                .iter()
+                .flat_map(|u| u.inherited_states().filter_map(|s| s.assigned_by_group))
+                .filter(|id| !groups.contains_key(id))
+                .collect();
+            ids.iter().map(ToString::to_string).collect()
+        };
         progress.event(ReadEvent::Phase {
-            name: "managed users",
-            total: Some(missing.len() as u64),
+            name: "managed users and licensing groups",
+            total: Some((missing.len() + assigning.len()) as u64),
         });
-        for u in users_by_upn(client, &missing).await? {
-            progress.event(ReadEvent::Items(1));
-            users.insert(u.id.to_string(), u);
-        }
-        if let Some(rules) = &scope.rules {
-            // With their attributes, replacing the licensed users' copies.
-            for u in rule_users(client, rules, progress).await? {
-                users.insert(u.id.to_string(), u);
-            }
-        }
-    }
+        let later_groups = async {
+            let refs: Vec<&str> = assigning.iter().map(String::as_str).collect();
+            let found: Vec<Group> = where_in(client, "groups", GROUP_SELECT, "id", &refs).await?;
+            progress.event(ReadEvent::Items(found.len() as u64));
+            with_members(client, found, slots, &NoProgress).await
+        };
+        let (managed, later) = futures::try_join!(
+            async {
+                let found = users_by_upn(client, &missing).await?;
+                progress.event(ReadEvent::Items(found.len() as u64));
+                Ok(found)
+            },
+            later_groups
+        )?;
+        users.extend(managed);
+        users = latest_per_id(users);
+        groups.extend(later.into_iter().map(|g| (g.id, g)));
 
-    let groups = read_groups(client, scope, users.values(), progress).await?;
-    if !scope.full {
         // Members of the groups read who hold no license (typically because the group's
         // license failed for them: the error shows only in their licenseAssignmentStates).
-        let mut missing: Vec<String> = groups
-            .iter()
+        let read: HashSet<UserId> = users.iter().map(|u| u.id).collect();
+        let mut missing: Vec<UserId> = groups
+            .values()
             .flat_map(|g| g.members.iter())
-            .map(ToString::to_string)
-            .filter(|id| !users.contains_key(id))
+            .copied()
+            .filter(|id| !read.contains(id))
             .collect();
         missing.sort();
         missing.dedup();
+        let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
         if !missing.is_empty() {
             progress.event(ReadEvent::Phase {
                 name: "unlicensed group members",
                 total: Some(missing.len() as u64),
             });
             let refs: Vec<&str> = missing.iter().map(String::as_str).collect();
-            for u in users_where_in(client, "id", &refs).await? {
-                progress.event(ReadEvent::Items(1));
-                users.insert(u.id.to_string(), u);
-            }
+            let found = users_where_in(client, "id", &refs).await?;
+            progress.event(ReadEvent::Items(found.len() as u64));
+            users.extend(found);
+            users = latest_per_id(users);
         }
     }
-    let mut users: Vec<User> = users.into_values().collect();
-    users.sort_by(|a, b| {
-        a.user_principal_name
-            .to_lowercase()
-            .cmp(&b.user_principal_name.to_lowercase())
-            .then(a.id.cmp(&b.id))
-    });
+    // By UPN (folded once per user, not once per comparison), then id.
+    users.sort_by_cached_key(|u| (u.user_principal_name.to_lowercase(), u.id));
+    let mut groups: Vec<Group> = groups.into_values().collect();
+    groups.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.id.cmp(&b.id)));
     Ok(TenantSnapshot {
         version: SNAPSHOT_VERSION,
         tenant_id,
@@ -332,34 +374,82 @@ pub async fn read_tenant(
     })
 }
 
-/// Every user holding at least one license. The progress total is what the pagers will
-/// read: the first sequential page's `@odata.count`, or, read per SKU, the sum of the
-/// SKUs' `consumedUnits` (a user holding several SKUs is read once per SKU).
+/// `users` with one copy of each user, the last one read, ordered by id (in place: a
+/// stable sort keeps the order of reading among a user's copies).
+fn latest_per_id(mut users: Vec<User>) -> Vec<User> {
+    users.sort_by_key(|u| u.id);
+    users.reverse();
+    users.dedup_by_key(|u| u.id);
+    users
+}
+
+/// The subscribed SKUs and the tenant's verified domains (`None` without the permission
+/// to read `/organization`), in parallel.
+async fn skus_and_domains(client: &GraphClient) -> Result<SkusAndDomains, GraphError> {
+    // `/organization` needs Organization.Read.All (or Directory.*), which a
+    // least-privilege app does not have: without it the snapshot records no domain.
+    let (skus, domains) =
+        futures::try_join!(client.subscribed_skus(), tenant_domains_if_allowed(client))?;
+    Ok((skus, domains))
+}
+
+/// Reports the SKUs read as a phase of their own.
+fn report_skus(progress: &dyn ReadProgress, skus: &SkusAndDomains) {
+    progress.event(ReadEvent::Phase {
+        name: "subscribed SKUs",
+        total: Some(skus.0.len() as u64),
+    });
+    progress.event(ReadEvent::Items(skus.0.len() as u64));
+}
+
+type SkusAndDomains = (
+    Vec<crate::snapshot::SubscribedSku>,
+    Option<Vec<VerifiedDomain>>,
+);
+
+/// The subscribed SKUs and domains, and every user holding at least one license. The
+/// first sequential page is read side by side with the SKUs (it needs none of them); one
+/// pager per SKU needs the SKUs first. The progress total is what the pagers will read:
+/// the first sequential page's `@odata.count`, or, read per SKU, the sum of the SKUs'
+/// `consumedUnits` (a user holding several SKUs is read once per SKU).
 async fn licensed_users(
     client: &GraphClient,
-    skus: &[SkuCount],
     strategy: LicensedUsersStrategy,
     progress: &dyn ReadProgress,
-) -> Result<Vec<User>, GraphError> {
+) -> Result<(SkusAndDomains, Vec<User>), GraphError> {
     const PHASE: &str = "licensed users";
-    let used: Vec<&SkuCount> = skus.iter().filter(|s| s.consumed_units > 0).collect();
-    let per_sku_total = Some(used.iter().map(|s| s.consumed_units as u64).sum());
+    let sku_counts = |skus: &[crate::snapshot::SubscribedSku]| -> Vec<SkuCount> {
+        skus.iter()
+            .filter(|s| s.consumed_units > 0)
+            .map(|s| SkuCount {
+                sku_id: s.sku_id,
+                consumed_units: s.consumed_units,
+            })
+            .collect()
+    };
+    let per_sku_total =
+        |used: &[SkuCount]| Some(used.iter().map(|s| s.consumed_units as u64).sum());
     if strategy == LicensedUsersStrategy::PerSku {
+        let skus_domains = skus_and_domains(client).await?;
+        report_skus(progress, &skus_domains);
+        let used = sku_counts(&skus_domains.0);
         progress.event(ReadEvent::Phase {
             name: PHASE,
-            total: per_sku_total,
+            total: per_sku_total(&used),
         });
-        return per_sku(client, &used, Vec::new(), progress).await;
+        let users = per_sku(client, &used, Vec::new(), progress).await?;
+        return Ok((skus_domains, users));
     }
-    progress.event(ReadEvent::Phase {
-        name: PHASE,
-        total: None,
-    });
     let mut url = client.users_url(Some("assignedLicenses/$count ne 0"))?;
     url.query_pairs_mut().append_pair("$count", "true");
     let eventual = [("ConsistencyLevel", "eventual")];
     let mut paging = Paging::new(&url);
-    let first: Page<User> = client.get_json(url, &eventual).await?;
+    let (skus_domains, first) = futures::try_join!(
+        skus_and_domains(client),
+        client.get_json::<Page<User>>(url, &eventual)
+    )?;
+    report_skus(progress, &skus_domains);
+    let used = sku_counts(&skus_domains.0);
     progress.event(ReadEvent::Phase {
         name: PHASE,
         total: first.count,
@@ -382,9 +472,10 @@ async fn licensed_users(
         );
         progress.event(ReadEvent::Phase {
             name: PHASE,
-            total: per_sku_total,
+            total: per_sku_total(&used),
         });
-        return per_sku(client, &used, first.value, progress).await;
+        let users = per_sku(client, &used, first.value, progress).await?;
+        return Ok((skus_domains, users));
     }
     let next = paging.page(first.value.len(), first.count, first.next_link.as_deref())?;
     let mut all = first.value;
@@ -394,13 +485,13 @@ async fn licensed_users(
             all.extend(page);
         })
         .await?;
-    Ok(all)
+    Ok((skus_domains, all))
 }
 
 /// One pager per SKU in `used`, in parallel, merged with `already` and de-duplicated.
 async fn per_sku(
     client: &GraphClient,
-    used: &[&SkuCount],
+    used: &[SkuCount],
     already: Vec<User>,
     progress: &dyn ReadProgress,
 ) -> Result<Vec<User>, GraphError> {
@@ -462,14 +553,16 @@ pub(crate) async fn read_principals(
     user_ids: &[UserId],
     group_ids: &[GroupId],
 ) -> Result<(Vec<crate::snapshot::SubscribedSku>, Vec<User>, Vec<Group>), GraphError> {
-    let scope = ReadScope {
-        managed_group_ids: group_ids.to_vec(),
-        ..ReadScope::default()
+    let groups = async {
+        let found = named_groups(client, &[], group_ids).await?;
+        let mut read = with_members(client, found, client.limiter().max(), &NoProgress).await?;
+        read.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.id.cmp(&b.id)));
+        Ok(read)
     };
     let (skus, users, groups) = futures::try_join!(
         client.subscribed_skus(),
         users_by_id(client, user_ids),
-        read_groups(client, &scope, std::iter::empty(), &NoProgress),
+        groups,
     )?;
     Ok((skus, users, groups))
 }
@@ -492,7 +585,20 @@ async fn where_in<T: serde::de::DeserializeOwned>(
     field: &str,
     values: &[&str],
 ) -> Result<Vec<T>, GraphError> {
-    let requests: Vec<BatchRequest> = values
+    let requests = in_filter_requests(collection, select, field, values, 0);
+    fetch_filtered(client, &requests).await
+}
+
+/// `GET /{collection}` requests with `field in (...)` filters of at most
+/// [`IN_FILTER_MAX`] `values` each, numbered from `first + 1`.
+fn in_filter_requests(
+    collection: &str,
+    select: &str,
+    field: &str,
+    values: &[&str],
+    first: usize,
+) -> Vec<BatchRequest> {
+    values
         .chunks(IN_FILTER_MAX)
         .enumerate()
         .map(|(i, chunk)| {
@@ -504,15 +610,23 @@ async fn where_in<T: serde::de::DeserializeOwned>(
                 .append_pair("$filter", &filter)
                 .finish();
             BatchRequest {
-                id: (i + 1).to_string(),
+                id: (first + i + 1).to_string(),
                 method: "GET".into(),
                 url: format!("/{collection}?{query}"),
                 headers: None,
                 body: None,
             }
         })
-        .collect();
-    let answers = client.batch(&requests).await?;
+        .collect()
+}
+
+/// Sends the GET `requests` as `$batch`es and collects the items of every answer; an
+/// answer that still fails after the client's retries is the error.
+async fn fetch_filtered<T: serde::de::DeserializeOwned>(
+    client: &GraphClient,
+    requests: &[BatchRequest],
+) -> Result<Vec<T>, GraphError> {
+    let answers = client.batch(requests).await?;
     let mut found = Vec::new();
     for (req, answer) in requests.iter().zip(answers) {
         if !answer.is_success() {
@@ -534,63 +648,71 @@ async fn where_in<T: serde::de::DeserializeOwned>(
     Ok(found)
 }
 
-async fn read_groups<'a>(
+/// The groups named by `names` (by `displayName` or by `mailNickname`, as the planner
+/// resolves them) and by `ids`, in one round: `displayName in (...)`, `mailNickname in
+/// (...)` and `id in (...)` filters of at most 15 values
+/// (https://learn.microsoft.com/en-us/graph/aad-advanced-queries, "in" operator limits; both
+/// properties support `in` on groups:
+/// https://learn.microsoft.com/en-us/graph/aad-advanced-queries#group-properties), twenty
+/// filters per `$batch` (https://learn.microsoft.com/en-us/graph/json-batching). Every group
+/// matching a name is returned, so the planner still tells a name that matches no group
+/// from one that matches several.
+async fn named_groups(
     client: &GraphClient,
-    scope: &ReadScope,
-    users: impl Iterator<Item = &'a User>,
+    names: &[String],
+    ids: &[GroupId],
+) -> Result<Vec<Group>, GraphError> {
+    let names: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+    let names: Vec<&str> = names.into_iter().collect();
+    let ids: BTreeSet<String> = ids.iter().map(ToString::to_string).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut requests = in_filter_requests("groups", GROUP_SELECT, "displayName", &names, 0);
+    requests.extend(in_filter_requests(
+        "groups",
+        GROUP_SELECT,
+        "mailNickname",
+        &names,
+        requests.len(),
+    ));
+    requests.extend(in_filter_requests(
+        "groups",
+        GROUP_SELECT,
+        "id",
+        &ids,
+        requests.len(),
+    ));
+    let found: Vec<Group> = fetch_filtered(client, &requests).await?;
+    let unique: BTreeMap<GroupId, Group> = found.into_iter().map(|g| (g.id, g)).collect();
+    Ok(unique.into_values().collect())
+}
+
+/// Fills in the direct user members of `groups`, reading at most `slots` groups at once.
+async fn with_members(
+    client: &GraphClient,
+    mut groups: Vec<Group>,
+    slots: usize,
     progress: &dyn ReadProgress,
 ) -> Result<Vec<Group>, GraphError> {
-    let mut groups: BTreeMap<GroupId, Group> = BTreeMap::new();
-    if scope.full || scope.rules.as_ref().is_some_and(|r| r.all_groups) {
-        let all: Vec<Group> = client.list_all(client.groups_url(None)?, &[]).await?;
-        groups.extend(all.into_iter().map(|g| (g.id, g)));
-    } else {
-        let mut ids: BTreeSet<GroupId> = scope.managed_group_ids.iter().copied().collect();
-        for u in users {
-            ids.extend(u.inherited_states().filter_map(|s| s.assigned_by_group));
-        }
-        for name in &scope.managed_group_names {
-            for field in ["displayName", "mailNickname"] {
-                let filter = format!("{field} eq {}", quote(name));
-                let found: Vec<Group> = client
-                    .list_all(client.groups_url(Some(&filter))?, &[])
-                    .await?;
-                ids.extend(found.iter().map(|g| g.id));
-                groups.extend(found.into_iter().map(|g| (g.id, g)));
+    let members: Vec<(usize, Vec<String>)> =
+        stream::iter(groups.iter().enumerate().map(|(i, g)| {
+            let id = g.id.to_string();
+            async move {
+                let m = client.group_member_ids(&id).await?;
+                progress.event(ReadEvent::Items(1));
+                Ok::<_, GraphError>((i, m))
             }
-        }
-        let wanted: Vec<String> = ids
-            .into_iter()
-            .filter(|id| !groups.contains_key(id))
-            .map(|id| id.to_string())
-            .collect();
-        let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
-        let fetched: Vec<Group> = where_in(client, "groups", GROUP_SELECT, "id", &refs).await?;
-        groups.extend(fetched.into_iter().map(|g| (g.id, g)));
-    }
-    progress.event(ReadEvent::Phase {
-        name: "group members",
-        total: Some(groups.len() as u64),
-    });
-    let ids: Vec<GroupId> = groups.keys().copied().collect();
-    let members: Vec<(GroupId, Vec<String>)> = stream::iter(ids.into_iter().map(|id| async move {
-        let m = client.group_member_ids(&id.to_string()).await?;
-        progress.event(ReadEvent::Items(1));
-        Ok::<_, GraphError>((id, m))
-    }))
-    .buffer_unordered(8)
-    .try_collect()
-    .await?;
-    for (id, member_ids) in members {
-        if let Some(g) = groups.get_mut(&id) {
+        }))
+        .buffer_unordered(slots.max(1))
+        .try_collect()
+        .await?;
+    for (i, member_ids) in members {
+        if let Some(g) = groups.get_mut(i) {
             let mut m: Vec<_> = member_ids.iter().filter_map(|s| s.parse().ok()).collect();
             m.sort();
             g.members = m;
         }
     }
-    let mut out: Vec<Group> = groups.into_values().collect();
-    out.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.id.cmp(&b.id)));
-    Ok(out)
+    Ok(groups)
 }
 
 #[derive(Deserialize)]

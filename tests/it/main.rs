@@ -61,6 +61,7 @@ mod ops_reprocess;
 mod plan_budget;
 mod platforms;
 mod progress;
+mod read_rounds;
 mod readme;
 mod render;
 mod rules_cli;

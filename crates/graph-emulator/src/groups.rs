@@ -142,13 +142,14 @@ fn validate_group_filter(clauses: &[Clause], eventual: bool) -> Result<(), Graph
             Clause::Eq(p, Literal::Bool(_))
                 if p.eq_ignore_ascii_case("securityEnabled")
                     || p.eq_ignore_ascii_case("hasMembersWithLicenseErrors") => {}
+            // Before the supported properties: the limit holds for each of them.
+            Clause::In(_, items) if items.len() > 15 => {
+                return Err(too_many_values(items.len()));
+            }
             Clause::Eq(p, _) | Clause::In(p, _) | Clause::StartsWith(p, _)
                 if ["id", "displayName", "mailNickname"]
                     .iter()
                     .any(|k| k.eq_ignore_ascii_case(p)) => {}
-            Clause::In(_, items) if items.len() > 15 => {
-                return Err(too_many_values(items.len()));
-            }
             Clause::AnySku(p, _) if p.eq_ignore_ascii_case("assignedLicenses") => {}
             Clause::Count(..) => {
                 return Err(GraphError::bad_request(

@@ -273,6 +273,46 @@ async fn group_reads_and_filters() {
         assert_eq!(body["value"].as_array().expect("v").len(), 1, "{filter}");
         assert_eq!(body["value"][0]["id"], expected, "{filter}");
     }
+    // `in` on displayName and mailNickname, case-insensitive like `eq`
+    // (https://learn.microsoft.com/en-us/graph/aad-advanced-queries#group-properties).
+    let ids = |b: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = b["value"]
+            .as_array()
+            .expect("value")
+            .iter()
+            .map(|g| g["id"].as_str().expect("id").to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    for (filter, expected) in [
+        (
+            "displayName in ('SG-E3','m365-team','nobody')",
+            vec![G1, G3],
+        ),
+        ("mailNickname in ('team','sg-EMPTY')", vec![G2, G3]),
+        ("displayName in ('team')", vec![]),
+    ] {
+        let (status, _, body) = emu.get(&format!("/groups?$filter={filter}")).await;
+        assert_eq!(status, 200, "{filter}: {body}");
+        assert_eq!(ids(&body), expected, "{filter}");
+    }
+    // More than 15 values: refused as Graph refuses it, on any property.
+    let many: Vec<String> = (0..16).map(|i| format!("'g{i}'")).collect();
+    for prop in ["displayName", "mailNickname", "id"] {
+        let (status, _, body) = emu
+            .get(&format!("/groups?$filter={prop} in ({})", many.join(",")))
+            .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (400, "Request_UnsupportedQuery"),
+            "{prop}: {body}"
+        );
+        assert_eq!(
+            body["error"]["message"],
+            "Too many child clauses specified in search filter expression containing 'OR' operators: 16. Max allowed: 15."
+        );
+    }
     let (status, _, body) = emu.get(&format!("/groups/{G1}")).await;
     assert_eq!((status, body["displayName"].clone()), (200, json!("sg-e3")));
     let (status, _, _) = emu
