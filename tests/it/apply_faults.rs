@@ -13,9 +13,12 @@ use licensectl::ids::{ServicePlanId, SkuId, UserId};
 use licensectl::snapshot::TenantSnapshot;
 
 use crate::churn;
-use crate::util::{Emulated, output, show, text};
+use crate::util::{Emulated, output, output_within, show, text};
 
 const CHANGES: usize = 2000;
+/// The time bound of one apply here: it takes 10–35 s; a pacer walking its rate down to
+/// one write a second took 11 minutes.
+const APPLY_LIMIT: Duration = Duration::from_secs(600);
 
 fn faulty() -> EmulatorOptions {
     EmulatorOptions {
@@ -132,10 +135,11 @@ async fn issue6_apply_of_2000_changes_converges_under_faults() {
     churn::write_config(&before, dir.path(), CHANGES);
     let config = dir.path().display().to_string();
     let tenant = Emulated::serve(before.clone(), faulty()).await;
-    let out = output(with_retries(
-        &tenant,
-        &["apply", "--config", &config, "--auto-approve"],
-    ))
+    let out = output_within(
+        with_retries(&tenant, &["apply", "--config", &config, "--auto-approve"]),
+        APPLY_LIMIT,
+        "apply of 2,000 changes under faults",
+    )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let stdout = text(&out.stdout);
@@ -227,10 +231,11 @@ async fn issue6_apply_killed_midway_converges_when_run_again() {
         "the kill left the work half done ({changed} users changed)"
     );
 
-    let out = output(with_retries(
-        &tenant,
-        &["apply", "--config", &config, "--auto-approve"],
-    ))
+    let out = output_within(
+        with_retries(&tenant, &["apply", "--config", &config, "--auto-approve"]),
+        APPLY_LIMIT,
+        "apply run again after the kill",
+    )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     check_integrity(

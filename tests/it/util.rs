@@ -72,6 +72,25 @@ pub(crate) async fn output(mut cmd: Command) -> Output {
         .expect("joined")
 }
 
+/// Runs `cmd` to the end like [`output`], but kills it and fails the test after `limit`:
+/// the time bound of a heavy test, so that a stall fails with its name instead of holding
+/// CI until its own limit.
+pub(crate) async fn output_within(cmd: Command, limit: std::time::Duration, what: &str) -> Output {
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.kill_on_drop(true)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("runs");
+    match tokio::time::timeout(limit, child.wait_with_output()).await {
+        Ok(out) => out.expect("runs"),
+        Err(_) => panic!(
+            "{what} did not finish within {} s (it takes well under a minute): killed",
+            limit.as_secs()
+        ),
+    }
+}
+
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
