@@ -284,22 +284,26 @@ fn actionlint() -> Option<PathBuf> {
         .map(|_| PathBuf::from("actionlint"))
 }
 
+/// `licensectl init` of `repo` for contoso with the config in `m365/` and the CI files of
+/// `ci`; it must succeed.
+fn init_m365(repo: &Path, ci: &str) {
+    let args = [
+        "--tenant",
+        "contoso.onmicrosoft.com",
+        "--ci",
+        ci,
+        "--config-dir",
+        "m365",
+    ];
+    let out = init(repo, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
 #[test]
 fn issue18_init_github_workflows_pass_actionlint() {
     let dir = tempfile::tempdir().expect("temp dir");
     let repo = dir.path();
-    let out = init(
-        repo,
-        &[
-            "--tenant",
-            "contoso.onmicrosoft.com",
-            "--ci",
-            "github",
-            "--config-dir",
-            "m365",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    init_m365(repo, "github");
     let workflows = repo.join(".github/workflows");
     let names = files_below(&workflows);
     assert_eq!(
@@ -354,18 +358,7 @@ fn issue18_init_github_workflows_pass_actionlint() {
 fn issue18_init_azure_pipelines_parse_and_point_at_the_config() {
     let dir = tempfile::tempdir().expect("temp dir");
     let repo = dir.path();
-    let out = init(
-        repo,
-        &[
-            "--tenant",
-            "contoso.onmicrosoft.com",
-            "--ci",
-            "azure-devops",
-            "--config-dir",
-            "m365",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    init_m365(repo, "azure-devops");
     let pipelines = repo.join(".azure-pipelines");
     let names = files_below(&pipelines);
     assert_eq!(
