@@ -331,14 +331,7 @@ pub(crate) fn plan(
             continue;
         }
         report.this_wave.push(user_principal(user));
-        let mut change = Change {
-            principal: user_principal(user),
-            usage_location: None,
-            add: Vec::new(),
-            update: Vec::new(),
-            remove: Vec::new(),
-            rules: None,
-        };
+        let mut change = Change::new(user_principal(user));
         for a in copies {
             let mut groups: Vec<Principal> = a
                 .groups

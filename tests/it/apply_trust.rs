@@ -57,15 +57,11 @@ fn user_removal(tenant: &TenantSnapshot, upn: &str, skus: &[&str]) -> SavedChang
         .expect("the user is in the tenant");
     SavedChange {
         change: Change {
-            principal: Principal::User {
+            remove: skus.iter().map(|s| removal(sku(tenant, s))).collect(),
+            ..Change::new(Principal::User {
                 id: user.id,
                 name: upn.to_owned(),
-            },
-            usage_location: None,
-            add: Vec::new(),
-            update: Vec::new(),
-            remove: skus.iter().map(|s| removal(sku(tenant, s))).collect(),
-            rules: None,
+            })
         },
         live_fingerprint: user_fingerprint(user),
     }
@@ -155,15 +151,11 @@ async fn issue12_a_saved_plan_edited_so_a_protected_group_loses_ems_is_refused()
                 .expect("SG-License-EMS");
             saved.changes.push(SavedChange {
                 change: Change {
-                    principal: Principal::Group {
+                    remove: vec![removal(sku(tenant, "EMS"))],
+                    ..Change::new(Principal::Group {
                         id: group.id,
                         name: group.display_name.clone(),
-                    },
-                    usage_location: None,
-                    add: Vec::new(),
-                    update: Vec::new(),
-                    remove: vec![removal(sku(tenant, "EMS"))],
-                    rules: None,
+                    })
                 },
                 live_fingerprint: group_fingerprint(group),
             });
