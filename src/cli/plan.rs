@@ -2,6 +2,7 @@
 //! plan, render, and map the outcome to an exit code.
 
 use std::io::Write;
+use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -270,18 +271,21 @@ pub(super) fn load(dir: &Path) -> Result<Config, u8> {
 
 /// Runs `licensectl plan`; returns the exit code.
 pub(crate) fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
-    let (config, live) = match args.input.config_and_tenant()? {
-        Ok(both) => both,
+    // Neither these nor the plan are dropped: the process ends after this command, and
+    // freeing a 500k-user tenant one allocation at a time costs more than exiting.
+    let both = match args.input.config_and_tenant()? {
+        Ok(both) => ManuallyDrop::new(both),
         Err(code) => return Ok(code),
     };
-    let plan = plan(
+    let (config, live) = (&both.0, &both.1);
+    let plan = ManuallyDrop::new(plan(
         &config.desired,
-        &live,
+        live,
         &PlanOptions {
             allow_unsafe: args.allow_unsafe,
             now: Some(args.input.now()),
         },
-    );
+    ));
     print(&render(&plan, args.input.format, Mode::Plan))?;
     if plan.has_errors() {
         if args.input.format != Format::Text {
@@ -300,7 +304,7 @@ pub(crate) fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
         return Ok(exit::UNSAFE);
     }
     if let Some(out) = &args.out {
-        let saved = SavedPlan::new(&plan, &live, &config.digest);
+        let saved = SavedPlan::new(&plan, live, &config.digest);
         std::fs::write(out, saved.to_json())
             .with_context(|| format!("cannot write saved plan {}", out.display()))?;
         super::ui::note(&format!("Saved the plan to {}.", out.display()));
@@ -314,19 +318,22 @@ pub(crate) fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
 
 /// Runs `licensectl drift`; returns the exit code.
 pub(crate) fn run_drift(args: &DriftArgs) -> anyhow::Result<u8> {
-    let (config, live) = match args.input.config_and_tenant()? {
-        Ok(both) => both,
+    // Neither these nor the plan are dropped: the process ends after this command, and
+    // freeing a 500k-user tenant one allocation at a time costs more than exiting.
+    let both = match args.input.config_and_tenant()? {
+        Ok(both) => ManuallyDrop::new(both),
         Err(code) => return Ok(code),
     };
+    let (config, live) = (&both.0, &both.1);
     // Drift reports what differs; safety limits concern applying, so they are not applied.
-    let plan = plan(
+    let plan = ManuallyDrop::new(plan(
         &config.desired,
-        &live,
+        live,
         &PlanOptions {
             allow_unsafe: true,
             now: Some(args.input.now()),
         },
-    );
+    ));
     print(&render(&plan, args.input.format, Mode::Drift))?;
     if plan.has_errors() {
         if args.input.format != Format::Text {

@@ -15,7 +15,7 @@
 //! holds a dependent plan without its prerequisite, and keeps it so, is Graph's existing
 //! state, not this plan's doing. Pure: data in, diagnostics and notes out.
 
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 
 use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
@@ -455,10 +455,15 @@ pub(crate) fn check(
                     .groups
                     .keys()
                     .filter(|g| effect.group_after(**g).is_some())
-                    .filter(|g| index.groups.get(g).is_some_and(|g| g.members.contains(&id)))
+                    .filter(|g| {
+                        index
+                            .groups
+                            .get(*g)
+                            .is_some_and(|g| g.members.contains(&id))
+                    })
                     .collect();
                 groups.sort();
-                groups.first().and_then(|g| declared.groups.get(g))
+                groups.first().and_then(|g| declared.groups.get(*g))
             });
             if let Some(location) = location {
                 diagnostic = diagnostic.at(location.clone());

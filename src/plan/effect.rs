@@ -9,7 +9,7 @@
 //! It must not decide anything (that is its callers' job) and never counts seats (see
 //! `seats`).
 
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 
 use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
 use crate::snapshot::{AssignedLicense, AssignmentStateKind, Group, User};

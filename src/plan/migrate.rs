@@ -24,7 +24,9 @@
 //! the findings and the report. The last gate of apply calls [`assess`] too, so that it
 //! allows exactly these removals.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use hashbrown::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 

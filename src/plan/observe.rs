@@ -5,7 +5,9 @@
 //! Pure: reads the tenant index and the plan's [`Effect`], returns findings and notes.
 //! Nothing here changes the plan.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use hashbrown::{HashMap, HashSet};
 
 use crate::ids::{GroupId, SkuId, UserId};
 use crate::snapshot::User;

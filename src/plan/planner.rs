@@ -17,8 +17,8 @@
 //!   service plan dependencies (`dependencies`), stacked mailbox plans and licenses kept
 //!   through groups (`observe`), protected members (`safety`) and seats (`seats`).
 
+use hashbrown::{HashMap, HashSet};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 
 use crate::config::{DesiredState, RuleUsageLocation, countries};
 use crate::diagnostic::{self, Diagnostic, DiagnosticCode};
@@ -1305,6 +1305,9 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         rule_users,
         ..Summary::default()
     };
+    // These borrow the changes (and their maps run a destructor): done with them here.
+    drop(effect);
+    drop(changes_by_user);
     let mut plan = Plan {
         format_version: PLAN_FORMAT_VERSION,
         tenant_id: live.tenant_id,

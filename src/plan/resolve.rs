@@ -8,8 +8,8 @@
 //! name exists. A principal with any resolution error is left out of the plan entirely,
 //! so that a typo can never turn into a removal.
 
+use hashbrown::{HashMap, HashSet};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::config::{

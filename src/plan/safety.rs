@@ -10,7 +10,7 @@
 //! license after it is taken out of `protected` in the config (a reviewed change).
 //! Pure: it reads the plan's changes and returns a report.
 
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 
 use crate::config::Safety;
 use crate::ids::{GroupId, SkuId, UserId};

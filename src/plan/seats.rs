@@ -20,7 +20,9 @@
 //! locked-out units are never counted. All arithmetic is done in `i128`, so no count can
 //! wrap, and negative counts are refused as impossible.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
 
 use crate::diagnostic::{Diagnostic, DiagnosticCode};
 use crate::ids::{GroupId, SkuId, UserId};

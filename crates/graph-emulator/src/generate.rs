@@ -628,24 +628,21 @@ fn give_attributes(user: &mut User, domain: &str, rng: &mut StdRng) {
         _ => None,                    // cloud-only: Graph leaves it null
     };
     if user.on_premises_sync_enabled == Some(true) {
-        let mut ext = std::collections::BTreeMap::new();
+        let mut ext = Vec::with_capacity(3);
         let role = match rng.random::<f64>() {
             x if x < 0.25 => "frontline",
             x if x < 0.30 => "kiosk",
             _ => "office",
         };
-        ext.insert("extensionAttribute1".to_owned(), Some(role.to_owned()));
-        ext.insert(
-            "extensionAttribute2".to_owned(),
+        ext.push(("extensionAttribute1", Some(role.to_owned())));
+        ext.push((
+            "extensionAttribute2",
             Some(format!("CC{:04}", rng.random_range(1000..10_000))),
-        );
+        ));
         if user.account_enabled == Some(false) {
-            ext.insert(
-                "extensionAttribute10".to_owned(),
-                Some("terminated".to_owned()),
-            );
+            ext.push(("extensionAttribute10", Some("terminated".to_owned())));
         }
-        user.on_premises_extension_attributes = Some(ext);
+        user.on_premises_extension_attributes = Some(ext.into_iter().collect());
     }
     let created = NOW - rng.random_range(5..9 * 365) * DAY - rng.random_range(0..DAY);
     user.created_date_time = Some(super::clock::iso_utc(created));

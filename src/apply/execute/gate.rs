@@ -19,7 +19,7 @@
 //!
 //! It must not decide what should change (the planner does) nor do I/O.
 
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -206,7 +206,7 @@ impl Allowed {
             let mut names: Vec<String> = group
                 .members
                 .iter()
-                .filter(|m| resolved.protected_users.contains(m))
+                .filter(|m| resolved.protected_users.contains(*m))
                 .map(|m| {
                     index
                         .users
@@ -408,14 +408,14 @@ fn rule_refusal(allowed: &Allowed, unit: UnitWrites<'_>) -> Option<Refusal> {
                         );
                     }
                 }
-                if let Some(kept) = removed.iter().find(|s| licenses.contains_key(s)) {
+                if let Some(kept) = removed.iter().find(|s| licenses.contains_key(*s)) {
                     return refuse(
                         RefusalKind::Unmanaged,
                         format!("the config keeps {} on {who}", allowed.sku(*kept)),
                     );
                 }
                 if let Some(other) =
-                    governs.and_then(|skus| removed.iter().find(|s| !skus.contains(s)))
+                    governs.and_then(|skus| removed.iter().find(|s| !skus.contains(*s)))
                 {
                     return refuse(
                         RefusalKind::Unmanaged,

@@ -288,7 +288,8 @@ pub(super) fn principal_licenses(
         return Ok(None);
     }
     let mut ok = true;
-    let mut expanded: Vec<Option<DesiredLicense>> = Vec::new();
+    let mut expanded: Vec<Option<DesiredLicense>> =
+        Vec::with_capacity(licenses.map_or(0, |list| list.value.len()));
     if let Some(name) = profile {
         let profile_location = at(file, &name.referenced);
         match profiles.index.get(name.value.as_str()) {

@@ -240,7 +240,8 @@ impl Checker<'_> {
         entries: impl Iterator<Item = Option<DesiredLicense>>,
     ) -> Option<Vec<DesiredLicense>> {
         let mut ok = true;
-        let mut out: Vec<DesiredLicense> = Vec::new();
+        // Sized for the entries: growing from empty allocates four licenses' room for one.
+        let mut out: Vec<DesiredLicense> = Vec::with_capacity(entries.size_hint().0);
         for entry in entries {
             let Some(license) = entry else {
                 ok = false;

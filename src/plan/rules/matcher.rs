@@ -123,16 +123,7 @@ impl<'a> Facts<'a> {
 
 /// `onPremisesExtensionAttributes.extensionAttribute{n}` without building the key.
 fn extension_attribute(user: &User, n: u8) -> Option<&str> {
-    user.on_premises_extension_attributes
-        .as_ref()?
-        .iter()
-        .find(|(key, _)| {
-            key.strip_prefix("extensionAttribute")
-                .and_then(|digits| digits.parse::<u8>().ok())
-                == Some(n)
-        })?
-        .1
-        .as_deref()
+    user.extension_attribute(n)
 }
 
 /// `value` equals `lower` (already lowercase), ignoring case.

@@ -28,7 +28,9 @@ pub(crate) mod explain;
 pub(crate) mod matcher;
 pub(crate) mod report;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use hashbrown::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::config::{
@@ -529,6 +531,8 @@ impl Rules {
             });
             set_of.push(id);
         }
+        // The index borrows `matched` (and its map runs a destructor): done with it here.
+        drop(index_of);
         Evaluation {
             in_scope,
             governed,

@@ -1093,7 +1093,7 @@ fn indexed_evaluation_matches_testing_every_rule_on_every_user() {
     let (rules, diagnostics) = super::super::rules::compile(&want, &index, None);
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     let rules = rules.expect("compiled");
-    let evaluation = rules.evaluate(&live, &std::collections::HashSet::new());
+    let evaluation = rules.evaluate(&live, &hashbrown::HashSet::new());
     assert_eq!(
         evaluation.indexed,
         [Attribute::Department, Attribute::OnPremisesSyncEnabled],

@@ -6,7 +6,8 @@
 //! ([`super::TenantSnapshot::from_slice`]); the emulator checks the same before serving
 //! one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::fmt::Display;
 
 use super::model::TenantSnapshot;
 
@@ -22,7 +23,7 @@ impl TenantSnapshot {
         duplicates(
             &mut problems,
             ("user id", "user ids"),
-            self.users.iter().map(|u| u.id.to_string()),
+            self.users.iter().map(|u| u.id).collect(),
         );
         duplicates(
             &mut problems,
@@ -32,17 +33,18 @@ impl TenantSnapshot {
             ),
             self.users
                 .iter()
-                .map(|u| u.user_principal_name.to_lowercase()),
+                .map(|u| folded(&u.user_principal_name))
+                .collect(),
         );
         duplicates(
             &mut problems,
             ("group id", "group ids"),
-            self.groups.iter().map(|g| g.id.to_string()),
+            self.groups.iter().map(|g| g.id).collect(),
         );
         duplicates(
             &mut problems,
             ("SKU id", "SKU ids"),
-            self.subscribed_skus.iter().map(|s| s.sku_id.to_string()),
+            self.subscribed_skus.iter().map(|s| s.sku_id).collect(),
         );
         let mut counts = Vec::new();
         for sku in &self.subscribed_skus {
@@ -81,7 +83,7 @@ impl TenantSnapshot {
             problems.push(format!(
                 "impossible counts (Graph sends whole numbers from 0 to {}): {}",
                 i32::MAX,
-                named(&counts)
+                named(&counts, counts.len())
             ));
         }
         problems
@@ -93,42 +95,52 @@ fn is_count(value: i64) -> bool {
     (0..=i64::from(i32::MAX)).contains(&value)
 }
 
-/// Adds one problem naming every value of `values` that occurs more than once.
-fn duplicates(
+/// A UPN as compared: lowercased, borrowed when it already is (lowercase ASCII).
+fn folded(upn: &str) -> Cow<'_, str> {
+    if upn.is_ascii() && !upn.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Borrowed(upn)
+    } else {
+        Cow::Owned(upn.to_lowercase())
+    }
+}
+
+/// Adds one problem naming every value of `values` that occurs more than once, in
+/// order. Sorting finds them without a hash map or a string per value (ids order as
+/// their text does: lowercase hex at fixed positions).
+fn duplicates<T: Ord + Display>(
     problems: &mut Vec<String>,
     (one, many): (&str, &str),
-    values: impl Iterator<Item = String>,
+    mut values: Vec<T>,
 ) {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for value in values {
-        *seen.entry(value).or_default() += 1;
+    values.sort_unstable();
+    let mut list: Vec<String> = Vec::new();
+    let mut count = 0;
+    for run in values.chunk_by(|a, b| a == b).filter(|run| run.len() > 1) {
+        count += 1;
+        if list.len() < NAMED {
+            list.push(format!("{} ({} times)", run[0], run.len()));
+        }
     }
-    let twice: BTreeMap<String, usize> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
-    if twice.is_empty() {
+    if count == 0 {
         return;
     }
-    let list: Vec<String> = twice
-        .iter()
-        .map(|(value, n)| format!("{value} ({n} times)"))
-        .collect();
     problems.push(format!(
-        "{} duplicate {}: {}",
-        twice.len(),
-        if twice.len() == 1 { one } else { many },
-        named(&list)
+        "{count} duplicate {}: {}",
+        if count == 1 { one } else { many },
+        named(&list, count)
     ));
 }
 
 /// The first [`NAMED`] of `items`, comma-separated, then how many more.
-fn named(items: &[String]) -> String {
+fn named(items: &[String], total: usize) -> String {
     let mut text = items
         .iter()
         .take(NAMED)
         .map(String::as_str)
         .collect::<Vec<_>>()
         .join(", ");
-    if items.len() > NAMED {
-        text.push_str(&format!(" and {} more", items.len() - NAMED));
+    if total > NAMED {
+        text.push_str(&format!(" and {} more", total - NAMED));
     }
     text
 }

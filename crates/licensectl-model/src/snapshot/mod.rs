@@ -19,6 +19,7 @@
 
 mod check;
 mod model;
+mod split;
 
 pub use model::*;
 
@@ -111,6 +112,179 @@ pub enum SnapshotError {
     },
 }
 
+/// Bytes read from the file at a time.
+const BLOCK_BYTES: usize = 1 << 20;
+
+/// The `users` elements parsed together (a chunk ends at the first element boundary past
+/// this many bytes).
+const CHUNK_BYTES: usize = 2 << 20;
+
+/// What [`read_split`] made of a file.
+enum Split {
+    /// Parsed: the head and every chunk of users.
+    Done(Box<TenantSnapshot>),
+    /// Not parsed this way (too unusual to split, a piece did not parse, or larger than
+    /// the limit): `bytes` were read.
+    Read { bytes: u64 },
+}
+
+/// Reads a snapshot in blocks, parsing its users in chunks on worker threads while the
+/// rest is read, so that the file is never in memory whole and both cores parse.
+fn read_split(
+    reader: &mut impl Read,
+    block_bytes: usize,
+    chunk_bytes: usize,
+) -> std::io::Result<Split> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Mutex, mpsc};
+
+    struct Chunks {
+        next: usize,
+        to_workers: mpsc::SyncSender<(usize, Vec<u8>, usize)>,
+        recycled: mpsc::Receiver<Vec<u8>>,
+    }
+    impl split::Sink for Chunks {
+        fn chunk(&mut self, chunk: Vec<u8>, elements: usize) {
+            // A worker that stopped has failed already; the result says so.
+            let _ = self.to_workers.send((self.next, chunk, elements));
+            self.next += 1;
+        }
+        fn fresh(&mut self, capacity: usize) -> Vec<u8> {
+            self.recycled
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(capacity))
+        }
+    }
+
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
+    let (to_workers, from_reader) = mpsc::sync_channel::<(usize, Vec<u8>, usize)>(workers * 2);
+    let (recycle, recycled) = mpsc::channel::<Vec<u8>>();
+    let from_reader = Mutex::new(from_reader);
+    // Set by a worker whose chunk did not parse: the reader stops, the others only drain.
+    let failed = AtomicBool::new(false);
+    let mut splitter = split::Splitter::new(chunk_bytes);
+    let mut bytes: u64 = 0;
+    let mut first = true;
+    let (read, parsed) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let recycle = recycle.clone();
+                let from_reader = &from_reader;
+                let failed = &failed;
+                scope.spawn(move || {
+                    let mut parsed: Vec<(usize, Option<Vec<User>>)> = Vec::new();
+                    loop {
+                        // The lock is held only to take the next chunk.
+                        let next = from_reader.lock().map(|r| r.recv());
+                        let Ok(Ok((index, mut chunk, elements))) = next else {
+                            return parsed;
+                        };
+                        if !failed.load(Ordering::Relaxed) {
+                            let users = parse_users(&chunk, elements);
+                            if users.is_none() {
+                                failed.store(true, Ordering::Relaxed);
+                            }
+                            parsed.push((index, users));
+                        }
+                        chunk.clear();
+                        let _ = recycle.send(chunk);
+                    }
+                })
+            })
+            .collect();
+        let mut sink = Chunks {
+            next: 0,
+            to_workers,
+            recycled,
+        };
+        let mut block = vec![0; block_bytes.max(1)];
+        let read = loop {
+            let n = match reader.read(&mut block) {
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => break Err(error),
+            };
+            bytes += n as u64;
+            let mut data = &block[..n];
+            if first {
+                first = false;
+                data = data.strip_prefix(BOM).unwrap_or(data);
+            }
+            splitter.feed(data, &mut sink);
+            if splitter.gave_up || failed.load(Ordering::Relaxed) {
+                break Ok(());
+            }
+        };
+        drop(sink);
+        let parsed: Vec<_> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|_| vec![(usize::MAX, None)]))
+            .collect();
+        (read, parsed)
+    });
+    read?;
+    if !splitter.finish() || failed.into_inner() {
+        return Ok(Split::Read { bytes });
+    }
+    let mut parsed = parsed;
+    parsed.sort_unstable_by_key(|(index, _)| *index);
+    let complete = parsed
+        .iter()
+        .enumerate()
+        .all(|(i, (index, users))| *index == i && users.is_some());
+    let Ok(mut snapshot) = serde_json::from_slice::<TenantSnapshot>(&splitter.head) else {
+        return Ok(Split::Read { bytes });
+    };
+    if !complete || !snapshot.users.is_empty() {
+        return Ok(Split::Read { bytes });
+    }
+    let total = parsed
+        .iter()
+        .map(|(_, users)| users.as_ref().map_or(0, Vec::len))
+        .sum();
+    let mut users = Vec::with_capacity(total);
+    for (_, chunk) in parsed {
+        if let Some(mut chunk) = chunk {
+            users.append(&mut chunk);
+        }
+    }
+    snapshot.users = users;
+    Ok(Split::Done(Box::new(snapshot)))
+}
+
+/// Parses a chunk of users (a JSON array of about `elements` users) into a list sized
+/// for them; `None` when it does not parse.
+fn parse_users(chunk: &[u8], elements: usize) -> Option<Vec<User>> {
+    use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+
+    struct Exact(usize);
+    impl<'de> Visitor<'de> for Exact {
+        type Value = Vec<User>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of users")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<User>, A::Error> {
+            // The count is the splitter's guess: never trusted for more than the chunk.
+            let mut users = Vec::with_capacity(self.0.min(1 << 16));
+            while let Some(user) = seq.next_element()? {
+                users.push(user);
+            }
+            Ok(users)
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Exact {
+        type Value = Vec<User>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<User>, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(chunk);
+    let users = Exact(elements).deserialize(&mut deserializer).ok()?;
+    deserializer.end().ok()?;
+    Some(users)
+}
+
 /// A `serde_json` error message without its trailing " at line L column C" (the caller
 /// already prints `file:line:column`).
 pub fn json_error_message(message: &str) -> String {
@@ -153,20 +327,7 @@ impl TenantSnapshot {
                 });
             }
         };
-        if !READABLE_VERSIONS.contains(&snapshot.version) {
-            return Err(SnapshotError::Version {
-                path: path.to_owned(),
-                found: snapshot.version,
-            });
-        }
-        let problems = snapshot.problems();
-        if !problems.is_empty() {
-            return Err(SnapshotError::Invalid {
-                path: path.to_owned(),
-                problems,
-            });
-        }
-        Ok(snapshot)
+        snapshot.checked(path)
     }
 
     /// Reads and parses a snapshot file of at most [`MAX_SNAPSHOT_BYTES`].
@@ -202,14 +363,42 @@ impl TenantSnapshot {
                 path: path.to_owned(),
             });
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-        file.take(limit.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(read_error)?;
-        if bytes.len() as u64 > limit {
-            return Err(too_large(bytes.len() as u64));
+        let mut limited = file.take(limit.saturating_add(1));
+        match read_split(&mut limited, BLOCK_BYTES, CHUNK_BYTES).map_err(read_error)? {
+            Split::Read { bytes } if bytes > limit => Err(too_large(bytes)),
+            Split::Done(snapshot) => snapshot.checked(path),
+            // Too unusual to split, or a piece did not parse: read the file whole, so that
+            // any error is the one the whole document gives, at its line and column.
+            Split::Read { .. } => {
+                let file = std::fs::File::open(path).map_err(read_error)?;
+                let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+                file.take(limit.saturating_add(1))
+                    .read_to_end(&mut bytes)
+                    .map_err(read_error)?;
+                if bytes.len() as u64 > limit {
+                    return Err(too_large(bytes.len() as u64));
+                }
+                Self::from_slice(&bytes, path)
+            }
         }
-        Self::from_slice(&bytes, path)
+    }
+
+    /// The version and soundness checks of a parsed snapshot.
+    fn checked(self, path: &Path) -> Result<Self, SnapshotError> {
+        if !READABLE_VERSIONS.contains(&self.version) {
+            return Err(SnapshotError::Version {
+                path: path.to_owned(),
+                found: self.version,
+            });
+        }
+        let problems = self.problems();
+        if !problems.is_empty() {
+            return Err(SnapshotError::Invalid {
+                path: path.to_owned(),
+                problems,
+            });
+        }
+        Ok(self)
     }
 
     /// Serializes the snapshot as pretty JSON with a trailing newline.
@@ -356,6 +545,33 @@ mod tests {
         assert_eq!(
             json["subscribedSkus"][0]["capabilityStatus"],
             "PendingRenewal"
+        );
+    }
+
+    /// Graph sends all fifteen extension attributes, most `null`: the set ones are kept
+    /// (a repeated key keeps its last value), read by number, and written back by key.
+    #[test]
+    fn extension_attributes_keep_the_set_values() {
+        let text = document(
+            2,
+            &[],
+            &[r#"{"id": "651080ba-71fb-5b9f-a1c0-924f2e50ba4c", "userPrincipalName": "a@contoso.com",
+                 "onPremisesExtensionAttributes": {"extensionAttribute1": "frontline",
+                   "extensionAttribute2": null, "extensionAttribute10": "x",
+                   "extensionAttribute10": "terminated", "extensionAttribute15": null}}"#
+                .to_owned()],
+            &[],
+        );
+        let snapshot = parse(&text).expect("parses");
+        let user = &snapshot.users[0];
+        assert_eq!(user.extension_attribute(1), Some("frontline"));
+        assert_eq!(user.extension_attribute(2), None);
+        assert_eq!(user.extension_attribute(10), Some("terminated"));
+        assert_eq!(user.extension_attribute(15), None);
+        let written = serde_json::to_value(user).expect("serializes");
+        assert_eq!(
+            written["onPremisesExtensionAttributes"],
+            serde_json::json!({"extensionAttribute1": "frontline", "extensionAttribute10": "terminated"})
         );
     }
 
@@ -546,6 +762,101 @@ mod tests {
         let at = bytes.iter().position(|b| *b == b'a').expect("a");
         bytes[at] = 0xFF;
         assert!(TenantSnapshot::from_slice(&bytes, Path::new("t.json")).is_err());
+    }
+
+    /// What the split read gives for `text` read `block` bytes at a time with chunks of
+    /// `chunk` bytes: the snapshot, or `None` when it falls back to the whole-file parse.
+    fn split_read(text: &str, block: usize, chunk: usize) -> Option<TenantSnapshot> {
+        match read_split(&mut text.as_bytes(), block, chunk).expect("reads") {
+            Split::Done(snapshot) => Some(*snapshot),
+            Split::Read { bytes } => {
+                assert_eq!(bytes as usize, text.len().min(bytes as usize));
+                None
+            }
+        }
+    }
+
+    fn many_users(n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"id": "651080ba-71fb-5b9f-a1c0-{i:012x}", "userPrincipalName": "u{i}@contoso.com", "displayName": "a \"quoted\" ] }} [ {{ , name\\", "department": "users\u0022: [", "assignedLicenses": [{{"skuId": "{SKU}", "disabledPlans": []}}], "licenseAssignmentStates": [{{"skuId": "{SKU}", "state": "Active", "error": "None"}}]}}"#
+                )
+            })
+            .collect()
+    }
+
+    /// The split read gives exactly what parsing the whole document gives, whatever the
+    /// block and chunk sizes, wherever `users` is, with brackets, commas and escaped
+    /// quotes inside strings.
+    #[test]
+    fn split_read_equals_the_whole_document_parse() {
+        let users = many_users(7);
+        let compact = document(2, &[sku(SKU, 1, 5)], &users, &[]);
+        let users_first = format!(
+            "{{\n  \"users\" :\n [\n {} \n ] ,\n \"version\": 2, \"tenantId\": \"{TENANT}\"}}",
+            users.join(" ,\n  ")
+        );
+        let empty = document(2, &[sku(SKU, 1, 5)], &[], &[]);
+        let pretty = parse(&compact).expect("parses").to_json_pretty();
+        for text in [&compact, &users_first, &empty, &pretty] {
+            let whole = parse(text).expect("parses");
+            for block in [1, 2, 3, 7, 64, 1 << 20] {
+                for chunk in [1, 50, 300, 1 << 20] {
+                    let split = split_read(text, block, chunk)
+                        .unwrap_or_else(|| panic!("split {block}/{chunk}: {text}"));
+                    assert_eq!(split, whole, "block {block}, chunk {chunk}");
+                }
+            }
+        }
+    }
+
+    /// Documents the splitter does not take apart, or whose pieces do not parse, fall back
+    /// to the whole-file parse, so that the error is the one the whole document gives.
+    #[test]
+    fn unusual_documents_fall_back_to_the_whole_file_parse() {
+        let users = many_users(3);
+        let one =
+            |users: &str| format!(r#"{{"version": 2, "tenantId": "{TENANT}", "users": {users}}}"#);
+        for text in [
+            one(&format!("[{},]", users.join(","))),
+            one(&format!("[,{}]", users.join(","))),
+            one(&format!("[{},,{}]", users[0], users[1])),
+            one(&format!("[{} {}]", users[0], users[1])),
+            one("null"),
+            one("{}"),
+            one("\"users\""),
+            format!(
+                r#"{{"version": 2, "tenantId": "{TENANT}", "users": [], "users": [{}]}}"#,
+                users[0]
+            ),
+            format!(
+                r#"{{"version": 2, "tenantId": "{TENANT}", "\u0075sers": [{}]}}"#,
+                users[0]
+            ),
+            one(&format!("[{}", users[0])),
+            one(&format!("[{}]]", users[0])),
+            format!("[{}]", users[0]),
+        ] {
+            for chunk in [1, 1 << 20] {
+                assert_eq!(split_read(&text, 5, chunk), None, "{text}");
+            }
+        }
+        // Read as a file, each of them gives the whole document's answer.
+        let dir = std::env::temp_dir().join(format!("licensectl-split-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("t.json");
+        let text = one(&format!("[{},]", users.join(",")));
+        std::fs::write(&path, &text).expect("write");
+        let read = TenantSnapshot::read(&path)
+            .expect_err("trailing comma")
+            .to_string();
+        let whole = TenantSnapshot::from_json(&text, &path)
+            .expect_err("refused")
+            .to_string();
+        assert_eq!(read, whole);
+        assert!(read.contains("trailing comma"), "{read}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

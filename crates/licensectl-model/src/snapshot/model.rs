@@ -1,7 +1,5 @@
 //! Graph resource shapes as they appear in a snapshot (and on the wire).
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ids::{GroupId, ServicePlanId, SkuId, TenantId, UserId};
@@ -62,11 +60,57 @@ macro_rules! open_string_enum {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
-                Ok($name::from(text.as_ref()))
+                d.deserialize_str(StrVisitor(|text: &str| $name::from(text)))
             }
         }
     };
+}
+
+/// Reads a string without allocating a copy of it (a `Cow<str>` always owns one):
+/// `map` makes the value of the text.
+struct StrVisitor<F>(F);
+
+impl<'de, T, F: FnOnce(&str) -> T> serde::de::Visitor<'de> for StrVisitor<F> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+        Ok((self.0)(text))
+    }
+}
+
+/// Like [`StrVisitor`], for a string that may be `null`.
+struct OptionStrVisitor<F>(F);
+
+impl<'de, T, F: FnOnce(&str) -> T> serde::de::Visitor<'de> for OptionStrVisitor<F> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string or null")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+        d.deserialize_str(StrVisitor(self.0)).map(Some)
+    }
+}
+
+/// A list that holds no spare room: a `Vec` grown from empty has room for four, and these
+/// lists are on each of a tenant's users (the spare room freed here is reused at once).
+fn exact_vec<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    let mut list = Vec::<T>::deserialize(d)?;
+    list.shrink_to_fit();
+    Ok(list)
 }
 
 /// A whole tenant's license state.
@@ -235,10 +279,10 @@ pub struct User {
     #[serde(default)]
     pub usage_location: Option<String>,
     /// Every license the user holds, direct and inherited alike.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "exact_vec")]
     pub assigned_licenses: Vec<AssignedLicense>,
     /// One entry per license source (direct, or each assigning group).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "exact_vec")]
     pub license_assignment_states: Vec<LicenseAssignmentState>,
     // Directory attributes that rules match on (snapshot version 2; absent from version 1
     // files and when no rule needs them). Every one is optional: Graph returns only what
@@ -275,7 +319,7 @@ pub struct User {
     pub on_premises_sync_enabled: Option<bool>,
     /// `onPremisesExtensionAttributes`: `extensionAttribute1` … `extensionAttribute15`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_premises_extension_attributes: Option<BTreeMap<String, Option<String>>>,
+    pub on_premises_extension_attributes: Option<ExtensionAttributes>,
     /// `createdDateTime` (ISO 8601, as Graph sends it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_date_time: Option<String>,
@@ -314,10 +358,84 @@ impl User {
 
     /// `onPremisesExtensionAttributes.extensionAttribute{n}`, when set.
     pub fn extension_attribute(&self, n: u8) -> Option<&str> {
-        self.on_premises_extension_attributes
-            .as_ref()?
-            .get(&format!("extensionAttribute{n}"))?
-            .as_deref()
+        self.on_premises_extension_attributes.as_ref()?.get(n)
+    }
+}
+
+/// `onPremisesExtensionAttributes`: the values of `extensionAttribute1` …
+/// `extensionAttribute15` that are set, ordered by key. Graph sends all fifteen keys,
+/// most of them `null`; a `null` and an absent key read the same, so only set values are
+/// kept (a list of pairs rather than a map: this is on every synced user of a tenant).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtensionAttributes(Vec<(String, String)>);
+
+impl ExtensionAttributes {
+    /// `extensionAttribute{n}`, when set.
+    pub fn get(&self, n: u8) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| extension_number(key) == Some(n))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every set value with its key, ordered by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// True when no attribute is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// `n` of a key `extensionAttribute{n}`.
+fn extension_number(key: &str) -> Option<u8> {
+    key.strip_prefix("extensionAttribute")?.parse().ok()
+}
+
+impl<K: Into<String>, V: Into<Option<String>>> FromIterator<(K, V)> for ExtensionAttributes {
+    /// From keys and values; `None` values are dropped, a repeated key keeps its last.
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        let mut list: Vec<(String, String)> = pairs
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.into(), v.into()?)))
+            .collect();
+        // Stable: among equal keys the last read stays last, and dedup keeps the first.
+        list.reverse();
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list.dedup_by(|later, first| later.0 == first.0);
+        list.shrink_to_fit();
+        Self(list)
+    }
+}
+
+impl Serialize for ExtensionAttributes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for ExtensionAttributes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = ExtensionAttributes;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of extensionAttribute1 … extensionAttribute15")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut pairs: Vec<(String, Option<String>)> = Vec::with_capacity(16);
+                while let Some(pair) = map.next_entry()? {
+                    pairs.push(pair);
+                }
+                Ok(pairs.into_iter().collect())
+            }
+        }
+        d.deserialize_map(Pairs)
     }
 }
 
@@ -496,11 +614,11 @@ fn deserialize_assignment_error<'de, D>(d: D) -> Result<Option<AssignmentError>,
 where
     D: Deserializer<'de>,
 {
-    let raw: Option<String> = Option::deserialize(d)?;
-    Ok(match raw.as_deref() {
-        None | Some("None") | Some("") => None,
-        Some(other) => Some(AssignmentError::from(other)),
-    })
+    let error = d.deserialize_option(OptionStrVisitor(|text: &str| match text {
+        "None" | "" => None,
+        other => Some(AssignmentError::from(other)),
+    }))?;
+    Ok(error.flatten())
 }
 
 /// A group with its license fields and direct user members.

@@ -1,0 +1,278 @@
+//! Splitting a snapshot document as it is read: the `users` array's elements go out in
+//! chunks that can be parsed on their own (and side by side), everything else is kept as
+//! the document's "head" with `"users": []`.
+//!
+//! The splitter tracks only what JSON's structure needs to find element boundaries
+//! (strings with their escapes, and nesting depth); it validates nothing. Every piece it
+//! emits is then parsed by `serde_json`, so a document the splitter misreads can only make
+//! a piece fail to parse, and the caller then parses the whole file the ordinary way for
+//! the exact error. It gives up (and the caller takes the ordinary way) on anything
+//! unusual: a top-level key with escapes, `users` twice, `users` that is not an array.
+
+/// Where the splitter is in the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Outside the `users` array (copying to the head).
+    Head,
+    /// After the top-level key `users` and before its value starts.
+    UsersValue,
+    /// Inside the `users` array (copying elements to the current chunk).
+    Users,
+}
+
+/// What the splitter emits for the bytes fed to it.
+pub(super) trait Sink {
+    /// A chunk of complete `users` elements, as a JSON array (`[` … `]`), and how many
+    /// elements it seems to hold (for sizing; the parser decides).
+    fn chunk(&mut self, chunk: Vec<u8>, elements: usize);
+    /// An empty buffer for the next chunk (a recycled one when there is one).
+    fn fresh(&mut self, capacity: usize) -> Vec<u8>;
+}
+
+/// The splitting state across the blocks of a file.
+#[derive(Debug)]
+pub(super) struct Splitter {
+    /// Nesting depth outside strings: 1 inside the top-level object.
+    depth: u32,
+    in_string: bool,
+    /// The previous byte in a string was a backslash (the escape may straddle blocks).
+    escape: bool,
+    mode: Mode,
+    /// At depth 1, the next string is a key (after `{` or `,`).
+    expect_key: bool,
+    /// Collecting a top-level key's bytes.
+    key: Option<Vec<u8>>,
+    /// The last top-level key read.
+    last_key_is_users: bool,
+    /// `users` was seen (a second one makes the splitter give up).
+    seen_users: bool,
+    /// The document's bytes outside the `users` elements.
+    pub(super) head: Vec<u8>,
+    /// The elements since the last chunk went out (starts with `[`).
+    chunk: Vec<u8>,
+    /// True when the current chunk holds at least one element's first byte.
+    chunk_has_elements: bool,
+    /// Elements begun in the current chunk.
+    elements: usize,
+    /// Inside the `users` array: an element started since the last `,` (or the `[`).
+    element_since_separator: bool,
+    /// Inside the `users` array: a `,` was seen since the `[`.
+    comma_seen: bool,
+    /// Chunks go out once they are at least this large, at an element boundary.
+    chunk_bytes: usize,
+    /// Set when the document is too unusual to split; the caller parses it whole.
+    pub(super) gave_up: bool,
+}
+
+impl Splitter {
+    pub(super) fn new(chunk_bytes: usize) -> Self {
+        Self {
+            depth: 0,
+            in_string: false,
+            escape: false,
+            mode: Mode::Head,
+            expect_key: false,
+            key: None,
+            last_key_is_users: false,
+            seen_users: false,
+            head: Vec::new(),
+            chunk: Vec::new(),
+            chunk_has_elements: false,
+            elements: 0,
+            element_since_separator: false,
+            comma_seen: false,
+            chunk_bytes: chunk_bytes.max(1),
+            gave_up: false,
+        }
+    }
+
+    /// Feeds the next block of the file.
+    pub(super) fn feed(&mut self, block: &[u8], sink: &mut impl Sink) {
+        if self.gave_up {
+            return;
+        }
+        let mut i = 0;
+        // Start of the run of bytes not yet copied to the head or the chunk.
+        let mut run = 0;
+        while i < block.len() {
+            if self.in_string {
+                if self.escape {
+                    self.escape = false;
+                    i += 1;
+                    continue;
+                }
+                match memchr::memchr2(b'"', b'\\', &block[i..]) {
+                    Some(k) => {
+                        let at = i + k;
+                        if let Some(key) = self.key.as_mut() {
+                            key.extend_from_slice(&block[i..at]);
+                        }
+                        if block[at] == b'\\' {
+                            if self.key.is_some() {
+                                // An escaped key (e.g. `"\u0075sers"`): too unusual.
+                                self.gave_up = true;
+                                return;
+                            }
+                            self.escape = true;
+                        } else {
+                            self.in_string = false;
+                            if let Some(key) = self.key.take() {
+                                self.last_key_is_users = key == b"users";
+                                self.expect_key = false;
+                            }
+                        }
+                        i = at + 1;
+                    }
+                    None => {
+                        if let Some(key) = self.key.as_mut() {
+                            key.extend_from_slice(&block[i..]);
+                        }
+                        i = block.len();
+                    }
+                }
+                continue;
+            }
+            let byte = block[i];
+            match byte {
+                b'"' => {
+                    self.in_string = true;
+                    if self.depth == 1 && self.expect_key {
+                        self.key = Some(Vec::new());
+                    }
+                    if self.mode == Mode::UsersValue {
+                        // `"users": "…"`: not an array.
+                        self.gave_up = true;
+                        return;
+                    }
+                    self.mark_element_start();
+                }
+                b'{' | b'[' => {
+                    if self.mode == Mode::UsersValue {
+                        if byte != b'[' {
+                            self.gave_up = true;
+                            return;
+                        }
+                        // The array opens: copy through `[` to the head, then `]` later.
+                        self.head.extend_from_slice(&block[run..=i]);
+                        self.head.push(b']');
+                        run = i + 1;
+                        self.mode = Mode::Users;
+                        self.depth += 1;
+                        self.chunk.clear();
+                        self.chunk.push(b'[');
+                        self.chunk_has_elements = false;
+                        self.element_since_separator = false;
+                        self.comma_seen = false;
+                        i += 1;
+                        continue;
+                    }
+                    self.mark_element_start();
+                    self.depth += 1;
+                    if self.depth == 1 {
+                        self.expect_key = byte == b'{';
+                    }
+                }
+                b'}' | b']' => {
+                    if self.mode == Mode::Users && self.depth == 2 {
+                        if self.comma_seen && !self.element_since_separator {
+                            // A trailing comma: let the parser say so.
+                            self.gave_up = true;
+                            return;
+                        }
+                        // The users array closes: what is left of the chunk goes out, and
+                        // the head already holds `[]`; skip this `]`.
+                        self.chunk.extend_from_slice(&block[run..i]);
+                        run = i + 1;
+                        self.flush(sink);
+                        self.mode = Mode::Head;
+                        self.depth -= 1;
+                        i += 1;
+                        continue;
+                    }
+                    let Some(depth) = self.depth.checked_sub(1) else {
+                        self.gave_up = true;
+                        return;
+                    };
+                    self.depth = depth;
+                }
+                b',' => {
+                    if self.depth == 1 && self.mode == Mode::Head {
+                        self.expect_key = true;
+                    }
+                    if self.mode == Mode::Users && self.depth == 2 {
+                        if !self.element_since_separator {
+                            // `[,` or `,,`: let the parser say so.
+                            self.gave_up = true;
+                            return;
+                        }
+                        self.element_since_separator = false;
+                        self.comma_seen = true;
+                        // Between two elements: cut here when the chunk is large enough.
+                        self.chunk.extend_from_slice(&block[run..i]);
+                        run = i + 1;
+                        if self.chunk.len() >= self.chunk_bytes {
+                            self.flush(sink);
+                        } else {
+                            self.chunk.push(b',');
+                        }
+                    }
+                }
+                b':' => {
+                    if self.depth == 1 && self.mode == Mode::Head && self.last_key_is_users {
+                        self.last_key_is_users = false;
+                        if self.seen_users {
+                            self.gave_up = true;
+                            return;
+                        }
+                        self.seen_users = true;
+                        self.mode = Mode::UsersValue;
+                    }
+                }
+                b' ' | b'\n' | b'\r' | b'\t' => {}
+                _ => {
+                    if self.mode == Mode::UsersValue {
+                        // `"users": null`, a number, …: not an array.
+                        self.gave_up = true;
+                        return;
+                    }
+                    self.mark_element_start();
+                }
+            }
+            i += 1;
+        }
+        match self.mode {
+            Mode::Users => self.chunk.extend_from_slice(&block[run..]),
+            Mode::Head | Mode::UsersValue => self.head.extend_from_slice(&block[run..]),
+        }
+    }
+
+    /// Notes that a byte of a `users` element was seen (so the chunk is not empty).
+    fn mark_element_start(&mut self) {
+        if self.mode == Mode::Users && self.depth == 2 {
+            if !self.element_since_separator {
+                self.elements += 1;
+            }
+            self.chunk_has_elements = true;
+            self.element_since_separator = true;
+        }
+    }
+
+    /// Sends the current chunk (when it holds an element) and starts a new one.
+    fn flush(&mut self, sink: &mut impl Sink) {
+        if self.chunk_has_elements {
+            let capacity = self.chunk_bytes + (self.chunk_bytes >> 2);
+            let mut chunk = std::mem::replace(&mut self.chunk, sink.fresh(capacity));
+            chunk.push(b']');
+            sink.chunk(chunk, self.elements);
+        }
+        self.elements = 0;
+        self.chunk.clear();
+        self.chunk.push(b'[');
+        self.chunk_has_elements = false;
+    }
+
+    /// Ends the document: true when it was split (the head and every chunk went out).
+    pub(super) fn finish(&self) -> bool {
+        !self.gave_up && !self.in_string && self.depth == 0 && self.mode == Mode::Head
+    }
+}
