@@ -134,6 +134,7 @@ fn read_split(
     reader: &mut impl Read,
     block_bytes: usize,
     chunk_bytes: usize,
+    file_bytes: u64,
 ) -> std::io::Result<Split> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Mutex, mpsc};
@@ -159,39 +160,48 @@ fn read_split(
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
     let (to_workers, from_reader) = mpsc::sync_channel::<(usize, Vec<u8>, usize)>(workers * 2);
     let (recycle, recycled) = mpsc::channel::<Vec<u8>>();
+    let (to_merge, results) = mpsc::channel::<Parsed>();
     let from_reader = Mutex::new(from_reader);
     // Set by a worker whose chunk did not parse: the reader stops, the others only drain.
     let failed = AtomicBool::new(false);
     let mut splitter = split::Splitter::new(chunk_bytes);
+    let mut merge = Merge::new(file_bytes);
     let mut bytes: u64 = 0;
     let mut first = true;
-    let (read, parsed) = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                let recycle = recycle.clone();
-                let from_reader = &from_reader;
-                let failed = &failed;
-                scope.spawn(move || {
-                    let mut parsed: Vec<(usize, Option<Vec<User>>)> = Vec::new();
-                    loop {
-                        // The lock is held only to take the next chunk.
-                        let next = from_reader.lock().map(|r| r.recv());
-                        let Ok(Ok((index, mut chunk, elements))) = next else {
-                            return parsed;
-                        };
-                        if !failed.load(Ordering::Relaxed) {
-                            let users = parse_users(&chunk, elements);
-                            if users.is_none() {
-                                failed.store(true, Ordering::Relaxed);
-                            }
-                            parsed.push((index, users));
+    let (read, chunks) = std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let recycle = recycle.clone();
+            let to_merge = to_merge.clone();
+            let from_reader = &from_reader;
+            let failed = &failed;
+            scope.spawn(move || {
+                loop {
+                    // The lock is held only to take the next chunk.
+                    let next = from_reader.lock().map(|r| r.recv());
+                    let Ok(Ok((index, mut chunk, elements))) = next else {
+                        return;
+                    };
+                    let users = if failed.load(Ordering::Relaxed) {
+                        None
+                    } else {
+                        let users = parse_users(&chunk, elements);
+                        if users.is_none() {
+                            failed.store(true, Ordering::Relaxed);
                         }
-                        chunk.clear();
-                        let _ = recycle.send(chunk);
-                    }
-                })
-            })
-            .collect();
+                        users
+                    };
+                    let _ = to_merge.send(Parsed {
+                        index,
+                        bytes: chunk.len(),
+                        users,
+                    });
+                    chunk.clear();
+                    let _ = recycle.send(chunk);
+                }
+            });
+        }
+        // The workers hold the only senders left: the results end when they do.
+        drop(to_merge);
         let mut sink = Chunks {
             next: 0,
             to_workers,
@@ -212,45 +222,92 @@ fn read_split(
                 data = data.strip_prefix(BOM).unwrap_or(data);
             }
             splitter.feed(data, &mut sink);
+            // Move the users parsed so far into place, so that each chunk's list is freed
+            // (and reused) at once rather than all of them held until the end.
+            while let Ok(parsed) = results.try_recv() {
+                merge.take(parsed);
+            }
             if splitter.gave_up || failed.load(Ordering::Relaxed) {
                 break Ok(());
             }
         };
+        let chunks = sink.next;
         drop(sink);
-        let parsed: Vec<_> = handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|_| vec![(usize::MAX, None)]))
-            .collect();
-        (read, parsed)
+        for parsed in results.iter() {
+            merge.take(parsed);
+        }
+        (read, chunks)
     });
     read?;
-    if !splitter.finish() || failed.into_inner() {
+    if !splitter.finish() || failed.into_inner() || !merge.complete(chunks) {
         return Ok(Split::Read { bytes });
     }
-    let mut parsed = parsed;
-    parsed.sort_unstable_by_key(|(index, _)| *index);
-    let complete = parsed
-        .iter()
-        .enumerate()
-        .all(|(i, (index, users))| *index == i && users.is_some());
     let Ok(mut snapshot) = serde_json::from_slice::<TenantSnapshot>(&splitter.head) else {
         return Ok(Split::Read { bytes });
     };
-    if !complete || !snapshot.users.is_empty() {
+    if !snapshot.users.is_empty() {
         return Ok(Split::Read { bytes });
     }
-    let total = parsed
-        .iter()
-        .map(|(_, users)| users.as_ref().map_or(0, Vec::len))
-        .sum();
-    let mut users = Vec::with_capacity(total);
-    for (_, chunk) in parsed {
-        if let Some(mut chunk) = chunk {
-            users.append(&mut chunk);
+    snapshot.users = merge.users;
+    Ok(Split::Done(Box::new(snapshot)))
+}
+
+/// One chunk's users, parsed by a worker (`None` when they did not parse).
+struct Parsed {
+    index: usize,
+    /// The chunk's size in bytes.
+    bytes: usize,
+    users: Option<Vec<User>>,
+}
+
+/// The users of every chunk, put together in the file's order as the chunks come in.
+struct Merge {
+    file_bytes: u64,
+    /// The next chunk to append.
+    next: usize,
+    /// Chunks parsed ahead of the next one.
+    waiting: std::collections::BTreeMap<usize, Vec<User>>,
+    users: Vec<User>,
+    /// A chunk did not parse.
+    failed: bool,
+}
+
+impl Merge {
+    fn new(file_bytes: u64) -> Self {
+        Self {
+            file_bytes,
+            next: 0,
+            waiting: std::collections::BTreeMap::new(),
+            users: Vec::new(),
+            failed: false,
         }
     }
-    snapshot.users = users;
-    Ok(Split::Done(Box::new(snapshot)))
+
+    fn take(&mut self, parsed: Parsed) {
+        let Some(users) = parsed.users else {
+            self.failed = true;
+            return;
+        };
+        if self.users.capacity() == 0 && !users.is_empty() {
+            // Room for the whole file at this chunk's density (a little over), so that
+            // the list of every user is allocated once instead of doubling; never more
+            // than a user per 64 bytes of file.
+            let per_byte = users.len() as f64 / parsed.bytes.max(1) as f64;
+            let estimate = (self.file_bytes as f64 * per_byte * 1.02) as u64;
+            let cap = usize::try_from(estimate.min(self.file_bytes / 64 + 1)).unwrap_or(0);
+            self.users.reserve(cap);
+        }
+        self.waiting.insert(parsed.index, users);
+        while let Some(mut users) = self.waiting.remove(&self.next) {
+            self.users.append(&mut users);
+            self.next += 1;
+        }
+    }
+
+    /// True when all `chunks` parsed and are in place.
+    fn complete(&self, chunks: usize) -> bool {
+        !self.failed && self.next == chunks && self.waiting.is_empty()
+    }
 }
 
 /// Parses a chunk of users (a JSON array of about `elements` users) into a list sized
@@ -364,7 +421,9 @@ impl TenantSnapshot {
             });
         }
         let mut limited = file.take(limit.saturating_add(1));
-        match read_split(&mut limited, BLOCK_BYTES, CHUNK_BYTES).map_err(read_error)? {
+        match read_split(&mut limited, BLOCK_BYTES, CHUNK_BYTES, metadata.len())
+            .map_err(read_error)?
+        {
             Split::Read { bytes } if bytes > limit => Err(too_large(bytes)),
             Split::Done(snapshot) => snapshot.checked(path),
             // Too unusual to split, or a piece did not parse: read the file whole, so that
@@ -767,7 +826,7 @@ mod tests {
     /// What the split read gives for `text` read `block` bytes at a time with chunks of
     /// `chunk` bytes: the snapshot, or `None` when it falls back to the whole-file parse.
     fn split_read(text: &str, block: usize, chunk: usize) -> Option<TenantSnapshot> {
-        match read_split(&mut text.as_bytes(), block, chunk).expect("reads") {
+        match read_split(&mut text.as_bytes(), block, chunk, text.len() as u64).expect("reads") {
             Split::Done(snapshot) => Some(*snapshot),
             Split::Read { bytes } => {
                 assert_eq!(bytes as usize, text.len().min(bytes as usize));

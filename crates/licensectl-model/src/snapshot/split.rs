@@ -9,6 +9,18 @@
 //! the exact error. It gives up (and the caller takes the ordinary way) on anything
 //! unusual: a top-level key with escapes, `users` twice, `users` that is not an array.
 
+/// The bytes that change the splitter's state outside strings.
+const STRUCTURAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    let bytes = b"\"{}[],:";
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// Where the splitter is in the document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -131,6 +143,17 @@ impl Splitter {
                     }
                 }
                 continue;
+            }
+            if self.mode != Mode::UsersValue && !(self.mode == Mode::Users && self.depth == 2) {
+                // Whitespace, numbers and literals matter only where an element or the
+                // `users` value starts: elsewhere skip them in a tight loop (pretty JSON
+                // is mostly indentation between the strings).
+                while i < block.len() && !STRUCTURAL[usize::from(block[i])] {
+                    i += 1;
+                }
+                if i == block.len() {
+                    break;
+                }
             }
             let byte = block[i];
             match byte {
