@@ -21,6 +21,7 @@ pub(crate) mod raw_rules;
 pub(crate) mod read;
 pub(crate) mod rules;
 pub mod schema;
+pub(crate) mod split;
 pub(crate) mod suggest;
 
 use std::path::Path;

@@ -49,6 +49,11 @@ pub(crate) fn yaml_options() -> serde_saphyr::Options {
 
 /// Parses one file's text; `file` is the path diagnostics name.
 pub fn parse_file(file: &Path, text: &str) -> Result<RawFile, Vec<Diagnostic>> {
+    // A large file on every core (when it is plain enough to cut; otherwise whole).
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if let Some(raw) = super::split::parse_split(text, parts, super::split::SPLIT_BYTES) {
+        return Ok(raw);
+    }
     let typed_error = match serde_saphyr::from_str_with_options::<RawFile>(text, yaml_options()) {
         Ok(raw) => return Ok(raw),
         Err(error) => error,

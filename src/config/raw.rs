@@ -56,10 +56,10 @@ pub struct RawFile {
     pub prices: Option<Spanned<Entries<Spanned<RawPrice>>>>,
     /// Users, keyed by userPrincipalName.
     #[schemars(with = "Option<std::collections::BTreeMap<String, RawUser>>")]
-    pub users: Option<Entries<RawUser>>,
+    pub users: Option<Entries<Box<RawUser>>>,
     /// Groups, keyed by displayName, mailNickname or object id (GUID).
     #[schemars(with = "Option<std::collections::BTreeMap<String, RawGroup>>")]
-    pub groups: Option<Entries<RawGroup>>,
+    pub groups: Option<Entries<Box<RawGroup>>>,
     /// Attribute rules: users in `rules_scope` whose directory attributes match a rule get
     /// its licenses (for the SKUs rules name; users declared under `users` are governed by
     /// their entry alone).
@@ -147,6 +147,7 @@ pub struct RawUser {
     pub profile: Option<Spanned<String>>,
     /// Direct licenses, in addition to the profile's.
     #[schemars(with = "Option<Vec<RawLicense>>")]
+    #[serde(default, deserialize_with = "exact_licenses")]
     pub licenses: Option<Spanned<Vec<Spanned<RawLicense>>>>,
 }
 
@@ -160,6 +161,7 @@ pub struct RawGroup {
     pub profile: Option<Spanned<String>>,
     /// Licenses, in addition to the profile's.
     #[schemars(with = "Option<Vec<RawLicense>>")]
+    #[serde(default, deserialize_with = "exact_licenses")]
     pub licenses: Option<Spanned<Vec<Spanned<RawLicense>>>>,
 }
 
@@ -180,8 +182,25 @@ pub struct RawLicense {
     pub enabled_plans: Option<Vec<Spanned<String>>>,
 }
 
+/// A principal's or rule's `licenses`, with its position and each entry's.
+pub(crate) type RawLicenses = Spanned<Vec<Spanned<RawLicense>>>;
+
+/// A license list without spare room: a YAML sequence gives no length, so a `Vec` grown
+/// from empty has room for four licenses, and there is one list per declared user (a
+/// 250k-user config held 180 MiB of spare room).
+pub(crate) fn exact_licenses<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<RawLicenses>, D::Error> {
+    let list = Option::<RawLicenses>::deserialize(deserializer)?;
+    Ok(list.map(|mut list| {
+        list.value.shrink_to_fit();
+        list
+    }))
+}
+
 /// A YAML mapping kept as an ordered list of (spanned key, value), so that every key keeps
-/// its position and nothing is merged away.
+/// its position and nothing is merged away. (Users and groups are boxed in it: the list
+/// grows by doubling, and moving a pointer per entry costs less than moving the entry.)
 #[derive(Debug)]
 pub struct Entries<V>(pub Vec<(Spanned<String>, V)>);
 
