@@ -25,6 +25,9 @@ const DISCOVERY_MAX: usize = 640;
 const REFILLING_BELOW: f64 = 0.5;
 /// A window that accepts this share of the quota without a 429 confirms it.
 const CONFIRMED_AT: f64 = 0.9;
+/// A throttled round whose writes Graph mostly took at this many times the paced rate
+/// says the rate is too low (see [`Pacer::throttled`]).
+const RECOVER_ABOVE: f64 = 4.0;
 /// The pause when a 429 gives no `Retry-After`.
 const DEFAULT_RETRY: Duration = Duration::from_secs(1);
 
@@ -279,8 +282,25 @@ impl Pacer {
                 // round's writes were accepted at: 429s at random (Graph's are not only
                 // quota answers) would otherwise walk it down to the slowest pace.
                 let observed = accepted / round.elapsed.max(PACE_INTERVAL).as_secs_f64();
-                let scaled = r * accepted / round.sent.max(1) as f64 * 1.25;
-                self.quota = Quota::Rate(scaled.max(observed.min(r)).max(MIN_RATE));
+                let share = accepted / round.sent.max(1) as f64;
+                let scaled = r * share * 1.25;
+                let mut next = scaled.max(observed.min(r));
+                let paced = ((r * self.round.as_secs_f64()).round() as usize).max(BATCH_MAX);
+                if round.sent * 2 < paced && accepted > 0.0 {
+                    // Less than half the writes the rate allowed (the last retries of a phase):
+                    // their share and pace say little about the quota; keep the rate.
+                    next = r;
+                }
+                // Graph took the round's writes at several times the rate and refused a
+                // quarter of them or fewer: those 429s were not the rate's (a quota that
+                // refills at this rate refuses most of such a burst), so the rate is too
+                // low (it sank under slow answers, or started from a low estimate).
+                // Double it: from one batch every few seconds, clean rounds (all twenty
+                // accepted) would be too rare under random 429s to climb back.
+                if share >= 0.75 && observed >= RECOVER_ABOVE * r {
+                    next = next.max(r * 2.0);
+                }
+                self.quota = Quota::Rate(next.max(MIN_RATE));
                 return self.spread(round);
             }
             Quota::Window {
@@ -612,6 +632,57 @@ mod tests {
         }
         let rate = p.rate().unwrap_or_default();
         assert!(rate >= 200.0, "the rate sank to {rate} writes/s");
+    }
+
+    /// The slow path of the 2,000-change fault test (8 minutes instead of 15 s): the rate
+    /// had sunk to about one write a second, one batch of twenty every 16 s, and every
+    /// such round met a random 429 or two (a clean round of twenty is 1% likely when a
+    /// fifth are refused), so it never grew again. Rounds Graph takes at many times the
+    /// rate, refusing few, now double it.
+    #[test]
+    fn a_rate_sunk_to_the_floor_climbs_back_under_random_429s() {
+        let now = Instant::now();
+        let mut p = Pacer::new(160);
+        p.quota = Quota::Rate(MIN_RATE * 1.25);
+        let mut paused = Duration::ZERO;
+        for _ in 0..12 {
+            let sent = p.wave(now);
+            let round = Round {
+                sent,
+                throttled: sent / 5,
+                reset_at: None,
+                usage: None,
+                elapsed: Duration::from_millis(20),
+            };
+            paused += p.record(round, now);
+        }
+        // Back to a batch every quarter second (a quarter of what one-batch bursts show,
+        // 16 accepted per 100 ms), from one every 16 s, within a minute of pauses.
+        let rate = p.rate().unwrap_or_default();
+        assert!(rate >= 40.0, "the rate stayed at {rate} writes/s");
+        assert!(paused < Duration::from_secs(60), "paused {paused:?}");
+    }
+
+    /// The tail of a phase (a few retried writes, answered slowly through 503 retries)
+    /// does not pull the rate down for the next phase.
+    #[test]
+    fn a_small_round_of_retries_keeps_the_rate() {
+        let now = Instant::now();
+        let mut p = Pacer::new(160);
+        p.quota = Quota::Rate(400.0);
+        for _ in 0..10 {
+            p.record(
+                Round {
+                    sent: 5,
+                    throttled: 2,
+                    reset_at: None,
+                    usage: None,
+                    elapsed: Duration::from_secs(2),
+                },
+                now,
+            );
+        }
+        assert_eq!(p.rate(), Some(400.0));
     }
 
     #[test]
