@@ -1,17 +1,19 @@
 //! The snapshot loader on arbitrary bytes (`TenantSnapshot::from_slice`): it must never
 //! panic; a snapshot it accepts has no problems, writes back as JSON that reads back equal,
 //! and can be planned against the example config and rendered without a panic (seat
-//! arithmetic, lookups and renderers on whatever a snapshot may hold).
+//! arithmetic, lookups and renderers on whatever a snapshot may hold). The same bytes read
+//! as a file in small blocks, with users parsed in small chunks side by side
+//! (`TenantSnapshot::read_with`), give exactly what the whole-document parse gives: the
+//! same snapshot, or the same error.
 #![no_main]
 
-use std::path::Path;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use licensectl::config::{ConfigFiles, DesiredState, load_files};
 use licensectl::plan::{PlanOptions, plan};
 use licensectl::render::{Mode, json, markdown, text};
-use licensectl::snapshot::TenantSnapshot;
+use licensectl::snapshot::{ReadOptions, TenantSnapshot};
 
 fn contoso() -> &'static DesiredState {
     static DESIRED: OnceLock<DesiredState> = OnceLock::new();
@@ -47,9 +49,32 @@ fn contoso() -> &'static DesiredState {
     })
 }
 
+/// A file of this process to write each input to.
+fn scratch() -> &'static std::path::PathBuf {
+    static PATH: OnceLock<std::path::PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        std::env::temp_dir().join(format!("licensectl-fuzz-{}.json", std::process::id()))
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
-    let path = Path::new("fuzz.json");
-    let Ok(snapshot) = TenantSnapshot::from_slice(data, path) else {
+    let path = scratch().as_path();
+    let whole = TenantSnapshot::from_slice(data, path);
+    std::fs::write(path, data).expect("writes the input");
+    // Block and chunk sizes from the input's length: small, so that blocks and chunks
+    // end anywhere.
+    let options = ReadOptions {
+        block_bytes: 1 + data.len() % 13,
+        chunk_bytes: 1 + data.len() % 97,
+        ..ReadOptions::default()
+    };
+    let split = TenantSnapshot::read_with(path, &options);
+    match (&whole, &split) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "the split read differs"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        _ => panic!("the split read and the whole parse disagree: {whole:?} / {split:?}"),
+    }
+    let Ok(snapshot) = whole else {
         return;
     };
     assert!(snapshot.problems().is_empty());

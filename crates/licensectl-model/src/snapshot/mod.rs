@@ -119,6 +119,31 @@ const BLOCK_BYTES: usize = 1 << 20;
 /// this many bytes).
 const CHUNK_BYTES: usize = 2 << 20;
 
+/// How [`TenantSnapshot::read_with`] reads a file: the file is read `block_bytes` at a
+/// time and its users are parsed in chunks of about `chunk_bytes`, one worker thread per
+/// core, while the rest is read. The sizes change only the speed and memory of a read
+/// (the fuzz target `snapshot_loader` checks that any sizes give what the whole-document
+/// parse gives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// The largest file read, in bytes ([`MAX_SNAPSHOT_BYTES`] by default).
+    pub limit: u64,
+    /// Bytes read at a time (1 MiB by default).
+    pub block_bytes: usize,
+    /// Bytes of users parsed together (2 MiB by default).
+    pub chunk_bytes: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            limit: MAX_SNAPSHOT_BYTES,
+            block_bytes: BLOCK_BYTES,
+            chunk_bytes: CHUNK_BYTES,
+        }
+    }
+}
+
 /// What [`read_split`] made of a file.
 enum Split {
     /// Parsed: the head and every chunk of users.
@@ -395,6 +420,19 @@ impl TenantSnapshot {
     /// Reads and parses a snapshot file of at most `limit` bytes: a path that is not a
     /// regular file, or a file above the limit, is refused before it is read.
     pub fn read_limited(path: &Path, limit: u64) -> Result<Self, SnapshotError> {
+        Self::read_with(
+            path,
+            &ReadOptions {
+                limit,
+                ..ReadOptions::default()
+            },
+        )
+    }
+
+    /// Reads and parses a snapshot file as `options` say (see [`ReadOptions`]); the result
+    /// does not depend on the block and chunk sizes.
+    pub fn read_with(path: &Path, options: &ReadOptions) -> Result<Self, SnapshotError> {
+        let limit = options.limit;
         let read_error = |source| SnapshotError::Read {
             path: path.to_owned(),
             source,
@@ -421,8 +459,13 @@ impl TenantSnapshot {
             });
         }
         let mut limited = file.take(limit.saturating_add(1));
-        match read_split(&mut limited, BLOCK_BYTES, CHUNK_BYTES, metadata.len())
-            .map_err(read_error)?
+        match read_split(
+            &mut limited,
+            options.block_bytes,
+            options.chunk_bytes,
+            metadata.len(),
+        )
+        .map_err(read_error)?
         {
             Split::Read { bytes } if bytes > limit => Err(too_large(bytes)),
             Split::Done(snapshot) => snapshot.checked(path),
