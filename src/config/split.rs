@@ -85,6 +85,17 @@ fn cut_points(text: &str, parts: usize) -> Option<Vec<usize>> {
         offset += line.len();
     }
     let start = users_line?;
+    // The block's first entry sets its indentation: it must be two spaces, as the cuts
+    // assume (an entry indented three makes a later one indented two an error).
+    let first_entry = text[start..].split_inclusive('\n').find(|line| {
+        !matches!(
+            line.trim_start_matches(' ').as_bytes().first(),
+            None | Some(b'\n' | b'#')
+        )
+    })?;
+    if next_entry_line(first_entry, 0, first_entry.len()) != Some(0) {
+        return None;
+    }
     // The block ends at the next line that starts at column 0 (other than a comment).
     let mut end = text.len();
     let mut at = start;
@@ -264,6 +275,71 @@ mod tests {
         }
     }
 
+    /// Pieces of principal files, well-formed or not: entries of every shape, and lines
+    /// that end the users block, break it, or look like entries inside values.
+    const LINES: &[&str] = &[
+        "  a@contoso.com:\n    licenses: []\n",
+        "  b@contoso.com:\n    usage_location: DE\n    licenses:\n      - sku: SPE_E5\n",
+        "  c@contoso.com:\n    licenses:\n      - sku: EMS\n        disabled_plans: [A, \"B\"]\n",
+        "  d@contoso.com:\n    usage_location: |\n      DE\n    licenses: []\n",
+        "  \"e@contoso.com\":\n    usage_location: \"D\n      E\"\n    licenses: []\n",
+        "  f@contoso.com: {licenses: [], usage_location: FR}\n",
+        "  # a comment at the entries' indent\n",
+        "\n",
+        "  g@contoso.com:\n    licenses:\n    - sku: EMS\n",
+        "  h@contoso.com:\n  licenses: []\n",
+        "  a@contoso.com:\n    licenses: []\n",
+        "   i@contoso.com:\n    licenses: []\n",
+        "  j@contoso.com:\n    licenses: [\n      {sku: EMS}]\n",
+        "  k@contoso.com:\n    unknown: 1\n",
+        "groups:\n  Sales:\n    licenses: []\n",
+        "version: 1\n",
+        "users:\n",
+        "  - l@contoso.com\n",
+        "  m@contoso.com:\n    licenses: \"x\n  n@contoso.com:\n    licenses: []\"\n",
+        "  o@contoso.com:\n    usage_location: >\n      D\n\n      E\n    licenses: []\n",
+    ];
+
+    /// Every key, value, line and column of a parse, to compare a split parse with the
+    /// whole (byte offsets differ: the pieces are padded, and only lines and columns are
+    /// used).
+    fn everything(raw: &RawFile) -> String {
+        let text = format!("{raw:?}");
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("span: Span {") {
+            out.push_str(&rest[..at]);
+            rest = &rest[at..];
+            rest = rest.find('}').map_or("", |end| &rest[end + 1..]);
+        }
+        out.push_str(rest);
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        /// Whatever the file, a split parse is either refused (the caller parses whole)
+        /// or exactly the whole parse: the same keys, values and positions.
+        #[test]
+        fn a_split_parse_is_refused_or_exactly_the_whole_parse(
+            picks in proptest::collection::vec(0..LINES.len(), 1..60),
+            parts in 2usize..6,
+        ) {
+            let mut text = String::from("users:\n");
+            for pick in &picks {
+                text.push_str(LINES[*pick]);
+            }
+            let whole = serde_saphyr::from_str_with_options::<RawFile>(&text, super::super::parse::yaml_options());
+            if let Some(split) = parse_split(&text, parts, 0) {
+                let whole = whole.map_err(|e| format!("{text}\n{e}"));
+                proptest::prop_assert!(whole.is_ok(), "split accepted what the whole parse refuses: {:?}", whole.err());
+                if let Ok(whole) = whole {
+                    proptest::prop_assert_eq!(everything(&split), everything(&whole), "{}", text);
+                }
+            }
+        }
+    }
+
     /// What the split parse does not take (the caller then parses the file whole).
     #[test]
     fn files_that_are_not_plain_are_not_split() {
@@ -291,6 +367,11 @@ mod tests {
             ),
             ("a key in two pieces", duplicate),
             ("a file below the size", file(3_000)),
+            // Found by the property test: the first entry sets the indentation.
+            (
+                "a first entry indented three",
+                text.replacen("\n  user0@", "\n   user0@", 1),
+            ),
             (
                 "a broken piece",
                 text.replacen(
