@@ -61,10 +61,10 @@ fuzz_target!(|data: &[u8]| {
     let path = scratch().as_path();
     let whole = TenantSnapshot::from_slice(data, path);
     std::fs::write(path, data).expect("writes the input");
-    // Block and chunk sizes from the input's length: small, so that blocks and chunks
-    // end anywhere.
+    // Block and chunk sizes from the input's length: small, so that blocks and chunks end
+    // anywhere (blocks of up to 509 bytes keep the reads few enough for the fuzzer's pace).
     let options = ReadOptions {
-        block_bytes: 1 + data.len() % 13,
+        block_bytes: 1 + data.len() % 509,
         chunk_bytes: 1 + data.len() % 97,
         ..ReadOptions::default()
     };
