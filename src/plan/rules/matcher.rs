@@ -92,7 +92,7 @@ impl<'a> Facts<'a> {
             Attribute::EmployeeType => u.employee_type.as_deref(),
             Attribute::UserType => u.user_type.as_deref(),
             Attribute::UsageLocation => u.usage_location.as_deref(),
-            Attribute::ExtensionAttribute(n) => extension_attribute(u, n),
+            Attribute::ExtensionAttribute(n) => u.extension_attribute(n),
             Attribute::UpnDomain => u.user_principal_name.rsplit_once('@').map(|(_, d)| d),
             Attribute::AccountEnabled
             | Attribute::OnPremisesSyncEnabled
@@ -119,11 +119,6 @@ impl<'a> Facts<'a> {
             _ => None,
         }
     }
-}
-
-/// `onPremisesExtensionAttributes.extensionAttribute{n}` without building the key.
-fn extension_attribute(user: &User, n: u8) -> Option<&str> {
-    user.extension_attribute(n)
 }
 
 /// `value` equals `lower` (already lowercase), ignoring case.

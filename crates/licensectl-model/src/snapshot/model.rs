@@ -377,16 +377,6 @@ impl ExtensionAttributes {
             .find(|(key, _)| extension_number(key) == Some(n))
             .map(|(_, value)| value.as_str())
     }
-
-    /// Every set value with its key, ordered by key.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-
-    /// True when no attribute is set.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// `n` of a key `extensionAttribute{n}`.
