@@ -62,8 +62,6 @@ pub(super) struct Splitter {
     pub(super) head: Vec<u8>,
     /// The elements since the last chunk went out (starts with `[`).
     chunk: Vec<u8>,
-    /// True when the current chunk holds at least one element's first byte.
-    chunk_has_elements: bool,
     /// Elements begun in the current chunk.
     elements: usize,
     /// Inside the `users` array: an element started since the last `,` (or the `[`).
@@ -89,7 +87,6 @@ impl Splitter {
             seen_users: false,
             head: Vec::new(),
             chunk: Vec::new(),
-            chunk_has_elements: false,
             elements: 0,
             element_since_separator: false,
             comma_seen: false,
@@ -183,7 +180,7 @@ impl Splitter {
                         self.depth += 1;
                         self.chunk.clear();
                         self.chunk.push(b'[');
-                        self.chunk_has_elements = false;
+                        self.elements = 0;
                         self.element_since_separator = false;
                         self.comma_seen = false;
                         i += 1;
@@ -275,14 +272,13 @@ impl Splitter {
             if !self.element_since_separator {
                 self.elements += 1;
             }
-            self.chunk_has_elements = true;
             self.element_since_separator = true;
         }
     }
 
     /// Sends the current chunk (when it holds an element) and starts a new one.
     fn flush(&mut self, sink: &mut impl Sink) {
-        if self.chunk_has_elements {
+        if self.elements > 0 {
             let capacity = self.chunk_bytes + (self.chunk_bytes >> 2);
             let mut chunk = std::mem::replace(&mut self.chunk, sink.fresh(capacity));
             chunk.push(b']');
@@ -291,7 +287,6 @@ impl Splitter {
         self.elements = 0;
         self.chunk.clear();
         self.chunk.push(b'[');
-        self.chunk_has_elements = false;
     }
 
     /// Ends the document: true when it was split (the head and every chunk went out).
