@@ -118,7 +118,7 @@ fn matches(v: &View<'_>, gi: usize, clauses: &[Clause]) -> bool {
         Clause::StartsWith(p, v) => group_text(g, &canon(p))
             .is_some_and(|a| a.to_lowercase().starts_with(&v.to_lowercase())),
         Clause::AnySku(_, sku) => g.assigned_licenses.iter().any(|l| l.sku_id == *sku),
-        Clause::Ne(..) | Clause::Count(..) => false,
+        Clause::Ne(..) | Clause::Count(..) | Clause::Cmp(..) => false,
     })
 }
 
@@ -160,6 +160,7 @@ fn validate_group_filter(clauses: &[Clause], eventual: bool) -> Result<(), Graph
             | Clause::Ne(p, _)
             | Clause::In(p, _)
             | Clause::StartsWith(p, _)
+            | Clause::Cmp(p, ..)
             | Clause::AnySku(p, _) => return Err(unsupported(p)),
         }
     }
@@ -169,7 +170,7 @@ fn validate_group_filter(clauses: &[Clause], eventual: bool) -> Result<(), Graph
 /// `GET /groups`.
 pub(crate) fn list(v: &View<'_>, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphError> {
     let t = v.tenant();
-    users::reject_unsupported(q, ctx.eventual)?;
+    users::reject_unsupported(q, ctx.eventual, false)?;
     let select = parse_select(q, KNOWN_PROPERTIES, "Microsoft.DirectoryServices.Group")?;
     let top = parse_top(q)?;
     let clauses = match q.get("$filter") {
@@ -258,7 +259,7 @@ pub(crate) fn members(
     full: bool,
 ) -> Result<Value, GraphError> {
     let t = v.tenant();
-    users::reject_unsupported(q, ctx.eventual)?;
+    users::reject_unsupported(q, ctx.eventual, false)?;
     if q.get("$filter").is_some() {
         return Err(GraphError::unsupported_query(
             "The licensectl emulator does not implement $filter on group members.",

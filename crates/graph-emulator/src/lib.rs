@@ -556,7 +556,11 @@ impl Emulator {
                 );
             }
         }
-        if !self.shared.options.latency.is_zero() {
+        // A top-level read waits out its latency after it is answered (`graph_handler`):
+        // its own work counts toward the service time, as a service's does. Writes and
+        // `$batch` items wait first, so that a write takes effect no earlier than before.
+        let top_level_read = call.method == Method::GET && !in_batch;
+        if !self.shared.options.latency.is_zero() && !top_level_read {
             tokio::time::sleep(self.shared.options.latency).await;
         }
         let mut reply = match self.handle(call, r, q, claims) {
@@ -974,6 +978,7 @@ async fn graph_handler(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let arrived = Instant::now();
     let body = match read_body(&emu, body, &rid.0).await {
         Ok(body) => body,
         Err(too_large) => return too_large,
@@ -1017,7 +1022,15 @@ async fn graph_handler(
             }
         }
     }
-    reply_into_response(emu.execute(call).await)
+    let read = call.method == Method::GET;
+    let response = reply_into_response(emu.execute(call).await);
+    let latency = emu.shared.options.latency;
+    if read && !latency.is_zero() {
+        // The answer, serialized, goes out no sooner than `latency` after the request
+        // arrived (the sleep in `answer` is skipped for top-level reads).
+        tokio::time::sleep_until((arrived + latency).into()).await;
+    }
+    response
 }
 
 /// The body, or a Graph-shaped 413 when it is larger than `max_request_bytes` (Graph

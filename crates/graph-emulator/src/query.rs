@@ -192,6 +192,42 @@ pub(crate) enum Clause {
     AnySku(String, SkuId),
     /// `prop/$count eq N` or `ne N`.
     Count(String, bool, u64),
+    /// `prop ge 'v'` or `prop le 'v'`.
+    Cmp(String, Order, String),
+}
+
+/// `s` lowercased character by character: the key `ge`/`le` and `$orderby` compare.
+pub(crate) fn fold(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).collect()
+}
+
+/// `a` against `b`, both [`fold`]ed, without allocating.
+pub(crate) fn cmp_folded(a: &str, b: &str) -> std::cmp::Ordering {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
+}
+
+/// The comparison of a [`Clause::Cmp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// `ge`: at or after the value.
+    Ge,
+    /// `le`: at or before the value.
+    Le,
+}
+
+impl Order {
+    /// Whether `actual` passes against `value`. The directory's collation for `ge`/`le`
+    /// is not documented; the emulator compares the lowercased text code point by code
+    /// point (modelled, docs/emulator.md).
+    pub(crate) fn holds(self, actual: &str, value: &str) -> bool {
+        let ordering = cmp_folded(actual, value);
+        match self {
+            Order::Ge => ordering.is_ge(),
+            Order::Le => ordering.is_le(),
+        }
+    }
 }
 
 /// A literal in a filter.
@@ -365,6 +401,18 @@ fn parse_clause(c: &str, filter: &str) -> Result<Clause, GraphError> {
         "in" => {
             let items = parse_list(rest, filter)?;
             Ok(Clause::In(prop, items))
+        }
+        // On strings only: the emulator compares no dates or numbers.
+        op_lower @ ("ge" | "le") if matches!(parse_literal(rest, filter), Ok(Literal::Str(_))) => {
+            let Ok(Literal::Str(v)) = parse_literal(rest, filter) else {
+                return Err(invalid(filter));
+            };
+            let order = if op_lower == "ge" {
+                Order::Ge
+            } else {
+                Order::Le
+            };
+            Ok(Clause::Cmp(prop, order, v))
         }
         _ => Err(GraphError::unsupported_query(format!(
             "Unsupported query: operator '{op}' is not supported in '{filter}'."

@@ -45,6 +45,10 @@ pub(crate) struct Tenant {
     sku_index: HashMap<SkuId, usize>,
     user_by_id: HashMap<UserId, usize>,
     user_by_upn: HashMap<String, usize>,
+    /// Positions of the users ordered by folded UPN (`$orderby=userPrincipalName`;
+    /// UPNs do not change while the emulator runs), and those keys in that order.
+    upn_order: Vec<usize>,
+    upn_keys: Vec<String>,
     group_by_id: HashMap<GroupId, usize>,
     /// The plan rules `assignLicense` enforces (the file's plus, by default, the built-in).
     pub(crate) plan_rules: PlanRules,
@@ -96,6 +100,14 @@ impl Tenant {
                 )));
             }
         }
+        let mut keyed: Vec<(String, usize)> = snapshot
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (crate::query::fold(&u.user_principal_name), i))
+            .collect();
+        keyed.sort_unstable();
+        let (upn_keys, upn_order): (Vec<String>, Vec<usize>) = keyed.into_iter().unzip();
         let plan_rules = PlanRules::new(
             &snapshot.service_plan_rules.mutually_exclusive,
             &snapshot.service_plan_rules.dependencies,
@@ -118,6 +130,8 @@ impl Tenant {
             sku_index,
             user_by_id,
             user_by_upn,
+            upn_order,
+            upn_keys,
             group_by_id,
             plan_rules,
             grace_units_assignable: false,
@@ -196,6 +210,21 @@ impl Tenant {
             Ok(id) => self.user_by_id.get(&UserId(id)).copied(),
             Err(_) => self.user_by_upn.get(&key.to_lowercase()).copied(),
         }
+    }
+
+    /// Positions of the users ordered by folded UPN.
+    pub(crate) fn users_by_upn(&self) -> &[usize] {
+        &self.upn_order
+    }
+
+    /// The span of [`Tenant::users_by_upn`] whose folded UPNs are at or after `lo` and at or
+    /// before `hi` (both folded).
+    pub(crate) fn upn_span(&self, lo: Option<&str>, hi: Option<&str>) -> std::ops::Range<usize> {
+        let start = lo.map_or(0, |lo| self.upn_keys.partition_point(|k| k.as_str() < lo));
+        let end = hi.map_or(self.upn_keys.len(), |hi| {
+            self.upn_keys.partition_point(|k| k.as_str() <= hi)
+        });
+        start..end.max(start)
     }
 
     /// Index of a user by id.

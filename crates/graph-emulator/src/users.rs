@@ -8,7 +8,7 @@ use licensectl_model::snapshot::{AssignedLicense, LicenseAssignmentState, SignIn
 use super::clock::Stamp;
 use super::error::GraphError;
 use super::query::{
-    Clause, Literal, Query, encode_component, is_advanced, make_skiptoken, parse_filter,
+    Clause, Literal, Order, Query, encode_component, is_advanced, make_skiptoken, parse_filter,
     parse_select, parse_top, read_skiptoken, too_many_values,
 };
 use super::replica::View;
@@ -374,6 +374,10 @@ fn clause_matches(u: &User, clause: &Clause, prop: &Prop) -> bool {
         (Clause::StartsWith(_, v), _) => {
             text_prop(u, prop).is_some_and(|a| a.to_lowercase().starts_with(&v.to_lowercase()))
         }
+        (Clause::Cmp(_, order, v), _) if prop.name == "userPrincipalName" => {
+            order.holds(&u.user_principal_name, v)
+        }
+        (Clause::Cmp(_, order, v), _) => text_prop(u, prop).is_some_and(|a| order.holds(&a, v)),
         (Clause::AnySku(_, sku), _) => u.assigned_licenses.iter().any(|l| l.sku_id == *sku),
         (Clause::Count(_, ne, n), _) => {
             let c = u.assigned_licenses.len() as u64;
@@ -392,6 +396,7 @@ impl UserFilter {
                 | Clause::Ne(p, _)
                 | Clause::In(p, _)
                 | Clause::StartsWith(p, _)
+                | Clause::Cmp(p, ..)
                 | Clause::AnySku(p, _)
                 | Clause::Count(p, _, _) => resolve(p)?,
             };
@@ -416,12 +421,35 @@ impl UserFilter {
                     Clause::Eq(..) | Clause::Ne(..) | Clause::In(..) | Clause::StartsWith(..),
                     Kind::Licenses,
                 )
-                | (Clause::StartsWith(..), Kind::Bool) => return Err(refused()),
+                | (Clause::StartsWith(..) | Clause::Cmp(..), Kind::Bool | Kind::Licenses) => {
+                    return Err(refused());
+                }
+                // `ge`/`le` are documented for `userPrincipalName`, `displayName` and
+                // `usageLocation` among these, not for `id` or `userType`
+                // (https://learn.microsoft.com/en-us/graph/api/resources/user, properties).
+                (Clause::Cmp(..), _) if matches!(prop.name.as_str(), "id" | "userType") => {
+                    return Err(refused());
+                }
                 _ => {}
             }
             clauses.push((clause, prop));
         }
         Ok(Self { clauses })
+    }
+
+    /// The tightest `ge` and `le` bounds on `userPrincipalName`, folded.
+    fn upn_bounds(&self) -> (Option<String>, Option<String>) {
+        let (mut lo, mut hi): (Option<String>, Option<String>) = (None, None);
+        for (clause, prop) in &self.clauses {
+            if let (Clause::Cmp(_, order, v), "userPrincipalName") = (clause, prop.name.as_str()) {
+                let v = crate::query::fold(v);
+                match order {
+                    Order::Ge => lo = Some(lo.map_or(v.clone(), |l| l.max(v))),
+                    Order::Le => hi = Some(hi.map_or(v.clone(), |h| h.min(v))),
+                }
+            }
+        }
+        (lo, hi)
     }
 
     /// True when the user passes every clause.
@@ -491,8 +519,13 @@ pub(crate) fn collection_page(
     Value::Object(out)
 }
 
-/// Rejects query options the emulator (or Graph, for users) does not support.
-pub(crate) fn reject_unsupported(q: &Query, eventual: bool) -> Result<(), GraphError> {
+/// Rejects query options the emulator (or Graph, for users) does not support; `$orderby`
+/// only when `orderby` is false.
+pub(crate) fn reject_unsupported(
+    q: &Query,
+    eventual: bool,
+    orderby: bool,
+) -> Result<(), GraphError> {
     if q.get("$search").is_some() {
         if !eventual {
             return Err(GraphError::unsupported_query(
@@ -509,7 +542,7 @@ pub(crate) fn reject_unsupported(q: &Query, eventual: bool) -> Result<(), GraphE
         ));
     }
     for opt in ["$orderby", "$expand"] {
-        if q.get(opt).is_some() {
+        if q.get(opt).is_some() && !(orderby && opt == "$orderby") {
             return Err(GraphError::unsupported_query(format!(
                 "The licensectl emulator does not implement {opt} on this resource."
             )));
@@ -524,25 +557,91 @@ pub(crate) fn page_positions(
     positions: impl Iterator<Item = usize>,
     from: usize,
     top: usize,
+    keep: impl FnMut(usize) -> bool,
+) -> (Vec<usize>, Option<usize>) {
+    page_tokens(
+        positions.skip_while(|p| *p < from).map(|p| (p, p)),
+        top,
+        keep,
+    )
+}
+
+/// Pages the ordinals `span` from `from` on (`at` gives an ordinal's user position),
+/// keeping those `keep` accepts; the next page starts at the returned ordinal.
+fn page_ordered(
+    span: std::ops::Range<usize>,
+    from: usize,
+    top: usize,
+    at: impl Fn(usize) -> usize,
+    keep: impl FnMut(usize) -> bool,
+) -> (Vec<usize>, Option<usize>) {
+    page_tokens(
+        (span.start.max(from)..span.end).map(|o| (o, at(o))),
+        top,
+        keep,
+    )
+}
+
+/// The first `top` positions of `items` (each with the skiptoken that resumes at it)
+/// that `keep` accepts, and the token of the next one, if any.
+fn page_tokens(
+    items: impl Iterator<Item = (usize, usize)>,
+    top: usize,
     mut keep: impl FnMut(usize) -> bool,
 ) -> (Vec<usize>, Option<usize>) {
     let mut page = Vec::with_capacity(top.min(1000));
-    for p in positions.skip_while(|p| *p < from) {
+    for (token, p) in items {
         if !keep(p) {
             continue;
         }
         if page.len() == top {
-            return (page, Some(p));
+            return (page, Some(token));
         }
         page.push(p);
     }
     (page, None)
 }
 
+/// `$orderby` on users: `Some(descending)` for `userPrincipalName [asc|desc]`. Graph
+/// sorts a filtered list only as an advanced query ("Sorting not supported for current
+/// query.", https://devblogs.microsoft.com/microsoft365dev/build-advanced-queries-with-count-filter-search-and-orderby/);
+/// the emulator implements no other sort key.
+fn parse_orderby(q: &Query, filtered: bool, advanced: bool) -> Result<Option<bool>, GraphError> {
+    let Some(raw) = q.get("$orderby") else {
+        return Ok(None);
+    };
+    let words: Vec<&str> = raw.split_whitespace().collect();
+    let descending = match words.as_slice() {
+        [prop] if prop.eq_ignore_ascii_case("userPrincipalName") => false,
+        [prop, dir] if prop.eq_ignore_ascii_case("userPrincipalName") => {
+            match dir.to_ascii_lowercase().as_str() {
+                "asc" => false,
+                "desc" => true,
+                _ => {
+                    return Err(GraphError::bad_request(format!(
+                        "Invalid $orderby direction '{dir}'; use asc or desc."
+                    )));
+                }
+            }
+        }
+        _ => {
+            return Err(GraphError::unsupported_query(format!(
+                "The licensectl emulator implements $orderby on users only for userPrincipalName, not '{raw}'."
+            )));
+        }
+    };
+    if filtered && !advanced {
+        return Err(GraphError::unsupported_query(
+            "Sorting not supported for current query.",
+        ));
+    }
+    Ok(Some(descending))
+}
+
 /// `GET /users`.
 pub(crate) fn list(v: &View<'_>, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, GraphError> {
     let t = v.tenant();
-    reject_unsupported(q, ctx.eventual)?;
+    reject_unsupported(q, ctx.eventual, true)?;
     let select = parse_select(q, KNOWN_PROPERTIES, TYPE_NAME)?;
     let mut top = parse_top(q)?;
     if selects_sign_in_activity(q) {
@@ -555,15 +654,49 @@ pub(crate) fn list(v: &View<'_>, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, 
         .transpose()?;
     let from = q.get("$skiptoken").map(read_skiptoken).transpose()?;
     let keep = |p: usize| filter.as_ref().is_none_or(|f| f.matches(v.user(p)));
+    let order = parse_orderby(q, filter.is_some(), advanced)?;
     let candidates = filter.as_ref().and_then(|f| f.candidates(t));
-    let (page, next) = match &candidates {
-        Some(c) => page_positions(c.iter().copied(), from.unwrap_or(0), top, keep),
-        None => page_positions(0..t.users.len(), from.unwrap_or(0), top, keep),
+    let from = from.unwrap_or(0);
+    let first_page = q.get("$skiptoken").is_none();
+    let (page, next, count) = match (order, &candidates) {
+        (Some(descending), _) => {
+            // Ordinals count along the order asked for; the UPN bounds of the filter
+            // narrow them to a span of the sorted users.
+            let by_upn = t.users_by_upn();
+            let n = by_upn.len();
+            let (lo, hi) = filter
+                .as_ref()
+                .map(UserFilter::upn_bounds)
+                .unwrap_or_default();
+            let asc = t.upn_span(lo.as_deref(), hi.as_deref());
+            let span = if descending {
+                n - asc.end..n - asc.start
+            } else {
+                asc
+            };
+            let at = |o: usize| {
+                if descending {
+                    by_upn[n - 1 - o]
+                } else {
+                    by_upn[o]
+                }
+            };
+            let (page, next) = page_ordered(span.clone(), from, top, at, keep);
+            let count = (advanced && first_page).then(|| span.filter(|o| keep(at(*o))).count());
+            (page, next, count)
+        }
+        (None, Some(c)) => {
+            let (page, next) = page_positions(c.iter().copied(), from, top, keep);
+            let count = (advanced && first_page).then(|| c.iter().filter(|p| keep(**p)).count());
+            (page, next, count)
+        }
+        (None, None) => {
+            let (page, next) = page_positions(0..t.users.len(), from, top, keep);
+            let count =
+                (advanced && first_page).then(|| (0..t.users.len()).filter(|p| keep(*p)).count());
+            (page, next, count)
+        }
     };
-    let count = (advanced && from.is_none()).then(|| match &candidates {
-        Some(c) => c.iter().filter(|p| keep(**p)).count(),
-        None => (0..t.users.len()).filter(|p| keep(*p)).count(),
-    });
     let items: Vec<Value> = page
         .into_iter()
         .map(|p| Value::Object(user_json(v.user(p), select.as_deref())))

@@ -784,3 +784,33 @@ async fn stats_count_requests_and_reset() {
         .expect("json");
     assert_eq!(stats["requests"], 0);
 }
+
+#[tokio::test]
+async fn every_answer_takes_at_least_the_latency_reads_counting_their_own_work() {
+    let latency = Duration::from_millis(150);
+    let emu = start_with(
+        tenant(),
+        EmulatorOptions {
+            latency,
+            ..EmulatorOptions::default()
+        },
+    )
+    .await;
+    for (path, want) in [
+        ("/users?$select=id,assignedLicenses", 200),
+        ("/users?$filter=id ge '0'", 400),
+    ] {
+        let started = std::time::Instant::now();
+        let (s, _, b) = emu.get(path).await;
+        assert_eq!(s, want, "{path}: {b}");
+        let took = started.elapsed();
+        assert!(took >= latency, "{path}: {took:?}");
+    }
+    let started = std::time::Instant::now();
+    let s = emu
+        .patch(&format!("/users/{BOB}"), json!({"usageLocation": "FR"}))
+        .await;
+    assert_eq!(s, 204);
+    let took = started.elapsed();
+    assert!(took >= latency, "a write: {took:?}");
+}

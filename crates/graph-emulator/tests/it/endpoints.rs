@@ -462,3 +462,152 @@ async fn reprocess_answers_the_documented_user_object() {
     assert_eq!(b["assignedLicenses"][0]["skuId"], E3);
     assert!(b["assignedLicenses"][0]["disabledPlans"].is_array());
 }
+
+/// The UPNs of a page, lowercased.
+fn page_upns(page: &Value) -> Vec<String> {
+    page["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .map(|u| u["userPrincipalName"].as_str().expect("upn").to_lowercase())
+        .collect()
+}
+
+/// Every page of `path`, following `@odata.nextLink`; the first page's `@odata.count`.
+async fn all_pages(
+    running: &graph_emulator::Running,
+    token: &str,
+    path: &str,
+) -> (Vec<String>, Option<u64>) {
+    let (s, first) = get_as(running, token, path, true).await;
+    assert_eq!(s, 200, "{path}: {first}");
+    let count = first["@odata.count"].as_u64();
+    let mut upns = page_upns(&first);
+    let mut next = first["@odata.nextLink"].as_str().map(str::to_owned);
+    while let Some(link) = next {
+        let rel = link.split_once("/v1.0").expect("v1.0 link").1.to_owned();
+        let (s, page) = get_as(running, token, &rel, true).await;
+        assert_eq!(s, 200, "{rel}: {page}");
+        upns.extend(page_upns(&page));
+        next = page["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    (upns, count)
+}
+
+#[tokio::test]
+async fn users_sort_by_upn_and_filter_upn_ranges_as_graph_does() {
+    let (running, token) = generated().await;
+    let licensed = "assignedLicenses/$count ne 0";
+    // Ascending and descending, paged: the same users, in order.
+    let (asc, count) = all_pages(
+        &running,
+        &token,
+        &format!("/users?$filter={licensed}&$count=true&$orderby=userPrincipalName&$top=7"),
+    )
+    .await;
+    assert!(asc.len() > 50, "{} licensed users", asc.len());
+    assert_eq!(count, Some(asc.len() as u64));
+    assert!(asc.windows(2).all(|w| w[0] < w[1]), "ascending: {asc:?}");
+    let (mut desc, _) = all_pages(
+        &running,
+        &token,
+        &format!("/users?$filter={licensed}&$count=true&$orderby=userPrincipalName desc&$top=9"),
+    )
+    .await;
+    desc.reverse();
+    assert_eq!(desc, asc, "descending is the reverse");
+
+    // `ge`/`le` ranges: inclusive, case-insensitive, and two ranges meeting at a bound
+    // that is no UPN cover the whole without overlap.
+    let mid = &asc[asc.len() / 2];
+    let cut: String = mid
+        .chars()
+        .take(mid.find('@').unwrap_or(3).min(6))
+        .collect();
+    let upper = cut.to_uppercase();
+    let (low, low_count) = all_pages(
+        &running,
+        &token,
+        &format!(
+            "/users?$filter={licensed} and userPrincipalName le '{upper}'&$count=true&$orderby=userPrincipalName&$top=5"
+        ),
+    )
+    .await;
+    let (high, high_count) = all_pages(
+        &running,
+        &token,
+        &format!(
+            "/users?$filter={licensed} and userPrincipalName ge '{cut}'&$count=true&$orderby=userPrincipalName&$top=5"
+        ),
+    )
+    .await;
+    assert_eq!(low_count, Some(low.len() as u64));
+    assert_eq!(high_count, Some(high.len() as u64));
+    assert!(low.iter().all(|u| *u <= cut) && high.iter().all(|u| *u >= cut));
+    assert_eq!(
+        [low, high].concat(),
+        asc,
+        "the two ranges are the whole, in order"
+    );
+    let (exact, _) = all_pages(
+        &running,
+        &token,
+        &format!(
+            "/users?$filter=userPrincipalName ge '{mid}' and userPrincipalName le '{}'&$count=true&$orderby=userPrincipalName",
+            mid.to_uppercase()
+        ),
+    )
+    .await;
+    assert_eq!(exact, std::slice::from_ref(mid), "both bounds included");
+
+    // What Graph refuses.
+    for (path, advanced, status, code) in [
+        // Sorting a filtered list needs an advanced query.
+        (
+            "/users?$filter=userPrincipalName ge 'a'&$orderby=userPrincipalName",
+            false,
+            400,
+            "Request_UnsupportedQuery",
+        ),
+        // `ge`/`le` are not documented on id or userType.
+        (
+            "/users?$filter=id ge '0'",
+            false,
+            400,
+            "Request_UnsupportedQuery",
+        ),
+        (
+            "/users?$filter=userType le 'Member'&$count=true",
+            true,
+            400,
+            "Request_UnsupportedQuery",
+        ),
+        // No other sort key in the emulator.
+        (
+            "/users?$orderby=displayName",
+            false,
+            400,
+            "Request_UnsupportedQuery",
+        ),
+        (
+            "/users?$orderby=userPrincipalName sideways",
+            false,
+            400,
+            "Request_BadRequest",
+        ),
+        // Groups do not sort.
+        (
+            "/groups?$orderby=displayName",
+            false,
+            400,
+            "Request_UnsupportedQuery",
+        ),
+    ] {
+        let (s, b) = get_as(&running, &token, path, advanced).await;
+        assert_eq!((s, error_code(&b)), (status, code), "{path}: {b}");
+    }
+    let (s, b) = get_as(&running, &token, "/users?$orderby=userPrincipalName", false).await;
+    assert_eq!(s, 200, "an unfiltered sort works by default: {b}");
+    let sorted = page_upns(&b);
+    assert!(sorted.windows(2).all(|w| w[0] < w[1]), "{sorted:?}");
+}
