@@ -130,6 +130,50 @@ pub(crate) struct Page<T> {
     pub count: Option<u64>,
 }
 
+/// What paging needs of a page, scanned without decoding its items.
+#[derive(Debug, Deserialize)]
+struct PageHead {
+    /// The number of items.
+    value: ItemCount,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+    #[serde(rename = "@odata.count", default)]
+    count: Option<u64>,
+}
+
+/// A page's items alone.
+#[derive(Debug, Deserialize)]
+struct ValueOnly<T> {
+    value: Vec<T>,
+}
+
+/// The length of a JSON array, its elements skipped.
+#[derive(Debug)]
+struct ItemCount(usize);
+
+impl<'de> Deserialize<'de> for ItemCount {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Counter;
+        impl<'de> serde::de::Visitor<'de> for Counter {
+            type Value = ItemCount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ItemCount, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(ItemCount(n))
+            }
+        }
+        deserializer.deserialize_seq(Counter)
+    }
+}
+
 /// A member of a group as `GET /groups/{id}/members?$select=id` returns it.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct DirectoryObject {
@@ -456,7 +500,7 @@ impl GraphClient {
 
     /// Follows `@odata.nextLink` from `first`, calling `on_page` with each page's items;
     /// bounded by [`Paging`].
-    pub async fn for_each_page<T: DeserializeOwned>(
+    pub async fn for_each_page<T: DeserializeOwned + Send + 'static>(
         &self,
         first: Url,
         headers: &[(&str, &str)],
@@ -469,26 +513,61 @@ impl GraphClient {
 
     /// Follows `@odata.nextLink` from `next` (a page of the collection `paging` has
     /// followed so far), calling `on_page` with each page's items.
-    pub(crate) async fn continue_pages<T: DeserializeOwned>(
+    ///
+    /// Each page is scanned first for its link, count and number of items ([`PageHead`]);
+    /// the next page is requested while this one's items are decoded on a blocking
+    /// thread, so that decoding does not lengthen the chain of requests.
+    pub(crate) async fn continue_pages<T: DeserializeOwned + Send + 'static>(
         &self,
-        mut next: Option<Url>,
+        next: Option<Url>,
         mut paging: Paging,
         headers: &[(&str, &str)],
         mut on_page: impl FnMut(Vec<T>),
     ) -> Result<(), GraphError> {
-        while let Some(url) = next.take() {
-            let page: Page<T> = self.get_json(url, headers).await?;
-            next = paging.page(page.value.len(), page.count, page.next_link.as_deref())?;
-            on_page(page.value);
-            if let Some(url) = &next {
-                self.check_same_origin(url)?;
+        let Some(first) = next else {
+            return Ok(());
+        };
+        let mut url = first;
+        let mut resp = self.send(Method::GET, url.clone(), headers, None).await?;
+        loop {
+            let head: PageHead = decode(&Method::GET, &url, &resp)?;
+            let next = paging.page(head.value.0, head.count, head.next_link.as_deref())?;
+            if let Some(next) = &next {
+                self.check_same_origin(next)?;
+            }
+            let (page_url, page_resp) = (url.clone(), resp);
+            let items = async move {
+                let decoded = tokio::task::spawn_blocking(move || {
+                    decode::<ValueOnly<T>>(&Method::GET, &page_url, &page_resp)
+                })
+                .await;
+                match decoded {
+                    Ok(page) => page.map(|p| p.value),
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    // The blocking pool is gone only while the runtime shuts down.
+                    Err(_) => Err(GraphError::Cancelled {
+                        path: path_of(&url),
+                    }),
+                }
+            };
+            match next {
+                Some(next) => {
+                    let (fetched, items) =
+                        futures::join!(self.send(Method::GET, next.clone(), headers, None), items);
+                    on_page(items?);
+                    resp = fetched?;
+                    url = next;
+                }
+                None => {
+                    on_page(items.await?);
+                    return Ok(());
+                }
             }
         }
-        Ok(())
     }
 
     /// Collects every page from `first`.
-    pub async fn list_all<T: DeserializeOwned>(
+    pub async fn list_all<T: DeserializeOwned + Send + 'static>(
         &self,
         first: Url,
         headers: &[(&str, &str)],

@@ -241,6 +241,12 @@ pub enum GraphError {
         /// Where the bound comes from.
         why: &'static str,
     },
+    /// Decoding a page on a blocking thread did not finish: the program is stopping.
+    #[error("graph {path}: decoding a page was cancelled (the program is stopping)")]
+    Cancelled {
+        /// Path and query.
+        path: String,
+    },
     /// A response body was larger than the limit; reading stopped there.
     #[error(
         "graph {method} {path}: the response is larger than the {limit} bytes a response may hold; raise LICENSECTL_MAX_RESPONSE_BYTES if the tenant really needs it"

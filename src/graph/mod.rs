@@ -10,6 +10,7 @@ pub(crate) mod client;
 pub(crate) mod cloud;
 pub(crate) mod error;
 pub mod ops_read;
+pub(crate) mod ranges;
 pub(crate) mod read;
 pub(crate) mod retry;
 
@@ -19,8 +20,8 @@ pub use client::{
 pub use cloud::{Cloud, Endpoints};
 pub use error::{ApiError, GraphError, GraphErrorCode};
 pub use read::{
-    IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, ReadEvent, ReadProgress, ReadScope,
-    RulesRead, per_sku_rounds, prefer_per_sku, read_tenant, tenant_domains,
-    tenant_domains_if_allowed, users_by_upn,
+    IN_FILTER_MAX, LicensedUsersStrategy, NoProgress, RANGES_MIN_PAGES, ReadEvent, ReadProgress,
+    ReadScope, RulesRead, per_sku_rounds, read_tenant, tenant_domains, tenant_domains_if_allowed,
+    users_by_upn,
 };
 pub use retry::{AdaptiveLimiter, RetryPolicy};

@@ -37,6 +37,7 @@ use super::client::{
     BatchRequest, GROUP_SELECT, GraphClient, PAGE_SIZE, Page, Paging, USER_SELECT,
 };
 use super::error::GraphError;
+use super::ranges;
 
 /// Largest number of values in one `in (...)` filter (https://learn.microsoft.com/en-us/graph/aad-advanced-queries, "in" operator limits).
 pub const IN_FILTER_MAX: usize = 15;
@@ -45,22 +46,30 @@ pub const IN_FILTER_MAX: usize = 15;
 /// value; the measurements behind `Auto` are in docs/live.md and BENCHMARKS.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum LicensedUsersStrategy {
-    /// Decide by the data: read the first sequential page, whose `@odata.count` gives the
-    /// number of licensed users, then continue sequentially unless one pager per SKU
-    /// needs at most half as many rounds of requests as the pages left, for at most twice
-    /// as many requests ([`prefer_per_sku`]). Pages of different SKUs overlap (users
-    /// holding several SKUs), so per SKU costs more requests and resource units and pays
-    /// off only when it saves rounds.
+    /// Decide by the data: read the first page in UPN order, whose `@odata.count` gives
+    /// the number of licensed users, then read the rest in UPN ranges side by side
+    /// ([`LicensedUsersStrategy::Ranges`]) when at least [`RANGES_MIN_PAGES`] pages are
+    /// left, else one page after another.
     #[default]
     #[value(help = "Read the first page, then pick whichever of the two is faster for this tenant")]
     Auto,
     /// One pager over `assignedLicenses/$count ne 0`.
     #[value(help = "One request after the other: fewest requests, slowest on large tenants")]
     Sequential,
+    /// Ranges of user principal names, read side by side and cut again when a request
+    /// slot is free (`src/graph/ranges.rs`).
+    #[value(
+        help = "UPN ranges in parallel: about the fewest requests, in about pages / --max-concurrency rounds"
+    )]
+    Ranges,
     /// One pager per SKU, merged.
-    #[value(help = "One reader per SKU in parallel: faster with several large SKUs, more requests")]
+    #[value(help = "One reader per SKU in parallel: reads users holding several SKUs once per SKU")]
     PerSku,
 }
+
+/// Pages left after the first from which `Auto` reads in ranges: below it, ranges would
+/// save no round (their first round reads the top page and the second page).
+pub const RANGES_MIN_PAGES: u64 = 3;
 
 /// Rounds of requests (each waiting for the previous one) that reading `pages` pages per
 /// SKU needs with `slots` requests in flight.
@@ -68,18 +77,6 @@ pub fn per_sku_rounds(pages: &[u64], slots: usize) -> u64 {
     let total: u64 = pages.iter().sum();
     let longest = pages.iter().copied().max().unwrap_or(0);
     longest.max(total.div_ceil(slots.max(1) as u64))
-}
-
-/// `Auto`'s choice after the first sequential page: one pager per SKU (`sku_pages`, from
-/// each SKU's `consumedUnits`) when at least two SKUs are in use and, against the
-/// `licensed` users' remaining sequential pages, it needs at most half the rounds and
-/// at most twice the requests.
-pub fn prefer_per_sku(licensed: u64, sku_pages: &[u64], slots: usize) -> bool {
-    let remaining = licensed.div_ceil(u64::from(PAGE_SIZE)).saturating_sub(1);
-    let requests: u64 = sku_pages.iter().sum();
-    sku_pages.len() >= 2
-        && 2 * per_sku_rounds(sku_pages, slots) <= remaining
-        && requests <= 2 * remaining
 }
 
 /// What to read besides SKUs and licensed users.
@@ -212,6 +209,10 @@ pub async fn read_tenant(
     // what the read waits for.
     let side_slots = slots.saturating_sub(1).max(1);
     let all_groups = scope.full || scope.rules.as_ref().is_some_and(|r| r.all_groups);
+    // The groups that assign licenses to the users of the first licensed page, sent by
+    // the users' side as soon as it has that page: read (with their members) beside the
+    // rest of the users instead of after them. Dropped unsent when no such page is read.
+    let (early_tx, early_rx) = futures::channel::oneshot::channel::<Vec<GroupId>>();
     let users_side = async {
         if scope.full {
             // With rules, every user with the attributes they use (a full snapshot of a
@@ -244,7 +245,7 @@ pub async fn read_tenant(
             report_skus(progress, &skus_domains);
             Ok((skus_domains, Vec::new()))
         } else {
-            licensed_users(client, scope.strategy, progress).await
+            licensed_users(client, scope.strategy, progress, Some(early_tx)).await
         }
     };
     // The users in rules_scope replace the licensed users' copies (they carry the
@@ -256,12 +257,31 @@ pub async fn read_tenant(
         }
     };
     let groups_side = async {
-        let groups = if all_groups {
-            client.list_all(client.groups_url(None)?, &[]).await?
-        } else {
-            named_groups(client, &scope.managed_group_names, &scope.managed_group_ids).await?
-        };
-        with_members(client, groups, side_slots, &NoProgress).await
+        if all_groups {
+            let groups = client.list_all(client.groups_url(None)?, &[]).await?;
+            return with_members(client, groups, side_slots, &NoProgress).await;
+        }
+        let (named, early) = futures::try_join!(
+            named_groups(client, &scope.managed_group_names, &scope.managed_group_ids),
+            async { Ok(early_rx.await.unwrap_or_default()) }
+        )?;
+        let known: HashSet<GroupId> = named.iter().map(|g| g.id).collect();
+        let early: BTreeSet<String> = early
+            .into_iter()
+            .filter(|id| !known.contains(id))
+            .map(|id| id.to_string())
+            .collect();
+        let early: Vec<&str> = early.iter().map(String::as_str).collect();
+        let (mut named, early) = futures::try_join!(
+            with_members(client, named, side_slots, &NoProgress),
+            async {
+                let found: Vec<Group> =
+                    where_in(client, "groups", GROUP_SELECT, "id", &early).await?;
+                with_members(client, found, side_slots, &NoProgress).await
+            }
+        )?;
+        named.extend(early);
+        Ok(named)
     };
     let (((subscribed_skus, domains), read), rule_read, early_groups) =
         futures::try_join!(users_side, rules_side, groups_side)?;
@@ -416,6 +436,7 @@ async fn licensed_users(
     client: &GraphClient,
     strategy: LicensedUsersStrategy,
     progress: &dyn ReadProgress,
+    early_groups: Option<futures::channel::oneshot::Sender<Vec<GroupId>>>,
 ) -> Result<(SkusAndDomains, Vec<User>), GraphError> {
     const PHASE: &str = "licensed users";
     let sku_counts = |skus: &[crate::snapshot::SubscribedSku]| -> Vec<SkuCount> {
@@ -430,6 +451,8 @@ async fn licensed_users(
     let per_sku_total =
         |used: &[SkuCount]| Some(used.iter().map(|s| s.consumed_units as u64).sum());
     if strategy == LicensedUsersStrategy::PerSku {
+        // No first page to take the groups from: the groups side goes on without them.
+        drop(early_groups);
         let skus_domains = skus_and_domains(client).await?;
         report_skus(progress, &skus_domains);
         let used = sku_counts(&skus_domains.0);
@@ -437,44 +460,53 @@ async fn licensed_users(
             name: PHASE,
             total: per_sku_total(&used),
         });
-        let users = per_sku(client, &used, Vec::new(), progress).await?;
+        let users = per_sku(client, &used, progress).await?;
         return Ok((skus_domains, users));
     }
-    let mut url = client.users_url(Some("assignedLicenses/$count ne 0"))?;
-    url.query_pairs_mut().append_pair("$count", "true");
+    // In UPN order when the rest may be read in ranges.
+    let url = if strategy == LicensedUsersStrategy::Sequential {
+        let mut url = client.users_url(Some(ranges::LICENSED))?;
+        url.query_pairs_mut().append_pair("$count", "true");
+        url
+    } else {
+        ranges::range_url(client, &ranges::UpnRange::default(), false)?
+    };
     let eventual = [("ConsistencyLevel", "eventual")];
     let mut paging = Paging::new(&url);
     let (skus_domains, first) = futures::try_join!(
         skus_and_domains(client),
-        client.get_json::<Page<User>>(url, &eventual)
+        client.get_json::<Page<User>>(url.clone(), &eventual)
     )?;
     report_skus(progress, &skus_domains);
-    let used = sku_counts(&skus_domains.0);
     progress.event(ReadEvent::Phase {
         name: PHASE,
         total: first.count,
     });
     progress.event(ReadEvent::Items(first.value.len() as u64));
-    let pages: Vec<u64> = used
-        .iter()
-        .map(|s| (s.consumed_units as u64).div_ceil(u64::from(PAGE_SIZE)))
-        .collect();
-    let slots = client.limiter().max();
-    if strategy == LicensedUsersStrategy::Auto
-        && let Some(count) = first.count
-        && first.next_link.is_some()
-        && prefer_per_sku(count, &pages, slots)
-    {
+    if let Some(tx) = early_groups {
+        let ids: BTreeSet<GroupId> = first
+            .value
+            .iter()
+            .flat_map(|u| u.inherited_states().filter_map(|s| s.assigned_by_group))
+            .collect();
+        // The receiver is gone only when the group side failed; its error is reported.
+        let _ = tx.send(ids.into_iter().collect());
+    }
+    let pages_left = first.count.map(|c| {
+        c.saturating_sub(first.value.len() as u64)
+            .div_ceil(u64::from(PAGE_SIZE))
+    });
+    let in_ranges = match strategy {
+        LicensedUsersStrategy::Ranges => true,
+        LicensedUsersStrategy::Auto => pages_left.is_some_and(|p| p >= RANGES_MIN_PAGES),
+        _ => false,
+    };
+    if in_ranges && first.next_link.is_some() {
         tracing::debug!(
-            licensed = count,
-            rounds = per_sku_rounds(&pages, slots),
-            "reading licensed users per SKU"
+            licensed = first.count,
+            "reading licensed users in UPN ranges"
         );
-        progress.event(ReadEvent::Phase {
-            name: PHASE,
-            total: per_sku_total(&used),
-        });
-        let users = per_sku(client, &used, first.value, progress).await?;
+        let users = ranges::licensed_in_ranges(client, first, &url, progress).await?;
         return Ok((skus_domains, users));
     }
     let next = paging.page(first.value.len(), first.count, first.next_link.as_deref())?;
@@ -488,11 +520,10 @@ async fn licensed_users(
     Ok((skus_domains, all))
 }
 
-/// One pager per SKU in `used`, in parallel, merged with `already` and de-duplicated.
+/// One pager per SKU in `used`, in parallel, merged and de-duplicated.
 async fn per_sku(
     client: &GraphClient,
     used: &[SkuCount],
-    already: Vec<User>,
     progress: &dyn ReadProgress,
 ) -> Result<Vec<User>, GraphError> {
     let pagers = used.iter().map(|sku| {
@@ -514,9 +545,9 @@ async fn per_sku(
         .try_collect()
         .await?;
     let mut seen = HashSet::new();
-    Ok(already
+    Ok(parts
         .into_iter()
-        .chain(parts.into_iter().flatten())
+        .flatten()
         .filter(|u| seen.insert(u.id))
         .collect())
 }
@@ -777,42 +808,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn auto_reads_per_sku_only_when_it_halves_the_rounds() {
-        // (licensed users, pages per SKU, slots, per SKU?)
-        let cases: [(u64, &[u64], usize, bool); 8] = [
-            // The benchmark's tenant: 92 pages left, 20 rounds per SKU.
-            (
-                92_568,
-                &[21, 20, 19, 18, 17, 16, 12, 9, 7, 5, 3, 1],
-                8,
-                true,
-            ),
-            // One SKU: the same pages either way.
-            (50_000, &[51], 8, false),
-            // A small tenant: one page.
-            (900, &[1, 1, 1], 8, false),
-            // Few pages left: not worth the overlap.
-            (5_000, &[3, 2, 1, 1], 8, false),
-            // One slot: per SKU is every page in turn.
-            (
-                92_568,
-                &[21, 20, 19, 18, 17, 16, 12, 9, 7, 5, 3, 1],
-                1,
-                false,
-            ),
-            // Heavy overlap (everyone holds every SKU) with few slots.
-            (20_000, &[20; 6], 2, false),
-            (20_000, &[10, 10], 8, true),
-            // Saves a round, but twelve requests for two.
-            (2_500, &[1; 12], 8, false),
-        ];
-        for (licensed, pages, slots, want) in cases {
-            assert_eq!(
-                prefer_per_sku(licensed, pages, slots),
-                want,
-                "{licensed} users, {pages:?}, {slots} slots"
-            );
-        }
+    fn per_sku_rounds_are_the_longest_sku_or_the_pages_per_slot() {
         assert_eq!(per_sku_rounds(&[5, 1, 1], 8), 5);
         assert_eq!(per_sku_rounds(&[2; 10], 4), 5);
         assert_eq!(per_sku_rounds(&[], 8), 0);

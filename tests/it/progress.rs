@@ -162,3 +162,19 @@ async fn issue18_a_pipe_gets_the_summary_line_and_no_progress() {
     assert_eq!(quiet.status.code(), Some(0), "{}", show(&quiet));
     assert!(quiet.stderr.is_empty(), "--quiet: {}", show(&quiet));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue17_the_ranges_total_is_the_number_of_users_each_counted_once() {
+    // The two ends' first pages overlap the second page here: a user read twice is
+    // counted once.
+    for strategy in [LicensedUsersStrategy::Ranges, LicensedUsersStrategy::Auto] {
+        let (snapshot, events) = read(strategy).await;
+        let (total, items) = last_phase(&events, "licensed users");
+        let licensed = licensed(&snapshot);
+        assert_eq!(total, Some(licensed), "{strategy:?}: {events:?}");
+        assert_eq!(
+            items, licensed,
+            "{strategy:?}: the bar reaches its total exactly"
+        );
+    }
+}

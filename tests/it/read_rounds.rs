@@ -191,3 +191,74 @@ async fn issue17_rules_over_every_user_read_the_users_once() {
         "the same licensing groups"
     );
 }
+
+/// The licensed users' ids of a read.
+fn licensed_ids(read: &TenantSnapshot) -> std::collections::BTreeSet<licensectl::ids::UserId> {
+    read.users
+        .iter()
+        .filter(|u| !u.assigned_licenses.is_empty())
+        .map(|u| u.id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue17_upn_ranges_read_every_licensed_user_in_about_the_fewest_requests() {
+    let mut tenant = generate(&GenerateOptions {
+        users: 30_000,
+        groups: 20,
+        seed: 17,
+        directory_attributes: false,
+        ..GenerateOptions::default()
+    })
+    .expect("generates");
+    // UPNs that are hard to cut evenly: a third share a long prefix in capitals, a
+    // third start with an apostrophe's name, the rest are the generator's.
+    for (i, u) in tenant.users.iter_mut().enumerate() {
+        match i % 3 {
+            0 => u.user_principal_name = format!("EMPLOYEE.ACCOUNT.{i:06}@contoso.com"),
+            1 => u.user_principal_name = format!("o'{}", u.user_principal_name),
+            _ => {}
+        }
+    }
+    let emulated = Emulated::serve(tenant.clone(), EmulatorOptions::default()).await;
+    let want: std::collections::BTreeSet<_> = tenant
+        .users
+        .iter()
+        .filter(|u| !u.assigned_licenses.is_empty())
+        .map(|u| u.id)
+        .collect();
+    let scope = |strategy| ReadScope {
+        strategy,
+        ..ReadScope::default()
+    };
+    let (sequential, _, read) =
+        read_counting(&emulated, &scope(LicensedUsersStrategy::Sequential)).await;
+    assert_eq!(licensed_ids(&read), want);
+    let mut ranges_requests = Vec::new();
+    for strategy in [
+        LicensedUsersStrategy::Ranges,
+        LicensedUsersStrategy::Ranges,
+        LicensedUsersStrategy::Auto,
+    ] {
+        let (requests, _, read) = read_counting(&emulated, &scope(strategy)).await;
+        assert_eq!(
+            licensed_ids(&read),
+            want,
+            "{strategy:?}: every licensed user"
+        );
+        let mut ids: Vec<_> = read.users.iter().map(|u| u.id).collect();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "{strategy:?}: each user once");
+        // Each range may end with a partial page: at most one more request per range.
+        assert!(
+            requests <= sequential + 16,
+            "{strategy:?}: {requests} requests against {sequential} one after another"
+        );
+        ranges_requests.push(requests);
+    }
+    assert!(
+        ranges_requests.windows(2).all(|w| w[0] == w[1]),
+        "the cuts follow the counts, not timing: {ranges_requests:?}"
+    );
+}
