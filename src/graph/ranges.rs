@@ -25,7 +25,7 @@ use crate::ids::UserId;
 use crate::snapshot::User;
 
 use super::client::{GraphClient, PAGE_SIZE, Page, Paging};
-use super::error::GraphError;
+use super::error::{GraphError, GraphErrorCode};
 use super::read::{ReadEvent, ReadProgress};
 
 /// The filter on every licensed user.
@@ -513,12 +513,30 @@ async fn complete(
         count = total,
         "the UPN ranges read fewer licensed users than @odata.count: reading them again one page after another"
     );
+    read_again(client, Some(total), progress).await
+}
+
+/// Whether Graph refused a query as such (400 `Request_UnsupportedQuery` or
+/// `Request_BadRequest`): a Graph that does not sort or compare UPNs as documented.
+pub(crate) fn refused(e: &GraphError) -> bool {
+    matches!(e, GraphError::Api { error, .. }
+        if error.status == 400
+            && matches!(error.code, GraphErrorCode::UnsupportedQuery | GraphErrorCode::BadRequest))
+}
+
+/// Every licensed user, one page after another, reported as a phase of its own
+/// (`total`: the count known so far).
+pub(crate) async fn read_again(
+    client: &GraphClient,
+    total: Option<u64>,
+    progress: &dyn ReadProgress,
+) -> Result<Vec<User>, GraphError> {
     let mut url = client.users_url(Some(LICENSED))?;
     url.query_pairs_mut().append_pair("$count", "true");
     let mut all = Vec::new();
     progress.event(ReadEvent::Phase {
         name: "licensed users (again, one page after another)",
-        total: Some(total),
+        total,
     });
     client
         .for_each_page(url, &EVENTUAL, |page: Vec<User>| {

@@ -463,20 +463,38 @@ async fn licensed_users(
         let users = per_sku(client, &used, progress).await?;
         return Ok((skus_domains, users));
     }
-    // In UPN order when the rest may be read in ranges.
-    let url = if strategy == LicensedUsersStrategy::Sequential {
+    let sequential_url = || -> Result<reqwest::Url, GraphError> {
         let mut url = client.users_url(Some(ranges::LICENSED))?;
         url.query_pairs_mut().append_pair("$count", "true");
-        url
-    } else {
+        Ok(url)
+    };
+    // In UPN order when the rest may be read in ranges.
+    let ordered = strategy != LicensedUsersStrategy::Sequential;
+    let url = if ordered {
         ranges::range_url(client, &ranges::UpnRange::default(), false)?
+    } else {
+        sequential_url()?
     };
     let eventual = [("ConsistencyLevel", "eventual")];
+    let first_page = async {
+        match client.get_json::<Page<User>>(url.clone(), &eventual).await {
+            Err(e) if ordered && ranges::refused(&e) => {
+                tracing::warn!(
+                    error = %e,
+                    "Graph refused the licensed users in UPN order: reading them one page after another"
+                );
+                let url = sequential_url()?;
+                let page = client
+                    .get_json::<Page<User>>(url.clone(), &eventual)
+                    .await?;
+                Ok((page, url, false))
+            }
+            answer => answer.map(|page| (page, url.clone(), ordered)),
+        }
+    };
+    let (skus_domains, (first, url, ordered)) =
+        futures::try_join!(skus_and_domains(client), first_page)?;
     let mut paging = Paging::new(&url);
-    let (skus_domains, first) = futures::try_join!(
-        skus_and_domains(client),
-        client.get_json::<Page<User>>(url.clone(), &eventual)
-    )?;
     report_skus(progress, &skus_domains);
     progress.event(ReadEvent::Phase {
         name: PHASE,
@@ -501,12 +519,22 @@ async fn licensed_users(
         LicensedUsersStrategy::Auto => pages_left.is_some_and(|p| p >= RANGES_MIN_PAGES),
         _ => false,
     };
-    if in_ranges && first.next_link.is_some() {
+    if ordered && in_ranges && first.next_link.is_some() {
         tracing::debug!(
             licensed = first.count,
             "reading licensed users in UPN ranges"
         );
-        let users = ranges::licensed_in_ranges(client, first, &url, progress).await?;
+        let total = first.count;
+        let users = match ranges::licensed_in_ranges(client, first, &url, progress).await {
+            Err(e) if ranges::refused(&e) => {
+                tracing::warn!(
+                    error = %e,
+                    "Graph refused a range of UPNs: reading the licensed users again one page after another"
+                );
+                ranges::read_again(client, total, progress).await?
+            }
+            read => read?,
+        };
         return Ok((skus_domains, users));
     }
     let next = paging.page(first.value.len(), first.count, first.next_link.as_deref())?;

@@ -262,3 +262,44 @@ async fn issue17_upn_ranges_read_every_licensed_user_in_about_the_fewest_request
         "the cuts follow the counts, not timing: {ranges_requests:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue17_a_graph_refusing_upn_order_or_ranges_is_read_one_page_after_another() {
+    let tenant = generate(&GenerateOptions {
+        users: 6_000,
+        groups: 4,
+        seed: 17,
+        directory_attributes: false,
+        ..GenerateOptions::default()
+    })
+    .expect("generates");
+    let want: std::collections::BTreeSet<_> = tenant
+        .users
+        .iter()
+        .filter(|u| !u.assigned_licenses.is_empty())
+        .map(|u| u.id)
+        .collect();
+    for (upn_order, string_ranges) in [(false, true), (true, false)] {
+        let emulated = Emulated::serve(
+            tenant.clone(),
+            EmulatorOptions {
+                upn_order,
+                string_ranges,
+                ..EmulatorOptions::default()
+            },
+        )
+        .await;
+        for strategy in [LicensedUsersStrategy::Auto, LicensedUsersStrategy::Ranges] {
+            let scope = ReadScope {
+                strategy,
+                ..ReadScope::default()
+            };
+            let (_, _, read) = read_counting(&emulated, &scope).await;
+            assert_eq!(
+                licensed_ids(&read),
+                want,
+                "{strategy:?}, sorting {upn_order}, ge/le {string_ranges}: every licensed user"
+            );
+        }
+    }
+}

@@ -129,6 +129,13 @@ pub struct EmulatorOptions {
     /// Lifetime of issued access tokens (Azure AD: about an hour). Graph calls with an
     /// expired token answer 401 `InvalidAuthenticationToken`. Whole seconds, at least one.
     pub token_lifetime: Duration,
+    /// Sort users by `userPrincipalName` (default true, as Graph documents); false
+    /// refuses `$orderby` with 400 `Request_UnsupportedQuery`, for testing a client
+    /// against a Graph that would not.
+    pub upn_order: bool,
+    /// Compare strings with `ge`/`le` in user filters (default true, as Graph
+    /// documents); false refuses them with 400 `Request_UnsupportedQuery`.
+    pub string_ranges: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -152,6 +159,8 @@ impl Default for EmulatorOptions {
             max_request_bytes: 4 * 1024 * 1024,
             group_processing: Duration::ZERO,
             token_lifetime: Duration::from_secs(auth::TOKEN_LIFETIME_SECS as u64),
+            upn_order: true,
+            string_ranges: true,
         }
     }
 }
@@ -607,6 +616,8 @@ impl Emulator {
                 .unwrap_or("")
                 .trim_end_matches('/'),
             eventual,
+            upn_order: self.shared.options.upn_order,
+            string_ranges: self.shared.options.string_ranges,
         };
         let stamp = Stamp::now();
         let salt = replica::request_salt(

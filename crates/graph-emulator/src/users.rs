@@ -130,6 +130,10 @@ pub(crate) struct ListCtx<'a> {
     pub path: &'a str,
     /// `ConsistencyLevel: eventual` was sent.
     pub eventual: bool,
+    /// `$orderby=userPrincipalName` is served ([`crate::EmulatorOptions::upn_order`]).
+    pub upn_order: bool,
+    /// `ge`/`le` are served ([`crate::EmulatorOptions::string_ranges`]).
+    pub string_ranges: bool,
 }
 
 /// `assignedLicense` JSON.
@@ -655,6 +659,19 @@ pub(crate) fn list(v: &View<'_>, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, 
     let from = q.get("$skiptoken").map(read_skiptoken).transpose()?;
     let keep = |p: usize| filter.as_ref().is_none_or(|f| f.matches(v.user(p)));
     let order = parse_orderby(q, filter.is_some(), advanced)?;
+    let ranged = filter.as_ref().is_some_and(|f| {
+        f.clauses
+            .iter()
+            .any(|(clause, _)| matches!(clause, Clause::Cmp(..)))
+    });
+    if !ctx.upn_order && order.is_some() {
+        return Err(GraphError::unsupported_query(
+            "Sorting not supported for current query.",
+        ));
+    }
+    if !ctx.string_ranges && ranged {
+        return Err(unsupported_property("userPrincipalName"));
+    }
     let candidates = filter.as_ref().and_then(|f| f.candidates(t));
     let from = from.unwrap_or(0);
     let first_page = q.get("$skiptoken").is_none();
