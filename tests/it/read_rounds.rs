@@ -192,7 +192,7 @@ async fn issue17_rules_over_every_user_read_the_users_once() {
     );
 }
 
-/// The licensed users' ids of a read.
+/// The licensed users' ids of a read (or of a tenant).
 fn licensed_ids(read: &TenantSnapshot) -> std::collections::BTreeSet<licensectl::ids::UserId> {
     read.users
         .iter()
@@ -221,12 +221,7 @@ async fn issue17_upn_ranges_read_every_licensed_user_in_about_the_fewest_request
         }
     }
     let emulated = Emulated::serve(tenant.clone(), EmulatorOptions::default()).await;
-    let want: std::collections::BTreeSet<_> = tenant
-        .users
-        .iter()
-        .filter(|u| !u.assigned_licenses.is_empty())
-        .map(|u| u.id)
-        .collect();
+    let want = licensed_ids(&tenant);
     let scope = |strategy| ReadScope {
         strategy,
         ..ReadScope::default()
@@ -273,12 +268,7 @@ async fn issue17_a_graph_refusing_upn_order_or_ranges_is_read_one_page_after_ano
         ..GenerateOptions::default()
     })
     .expect("generates");
-    let want: std::collections::BTreeSet<_> = tenant
-        .users
-        .iter()
-        .filter(|u| !u.assigned_licenses.is_empty())
-        .map(|u| u.id)
-        .collect();
+    let want = licensed_ids(&tenant);
     for (upn_order, string_ranges) in [(false, true), (true, false)] {
         let emulated = Emulated::serve(
             tenant.clone(),
