@@ -591,6 +591,28 @@ mod tests {
         assert!(b[0].starts_with('m') || b[0].starts_with('n'), "{b:?}");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        /// Whatever the two ends and the UPNs read so far, the boundaries lie strictly
+        /// between the ends, ascending, fewer than the parts asked for.
+        #[test]
+        fn boundaries_are_always_strictly_between_and_ascending(
+            a in "[a-z0-9._'@\u{e9}~-]{0,14}",
+            b in "[a-z0-9._'@\u{e9}~-]{0,14}",
+            sample in proptest::collection::vec("[a-z0-9._@-]{0,12}", 0..20),
+            parts in 2usize..12,
+        ) {
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            let cuts = boundaries(&lo, &hi, parts, &sample);
+            proptest::prop_assert!(cuts.len() < parts);
+            let mut prev = lo.clone();
+            for c in &cuts {
+                proptest::prop_assert!(*c > prev && *c < hi, "{lo}..{hi}: {cuts:?}");
+                prev = c.clone();
+            }
+        }
+    }
+
     #[test]
     fn boundaries_need_room_between() {
         assert!(boundaries("b", "a", 4, &[]).is_empty());

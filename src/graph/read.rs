@@ -51,7 +51,9 @@ pub enum LicensedUsersStrategy {
     /// ([`LicensedUsersStrategy::Ranges`]) when at least [`RANGES_MIN_PAGES`] pages are
     /// left, else one page after another.
     #[default]
-    #[value(help = "Read the first page, then pick whichever of the two is faster for this tenant")]
+    #[value(
+        help = "Read the first page in UPN order, then the rest in UPN ranges when three pages or more are left, else one page after another"
+    )]
     Auto,
     /// One pager over `assignedLicenses/$count ne 0`.
     #[value(help = "One request after the other: fewest requests, slowest on large tenants")]
@@ -214,6 +216,10 @@ pub async fn read_tenant(
     // rest of the users instead of after them. Dropped unsent when no such page is read.
     let (early_tx, early_rx) = futures::channel::oneshot::channel::<Vec<GroupId>>();
     let users_side = async {
+        let reads_licensed = !scope.full && scope.rules.as_ref().is_none_or(|r| r.filter.is_some());
+        // Without the licensed users' read there is no first page: the groups side goes
+        // on at once.
+        let early_tx = reads_licensed.then_some(early_tx);
         if scope.full {
             // With rules, every user with the attributes they use (a full snapshot of a
             // rules config plans offline like the live read).
@@ -245,7 +251,7 @@ pub async fn read_tenant(
             report_skus(progress, &skus_domains);
             Ok((skus_domains, Vec::new()))
         } else {
-            licensed_users(client, scope.strategy, progress, Some(early_tx)).await
+            licensed_users(client, scope.strategy, progress, early_tx).await
         }
     };
     // The users in rules_scope replace the licensed users' copies (they carry the

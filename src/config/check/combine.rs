@@ -15,6 +15,34 @@ fn is_declared<T>(all: &[Declared<T>], key: &str) -> bool {
     all.binary_search_by(|d| d.key.as_str().cmp(key)).is_ok()
 }
 
+/// Sorts `all` by key, keeping the order of declaration among equal keys. The entries
+/// are large (a principal with its locations): indices are sorted, and each entry then
+/// moves once into place, instead of the O(n log n) moves of a stable sort.
+fn sort_declared<T>(all: &mut [Declared<T>]) {
+    if all.is_sorted_by(|a, b| a.key <= b.key) {
+        return;
+    }
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    order.sort_unstable_by(|&a, &b| all[a].key.cmp(&all[b].key).then(a.cmp(&b)));
+    // Entry `i` of the result is entry `order[i]` of `all`: follow each cycle once.
+    let mut placed = vec![false; all.len()];
+    for start in 0..all.len() {
+        if placed[start] {
+            continue;
+        }
+        let mut i = start;
+        loop {
+            placed[i] = true;
+            let j = order[i];
+            if j == start {
+                break;
+            }
+            all.swap(i, j);
+            i = j;
+        }
+    }
+}
+
 /// Sorts declarations by key (stable: the first declared stays first) and reports each
 /// later declaration of a key as a duplicate of the first. Returns false when any was.
 fn dedup<T>(
@@ -24,7 +52,7 @@ fn dedup<T>(
     name: impl Fn(&Declared<T>) -> &str,
     help: &'static str,
 ) -> bool {
-    all.sort_by(|a, b| a.key.cmp(&b.key));
+    sort_declared(all);
     let mut ok = true;
     let mut first = 0;
     for i in 1..all.len() {
@@ -303,6 +331,36 @@ mod tests {
                 "duplicate-principal user Bob@Contoso.com is declared twice at a.yaml:4:3, first a.yaml:3:3",
             ]
         );
+    }
+
+    #[test]
+    fn declarations_sort_by_key_keeping_the_order_of_equal_keys() {
+        let keys = ["d", "b", "a", "b", "c", "a", "e", "b"];
+        let mut all: Vec<Declared<usize>> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| Declared {
+                key: (*k).to_owned(),
+                location: crate::diagnostic::Location {
+                    file: Path::new("a.yaml").into(),
+                    line: i + 1,
+                    column: 3,
+                },
+                value: Ok(i),
+            })
+            .collect();
+        sort_declared(&mut all);
+        let got: Vec<(String, usize)> = all
+            .iter()
+            .map(|d| (d.key.clone(), *d.value.as_ref().unwrap_or(&usize::MAX)))
+            .collect();
+        let mut want: Vec<(String, usize)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| ((*k).to_owned(), i))
+            .collect();
+        want.sort();
+        assert_eq!(got, want);
     }
 
     #[test]
