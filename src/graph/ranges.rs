@@ -13,7 +13,8 @@
 //! only their balance depends on it. Two checks keep the read complete: pages must come
 //! in UPN order (else no range is cut again: each is read to its end), and the users read
 //! must number at least the first page's `@odata.count` (else everything is read again,
-//! one page after another).
+//! one page after another). A Graph that refuses the order or a range filter (400) is
+//! read one page after another as well (the caller, `read.rs`, falls back).
 //!
 //! This module reads; it must not plan, print or decide anything but how to page.
 
@@ -30,6 +31,13 @@ use super::read::{ReadEvent, ReadProgress};
 
 /// The filter on every licensed user.
 pub(crate) const LICENSED: &str = "assignedLicenses/$count ne 0";
+
+/// The first page URL of every licensed user, unordered, with `@odata.count`.
+pub(crate) fn licensed_url(client: &GraphClient) -> Result<Url, GraphError> {
+    let mut url = client.users_url(Some(LICENSED))?;
+    url.query_pairs_mut().append_pair("$count", "true");
+    Ok(url)
+}
 
 /// The header of an advanced query.
 const EVENTUAL: [(&str, &str); 1] = [("ConsistencyLevel", "eventual")];
@@ -484,7 +492,7 @@ async fn sequential_rest(
     mut read: Read,
     progress: &dyn ReadProgress,
 ) -> Result<Vec<User>, GraphError> {
-    tracing::debug!("licensed users not in UPN order: reading the rest one page after another");
+    tracing::debug!("reading the rest of the licensed users one page after another");
     client
         .continue_pages(Some(next), chain.paging, &EVENTUAL, |page: Vec<User>| {
             read.add(page, Some(progress));
@@ -531,8 +539,7 @@ pub(crate) async fn read_again(
     total: Option<u64>,
     progress: &dyn ReadProgress,
 ) -> Result<Vec<User>, GraphError> {
-    let mut url = client.users_url(Some(LICENSED))?;
-    url.query_pairs_mut().append_pair("$count", "true");
+    let url = licensed_url(client)?;
     let mut all = Vec::new();
     progress.event(ReadEvent::Phase {
         name: "licensed users (again, one page after another)",

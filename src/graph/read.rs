@@ -58,8 +58,8 @@ pub enum LicensedUsersStrategy {
     /// One pager over `assignedLicenses/$count ne 0`.
     #[value(help = "One request after the other: fewest requests, slowest on large tenants")]
     Sequential,
-    /// Ranges of user principal names, read side by side and cut again when a request
-    /// slot is free (`src/graph/ranges.rs`).
+    /// Ranges of user principal names read side by side, a range cut again where it was
+    /// read up to while it has more pages left than its share (`src/graph/ranges.rs`).
     #[value(
         help = "UPN ranges in parallel: about the fewest requests, in about pages / --max-concurrency rounds"
     )]
@@ -469,17 +469,12 @@ async fn licensed_users(
         let users = per_sku(client, &used, progress).await?;
         return Ok((skus_domains, users));
     }
-    let sequential_url = || -> Result<reqwest::Url, GraphError> {
-        let mut url = client.users_url(Some(ranges::LICENSED))?;
-        url.query_pairs_mut().append_pair("$count", "true");
-        Ok(url)
-    };
     // In UPN order when the rest may be read in ranges.
     let ordered = strategy != LicensedUsersStrategy::Sequential;
     let url = if ordered {
         ranges::range_url(client, &ranges::UpnRange::default(), false)?
     } else {
-        sequential_url()?
+        ranges::licensed_url(client)?
     };
     let eventual = [("ConsistencyLevel", "eventual")];
     let first_page = async {
@@ -489,7 +484,7 @@ async fn licensed_users(
                     error = %e,
                     "Graph refused the licensed users in UPN order: reading them one page after another"
                 );
-                let url = sequential_url()?;
+                let url = ranges::licensed_url(client)?;
                 let page = client
                     .get_json::<Page<User>>(url.clone(), &eventual)
                     .await?;
