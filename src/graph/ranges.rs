@@ -13,8 +13,10 @@
 //! only their balance depends on it. Two checks keep the read complete: pages must come
 //! in UPN order (else no range is cut again: each is read to its end), and the users read
 //! must number at least the first page's `@odata.count` (else everything is read again,
-//! one page after another). A Graph that refuses the order or a range filter (400) is
-//! read one page after another as well (the caller, `read.rs`, falls back).
+//! one page after another). A range whose `@odata.count` is every licensed user means
+//! Graph ignored the range filter: everything is read one page after another. A Graph
+//! that refuses the order or a range filter (400) is read one page after another as
+//! well (the caller, `read.rs`, falls back).
 //!
 //! This module reads; it must not plan, print or decide anything but how to page.
 
@@ -337,6 +339,21 @@ pub(crate) async fn licensed_in_ranges(
         }))
         .await?;
         for (mut chain, page) in fetched {
+            // A range between the two ends holds fewer users than all of them: a count of
+            // every licensed user means Graph did not apply the range filter, and every
+            // range would read the whole tenant.
+            if chain.count.is_none()
+                && let (Some(count), Some(total)) = (page.count, total)
+                && total > 0
+                && count >= total
+            {
+                tracing::warn!(
+                    count,
+                    total,
+                    "a range of UPNs counts every licensed user (Graph ignored the range filter): reading them one page after another"
+                );
+                return read_again(client, Some(total), progress).await;
+            }
             ordered = ordered && in_order(&page.value, &chain.range, false);
             read.sample.extend(page.value.iter().map(key));
             let next = record(&mut chain, &page)?;

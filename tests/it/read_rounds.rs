@@ -259,7 +259,7 @@ async fn issue17_upn_ranges_read_every_licensed_user_in_about_the_fewest_request
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue17_a_graph_refusing_upn_order_or_ranges_is_read_one_page_after_another() {
+async fn issue17_a_graph_refusing_or_ignoring_upn_order_or_ranges_is_read_one_page_after_another() {
     let tenant = generate(&GenerateOptions {
         users: 6_000,
         groups: 4,
@@ -269,7 +269,12 @@ async fn issue17_a_graph_refusing_upn_order_or_ranges_is_read_one_page_after_ano
     })
     .expect("generates");
     let want = licensed_ids(&tenant);
-    for (upn_order, string_ranges) in [(false, true), (true, false)] {
+    use graph_emulator::RangeFilters;
+    for (upn_order, string_ranges) in [
+        (false, RangeFilters::Applied),
+        (true, RangeFilters::Refused),
+        (true, RangeFilters::Ignored),
+    ] {
         let emulated = Emulated::serve(
             tenant.clone(),
             EmulatorOptions {
@@ -284,11 +289,18 @@ async fn issue17_a_graph_refusing_upn_order_or_ranges_is_read_one_page_after_ano
                 strategy,
                 ..ReadScope::default()
             };
-            let (_, _, read) = read_counting(&emulated, &scope).await;
+            let (requests, _, read) = read_counting(&emulated, &scope).await;
             assert_eq!(
                 licensed_ids(&read),
                 want,
-                "{strategy:?}, sorting {upn_order}, ge/le {string_ranges}: every licensed user"
+                "{strategy:?}, sorting {upn_order}, ge/le {string_ranges:?}: every licensed user"
+            );
+            // Ignored filters are noticed at the first ranges' counts: at most one round
+            // of ranges (8) more than the pages of one sequential read and the ends.
+            let pages = (want.len() as u64).div_ceil(u64::from(PAGE_SIZE));
+            assert!(
+                requests <= 2 * pages + 8 + 16,
+                "{strategy:?}, ge/le {string_ranges:?}: {requests} requests for {pages} pages"
             );
         }
     }

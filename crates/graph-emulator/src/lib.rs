@@ -133,9 +133,22 @@ pub struct EmulatorOptions {
     /// refuses `$orderby` with 400 `Request_UnsupportedQuery`, for testing a client
     /// against a Graph that would not.
     pub upn_order: bool,
-    /// Compare strings with `ge`/`le` in user filters (default true, as Graph
-    /// documents); false refuses them with 400 `Request_UnsupportedQuery`.
-    pub string_ranges: bool,
+    /// What `ge`/`le` on strings do in user filters (default: applied, as Graph
+    /// documents); refused or silently ignored, for testing a client against a Graph
+    /// that would not apply them.
+    pub string_ranges: RangeFilters,
+}
+
+/// What the emulator does with `ge`/`le` clauses on strings in a user filter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RangeFilters {
+    /// Applied, as Graph documents.
+    #[default]
+    Applied,
+    /// Refused: 400 `Request_UnsupportedQuery`.
+    Refused,
+    /// Dropped from the filter without a word: the rest of the filter still applies.
+    Ignored,
 }
 
 impl Default for EmulatorOptions {
@@ -160,7 +173,7 @@ impl Default for EmulatorOptions {
             group_processing: Duration::ZERO,
             token_lifetime: Duration::from_secs(auth::TOKEN_LIFETIME_SECS as u64),
             upn_order: true,
-            string_ranges: true,
+            string_ranges: RangeFilters::Applied,
         }
     }
 }

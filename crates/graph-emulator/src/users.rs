@@ -132,8 +132,8 @@ pub(crate) struct ListCtx<'a> {
     pub eventual: bool,
     /// `$orderby=userPrincipalName` is served ([`crate::EmulatorOptions::upn_order`]).
     pub upn_order: bool,
-    /// `ge`/`le` are served ([`crate::EmulatorOptions::string_ranges`]).
-    pub string_ranges: bool,
+    /// What `ge`/`le` do ([`crate::EmulatorOptions::string_ranges`]).
+    pub string_ranges: crate::RangeFilters,
 }
 
 /// `assignedLicense` JSON.
@@ -652,26 +652,29 @@ pub(crate) fn list(v: &View<'_>, q: &Query, ctx: &ListCtx<'_>) -> Result<Value, 
         top = top.min(SIGN_IN_ACTIVITY_PAGE);
     }
     let advanced = is_advanced(q, ctx.eventual);
-    let filter = q
+    let mut filter = q
         .get("$filter")
         .map(|f| UserFilter::parse(f, advanced))
         .transpose()?;
     let from = q.get("$skiptoken").map(read_skiptoken).transpose()?;
-    let keep = |p: usize| filter.as_ref().is_none_or(|f| f.matches(v.user(p)));
     let order = parse_orderby(q, filter.is_some(), advanced)?;
-    let ranged = filter.as_ref().is_some_and(|f| {
-        f.clauses
-            .iter()
-            .any(|(clause, _)| matches!(clause, Clause::Cmp(..)))
-    });
     if !ctx.upn_order && order.is_some() {
         return Err(GraphError::unsupported_query(
             "Sorting not supported for current query.",
         ));
     }
-    if !ctx.string_ranges && ranged {
-        return Err(unsupported_property("userPrincipalName"));
+    if let Some(f) = filter.as_mut() {
+        let is_range = |(clause, _): &(Clause, Prop)| matches!(clause, Clause::Cmp(..));
+        match ctx.string_ranges {
+            crate::RangeFilters::Applied => {}
+            crate::RangeFilters::Refused if f.clauses.iter().any(is_range) => {
+                return Err(unsupported_property("userPrincipalName"));
+            }
+            crate::RangeFilters::Refused => {}
+            crate::RangeFilters::Ignored => f.clauses.retain(|c| !is_range(c)),
+        }
     }
+    let keep = |p: usize| filter.as_ref().is_none_or(|f| f.matches(v.user(p)));
     let candidates = filter.as_ref().and_then(|f| f.candidates(t));
     let from = from.unwrap_or(0);
     let first_page = q.get("$skiptoken").is_none();
