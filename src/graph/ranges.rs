@@ -27,18 +27,60 @@ use reqwest::Url;
 use crate::ids::UserId;
 use crate::snapshot::User;
 
-use super::client::{GraphClient, PAGE_SIZE, Page, Paging};
+use super::client::{GraphClient, PAGE_SIZE, Page, Paging, USER_SELECT};
 use super::error::{GraphError, GraphErrorCode};
 use super::read::{ReadEvent, ReadProgress};
 
 /// The filter on every licensed user.
 pub(crate) const LICENSED: &str = "assignedLicenses/$count ne 0";
 
-/// The first page URL of every licensed user, unordered, with `@odata.count`.
-pub(crate) fn licensed_url(client: &GraphClient) -> Result<Url, GraphError> {
-    let mut url = client.users_url(Some(LICENSED))?;
-    url.query_pairs_mut().append_pair("$count", "true");
-    Ok(url)
+/// The users a read goes through: those `filter` admits (every user when `None`), with
+/// the properties `select` names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Base<'a> {
+    pub filter: Option<&'a str>,
+    pub select: &'a str,
+}
+
+impl Base<'_> {
+    /// Every licensed user, with licensectl's `$select`.
+    pub(crate) fn licensed() -> Base<'static> {
+        Base {
+            filter: Some(LICENSED),
+            select: USER_SELECT,
+        }
+    }
+
+    /// The first page URL of the users in `range`, with `@odata.count` (an advanced
+    /// query), in UPN order when `order` is given (descending when `Some(true)`).
+    pub(crate) fn url(
+        &self,
+        client: &GraphClient,
+        range: &UpnRange,
+        order: Option<bool>,
+    ) -> Result<Url, GraphError> {
+        let mut url = client.url("users")?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("$select", self.select);
+            q.append_pair("$top", &PAGE_SIZE.to_string());
+            if let Some(f) = range.filter(self.filter) {
+                q.append_pair("$filter", &f);
+            }
+            q.append_pair("$count", "true");
+            if let Some(descending) = order {
+                q.append_pair(
+                    "$orderby",
+                    if descending {
+                        "userPrincipalName desc"
+                    } else {
+                        "userPrincipalName"
+                    },
+                );
+            }
+        }
+        Ok(url)
+    }
 }
 
 /// The header of an advanced query.
@@ -52,18 +94,16 @@ pub(crate) struct UpnRange {
 }
 
 impl UpnRange {
-    /// The range's `$filter` over licensed users.
-    fn filter(&self) -> String {
-        let mut f = LICENSED.to_owned();
+    /// `base` (a `$filter`, or none) narrowed to the range.
+    fn filter(&self, base: Option<&str>) -> Option<String> {
+        let mut clauses: Vec<String> = base.map(str::to_owned).into_iter().collect();
         if let Some(lo) = &self.lo {
-            f.push_str(" and userPrincipalName ge ");
-            f.push_str(&quote(lo));
+            clauses.push(format!("userPrincipalName ge {}", quote(lo)));
         }
         if let Some(hi) = &self.hi {
-            f.push_str(" and userPrincipalName le ");
-            f.push_str(&quote(hi));
+            clauses.push(format!("userPrincipalName le {}", quote(hi)));
         }
-        f
+        (!clauses.is_empty()).then(|| clauses.join(" and "))
     }
 
     /// Whether `key` (a lowercased UPN) is in the range, in our order.
@@ -75,27 +115,6 @@ impl UpnRange {
 
 fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
-}
-
-/// The first page URL of the licensed users in `range`, in UPN order (descending when
-/// `descending`), with `@odata.count`.
-pub(crate) fn range_url(
-    client: &GraphClient,
-    range: &UpnRange,
-    descending: bool,
-) -> Result<Url, GraphError> {
-    let mut url = client.users_url(Some(&range.filter()))?;
-    url.query_pairs_mut()
-        .append_pair("$count", "true")
-        .append_pair(
-            "$orderby",
-            if descending {
-                "userPrincipalName desc"
-            } else {
-                "userPrincipalName"
-            },
-        );
-    Ok(url)
 }
 
 fn key(u: &User) -> String {
@@ -256,10 +275,12 @@ fn in_order(page: &[User], range: &UpnRange, descending: bool) -> bool {
         })
 }
 
-/// Every licensed user, read in ranges. `first` is the first page of [`range_url`] over
-/// every UPN, ascending (the caller read it beside the SKUs), `first_url` its URL.
-pub(crate) async fn licensed_in_ranges(
+/// Every user of `base`, read in ranges. `first` is the first page of [`Base::url`] over
+/// every UPN, ascending (the caller may have read it beside other reads), `first_url` its
+/// URL.
+async fn in_ranges(
     client: &GraphClient,
+    base: Base<'_>,
     first: Page<User>,
     first_url: &Url,
     progress: &dyn ReadProgress,
@@ -270,7 +291,10 @@ pub(crate) async fn licensed_in_ranges(
     let mut ascending = Chain::new(whole.clone(), first_url);
     let ordered = in_order(&first.value, &whole, false);
     let next = record(&mut ascending, &first)?;
-    let mut read = Read::default();
+    // Room for every user the count announces, so that the list is not regrown and
+    // copied while half a million users come in; Graph's count is not trusted beyond a
+    // million (the list grows past that as users really arrive).
+    let mut read = Read::with_capacity(total.unwrap_or(0).min(RESERVE_MAX));
     read.sample.extend(first.value.iter().map(key));
     read.add(first.value, None);
     let Some(next) = next else {
@@ -281,7 +305,7 @@ pub(crate) async fn licensed_in_ranges(
     }
 
     // Round 1: the ascending pager's second page beside the first descending page.
-    let desc_url = range_url(client, &whole, true)?;
+    let desc_url = base.url(client, &whole, Some(true))?;
     let (second, top) = futures::try_join!(
         client.get_json::<Page<User>>(next.clone(), &EVENTUAL),
         client.get_json::<Page<User>>(desc_url.clone(), &EVENTUAL)
@@ -297,17 +321,17 @@ pub(crate) async fn licensed_in_ranges(
     read.add(top.value, Some(progress));
     let (Some(after_second), Some(_)) = (after_second, top_more) else {
         // One of the two pagers reached its end: together they read every user.
-        return complete(client, read, total, progress).await;
+        return complete(client, base, read, total, progress).await;
     };
     let (Some(lo), Some(hi)) = (ascending.last.clone(), lowest_of_top) else {
-        return complete(client, read, total, progress).await;
+        return complete(client, base, read, total, progress).await;
     };
     if !ordered {
         return sequential_rest(client, ascending, after_second, read, progress).await;
     }
     if lo >= hi {
         // The two ends met.
-        return complete(client, read, total, progress).await;
+        return complete(client, base, read, total, progress).await;
     }
 
     // The UPNs between the two ends: one range per request in flight. Then level by
@@ -329,7 +353,7 @@ pub(crate) async fn licensed_in_ranges(
         let fetched = futures::future::try_join_all(work.into_iter().map(|w| async move {
             let (chain, url) = match w {
                 Work::New(range) => {
-                    let url = range_url(client, &range, false)?;
+                    let url = base.url(client, &range, Some(false))?;
                     (Chain::new(range, &url), url)
                 }
                 Work::Next(chain, url) => (*chain, url),
@@ -352,7 +376,7 @@ pub(crate) async fn licensed_in_ranges(
                     total,
                     "a range of UPNs counts every licensed user (Graph ignored the range filter): reading them one page after another"
                 );
-                return read_again(client, Some(total), progress).await;
+                return read_again(client, base, Some(total), progress).await;
             }
             ordered = ordered && in_order(&page.value, &chain.range, false);
             read.sample.extend(page.value.iter().map(key));
@@ -405,26 +429,32 @@ pub(crate) async fn licensed_in_ranges(
         }
     }
 
-    // Every range to its end, side by side.
-    let rests = futures::future::try_join_all(open.into_iter().map(|(chain, next)| async move {
-        let mut part = Vec::new();
-        client
-            .continue_pages(Some(next), chain.paging, &EVENTUAL, |page: Vec<User>| {
-                // Reported as read: these pages repeat no user (only a range's first
-                // page repeats the last user of the range it was cut from), unless a
-                // UPN equals a boundary.
-                progress.event(ReadEvent::Items(page.len() as u64));
-                part.push(page);
-            })
-            .await?;
-        Ok::<_, GraphError>(part)
+    // Every range to its end, side by side, each page added as it comes (the lock is
+    // never held across a request).
+    let shared = std::sync::Mutex::new(read);
+    futures::future::try_join_all(open.into_iter().map(|(chain, next)| {
+        let shared = &shared;
+        async move {
+            client
+                .continue_pages(Some(next), chain.paging, &EVENTUAL, |page: Vec<User>| {
+                    if let Ok(mut read) = shared.lock() {
+                        read.add(page, Some(progress));
+                    }
+                })
+                .await
+        }
     }))
     .await?;
-    for page in rests.into_iter().flatten() {
-        read.add(page, None);
-    }
-    complete(client, read, total, progress).await
+    let read = match shared.into_inner() {
+        Ok(read) => read,
+        // Only a panic while adding a page poisons the lock; the users added stand.
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    complete(client, base, read, total, progress).await
 }
+
+/// Users room is made for from `@odata.count` at most.
+const RESERVE_MAX: u64 = 1 << 20;
 
 /// Levels of cutting: the first cut between the two ends, and two more.
 const LEVELS: usize = 3;
@@ -487,6 +517,16 @@ struct Read {
 }
 
 impl Read {
+    /// Room for `users` users.
+    fn with_capacity(users: u64) -> Self {
+        let n = usize::try_from(users).unwrap_or(0);
+        Self {
+            users: Vec::with_capacity(n),
+            seen: HashSet::with_capacity(n),
+            sample: Vec::new(),
+        }
+    }
+
     /// Adds the users of `page` not read yet, reported to `progress`.
     fn add(&mut self, page: Vec<User>, progress: Option<&dyn ReadProgress>) {
         let before = self.users.len();
@@ -522,6 +562,7 @@ async fn sequential_rest(
 /// read again, one page after another (the ranges missed some).
 async fn complete(
     client: &GraphClient,
+    base: Base<'_>,
     read: Read,
     total: Option<u64>,
     progress: &dyn ReadProgress,
@@ -538,7 +579,102 @@ async fn complete(
         count = total,
         "the UPN ranges read fewer licensed users than @odata.count: reading them again one page after another"
     );
-    read_again(client, Some(total), progress).await
+    read_again(client, base, Some(total), progress).await
+}
+
+/// How [`read`] goes on after the first page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pace {
+    /// One page after another.
+    Sequential,
+    /// In ranges when at least [`super::read::RANGES_MIN_PAGES`] pages are left.
+    Auto,
+    /// In ranges.
+    Ranges,
+}
+
+/// The first page of `base`: in UPN order unless `pace` is sequential, asked again
+/// unordered when Graph refuses the order (with a warning). Its URL and whether it is
+/// ordered come with it.
+pub(crate) async fn first_page(
+    client: &GraphClient,
+    base: Base<'_>,
+    pace: Pace,
+) -> Result<(Page<User>, Url, bool), GraphError> {
+    let ordered = pace != Pace::Sequential;
+    let url = base.url(client, &UpnRange::default(), ordered.then_some(false))?;
+    match client.get_json::<Page<User>>(url.clone(), &EVENTUAL).await {
+        Err(e) if ordered && refused(&e) => {
+            tracing::warn!(
+                error = %e,
+                "Graph refused the users in UPN order: reading them one page after another"
+            );
+            let url = base.url(client, &UpnRange::default(), None)?;
+            let page = client
+                .get_json::<Page<User>>(url.clone(), &EVENTUAL)
+                .await?;
+            Ok((page, url, false))
+        }
+        answer => answer.map(|page| (page, url, ordered)),
+    }
+}
+
+/// Every user of `base` after its `first` page (from [`first_page`], at `url`,
+/// `ordered` or not; already reported to `progress`): in ranges as `pace` says when the
+/// page is ordered and more pages follow, else one page after another. A range Graph
+/// refuses reads everything again one page after another (with a warning).
+pub(crate) async fn read_rest(
+    client: &GraphClient,
+    base: Base<'_>,
+    (first, url, ordered): (Page<User>, Url, bool),
+    pace: Pace,
+    progress: &dyn ReadProgress,
+) -> Result<Vec<User>, GraphError> {
+    let pages_left = first.count.map(|c| {
+        c.saturating_sub(first.value.len() as u64)
+            .div_ceil(u64::from(PAGE_SIZE))
+    });
+    let ranged = match pace {
+        Pace::Ranges => true,
+        Pace::Auto => pages_left.is_some_and(|p| p >= super::read::RANGES_MIN_PAGES),
+        Pace::Sequential => false,
+    };
+    if ordered && ranged && first.next_link.is_some() {
+        tracing::debug!(count = first.count, "reading users in UPN ranges");
+        let total = first.count;
+        return match in_ranges(client, base, first, &url, progress).await {
+            Err(e) if refused(&e) => {
+                tracing::warn!(
+                    error = %e,
+                    "Graph refused a range of UPNs: reading the users again one page after another"
+                );
+                read_again(client, base, total, progress).await
+            }
+            read => read,
+        };
+    }
+    let mut paging = Paging::new(&url);
+    let next = paging.page(first.value.len(), first.count, first.next_link.as_deref())?;
+    let mut all = first.value;
+    client
+        .continue_pages(next, paging, &EVENTUAL, |page: Vec<User>| {
+            progress.event(ReadEvent::Items(page.len() as u64));
+            all.extend(page);
+        })
+        .await?;
+    Ok(all)
+}
+
+/// Every user of `base`, as [`first_page`] and [`read_rest`] read them.
+pub(crate) async fn read(
+    client: &GraphClient,
+    base: Base<'_>,
+    pace: Pace,
+    progress: &dyn ReadProgress,
+) -> Result<Vec<User>, GraphError> {
+    let first = first_page(client, base, pace).await?;
+    progress.event(ReadEvent::Items(first.0.value.len() as u64));
+    read_rest(client, base, first, pace, progress).await
 }
 
 /// Whether Graph refused a query as such (400 `Request_UnsupportedQuery` or
@@ -549,17 +685,18 @@ pub(crate) fn refused(e: &GraphError) -> bool {
             && matches!(error.code, GraphErrorCode::UnsupportedQuery | GraphErrorCode::BadRequest))
 }
 
-/// Every licensed user, one page after another, reported as a phase of its own
+/// Every user of `base`, one page after another, reported as a phase of its own
 /// (`total`: the count known so far).
-pub(crate) async fn read_again(
+async fn read_again(
     client: &GraphClient,
+    base: Base<'_>,
     total: Option<u64>,
     progress: &dyn ReadProgress,
 ) -> Result<Vec<User>, GraphError> {
-    let url = licensed_url(client)?;
+    let url = base.url(client, &UpnRange::default(), None)?;
     let mut all = Vec::new();
     progress.event(ReadEvent::Phase {
-        name: "licensed users (again, one page after another)",
+        name: "users (again, one page after another)",
         total,
     });
     client
@@ -696,8 +833,13 @@ mod tests {
             hi: None,
         };
         assert_eq!(
-            range.filter(),
-            "assignedLicenses/$count ne 0 and userPrincipalName ge 'o''brien'"
+            range.filter(Some(LICENSED)).as_deref(),
+            Some("assignedLicenses/$count ne 0 and userPrincipalName ge 'o''brien'")
         );
+        assert_eq!(
+            range.filter(None).as_deref(),
+            Some("userPrincipalName ge 'o''brien'")
+        );
+        assert_eq!(UpnRange::default().filter(None), None);
     }
 }

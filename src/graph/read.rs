@@ -33,9 +33,7 @@ use serde::Deserialize;
 use crate::ids::{GroupId, TenantId, UserId};
 use crate::snapshot::{Group, SNAPSHOT_VERSION, TenantSnapshot, User};
 
-use super::client::{
-    BatchRequest, GROUP_SELECT, GraphClient, PAGE_SIZE, Page, Paging, USER_SELECT,
-};
+use super::client::{BatchRequest, GROUP_SELECT, GraphClient, PAGE_SIZE, USER_SELECT};
 use super::error::GraphError;
 use super::ranges;
 
@@ -67,6 +65,18 @@ pub enum LicensedUsersStrategy {
     /// One pager per SKU, merged.
     #[value(help = "One reader per SKU in parallel: reads users holding several SKUs once per SKU")]
     PerSku,
+}
+
+impl LicensedUsersStrategy {
+    /// How a read of every user (or every licensed one) goes on after its first page;
+    /// per SKU reads the others as `Auto` does.
+    fn pace(self) -> ranges::Pace {
+        match self {
+            LicensedUsersStrategy::Sequential => ranges::Pace::Sequential,
+            LicensedUsersStrategy::Ranges => ranges::Pace::Ranges,
+            LicensedUsersStrategy::Auto | LicensedUsersStrategy::PerSku => ranges::Pace::Auto,
+        }
+    }
 }
 
 /// Pages left after the first from which `Auto` reads in ranges: below it, ranges would
@@ -124,36 +134,18 @@ fn user_select(extra: &[&str]) -> String {
     fields.join(",")
 }
 
-/// The first page URL of `GET /users` with `select`, `$top=999` and an optional filter.
-fn users_url_selecting(
-    client: &GraphClient,
-    select: &str,
-    filter: Option<&str>,
-) -> Result<url::Url, GraphError> {
-    let mut url = client.url("users")?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("$select", select);
-        q.append_pair("$top", &PAGE_SIZE.to_string());
-        if let Some(f) = filter {
-            q.append_pair("$filter", f);
-        }
-    }
-    Ok(url)
-}
-
 /// Every user `rules` needs (those its filter admits), with the attributes it selects.
-async fn rule_users(client: &GraphClient, rules: &RulesRead) -> Result<Vec<User>, GraphError> {
-    let url = users_url_selecting(
-        client,
-        &user_select(&rules.attributes),
-        rules.filter.as_deref(),
-    )?;
-    let mut all = Vec::new();
-    client
-        .for_each_page(url, &[], |page: Vec<User>| all.extend(page))
-        .await?;
-    Ok(all)
+async fn rule_users(
+    client: &GraphClient,
+    rules: &RulesRead,
+    pace: ranges::Pace,
+) -> Result<Vec<User>, GraphError> {
+    let select = user_select(&rules.attributes);
+    let base = ranges::Base {
+        filter: rules.filter.as_deref(),
+        select: &select,
+    };
+    ranges::read(client, base, pace, &NoProgress).await
 }
 
 /// Progress events of a read.
@@ -211,6 +203,9 @@ pub async fn read_tenant(
     // what the read waits for.
     let side_slots = slots.saturating_sub(1).max(1);
     let all_groups = scope.full || scope.rules.as_ref().is_some_and(|r| r.all_groups);
+    // Every user (or every user in rules_scope) is read in UPN ranges, unless the read
+    // is asked to go one page after another.
+    let pace = scope.strategy.pace();
     // The groups that assign licenses to the users of the first licensed page, sent by
     // the users' side as soon as it has that page: read (with their members) beside the
     // rest of the users instead of after them. Dropped unsent when no such page is read.
@@ -227,21 +222,19 @@ pub async fn read_tenant(
                 .rules
                 .as_ref()
                 .map_or(&[][..], |r| r.attributes.as_slice());
-            let url = users_url_selecting(client, &user_select(extra), None)?;
+            let select = user_select(extra);
+            let base = ranges::Base {
+                filter: None,
+                select: &select,
+            };
             progress.event(ReadEvent::Phase {
                 name: "users",
                 total: None,
             });
-            let (skus_domains, all) = futures::try_join!(skus_and_domains(client), async {
-                let mut all = Vec::new();
-                client
-                    .for_each_page(url, &[], |page: Vec<User>| {
-                        progress.event(ReadEvent::Items(page.len() as u64));
-                        all.extend(page);
-                    })
-                    .await?;
-                Ok::<_, GraphError>(all)
-            })?;
+            let (skus_domains, all) = futures::try_join!(
+                skus_and_domains(client),
+                ranges::read(client, base, pace, progress)
+            )?;
             report_skus(progress, &skus_domains);
             Ok::<_, GraphError>((skus_domains, all))
         } else if scope.rules.as_ref().is_some_and(|r| r.filter.is_none()) {
@@ -258,7 +251,7 @@ pub async fn read_tenant(
     // attributes); read side by side with them, reported once both are done.
     let rules_side = async {
         match &scope.rules {
-            Some(rules) if !scope.full => rule_users(client, rules).await,
+            Some(rules) if !scope.full => rule_users(client, rules, pace).await,
             _ => Ok(Vec::new()),
         }
     };
@@ -469,41 +462,21 @@ async fn licensed_users(
         let users = per_sku(client, &used, progress).await?;
         return Ok((skus_domains, users));
     }
-    // In UPN order when the rest may be read in ranges.
-    let ordered = strategy != LicensedUsersStrategy::Sequential;
-    let url = if ordered {
-        ranges::range_url(client, &ranges::UpnRange::default(), false)?
-    } else {
-        ranges::licensed_url(client)?
-    };
-    let eventual = [("ConsistencyLevel", "eventual")];
-    let first_page = async {
-        match client.get_json::<Page<User>>(url.clone(), &eventual).await {
-            Err(e) if ordered && ranges::refused(&e) => {
-                tracing::warn!(
-                    error = %e,
-                    "Graph refused the licensed users in UPN order: reading them one page after another"
-                );
-                let url = ranges::licensed_url(client)?;
-                let page = client
-                    .get_json::<Page<User>>(url.clone(), &eventual)
-                    .await?;
-                Ok((page, url, false))
-            }
-            answer => answer.map(|page| (page, url.clone(), ordered)),
-        }
-    };
-    let (skus_domains, (first, url, ordered)) =
-        futures::try_join!(skus_and_domains(client), first_page)?;
-    let mut paging = Paging::new(&url);
+    let pace = strategy.pace();
+    let base = ranges::Base::licensed();
+    let (skus_domains, first) = futures::try_join!(
+        skus_and_domains(client),
+        ranges::first_page(client, base, pace)
+    )?;
     report_skus(progress, &skus_domains);
     progress.event(ReadEvent::Phase {
         name: PHASE,
-        total: first.count,
+        total: first.0.count,
     });
-    progress.event(ReadEvent::Items(first.value.len() as u64));
+    progress.event(ReadEvent::Items(first.0.value.len() as u64));
     if let Some(tx) = early_groups {
         let ids: BTreeSet<GroupId> = first
+            .0
             .value
             .iter()
             .flat_map(|u| u.inherited_states().filter_map(|s| s.assigned_by_group))
@@ -511,42 +484,8 @@ async fn licensed_users(
         // The receiver is gone only when the group side failed; its error is reported.
         let _ = tx.send(ids.into_iter().collect());
     }
-    let pages_left = first.count.map(|c| {
-        c.saturating_sub(first.value.len() as u64)
-            .div_ceil(u64::from(PAGE_SIZE))
-    });
-    let in_ranges = match strategy {
-        LicensedUsersStrategy::Ranges => true,
-        LicensedUsersStrategy::Auto => pages_left.is_some_and(|p| p >= RANGES_MIN_PAGES),
-        _ => false,
-    };
-    if ordered && in_ranges && first.next_link.is_some() {
-        tracing::debug!(
-            licensed = first.count,
-            "reading licensed users in UPN ranges"
-        );
-        let total = first.count;
-        let users = match ranges::licensed_in_ranges(client, first, &url, progress).await {
-            Err(e) if ranges::refused(&e) => {
-                tracing::warn!(
-                    error = %e,
-                    "Graph refused a range of UPNs: reading the licensed users again one page after another"
-                );
-                ranges::read_again(client, total, progress).await?
-            }
-            read => read?,
-        };
-        return Ok((skus_domains, users));
-    }
-    let next = paging.page(first.value.len(), first.count, first.next_link.as_deref())?;
-    let mut all = first.value;
-    client
-        .continue_pages(next, paging, &eventual, |page: Vec<User>| {
-            progress.event(ReadEvent::Items(page.len() as u64));
-            all.extend(page);
-        })
-        .await?;
-    Ok((skus_domains, all))
+    let users = ranges::read_rest(client, base, first, pace, progress).await?;
+    Ok((skus_domains, users))
 }
 
 /// One pager per SKU in `used`, in parallel, merged and de-duplicated.

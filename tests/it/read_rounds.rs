@@ -305,3 +305,31 @@ async fn issue17_a_graph_refusing_or_ignoring_upn_order_or_ranges_is_read_one_pa
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue17_rules_over_every_user_read_them_in_upn_ranges_with_their_attributes() {
+    let (tenant, emulated) = served(12_000).await;
+    let rules = |strategy| ReadScope {
+        strategy,
+        rules: Some(RulesRead {
+            attributes: vec!["department"],
+            filter: None,
+            all_groups: false,
+        }),
+        ..ReadScope::default()
+    };
+    let (sequential, _, one_by_one) =
+        read_counting(&emulated, &rules(LicensedUsersStrategy::Sequential)).await;
+    let (ranged, _, read) = read_counting(&emulated, &rules(LicensedUsersStrategy::Auto)).await;
+    assert_eq!(read.users.len(), tenant.users.len(), "every user is read");
+    assert_eq!(
+        read.users, one_by_one.users,
+        "the same users, attributes and licenses"
+    );
+    assert_eq!(read.groups, one_by_one.groups, "the same licensing groups");
+    // Each range may end with a partial page: at most one more request per range.
+    assert!(
+        ranged <= sequential + 16,
+        "{ranged} requests in ranges against {sequential} one page after another"
+    );
+}
