@@ -1,6 +1,7 @@
-//! Reads every licensed user as ranges of user principal names, side by side: the fewest
-//! requests (each user is read about once, unlike one pager per SKU) in about as many
-//! rounds as there are pages divided by the requests allowed in flight.
+//! Reads users (every licensed one, or every one a filter admits) as ranges of user
+//! principal names, side by side: the fewest requests (each user is read about once,
+//! unlike one pager per SKU) in about as many rounds as there are pages divided by the
+//! requests allowed in flight.
 //!
 //! Graph sorts by `userPrincipalName` and filters it with `ge`/`le` (advanced query:
 //! `ConsistencyLevel: eventual` with `$count=true`,
@@ -13,7 +14,7 @@
 //! only their balance depends on it. Two checks keep the read complete: pages must come
 //! in UPN order (else no range is cut again: each is read to its end), and the users read
 //! must number at least the first page's `@odata.count` (else everything is read again,
-//! one page after another). A range whose `@odata.count` is every licensed user means
+//! one page after another). A range whose `@odata.count` is every user of the read means
 //! Graph ignored the range filter: everything is read one page after another. A Graph
 //! that refuses the order or a range filter (400) is read one page after another as
 //! well (the caller, `read.rs`, falls back).
@@ -21,6 +22,7 @@
 //! This module reads; it must not plan, print or decide anything but how to page.
 
 use std::collections::HashSet;
+use std::sync::PoisonError;
 
 use reqwest::Url;
 
@@ -364,7 +366,7 @@ async fn in_ranges(
         .await?;
         for (mut chain, page) in fetched {
             // A range between the two ends holds fewer users than all of them: a count of
-            // every licensed user means Graph did not apply the range filter, and every
+            // every user of the read means Graph did not apply the range filter, and every
             // range would read the whole tenant.
             if chain.count.is_none()
                 && let (Some(count), Some(total)) = (page.count, total)
@@ -374,7 +376,7 @@ async fn in_ranges(
                 tracing::warn!(
                     count,
                     total,
-                    "a range of UPNs counts every licensed user (Graph ignored the range filter): reading them one page after another"
+                    "a range of UPNs counts every user of the read (Graph ignored the range filter): reading them one page after another"
                 );
                 return read_again(client, base, Some(total), progress).await;
             }
@@ -437,19 +439,16 @@ async fn in_ranges(
         async move {
             client
                 .continue_pages(Some(next), chain.paging, &EVENTUAL, |page: Vec<User>| {
-                    if let Ok(mut read) = shared.lock() {
-                        read.add(page, Some(progress));
-                    }
+                    // A poisoned lock means a panic while adding a page, which ends
+                    // the read anyway; the users added so far stand.
+                    let mut read = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                    read.add(page, Some(progress));
                 })
                 .await
         }
     }))
     .await?;
-    let read = match shared.into_inner() {
-        Ok(read) => read,
-        // Only a panic while adding a page poisons the lock; the users added stand.
-        Err(poisoned) => poisoned.into_inner(),
-    };
+    let read = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
     complete(client, base, read, total, progress).await
 }
 
@@ -558,7 +557,7 @@ async fn sequential_rest(
     Ok(read.users)
 }
 
-/// The users `read` when they number at least `total`; otherwise every licensed user
+/// The users `read` when they number at least `total`; otherwise every user of `base`
 /// read again, one page after another (the ranges missed some).
 async fn complete(
     client: &GraphClient,
