@@ -4,7 +4,8 @@
 //! arithmetic, lookups and renderers on whatever a snapshot may hold). The same bytes read
 //! as a file in small blocks, with users parsed in small chunks side by side
 //! (`TenantSnapshot::read_with`), give exactly what the whole-document parse gives: the
-//! same snapshot, or the same error.
+//! same snapshot, or the same error — and so does a read keeping only the license fields
+//! (`UserFields::Licensing`), with the whole parse's users stripped the same way.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -13,7 +14,7 @@ use libfuzzer_sys::fuzz_target;
 use licensectl::config::{ConfigFiles, DesiredState, load_files};
 use licensectl::plan::{PlanOptions, plan};
 use licensectl::render::{Mode, json, markdown, text};
-use licensectl::snapshot::{ReadOptions, TenantSnapshot};
+use licensectl::snapshot::{ReadOptions, TenantSnapshot, UserFields};
 
 fn contoso() -> &'static DesiredState {
     static DESIRED: OnceLock<DesiredState> = OnceLock::new();
@@ -63,16 +64,26 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(path, data).expect("writes the input");
     // Block and chunk sizes from the input's length: small, so that blocks and chunks end
     // anywhere (blocks of up to 509 bytes keep the reads few enough for the fuzzer's pace).
-    let options = ReadOptions {
-        block_bytes: 1 + data.len() % 509,
-        chunk_bytes: 1 + data.len() % 97,
-        ..ReadOptions::default()
-    };
-    let split = TenantSnapshot::read_with(path, &options);
-    match (&whole, &split) {
-        (Ok(a), Ok(b)) => assert_eq!(a, b, "the split read differs"),
-        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
-        _ => panic!("the split read and the whole parse disagree: {whole:?} / {split:?}"),
+    for users in [UserFields::All, UserFields::Licensing] {
+        let options = ReadOptions {
+            block_bytes: 1 + data.len() % 509,
+            chunk_bytes: 1 + data.len() % 97,
+            users,
+            ..ReadOptions::default()
+        };
+        let split = TenantSnapshot::read_with(path, &options);
+        let whole = whole.as_ref().map(|snapshot| {
+            let mut kept = snapshot.clone();
+            for user in &mut kept.users {
+                user.keep(users);
+            }
+            kept
+        });
+        match (&whole, &split) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "the split read keeping {users:?} differs"),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            _ => panic!("the {users:?} read and the whole parse disagree: {whole:?} / {split:?}"),
+        }
     }
     let Ok(snapshot) = whole else {
         return;

@@ -9,7 +9,7 @@ use licensectl::config::{DesiredState, GroupKey};
 use licensectl::diagnostic::escape_value;
 use licensectl::graph::RulesRead;
 use licensectl::graph::ops_read::{self, Extras, enrich};
-use licensectl::snapshot::TenantSnapshot;
+use licensectl::snapshot::{ReadOptions, TenantSnapshot, UserFields};
 
 use super::snapshot::ConfigScope;
 
@@ -99,17 +99,23 @@ pub(crate) async fn read_extras(
 /// Reads the snapshot file `path` (within `LICENSECTL_MAX_SNAPSHOT_BYTES`) and warns about
 /// the values in it this licensectl does not know.
 pub(crate) fn read_snapshot(path: &Path) -> anyhow::Result<TenantSnapshot> {
-    let snapshot = read_snapshot_quietly(path)?;
+    let snapshot = read_snapshot_quietly(path, UserFields::All)?;
     warn_unknown_values(&snapshot);
     Ok(snapshot)
 }
 
-/// [`read_snapshot`] without the warnings (the caller prints them when it is its turn).
-pub(crate) fn read_snapshot_quietly(path: &Path) -> anyhow::Result<TenantSnapshot> {
-    Ok(TenantSnapshot::read_limited(
-        path,
-        super::limits::snapshot_limit()?,
-    )?)
+/// [`read_snapshot`] keeping `fields` of each user, without the warnings (the caller
+/// prints them when it is its turn).
+pub(crate) fn read_snapshot_quietly(
+    path: &Path,
+    fields: UserFields,
+) -> anyhow::Result<TenantSnapshot> {
+    let options = ReadOptions {
+        limit: super::limits::snapshot_limit()?,
+        users: fields,
+        ..ReadOptions::default()
+    };
+    Ok(TenantSnapshot::read_with(path, &options)?)
 }
 
 /// One warning on stderr (unless `--quiet`) per string value Graph sent that this licensectl does not know

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
+use licensectl::config::ConfigFiles;
 use licensectl::config::DesiredState;
 use licensectl::diagnostic::{Diagnostic, SourceFiles, render as diagnostics};
 use licensectl::graph::LicensedUsersStrategy;
@@ -15,7 +16,7 @@ use licensectl::plan::saved::SavedPlan;
 use licensectl::plan::tenant_pin_problem;
 use licensectl::plan::{Plan, PlanOptions, plan};
 use licensectl::render::{Mode, html, json, markdown, text};
-use licensectl::snapshot::TenantSnapshot;
+use licensectl::snapshot::{TenantSnapshot, UserFields};
 
 use super::connection::ConnectionArgs;
 use super::exit;
@@ -118,6 +119,10 @@ impl CompareArgs {
     /// snapshot is parsed on a thread of its own while the config loads (each is about half
     /// of an offline plan's time on a large tenant); what either prints comes in the same
     /// order as one after the other, and an invalid config wins over a bad snapshot.
+    /// The snapshot's users are read with only their license fields unless a config file
+    /// mentions `rules` (what [`licensectl::plan::user_fields`] asks for, decided before
+    /// the config is parsed; should the parsed config need more, the snapshot is read
+    /// again whole).
     /// `Err(code)`: the config is invalid (diagnostics printed).
     pub(super) fn config_and_tenant(&self) -> anyhow::Result<Result<(Config, TenantSnapshot), u8>> {
         let Some(path) = self.snapshot.as_deref() else {
@@ -128,19 +133,37 @@ impl CompareArgs {
             let live = self.tenant_state(&config.desired)?;
             return Ok(Ok((config, live)));
         };
+        let files = match read_config(&self.config) {
+            Ok(files) => files,
+            Err(code) => return Ok(Err(code)),
+        };
+        let fields = if files.may_mention("rules") {
+            UserFields::All
+        } else {
+            UserFields::Licensing
+        };
         let (config, read) = std::thread::scope(|scope| {
-            let reader = scope.spawn(|| super::live::read_snapshot_quietly(path));
-            let config = load(&self.config);
+            let reader = scope.spawn(|| super::live::read_snapshot_quietly(path, fields));
+            let config = check_config(files);
             (config, reader.join())
         });
         let config = match config {
             Ok(config) => config,
             Err(code) => return Ok(Err(code)),
         };
-        let live = match read {
+        let mut live = match read {
             Ok(read) => read?,
             Err(panic) => std::panic::resume_unwind(panic),
         };
+        let needed = licensectl::plan::user_fields(&config.desired);
+        if !fields.covers(needed) {
+            tracing::debug!(
+                ?needed,
+                ?fields,
+                "the config needs more of each user: snapshot read again"
+            );
+            live = super::live::read_snapshot_quietly(path, needed)?;
+        }
         super::live::warn_unknown_values(&live);
         check_pin(&config.desired, &live, path)?;
         Ok(Ok((config, live)))
@@ -243,13 +266,23 @@ pub(super) struct Config {
 /// Loads the config; `Err(code)` when it is invalid (diagnostics already printed) or a
 /// limit variable is malformed (the error printed: exit 1).
 pub(super) fn load(dir: &Path) -> Result<Config, u8> {
-    let loaded = match super::limits::load_config(dir) {
-        Ok(loaded) => loaded,
+    check_config(read_config(dir)?)
+}
+
+/// Reads the files of the config directory `dir` (the limits' errors printed).
+fn read_config(dir: &Path) -> Result<ConfigFiles, u8> {
+    match super::limits::config_limits() {
+        Ok(limits) => Ok(licensectl::config::read_files_with(dir, &limits)),
         Err(error) => {
             super::ui::error(&format!("{error:#}"));
-            return Err(exit::ERROR);
+            Err(exit::ERROR)
         }
-    };
+    }
+}
+
+/// Checks the config `files` read; prints the diagnostics.
+fn check_config(files: ConfigFiles) -> Result<Config, u8> {
+    let loaded = licensectl::config::load_files(files);
     eprint_diagnostics(&loaded.diagnostics, &loaded.sources);
     if !loaded.is_valid() {
         let _ = writeln!(

@@ -30,6 +30,22 @@ pub struct ConfigFiles {
     pub limits: ReadLimits,
 }
 
+impl ConfigFiles {
+    /// True when `word` occurs in the bytes of a file, or when a file or the directory
+    /// could not be read (what it holds is unknown): a cheap, conservative look at what
+    /// the config may declare before it is parsed.
+    pub fn may_mention(&self, word: &str) -> bool {
+        let Ok(files) = &self.files else {
+            return true;
+        };
+        let finder = memchr::memmem::Finder::new(word.as_bytes());
+        files.iter().any(|file| match &file.contents {
+            Ok(bytes) => finder.find(bytes).is_some(),
+            Err(_) => true,
+        })
+    }
+}
+
 /// One config file in memory.
 #[derive(Debug)]
 pub struct ConfigFile {

@@ -40,7 +40,7 @@ pub use resolve::tenant_pin_problem;
 pub use rules::explain::{
     ConditionResult, ExplainError, Explanation, GroupGrant, Held, RuleResult, explain,
 };
-pub use rules::{RuleNeeds, rule_needs};
+pub use rules::{RuleNeeds, rule_needs, user_fields};
 
 #[cfg(test)]
 mod tests;

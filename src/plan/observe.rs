@@ -191,6 +191,15 @@ pub(crate) fn kept_through_groups(
     change: Option<&Change>,
 ) -> Vec<Note> {
     let mut out: Vec<Note> = Vec::new();
+    // Most users hold nothing through a group, now or after the plan.
+    if !effect.is_affected(user.id)
+        && user
+            .license_assignment_states
+            .iter()
+            .all(|s| s.assigned_by_group.is_none())
+    {
+        return out;
+    }
     let mut seen: HashSet<(SkuId, GroupId)> = HashSet::new();
     for held in effect.after(user) {
         let Some(group) = held.group else { continue };

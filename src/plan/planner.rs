@@ -1199,17 +1199,19 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         &effect,
         &resolved.declared_users,
     ));
-    let changes_by_user: HashMap<String, &Change> = changes
+    let changes_by_user: HashMap<UserId, &Change> = changes
         .iter()
-        .filter(|c| matches!(c.principal, Principal::User { .. }))
-        .map(|c| (c.principal.id_string(), c))
+        .filter_map(|c| match c.principal {
+            Principal::User { id, .. } => Some((id, c)),
+            Principal::Group { .. } => None,
+        })
         .collect();
     for user in &resolved.users {
         let (Some(listed), Some(live_user)) = (&user.licenses, index.users.get(&user.id)) else {
             continue;
         };
         let skus: Vec<SkuId> = listed.iter().map(|l| l.sku).collect();
-        let change = changes_by_user.get(&user.id.to_string()).copied();
+        let change = changes_by_user.get(&user.id).copied();
         notes.extend(observe::kept_through_groups(
             &index, &effect, live_user, &skus, change,
         ));

@@ -126,7 +126,13 @@ impl<'a> TenantIndex<'a> {
 
 /// `text` in lowercase, borrowed when it already is (most UPNs are).
 fn lowercase(text: &str) -> Cow<'_, str> {
-    if text.chars().any(char::is_uppercase) {
+    // UPNs are ASCII nearly always: a byte test before the Unicode one.
+    let upper = if text.is_ascii() {
+        text.bytes().any(|b| b.is_ascii_uppercase())
+    } else {
+        text.chars().any(char::is_uppercase)
+    };
+    if upper {
         Cow::Owned(text.to_lowercase())
     } else {
         Cow::Borrowed(text)

@@ -44,12 +44,48 @@ pub fn is_guid(value: &str) -> bool {
     parse_guid(value).is_ok()
 }
 
+/// Reads a GUID from a string (see [`parse_guid`]).
+struct GuidVisitor;
+
+impl serde::de::Visitor<'_> for GuidVisitor {
+    type Value = Uuid;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Uuid, E> {
+        parse_guid(value).map_err(E::custom)
+    }
+    fn visit_bytes<E: serde::de::Error>(self, value: &[u8]) -> Result<Uuid, E> {
+        // As `String` does: bytes that are UTF-8 are a string.
+        match std::str::from_utf8(value) {
+            Ok(text) => self.visit_str(text),
+            Err(_) => Err(E::invalid_value(serde::de::Unexpected::Bytes(value), &self)),
+        }
+    }
+}
+
 macro_rules! guid_newtype {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(pub Uuid);
+
+        // Written and read as text without a `String` in between: these are on every
+        // license of every user of a snapshot. The messages are those of a `String`
+        // converted with `FromStr` (`invalid type: …, expected a string`, then
+        // [`InvalidGuid`]).
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut buffer = Uuid::encode_buffer();
+                s.serialize_str(self.0.hyphenated().encode_lower(&mut buffer))
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_str(GuidVisitor).map(Self)
+            }
+        }
 
         impl $name {
             /// Wraps a parsed GUID.
@@ -160,5 +196,27 @@ mod tests {
             "\"6ea91a8d-e32e-41a1-b7bd-d2d185eed0e0\""
         );
         assert!(serde_json::from_str::<UserId>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn serde_errors_are_those_of_a_string_parsed_as_a_guid() {
+        let number = serde_json::from_str::<UserId>("5").expect_err("not a string");
+        assert_eq!(
+            number.to_string(),
+            "invalid type: integer `5`, expected a string at line 1 column 1"
+        );
+        let bad = serde_json::from_str::<SkuId>("\"c7df2760\"").expect_err("not a GUID");
+        assert_eq!(
+            bad.to_string(),
+            format!(
+                "{} at line 1 column 10",
+                InvalidGuid {
+                    value: "c7df2760".into()
+                }
+            )
+        );
+        let escaped: GroupId =
+            serde_json::from_str("\"c7df2760-2c81-4ef7-b578-5b5392b571d\\u0066\"").expect("valid");
+        assert_eq!(escaped.to_string(), "c7df2760-2c81-4ef7-b578-5b5392b571df");
     }
 }

@@ -788,6 +788,17 @@ pub struct RuleNeeds {
     pub audits: bool,
 }
 
+/// What a plan of `desired` reads of each user of a snapshot: everything when it has
+/// rules (their attributes, `createdDateTime`, sign-ins), else only the license fields —
+/// the user properties a live read selects.
+pub fn user_fields(desired: &DesiredState) -> crate::snapshot::UserFields {
+    if desired.rules.is_empty() {
+        crate::snapshot::UserFields::Licensing
+    } else {
+        crate::snapshot::UserFields::All
+    }
+}
+
 /// What `desired`'s rules need read, or `None` when it has no rules.
 pub fn rule_needs(desired: &DesiredState) -> Option<RuleNeeds> {
     if desired.rules.is_empty() {

@@ -18,9 +18,11 @@
 //! `subscriptions`). Both are read; version 2 is written.
 
 mod check;
+mod fields;
 mod model;
 mod split;
 
+pub use fields::UserFields;
 pub use model::*;
 
 use std::io::Read;
@@ -132,6 +134,8 @@ pub struct ReadOptions {
     pub block_bytes: usize,
     /// Bytes of users parsed together (2 MiB by default).
     pub chunk_bytes: usize,
+    /// What is kept of each user ([`UserFields::All`] by default).
+    pub users: UserFields,
 }
 
 impl Default for ReadOptions {
@@ -140,6 +144,7 @@ impl Default for ReadOptions {
             limit: MAX_SNAPSHOT_BYTES,
             block_bytes: BLOCK_BYTES,
             chunk_bytes: CHUNK_BYTES,
+            users: UserFields::All,
         }
     }
 }
@@ -160,6 +165,7 @@ fn read_split(
     block_bytes: usize,
     chunk_bytes: usize,
     file_bytes: u64,
+    fields: UserFields,
 ) -> std::io::Result<Split> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Mutex, mpsc};
@@ -209,7 +215,7 @@ fn read_split(
                     let users = if failed.load(Ordering::Relaxed) {
                         None
                     } else {
-                        let users = parse_users(&chunk, elements);
+                        let users = parse_users(&chunk, elements, fields);
                         if users.is_none() {
                             failed.store(true, Ordering::Relaxed);
                         }
@@ -336,11 +342,11 @@ impl Merge {
 }
 
 /// Parses a chunk of users (a JSON array of about `elements` users) into a list sized
-/// for them; `None` when it does not parse.
-fn parse_users(chunk: &[u8], elements: usize) -> Option<Vec<User>> {
+/// for them, keeping `fields` of each; `None` when it does not parse.
+fn parse_users(chunk: &[u8], elements: usize, fields: UserFields) -> Option<Vec<User>> {
     use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 
-    struct Exact(usize);
+    struct Exact(usize, UserFields);
     impl<'de> Visitor<'de> for Exact {
         type Value = Vec<User>;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -349,8 +355,17 @@ fn parse_users(chunk: &[u8], elements: usize) -> Option<Vec<User>> {
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<User>, A::Error> {
             // The count is the splitter's guess: never trusted for more than the chunk.
             let mut users = Vec::with_capacity(self.0.min(1 << 16));
-            while let Some(user) = seq.next_element()? {
-                users.push(user);
+            match self.1 {
+                UserFields::All => {
+                    while let Some(user) = seq.next_element()? {
+                        users.push(user);
+                    }
+                }
+                UserFields::Licensing => {
+                    while let Some(user) = seq.next_element::<fields::LicensingUser>()? {
+                        users.push(User::from(user));
+                    }
+                }
             }
             Ok(users)
         }
@@ -362,7 +377,9 @@ fn parse_users(chunk: &[u8], elements: usize) -> Option<Vec<User>> {
         }
     }
     let mut deserializer = serde_json::Deserializer::from_slice(chunk);
-    let users = Exact(elements).deserialize(&mut deserializer).ok()?;
+    let users = Exact(elements, fields)
+        .deserialize(&mut deserializer)
+        .ok()?;
     deserializer.end().ok()?;
     Some(users)
 }
@@ -464,6 +481,7 @@ impl TenantSnapshot {
             options.block_bytes,
             options.chunk_bytes,
             metadata.len(),
+            options.users,
         )
         .map_err(read_error)?
         {
@@ -480,7 +498,11 @@ impl TenantSnapshot {
                 if bytes.len() as u64 > limit {
                     return Err(too_large(bytes.len() as u64));
                 }
-                Self::from_slice(&bytes, path)
+                let mut snapshot = Self::from_slice(&bytes, path)?;
+                for user in &mut snapshot.users {
+                    user.keep(options.users);
+                }
+                Ok(snapshot)
             }
         }
     }
@@ -733,7 +755,8 @@ mod tests {
         let table: &[(&str, &str)] = &[
             (
                 "{\n  \"version\": 1,\n  \"tenantId\": \"not-a-guid\"\n}",
-                "tenant.json:4:1: invalid tenant snapshot: 'not-a-guid' is not a GUID",
+                // At the end of the value (a GUID read from the string itself).
+                "tenant.json:3:26: invalid tenant snapshot: 'not-a-guid' is not a GUID",
             ),
             (
                 "{\"version\": 1}",
@@ -869,7 +892,18 @@ mod tests {
     /// What the split read gives for `text` read `block` bytes at a time with chunks of
     /// `chunk` bytes: the snapshot, or `None` when it falls back to the whole-file parse.
     fn split_read(text: &str, block: usize, chunk: usize) -> Option<TenantSnapshot> {
-        match read_split(&mut text.as_bytes(), block, chunk, text.len() as u64).expect("reads") {
+        split_read_keeping(text, block, chunk, UserFields::All)
+    }
+
+    /// [`split_read`] keeping `fields` of each user.
+    fn split_read_keeping(
+        text: &str,
+        block: usize,
+        chunk: usize,
+        fields: UserFields,
+    ) -> Option<TenantSnapshot> {
+        let size = text.len() as u64;
+        match read_split(&mut text.as_bytes(), block, chunk, size, fields).expect("reads") {
             Split::Done(snapshot) => Some(*snapshot),
             Split::Read { bytes } => {
                 assert_eq!(bytes as usize, text.len().min(bytes as usize));
@@ -911,6 +945,125 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A user with every property a snapshot holds, each set.
+    fn full_user(i: usize) -> String {
+        format!(
+            r#"{{"id": "651080ba-71fb-5b9f-a1c0-{i:012x}", "userPrincipalName": "u{i}@contoso.com", "displayName": "U \"{i}\"", "accountEnabled": true, "usageLocation": "DE",
+            "assignedLicenses": [{{"skuId": "{SKU}", "disabledPlans": ["{SKU}"]}}],
+            "licenseAssignmentStates": [{{"skuId": "{SKU}", "disabledPlans": [], "assignedByGroup": "3d81e50b-4d4f-5742-8c3f-f13fbef42f20", "state": "ActiveWithError", "error": "CountViolation", "lastUpdatedDateTime": "2025-01-15T08:00:00Z"}}],
+            "department": "Sales\u00e9", "jobTitle": "Rep", "companyName": "Contoso", "country": "Germany", "state": "BY", "city": "München", "officeLocation": "M1", "employeeType": "Employee", "userType": "Member",
+            "onPremisesSyncEnabled": true, "onPremisesExtensionAttributes": {{"extensionAttribute1": "a", "extensionAttribute2": null}},
+            "createdDateTime": "2022-08-03T05:17:04Z",
+            "signInActivity": {{"lastSignInDateTime": "2025-01-04T16:07:57Z", "lastNonInteractiveSignInDateTime": null, "lastSuccessfulSignInDateTime": "2025-01-04T16:07:57Z"}}}}"#
+        )
+    }
+
+    /// A read keeping the license fields gives the whole read with everything else
+    /// dropped, on the split path and on the whole-file path alike.
+    #[test]
+    fn a_licensing_read_is_the_whole_read_without_the_attributes() {
+        let users: Vec<String> = (0..5).map(full_user).collect();
+        let text = document(2, &[sku(SKU, 1, 5)], &users, &[]);
+        let mut expected = parse(&text).expect("parses");
+        assert!(expected.users[0].department.is_some());
+        assert!(expected.users[0].sign_in_activity.is_some());
+        for user in &mut expected.users {
+            user.keep(UserFields::Licensing);
+        }
+        let user = &expected.users[0];
+        assert_eq!(user.display_name.as_deref(), Some("U \"0\""));
+        assert_eq!(
+            user.license_assignment_states[0].last_updated_date_time,
+            None
+        );
+        assert_eq!(user.department, None);
+        assert_eq!(user.sign_in_activity, None);
+        assert_eq!(user.on_premises_extension_attributes, None);
+        for chunk in [1, 300, 1 << 20] {
+            let lean = split_read_keeping(&text, 7, chunk, UserFields::Licensing).expect("split");
+            assert_eq!(lean, expected, "chunk {chunk}");
+        }
+        // The whole-file path (here: a document the splitter does not take apart).
+        let dir = std::env::temp_dir().join(format!("licensectl-lean-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("t.json");
+        let users_twice = format!(
+            r#"{{"version": 2, "tenantId": "{TENANT}", "users": [], "users": [{}]}}"#,
+            users[0]
+        );
+        std::fs::write(&path, &users_twice).expect("write");
+        let options = ReadOptions {
+            users: UserFields::Licensing,
+            ..ReadOptions::default()
+        };
+        let read = TenantSnapshot::read_with(&path, &options).map_err(|e| e.to_string());
+        let whole = TenantSnapshot::from_json(&users_twice, &path).map_err(|e| e.to_string());
+        assert_eq!(read.is_err(), whole.is_err(), "{read:?} / {whole:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A licensing read refuses what the whole read refuses in the properties it drops
+    /// (then the whole-file parse names the error), and accepts what it accepts.
+    #[test]
+    fn a_licensing_read_checks_what_it_drops_as_the_whole_read_does() {
+        for (property, ok) in [
+            (r#""department": 5"#, false),
+            (r#""jobTitle": ["a"]"#, false),
+            (r#""createdDateTime": {}"#, false),
+            (r#""city": "bad \x escape""#, false),
+            (r#""city": "M\u00fcnchen""#, true),
+            (r#""country": null"#, true),
+            (r#""signInActivity": "yesterday""#, false),
+            (r#""signInActivity": {"lastSignInDateTime": 1}"#, false),
+            (
+                r#""signInActivity": {"lastSignInDateTime": null, "lastSignInDateTime": null}"#,
+                false,
+            ),
+            (r#""signInActivity": {"somethingNew": 1}"#, true),
+            (r#""signInActivity": null"#, true),
+            (
+                r#""onPremisesExtensionAttributes": {"extensionAttribute3": 3}"#,
+                false,
+            ),
+            (r#""onPremisesExtensionAttributes": []"#, false),
+            (
+                r#""onPremisesExtensionAttributes": {"extensionAttribute3": null}"#,
+                true,
+            ),
+            (r#""onPremisesExtensionAttributes": null"#, true),
+            (r#""onPremisesSyncEnabled": "yes""#, false),
+            (r#""department": "a", "department": "b""#, false),
+            (
+                r#""licenseAssignmentStates": [{"skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965", "state": "Active", "lastUpdatedDateTime": 7}]"#,
+                false,
+            ),
+            (
+                r#""licenseAssignmentStates": [{"skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965", "state": "Active", "lastUpdatedDateTime": null}]"#,
+                true,
+            ),
+            (r#""somethingNew": [1, {"a": null}]"#, true),
+        ] {
+            let user = format!(
+                r#"{{"id": "651080ba-71fb-5b9f-a1c0-000000000001", {property}, "userPrincipalName": "u@contoso.com"}}"#
+            );
+            let text = document(2, &[sku(SKU, 1, 5)], &[user], &[]);
+            let whole = parse(&text);
+            assert_eq!(whole.is_ok(), ok, "whole read of {property}: {whole:?}");
+            for keep in [UserFields::All, UserFields::Licensing] {
+                let split = split_read_keeping(&text, 3, 1, keep);
+                assert_eq!(split.is_some(), ok, "{keep:?} read of {property}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_read_covers_a_licensing_read_and_only_a_whole_read_covers_a_whole_read() {
+        assert!(UserFields::All.covers(UserFields::All));
+        assert!(UserFields::All.covers(UserFields::Licensing));
+        assert!(UserFields::Licensing.covers(UserFields::Licensing));
+        assert!(!UserFields::Licensing.covers(UserFields::All));
     }
 
     /// Documents the splitter does not take apart, or whose pieces do not parse, fall back

@@ -68,7 +68,7 @@ macro_rules! open_string_enum {
 
 /// Reads a string without allocating a copy of it (a `Cow<str>` always owns one):
 /// `map` makes the value of the text.
-struct StrVisitor<F>(F);
+pub(super) struct StrVisitor<F>(pub(super) F);
 
 impl<'de, T, F: FnOnce(&str) -> T> serde::de::Visitor<'de> for StrVisitor<F> {
     type Value = T;
@@ -107,7 +107,9 @@ impl<'de, T, F: FnOnce(&str) -> T> serde::de::Visitor<'de> for OptionStrVisitor<
 
 /// A list that holds no spare room: a `Vec` grown from empty has room for four, and these
 /// lists are on each of a tenant's users (the spare room freed here is reused at once).
-fn exact_vec<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+pub(super) fn exact_vec<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
     let mut list = Vec::<T>::deserialize(d)?;
     list.shrink_to_fit();
     Ok(list)
@@ -600,7 +602,9 @@ open_string_enum! {
     }
 }
 
-fn deserialize_assignment_error<'de, D>(d: D) -> Result<Option<AssignmentError>, D::Error>
+pub(super) fn deserialize_assignment_error<'de, D>(
+    d: D,
+) -> Result<Option<AssignmentError>, D::Error>
 where
     D: Deserializer<'de>,
 {
