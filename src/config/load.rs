@@ -517,6 +517,37 @@ mod tests {
         loaded.diagnostics.iter().map(ToString::to_string).collect()
     }
 
+    /// What `plan --snapshot` decides how much of each user to read by: never false for
+    /// a config that may hold the word.
+    #[test]
+    fn a_word_may_be_mentioned_when_a_file_holds_it_or_cannot_be_read() {
+        let files = ConfigFiles::new("cfg", [(SETTINGS_FILE, ROOT), ("licenses/team.yaml", TEAM)]);
+        assert!(!files.may_mention("rules"));
+        assert!(files.may_mention("worker"));
+        let with_rules = ConfigFiles::new(
+            "cfg",
+            [
+                (SETTINGS_FILE, ROOT),
+                ("licenses/r.yaml", "rules:\n  - name: a\n"),
+            ],
+        );
+        assert!(with_rules.may_mention("rules"));
+        let mut unreadable = ConfigFiles::new("cfg", [(SETTINGS_FILE, ROOT)]);
+        if let Ok(list) = &mut unreadable.files {
+            list.push(ConfigFile {
+                path: "licenses/x.yaml".into(),
+                contents: Err(ReadError::TooLarge { bytes: 9, limit: 1 }),
+            });
+        }
+        assert!(unreadable.may_mention("rules"));
+        let unlisted = ConfigFiles {
+            dir: "cfg".into(),
+            files: Err(ReadError::Io(std::io::Error::other("gone"))),
+            limits: ReadLimits::default(),
+        };
+        assert!(unlisted.may_mention("rules"));
+    }
+
     #[test]
     fn files_are_taken_in_path_order_whatever_the_order_given() {
         let forward = load_files(ConfigFiles::new(

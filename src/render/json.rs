@@ -28,10 +28,17 @@ pub fn render(plan: &Plan, mode: Mode) -> String {
         has_drift: plan.has_drift(),
         plan,
     };
-    // Plain data with string keys and finite numbers: serialization cannot fail.
-    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
-    text.push('\n');
-    text
+    // Room for the whole document at once (about 700 bytes an entry on a large plan)
+    // rather than doubling through a 73 MB one; room never written costs no memory.
+    let entries = plan.changes.len() + plan.findings.len() + plan.notes.len();
+    let mut bytes = Vec::with_capacity(64 * 1024 + entries.saturating_mul(1024));
+    // Plain data with string keys and finite numbers: serialization cannot fail, and
+    // serde_json writes UTF-8.
+    if serde_json::to_writer_pretty(&mut bytes, &document).is_err() {
+        bytes.clear();
+    }
+    bytes.push(b'\n');
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 #[derive(Serialize)]
