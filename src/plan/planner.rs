@@ -1206,16 +1206,35 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
             Principal::Group { .. } => None,
         })
         .collect();
-    for user in &resolved.users {
-        let (Some(listed), Some(live_user)) = (&user.licenses, index.users.get(&user.id)) else {
-            continue;
-        };
-        let skus: Vec<SkuId> = listed.iter().map(|l| l.sku).collect();
-        let change = changes_by_user.get(&user.id).copied();
-        notes.extend(observe::kept_through_groups(
-            &index, &effect, live_user, &skus, change,
-        ));
-    }
+    // Each declared user on its own: the two halves of the list side by side (a large
+    // config's users are most of a plan's notes), put together in the list's order.
+    let kept = |users: &[ResolvedUser]| {
+        let mut out = Vec::new();
+        for user in users {
+            let (Some(listed), Some(live_user)) = (&user.licenses, index.users.get(&user.id))
+            else {
+                continue;
+            };
+            let skus: Vec<SkuId> = listed.iter().map(|l| l.sku).collect();
+            let change = changes_by_user.get(&user.id).copied();
+            out.extend(observe::kept_through_groups(
+                &index, &effect, live_user, &skus, change,
+            ));
+        }
+        out
+    };
+    let (first, second) = resolved.users.split_at(resolved.users.len() / 2);
+    let (mut first, mut second) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| kept(second));
+        let first = kept(first);
+        // A panic of the other half is the planner's own: raised again here.
+        let second = other
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (first, second)
+    });
+    notes.append(&mut first);
+    notes.append(&mut second);
 
     // Governed users who hold nothing once the plan is applied.
     let rules_report = match (rule_context, evaluation.as_ref()) {
