@@ -198,3 +198,46 @@ fn plan_example_with(path: &str, yaml: &str) -> Output {
         .output()
         .expect("runs")
 }
+
+/// `plan --snapshot` reads only the users' license fields when no config file mentions
+/// `rules`; a rules key no file spells out (YAML's `"\x72ules"`) still gets the directory
+/// attributes: the snapshot is read again whole, and the plan is the example's own.
+#[test]
+fn a_rules_key_no_file_spells_out_still_plans_with_the_directory_attributes() {
+    let original = std::fs::read_to_string(example().join("licenses/rules.yaml")).expect("rules");
+    assert!(original.contains("\nrules:\n"), "the example's rules key");
+    let disguised = original
+        .replace("\nrules:\n", "\n\"\\x72ules\":\n")
+        .replace("rules", "r-ules")
+        .replace("Rules", "R-ules");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with(dir.path(), &[], &[("licenses/rules.yaml", &disguised)]);
+    for dir in [config.clone(), config.join("licenses")] {
+        for entry in std::fs::read_dir(&dir).expect("config dir") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                let text = std::fs::read_to_string(&path).expect("config file");
+                assert!(!text.contains("rules"), "{} mentions rules", path.display());
+            }
+        }
+    }
+    let plan = |config: &std::path::Path| {
+        licensectl()
+            .args(["plan", "--format", "json", "--config"])
+            .arg(config)
+            .arg("--snapshot")
+            .arg(example().join("tenant.json"))
+            .output()
+            .expect("runs")
+    };
+    let (expected, got) = (plan(&example()), plan(&config));
+    assert_eq!(
+        expected.status.code(),
+        got.status.code(),
+        "{}",
+        text(&got.stderr)
+    );
+    let stdout = text(&got.stdout);
+    assert!(stdout.contains("\"rule\": \"synced-staff\""), "{stdout}");
+    assert_eq!(text(&expected.stdout), stdout);
+}
