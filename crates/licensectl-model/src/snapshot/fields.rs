@@ -12,8 +12,8 @@
 use serde::{Deserialize, Deserializer};
 
 use super::model::{
-    AssignedLicense, AssignmentError, AssignmentStateKind, LicenseAssignmentState, StrVisitor,
-    User, deserialize_assignment_error, exact_vec,
+    AssignedLicense, AssignmentError, AssignmentStateKind, ExtensionPairs, LicenseAssignmentState,
+    StrVisitor, User, deserialize_assignment_error, exact_vec,
 };
 use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
 
@@ -215,20 +215,7 @@ pub(super) struct DroppedExtensions;
 
 impl<'de> Deserialize<'de> for DroppedExtensions {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Pairs;
-        impl<'de> serde::de::Visitor<'de> for Pairs {
-            type Value = DroppedExtensions;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a map of extensionAttribute1 … extensionAttribute15")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<Dropped, Option<Dropped>>()?.is_some() {}
-                Ok(DroppedExtensions)
-            }
-        }
-        d.deserialize_map(Pairs)
+        d.deserialize_map(ExtensionPairs::new(|_: Dropped, _: Option<Dropped>| {}))?;
+        Ok(DroppedExtensions)
     }
 }

@@ -410,24 +410,41 @@ impl Serialize for ExtensionAttributes {
 
 impl<'de> Deserialize<'de> for ExtensionAttributes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Pairs;
-        impl<'de> serde::de::Visitor<'de> for Pairs {
-            type Value = ExtensionAttributes;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a map of extensionAttribute1 … extensionAttribute15")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut pairs: Vec<(String, Option<String>)> = Vec::with_capacity(16);
-                while let Some(pair) = map.next_entry()? {
-                    pairs.push(pair);
-                }
-                Ok(pairs.into_iter().collect())
-            }
+        let mut pairs: Vec<(String, Option<String>)> = Vec::with_capacity(16);
+        d.deserialize_map(ExtensionPairs::new(|key, value| pairs.push((key, value))))?;
+        Ok(pairs.into_iter().collect())
+    }
+}
+
+/// Reads `onPremisesExtensionAttributes`, a map, handing `each` every key and value as
+/// `K` and `V` (the whole read keeps them, a licensing read drops them: one visitor, so
+/// that both accept the same maps).
+pub(super) struct ExtensionPairs<K, V, F> {
+    each: F,
+    types: std::marker::PhantomData<fn(K, V)>,
+}
+
+impl<K, V, F: FnMut(K, V)> ExtensionPairs<K, V, F> {
+    pub(super) fn new(each: F) -> Self {
+        Self {
+            each,
+            types: std::marker::PhantomData,
         }
-        d.deserialize_map(Pairs)
+    }
+}
+
+impl<'de, K: Deserialize<'de>, V: Deserialize<'de>, F: FnMut(K, V)> serde::de::Visitor<'de>
+    for ExtensionPairs<K, V, F>
+{
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map of extensionAttribute1 … extensionAttribute15")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        while let Some((key, value)) = map.next_entry::<K, V>()? {
+            (self.each)(key, value);
+        }
+        Ok(())
     }
 }
 
