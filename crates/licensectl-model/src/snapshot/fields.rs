@@ -106,8 +106,8 @@ pub(super) struct LicensingUser {
     usage_location: Option<String>,
     #[serde(default, deserialize_with = "exact_vec")]
     assigned_licenses: Vec<AssignedLicense>,
-    #[serde(default, deserialize_with = "exact_vec")]
-    license_assignment_states: Vec<LicensingState>,
+    #[serde(default, deserialize_with = "licensing_states")]
+    license_assignment_states: Vec<LicenseAssignmentState>,
     #[serde(default)]
     department: Option<Dropped>,
     #[serde(default)]
@@ -143,13 +143,35 @@ impl From<LicensingUser> for User {
         user.account_enabled = lean.account_enabled;
         user.usage_location = lean.usage_location;
         user.assigned_licenses = lean.assigned_licenses;
-        user.license_assignment_states = lean
-            .license_assignment_states
-            .into_iter()
-            .map(LicenseAssignmentState::from)
-            .collect();
+        user.license_assignment_states = lean.license_assignment_states;
         user
     }
+}
+
+/// A license state list read as [`LicensingState`]s straight into the states kept (one
+/// list, without spare room, as [`exact_vec`] makes it).
+fn licensing_states<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<LicenseAssignmentState>, D::Error> {
+    struct States;
+    impl<'de> serde::de::Visitor<'de> for States {
+        type Value = Vec<LicenseAssignmentState>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut states = Vec::new();
+            while let Some(state) = seq.next_element::<LicensingState>()? {
+                states.push(LicenseAssignmentState::from(state));
+            }
+            states.shrink_to_fit();
+            Ok(states)
+        }
+    }
+    d.deserialize_seq(States)
 }
 
 /// [`LicenseAssignmentState`] with `lastUpdatedDateTime` dropped.
