@@ -2,11 +2,12 @@
 //! input is split at `\0---\0` into `licensectl.yaml` and principal files. Loading and
 //! rendering the diagnostics must never panic, every diagnostic must be a config code,
 //! every location must be inside a file that was read, and the desired state must exist
-//! exactly when there is no error.
+//! exactly when there is no error. The fast reader of plain principal files must give
+//! exactly what serde-saphyr gives whenever it takes a file.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use licensectl::config::{ConfigFiles, load_files};
+use licensectl::config::{ConfigFiles, agrees_with_serde_saphyr, load_files};
 use licensectl::diagnostic::{Stage, render};
 
 fuzz_target!(|data: &[u8]| {
@@ -17,6 +18,11 @@ fuzz_target!(|data: &[u8]| {
     }
     for (i, part) in parts.take(8).enumerate() {
         files.push((format!("licenses/f{i}.yaml"), part.to_vec()));
+    }
+    for (_, bytes) in &files {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            assert!(agrees_with_serde_saphyr(text), "the plain reader disagrees");
+        }
     }
     let loaded = load_files(ConfigFiles::new("cfg", files));
     let has_error = loaded.diagnostics.iter().any(|d| d.is_error());

@@ -16,6 +16,7 @@ pub(crate) mod country_names;
 pub(crate) mod desired;
 pub(crate) mod load;
 pub(crate) mod parse;
+pub(crate) mod plain;
 pub(crate) mod raw;
 pub(crate) mod raw_rules;
 pub(crate) mod read;
@@ -31,6 +32,9 @@ pub use load::{
     ConfigFile, ConfigFiles, MAX_FILE_BYTES, MAX_TOTAL_BYTES, ReadError, ReadLimits, load_files,
 };
 pub use parse::parse_file;
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub use plain::agrees_with_serde_saphyr;
 pub use read::{discover, read_files, read_files_with};
 
 use crate::diagnostic::Diagnostic;

@@ -224,3 +224,20 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
         deserializer.deserialize_map(EntriesVisitor(PhantomData))
     }
 }
+
+/// Every key, value, line and column of a parse, to compare two parses of a file (the
+/// split and plain readers' with serde-saphyr's); spans are left out, as only lines and
+/// columns are used (and the split parse's byte offsets differ: its pieces are padded).
+#[cfg(any(test, fuzzing))]
+pub(crate) fn everything(raw: &RawFile) -> String {
+    let text = format!("{raw:?}");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("span: Span {") {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        rest = rest.find('}').map_or("", |end| &rest[end + 1..]);
+    }
+    out.push_str(rest);
+    out
+}

@@ -300,22 +300,6 @@ mod tests {
         "  o@contoso.com:\n    usage_location: >\n      D\n\n      E\n    licenses: []\n",
     ];
 
-    /// Every key, value, line and column of a parse, to compare a split parse with the
-    /// whole (byte offsets differ: the pieces are padded, and only lines and columns are
-    /// used).
-    fn everything(raw: &RawFile) -> String {
-        let text = format!("{raw:?}");
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text.as_str();
-        while let Some(at) = rest.find("span: Span {") {
-            out.push_str(&rest[..at]);
-            rest = &rest[at..];
-            rest = rest.find('}').map_or("", |end| &rest[end + 1..]);
-        }
-        out.push_str(rest);
-        out
-    }
-
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
         /// Whatever the file, a split parse is either refused (the caller parses whole)
@@ -334,7 +318,7 @@ mod tests {
                 let whole = whole.map_err(|e| format!("{text}\n{e}"));
                 proptest::prop_assert!(whole.is_ok(), "split accepted what the whole parse refuses: {:?}", whole.err());
                 if let Ok(whole) = whole {
-                    proptest::prop_assert_eq!(everything(&split), everything(&whole), "{}", text);
+                    proptest::prop_assert_eq!(super::super::raw::everything(&split), super::super::raw::everything(&whole), "{}", text);
                 }
             }
         }
