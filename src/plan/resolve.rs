@@ -13,7 +13,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::{
-    DesiredLicense, DesiredState, GroupKey, Located, PlanRef, PlanSelection, PrincipalRef, SkuRef,
+    DesiredLicense, DesiredState, DesiredUser, GroupKey, Located, PlanRef, PlanSelection,
+    PrincipalRef, SkuRef,
 };
 use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
@@ -204,6 +205,29 @@ pub(crate) struct Resolved {
 }
 
 /// Resolves `desired` against the tenant. Never fails: problems are diagnostics.
+/// The live user of every declared user's UPN, in order. A large config's lookups (each
+/// a cache miss or two in a table of every user) run in two halves side by side.
+fn users_by_upn<'a>(desired: &DesiredState, index: &TenantIndex<'a>) -> Vec<Option<&'a User>> {
+    let lookup = |users: &[DesiredUser]| -> Vec<Option<&'a User>> {
+        users.iter().map(|u| index.user_by_upn(&u.upn)).collect()
+    };
+    if desired.users.len() < 50_000 {
+        return lookup(&desired.users);
+    }
+    let (first, second) = desired.users.split_at(desired.users.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| lookup(second));
+        let mut found = lookup(first);
+        // A panic of the other half is the planner's own: raised again here.
+        found.extend(
+            other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        );
+        found
+    })
+}
+
 pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
     let mut out = Resolved::default();
     check_tenant(desired, index.snapshot, &mut out.diagnostics);
@@ -213,8 +237,9 @@ pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolv
 
     out.declared_users.reserve(desired.users.len());
     out.users.reserve(desired.users.len());
-    for user in &desired.users {
-        let Some(live) = index.user_by_upn(&user.upn) else {
+    let found = users_by_upn(desired, index);
+    for (user, found) in desired.users.iter().zip(found) {
+        let Some(live) = found else {
             out.diagnostics.push(unknown_user(
                 &user.upn,
                 &user.location,
