@@ -947,6 +947,108 @@ mod tests {
         }
     }
 
+    /// Pretty JSON whose indentation misleads the skip to an element's close (a nested
+    /// object closing at the elements' indentation, elements on one line after the first,
+    /// a first element on one line): the split read gives the whole parse's snapshot or
+    /// falls back to it, never another.
+    #[test]
+    fn misleading_indentation_never_changes_what_the_split_read_gives() {
+        let users = many_users(6);
+        let pretty_user = |i: usize| {
+            let user: serde_json::Value = serde_json::from_str(&users[i]).expect("user");
+            serde_json::to_string_pretty(&user)
+                .expect("json")
+                .replace('\n', "\n    ")
+        };
+        let doc = |elements: &[String]| {
+            format!(
+                "{{\n  \"version\": 2,\n  \"tenantId\": \"{TENANT}\",\n  \"users\": [\n    {}\n  ]\n}}",
+                elements.join(",\n    ")
+            )
+        };
+        // A nested object whose `}` sits at the elements' indentation.
+        let misleading = pretty_user(1).replacen(
+            "\"assignedLicenses\": [",
+            "\"assignedLicenses\": [{\n    },",
+            1,
+        );
+        let texts = [
+            doc(&(0..6).map(pretty_user).collect::<Vec<_>>()),
+            doc(&[
+                pretty_user(0),
+                users[1].clone(),
+                users[2].clone(),
+                pretty_user(3),
+            ]),
+            doc(&[users[0].clone(), pretty_user(1), pretty_user(2)]),
+            doc(&[
+                pretty_user(0),
+                misleading.clone(),
+                pretty_user(2),
+                pretty_user(3),
+            ]),
+            doc(&[pretty_user(0), users[1].clone()]),
+        ];
+        for text in &texts {
+            let whole = parse(text);
+            for block in [1, 2, 5, 13, 64, 1 << 20] {
+                for chunk in [1, 200, 1 << 20] {
+                    if let Some(split) = split_read(text, block, chunk) {
+                        let whole = whole.as_ref().unwrap_or_else(|e| panic!("{e}: {text}"));
+                        assert_eq!(&split, whole, "block {block}, chunk {chunk}: {text}");
+                    }
+                }
+            }
+        }
+        // The well-indented document is split, skipping the elements after the first
+        // (which must arrive in one read to show the shape) however the reads cut the
+        // later closes.
+        struct Uneven<'a> {
+            data: &'a [u8],
+            first: usize,
+            then: usize,
+        }
+        impl std::io::Read for Uneven<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self
+                    .first
+                    .max(self.then)
+                    .min(buf.len())
+                    .min(self.data.len());
+                let n = if self.first > 0 {
+                    n.min(self.first)
+                } else {
+                    n.min(self.then)
+                };
+                self.first = 0;
+                buf[..n].copy_from_slice(&self.data[..n]);
+                self.data = &self.data[n..];
+                Ok(n)
+            }
+        }
+        let text = &texts[0];
+        let whole = parse(text).expect("parses");
+        let first_close = text.find("\n    }").expect("close") + 6;
+        for then in [1, 2, 3, 5, 6, 7, 13, 64] {
+            let mut reader = Uneven {
+                data: text.as_bytes(),
+                first: first_close + 1,
+                then,
+            };
+            let read = read_split(
+                &mut reader,
+                1 << 16,
+                200,
+                text.len() as u64,
+                UserFields::All,
+            );
+            match read.expect("reads") {
+                Split::Done(split) => assert_eq!(*split, whole, "reads of {then}"),
+                Split::Read { .. } => panic!("not split with reads of {then}"),
+            }
+        }
+    }
+
     /// A user with every property a snapshot holds, each set.
     fn full_user(i: usize) -> String {
         format!(

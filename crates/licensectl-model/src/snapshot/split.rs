@@ -8,6 +8,15 @@
 //! a piece fail to parse, and the caller then parses the whole file the ordinary way for
 //! the exact error. It gives up (and the caller takes the ordinary way) on anything
 //! unusual: a top-level key with escapes, `users` twice, `users` that is not an array.
+//!
+//! In pretty-printed JSON (what `licensectl snapshot` and the emulator write) it does not
+//! look inside the elements: when the first element opens on a line of its own, indented
+//! by spaces, and closes on a line indented the same, each later element is skipped to
+//! the next line holding only that indentation and `}` (JSON strings hold no raw line
+//! breaks, so such a line is outside every string; in consistently indented JSON it is
+//! that element's close). Should a file's indentation mislead it, a chunk is cut inside
+//! an element and cannot parse (its brackets do not balance), or the array's end is not
+//! found, and the caller again parses the whole file.
 
 /// The bytes that change the splitter's state outside strings.
 const STRUCTURAL: [bool; 256] = {
@@ -72,6 +81,19 @@ pub(super) struct Splitter {
     chunk_bytes: usize,
     /// Set when the document is too unusual to split; the caller parses it whole.
     pub(super) gave_up: bool,
+    /// The whitespace between the `users` array's `[` and its first element.
+    gap: Vec<u8>,
+    /// The first element has started (the gap is complete).
+    first_started: bool,
+    /// The first element has closed (skipping is decided).
+    first_closed: bool,
+    /// A line break, the elements' indentation and `}`: an element's close, when the
+    /// first element showed that shape.
+    close: Option<memchr::memmem::Finder<'static>>,
+    /// Inside an element being skipped to its close.
+    skipping: bool,
+    /// The last bytes skipped (fewer than the close's), for a close across two blocks.
+    tail: Vec<u8>,
 }
 
 impl Splitter {
@@ -92,6 +114,12 @@ impl Splitter {
             comma_seen: false,
             chunk_bytes: chunk_bytes.max(1),
             gave_up: false,
+            gap: Vec::new(),
+            first_started: false,
+            first_closed: false,
+            close: None,
+            skipping: false,
+            tail: Vec::new(),
         }
     }
 
@@ -104,6 +132,23 @@ impl Splitter {
         // Start of the run of bytes not yet copied to the head or the chunk.
         let mut run = 0;
         while i < block.len() {
+            if self.skipping {
+                let Some(close) = &self.close else {
+                    self.gave_up = true;
+                    return;
+                };
+                match find_close(close, &mut self.tail, block, i) {
+                    // At the element's `}`, which the match below closes as usual.
+                    Some(at) => {
+                        self.skipping = false;
+                        i = at;
+                    }
+                    None => {
+                        i = block.len();
+                        continue;
+                    }
+                }
+            }
             if self.in_string {
                 if self.escape {
                     self.escape = false;
@@ -191,6 +236,10 @@ impl Splitter {
                     if self.depth == 1 {
                         self.expect_key = byte == b'{';
                     }
+                    if self.mode == Mode::Users && self.depth == 3 {
+                        self.first_started = true;
+                        self.skipping = self.close.is_some() && byte == b'{';
+                    }
                 }
                 b'}' | b']' => {
                     if self.mode == Mode::Users && self.depth == 2 {
@@ -214,6 +263,10 @@ impl Splitter {
                         return;
                     };
                     self.depth = depth;
+                    if self.mode == Mode::Users && depth == 2 && !self.first_closed {
+                        self.first_closed = true;
+                        self.close = self.element_close(byte, &block[..i]);
+                    }
                 }
                 b',' => {
                     if self.depth == 1 && self.mode == Mode::Head {
@@ -248,7 +301,11 @@ impl Splitter {
                         self.mode = Mode::UsersValue;
                     }
                 }
-                b' ' | b'\n' | b'\r' | b'\t' => {}
+                b' ' | b'\n' | b'\r' | b'\t' => {
+                    if self.mode == Mode::Users && self.depth == 2 && !self.first_started {
+                        self.gap.push(byte);
+                    }
+                }
                 _ => {
                     if self.mode == Mode::UsersValue {
                         // `"users": null`, a number, …: not an array.
@@ -264,6 +321,25 @@ impl Splitter {
             Mode::Users => self.chunk.extend_from_slice(&block[run..]),
             Mode::Head | Mode::UsersValue => self.head.extend_from_slice(&block[run..]),
         }
+    }
+
+    /// The close of every element, when the first one (closed by `byte`, after `before`
+    /// in this block) opened after a line break and spaces and closes with `}` on a line
+    /// of the same spaces; `None` otherwise (every element is then scanned).
+    fn element_close(&self, byte: u8, before: &[u8]) -> Option<memchr::memmem::Finder<'static>> {
+        let (&first, spaces) = self.gap.split_first()?;
+        if byte != b'}'
+            || first != b'\n'
+            || spaces.is_empty()
+            || spaces.len() > 64
+            || spaces.iter().any(|&b| b != b' ')
+            || !before.ends_with(&self.gap)
+        {
+            return None;
+        }
+        let mut close = self.gap.clone();
+        close.push(b'}');
+        Some(memchr::memmem::Finder::new(&close).into_owned())
     }
 
     /// Notes that a byte of a `users` element was seen (so the chunk is not empty).
@@ -291,6 +367,42 @@ impl Splitter {
 
     /// Ends the document: true when it was split (the head and every chunk went out).
     pub(super) fn finish(&self) -> bool {
-        !self.gave_up && !self.in_string && self.depth == 0 && self.mode == Mode::Head
+        !self.gave_up
+            && !self.in_string
+            && !self.skipping
+            && self.depth == 0
+            && self.mode == Mode::Head
     }
+}
+
+/// Where `close` ends (the index of its `}`) in `block` from `from`, counting a close that
+/// begins in `tail` (the last bytes skipped before this block); `None` when the block
+/// holds none, and then `tail` keeps the block's last bytes.
+fn find_close(
+    close: &memchr::memmem::Finder<'_>,
+    tail: &mut Vec<u8>,
+    block: &[u8],
+    from: usize,
+) -> Option<usize> {
+    let len = close.needle().len();
+    let rest = &block[from..];
+    if !tail.is_empty() {
+        let mut joint = std::mem::take(tail);
+        let before = joint.len();
+        joint.extend_from_slice(&rest[..rest.len().min(len - 1)]);
+        if let Some(at) = close.find(&joint) {
+            return Some(from + at + len - 1 - before);
+        }
+        if rest.len() < len {
+            // The block is shorter than the close: what is kept spans both.
+            joint.drain(..joint.len().saturating_sub(len - 1));
+            *tail = joint;
+            return None;
+        }
+    }
+    if let Some(at) = close.find(rest) {
+        return Some(from + at + len - 1);
+    }
+    tail.extend_from_slice(&rest[rest.len().saturating_sub(len - 1)..]);
+    None
 }
