@@ -204,14 +204,16 @@ pub(crate) struct Resolved {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Resolves `desired` against the tenant. Never fails: problems are diagnostics.
+/// From this many declared users, their UPNs are looked up in two halves side by side.
+const PARALLEL_LOOKUPS: usize = 50_000;
+
 /// The live user of every declared user's UPN, in order. A large config's lookups (each
 /// a cache miss or two in a table of every user) run in two halves side by side.
 fn users_by_upn<'a>(desired: &DesiredState, index: &TenantIndex<'a>) -> Vec<Option<&'a User>> {
     let lookup = |users: &[DesiredUser]| -> Vec<Option<&'a User>> {
         users.iter().map(|u| index.user_by_upn(&u.upn)).collect()
     };
-    if desired.users.len() < 50_000 {
+    if desired.users.len() < PARALLEL_LOOKUPS {
         return lookup(&desired.users);
     }
     let (first, second) = desired.users.split_at(desired.users.len() / 2);
@@ -228,6 +230,7 @@ fn users_by_upn<'a>(desired: &DesiredState, index: &TenantIndex<'a>) -> Vec<Opti
     })
 }
 
+/// Resolves `desired` against the tenant. Never fails: problems are diagnostics.
 pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolved {
     let mut out = Resolved::default();
     check_tenant(desired, index.snapshot, &mut out.diagnostics);

@@ -1311,3 +1311,59 @@ fn planning_is_deterministic_whatever_the_input_order() {
 mod ops;
 mod realism;
 mod rules;
+
+/// A config and tenant large enough for the two-halves paths (the UPN lookups in
+/// `resolve`, the snapshot's duplicate checks): users are planned in declaration order,
+/// unknown ones are diagnosed at their own line, and a duplicate UPN in the tenant is
+/// still found.
+#[test]
+fn a_large_config_resolves_in_order_on_the_parallel_paths() {
+    let mut live = tenant();
+    let n = 60_000;
+    for i in 0..n {
+        let upn = format!("user{i}@contoso.com");
+        live.users.push(LiveUser::new(&upn).direct("SPE_E3", &[]).0);
+    }
+    let mut state = desired();
+    for i in (0..n).rev() {
+        // Every 10,000th user is misspelled; every other one drops its license.
+        let upn = if i % 10_000 == 7 {
+            format!("usr{i}@contoso.com")
+        } else {
+            format!("USER{i}@contoso.com")
+        };
+        let licenses = if i % 2 == 0 {
+            vec![]
+        } else {
+            vec![lic("SPE_E3")]
+        };
+        want_user(&mut state, &upn, Some(licenses));
+    }
+    let plan = run(&state, &live);
+    let unknown: Vec<usize> = plan
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == DiagnosticCode::UnknownUser)
+        .filter_map(|d| d.location.as_ref().map(|l| l.line))
+        .collect();
+    // Declared in reverse: user i is on line n - i.
+    let expected: Vec<usize> = (0..n)
+        .rev()
+        .filter(|i| i % 10_000 == 7)
+        .map(|i| n - i)
+        .collect();
+    assert_eq!(unknown, expected);
+    let removals = plan.changes.iter().filter(|c| !c.remove.is_empty()).count();
+    assert_eq!(
+        removals,
+        n / 2 - (0..n).filter(|i| i % 10_000 == 7 && i % 2 == 0).count()
+    );
+
+    live.users.push(LiveUser::new("User1@Contoso.com").0);
+    let problems = live.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("user1@contoso.com (2 times)"),
+        "{problems:?}"
+    );
+}
