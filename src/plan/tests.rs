@@ -1313,9 +1313,9 @@ mod realism;
 mod rules;
 
 /// A config and tenant large enough for the two-halves paths (the UPN lookups in
-/// `resolve`, the snapshot's duplicate checks): users are planned in declaration order,
-/// unknown ones are diagnosed at their own line, and a duplicate UPN in the tenant is
-/// still found.
+/// `resolve`, the snapshot's duplicate checks): each declared user is matched to its own
+/// live user, unknown ones are diagnosed at their own line, and a duplicate UPN in the
+/// tenant is still found.
 #[test]
 fn a_large_config_resolves_in_order_on_the_parallel_paths() {
     let mut live = tenant();
@@ -1324,15 +1324,17 @@ fn a_large_config_resolves_in_order_on_the_parallel_paths() {
         let upn = format!("user{i}@contoso.com");
         live.users.push(LiveUser::new(&upn).direct("SPE_E3", &[]).0);
     }
+    let misspelled = [7, 12_345, 40_001, 59_998];
+    // Users whose declaration drops their license: every third one.
+    let drops = |i: usize| i % 3 == 0;
     let mut state = desired();
     for i in (0..n).rev() {
-        // Every 10,000th user is misspelled; every other one drops its license.
-        let upn = if i % 10_000 == 7 {
+        let upn = if misspelled.contains(&i) {
             format!("usr{i}@contoso.com")
         } else {
             format!("USER{i}@contoso.com")
         };
-        let licenses = if i % 2 == 0 {
+        let licenses = if drops(i) {
             vec![]
         } else {
             vec![lic("SPE_E3")]
@@ -1340,24 +1342,30 @@ fn a_large_config_resolves_in_order_on_the_parallel_paths() {
         want_user(&mut state, &upn, Some(licenses));
     }
     let plan = run(&state, &live);
-    let unknown: Vec<usize> = plan
+    let mut unknown: Vec<usize> = plan
         .diagnostics
         .iter()
         .filter(|d| d.code == DiagnosticCode::UnknownUser)
         .filter_map(|d| d.location.as_ref().map(|l| l.line))
         .collect();
+    unknown.sort_unstable();
     // Declared in reverse: user i is on line n - i.
-    let expected: Vec<usize> = (0..n)
-        .rev()
-        .filter(|i| i % 10_000 == 7)
-        .map(|i| n - i)
-        .collect();
+    let mut expected: Vec<usize> = misspelled.iter().map(|i| n - i).collect();
+    expected.sort_unstable();
     assert_eq!(unknown, expected);
-    let removals = plan.changes.iter().filter(|c| !c.remove.is_empty()).count();
-    assert_eq!(
-        removals,
-        n / 2 - (0..n).filter(|i| i % 10_000 == 7 && i % 2 == 0).count()
-    );
+    let mut removed: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| !c.remove.is_empty())
+        .map(|c| c.principal.name().to_owned())
+        .collect();
+    removed.sort_unstable();
+    let mut expected: Vec<String> = (0..n)
+        .filter(|&i| drops(i) && !misspelled.contains(&i))
+        .map(|i| format!("user{i}@contoso.com"))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(removed, expected);
 
     live.users.push(LiveUser::new("User1@Contoso.com").0);
     let problems = live.problems();
