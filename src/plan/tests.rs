@@ -1326,7 +1326,7 @@ fn a_large_config_resolves_in_order_on_the_parallel_paths() {
     }
     let misspelled = [7, 12_345, 40_001, 59_998];
     // Users whose declaration drops their license: every third one.
-    let drops = |i: usize| i % 3 == 0;
+    let drops = |i: usize| i.is_multiple_of(3);
     let mut state = desired();
     for i in (0..n).rev() {
         let upn = if misspelled.contains(&i) {
