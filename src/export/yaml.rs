@@ -2,8 +2,7 @@
 //! break a line. The exporter builds its files line by line (so that it controls order,
 //! comments and layout exactly); these helpers keep every value readable back unchanged.
 
-/// Words that some YAML reader (YAML 1.1 or 1.2) turns into a boolean or null.
-const RESERVED: &[&str] = &["true", "false", "yes", "no", "on", "off", "y", "n", "null"];
+use crate::config::plain::{RESERVED, is_plain_char, is_unusual};
 
 /// True for an 8-4-4-4-12 hex GUID, written as is (a braced one would read as a YAML
 /// flow mapping).
@@ -22,9 +21,7 @@ fn plain_is_safe(text: &str) -> bool {
         return true;
     }
     first.is_ascii_alphabetic()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '+' | '-'))
+        && text.bytes().all(is_plain_char)
         && !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(text))
 }
 
@@ -42,12 +39,7 @@ pub(crate) fn scalar(text: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control()
-                || matches!(
-                    c,
-                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
-                ) =>
-            {
+            c if is_unusual(c) => {
                 out.push_str(&format!("\\u{:04x}", c as u32));
             }
             c => out.push(c),
@@ -61,18 +53,7 @@ pub(crate) fn scalar(text: &str) -> String {
 /// spaces, so the comment cannot end early or start a new line.
 pub(crate) fn comment(text: &str) -> String {
     text.chars()
-        .map(|c| {
-            if c.is_control()
-                || matches!(
-                    c,
-                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
-                )
-            {
-                ' '
-            } else {
-                c
-            }
-        })
+        .map(|c| if is_unusual(c) { ' ' } else { c })
         .collect()
 }
 
