@@ -223,7 +223,7 @@ fn comment_ok(comment: &str) -> bool {
     }
 }
 
-/// `KEY:` at the start of a line's body: the key, its length and what follows the colon.
+/// `KEY:` at the start of a line's body: the key and what follows the colon.
 fn key(body: &str) -> Step<(&str, &str)> {
     let (key, len) = scalar(body)?;
     let rest = body[len..].strip_prefix(':').ok_or(NotPlain)?;
