@@ -244,7 +244,7 @@ pub async fn enrich(
             Readable::Read(mut by_id) => {
                 for user in &mut snapshot.users {
                     if let Some(activity) = by_id.remove(&user.id) {
-                        user.sign_in_activity = Some(activity);
+                        user.sign_in_activity = Some(Box::new(activity));
                     }
                 }
             }

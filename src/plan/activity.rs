@@ -147,21 +147,21 @@ mod tests {
     fn the_last_successful_sign_in_counts_then_the_last_attempt_and_never_is_never() {
         let mut u = user(true);
         assert_eq!(last_sign_in(&u), LastSignIn::NotRead);
-        u.sign_in_activity = Some(SignInActivity::default());
+        u.sign_in_activity = Some(Box::new(SignInActivity::default()));
         assert_eq!(last_sign_in(&u), LastSignIn::Never);
-        u.sign_in_activity = Some(SignInActivity {
+        u.sign_in_activity = Some(Box::new(SignInActivity {
             last_sign_in_date_time: Some("2026-10-01T00:00:00Z".into()),
             last_non_interactive_sign_in_date_time: Some("2026-11-30T00:00:00Z".into()),
             last_successful_sign_in_date_time: Some("0001-01-01T00:00:00Z".into()),
-        });
+        }));
         assert_eq!(
             last_sign_in(&u),
             LastSignIn::At(parse_time("2026-10-01T00:00:00Z").expect("time"))
         );
-        u.sign_in_activity = Some(SignInActivity {
+        u.sign_in_activity = Some(Box::new(SignInActivity {
             last_successful_sign_in_date_time: Some("2026-09-01T00:00:00Z".into()),
             ..SignInActivity::default()
-        });
+        }));
         let at = parse_time("2026-09-01T00:00:00Z").expect("time");
         assert_eq!(last_sign_in(&u), LastSignIn::At(at));
         let now = parse_time("2026-12-01T12:00:00Z").expect("time");

@@ -58,10 +58,10 @@ fn tenant() -> TenantSnapshot {
         u.account_enabled = Some(true);
         u.usage_location = Some("US".into());
         hold_directly(u, &[e5]);
-        u.sign_in_activity = Some(SignInActivity {
+        u.sign_in_activity = Some(Box::new(SignInActivity {
             last_successful_sign_in_date_time: signed_in[i].map(ago),
             ..SignInActivity::default()
-        });
+        }));
         let disabled = match names[i] {
             "dora" => Some(20),
             "eve" => Some(3),
@@ -258,10 +258,10 @@ async fn issue16_seats_beyond_the_next_lifecycle_date_warn_and_the_seat_table_sh
     ];
     for u in &mut t.users {
         u.account_enabled = Some(true);
-        u.sign_in_activity = Some(SignInActivity {
+        u.sign_in_activity = Some(Box::new(SignInActivity {
             last_successful_sign_in_date_time: Some(ago(1)),
             ..SignInActivity::default()
-        });
+        }));
         u.assigned_licenses.clear();
         u.license_assignment_states.clear();
     }

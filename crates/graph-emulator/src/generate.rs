@@ -675,7 +675,7 @@ fn give_attributes(user: &mut User, domain: &str, rng: &mut StdRng) {
         };
         let last = NOW - idle_days * DAY - rng.random_range(0..DAY);
         let non_interactive = last + rng.random_range(0..DAY);
-        user.sign_in_activity = Some(licensectl_model::snapshot::SignInActivity {
+        user.sign_in_activity = Some(Box::new(licensectl_model::snapshot::SignInActivity {
             last_sign_in_date_time: Some(super::clock::iso_utc(last)),
             last_non_interactive_sign_in_date_time: Some(super::clock::iso_utc(
                 non_interactive.min(NOW),
@@ -683,7 +683,7 @@ fn give_attributes(user: &mut User, domain: &str, rng: &mut StdRng) {
             // Recorded only since 2023-12-01 (1_701_388_800).
             last_successful_sign_in_date_time: (last >= 1_701_388_800)
                 .then(|| super::clock::iso_utc(last)),
-        });
+        }));
     }
 }
 

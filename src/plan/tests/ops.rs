@@ -425,10 +425,10 @@ fn ago(days: i64) -> String {
 fn e5_holder(upn: &str, signed_in: Option<i64>) -> User {
     let mut user = LiveUser::new(upn).direct("SPE_E5", &[]).0;
     user.user_type = Some("Member".into());
-    user.sign_in_activity = Some(SignInActivity {
+    user.sign_in_activity = Some(Box::new(SignInActivity {
         last_successful_sign_in_date_time: signed_in.map(ago),
         ..SignInActivity::default()
-    });
+    }));
     user
 }
 
@@ -481,10 +481,10 @@ fn inactive_days_reclaims_from_users_inactive_that_long_but_not_from_those_who_n
     // One day fewer than the rule asks for keeps the license.
     let (mut live, want) = reclaiming_inactive();
     let bob = live.users.len() - 2;
-    live.users[bob].sign_in_activity = Some(SignInActivity {
+    live.users[bob].sign_in_activity = Some(Box::new(SignInActivity {
         last_successful_sign_in_date_time: Some(ago(89)),
         ..SignInActivity::default()
-    });
+    }));
     assert!(removals(&run_now(&want, &live)).is_empty());
 }
 
@@ -492,11 +492,11 @@ fn inactive_days_reclaims_from_users_inactive_that_long_but_not_from_those_who_n
 fn inactive_days_falls_back_to_the_last_sign_in_attempt() {
     let (mut live, want) = reclaiming_inactive();
     let bob = live.users.len() - 2;
-    live.users[bob].sign_in_activity = Some(SignInActivity {
+    live.users[bob].sign_in_activity = Some(Box::new(SignInActivity {
         last_successful_sign_in_date_time: None,
         last_sign_in_date_time: Some(ago(5)),
         ..SignInActivity::default()
-    });
+    }));
     assert!(removals(&run_now(&want, &live)).is_empty());
 }
 

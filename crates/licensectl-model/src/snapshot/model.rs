@@ -327,7 +327,7 @@ pub struct User {
     pub created_date_time: Option<String>,
     /// `signInActivity` (needs `AuditLog.Read.All` and Microsoft Entra ID P1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sign_in_activity: Option<SignInActivity>,
+    pub sign_in_activity: Option<Box<SignInActivity>>,
 }
 
 impl User {
