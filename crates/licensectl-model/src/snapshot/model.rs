@@ -325,7 +325,8 @@ pub struct User {
     /// `createdDateTime` (ISO 8601, as Graph sends it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_date_time: Option<String>,
-    /// `signInActivity` (needs `AuditLog.Read.All` and Microsoft Entra ID P1).
+    /// `signInActivity` (needs `AuditLog.Read.All` and Microsoft Entra ID P1). Boxed: most
+    /// reads leave it out, and a box keeps 64 bytes off each of a tenant's users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in_activity: Option<Box<SignInActivity>>,
 }
