@@ -1010,16 +1010,12 @@ mod tests {
         }
         impl std::io::Read for Uneven<'_> {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                let n = self
-                    .first
-                    .max(self.then)
-                    .min(buf.len())
-                    .min(self.data.len());
-                let n = if self.first > 0 {
-                    n.min(self.first)
+                let want = if self.first > 0 {
+                    self.first
                 } else {
-                    n.min(self.then)
+                    self.then
                 };
+                let n = want.min(buf.len()).min(self.data.len());
                 self.first = 0;
                 buf[..n].copy_from_slice(&self.data[..n]);
                 self.data = &self.data[n..];
