@@ -31,7 +31,8 @@ use licensectl::diagnostic::Location;
 use licensectl::ids::{GroupId, SkuId, UserId};
 use licensectl::plan::{PlanOptions, plan};
 use licensectl::snapshot::{
-    AssignedLicense, AssignmentStateKind, Group, LicenseAssignmentState, TenantSnapshot, User,
+    AssignedLicense, AssignmentStateKind, DirectoryAttributes, Group, LicenseAssignmentState,
+    TenantSnapshot, User,
 };
 use uuid::Uuid;
 
@@ -486,22 +487,26 @@ fn attribute_rules() {
         let mut user = User {
             account_enabled: Some(n % 97 != 0),
             usage_location: Some("US".to_owned()),
-            user_type: Some(if n % 89 == 0 { "Guest" } else { "Member" }.to_owned()),
-            department: Some(dept.to_owned()),
-            company_name: Some(company.to_owned()),
-            job_title: Some(title.to_owned()),
-            country: Some(COUNTRIES[n % COUNTRIES.len()].to_owned()),
-            employee_type: Some(if frontline { "Frontline" } else { "Employee" }.to_owned()),
-            on_premises_sync_enabled: synced.then_some(true),
-            created_date_time: Some(format!(
-                "2026-{:02}-{:02}T08:00:00Z",
-                1 + n % 12,
-                1 + n % 28
-            )),
+            attributes: DirectoryAttributes {
+                user_type: Some(if n % 89 == 0 { "Guest" } else { "Member" }.to_owned()),
+                department: Some(dept.to_owned()),
+                company_name: Some(company.to_owned()),
+                job_title: Some(title.to_owned()),
+                country: Some(COUNTRIES[n % COUNTRIES.len()].to_owned()),
+                employee_type: Some(if frontline { "Frontline" } else { "Employee" }.to_owned()),
+                on_premises_sync_enabled: synced.then_some(true),
+                created_date_time: Some(format!(
+                    "2026-{:02}-{:02}T08:00:00Z",
+                    1 + n % 12,
+                    1 + n % 28
+                )),
+                ..DirectoryAttributes::default()
+            }
+            .into(),
             ..User::new(id, upn)
         };
         if n % 13 == 0 {
-            user.on_premises_extension_attributes = Some(
+            user.attributes.on_premises_extension_attributes = Some(
                 [(
                     "extensionAttribute1".to_owned(),
                     Some("contractor".to_owned()),
@@ -558,7 +563,10 @@ fn attribute_rules() {
                 user.license_assignment_states.clear();
                 user.usage_location = None;
             }
-            1 => user.department = Some(DEPARTMENTS[(n / 100) % DEPARTMENTS.len()].to_owned()),
+            1 => {
+                user.attributes.department =
+                    Some(DEPARTMENTS[(n / 100) % DEPARTMENTS.len()].to_owned())
+            }
             2 => {
                 for state in &mut user.license_assignment_states {
                     if state.sku_id == e3 {

@@ -730,7 +730,11 @@ impl Planner<'_, '_> {
                     ));
                 }
                 Some(RuleUsageLocation::FromCountry) => {
-                    let Some(country) = user.country.as_deref().filter(|c| !c.trim().is_empty())
+                    let Some(country) = user
+                        .attributes
+                        .country
+                        .as_deref()
+                        .filter(|c| !c.trim().is_empty())
                     else {
                         continue;
                     };

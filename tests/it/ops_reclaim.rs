@@ -54,7 +54,7 @@ fn tenant() -> TenantSnapshot {
     let mut audits = Vec::new();
     for (i, u) in t.users.iter_mut().enumerate() {
         u.user_principal_name = format!("{}@{domain}", names[i]);
-        u.user_type = Some("Member".into());
+        u.attributes.user_type = Some("Member".into());
         u.account_enabled = Some(true);
         u.usage_location = Some("US".into());
         hold_directly(u, &[e5]);

@@ -174,7 +174,11 @@ async fn issue17_rules_over_every_user_read_the_users_once() {
             u.user_principal_name
         );
     }
-    let departments = read.users.iter().filter(|r| r.department.is_some()).count();
+    let departments = read
+        .users
+        .iter()
+        .filter(|r| r.attributes.department.is_some())
+        .count();
     assert!(departments > 0, "the rules' attribute is read");
     for r in &read.users {
         let t = tenant
@@ -182,7 +186,11 @@ async fn issue17_rules_over_every_user_read_the_users_once() {
             .iter()
             .find(|t| t.id == r.id)
             .expect("in the tenant");
-        assert_eq!(r.department, t.department, "{}", r.user_principal_name);
+        assert_eq!(
+            r.attributes.department, t.attributes.department,
+            "{}",
+            r.user_principal_name
+        );
     }
     let groups = |t: &TenantSnapshot| -> Vec<GroupId> { t.groups.iter().map(|g| g.id).collect() };
     assert_eq!(

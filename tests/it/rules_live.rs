@@ -57,15 +57,15 @@ fn tenant() -> TenantSnapshot {
         .map(|s| s.sku_id)
         .expect("POWER_BI_PRO");
     tenant.users.push(person(1, "lena@contoso.com", &|u| {
-        u.department = Some("Marketing".into());
-        u.country = Some("Österreich".into());
-        u.city = Some("Wien".into());
-        u.on_premises_sync_enabled = None;
-        u.created_date_time = Some("2026-11-30T10:00:00Z".into());
+        u.attributes.department = Some("Marketing".into());
+        u.attributes.country = Some("Österreich".into());
+        u.attributes.city = Some("Wien".into());
+        u.attributes.on_premises_sync_enabled = None;
+        u.attributes.created_date_time = Some("2026-11-30T10:00:00Z".into());
     }));
     tenant.users.push(person(2, "omar@contoso.com", &|u| {
-        u.department = Some("Engineering".into());
-        u.on_premises_sync_enabled = None;
+        u.attributes.department = Some("Engineering".into());
+        u.attributes.on_premises_sync_enabled = None;
         u.usage_location = Some("US".into());
         u.assigned_licenses = vec![licensectl::snapshot::AssignedLicense {
             sku_id: pbi,
@@ -84,9 +84,9 @@ fn tenant() -> TenantSnapshot {
         3,
         "guest_sales#EXT#@contoso.onmicrosoft.com",
         &|u| {
-            u.department = Some("Sales".into());
-            u.user_type = Some("Guest".into());
-            u.on_premises_sync_enabled = None;
+            u.attributes.department = Some("Sales".into());
+            u.attributes.user_type = Some("Guest".into());
+            u.attributes.on_premises_sync_enabled = None;
         },
     ));
     let sku = tenant
@@ -142,9 +142,12 @@ async fn issue14_the_live_plan_with_rules_equals_the_snapshot_plan() {
         .iter()
         .find(|u| u.user_principal_name == "lena@contoso.com")
         .expect("an unlicensed user in scope is read");
-    assert_eq!(lena.country.as_deref(), Some("Österreich"));
-    assert_eq!(lena.department.as_deref(), Some("Marketing"));
-    assert_eq!(lena.city, None, "no rule uses city: it is not selected");
+    assert_eq!(lena.attributes.country.as_deref(), Some("Österreich"));
+    assert_eq!(lena.attributes.department.as_deref(), Some("Marketing"));
+    assert_eq!(
+        lena.attributes.city, None,
+        "no rule uses city: it is not selected"
+    );
     assert!(
         !read_back
             .users

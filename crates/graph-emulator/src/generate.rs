@@ -587,13 +587,13 @@ fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
 fn give_attributes(user: &mut User, domain: &str, rng: &mut StdRng) {
     let (department, titles) = pick(rng, DEPARTMENTS);
     let intern = rng.random::<f64>() < 0.04;
-    user.department = Some((*department).to_owned());
-    user.job_title = Some(if intern {
+    user.attributes.department = Some((*department).to_owned());
+    user.attributes.job_title = Some(if intern {
         "Intern".to_owned()
     } else {
         (*pick(rng, titles)).to_owned()
     });
-    user.company_name = match rng.random::<f64>() {
+    user.attributes.company_name = match rng.random::<f64>() {
         x if x < 0.70 => Some("Contoso".to_owned()),
         x if x < 0.90 => Some("Contoso Retail".to_owned()),
         _ => None,
@@ -603,17 +603,17 @@ fn give_attributes(user: &mut User, domain: &str, rng: &mut StdRng) {
         .find(|(code, _, _)| user.usage_location.as_deref() == Some(*code))
         .unwrap_or_else(|| pick(rng, COUNTRIES));
     if rng.random::<f64>() < 0.92 {
-        user.country = Some((*pick(rng, country.1)).to_owned());
+        user.attributes.country = Some((*pick(rng, country.1)).to_owned());
         let (city, state) = pick(rng, country.2);
-        user.city = Some((*city).to_owned());
-        user.state = Some((*state).to_owned());
-        user.office_location = Some(if rng.random::<f64>() < 0.15 {
+        user.attributes.city = Some((*city).to_owned());
+        user.attributes.state = Some((*state).to_owned());
+        user.attributes.office_location = Some(if rng.random::<f64>() < 0.15 {
             "Remote".to_owned()
         } else {
             format!("{city} {}", rng.random_range(1..6))
         });
     }
-    user.employee_type = Some(
+    user.attributes.employee_type = Some(
         match (intern, rng.random::<f64>()) {
             (true, _) => "Intern",
             (false, x) if x < 0.85 => "Employee",
@@ -622,12 +622,12 @@ fn give_attributes(user: &mut User, domain: &str, rng: &mut StdRng) {
         .to_owned(),
     );
     let synced = rng.random::<f64>();
-    user.on_premises_sync_enabled = match synced {
+    user.attributes.on_premises_sync_enabled = match synced {
         x if x < 0.50 => Some(true),
         x if x < 0.52 => Some(false), // synced once, now cloud-managed
         _ => None,                    // cloud-only: Graph leaves it null
     };
-    if user.on_premises_sync_enabled == Some(true) {
+    if user.attributes.on_premises_sync_enabled == Some(true) {
         let mut ext = Vec::with_capacity(3);
         let role = match rng.random::<f64>() {
             x if x < 0.25 => "frontline",
@@ -642,10 +642,10 @@ fn give_attributes(user: &mut User, domain: &str, rng: &mut StdRng) {
         if user.account_enabled == Some(false) {
             ext.push(("extensionAttribute10", Some("terminated".to_owned())));
         }
-        user.on_premises_extension_attributes = Some(ext.into_iter().collect());
+        user.attributes.on_premises_extension_attributes = Some(ext.into_iter().collect());
     }
     let created = NOW - rng.random_range(5..9 * 365) * DAY - rng.random_range(0..DAY);
-    user.created_date_time = Some(super::clock::iso_utc(created));
+    user.attributes.created_date_time = Some(super::clock::iso_utc(created));
     let unlicensed = user.license_assignment_states.is_empty();
     if unlicensed && rng.random::<f64>() < 0.30 {
         let (name, _) = user
@@ -653,12 +653,12 @@ fn give_attributes(user: &mut User, domain: &str, rng: &mut StdRng) {
             .split_once('@')
             .unwrap_or((&user.user_principal_name, ""));
         user.user_principal_name = format!("{name}_fabrikam.com#EXT#@{domain}");
-        user.user_type = Some("Guest".to_owned());
-        user.company_name = Some("Fabrikam".to_owned());
-        user.on_premises_sync_enabled = None;
-        user.on_premises_extension_attributes = None;
+        user.attributes.user_type = Some("Guest".to_owned());
+        user.attributes.company_name = Some("Fabrikam".to_owned());
+        user.attributes.on_premises_sync_enabled = None;
+        user.attributes.on_premises_extension_attributes = None;
     } else {
-        user.user_type = Some("Member".to_owned());
+        user.attributes.user_type = Some("Member".to_owned());
     }
     // Sign-ins: most enabled users within weeks, some idle for months, a few never.
     let enabled = user.account_enabled != Some(false);
@@ -1205,19 +1205,19 @@ mod tests {
         .expect("generates");
         let n = t.users.len() as f64;
         let share = |f: &dyn Fn(&User) -> bool| t.users.iter().filter(|u| f(u)).count() as f64 / n;
-        let synced = share(&|u| u.on_premises_sync_enabled == Some(true));
+        let synced = share(&|u| u.attributes.on_premises_sync_enabled == Some(true));
         assert!((0.40..=0.60).contains(&synced), "synced share {synced}");
         assert!(
             t.users
                 .iter()
-                .filter(|u| u.on_premises_sync_enabled == Some(true))
+                .filter(|u| u.attributes.on_premises_sync_enabled == Some(true))
                 .all(|u| u.extension_attribute(1).is_some()),
             "synced accounts carry extension attributes"
         );
         let guests: Vec<&User> = t
             .users
             .iter()
-            .filter(|u| u.user_type.as_deref() == Some("Guest"))
+            .filter(|u| u.attributes.user_type.as_deref() == Some("Guest"))
             .collect();
         assert!(!guests.is_empty());
         assert!(
@@ -1232,21 +1232,23 @@ mod tests {
         );
         for local in ["Deutschland", "日本", "USA", "United States"] {
             assert!(
-                t.users.iter().any(|u| u.country.as_deref() == Some(local)),
+                t.users
+                    .iter()
+                    .any(|u| u.attributes.country.as_deref() == Some(local)),
                 "{local}"
             );
         }
         let years: std::collections::BTreeSet<&str> = t
             .users
             .iter()
-            .filter_map(|u| u.created_date_time.as_deref().map(|d| &d[..4]))
+            .filter_map(|u| u.attributes.created_date_time.as_deref().map(|d| &d[..4]))
             .collect();
         assert!(years.len() >= 8, "created over years: {years:?}");
-        assert!(share(&|u| u.department.is_some()) > 0.99);
+        assert!(share(&|u| u.attributes.department.is_some()) > 0.99);
         assert!(
             t.users
                 .iter()
-                .any(|u| u.job_title.as_deref() == Some("Intern"))
+                .any(|u| u.attributes.job_title.as_deref() == Some("Intern"))
         );
         assert!(t.users.iter().any(|u| u.sign_in_activity.is_none()));
         assert_eq!(t.subscriptions.len(), t.subscribed_skus.len());

@@ -867,6 +867,7 @@ impl Emulator {
                 .and_then(|oid| t.user(oid))
                 .is_some_and(|u| {
                     t.users[u]
+                        .attributes
                         .user_type
                         .as_deref()
                         .is_some_and(|ty| ty.eq_ignore_ascii_case("Guest"))

@@ -103,7 +103,7 @@ fn sign_in_json(u: &User, a: &SignInActivity) -> Value {
 /// `userType`: `Member` when the tenant file does not say (Graph sets it on every user;
 /// a snapshot that did not select it leaves it out).
 fn user_type(u: &User) -> &str {
-    u.user_type.as_deref().unwrap_or("Member")
+    u.attributes.user_type.as_deref().unwrap_or("Member")
 }
 
 fn extension_attributes_json(u: &User) -> Value {
@@ -173,18 +173,21 @@ fn property(u: &User, name: &str) -> Value {
             Value::Array(u.license_assignment_states.iter().map(state_json).collect())
         }
         "assignedPlans" => Value::Array(Vec::new()),
-        "department" => text(&u.department),
-        "jobTitle" => text(&u.job_title),
-        "companyName" => text(&u.company_name),
-        "country" => text(&u.country),
-        "state" => text(&u.state),
-        "city" => text(&u.city),
-        "officeLocation" => text(&u.office_location),
-        "employeeType" => text(&u.employee_type),
+        "department" => text(&u.attributes.department),
+        "jobTitle" => text(&u.attributes.job_title),
+        "companyName" => text(&u.attributes.company_name),
+        "country" => text(&u.attributes.country),
+        "state" => text(&u.attributes.state),
+        "city" => text(&u.attributes.city),
+        "officeLocation" => text(&u.attributes.office_location),
+        "employeeType" => text(&u.attributes.employee_type),
         "userType" => Value::String(user_type(u).to_owned()),
-        "onPremisesSyncEnabled" => u.on_premises_sync_enabled.map_or(Value::Null, Value::Bool),
+        "onPremisesSyncEnabled" => u
+            .attributes
+            .on_premises_sync_enabled
+            .map_or(Value::Null, Value::Bool),
         "onPremisesExtensionAttributes" => extension_attributes_json(u),
-        "createdDateTime" => text(&u.created_date_time),
+        "createdDateTime" => text(&u.attributes.created_date_time),
         _ => Value::Null,
     }
 }
@@ -340,7 +343,7 @@ fn text_prop(u: &User, prop: &Prop) -> Option<String> {
 fn bool_prop(u: &User, prop: &Prop) -> Option<bool> {
     match prop.name.as_str() {
         "accountEnabled" => u.account_enabled,
-        "onPremisesSyncEnabled" => u.on_premises_sync_enabled,
+        "onPremisesSyncEnabled" => u.attributes.on_premises_sync_enabled,
         _ => None,
     }
 }

@@ -82,15 +82,15 @@ impl<'a> Facts<'a> {
     pub(crate) fn text(&self, attribute: Attribute) -> Option<&'a str> {
         let u = self.user;
         match attribute {
-            Attribute::Department => u.department.as_deref(),
-            Attribute::JobTitle => u.job_title.as_deref(),
-            Attribute::CompanyName => u.company_name.as_deref(),
-            Attribute::Country => u.country.as_deref(),
-            Attribute::State => u.state.as_deref(),
-            Attribute::City => u.city.as_deref(),
-            Attribute::OfficeLocation => u.office_location.as_deref(),
-            Attribute::EmployeeType => u.employee_type.as_deref(),
-            Attribute::UserType => u.user_type.as_deref(),
+            Attribute::Department => u.attributes.department.as_deref(),
+            Attribute::JobTitle => u.attributes.job_title.as_deref(),
+            Attribute::CompanyName => u.attributes.company_name.as_deref(),
+            Attribute::Country => u.attributes.country.as_deref(),
+            Attribute::State => u.attributes.state.as_deref(),
+            Attribute::City => u.attributes.city.as_deref(),
+            Attribute::OfficeLocation => u.attributes.office_location.as_deref(),
+            Attribute::EmployeeType => u.attributes.employee_type.as_deref(),
+            Attribute::UserType => u.attributes.user_type.as_deref(),
             Attribute::UsageLocation => u.usage_location.as_deref(),
             Attribute::ExtensionAttribute(n) => u.extension_attribute(n),
             Attribute::UpnDomain => u.user_principal_name.rsplit_once('@').map(|(_, d)| d),
@@ -106,7 +106,7 @@ impl<'a> Facts<'a> {
     pub(crate) fn boolean(&self, attribute: Attribute) -> Option<bool> {
         match attribute {
             Attribute::AccountEnabled => self.user.account_enabled,
-            Attribute::OnPremisesSyncEnabled => self.user.on_premises_sync_enabled,
+            Attribute::OnPremisesSyncEnabled => self.user.attributes.on_premises_sync_enabled,
             _ => None,
         }
     }
@@ -349,8 +349,8 @@ mod tests {
     #[test]
     fn text_conditions_ignore_case_and_treat_a_missing_value_as_no_match() {
         let mut user = User::new(UserId::new(uuid::Uuid::from_u128(1)), "a@Contoso.COM");
-        user.department = Some("Sales".into());
-        user.city = Some("München".into());
+        user.attributes.department = Some("Sales".into());
+        user.attributes.city = Some("München".into());
         let facts = Facts {
             user: &user,
             groups: &[3],

@@ -914,6 +914,7 @@ pub(crate) fn governed(
                 .filter_map(|&r| match &rules.rules[r as usize].usage_location {
                     Some(RuleUsageLocation::Code(code)) => Some(code.clone()),
                     Some(RuleUsageLocation::FromCountry) => user
+                        .attributes
                         .country
                         .as_deref()
                         .and_then(crate::config::countries::from_country)

@@ -31,8 +31,8 @@ pub(crate) struct RuleTally {
 pub(crate) fn rule_user(user: &User) -> RuleUser {
     RuleUser {
         principal: user_principal(user),
-        created: user.created_date_time.clone(),
-        synced: user.on_premises_sync_enabled == Some(true),
+        created: user.attributes.created_date_time.clone(),
+        synced: user.attributes.on_premises_sync_enabled == Some(true),
     }
 }
 

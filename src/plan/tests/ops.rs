@@ -424,7 +424,7 @@ fn ago(days: i64) -> String {
 /// A member holding SPE_E5 directly, last signed in `signed_in` days ago (`None`: never).
 fn e5_holder(upn: &str, signed_in: Option<i64>) -> User {
     let mut user = LiveUser::new(upn).direct("SPE_E5", &[]).0;
-    user.user_type = Some("Member".into());
+    user.attributes.user_type = Some("Member".into());
     user.sign_in_activity = Some(Box::new(SignInActivity {
         last_successful_sign_in_date_time: signed_in.map(ago),
         ..SignInActivity::default()

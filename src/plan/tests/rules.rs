@@ -14,7 +14,7 @@ impl LiveUser {
     /// An enabled member (in the default `rules_scope`).
     fn member(upn: &str) -> Self {
         let mut user = LiveUser::new(upn);
-        user.0.user_type = Some("Member".into());
+        user.0.attributes.user_type = Some("Member".into());
         user
     }
     fn with(mut self, set: impl FnOnce(&mut User)) -> Self {
@@ -22,10 +22,10 @@ impl LiveUser {
         self
     }
     fn department(self, value: &str) -> Self {
-        self.with(|u| u.department = Some(value.into()))
+        self.with(|u| u.attributes.department = Some(value.into()))
     }
     fn synced(self) -> Self {
-        self.with(|u| u.on_premises_sync_enabled = Some(true))
+        self.with(|u| u.attributes.on_premises_sync_enabled = Some(true))
     }
 }
 
@@ -206,12 +206,12 @@ fn a_user_who_starts_matching_gains_the_rules_licenses() {
             |live, want| {
                 live.users.push(
                     LiveUser::member("ann@contoso.com")
-                        .with(|u| u.job_title = Some("Sales Manager".into()))
+                        .with(|u| u.attributes.job_title = Some("Sales Manager".into()))
                         .0,
                 );
                 live.users.push(
                     LiveUser::member("bea@contoso.com")
-                        .with(|u| u.job_title = Some("Sales Intern".into()))
+                        .with(|u| u.attributes.job_title = Some("Sales Intern".into()))
                         .0,
                 );
                 live.users.push(LiveUser::member("cid@contoso.com").0);
@@ -240,7 +240,7 @@ fn a_user_who_starts_matching_gains_the_rules_licenses() {
                 live.users.push(
                     LiveUser::member("ann@fabrikam.com")
                         .with(|u| {
-                            u.on_premises_extension_attributes = Some(
+                            u.attributes.on_premises_extension_attributes = Some(
                                 [(
                                     "extensionAttribute1".to_owned(),
                                     Some("frontline".to_owned()),
@@ -411,7 +411,7 @@ fn users_outside_rules_scope_are_never_touched() {
                     LiveUser::member("guest@contoso.com")
                         .department("Engineering")
                         .direct("POWER_BI_PRO", &[])
-                        .with(|u| u.user_type = Some("Guest".into()))
+                        .with(|u| u.attributes.user_type = Some("Guest".into()))
                         .0,
                 );
                 live.users.push(
@@ -637,14 +637,14 @@ fn an_excluded_user_is_treated_as_not_matching() {
                 live.users.push(
                     LiveUser::member("ann@contoso.com")
                         .department("Sales")
-                        .with(|u| u.job_title = Some("Intern".into()))
+                        .with(|u| u.attributes.job_title = Some("Intern".into()))
                         .direct("POWER_BI_PRO", &[])
                         .0,
                 );
                 live.users.push(
                     LiveUser::member("bea@contoso.com")
                         .department("Sales")
-                        .with(|u| u.job_title = Some("Account Executive".into()))
+                        .with(|u| u.attributes.job_title = Some("Account Executive".into()))
                         .0,
                 );
                 let mut sales = sales_gets_pbi();
@@ -662,7 +662,7 @@ fn an_excluded_user_is_treated_as_not_matching() {
                 live.users.push(
                     LiveUser::member("ann@contoso.com")
                         .department("Sales")
-                        .with(|u| u.job_title = Some("Intern".into()))
+                        .with(|u| u.attributes.job_title = Some("Intern".into()))
                         .0,
                 );
                 let mut sales = sales_gets_pbi();
@@ -684,7 +684,7 @@ fn from_country_maps_the_country_attribute_and_reports_what_it_cannot_map() {
         LiveUser::member("ann@contoso.com")
             .department("Sales")
             .location(location)
-            .with(|u| u.country = country.map(str::to_owned))
+            .with(|u| u.attributes.country = country.map(str::to_owned))
             .0
     };
     let from_country = || {
@@ -830,8 +830,8 @@ fn users_in_scope_left_without_any_license_are_reported_newest_first() {
             LiveUser::member(upn)
                 .department("Engineering")
                 .with(|u| {
-                    u.created_date_time = day.and_then(created);
-                    u.on_premises_sync_enabled = synced.then_some(true);
+                    u.attributes.created_date_time = day.and_then(created);
+                    u.attributes.on_premises_sync_enabled = synced.then_some(true);
                 })
                 .0,
         );
@@ -854,7 +854,7 @@ fn users_in_scope_left_without_any_license_are_reported_newest_first() {
     live.users.push(LiveUser::member("declared@contoso.com").0);
     live.users.push(
         LiveUser::member("guest@contoso.com")
-            .with(|u| u.user_type = Some("Guest".into()))
+            .with(|u| u.attributes.user_type = Some("Guest".into()))
             .0,
     );
     let mut want = desired();
@@ -865,7 +865,7 @@ fn users_in_scope_left_without_any_license_are_reported_newest_first() {
         LiveUser::member("leaver@contoso.com")
             .department("Engineering")
             .direct("POWER_BI_PRO", &[])
-            .with(|u| u.created_date_time = created("20"))
+            .with(|u| u.attributes.created_date_time = created("20"))
             .0,
     );
     let plan = run(&want, &live);
@@ -1023,9 +1023,9 @@ fn indexed_evaluation_matches_testing_every_rule_on_every_user() {
         live.users.push(
             LiveUser::member(&upn)
                 .with(|u| {
-                    u.department = (n % 6 != 5).then(|| departments[n % 5].to_owned());
-                    u.on_premises_sync_enabled = (n % 3 == 0).then_some(true);
-                    u.job_title = (n % 4 == 0).then(|| "Intern".to_owned());
+                    u.attributes.department = (n % 6 != 5).then(|| departments[n % 5].to_owned());
+                    u.attributes.on_premises_sync_enabled = (n % 3 == 0).then_some(true);
+                    u.attributes.job_title = (n % 4 == 0).then(|| "Intern".to_owned());
                     u.account_enabled = Some(n % 11 != 0);
                 })
                 .0,
@@ -1224,7 +1224,7 @@ fn a_version_1_snapshot_gets_a_hint_to_take_a_new_one() {
         "{warning:?}"
     );
     live.version = 2;
-    live.users[0].user_type = Some("Member".into());
+    live.users[0].attributes.user_type = Some("Member".into());
     let plan = run(&want, &live);
     let help = plan.diagnostics[0].help.as_deref().unwrap_or_default();
     assert!(help.contains("licensectl explain"), "{help}");

@@ -50,36 +50,10 @@ impl User {
             usage_location: _,
             assigned_licenses: _,
             license_assignment_states,
-            department,
-            job_title,
-            company_name,
-            country,
-            state,
-            city,
-            office_location,
-            employee_type,
-            user_type,
-            on_premises_sync_enabled,
-            on_premises_extension_attributes,
-            created_date_time,
+            attributes,
             sign_in_activity,
         } = self;
-        for text in [
-            department,
-            job_title,
-            company_name,
-            country,
-            state,
-            city,
-            office_location,
-            employee_type,
-            user_type,
-            created_date_time,
-        ] {
-            *text = None;
-        }
-        *on_premises_sync_enabled = None;
-        *on_premises_extension_attributes = None;
+        attributes.clear();
         *sign_in_activity = None;
         for s in license_assignment_states {
             s.last_updated_date_time = None;

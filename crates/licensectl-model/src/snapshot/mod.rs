@@ -1058,6 +1058,47 @@ mod tests {
         )
     }
 
+    /// The directory attributes are boxed only when one is set, written at the top level
+    /// of the user in Graph's order, and a user without any equals one whose attributes
+    /// were set and then cleared or set to `None`.
+    #[test]
+    fn directory_attributes_are_boxed_only_when_set_and_written_flat() {
+        let text = document(
+            2,
+            &[sku(SKU, 1, 5)],
+            &[
+                user("7b4f7c2e-0000-4000-8000-000000000001", "a@x"),
+                full_user(1),
+            ],
+            &[],
+        );
+        let read = parse(&text).expect("parses");
+        assert!(!read.users[0].attributes.is_boxed());
+        assert!(read.users[1].attributes.is_boxed());
+        let json = serde_json::to_string(&read.users[1]).expect("serializes");
+        let at = |key: &str| json.find(&format!("\"{key}\":"));
+        assert!(at("licenseAssignmentStates") < at("department"), "{json}");
+        assert!(at("department") < at("createdDateTime"), "{json}");
+        assert!(at("createdDateTime") < at("signInActivity"), "{json}");
+        assert!(at("signInActivity").is_some(), "{json}");
+        let again: User = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(again, read.users[1]);
+
+        let plain = read.users[0].clone();
+        let mut touched = plain.clone();
+        touched.attributes.department = Some("Sales".into());
+        assert_ne!(touched, plain);
+        touched.attributes.department = None;
+        assert!(touched.attributes.is_boxed());
+        assert_eq!(touched, plain, "an all-None box equals no box");
+        touched.attributes.clear();
+        assert!(!touched.attributes.is_boxed());
+        assert_eq!(
+            serde_json::to_string(&touched).ok(),
+            serde_json::to_string(&plain).ok()
+        );
+    }
+
     /// A read keeping the license fields gives the whole read with everything else
     /// dropped, on the split path and on the whole-file path alike.
     #[test]
@@ -1065,7 +1106,7 @@ mod tests {
         let users: Vec<String> = (0..5).map(full_user).collect();
         let text = document(2, &[sku(SKU, 1, 5)], &users, &[]);
         let mut expected = parse(&text).expect("parses");
-        assert!(expected.users[0].department.is_some());
+        assert!(expected.users[0].attributes.department.is_some());
         assert!(expected.users[0].sign_in_activity.is_some());
         for user in &mut expected.users {
             user.keep(UserFields::Licensing);
@@ -1076,9 +1117,9 @@ mod tests {
             user.license_assignment_states[0].last_updated_date_time,
             None
         );
-        assert_eq!(user.department, None);
+        assert_eq!(user.attributes.department, None);
         assert_eq!(user.sign_in_activity, None);
-        assert_eq!(user.on_premises_extension_attributes, None);
+        assert_eq!(user.attributes.on_premises_extension_attributes, None);
         for chunk in [1, 300, 1 << 20] {
             let lean = split_read_keeping(&text, 7, chunk, UserFields::Licensing).expect("split");
             assert_eq!(lean, expected, "chunk {chunk}");

@@ -265,7 +265,7 @@ pub struct AssignedLicense {
 
 /// A user with the license fields licensectl selects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "WireUser")]
 pub struct User {
     /// Object id.
     pub id: UserId,
@@ -286,45 +286,10 @@ pub struct User {
     /// One entry per license source (direct, or each assigning group).
     #[serde(default, deserialize_with = "exact_vec")]
     pub license_assignment_states: Vec<LicenseAssignmentState>,
-    // Directory attributes that rules match on (snapshot version 2; absent from version 1
-    // files and when no rule needs them). Every one is optional: Graph returns only what
-    // `$select` asks for, and most are null for many users.
-    /// `department`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub department: Option<String>,
-    /// `jobTitle`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_title: Option<String>,
-    /// `companyName`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_name: Option<String>,
-    /// `country` (free text: synced from AD's `co`/`c` or typed in the portal).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-    /// `state`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    /// `city`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
-    /// `officeLocation`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub office_location: Option<String>,
-    /// `employeeType`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub employee_type: Option<String>,
-    /// `userType`: `Member` or `Guest`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_type: Option<String>,
-    /// `onPremisesSyncEnabled`: true for accounts synchronized from Active Directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_premises_sync_enabled: Option<bool>,
-    /// `onPremisesExtensionAttributes`: `extensionAttribute1` … `extensionAttribute15`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_premises_extension_attributes: Option<ExtensionAttributes>,
-    /// `createdDateTime` (ISO 8601, as Graph sends it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_date_time: Option<String>,
+    /// The directory attributes rules match on (`department` … `createdDateTime`),
+    /// written at the top level of the user.
+    #[serde(flatten)]
+    pub attributes: Attributes,
     /// `signInActivity` (needs `AuditLog.Read.All` and Microsoft Entra ID P1). Boxed: most
     /// reads leave it out, and a box keeps 64 bytes off each of a tenant's users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -343,25 +308,209 @@ impl User {
             usage_location: None,
             assigned_licenses: Vec::new(),
             license_assignment_states: Vec::new(),
-            department: None,
-            job_title: None,
-            company_name: None,
-            country: None,
-            state: None,
-            city: None,
-            office_location: None,
-            employee_type: None,
-            user_type: None,
-            on_premises_sync_enabled: None,
-            on_premises_extension_attributes: None,
-            created_date_time: None,
+            attributes: Attributes::default(),
             sign_in_activity: None,
         }
     }
 
     /// `onPremisesExtensionAttributes.extensionAttribute{n}`, when set.
     pub fn extension_attribute(&self, n: u8) -> Option<&str> {
-        self.on_premises_extension_attributes.as_ref()?.get(n)
+        self.attributes
+            .on_premises_extension_attributes
+            .as_ref()?
+            .get(n)
+    }
+}
+
+/// [`User`] as a snapshot and Graph spell it, every property at the top level; read
+/// this way, then the directory attributes are boxed (or left out when none is set).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireUser {
+    id: UserId,
+    user_principal_name: String,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    account_enabled: Option<bool>,
+    #[serde(default)]
+    usage_location: Option<String>,
+    #[serde(default, deserialize_with = "exact_vec")]
+    assigned_licenses: Vec<AssignedLicense>,
+    #[serde(default, deserialize_with = "exact_vec")]
+    license_assignment_states: Vec<LicenseAssignmentState>,
+    #[serde(default)]
+    department: Option<String>,
+    #[serde(default)]
+    job_title: Option<String>,
+    #[serde(default)]
+    company_name: Option<String>,
+    #[serde(default)]
+    country: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    city: Option<String>,
+    #[serde(default)]
+    office_location: Option<String>,
+    #[serde(default)]
+    employee_type: Option<String>,
+    #[serde(default)]
+    user_type: Option<String>,
+    #[serde(default)]
+    on_premises_sync_enabled: Option<bool>,
+    #[serde(default)]
+    on_premises_extension_attributes: Option<ExtensionAttributes>,
+    #[serde(default)]
+    created_date_time: Option<String>,
+    #[serde(default)]
+    sign_in_activity: Option<Box<SignInActivity>>,
+}
+
+impl From<WireUser> for User {
+    fn from(wire: WireUser) -> Self {
+        let attributes = DirectoryAttributes {
+            department: wire.department,
+            job_title: wire.job_title,
+            company_name: wire.company_name,
+            country: wire.country,
+            state: wire.state,
+            city: wire.city,
+            office_location: wire.office_location,
+            employee_type: wire.employee_type,
+            user_type: wire.user_type,
+            on_premises_sync_enabled: wire.on_premises_sync_enabled,
+            on_premises_extension_attributes: wire.on_premises_extension_attributes,
+            created_date_time: wire.created_date_time,
+        };
+        Self {
+            id: wire.id,
+            user_principal_name: wire.user_principal_name,
+            display_name: wire.display_name,
+            account_enabled: wire.account_enabled,
+            usage_location: wire.usage_location,
+            assigned_licenses: wire.assigned_licenses,
+            license_assignment_states: wire.license_assignment_states,
+            attributes: Attributes::from(attributes),
+            sign_in_activity: wire.sign_in_activity,
+        }
+    }
+}
+
+/// A user's directory attributes that rules match on (snapshot version 2; absent from
+/// version 1 files and when no rule needs them). Every one is optional: Graph returns
+/// only what `$select` asks for, and most are null for many users.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryAttributes {
+    /// `department`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// `jobTitle`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_title: Option<String>,
+    /// `companyName`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    /// `country` (free text: synced from AD's `co`/`c` or typed in the portal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// `state`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// `city`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// `officeLocation`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub office_location: Option<String>,
+    /// `employeeType`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub employee_type: Option<String>,
+    /// `userType`: `Member` or `Guest`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<String>,
+    /// `onPremisesSyncEnabled`: true for accounts synchronized from Active Directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_premises_sync_enabled: Option<bool>,
+    /// `onPremisesExtensionAttributes`: `extensionAttribute1` … `extensionAttribute15`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_premises_extension_attributes: Option<ExtensionAttributes>,
+    /// `createdDateTime` (ISO 8601, as Graph sends it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<String>,
+}
+
+/// No attribute set.
+static NO_ATTRIBUTES: DirectoryAttributes = DirectoryAttributes {
+    department: None,
+    job_title: None,
+    company_name: None,
+    country: None,
+    state: None,
+    city: None,
+    office_location: None,
+    employee_type: None,
+    user_type: None,
+    on_premises_sync_enabled: None,
+    on_premises_extension_attributes: None,
+    created_date_time: None,
+};
+
+/// A user's [`DirectoryAttributes`], boxed and allocated only once one is set: a
+/// licensing read sets none, and the box keeps 200 bytes off each of a tenant's users.
+/// Reads see [`DirectoryAttributes`] through `Deref` (all `None` when nothing is set);
+/// a write through `DerefMut` allocates the box. Unset and all-`None` compare equal.
+#[derive(Clone, Default)]
+pub struct Attributes(Option<Box<DirectoryAttributes>>);
+
+impl Attributes {
+    /// True when the box is allocated (some attribute was set).
+    pub fn is_boxed(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Drops every attribute (and the box).
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl From<DirectoryAttributes> for Attributes {
+    /// Boxed when any attribute is set.
+    fn from(attributes: DirectoryAttributes) -> Self {
+        Self((attributes != NO_ATTRIBUTES).then(|| Box::new(attributes)))
+    }
+}
+
+impl std::ops::Deref for Attributes {
+    type Target = DirectoryAttributes;
+    fn deref(&self) -> &DirectoryAttributes {
+        self.0.as_deref().unwrap_or(&NO_ATTRIBUTES)
+    }
+}
+
+impl std::ops::DerefMut for Attributes {
+    fn deref_mut(&mut self) -> &mut DirectoryAttributes {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl PartialEq for Attributes {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for Attributes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl Serialize for Attributes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
     }
 }
 
