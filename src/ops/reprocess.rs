@@ -316,7 +316,7 @@ pub fn outcome(
 }
 
 fn finish(dry_run: bool, mut users: Vec<UserResult>) -> Report {
-    users.sort_by_cached_key(|r| r.user.sort_key());
+    users.sort_by(|a, b| a.user.sort_key().cmp(&b.user.sort_key()));
     let count = |v: Verdict| users.iter().filter(|r| r.verdict == v).count() as u64;
     Report {
         dry_run,

@@ -340,7 +340,7 @@ pub(crate) fn plan(
                 .iter()
                 .map(|g| group_principal(index, *g))
                 .collect();
-            groups.sort_by_key(Principal::sort_key);
+            groups.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
             change.remove.push(LicenseRemove {
                 sku: index.sku_name(a.sku),
                 destructive: false,

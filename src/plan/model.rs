@@ -5,6 +5,8 @@
 //! `assignLicense` call (adds, in-place `disabledPlans` updates and removes together), plus
 //! an optional usage-location step that must run first.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Diagnostic;
@@ -76,13 +78,15 @@ impl Principal {
         }
     }
 
-    /// Sort key: groups first, then users, each by lowercase name, then id.
-    pub fn sort_key(&self) -> (u8, String, String) {
-        let rank = match self {
-            Principal::Group { .. } => 0,
-            Principal::User { .. } => 1,
+    /// Sort key: groups first, then users, each by lowercase name, then id (a GUID's
+    /// bytes sort as its lowercase hyphenated text does). Nothing is allocated for an
+    /// ASCII name without capitals: plans sort hundreds of thousands of these.
+    pub fn sort_key(&self) -> (u8, Cow<'_, str>, uuid::Uuid) {
+        let (rank, id) = match self {
+            Principal::Group { id, .. } => (0, *id.as_uuid()),
+            Principal::User { id, .. } => (1, *id.as_uuid()),
         };
-        (rank, self.name().to_lowercase(), self.id_string())
+        (rank, lowercase(self.name()), id)
     }
 }
 
@@ -685,5 +689,41 @@ impl Plan {
                 .as_ref()
                 .is_some_and(|m| !m.next_waves.is_empty())
             || self.rules.as_ref().is_some_and(|r| !r.findings.is_empty())
+    }
+}
+
+/// `text.to_lowercase()`, borrowed when that is `text` itself (ASCII without capitals).
+fn lowercase(text: &str) -> Cow<'_, str> {
+    if !text.is_ascii() {
+        Cow::Owned(text.to_lowercase())
+    } else if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// The order that sorts `keys` (stably): `order[i]` is the position of the item that goes
+/// `i`th. With [`apply_order`], a sort whose keys borrow from the items, computed once
+/// each — `sort_by_cached_key` needs owned keys, so two allocated strings an item.
+pub(crate) fn sorted_order<K: Ord>(keys: Vec<K>) -> Vec<usize> {
+    let mut keyed: Vec<(K, usize)> = keys.into_iter().zip(0..).collect();
+    // Positions are unique, so an unstable sort of (key, position) is a stable one.
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, at)| at).collect()
+}
+
+/// Puts `items` in `order` (a permutation of their positions, from [`sorted_order`]) in
+/// place: each item moves once (the cycle walk `slice::sort_by_cached_key` uses).
+pub(crate) fn apply_order<T>(items: &mut [T], mut order: Vec<usize>) {
+    debug_assert_eq!(items.len(), order.len());
+    for i in 0..items.len().min(order.len()) {
+        // Where the item that goes at `i` is now: it moved when an earlier swap took it.
+        let mut at = order[i];
+        while at < i {
+            at = order[at];
+        }
+        order[i] = at;
+        items.swap(i, at);
     }
 }

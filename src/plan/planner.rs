@@ -33,7 +33,7 @@ use super::effect::Effect;
 use super::model::{
     Change, ChangeRules, Finding, FindingKind, LicenseAdd, LicenseRemove, LicenseUpdate, Note,
     NoteKind, Operations, PLAN_FORMAT_VERSION, Plan, PlanName, Principal, RuleLicense, SkuName,
-    Summary, UsageLocationSource, UsageLocationStep,
+    Summary, UsageLocationSource, UsageLocationStep, apply_order, sorted_order,
 };
 use super::observe;
 use super::resolve::{ResolvedLicense, ResolvedUser, TenantIndex, resolve};
@@ -774,7 +774,7 @@ impl Planner<'_, '_> {
             .filter(|i| i.sku == sku && !self.groups_losing.contains(&(i.group, sku)))
             .map(|i| group_principal(self.index, i.group))
             .collect();
-        groups.sort_by_key(Principal::sort_key);
+        groups.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         groups.dedup();
         groups
     }
@@ -1180,7 +1180,8 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
     let (prices, price_diagnostics) = prices::resolve(&index, &desired.settings.prices);
     diagnostics.extend(price_diagnostics);
     operations.seat_values = prices::values(&prices, &seats);
-    changes.sort_by_cached_key(|c| c.principal.sort_key());
+    let order = sorted_order(changes.iter().map(|c| c.principal.sort_key()).collect());
+    apply_order(&mut changes, order);
 
     // The tenant as the changes leave it.
     let effect = Effect::new(&changes, &index);
@@ -1287,22 +1288,34 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
     let rule_removals: &[(Vec<String>, SkuName, u64)] =
         rules_report.as_ref().map_or(&[], |(_, r)| r.as_slice());
 
-    findings.sort_by_cached_key(|f| {
-        (
-            f.kind,
-            f.principal.sort_key(),
-            f.sku.clone(),
-            f.group.as_ref().map(Principal::sort_key),
-        )
-    });
-    notes.sort_by_cached_key(|n| {
-        (
-            n.kind,
-            n.principal.sort_key(),
-            n.sku.clone(),
-            n.group.as_ref().map(Principal::sort_key),
-        )
-    });
+    let order = sorted_order(
+        findings
+            .iter()
+            .map(|f| {
+                (
+                    f.kind,
+                    f.principal.sort_key(),
+                    &f.sku,
+                    f.group.as_ref().map(Principal::sort_key),
+                )
+            })
+            .collect(),
+    );
+    apply_order(&mut findings, order);
+    let order = sorted_order(
+        notes
+            .iter()
+            .map(|n| {
+                (
+                    n.kind,
+                    n.principal.sort_key(),
+                    &n.sku,
+                    n.group.as_ref().map(Principal::sort_key),
+                )
+            })
+            .collect(),
+    );
+    apply_order(&mut notes, order);
     diagnostic::sort(&mut diagnostics);
 
     let rule_users = evaluation.as_ref().map_or(0, |e| e.governed.len() as u64);

@@ -187,10 +187,13 @@ fn protected_members(
             });
         }
     }
-    out.sort_by_cached_key(|v| match v {
-        SafetyViolation::ProtectedMember { principal, .. } => principal.sort_key(),
-        _ => (0, String::new(), String::new()),
-    });
+    fn key(v: &SafetyViolation) -> Option<(u8, std::borrow::Cow<'_, str>, uuid::Uuid)> {
+        match v {
+            SafetyViolation::ProtectedMember { principal, .. } => Some(principal.sort_key()),
+            _ => None,
+        }
+    }
+    out.sort_by(|a, b| key(a).cmp(&key(b)));
     out
 }
 

@@ -1375,3 +1375,55 @@ fn a_large_config_resolves_in_order_on_the_parallel_paths() {
         "{problems:?}"
     );
 }
+
+proptest::proptest! {
+    /// Sorting by borrowed keys (`sorted_order`, then `apply_order`) gives what a stable
+    /// sort by the same keys gives, whatever the keys and their repeats.
+    #[test]
+    fn sorting_by_borrowed_keys_is_a_stable_sort(
+        keys in proptest::collection::vec(0u8..6, 0..200),
+    ) {
+        let items: Vec<(u8, usize)> = keys.iter().copied().zip(0..).collect();
+        let mut expected = items.clone();
+        expected.sort_by_key(|(key, _)| *key);
+        let mut sorted = items;
+        let order = super::model::sorted_order(sorted.iter().map(|(key, _)| key).collect());
+        super::model::apply_order(&mut sorted, order);
+        proptest::prop_assert_eq!(sorted, expected);
+    }
+}
+
+/// A principal's sort key orders groups before users, then by lowercase name, then by
+/// id exactly as the id's text sorts (the key keeps the GUID, not its text).
+#[test]
+fn principals_sort_by_kind_then_lowercase_name_then_id_text() {
+    use super::model::Principal;
+    let ids = [
+        "0a000000-0000-4000-8000-000000000000",
+        "a0000000-0000-4000-8000-000000000000",
+        "09ffffff-ffff-4fff-bfff-ffffffffffff",
+        "00000000-0000-4000-8000-00000000000b",
+        "00000000-0000-4000-8000-0000000000a0",
+    ];
+    let mut principals = Vec::new();
+    for id in ids {
+        let uuid = Uuid::parse_str(id).expect("a GUID");
+        for name in ["Émile@contoso.com", "bob@contoso.com", "Bob@contoso.com"] {
+            principals.push(Principal::User {
+                id: UserId::new(uuid),
+                name: name.into(),
+            });
+        }
+        principals.push(Principal::Group {
+            id: GroupId::new(uuid),
+            name: "Zeta".into(),
+        });
+    }
+    let mut expected = principals.clone();
+    expected.sort_by_cached_key(|p| {
+        let rank = u8::from(matches!(p, Principal::User { .. }));
+        (rank, p.name().to_lowercase(), p.id_string())
+    });
+    principals.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    assert_eq!(principals, expected);
+}

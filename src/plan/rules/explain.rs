@@ -217,7 +217,7 @@ pub fn explain(
             }),
         }
     }
-    groups.sort_by_cached_key(|g| g.group.sort_key());
+    groups.sort_by(|a, b| a.group.sort_key().cmp(&b.group.sort_key()));
 
     let held = |holdings: Vec<super::super::effect::Holding>, after: bool| -> Vec<Held> {
         let mut out: Vec<Held> = holdings

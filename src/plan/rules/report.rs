@@ -190,7 +190,7 @@ fn counts(users: &[RuleUser]) -> (u64, u64) {
 }
 
 fn by_name(mut users: Vec<RuleUser>) -> Vec<RuleUser> {
-    users.sort_by_cached_key(|u| u.principal.sort_key());
+    users.sort_by(|a, b| a.principal.sort_key().cmp(&b.principal.sort_key()));
     users
 }
 
