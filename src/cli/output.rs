@@ -11,6 +11,18 @@ use std::io::{ErrorKind, Write};
 
 use anyhow::Context;
 
+/// Writes to stdout through `write` (buffered) and flushes; a closed pipe is a quiet
+/// success. For output too large to hold as one string first.
+pub(crate) fn stream(
+    write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match write(&mut stdout).and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() == ErrorKind::BrokenPipe => Ok(()),
+        result => result.context("cannot write to stdout"),
+    }
+}
+
 /// Writes `text` to stdout and flushes it; a closed pipe is a quiet success.
 pub(crate) fn print(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();

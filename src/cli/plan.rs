@@ -21,7 +21,7 @@ use licensectl::snapshot::{TenantSnapshot, UserFields};
 use super::connection::ConnectionArgs;
 use super::exit;
 use super::live::scope_of;
-use super::output::print;
+use super::output::{print, stream};
 use super::snapshot::read_live;
 
 /// Output format of a plan or drift report.
@@ -230,6 +230,15 @@ pub(super) fn pin_refusal(problem: &Diagnostic, snapshot: &Path, help: &str) -> 
     )
 }
 
+/// Prints the plan in `format`: JSON as it is written (a large plan's document is never
+/// held whole), the others rendered first.
+fn print_plan(plan: &Plan, format: Format, mode: Mode) -> anyhow::Result<()> {
+    match format {
+        Format::Json => stream(|out| json::write(plan, mode, out)),
+        _ => print(&render(plan, format, mode)),
+    }
+}
+
 pub(super) fn render(plan: &Plan, format: Format, mode: Mode) -> String {
     match format {
         Format::Text => text::render_with(plan, mode, &super::ui::stdout_palette()),
@@ -319,7 +328,7 @@ pub(crate) fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
             now: Some(args.input.now()),
         },
     ));
-    print(&render(&plan, args.input.format, Mode::Plan))?;
+    print_plan(&plan, args.input.format, Mode::Plan)?;
     if plan.has_errors() {
         if args.input.format != Format::Text {
             eprint_diagnostics(&plan.diagnostics, &config.sources);
@@ -367,7 +376,7 @@ pub(crate) fn run_drift(args: &DriftArgs) -> anyhow::Result<u8> {
             now: Some(args.input.now()),
         },
     ));
-    print(&render(&plan, args.input.format, Mode::Drift))?;
+    print_plan(&plan, args.input.format, Mode::Drift)?;
     if plan.has_errors() {
         if args.input.format != Format::Text {
             eprint_diagnostics(&plan.diagnostics, &config.sources);

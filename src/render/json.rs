@@ -20,6 +20,22 @@ struct Document<'a> {
 
 /// Renders the plan as pretty JSON.
 pub fn render(plan: &Plan, mode: Mode) -> String {
+    // Room for the whole document at once (about 700 bytes an entry on a large plan)
+    // rather than doubling through a 73 MB one; room never written costs no memory.
+    let entries = plan.changes.len() + plan.findings.len() + plan.notes.len();
+    let mut bytes = Vec::with_capacity(64 * 1024 + entries.saturating_mul(1024));
+    // A `Vec` takes every write, and the plan is plain data with string keys and finite
+    // numbers: serialization cannot fail, and serde_json writes UTF-8.
+    if write(plan, mode, &mut bytes).is_err() {
+        bytes.clear();
+    }
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Writes what [`render`] returns into `out` as it is made, so that a caller printing a
+/// large plan never holds the whole document (73 MB for a 500k-user tenant's plan). The
+/// only errors are `out`'s own.
+pub fn write(plan: &Plan, mode: Mode, out: &mut impl std::io::Write) -> std::io::Result<()> {
     let document = Document {
         kind: match mode {
             Mode::Plan => "plan",
@@ -28,17 +44,8 @@ pub fn render(plan: &Plan, mode: Mode) -> String {
         has_drift: plan.has_drift(),
         plan,
     };
-    // Room for the whole document at once (about 700 bytes an entry on a large plan)
-    // rather than doubling through a 73 MB one; room never written costs no memory.
-    let entries = plan.changes.len() + plan.findings.len() + plan.notes.len();
-    let mut bytes = Vec::with_capacity(64 * 1024 + entries.saturating_mul(1024));
-    // Plain data with string keys and finite numbers: serialization cannot fail, and
-    // serde_json writes UTF-8.
-    if serde_json::to_writer_pretty(&mut bytes, &document).is_err() {
-        bytes.clear();
-    }
-    bytes.push(b'\n');
-    String::from_utf8(bytes).unwrap_or_default()
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    out.write_all(b"\n")
 }
 
 #[derive(Serialize)]

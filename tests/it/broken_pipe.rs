@@ -36,8 +36,31 @@ fn plan_to_a_closed_pipe_exits_0_with_nothing_on_stderr() {
 
 #[test]
 fn every_printing_command_ignores_a_closed_pipe_and_keeps_its_exit_code() {
-    let cases: [(&[&str], i32); 4] = [
+    let cases: [(&[&str], i32); 6] = [
         (&["schema"], 0),
+        // JSON plans and drift reports are written as they are made, not printed whole.
+        (
+            &[
+                "plan",
+                "--format",
+                "json",
+                "--snapshot",
+                "tenant.json",
+                "--config",
+            ],
+            0,
+        ),
+        (
+            &[
+                "drift",
+                "--format",
+                "json",
+                "--snapshot",
+                "tenant.json",
+                "--config",
+            ],
+            2,
+        ),
         (&["validate", "--format", "json", "--config"], 0),
         (&["validate", "--format", "github", "--config"], 0),
         (&["drift", "--snapshot", "tenant.json", "--config"], 2),
@@ -87,34 +110,38 @@ fn large_plan_inputs(dir: &Path) -> (PathBuf, PathBuf) {
     (config, tenant)
 }
 
+/// Text is printed whole, JSON as it is written: either way the pipe closes mid-write.
 #[test]
 fn a_reader_that_stops_after_one_line_leaves_plan_exiting_0_quietly() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (config, tenant) = large_plan_inputs(dir.path());
-    let mut child = licensectl()
-        .arg("plan")
-        .arg("--allow-unsafe")
-        .arg("--config")
-        .arg(&config)
-        .arg("--snapshot")
-        .arg(&tenant)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    stdout.read_line(&mut first).expect("reads a line");
-    assert!(first.starts_with("licensectl plan for tenant "), "{first}");
-    drop(stdout);
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("reads stderr");
-    let status = child.wait().expect("waits");
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    assert_eq!(stderr, "");
+    for (format, first_line) in [("text", "licensectl plan for tenant "), ("json", "{")] {
+        let mut child = licensectl()
+            .arg("plan")
+            .arg("--allow-unsafe")
+            .args(["--format", format])
+            .arg("--config")
+            .arg(&config)
+            .arg("--snapshot")
+            .arg(&tenant)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("reads a line");
+        assert!(first.starts_with(first_line), "{format}: {first}");
+        drop(stdout);
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr)
+            .expect("reads stderr");
+        let status = child.wait().expect("waits");
+        assert_eq!(status.code(), Some(0), "{format}: {stderr}");
+        assert_eq!(stderr, "", "{format}");
+    }
 }
