@@ -341,13 +341,14 @@ pub(crate) fn graph_adjusted(
     extra.iter().all(dragged).then_some(extra)
 }
 
-/// Where the config declares each principal, for diagnostics.
+/// Where the config declares each principal, for diagnostics (borrowed: a large
+/// config declares hundreds of thousands of users).
 #[derive(Debug, Default)]
-pub(crate) struct Declared {
+pub(crate) struct Declared<'a> {
     /// Declared users.
-    pub(crate) users: HashMap<UserId, Location>,
+    pub(crate) users: HashMap<UserId, &'a Location>,
     /// Declared groups.
-    pub(crate) groups: HashMap<GroupId, Location>,
+    pub(crate) groups: HashMap<GroupId, &'a Location>,
 }
 
 /// Every dependency the plan breaks, as errors: for each changed group on the group's own
@@ -394,7 +395,7 @@ pub(crate) fn check(
                 broken.rule.source
             ));
             if let Some(location) = declared.groups.get(&id) {
-                diagnostic = diagnostic.at(location.clone());
+                diagnostic = diagnostic.at((*location).clone());
             }
             out.push(diagnostic);
         }
@@ -466,7 +467,7 @@ pub(crate) fn check(
                 groups.first().and_then(|g| declared.groups.get(*g))
             });
             if let Some(location) = location {
-                diagnostic = diagnostic.at(location.clone());
+                diagnostic = diagnostic.at((*location).clone());
             }
             out.push(diagnostic);
         }
