@@ -270,14 +270,31 @@ pub(crate) struct Resolved {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// From this many declared users, their UPNs are looked up in two halves side by side.
+/// From this many declared users, they are looked up and their licenses resolved in two
+/// halves side by side.
 const PARALLEL_LOOKUPS: usize = 50_000;
 
-/// The live user of every declared user's UPN, in order. A large config's lookups (each
-/// a cache miss or two in a table of every user) run in two halves side by side.
-fn users_by_upn<'a>(desired: &DesiredState, index: &TenantIndex<'a>) -> Vec<Option<&'a User>> {
-    let lookup = |users: &[DesiredUser]| -> Vec<Option<&'a User>> {
-        users.iter().map(|u| index.user_by_upn(&u.upn)).collect()
+/// A declared user found in the tenant, with its licenses resolved (`None`: not managed)
+/// and the diagnostics that gave.
+type Found<'a> = (&'a User, Option<Vec<ResolvedLicense>>, Vec<Diagnostic>);
+
+/// Every declared user's live user, by UPN, with its licenses resolved; in order. A large
+/// config's users (each lookup a cache miss or two in a table of every user) go in two
+/// halves side by side, each with its own cache of plan sets.
+fn find_users<'a>(desired: &DesiredState, index: &TenantIndex<'a>) -> Vec<Option<Found<'a>>> {
+    let lookup = |users: &[DesiredUser]| -> Vec<Option<Found<'a>>> {
+        let mut cache = LicenseCache::default();
+        users
+            .iter()
+            .map(|u| {
+                let live = index.user_by_upn(&u.upn)?;
+                let mut diagnostics = Vec::new();
+                let licenses = u.licenses.as_ref().map(|list| {
+                    resolve_licenses(list, index, &mut cache, &mut diagnostics, &u.upn)
+                });
+                Some((live, licenses, diagnostics))
+            })
+            .collect()
     };
     if desired.users.len() < PARALLEL_LOOKUPS {
         return lookup(&desired.users);
@@ -306,9 +323,11 @@ pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolv
 
     out.declared_users.reserve(desired.users.len());
     out.users.reserve(desired.users.len());
-    let found = users_by_upn(desired, index);
+    // Looked up and resolved first (side by side for a large config), then taken in
+    // order: a repeated declaration's licenses are dropped unreported, as if never read.
+    let found = find_users(desired, index);
     for (user, found) in desired.users.iter().zip(found) {
-        let Some(live) = found else {
+        let Some((live, licenses, diagnostics)) = found else {
             out.diagnostics.push(unknown_user(
                 &user.upn,
                 &user.location,
@@ -335,12 +354,9 @@ pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolv
             );
             continue;
         }
-        let before = out.diagnostics.len();
-        let licenses = user
-            .licenses
-            .as_ref()
-            .map(|list| resolve_licenses(list, index, &mut cache, &mut out.diagnostics, &user.upn));
-        if out.diagnostics[before..].iter().any(Diagnostic::is_error) {
+        let failed = diagnostics.iter().any(Diagnostic::is_error);
+        out.diagnostics.extend(diagnostics);
+        if failed {
             continue;
         }
         out.users.push(ResolvedUser {
@@ -587,6 +603,8 @@ fn find_group<'a>(
 #[derive(Default)]
 pub(crate) struct LicenseCache {
     disabled: HashMap<(SkuId, Vec<ServicePlanId>), Arc<[ServicePlanId]>>,
+    /// The empty set, shared by every license with all its plans on.
+    none: Option<Arc<[ServicePlanId]>>,
 }
 
 pub(crate) fn resolve_licenses(
@@ -733,7 +751,10 @@ fn resolve_plans(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<(Arc<[ServicePlanId]>, bool)> {
     let (refs, allowlist) = match &license.plans {
-        PlanSelection::All => return Some((Arc::from(Vec::new()), false)),
+        PlanSelection::All => {
+            let none = cache.none.get_or_insert_with(|| Arc::from(Vec::new()));
+            return Some((Arc::clone(none), false));
+        }
         PlanSelection::Disabled(refs) => (refs, false),
         PlanSelection::Enabled(refs) => (refs, true),
     };

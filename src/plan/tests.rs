@@ -1312,10 +1312,11 @@ mod ops;
 mod realism;
 mod rules;
 
-/// A config and tenant large enough for the two-halves paths (the UPN lookups in
-/// `resolve`, the snapshot's duplicate checks): each declared user is matched to its own
-/// live user, unknown ones are diagnosed at their own line, and a duplicate UPN in the
-/// tenant is still found.
+/// A config and tenant large enough for the two-halves paths (the UPN lookups and
+/// license resolution in `resolve`, the snapshot's duplicate checks): each declared user
+/// is matched to its own live user, unknown users and SKUs are diagnosed at their own
+/// line in either half, a repeated declaration only as a duplicate (its licenses never
+/// reported), and a duplicate UPN in the tenant is still found.
 #[test]
 fn a_large_config_resolves_in_order_on_the_parallel_paths() {
     let mut live = tenant();
@@ -1325,6 +1326,8 @@ fn a_large_config_resolves_in_order_on_the_parallel_paths() {
         live.users.push(LiveUser::new(&upn).direct("SPE_E3", &[]).0);
     }
     let misspelled = [7, 12_345, 40_001, 59_998];
+    // Users who list a SKU the tenant does not have.
+    let bad_sku = [5, 29_999, 30_001, 59_000];
     // Users whose declaration drops their license: every third one.
     let drops = |i: usize| i.is_multiple_of(3);
     let mut state = desired();
@@ -1334,14 +1337,53 @@ fn a_large_config_resolves_in_order_on_the_parallel_paths() {
         } else {
             format!("USER{i}@contoso.com")
         };
-        let licenses = if drops(i) {
+        let licenses = if bad_sku.contains(&i) {
+            vec![lic("NO_SUCH_SKU")]
+        } else if drops(i) {
             vec![]
         } else {
             vec![lic("SPE_E3")]
         };
         want_user(&mut state, &upn, Some(licenses));
     }
+    // User 20,000 again, last: a duplicate, whose unknown SKU is never looked at.
+    want_user(
+        &mut state,
+        "user20000@contoso.com",
+        Some(vec![lic("NO_SUCH_SKU")]),
+    );
     let plan = run(&state, &live);
+    let lines_of = |code: DiagnosticCode| -> Vec<usize> {
+        let mut lines: Vec<usize> = plan
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == code)
+            .filter_map(|d| d.location.as_ref().map(|l| l.line))
+            .collect();
+        lines.sort_unstable();
+        lines
+    };
+    let unknown_skus: Vec<&str> = plan
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == DiagnosticCode::UnknownSku)
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(unknown_skus.len(), bad_sku.len(), "{unknown_skus:?}");
+    for i in bad_sku {
+        let upn = format!("USER{i}@contoso.com");
+        assert!(
+            unknown_skus.iter().any(|m| m.contains(&upn)),
+            "{upn}: {unknown_skus:?}"
+        );
+    }
+    assert_eq!(lines_of(DiagnosticCode::DuplicatePrincipal), vec![n + 1]);
+    assert!(
+        plan.changes.iter().all(|c| !bad_sku
+            .iter()
+            .any(|i| c.principal.name() == format!("user{i}@contoso.com"))),
+        "a user with an unknown SKU is left out of the plan"
+    );
     let mut unknown: Vec<usize> = plan
         .diagnostics
         .iter()
@@ -1361,7 +1403,7 @@ fn a_large_config_resolves_in_order_on_the_parallel_paths() {
         .collect();
     removed.sort_unstable();
     let mut expected: Vec<String> = (0..n)
-        .filter(|&i| drops(i) && !misspelled.contains(&i))
+        .filter(|&i| drops(i) && !misspelled.contains(&i) && !bad_sku.contains(&i))
         .map(|i| format!("user{i}@contoso.com"))
         .collect();
     expected.sort_unstable();
