@@ -85,6 +85,28 @@ fn held(licenses: &[AssignedLicense]) -> Vec<Held> {
         .collect()
 }
 
+/// Sorts findings or notes by kind, principal, SKU and group, each item's key computed
+/// once and borrowed from it (see [`sorted_order`]).
+fn sort_entries<T, K: Ord>(
+    items: &mut [T],
+    parts: impl for<'x> Fn(&'x T) -> (K, &'x Principal, &'x SkuName, Option<&'x Principal>),
+) {
+    let keys = items
+        .iter()
+        .map(|item| {
+            let (kind, principal, sku, group) = parts(item);
+            (
+                kind,
+                principal.sort_key(),
+                sku,
+                group.map(Principal::sort_key),
+            )
+        })
+        .collect();
+    let order = sorted_order(keys);
+    apply_order(items, order);
+}
+
 /// Direct licenses of a user (every license when the snapshot has no assignment states).
 fn direct_licenses(user: &User) -> Vec<Held> {
     if user.license_assignment_states.is_empty() {
@@ -1287,34 +1309,12 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
     let rule_removals: &[(Vec<String>, SkuName, u64)] =
         rules_report.as_ref().map_or(&[], |(_, r)| r.as_slice());
 
-    let order = sorted_order(
-        findings
-            .iter()
-            .map(|f| {
-                (
-                    f.kind,
-                    f.principal.sort_key(),
-                    &f.sku,
-                    f.group.as_ref().map(Principal::sort_key),
-                )
-            })
-            .collect(),
-    );
-    apply_order(&mut findings, order);
-    let order = sorted_order(
-        notes
-            .iter()
-            .map(|n| {
-                (
-                    n.kind,
-                    n.principal.sort_key(),
-                    &n.sku,
-                    n.group.as_ref().map(Principal::sort_key),
-                )
-            })
-            .collect(),
-    );
-    apply_order(&mut notes, order);
+    sort_entries(&mut findings, |f| {
+        (f.kind, &f.principal, &f.sku, f.group.as_ref())
+    });
+    sort_entries(&mut notes, |n| {
+        (n.kind, &n.principal, &n.sku, n.group.as_ref())
+    });
     diagnostic::sort(&mut diagnostics);
 
     let rule_users = evaluation.as_ref().map_or(0, |e| e.governed.len() as u64);
