@@ -316,7 +316,8 @@ pub fn outcome(
 }
 
 fn finish(dry_run: bool, mut users: Vec<UserResult>) -> Report {
-    users.sort_by(|a, b| a.user.sort_key().cmp(&b.user.sort_key()));
+    let order = crate::plan::sorted_order(users.iter().map(|r| r.user.sort_key()).collect());
+    crate::plan::apply_order(&mut users, order);
     let count = |v: Verdict| users.iter().filter(|r| r.verdict == v).count() as u64;
     Report {
         dry_run,

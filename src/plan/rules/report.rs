@@ -190,7 +190,9 @@ fn counts(users: &[RuleUser]) -> (u64, u64) {
 }
 
 fn by_name(mut users: Vec<RuleUser>) -> Vec<RuleUser> {
-    users.sort_by(|a, b| a.principal.sort_key().cmp(&b.principal.sort_key()));
+    // Keys computed once each: a rule's finding can name most of a tenant.
+    let order = crate::plan::sorted_order(users.iter().map(|u| u.principal.sort_key()).collect());
+    crate::plan::apply_order(&mut users, order);
     users
 }
 
