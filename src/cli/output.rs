@@ -25,12 +25,6 @@ pub(crate) fn stream(
 
 /// Writes `text` to stdout and flushes it; a closed pipe is a quiet success.
 pub(crate) fn print(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(error) if error.kind() == ErrorKind::BrokenPipe => Ok(()),
-        result => result.context("cannot write to stdout"),
-    }
+    // A text larger than the buffer goes straight through to stdout.
+    stream(|out| out.write_all(text.as_bytes()))
 }
