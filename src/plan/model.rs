@@ -692,8 +692,9 @@ impl Plan {
     }
 }
 
-/// `text.to_lowercase()`, borrowed when that is `text` itself (ASCII without capitals).
-fn lowercase(text: &str) -> Cow<'_, str> {
+/// `text.to_lowercase()`, borrowed when that is `text` itself (ASCII without capitals:
+/// most UPNs). Sort keys and the index's UPN table both use it.
+pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
     if !text.is_ascii() {
         Cow::Owned(text.to_lowercase())
     } else if text.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -714,7 +715,8 @@ pub(crate) fn sorted_order<K: Ord>(keys: Vec<K>) -> Vec<usize> {
 }
 
 /// Puts `items` in `order` (a permutation of their positions, from [`sorted_order`]) in
-/// place: each item moves once (the cycle walk `slice::sort_by_cached_key` uses).
+/// place: at most one swap an item, each putting one item where it goes (the walk
+/// `slice::sort_by_cached_key` uses).
 pub(crate) fn apply_order<T>(items: &mut [T], mut order: Vec<usize>) {
     debug_assert_eq!(items.len(), order.len());
     for i in 0..items.len().min(order.len()) {

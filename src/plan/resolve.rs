@@ -9,7 +9,6 @@
 //! so that a typo can never turn into a removal.
 
 use hashbrown::{DefaultHashBuilder, HashMap, HashSet, HashTable};
-use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -21,7 +20,7 @@ use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
 use crate::snapshot::{AppliesTo, CapabilityStatus, Group, SubscribedSku, TenantSnapshot, User};
 
-use super::model::{PlanName, SkuName};
+use super::model::{PlanName, SkuName, lowercase};
 
 /// Lookup tables over a snapshot, keyed by id and by (lowercase) name.
 #[derive(Debug)]
@@ -195,21 +194,6 @@ impl std::fmt::Debug for UserTables<'_> {
         f.debug_struct("UserTables")
             .field("users", &self.users.len())
             .finish_non_exhaustive()
-    }
-}
-
-/// `text` in lowercase, borrowed when it already is (most UPNs are).
-fn lowercase(text: &str) -> Cow<'_, str> {
-    // UPNs are ASCII nearly always: a byte test before the Unicode one.
-    let upper = if text.is_ascii() {
-        text.bytes().any(|b| b.is_ascii_uppercase())
-    } else {
-        text.chars().any(char::is_uppercase)
-    };
-    if upper {
-        Cow::Owned(text.to_lowercase())
-    } else {
-        Cow::Borrowed(text)
     }
 }
 
