@@ -8,6 +8,10 @@
 
 use std::borrow::Cow;
 use std::fmt::Display;
+use std::hash::{BuildHasher, Hash};
+
+use hashbrown::DefaultHashBuilder;
+use hashbrown::hash_table::{Entry, HashTable};
 
 use super::model::TenantSnapshot;
 
@@ -22,13 +26,12 @@ impl TenantSnapshot {
     /// sound): duplicate ids and UPNs (each value named once, with how often it occurs),
     /// impossible counts, and SKU ids of another tenant.
     pub fn problems(&self) -> Vec<String> {
+        let users = &self.users;
         let id_problems = || {
             let mut problems = Vec::new();
-            duplicates(
-                &mut problems,
-                ("user id", "user ids"),
-                self.users.iter().map(|u| u.id).collect(),
-            );
+            duplicates(&mut problems, ("user id", "user ids"), users.len(), |i| {
+                users[i].id
+            });
             problems
         };
         let upn_problems = || {
@@ -39,14 +42,12 @@ impl TenantSnapshot {
                     "userPrincipalName (compared ignoring case)",
                     "userPrincipalNames (compared ignoring case)",
                 ),
-                self.users
-                    .iter()
-                    .map(|u| folded(&u.user_principal_name))
-                    .collect(),
+                users.len(),
+                |i| folded(&users[i].user_principal_name),
             );
             problems
         };
-        // A large tenant's two sorts side by side (a thread costs more than a small sort).
+        // A large tenant's two checks side by side (a thread costs more than a small one).
         let (mut problems, upns) = if self.users.len() < PARALLEL_USERS {
             (id_problems(), upn_problems())
         } else {
@@ -60,16 +61,17 @@ impl TenantSnapshot {
             })
         };
         problems.extend(upns);
+        let groups = &self.groups;
         duplicates(
             &mut problems,
             ("group id", "group ids"),
-            self.groups.iter().map(|g| g.id).collect(),
+            groups.len(),
+            |i| groups[i].id,
         );
-        duplicates(
-            &mut problems,
-            ("SKU id", "SKU ids"),
-            self.subscribed_skus.iter().map(|s| s.sku_id).collect(),
-        );
+        let skus = &self.subscribed_skus;
+        duplicates(&mut problems, ("SKU id", "SKU ids"), skus.len(), |i| {
+            skus[i].sku_id
+        });
         let mut counts = Vec::new();
         for sku in &self.subscribed_skus {
             let name = &sku.sku_part_number;
@@ -128,25 +130,41 @@ fn folded(upn: &str) -> Cow<'_, str> {
     }
 }
 
-/// Adds one problem naming every value of `values` that occurs more than once, in
-/// order. Sorting finds them without a hash map or a string per value (ids order as
-/// their text does: lowercase hex at fixed positions).
-fn duplicates<T: Ord + Display>(
+/// Adds one problem naming every value `key(0..len)` gives more than once, in order,
+/// with how often it occurs. One pass over a hash table of positions finds the repeats
+/// (4 bytes a value; only a repeat is kept as a value), and only they are sorted:
+/// sorting all 500k UPNs to find none cost 0.12 s of a large plan's load.
+fn duplicates<K: Hash + Eq + Ord + Display>(
     problems: &mut Vec<String>,
     (one, many): (&str, &str),
-    mut values: Vec<T>,
+    len: usize,
+    key: impl Fn(usize) -> K,
 ) {
-    values.sort_unstable();
-    let mut list: Vec<String> = Vec::new();
-    let mut count = 0;
-    for run in values.chunk_by(|a, b| a == b).filter(|run| run.len() > 1) {
-        count += 1;
-        if list.len() < NAMED {
-            list.push(format!("{} ({} times)", run[0], run.len()));
+    let hasher = DefaultHashBuilder::default();
+    let mut seen: HashTable<usize> = HashTable::with_capacity(len);
+    let mut repeats: Vec<K> = Vec::new();
+    for at in 0..len {
+        let value = key(at);
+        let hash = hasher.hash_one(&value);
+        match seen.entry(hash, |&i| key(i) == value, |&i| hasher.hash_one(key(i))) {
+            Entry::Occupied(_) => repeats.push(value),
+            Entry::Vacant(slot) => {
+                slot.insert(at);
+            }
         }
     }
-    if count == 0 {
+    if repeats.is_empty() {
         return;
+    }
+    // A value occurring n times is n - 1 repeats.
+    repeats.sort_unstable();
+    let mut list: Vec<String> = Vec::new();
+    let mut count = 0;
+    for run in repeats.chunk_by(|a, b| a == b) {
+        count += 1;
+        if list.len() < NAMED {
+            list.push(format!("{} ({} times)", run[0], run.len() + 1));
+        }
     }
     problems.push(format!(
         "{count} duplicate {}: {}",

@@ -850,6 +850,56 @@ mod tests {
     }
 
     #[test]
+    fn repeated_ids_and_upns_are_named_sorted_with_their_counts_and_the_rest_counted() {
+        // Above the two-thread threshold; 101 repeated UPNs (one more than are named),
+        // given in descending order, one of them three times and in another case.
+        let id = |n: usize| format!("00000000-0000-4000-8000-{n:012x}");
+        let mut users: Vec<User> = (0..60_000)
+            .map(|n| User::new(id(n).parse().expect("id"), format!("u{n:05}@contoso.com")))
+            .collect();
+        for n in (0..101).rev() {
+            users.push(User::new(
+                id(100_000 + n).parse().expect("id"),
+                format!("U{n:05}@Contoso.com"),
+            ));
+        }
+        users.push(User::new(
+            id(200_000).parse().expect("id"),
+            "u00007@contoso.com",
+        ));
+        users.push(User::new(id(7).parse().expect("id"), "other@contoso.com"));
+        users.push(User::new(id(7).parse().expect("id"), "third@contoso.com"));
+        users.push(User::new(id(3).parse().expect("id"), "fourth@contoso.com"));
+        let snapshot = TenantSnapshot {
+            users,
+            ..parse(&document(2, &[], &[], &[])).expect("empty")
+        };
+        let problems = snapshot.problems();
+        assert_eq!(
+            problems[0],
+            format!(
+                "2 duplicate user ids: {} (2 times), {} (3 times)",
+                id(3),
+                id(7)
+            )
+        );
+        let upns = &problems[1];
+        assert!(
+            upns.starts_with(
+                "101 duplicate userPrincipalNames (compared ignoring case): \
+                 u00000@contoso.com (2 times), u00001@contoso.com (2 times), "
+            ),
+            "{upns}"
+        );
+        assert!(upns.contains(", u00007@contoso.com (3 times), "), "{upns}");
+        assert!(
+            upns.ends_with(", u00099@contoso.com (2 times) and 1 more"),
+            "{upns}"
+        );
+        assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    #[test]
     fn impossible_counts_are_refused_at_load() {
         for (consumed, enabled) in [(-1, 5), (0, i64::MIN), (0, i64::from(i32::MAX) + 1)] {
             let text = document(2, &[sku(SKU, consumed, enabled)], &[], &[]);
