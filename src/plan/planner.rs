@@ -787,6 +787,64 @@ impl Planner<'_, '_> {
         })
     }
 
+    /// A planner with nothing planned, sharing this one's tenant and what its groups lose,
+    /// for declared users or [`Planner::every_user`] on another thread once the groups
+    /// are planned (not for rule-governed users: it does not hold what group members
+    /// gain). [`Planner::absorb`] takes its results back.
+    fn beside(&self) -> Self {
+        Planner {
+            index: self.index,
+            deps: self.deps,
+            default_usage_location: self.default_usage_location,
+            changes: Vec::new(),
+            findings: Vec::new(),
+            notes: Vec::new(),
+            diagnostics: Vec::new(),
+            ledger: SeatLedger::default(),
+            groups_losing: self.groups_losing.clone(),
+            members_gaining: HashMap::new(),
+        }
+    }
+
+    /// Takes what `other` (made by [`Planner::beside`]) planned, after what this one has.
+    fn absorb(&mut self, mut other: Self) {
+        self.changes.append(&mut other.changes);
+        self.findings.append(&mut other.findings);
+        self.notes.append(&mut other.notes);
+        self.diagnostics.append(&mut other.diagnostics);
+        self.ledger.absorb(other.ledger);
+    }
+
+    /// The pass over every user: failed or unknown assignment states of each, and the
+    /// direct copies of inherited licenses of those neither declared nor `governed` (by
+    /// position). Returns how many of those hold a license.
+    fn every_user(&mut self, users: &[User], governed: &[bool], declared: &HashSet<UserId>) -> u64 {
+        let mut unmanaged_licensed: u64 = 0;
+        for (position, user) in users.iter().enumerate() {
+            let managed = governed[position] || declared.contains(&user.id);
+            if !managed {
+                if !user.assigned_licenses.is_empty() {
+                    unmanaged_licensed += 1;
+                }
+                let inherited = inherited_licenses(user);
+                if !inherited.is_empty() {
+                    let principal = user_principal(user);
+                    for held in direct_licenses(user) {
+                        self.duplicate_findings(
+                            user,
+                            &principal,
+                            held.sku,
+                            &inherited,
+                            Governed::No,
+                        );
+                    }
+                }
+            }
+            self.error_findings(user, managed);
+        }
+        unmanaged_licensed
+    }
+
     /// The groups a user inherits `sku` from, sorted.
     /// The groups that still grant `sku` to the user after the plan (groups are planned
     /// before users, so a group this plan takes the SKU from is already known).
@@ -1012,7 +1070,23 @@ fn explain_error(
 }
 
 /// Plans `desired` against `live`. Pure and deterministic.
+/// From this many users in the tenant, the pass over every user runs beside planning
+/// the declared and governed ones.
+const PARALLEL_PASS: usize = 50_000;
+
 pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions) -> Plan {
+    plan_in(desired, live, options, PARALLEL_PASS)
+}
+
+/// [`plan`], with the declared users in two halves and the pass over every user on a
+/// thread of its own from `parallel_from` users (the same plan either way: a test
+/// compares the two).
+pub(super) fn plan_in(
+    desired: &DesiredState,
+    live: &TenantSnapshot,
+    options: &PlanOptions,
+    parallel_from: usize,
+) -> Plan {
     let index = TenantIndex::new(live);
     let deps = Dependencies::new(live);
     let resolved = resolve(desired, &index);
@@ -1042,104 +1116,128 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
         managed_groups.insert(group.id);
         planner.plan_group(live_group, wanted);
     }
-    let mut managed_users: u64 = 0;
-    for user in &resolved.users {
-        let Some(live_user) = index.users.get(&user.id) else {
-            continue;
-        };
-        if user.licenses.is_some() {
-            managed_users += 1;
-        }
-        planner.plan_user(user, live_user);
-    }
-
-    // Users the rules govern.
+    // Users the rules govern (which ones first: the pass over every user needs them).
     let (rules, rule_diagnostics) = rules::compile(desired, &index, options.now);
-    planner.diagnostics.extend(rule_diagnostics);
     let evaluation = rules
         .as_ref()
         .map(|r| r.evaluate(live, &resolved.declared_users));
     // By position in the snapshot's user list.
     let mut governed_users = vec![false; live.users.len()];
+    if let Some(eval) = &evaluation {
+        for &position in &eval.governed {
+            governed_users[position as usize] = true;
+        }
+    }
     let mut rule_context = rules.as_ref().map(|r| RuleContext {
         rules: r,
         tally: RuleTally::new(r),
         removals: HashMap::new(),
     });
-    if let (Some(eval), Some(ctx)) = (evaluation.as_ref(), rule_context.as_mut()) {
-        for (i, &position) in eval.governed.iter().enumerate() {
-            let user = &live.users[position as usize];
-            governed_users[position as usize] = true;
-            planner.plan_rule_user(user, eval.matched(i), eval.given(i), ctx);
+    let mut managed_users: u64 = 0;
+    let plan_declared = |planner: &mut Planner<'_, '_>, users: &[ResolvedUser]| {
+        let mut managed: u64 = 0;
+        for user in users {
+            let Some(live_user) = index.users.get(&user.id) else {
+                continue;
+            };
+            if user.licenses.is_some() {
+                managed += 1;
+            }
+            planner.plan_user(user, live_user);
         }
-        let never: Vec<&str> = ctx
-            .rules
-            .never_signed_in
-            .iter()
-            .filter(|p| eval.in_scope.binary_search(p).is_ok())
-            .map(|&p| live.users[p as usize].user_principal_name.as_str())
-            .collect();
-        if !never.is_empty() {
-            let shown: Vec<&str> = never.iter().take(20).copied().collect();
-            planner.diagnostics.push(
-                Diagnostic::new(
-                    DiagnosticCode::NeverSignedIn,
-                    format!(
-                        "{} user(s) in rules_scope never signed in, so inactive_days holds for none of them: {}{}",
-                        never.len(),
-                        shown.join(", "),
-                        if never.len() > shown.len() { ", …" } else { "" }
-                    ),
-                )
-                .help("they are counted apart from inactive users, not reclaimed: a new account has not signed in yet either; `licensectl seats` counts them per SKU"),
-            );
+        managed
+    };
+    let plan_principals = |planner: &mut Planner<'_, '_>| {
+        // A large config's declared users in two halves side by side, the second half's
+        // results put after the first's: everything comes in the order of one pass.
+        if resolved.users.len() < parallel_from {
+            managed_users = plan_declared(planner, &resolved.users);
+        } else {
+            let (first, second) = resolved.users.split_at(resolved.users.len() / 2);
+            let mut half = planner.beside();
+            managed_users = std::thread::scope(|scope| {
+                let side = scope.spawn(|| plan_declared(&mut half, second));
+                let first = plan_declared(planner, first);
+                // A panic of the other half is the planner's own: raised again here.
+                first
+                    + side
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+            planner.absorb(half);
         }
-        for (r, rule) in ctx.rules.rules.iter().enumerate() {
-            if eval.counts[r] == 0 && !rule.matcher.nobody {
+        planner.diagnostics.extend(rule_diagnostics);
+        if let (Some(eval), Some(ctx)) = (evaluation.as_ref(), rule_context.as_mut()) {
+            for (i, &position) in eval.governed.iter().enumerate() {
+                let user = &live.users[position as usize];
+                planner.plan_rule_user(user, eval.matched(i), eval.given(i), ctx);
+            }
+            let never: Vec<&str> = ctx
+                .rules
+                .never_signed_in
+                .iter()
+                .filter(|p| eval.in_scope.binary_search(p).is_ok())
+                .map(|&p| live.users[p as usize].user_principal_name.as_str())
+                .collect();
+            if !never.is_empty() {
+                let shown: Vec<&str> = never.iter().take(20).copied().collect();
                 planner.diagnostics.push(
                     Diagnostic::new(
-                        DiagnosticCode::RuleMatchesNobody,
+                        DiagnosticCode::NeverSignedIn,
                         format!(
-                            "rule {} matches no user the rules govern ({} in rules_scope, {} of them not declared under users:)",
-                            rule.name,
-                            eval.in_scope.len(),
-                            eval.governed.len()
+                            "{} user(s) in rules_scope never signed in, so inactive_days holds for none of them: {}{}",
+                            never.len(),
+                            shown.join(", "),
+                            if never.len() > shown.len() { ", …" } else { "" }
                         ),
                     )
-                    .at(rule.location.clone())
-                    .help(if eval.in_scope.is_empty() && live.version < 2 {
-                        "the tenant state has no directory attributes (a version 1 snapshot, written before rules): take a new one with `licensectl snapshot --config DIR`"
-                    } else {
-                        "check the values in its match (they are compared ignoring case, but must be spelled as in the directory) and what rules_scope admits; `licensectl explain --user UPN` shows why a user does not match"
-                    }),
+                    .help("they are counted apart from inactive users, not reclaimed: a new account has not signed in yet either; `licensectl seats` counts them per SKU"),
                 );
             }
-        }
-    }
-
-    let mut unmanaged_licensed_users: u64 = 0;
-    for (position, user) in live.users.iter().enumerate() {
-        let managed = governed_users[position] || resolved.declared_users.contains(&user.id);
-        if !managed {
-            if !user.assigned_licenses.is_empty() {
-                unmanaged_licensed_users += 1;
-            }
-            let inherited = inherited_licenses(user);
-            if !inherited.is_empty() {
-                let principal = user_principal(user);
-                for held in direct_licenses(user) {
-                    planner.duplicate_findings(
-                        user,
-                        &principal,
-                        held.sku,
-                        &inherited,
-                        Governed::No,
+            for (r, rule) in ctx.rules.rules.iter().enumerate() {
+                if eval.counts[r] == 0 && !rule.matcher.nobody {
+                    planner.diagnostics.push(
+                        Diagnostic::new(
+                            DiagnosticCode::RuleMatchesNobody,
+                            format!(
+                                "rule {} matches no user the rules govern ({} in rules_scope, {} of them not declared under users:)",
+                                rule.name,
+                                eval.in_scope.len(),
+                                eval.governed.len()
+                            ),
+                        )
+                        .at(rule.location.clone())
+                        .help(if eval.in_scope.is_empty() && live.version < 2 {
+                            "the tenant state has no directory attributes (a version 1 snapshot, written before rules): take a new one with `licensectl snapshot --config DIR`"
+                        } else {
+                            "check the values in its match (they are compared ignoring case, but must be spelled as in the directory) and what rules_scope admits; `licensectl explain --user UPN` shows why a user does not match"
+                        }),
                     );
                 }
             }
         }
-        planner.error_findings(user, managed);
-    }
+    };
+    // The pass over every user (findings of failed states and of unmanaged direct copies)
+    // reads only the tenant and what the groups lose: on a large tenant it runs beside
+    // the declared and governed users, its findings put after theirs as if it ran after.
+    let mut pass = planner.beside();
+    let every_user = |pass: &mut Planner<'_, '_>| {
+        pass.every_user(&live.users, &governed_users, &resolved.declared_users)
+    };
+    let unmanaged_licensed_users = if live.users.len() < parallel_from {
+        plan_principals(&mut planner);
+        every_user(&mut pass)
+    } else {
+        std::thread::scope(|scope| {
+            let side = scope.spawn(|| every_user(&mut pass));
+            plan_principals(&mut planner);
+            // A panic of the pass is the planner's own: raised again here.
+            side.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    };
+    planner.findings.append(&mut pass.findings);
+    drop(pass);
     // The staged move to group licensing: this wave's removals of covered direct copies
     // replace their duplicate-of-inherited findings.
     let mut operations = Operations::default();

@@ -74,6 +74,17 @@ impl SeatLedger {
         self.touched.push(sku);
     }
 
+    /// Takes `other`'s records after this one's (a user's sources in the order recorded).
+    pub(crate) fn absorb(&mut self, other: SeatLedger) {
+        self.deltas.reserve(other.deltas.len());
+        for (key, delta) in other.deltas {
+            let mine = self.deltas.entry(key).or_default();
+            mine.added.extend(delta.added);
+            mine.removed.extend(delta.removed);
+        }
+        self.touched.extend(other.touched);
+    }
+
     /// Marks a SKU as touched by the plan (it gets a seat row) without a seat effect,
     /// e.g. for a group whose members all hold the SKU already.
     pub(crate) fn touch(&mut self, sku: SkuId) {

@@ -18,6 +18,7 @@ use crate::snapshot::{
 };
 
 use super::model::{FindingKind, Plan, SafetyViolation};
+use super::planner::plan_in;
 use super::{PlanOptions, plan};
 
 // ---- ids ------------------------------------------------------------------------------
@@ -1468,4 +1469,86 @@ fn principals_sort_by_kind_then_lowercase_name_then_id_text() {
     });
     principals.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     assert_eq!(principals, expected);
+}
+
+#[test]
+fn a_large_tenant_plans_the_same_on_the_parallel_paths_as_in_one_pass() {
+    let mut live = tenant();
+    let mut state = desired();
+    // A group the config takes SPE_E5 from (so it no longer grants it), and one that
+    // keeps granting EMS.
+    live.groups.push(live_group("Losing", &[("SPE_E5", &[])], &[]));
+    live.groups.push(live_group("Keeping", &[("EMS", &[])], &[]));
+    want_group(&mut state, GroupKey::Name("Losing".to_owned()), Some(vec![]));
+    let n = 60_000;
+    for i in 0..n {
+        let upn = format!("user{i}@contoso.com");
+        let (user, declared) = match i % 8 {
+            // Declared, loses SPE_E3.
+            0 => (LiveUser::new(&upn).direct("SPE_E3", &[]), Some(vec![])),
+            // Declared, gains EMS without a usage location.
+            1 => (
+                LiveUser::new(&upn).location(None),
+                Some(vec![lic("EMS")]),
+            ),
+            // Declared, a direct copy of what a group grants (and of what the losing one
+            // no longer will).
+            2 => (
+                LiveUser::new(&upn)
+                    .direct("EMS", &[])
+                    .inherited("EMS", "Keeping")
+                    .direct("SPE_E5", &[])
+                    .inherited("SPE_E5", "Losing"),
+                Some(vec![lic("EMS"), lic("SPE_E5")]),
+            ),
+            // Not declared, the same copies.
+            3 => (
+                LiveUser::new(&upn)
+                    .direct("EMS", &[])
+                    .inherited("EMS", "Keeping"),
+                None,
+            ),
+            // A failed group assignment, declared and not.
+            4 | 5 => {
+                let mut user = LiveUser::new(&upn).direct("SPE_E3", &[]);
+                user.0.license_assignment_states.push(LicenseAssignmentState {
+                    sku_id: sku_id("EMS"),
+                    disabled_plans: Vec::new(),
+                    assigned_by_group: Some(group_id("Keeping")),
+                    state: AssignmentStateKind::Error,
+                    error: Some(AssignmentError::CountViolation),
+                    last_updated_date_time: None,
+                });
+                (user, (i % 8 == 4).then(|| vec![lic("SPE_E3")]))
+            }
+            // Declared and in sync; a plan change of a declared user.
+            6 => (LiveUser::new(&upn).direct("SPE_E3", &[]), Some(vec![lic("SPE_E3")])),
+            _ => (
+                LiveUser::new(&upn).direct("SPE_E5", &["TEAMS1"]),
+                Some(vec![lic("SPE_E5")]),
+            ),
+        };
+        live.users.push(user.0);
+        if let Some(licenses) = declared {
+            want_user(&mut state, &upn, Some(licenses));
+        }
+    }
+    let options = PlanOptions::default();
+    // 45,000 declared users of 60,000: both parallel paths.
+    let parallel = plan_in(&state, &live, &options, 40_000);
+    let one_pass = plan_in(&state, &live, &options, usize::MAX);
+    // Everything the mix is meant to produce is there, in quantity.
+    let findings = |kind: FindingKind| parallel.findings.iter().filter(|f| f.kind == kind).count();
+    assert_eq!(findings(FindingKind::AssignmentError), 2 * n / 8);
+    assert!(findings(FindingKind::DuplicateOfInherited) >= 2 * n / 8);
+    assert_eq!(parallel.changes.len(), 3 * n / 8 + 1, "removals, adds, updates, a group");
+    assert!(
+        codes(&parallel).contains(&DiagnosticCode::UsageLocationMissing),
+        "{:?}",
+        codes(&parallel)
+    );
+    assert_eq!(parallel.summary.managed_users, (6 * n / 8) as u64);
+    assert_eq!(parallel.summary.unmanaged_licensed_users, (2 * n / 8) as u64);
+    assert!(!parallel.seats.is_empty());
+    assert_eq!(parallel, one_pass);
 }
