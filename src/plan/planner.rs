@@ -1137,13 +1137,10 @@ pub(super) fn plan_in(
     let plan_declared = |planner: &mut Planner<'_, '_>, users: &[ResolvedUser]| {
         let mut managed: u64 = 0;
         for user in users {
-            let Some(live_user) = index.users.get(&user.id) else {
-                continue;
-            };
             if user.licenses.is_some() {
                 managed += 1;
             }
-            planner.plan_user(user, live_user);
+            planner.plan_user(user, index.user_at(user.position));
         }
         managed
     };
@@ -1333,10 +1330,10 @@ pub(super) fn plan_in(
     let kept = |users: &[ResolvedUser]| {
         let mut out = Vec::new();
         for user in users {
-            let (Some(listed), Some(live_user)) = (&user.licenses, index.users.get(&user.id))
-            else {
+            let Some(listed) = &user.licenses else {
                 continue;
             };
+            let live_user = index.user_at(user.position);
             let skus: Vec<SkuId> = listed.iter().map(|l| l.sku).collect();
             let change = changes_by_user.get(&user.id).copied();
             out.extend(observe::kept_through_groups(

@@ -99,7 +99,13 @@ impl<'a> TenantIndex<'a> {
 
     /// A user by UPN, case-insensitively.
     pub(crate) fn user_by_upn(&self, upn: &str) -> Option<&'a User> {
-        self.users.by_upn(upn)
+        self.users.position_by_upn(upn).map(|i| self.user_at(i))
+    }
+
+    /// The snapshot's user at `position` (one this index gave, as in
+    /// [`ResolvedUser::position`]).
+    pub(crate) fn user_at(&self, position: usize) -> &'a User {
+        &self.snapshot.users[position]
     }
 
     /// Groups whose displayName or mailNickname is `name`, case-insensitively.
@@ -177,15 +183,15 @@ impl<'a> UserTables<'a> {
             .map(|&i| &users[i])
     }
 
-    /// The user with this UPN, case-insensitively.
-    fn by_upn(&self, upn: &str) -> Option<&'a User> {
+    /// The position of the user with this UPN, case-insensitively.
+    fn position_by_upn(&self, upn: &str) -> Option<usize> {
         let users = self.users;
         let upn = lowercase(upn);
         self.by_upn
             .find(self.hasher.hash_one(upn.as_ref()), |&i| {
                 lowercase(&users[i].user_principal_name) == upn
             })
-            .map(|&i| &users[i])
+            .copied()
     }
 }
 
@@ -215,6 +221,9 @@ pub(crate) struct ResolvedLicense {
 pub(crate) struct ResolvedUser {
     /// The tenant's user.
     pub id: UserId,
+    /// Where that user is in the snapshot's list ([`TenantIndex::user_at`]): planning
+    /// and notes reach it without a second lookup.
+    pub position: usize,
     /// Where the user is declared.
     pub location: Location,
     /// Usage location given in the config for this user.
@@ -260,7 +269,7 @@ const PARALLEL_LOOKUPS: usize = 50_000;
 
 /// A declared user found in the tenant, with its licenses resolved (`None`: not managed)
 /// and the diagnostics that gave.
-type Found<'a> = (&'a User, Option<Vec<ResolvedLicense>>, Vec<Diagnostic>);
+type Found<'a> = (usize, &'a User, Option<Vec<ResolvedLicense>>, Vec<Diagnostic>);
 
 /// Every declared user's live user, by UPN, with its licenses resolved; in order. A large
 /// config's users (each lookup a cache miss or two in a table of every user) go in two
@@ -271,12 +280,12 @@ fn find_users<'a>(desired: &DesiredState, index: &TenantIndex<'a>) -> Vec<Option
         users
             .iter()
             .map(|u| {
-                let live = index.user_by_upn(&u.upn)?;
+                let position = index.users.position_by_upn(&u.upn)?;
                 let mut diagnostics = Vec::new();
                 let licenses = u.licenses.as_ref().map(|list| {
                     resolve_licenses(list, index, &mut cache, &mut diagnostics, &u.upn)
                 });
-                Some((live, licenses, diagnostics))
+                Some((position, index.user_at(position), licenses, diagnostics))
             })
             .collect()
     };
@@ -311,7 +320,7 @@ pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolv
     // order: a repeated declaration's licenses are dropped unreported, as if never read.
     let found = find_users(desired, index);
     for (user, found) in desired.users.iter().zip(found) {
-        let Some((live, licenses, diagnostics)) = found else {
+        let Some((position, live, licenses, diagnostics)) = found else {
             out.diagnostics.push(unknown_user(
                 &user.upn,
                 &user.location,
@@ -345,6 +354,7 @@ pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolv
         }
         out.users.push(ResolvedUser {
             id: live.id,
+            position,
             location: user.location.clone(),
             usage_location: user.usage_location.as_ref().map(|l| l.value.clone()),
             licenses,
