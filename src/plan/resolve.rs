@@ -269,7 +269,12 @@ const PARALLEL_LOOKUPS: usize = 50_000;
 
 /// A declared user found in the tenant, with its licenses resolved (`None`: not managed)
 /// and the diagnostics that gave.
-type Found<'a> = (usize, &'a User, Option<Vec<ResolvedLicense>>, Vec<Diagnostic>);
+type Found<'a> = (
+    usize,
+    &'a User,
+    Option<Vec<ResolvedLicense>>,
+    Vec<Diagnostic>,
+);
 
 /// Every declared user's live user, by UPN, with its licenses resolved; in order. A large
 /// config's users (each lookup a cache miss or two in a table of every user) go in two

@@ -1477,9 +1477,15 @@ fn a_large_tenant_plans_the_same_on_the_parallel_paths_as_in_one_pass() {
     let mut state = desired();
     // A group the config takes SPE_E5 from (so it no longer grants it), and one that
     // keeps granting EMS.
-    live.groups.push(live_group("Losing", &[("SPE_E5", &[])], &[]));
-    live.groups.push(live_group("Keeping", &[("EMS", &[])], &[]));
-    want_group(&mut state, GroupKey::Name("Losing".to_owned()), Some(vec![]));
+    live.groups
+        .push(live_group("Losing", &[("SPE_E5", &[])], &[]));
+    live.groups
+        .push(live_group("Keeping", &[("EMS", &[])], &[]));
+    want_group(
+        &mut state,
+        GroupKey::Name("Losing".to_owned()),
+        Some(vec![]),
+    );
     let n = 60_000;
     for i in 0..n {
         let upn = format!("user{i}@contoso.com");
@@ -1487,10 +1493,7 @@ fn a_large_tenant_plans_the_same_on_the_parallel_paths_as_in_one_pass() {
             // Declared, loses SPE_E3.
             0 => (LiveUser::new(&upn).direct("SPE_E3", &[]), Some(vec![])),
             // Declared, gains EMS without a usage location.
-            1 => (
-                LiveUser::new(&upn).location(None),
-                Some(vec![lic("EMS")]),
-            ),
+            1 => (LiveUser::new(&upn).location(None), Some(vec![lic("EMS")])),
             // Declared, a direct copy of what a group grants (and of what the losing one
             // no longer will).
             2 => (
@@ -1511,18 +1514,23 @@ fn a_large_tenant_plans_the_same_on_the_parallel_paths_as_in_one_pass() {
             // A failed group assignment, declared and not.
             4 | 5 => {
                 let mut user = LiveUser::new(&upn).direct("SPE_E3", &[]);
-                user.0.license_assignment_states.push(LicenseAssignmentState {
-                    sku_id: sku_id("EMS"),
-                    disabled_plans: Vec::new(),
-                    assigned_by_group: Some(group_id("Keeping")),
-                    state: AssignmentStateKind::Error,
-                    error: Some(AssignmentError::CountViolation),
-                    last_updated_date_time: None,
-                });
+                user.0
+                    .license_assignment_states
+                    .push(LicenseAssignmentState {
+                        sku_id: sku_id("EMS"),
+                        disabled_plans: Vec::new(),
+                        assigned_by_group: Some(group_id("Keeping")),
+                        state: AssignmentStateKind::Error,
+                        error: Some(AssignmentError::CountViolation),
+                        last_updated_date_time: None,
+                    });
                 (user, (i % 8 == 4).then(|| vec![lic("SPE_E3")]))
             }
             // Declared and in sync; a plan change of a declared user.
-            6 => (LiveUser::new(&upn).direct("SPE_E3", &[]), Some(vec![lic("SPE_E3")])),
+            6 => (
+                LiveUser::new(&upn).direct("SPE_E3", &[]),
+                Some(vec![lic("SPE_E3")]),
+            ),
             _ => (
                 LiveUser::new(&upn).direct("SPE_E5", &["TEAMS1"]),
                 Some(vec![lic("SPE_E5")]),
@@ -1541,14 +1549,21 @@ fn a_large_tenant_plans_the_same_on_the_parallel_paths_as_in_one_pass() {
     let findings = |kind: FindingKind| parallel.findings.iter().filter(|f| f.kind == kind).count();
     assert_eq!(findings(FindingKind::AssignmentError), 2 * n / 8);
     assert!(findings(FindingKind::DuplicateOfInherited) >= 2 * n / 8);
-    assert_eq!(parallel.changes.len(), 3 * n / 8 + 1, "removals, adds, updates, a group");
+    assert_eq!(
+        parallel.changes.len(),
+        3 * n / 8 + 1,
+        "removals, adds, updates, a group"
+    );
     assert!(
         codes(&parallel).contains(&DiagnosticCode::UsageLocationMissing),
         "{:?}",
         codes(&parallel)
     );
     assert_eq!(parallel.summary.managed_users, (6 * n / 8) as u64);
-    assert_eq!(parallel.summary.unmanaged_licensed_users, (2 * n / 8) as u64);
+    assert_eq!(
+        parallel.summary.unmanaged_licensed_users,
+        (2 * n / 8) as u64
+    );
     assert!(!parallel.seats.is_empty());
     assert_eq!(parallel, one_pass);
 }
