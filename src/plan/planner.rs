@@ -1069,11 +1069,11 @@ fn explain_error(
     }
 }
 
-/// Plans `desired` against `live`. Pure and deterministic.
-/// From this many users in the tenant, the pass over every user runs beside planning
-/// the declared and governed ones.
+/// From this many users (declared ones for the halves, the tenant's for the pass over
+/// every user), the planner works on more than one thread.
 const PARALLEL_PASS: usize = 50_000;
 
+/// Plans `desired` against `live`. Pure and deterministic.
 pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions) -> Plan {
     plan_in(desired, live, options, PARALLEL_PASS)
 }
@@ -1233,8 +1233,7 @@ pub(super) fn plan_in(
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
     };
-    planner.findings.append(&mut pass.findings);
-    drop(pass);
+    planner.absorb(pass);
     // The staged move to group licensing: this wave's removals of covered direct copies
     // replace their duplicate-of-inherited findings.
     let mut operations = Operations::default();

@@ -267,20 +267,15 @@ pub(crate) struct Resolved {
 /// halves side by side.
 const PARALLEL_LOOKUPS: usize = 50_000;
 
-/// A declared user found in the tenant, with its licenses resolved (`None`: not managed)
-/// and the diagnostics that gave.
-type Found<'a> = (
-    usize,
-    &'a User,
-    Option<Vec<ResolvedLicense>>,
-    Vec<Diagnostic>,
-);
+/// A declared user found in the tenant (its position in the snapshot), with its licenses
+/// resolved (`None`: not managed) and the diagnostics that gave.
+type Found = (usize, Option<Vec<ResolvedLicense>>, Vec<Diagnostic>);
 
 /// Every declared user's live user, by UPN, with its licenses resolved; in order. A large
 /// config's users (each lookup a cache miss or two in a table of every user) go in two
 /// halves side by side, each with its own cache of plan sets.
-fn find_users<'a>(desired: &DesiredState, index: &TenantIndex<'a>) -> Vec<Option<Found<'a>>> {
-    let lookup = |users: &[DesiredUser]| -> Vec<Option<Found<'a>>> {
+fn find_users(desired: &DesiredState, index: &TenantIndex<'_>) -> Vec<Option<Found>> {
+    let lookup = |users: &[DesiredUser]| -> Vec<Option<Found>> {
         let mut cache = LicenseCache::default();
         users
             .iter()
@@ -290,7 +285,7 @@ fn find_users<'a>(desired: &DesiredState, index: &TenantIndex<'a>) -> Vec<Option
                 let licenses = u.licenses.as_ref().map(|list| {
                     resolve_licenses(list, index, &mut cache, &mut diagnostics, &u.upn)
                 });
-                Some((position, index.user_at(position), licenses, diagnostics))
+                Some((position, licenses, diagnostics))
             })
             .collect()
     };
@@ -325,7 +320,7 @@ pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolv
     // order: a repeated declaration's licenses are dropped unreported, as if never read.
     let found = find_users(desired, index);
     for (user, found) in desired.users.iter().zip(found) {
-        let Some((position, live, licenses, diagnostics)) = found else {
+        let Some((position, licenses, diagnostics)) = found else {
             out.diagnostics.push(unknown_user(
                 &user.upn,
                 &user.location,
@@ -334,6 +329,7 @@ pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolv
             ));
             continue;
         };
+        let live = index.user_at(position);
         if !out.declared_users.insert(live.id) {
             // Rare: find the first declaration only now.
             let first = desired
