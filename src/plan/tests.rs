@@ -1471,8 +1471,11 @@ fn principals_sort_by_kind_then_lowercase_name_then_id_text() {
     assert_eq!(principals, expected);
 }
 
-#[test]
-fn a_large_tenant_plans_the_same_on_the_parallel_paths_as_in_one_pass() {
+/// `n` users of every kind for the planner's parallel paths, user `i` of kind `i % 8`:
+/// removals, adds without a usage location, direct copies of what a group grants and of
+/// what a group loses (declared and not), failed assignments (declared and not), users in
+/// sync and plan changes; one group loses its license.
+fn mixed_tenant(n: usize) -> (TenantSnapshot, DesiredState) {
     let mut live = tenant();
     let mut state = desired();
     // A group the config takes SPE_E5 from (so it no longer grants it), and one that
@@ -1486,7 +1489,6 @@ fn a_large_tenant_plans_the_same_on_the_parallel_paths_as_in_one_pass() {
         GroupKey::Name("Losing".to_owned()),
         Some(vec![]),
     );
-    let n = 60_000;
     for i in 0..n {
         let upn = format!("user{i}@contoso.com");
         let (user, declared) = match i % 8 {
@@ -1541,6 +1543,13 @@ fn a_large_tenant_plans_the_same_on_the_parallel_paths_as_in_one_pass() {
             want_user(&mut state, &upn, Some(licenses));
         }
     }
+    (live, state)
+}
+
+#[test]
+fn a_large_tenant_plans_the_same_on_the_parallel_paths_as_in_one_pass() {
+    let n = 60_000;
+    let (live, state) = mixed_tenant(n);
     let options = PlanOptions::default();
     // 45,000 declared users of 60,000: both parallel paths.
     let parallel = plan_in(&state, &live, &options, 40_000);
@@ -1565,5 +1574,32 @@ fn a_large_tenant_plans_the_same_on_the_parallel_paths_as_in_one_pass() {
         (2 * n / 8) as u64
     );
     assert!(!parallel.seats.is_empty());
+    assert_eq!(parallel, one_pass);
+}
+
+#[test]
+fn rule_users_plan_the_same_beside_a_large_config_on_the_parallel_paths() {
+    let n = 60_000;
+    let (mut live, mut state) = mixed_tenant(n);
+    // The undeclared users with direct copies of a group's license are Sales members,
+    // whom a rule gives POWER_BI_PRO: governed, no longer unmanaged.
+    for user in live.users.iter_mut().skip(3).step_by(8) {
+        user.attributes.user_type = Some("Member".into());
+        user.attributes.department = Some("Sales".into());
+    }
+    state.rules.push(rules::rule(
+        "sales",
+        vec![rules::when(
+            crate::config::Attribute::Department,
+            rules::text("Sales"),
+        )],
+        vec![lic("POWER_BI_PRO")],
+    ));
+    let options = PlanOptions::default();
+    let parallel = plan_in(&state, &live, &options, 40_000);
+    let one_pass = plan_in(&state, &live, &options, usize::MAX);
+    assert_eq!(parallel.summary.rule_users, (n / 8) as u64);
+    assert_eq!(parallel.changes.len(), 4 * n / 8 + 1, "the rule's adds too");
+    assert_eq!(parallel.summary.unmanaged_licensed_users, (n / 8) as u64);
     assert_eq!(parallel, one_pass);
 }
