@@ -1587,14 +1587,7 @@ fn rule_users_plan_the_same_beside_a_large_config_on_the_parallel_paths() {
         user.attributes.user_type = Some("Member".into());
         user.attributes.department = Some("Sales".into());
     }
-    state.rules.push(rules::rule(
-        "sales",
-        vec![rules::when(
-            crate::config::Attribute::Department,
-            rules::text("Sales"),
-        )],
-        vec![lic("POWER_BI_PRO")],
-    ));
+    state.rules.push(rules::sales_gets_pbi());
     let options = PlanOptions::default();
     let parallel = plan_in(&state, &live, &options, 40_000);
     let one_pass = plan_in(&state, &live, &options, usize::MAX);

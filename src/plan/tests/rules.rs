@@ -57,7 +57,8 @@ pub(super) fn rule(
     }
 }
 
-fn sales_gets_pbi() -> DesiredRule {
+/// Rule `sales`: department Sales gets POWER_BI_PRO.
+pub(super) fn sales_gets_pbi() -> DesiredRule {
     rule(
         "sales",
         vec![when(Attribute::Department, text("Sales"))],
