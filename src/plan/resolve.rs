@@ -177,10 +177,15 @@ impl<'a> UserTables<'a> {
 
     /// The user with this id.
     pub(crate) fn get(&self, id: &UserId) -> Option<&'a User> {
+        self.position(id).map(|i| &self.users[i])
+    }
+
+    /// The position in the snapshot's list of the user with this id.
+    pub(crate) fn position(&self, id: &UserId) -> Option<usize> {
         let users = self.users;
         self.by_id
             .find(self.hasher.hash_one(id), |&i| users[i].id == *id)
-            .map(|&i| &users[i])
+            .copied()
     }
 
     /// The position of the user with this UPN, case-insensitively.

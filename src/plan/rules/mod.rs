@@ -102,7 +102,10 @@ impl Memberships {
             let mut list: Vec<u32> = group
                 .members
                 .iter()
-                .filter_map(|m| index.users.get(m).and_then(|u| position_of(snapshot, u)))
+                .filter_map(|m| {
+                    let position = index.users.position(m)?;
+                    u32::try_from(position).ok()
+                })
                 .collect();
             list.sort_unstable();
             list.dedup();
@@ -131,20 +134,6 @@ impl Memberships {
         );
         &self.groups[from..to]
     }
-}
-
-/// The position of `user` in the snapshot's user list (which `user` must be borrowed
-/// from), found by its address: the tenant index maps ids to users, not to positions.
-fn position_of(snapshot: &TenantSnapshot, user: &crate::snapshot::User) -> Option<u32> {
-    let size = std::mem::size_of::<crate::snapshot::User>().max(1);
-    let base = snapshot.users.as_ptr() as usize;
-    let offset = (user as *const crate::snapshot::User as usize).checked_sub(base)?;
-    let position = offset / size;
-    let same = snapshot
-        .users
-        .get(position)
-        .is_some_and(|u| std::ptr::eq(u, user));
-    same.then_some(position as u32)
 }
 
 /// Compiles the config's rules against the tenant: `None` when there are none, or when
