@@ -63,6 +63,8 @@ impl User {
 
 /// A user read with [`UserFields::Licensing`]: the fields and serde attributes of
 /// [`User`], the dropped ones as [`Dropped`] values (a test compares the two reads).
+/// `fast.rs` reads the same keys directly and must follow any change here (its tests
+/// compare it with this read).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[allow(
