@@ -29,9 +29,9 @@ pub struct Located<T> {
 pub struct DesiredState {
     /// Settings from `licensectl.yaml`.
     pub settings: Settings,
-    /// Declared users, sorted by lowercase UPN.
+    /// Declared users, in declaration order (the root file, then the others by path).
     pub users: Vec<DesiredUser>,
-    /// Declared groups, sorted by key.
+    /// Declared groups, in declaration order (the root file, then the others by path).
     pub groups: Vec<DesiredGroup>,
     /// Attribute rules, in file order (files by path).
     pub rules: Vec<DesiredRule>,
