@@ -1596,3 +1596,47 @@ fn rule_users_plan_the_same_beside_a_large_config_on_the_parallel_paths() {
     assert_eq!(parallel.summary.unmanaged_licensed_users, (n / 8) as u64);
     assert_eq!(parallel, one_pass);
 }
+
+/// The JSON document of a large plan is rendered in blocks on two threads; it is the very
+/// document serde writes, with every top-level field (`rules` and `operations` set and
+/// not, lists empty and not), and blocks of every size against the lists' lengths.
+#[test]
+fn a_large_plan_renders_as_json_on_two_threads_byte_for_byte_as_serde_does() {
+    use crate::plan::prices::{Money, SeatValue};
+    use crate::render::{Mode, json};
+    let n = 4_000;
+    let (mut live, mut state) = mixed_tenant(n);
+    for user in live.users.iter_mut().skip(3).step_by(8) {
+        user.attributes.user_type = Some("Member".into());
+        user.attributes.department = Some("Sales".into());
+    }
+    let without_rules = plan(&state, &live, &PlanOptions::default());
+    state.rules.push(rules::sales_gets_pbi());
+    let mut with_everything = plan(&state, &live, &PlanOptions::default());
+    assert!(with_everything.rules.is_some());
+    let money = |cents| Money {
+        currency: "EUR".into(),
+        cents,
+    };
+    with_everything.operations.seat_values.push(SeatValue {
+        sku: crate::plan::fixture::sku(1, "SPE_E3"),
+        price: money(3_600),
+        freed: 2,
+        needed: 1,
+        freed_monthly: money(7_200),
+        needed_monthly: money(3_600),
+    });
+    let mut empty = without_rules.clone();
+    empty.changes.clear();
+    empty.findings.clear();
+    empty.notes.clear();
+    for plan in [&without_rules, &with_everything, &empty] {
+        assert!(plan.changes.len() + plan.notes.len() > 1_000 || plan.notes.is_empty());
+        for block in [1, 2, 7, 512, 100_000] {
+            for mode in [Mode::Plan, Mode::Drift] {
+                let (serde, split) = json::both_ways(plan, mode, block);
+                assert!(serde == split, "block {block}: the split rendering differs");
+            }
+        }
+    }
+}
