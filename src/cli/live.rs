@@ -9,7 +9,7 @@ use licensectl::config::{DesiredState, GroupKey};
 use licensectl::diagnostic::escape_value;
 use licensectl::graph::RulesRead;
 use licensectl::graph::ops_read::{self, Extras, enrich};
-use licensectl::snapshot::{ReadOptions, TenantSnapshot, UserFields};
+use licensectl::snapshot::{ReadOptions, TenantSnapshot, UserFields, UserIndex};
 
 use super::snapshot::ConfigScope;
 
@@ -110,12 +110,21 @@ pub(crate) fn read_snapshot_quietly(
     path: &Path,
     fields: UserFields,
 ) -> anyhow::Result<TenantSnapshot> {
+    Ok(read_snapshot_indexed(path, fields)?.0)
+}
+
+/// [`read_snapshot_quietly`], and the index of its users its check built (for the
+/// planner: [`licensectl::plan::plan_indexed`]).
+pub(crate) fn read_snapshot_indexed(
+    path: &Path,
+    fields: UserFields,
+) -> anyhow::Result<(TenantSnapshot, UserIndex)> {
     let options = ReadOptions {
         limit: super::limits::snapshot_limit()?,
         users: fields,
         ..ReadOptions::default()
     };
-    Ok(TenantSnapshot::read_with(path, &options)?)
+    Ok(TenantSnapshot::read_indexed(path, &options)?)
 }
 
 /// One warning on stderr (unless `--quiet`) per string value Graph sent that this licensectl does not know

@@ -14,9 +14,9 @@ use licensectl::diagnostic::{Diagnostic, SourceFiles, render as diagnostics};
 use licensectl::graph::LicensedUsersStrategy;
 use licensectl::plan::saved::SavedPlan;
 use licensectl::plan::tenant_pin_problem;
-use licensectl::plan::{Plan, PlanOptions, plan};
+use licensectl::plan::{Plan, PlanOptions, plan_indexed};
 use licensectl::render::{Mode, html, json, markdown, text};
-use licensectl::snapshot::{TenantSnapshot, UserFields};
+use licensectl::snapshot::{TenantSnapshot, UserFields, UserIndex};
 
 use super::connection::ConnectionArgs;
 use super::exit;
@@ -124,14 +124,19 @@ impl CompareArgs {
     /// the config is parsed; should the parsed config need more, the snapshot is read
     /// again whole).
     /// `Err(code)`: the config is invalid (diagnostics printed).
-    pub(super) fn config_and_tenant(&self) -> anyhow::Result<Result<(Config, TenantSnapshot), u8>> {
+    /// The third part is the index of the tenant's users (built by a snapshot's check, or
+    /// here for a live read), for [`plan_indexed`].
+    pub(super) fn config_and_tenant(
+        &self,
+    ) -> anyhow::Result<Result<(Config, TenantSnapshot, UserIndex), u8>> {
         let Some(path) = self.snapshot.as_deref() else {
             let config = match load(&self.config) {
                 Ok(config) => config,
                 Err(code) => return Ok(Err(code)),
             };
             let live = self.tenant_state(&config.desired)?;
-            return Ok(Ok((config, live)));
+            let users = UserIndex::new(&live.users);
+            return Ok(Ok((config, live, users)));
         };
         let files = match read_config(&self.config) {
             Ok(files) => files,
@@ -143,7 +148,7 @@ impl CompareArgs {
             UserFields::Licensing
         };
         let (config, read) = std::thread::scope(|scope| {
-            let reader = scope.spawn(|| super::live::read_snapshot_quietly(path, fields));
+            let reader = scope.spawn(|| super::live::read_snapshot_indexed(path, fields));
             let config = check_config(files);
             (config, reader.join())
         });
@@ -151,7 +156,7 @@ impl CompareArgs {
             Ok(config) => config,
             Err(code) => return Ok(Err(code)),
         };
-        let mut live = match read {
+        let (mut live, mut users) = match read {
             Ok(read) => read?,
             Err(panic) => std::panic::resume_unwind(panic),
         };
@@ -162,11 +167,11 @@ impl CompareArgs {
                 ?fields,
                 "the config needs more of each user: snapshot read again"
             );
-            live = super::live::read_snapshot_quietly(path, needed)?;
+            (live, users) = super::live::read_snapshot_indexed(path, needed)?;
         }
         super::live::warn_unknown_values(&live);
         check_pin(&config.desired, &live, path)?;
-        Ok(Ok((config, live)))
+        Ok(Ok((config, live, users)))
     }
 
     /// The tenant state to plan against: the `--snapshot` file, or a live read of what
@@ -319,10 +324,11 @@ pub(crate) fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
         Ok(both) => ManuallyDrop::new(both),
         Err(code) => return Ok(code),
     };
-    let (config, live) = (&both.0, &both.1);
-    let plan = ManuallyDrop::new(plan(
+    let (config, live, users) = (&both.0, &both.1, &both.2);
+    let plan = ManuallyDrop::new(plan_indexed(
         &config.desired,
         live,
+        users,
         &PlanOptions {
             allow_unsafe: args.allow_unsafe,
             now: Some(args.input.now()),
@@ -366,11 +372,12 @@ pub(crate) fn run_drift(args: &DriftArgs) -> anyhow::Result<u8> {
         Ok(both) => ManuallyDrop::new(both),
         Err(code) => return Ok(code),
     };
-    let (config, live) = (&both.0, &both.1);
+    let (config, live, users) = (&both.0, &both.1, &both.2);
     // Drift reports what differs; safety limits concern applying, so they are not applied.
-    let plan = ManuallyDrop::new(plan(
+    let plan = ManuallyDrop::new(plan_indexed(
         &config.desired,
         live,
+        users,
         &PlanOptions {
             allow_unsafe: true,
             now: Some(args.input.now()),

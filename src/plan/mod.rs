@@ -34,7 +34,7 @@ pub(crate) mod seats;
 
 pub use migrate::MigrationReport;
 pub use model::*;
-pub use planner::{PlanOptions, plan};
+pub use planner::{PlanOptions, plan, plan_indexed};
 pub use prices::{Money, SeatValue, totals};
 pub use resolve::tenant_pin_problem;
 pub use rules::explain::{

@@ -25,7 +25,7 @@ use crate::diagnostic::{self, Diagnostic, DiagnosticCode};
 use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
 use crate::snapshot::{
     AssignedLicense, AssignmentError, AssignmentStateKind, CapabilityStatus, Group, TenantSnapshot,
-    User,
+    User, UserIndex,
 };
 
 use super::dependencies::{self, Declared, Dependencies, graph_adjusted};
@@ -1075,7 +1075,19 @@ const PARALLEL_PASS: usize = 50_000;
 
 /// Plans `desired` against `live`. Pure and deterministic.
 pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions) -> Plan {
-    plan_in(desired, live, options, PARALLEL_PASS)
+    plan_in(desired, live, None, options, PARALLEL_PASS)
+}
+
+/// [`plan`], looking users up in `users`, the index of `live`'s users that its reader
+/// built ([`crate::snapshot::TenantSnapshot::read_indexed`]), instead of building one (an
+/// index of another number of users is not used). The same plan as [`plan`].
+pub fn plan_indexed(
+    desired: &DesiredState,
+    live: &TenantSnapshot,
+    users: &UserIndex,
+    options: &PlanOptions,
+) -> Plan {
+    plan_in(desired, live, Some(users), options, PARALLEL_PASS)
 }
 
 /// [`plan`], with the declared users in two halves and the pass over every user on a
@@ -1084,10 +1096,11 @@ pub fn plan(desired: &DesiredState, live: &TenantSnapshot, options: &PlanOptions
 pub(super) fn plan_in(
     desired: &DesiredState,
     live: &TenantSnapshot,
+    users: Option<&UserIndex>,
     options: &PlanOptions,
     parallel_from: usize,
 ) -> Plan {
-    let index = TenantIndex::new(live);
+    let index = TenantIndex::with_users(live, users);
     let deps = Dependencies::new(live);
     let resolved = resolve(desired, &index);
     let mut planner = Planner {

@@ -8,8 +8,8 @@
 //! name exists. A principal with any resolution error is left out of the plan entirely,
 //! so that a typo can never turn into a removal.
 
-use hashbrown::{DefaultHashBuilder, HashMap, HashSet, HashTable};
-use std::hash::BuildHasher;
+use hashbrown::{HashMap, HashSet};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::{
@@ -18,9 +18,11 @@ use crate::config::{
 };
 use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
-use crate::snapshot::{AppliesTo, CapabilityStatus, Group, SubscribedSku, TenantSnapshot, User};
+use crate::snapshot::{
+    AppliesTo, CapabilityStatus, Group, SubscribedSku, TenantSnapshot, User, UserIndex,
+};
 
-use super::model::{PlanName, SkuName, lowercase};
+use super::model::{PlanName, SkuName};
 
 /// Lookup tables over a snapshot, keyed by id and by (lowercase) name.
 #[derive(Debug)]
@@ -41,12 +43,18 @@ pub(crate) struct TenantIndex<'a> {
 impl<'a> TenantIndex<'a> {
     /// Indexes a snapshot (linear in its size).
     pub(crate) fn new(snapshot: &'a TenantSnapshot) -> Self {
+        Self::with_users(snapshot, None)
+    }
+
+    /// Indexes a snapshot, taking `users` as its users' index when it is one of as many
+    /// users (the one its reader built: [`crate::snapshot::TenantSnapshot::read_indexed`]).
+    pub(crate) fn with_users(snapshot: &'a TenantSnapshot, users: Option<&'a UserIndex>) -> Self {
         let mut index = TenantIndex {
             snapshot,
             skus: HashMap::with_capacity(snapshot.subscribed_skus.len()),
             skus_by_part: HashMap::new(),
             skus_by_part_lower: HashMap::new(),
-            users: UserTables::new(&snapshot.users),
+            users: UserTables::new(&snapshot.users, users),
             groups: HashMap::with_capacity(snapshot.groups.len()),
             groups_by_name: HashMap::new(),
         };
@@ -123,56 +131,22 @@ impl<'a> TenantIndex<'a> {
     }
 }
 
-/// The snapshot's users by id and by lowercase UPN, as tables of positions in its list:
-/// a slot is a position (8 bytes) rather than a key and a reference (24 and 32), which
-/// on a 500k-user tenant is 9 MB a table instead of 26 and 33.
+/// The snapshot's users by id and by lowercase UPN: the index the snapshot's check built
+/// when the reader handed it on ([`crate::snapshot::TenantSnapshot::read_indexed`]), else
+/// one built here. A repeated id or UPN (the snapshot check refuses them) finds the
+/// first user.
 pub(crate) struct UserTables<'a> {
     users: &'a [User],
-    by_id: HashTable<usize>,
-    by_upn: HashTable<usize>,
-    hasher: DefaultHashBuilder,
+    index: Cow<'a, UserIndex>,
 }
 
 impl<'a> UserTables<'a> {
-    /// Both tables, side by side: they are most of the index's work on a large tenant,
-    /// and independent. A repeated id or UPN (the snapshot check refuses them) finds
-    /// the later user, as a map insert would.
-    fn new(users: &'a [User]) -> Self {
-        let hasher = DefaultHashBuilder::default();
-        let mut by_id = HashTable::with_capacity(users.len());
-        let mut by_upn = HashTable::with_capacity(users.len());
-        let upn_hash = |upn: &str| hasher.hash_one(lowercase(upn).as_ref());
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                for (at, user) in users.iter().enumerate() {
-                    let hash = hasher.hash_one(user.id);
-                    match by_id.find_mut(hash, |&i: &usize| users[i].id == user.id) {
-                        Some(slot) => *slot = at,
-                        None => {
-                            by_id.insert_unique(hash, at, |&i| hasher.hash_one(users[i].id));
-                        }
-                    }
-                }
-            });
-            for (at, user) in users.iter().enumerate() {
-                let upn = lowercase(&user.user_principal_name);
-                let hash = hasher.hash_one(upn.as_ref());
-                let same = |&i: &usize| lowercase(&users[i].user_principal_name) == upn;
-                match by_upn.find_mut(hash, same) {
-                    Some(slot) => *slot = at,
-                    None => {
-                        by_upn
-                            .insert_unique(hash, at, |&i| upn_hash(&users[i].user_principal_name));
-                    }
-                }
-            }
-        });
-        UserTables {
-            users,
-            by_id,
-            by_upn,
-            hasher,
-        }
+    fn new(users: &'a [User], given: Option<&'a UserIndex>) -> Self {
+        let index = match given {
+            Some(index) if index.fits(users) => Cow::Borrowed(index),
+            _ => Cow::Owned(UserIndex::new(users)),
+        };
+        UserTables { users, index }
     }
 
     /// The user with this id.
@@ -182,21 +156,12 @@ impl<'a> UserTables<'a> {
 
     /// The position in the snapshot's list of the user with this id.
     pub(crate) fn position(&self, id: &UserId) -> Option<usize> {
-        let users = self.users;
-        self.by_id
-            .find(self.hasher.hash_one(id), |&i| users[i].id == *id)
-            .copied()
+        self.index.position(self.users, id)
     }
 
     /// The position of the user with this UPN, case-insensitively.
     fn position_by_upn(&self, upn: &str) -> Option<usize> {
-        let users = self.users;
-        let upn = lowercase(upn);
-        self.by_upn
-            .find(self.hasher.hash_one(upn.as_ref()), |&i| {
-                lowercase(&users[i].user_principal_name) == upn
-            })
-            .copied()
+        self.index.position_by_upn(self.users, upn)
     }
 }
 

@@ -1552,8 +1552,8 @@ fn a_large_tenant_plans_the_same_on_the_parallel_paths_as_in_one_pass() {
     let (live, state) = mixed_tenant(n);
     let options = PlanOptions::default();
     // 45,000 declared users of 60,000: both parallel paths.
-    let parallel = plan_in(&state, &live, &options, 40_000);
-    let one_pass = plan_in(&state, &live, &options, usize::MAX);
+    let parallel = plan_in(&state, &live, None, &options, 40_000);
+    let one_pass = plan_in(&state, &live, None, &options, usize::MAX);
     // Everything the mix is meant to produce is there, in quantity.
     let findings = |kind: FindingKind| parallel.findings.iter().filter(|f| f.kind == kind).count();
     assert_eq!(findings(FindingKind::AssignmentError), 2 * n / 8);
@@ -1589,8 +1589,8 @@ fn rule_users_plan_the_same_beside_a_large_config_on_the_parallel_paths() {
     }
     state.rules.push(rules::sales_gets_pbi());
     let options = PlanOptions::default();
-    let parallel = plan_in(&state, &live, &options, 40_000);
-    let one_pass = plan_in(&state, &live, &options, usize::MAX);
+    let parallel = plan_in(&state, &live, None, &options, 40_000);
+    let one_pass = plan_in(&state, &live, None, &options, usize::MAX);
     assert_eq!(parallel.summary.rule_users, (n / 8) as u64);
     assert_eq!(parallel.changes.len(), 4 * n / 8 + 1, "the rule's adds too");
     assert_eq!(parallel.summary.unmanaged_licensed_users, (n / 8) as u64);
@@ -1639,4 +1639,20 @@ fn a_large_plan_renders_as_json_on_two_threads_byte_for_byte_as_serde_does() {
             }
         }
     }
+}
+
+/// A plan that looks users up in the index the snapshot's reader built is the plan that
+/// builds its own; an index of another list (of another length) is not used.
+#[test]
+fn a_plan_with_the_readers_index_of_users_is_the_plan_without_it() {
+    use crate::snapshot::UserIndex;
+    let (live, state) = mixed_tenant(8_000);
+    let options = PlanOptions::default();
+    let own = plan(&state, &live, &options);
+    let (problems, index) = live.problems_and_index();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(super::plan_indexed(&state, &live, &index, &options), own);
+    let other = UserIndex::new(&live.users[1..]);
+    assert_eq!(super::plan_indexed(&state, &live, &other, &options), own);
+    assert!(own.summary.managed_users > 0 && !own.changes.is_empty());
 }

@@ -13,7 +13,8 @@ use std::hash::{BuildHasher, Hash};
 use hashbrown::DefaultHashBuilder;
 use hashbrown::hash_table::{Entry, HashTable};
 
-use super::model::TenantSnapshot;
+use super::model::{TenantSnapshot, User};
+use crate::ids::UserId;
 
 /// Most values named per kind of problem; the rest are counted.
 const NAMED: usize = 100;
@@ -21,57 +22,135 @@ const NAMED: usize = 100;
 /// From this many users, the id and UPN checks run on two threads.
 const PARALLEL_USERS: usize = 50_000;
 
-impl TenantSnapshot {
-    /// Every problem that makes the snapshot unusable, one line each (empty when it is
-    /// sound): duplicate ids and UPNs (each value named once, with how often it occurs),
-    /// impossible counts, and SKU ids of another tenant.
-    pub fn problems(&self) -> Vec<String> {
-        let users = &self.users;
-        let id_problems = || {
-            let mut problems = Vec::new();
-            duplicates(&mut problems, ("user id", "user ids"), users.len(), |i| {
-                users[i].id
-            });
-            problems
+/// A snapshot's users by id and by userPrincipalName (compared ignoring case: both
+/// lowercased with `str::to_lowercase`), as tables of positions in its list: a slot is a position (8 bytes)
+/// rather than a key and a reference, 9 MB a table on a 500k-user tenant. The soundness
+/// check builds it to find repeats ([`TenantSnapshot::problems_and_index`]) and a reader
+/// hands it on ([`TenantSnapshot::read_indexed`]), so that a planner looks users up
+/// without building it again. A repeated id or UPN keeps its first position.
+///
+/// It holds positions, not users: it answers only for the list it was built from (the
+/// lookups compare the keys found, so for another list of as many users a lookup can
+/// miss, never give a user of another key), and a list of another length is refused.
+#[derive(Clone)]
+pub struct UserIndex {
+    by_id: HashTable<usize>,
+    by_upn: HashTable<usize>,
+    hasher: DefaultHashBuilder,
+    users: usize,
+}
+
+impl std::fmt::Debug for UserIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserIndex")
+            .field("users", &self.users)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserIndex {
+    /// Both tables of `users` (side by side from [`PARALLEL_USERS`] users).
+    pub fn new(users: &[User]) -> Self {
+        Self::build(users).0
+    }
+
+    /// The tables, and the ids and folded UPNs that repeat (once per repeat).
+    fn build(users: &[User]) -> (Self, Vec<UserId>, Vec<Cow<'_, str>>) {
+        let hasher = DefaultHashBuilder::default();
+        let ids = || table(&hasher, users.len(), |i| users[i].id);
+        let upns = || {
+            table(&hasher, users.len(), |i| {
+                fold(&users[i].user_principal_name)
+            })
         };
-        let upn_problems = || {
-            let mut problems = Vec::new();
-            duplicates(
-                &mut problems,
-                (
-                    "userPrincipalName (compared ignoring case)",
-                    "userPrincipalNames (compared ignoring case)",
-                ),
-                users.len(),
-                |i| folded(&users[i].user_principal_name),
-            );
-            problems
-        };
-        // A large tenant's two checks side by side (a thread costs more than a small one).
-        let (mut problems, upns) = if self.users.len() < PARALLEL_USERS {
-            (id_problems(), upn_problems())
+        // A large tenant's two tables side by side (a thread costs more than a small one).
+        let ((by_id, id_repeats), (by_upn, upn_repeats)) = if users.len() < PARALLEL_USERS {
+            (ids(), upns())
         } else {
             std::thread::scope(|scope| {
-                let upns = scope.spawn(upn_problems);
-                let ids = id_problems();
+                let upns = scope.spawn(upns);
+                let ids = ids();
                 match upns.join() {
                     Ok(upns) => (ids, upns),
                     Err(panic) => std::panic::resume_unwind(panic),
                 }
             })
         };
-        problems.extend(upns);
-        let groups = &self.groups;
-        duplicates(
+        let index = Self {
+            by_id,
+            by_upn,
+            hasher,
+            users: users.len(),
+        };
+        (index, id_repeats, upn_repeats)
+    }
+
+    /// How many users the index was built from.
+    pub fn len(&self) -> usize {
+        self.users
+    }
+
+    /// True when it was built from no users.
+    pub fn is_empty(&self) -> bool {
+        self.users == 0
+    }
+
+    /// True when it can answer for `users` (as many as it was built from).
+    pub fn fits(&self, users: &[User]) -> bool {
+        users.len() == self.users
+    }
+
+    /// The position in `users` (the list the index was built from) of the user with
+    /// this id.
+    pub fn position(&self, users: &[User], id: &UserId) -> Option<usize> {
+        self.by_id
+            .find(self.hasher.hash_one(id), |&i| {
+                users.get(i).is_some_and(|u| u.id == *id)
+            })
+            .copied()
+    }
+
+    /// The position in `users` of the user with this UPN, compared ignoring case.
+    pub fn position_by_upn(&self, users: &[User], upn: &str) -> Option<usize> {
+        let upn = fold(upn);
+        self.by_upn
+            .find(self.hasher.hash_one(upn.as_ref()), |&i| {
+                users
+                    .get(i)
+                    .is_some_and(|u| fold(&u.user_principal_name) == upn)
+            })
+            .copied()
+    }
+}
+
+impl TenantSnapshot {
+    /// Every problem that makes the snapshot unusable, one line each (empty when it is
+    /// sound): duplicate ids and UPNs (each value named once, with how often it occurs),
+    /// impossible counts, and SKU ids of another tenant.
+    pub fn problems(&self) -> Vec<String> {
+        self.problems_and_index().0
+    }
+
+    /// [`TenantSnapshot::problems`], and the users' index the check of ids and UPNs built.
+    pub fn problems_and_index(&self) -> (Vec<String>, UserIndex) {
+        let (index, id_repeats, upn_repeats) = UserIndex::build(&self.users);
+        let mut problems = Vec::new();
+        report(&mut problems, ("user id", "user ids"), id_repeats);
+        report(
             &mut problems,
-            ("group id", "group ids"),
-            groups.len(),
-            |i| groups[i].id,
+            (
+                "userPrincipalName (compared ignoring case)",
+                "userPrincipalNames (compared ignoring case)",
+            ),
+            upn_repeats,
         );
+        let hasher = DefaultHashBuilder::default();
+        let groups = &self.groups;
+        let (_, repeats) = table(&hasher, groups.len(), |i| groups[i].id);
+        report(&mut problems, ("group id", "group ids"), repeats);
         let skus = &self.subscribed_skus;
-        duplicates(&mut problems, ("SKU id", "SKU ids"), skus.len(), |i| {
-            skus[i].sku_id
-        });
+        let (_, repeats) = table(&hasher, skus.len(), |i| skus[i].sku_id);
+        report(&mut problems, ("SKU id", "SKU ids"), repeats);
         let mut counts = Vec::new();
         for sku in &self.subscribed_skus {
             let name = &sku.sku_part_number;
@@ -112,7 +191,7 @@ impl TenantSnapshot {
                 named(&counts, counts.len())
             ));
         }
-        problems
+        (problems, index)
     }
 }
 
@@ -121,8 +200,9 @@ fn is_count(value: i64) -> bool {
     (0..=i64::from(i32::MAX)).contains(&value)
 }
 
-/// A UPN as compared: lowercased, borrowed when it already is (lowercase ASCII).
-fn folded(upn: &str) -> Cow<'_, str> {
+/// A UPN as compared: lowercased (`str::to_lowercase`), borrowed when it already is
+/// (lowercase ASCII).
+pub(crate) fn fold(upn: &str) -> Cow<'_, str> {
     if upn.is_ascii() && !upn.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Borrowed(upn)
     } else {
@@ -130,17 +210,16 @@ fn folded(upn: &str) -> Cow<'_, str> {
     }
 }
 
-/// Adds one problem naming every value `key(0..len)` gives more than once, in order,
-/// with how often it occurs. One pass over a hash table of positions finds the repeats
-/// (a position, 8 bytes, a value; only a repeat is kept as a value), and only they are sorted:
-/// sorting all 500k UPNs to find none cost 0.12 s of a large plan's load.
-fn duplicates<K: Hash + Eq + Ord + Display>(
-    problems: &mut Vec<String>,
-    (one, many): (&str, &str),
+/// A table of the positions `0..len` by `key`, and every value `key` gives more than
+/// once (once per repeat; the table keeps its first position). One pass over a hash
+/// table of positions finds the repeats (a position, 8 bytes, a value; only a repeat is
+/// kept as a value), and only they are sorted ([`report`]): sorting all 500k UPNs to
+/// find none cost 0.12 s of a large plan's load.
+fn table<K: Hash + Eq>(
+    hasher: &DefaultHashBuilder,
     len: usize,
     key: impl Fn(usize) -> K,
-) {
-    let hasher = DefaultHashBuilder::default();
+) -> (HashTable<usize>, Vec<K>) {
     let mut seen: HashTable<usize> = HashTable::with_capacity(len);
     let mut repeats: Vec<K> = Vec::new();
     for at in 0..len {
@@ -153,6 +232,15 @@ fn duplicates<K: Hash + Eq + Ord + Display>(
             }
         }
     }
+    (seen, repeats)
+}
+
+/// Adds one problem naming every value of `repeats` in order, with how often it occurs.
+fn report<K: Ord + Display>(
+    problems: &mut Vec<String>,
+    (one, many): (&str, &str),
+    mut repeats: Vec<K>,
+) {
     if repeats.is_empty() {
         return;
     }

@@ -23,6 +23,7 @@ mod fields;
 mod model;
 mod split;
 
+pub use check::UserIndex;
 pub use fields::UserFields;
 pub use model::*;
 
@@ -419,8 +420,13 @@ impl TenantSnapshot {
     /// it ([`TenantSnapshot::problems`]); `path` names the source in errors.
     pub fn from_slice(bytes: &[u8], path: &Path) -> Result<Self, SnapshotError> {
         let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
-        let snapshot: TenantSnapshot = match serde_json::from_slice(bytes) {
-            Ok(snapshot) => snapshot,
+        Self::parse_slice(bytes, path)?.checked(path)
+    }
+
+    /// Parses a snapshot from JSON bytes (no byte order mark), unchecked.
+    fn parse_slice(bytes: &[u8], path: &Path) -> Result<Self, SnapshotError> {
+        match serde_json::from_slice(bytes) {
+            Ok(snapshot) => Ok(snapshot),
             Err(error) => {
                 // A file of another version may fail for a field it spells differently:
                 // say that rather than the field.
@@ -436,13 +442,12 @@ impl TenantSnapshot {
                         found: version,
                     });
                 }
-                return Err(SnapshotError::Parse {
+                Err(SnapshotError::Parse {
                     path: path.to_owned(),
                     error,
-                });
+                })
             }
-        };
-        snapshot.checked(path)
+        }
     }
 
     /// Reads and parses a snapshot file of at most [`MAX_SNAPSHOT_BYTES`].
@@ -465,6 +470,15 @@ impl TenantSnapshot {
     /// Reads and parses a snapshot file as `options` say (see [`ReadOptions`]); the result
     /// does not depend on the block and chunk sizes.
     pub fn read_with(path: &Path, options: &ReadOptions) -> Result<Self, SnapshotError> {
+        Self::read_indexed(path, options).map(|(snapshot, _)| snapshot)
+    }
+
+    /// [`TenantSnapshot::read_with`], and the index of its users that the soundness check
+    /// built (for a planner to look users up in, without building it again).
+    pub fn read_indexed(
+        path: &Path,
+        options: &ReadOptions,
+    ) -> Result<(Self, UserIndex), SnapshotError> {
         let limit = options.limit;
         let read_error = |source| SnapshotError::Read {
             path: path.to_owned(),
@@ -502,7 +516,7 @@ impl TenantSnapshot {
         .map_err(read_error)?
         {
             Split::Read { bytes } if bytes > limit => Err(too_large(bytes)),
-            Split::Done(snapshot) => snapshot.checked(path),
+            Split::Done(snapshot) => snapshot.checked_indexed(path),
             // Too unusual to split, or a piece did not parse: read the file whole, so that
             // any error is the one the whole document gives, at its line and column.
             Split::Read { .. } => {
@@ -514,31 +528,39 @@ impl TenantSnapshot {
                 if bytes.len() as u64 > limit {
                     return Err(too_large(bytes.len() as u64));
                 }
-                let mut snapshot = Self::from_slice(&bytes, path)?;
+                let bytes = bytes.strip_prefix(BOM).unwrap_or(&bytes);
+                let (mut snapshot, index) =
+                    Self::parse_slice(bytes, path)?.checked_indexed(path)?;
+                // What a user keeps changes neither its id nor its UPN: the index holds.
                 for user in &mut snapshot.users {
                     user.keep(options.users);
                 }
-                Ok(snapshot)
+                Ok((snapshot, index))
             }
         }
     }
 
     /// The version and soundness checks of a parsed snapshot.
     fn checked(self, path: &Path) -> Result<Self, SnapshotError> {
+        self.checked_indexed(path).map(|(snapshot, _)| snapshot)
+    }
+
+    /// [`TenantSnapshot::checked`], and the index of the users the check built.
+    fn checked_indexed(self, path: &Path) -> Result<(Self, UserIndex), SnapshotError> {
         if !READABLE_VERSIONS.contains(&self.version) {
             return Err(SnapshotError::Version {
                 path: path.to_owned(),
                 found: self.version,
             });
         }
-        let problems = self.problems();
+        let (problems, index) = self.problems_and_index();
         if !problems.is_empty() {
             return Err(SnapshotError::Invalid {
                 path: path.to_owned(),
                 problems,
             });
         }
-        Ok(self)
+        Ok((self, index))
     }
 
     /// Serializes the snapshot as pretty JSON with a trailing newline.
@@ -858,6 +880,83 @@ mod tests {
             error.starts_with("tenant.json: invalid tenant snapshot: "),
             "{error}"
         );
+    }
+
+    /// The index the check builds finds every user by id and by UPN in any case (ASCII
+    /// and not), on both the one-thread and the two-thread paths; a repeated UPN finds its
+    /// first user; the index of a list is refused for a list of another length.
+    #[test]
+    fn the_checks_index_finds_every_user_by_id_and_by_upn_ignoring_case() {
+        let id = |n: usize| -> crate::ids::UserId {
+            format!("00000000-0000-4000-8000-{n:012x}")
+                .parse()
+                .expect("id")
+        };
+        for n in [10, 60_000] {
+            let mut users: Vec<User> = (0..n)
+                .map(|i| User::new(id(i), format!("User{i}@Contoso.com")))
+                .collect();
+            users.push(User::new(id(n), "Ärztin.Ünal@contoso.com"));
+            let snapshot = TenantSnapshot {
+                users,
+                ..parse(&document(2, &[], &[], &[])).expect("empty")
+            };
+            let (problems, index) = snapshot.problems_and_index();
+            assert!(problems.is_empty(), "{problems:?}");
+            let users = &snapshot.users;
+            assert!(index.fits(users) && index.len() == n + 1);
+            for (i, user) in users.iter().enumerate() {
+                assert_eq!(index.position(users, &user.id), Some(i));
+                let upn = &user.user_principal_name;
+                for spelled in [upn.clone(), upn.to_lowercase(), upn.to_uppercase()] {
+                    assert_eq!(index.position_by_upn(users, &spelled), Some(i), "{spelled}");
+                }
+            }
+            assert_eq!(index.position(users, &id(n + 1)), None);
+            assert_eq!(index.position_by_upn(users, "nobody@contoso.com"), None);
+            assert!(!index.fits(&users[1..]));
+        }
+        let repeated = vec![
+            User::new(id(1), "a@contoso.com"),
+            User::new(id(2), "A@Contoso.com"),
+        ];
+        let index = UserIndex::new(&repeated);
+        assert_eq!(index.position_by_upn(&repeated, "a@CONTOSO.com"), Some(0));
+    }
+
+    /// A read hands on the index its check built, on the split read and on the
+    /// whole-file parse it falls back to (an unusual document), keeping every field or
+    /// only the license fields.
+    #[test]
+    fn a_read_hands_on_the_index_of_the_users_it_read() {
+        let dir = std::env::temp_dir().join(format!("lc-index-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let users = many_users(300);
+        let split = document(2, &[], &users, &[]);
+        // A top-level key with an escape: too unusual to split.
+        let whole = split.replacen("\"tenantId\"", "\"tenant\\u0049d\"", 1);
+        for (name, text) in [("split.json", split), ("whole.json", whole)] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("write");
+            for fields in [UserFields::All, UserFields::Licensing] {
+                let options = ReadOptions {
+                    users: fields,
+                    ..ReadOptions::default()
+                };
+                let (snapshot, index) =
+                    TenantSnapshot::read_indexed(&path, &options).expect("reads");
+                assert_eq!(snapshot.users.len(), 300, "{name}");
+                assert!(index.fits(&snapshot.users));
+                for (i, user) in snapshot.users.iter().enumerate() {
+                    assert_eq!(index.position(&snapshot.users, &user.id), Some(i));
+                    assert_eq!(
+                        index.position_by_upn(&snapshot.users, &user.user_principal_name),
+                        Some(i)
+                    );
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
