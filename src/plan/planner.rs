@@ -1314,22 +1314,36 @@ pub(super) fn plan_in(
 
     // The tenant as the changes leave it.
     let effect = Effect::new(&changes, &index);
-    let declared = Declared {
-        users: resolved.users.iter().map(|u| (u.id, &u.location)).collect(),
-        groups: resolved
-            .groups
-            .iter()
-            .map(|g| (g.id, &g.location))
-            .collect(),
+    let dependency_problems = || {
+        let declared = Declared {
+            users: resolved.users.iter().map(|u| (u.id, &u.location)).collect(),
+            groups: resolved
+                .groups
+                .iter()
+                .map(|g| (g.id, &g.location))
+                .collect(),
+        };
+        dependencies::check(&index, &deps, &effect, &declared)
     };
-    diagnostics.extend(dependencies::check(&index, &deps, &effect, &declared));
-    drop(declared);
+    let stacked = || observe::stacked_plans(&index, &effect, &resolved.declared_users);
+    // Two passes that read the plan's effect, each on one core: on a large tenant side
+    // by side (the stacked plans visit every user).
+    let (dependency_problems, stacked) = if live.users.len() < parallel_from {
+        (dependency_problems(), stacked())
+    } else {
+        std::thread::scope(|scope| {
+            let side = scope.spawn(stacked);
+            let problems = dependency_problems();
+            // A panic of the other pass is the planner's own: raised again here.
+            let stacked = side
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (problems, stacked)
+        })
+    };
+    diagnostics.extend(dependency_problems);
     diagnostics.extend(unknown_statuses(&changes, &index));
-    findings.extend(observe::stacked_plans(
-        &index,
-        &effect,
-        &resolved.declared_users,
-    ));
+    findings.extend(stacked);
     let changes_by_user: HashMap<UserId, &Change> = changes
         .iter()
         .filter_map(|c| match c.principal {
@@ -1352,6 +1366,11 @@ pub(super) fn plan_in(
                 &index, &effect, live_user, &skus, change,
             ));
         }
+        // Sorted here, on this half's thread, the sort of every note below only merges
+        // the halves.
+        sort_entries(&mut out, |n| {
+            (n.kind, &n.principal, &n.sku, n.group.as_ref())
+        });
         out
     };
     let (first, second) = resolved.users.split_at(resolved.users.len() / 2);
