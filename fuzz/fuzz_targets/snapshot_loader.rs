@@ -5,7 +5,9 @@
 //! as a file in small blocks, with users parsed in small chunks side by side
 //! (`TenantSnapshot::read_with`), give exactly what the whole-document parse gives: the
 //! same snapshot, or the same error — and so does a read keeping only the license fields
-//! (`UserFields::Licensing`), with the whole parse's users stripped the same way.
+//! (`UserFields::Licensing`), with the whole parse's users stripped the same way. The
+//! index of the users a read hands on (`TenantSnapshot::read_indexed`, built from the
+//! hashes the read's workers computed) finds every user it read by id and by UPN.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -71,7 +73,17 @@ fuzz_target!(|data: &[u8]| {
             users,
             ..ReadOptions::default()
         };
-        let split = TenantSnapshot::read_with(path, &options);
+        let split = TenantSnapshot::read_indexed(path, &options);
+        if let Ok((snapshot, index)) = &split {
+            let users = &snapshot.users;
+            assert!(index.fits(users));
+            for (i, user) in users.iter().enumerate() {
+                assert_eq!(index.position(users, &user.id), Some(i));
+                let upn = &user.user_principal_name;
+                assert_eq!(index.position_by_upn(users, upn), Some(i));
+            }
+        }
+        let split = split.map(|(snapshot, _)| snapshot);
         let whole = whole.as_ref().map(|snapshot| {
             let mut kept = snapshot.clone();
             for user in &mut kept.users {

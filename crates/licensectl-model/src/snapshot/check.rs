@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Display;
-use std::hash::{BuildHasher, Hash};
+use std::hash::BuildHasher;
 
 use hashbrown::DefaultHashBuilder;
 use hashbrown::hash_table::{Entry, HashTable};
@@ -51,15 +51,32 @@ impl std::fmt::Debug for UserIndex {
 impl UserIndex {
     /// Both tables of `users` (side by side from [`PARALLEL_USERS`] users).
     pub fn new(users: &[User]) -> Self {
-        Self::build(users).0
+        Self::build(users, None).0
     }
 
-    /// The tables, and the ids and folded UPNs that repeat (once per repeat).
-    fn build(users: &[User]) -> (Self, Vec<UserId>, Vec<Cow<'_, str>>) {
-        let hasher = DefaultHashBuilder::default();
-        let ids = || table(&hasher, users.len(), |i| users[i].id);
+    /// The tables, and the ids and folded UPNs that repeat (once per repeat). `hashed`:
+    /// the hasher and, for each user in order, [`UserHashes::of`] it (the split read's
+    /// workers compute them while the user is in their cache); used only when there is
+    /// one per user.
+    pub(crate) fn build<'u>(
+        users: &'u [User],
+        hashed: Option<(DefaultHashBuilder, &[UserHashes])>,
+    ) -> (Self, Vec<UserId>, Vec<Cow<'u, str>>) {
+        let (hasher, hashes) = match hashed {
+            Some((hasher, hashes)) if hashes.len() == users.len() => (hasher, Some(hashes)),
+            _ => (DefaultHashBuilder::default(), None),
+        };
+        let id_hash = |i: usize| match hashes {
+            Some(hashes) => hashes[i].id,
+            None => hasher.hash_one(users[i].id),
+        };
+        let upn_hash = |i: usize| match hashes {
+            Some(hashes) => hashes[i].upn,
+            None => hasher.hash_one(fold(&users[i].user_principal_name).as_ref()),
+        };
+        let ids = || table(users.len(), id_hash, |i| users[i].id);
         let upns = || {
-            table(&hasher, users.len(), |i| {
+            table(users.len(), upn_hash, |i| {
                 fold(&users[i].user_principal_name)
             })
         };
@@ -133,7 +150,16 @@ impl TenantSnapshot {
 
     /// [`TenantSnapshot::problems`], and the users' index the check of ids and UPNs built.
     pub fn problems_and_index(&self) -> (Vec<String>, UserIndex) {
-        let (index, id_repeats, upn_repeats) = UserIndex::build(&self.users);
+        self.problems_and_index_hashed(None)
+    }
+
+    /// [`TenantSnapshot::problems_and_index`] with the users' hashes computed already
+    /// (see [`UserIndex::build`]).
+    pub(crate) fn problems_and_index_hashed(
+        &self,
+        hashed: Option<(DefaultHashBuilder, &[UserHashes])>,
+    ) -> (Vec<String>, UserIndex) {
+        let (index, id_repeats, upn_repeats) = UserIndex::build(&self.users, hashed);
         let mut problems = Vec::new();
         report(&mut problems, ("user id", "user ids"), id_repeats);
         report(
@@ -146,10 +172,12 @@ impl TenantSnapshot {
         );
         let hasher = DefaultHashBuilder::default();
         let groups = &self.groups;
-        let (_, repeats) = table(&hasher, groups.len(), |i| groups[i].id);
+        let group_id = |i: usize| groups[i].id;
+        let (_, repeats) = table(groups.len(), |i| hasher.hash_one(group_id(i)), group_id);
         report(&mut problems, ("group id", "group ids"), repeats);
         let skus = &self.subscribed_skus;
-        let (_, repeats) = table(&hasher, skus.len(), |i| skus[i].sku_id);
+        let sku_id = |i: usize| skus[i].sku_id;
+        let (_, repeats) = table(skus.len(), |i| hasher.hash_one(sku_id(i)), sku_id);
         report(&mut problems, ("SKU id", "SKU ids"), repeats);
         let mut counts = Vec::new();
         for sku in &self.subscribed_skus {
@@ -210,29 +238,46 @@ pub(crate) fn fold(upn: &str) -> Cow<'_, str> {
     }
 }
 
-/// A table of the positions `0..len` by `key`, and every value `key` gives more than
-/// once (once per repeat; the table keeps its first position). One pass over a hash
-/// table of positions finds the repeats (a position, 8 bytes, a value; only a repeat is
-/// kept as a value), and only they are sorted ([`report`]): sorting all 500k UPNs to
-/// find none cost 0.12 s of a large plan's load.
-fn table<K: Hash + Eq>(
-    hasher: &DefaultHashBuilder,
+/// A table of the positions `0..len` by `key` (whose hash is `hash(i)`), and every
+/// value `key` gives more than once (once per repeat; the table keeps its first
+/// position). One pass over a hash table of positions finds the repeats (a position, 8
+/// bytes, a value; only a repeat is kept as a value), and only they are sorted
+/// ([`report`]): sorting all 500k UPNs to find none cost 0.12 s of a large plan's load.
+/// A key is made only to compare two whose hashes agree in the table's tag bits (and for
+/// a repeat): with the hashes computed already, a user's strings are rarely read again.
+fn table<K: Eq>(
     len: usize,
+    hash: impl Fn(usize) -> u64,
     key: impl Fn(usize) -> K,
 ) -> (HashTable<usize>, Vec<K>) {
     let mut seen: HashTable<usize> = HashTable::with_capacity(len);
     let mut repeats: Vec<K> = Vec::new();
     for at in 0..len {
-        let value = key(at);
-        let hash = hasher.hash_one(&value);
-        match seen.entry(hash, |&i| key(i) == value, |&i| hasher.hash_one(key(i))) {
-            Entry::Occupied(_) => repeats.push(value),
+        match seen.entry(hash(at), |&i| key(i) == key(at), |&i| hash(i)) {
+            Entry::Occupied(_) => repeats.push(key(at)),
             Entry::Vacant(slot) => {
                 slot.insert(at);
             }
         }
     }
     (seen, repeats)
+}
+
+/// A user's two hashes, as [`UserIndex`] keys them: the id's and the folded UPN's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UserHashes {
+    id: u64,
+    upn: u64,
+}
+
+impl UserHashes {
+    /// `user`'s hashes with `hasher`.
+    pub(crate) fn of(hasher: &DefaultHashBuilder, user: &User) -> Self {
+        Self {
+            id: hasher.hash_one(user.id),
+            upn: hasher.hash_one(fold(&user.user_principal_name).as_ref()),
+        }
+    }
 }
 
 /// Adds one problem naming every value of `repeats` in order, with how often it occurs.

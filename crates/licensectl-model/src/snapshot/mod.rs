@@ -23,8 +23,10 @@ mod fields;
 mod model;
 mod split;
 
+use check::UserHashes;
 pub use check::UserIndex;
 pub use fields::UserFields;
+use hashbrown::DefaultHashBuilder;
 pub use model::*;
 
 use std::io::Read;
@@ -153,8 +155,13 @@ impl Default for ReadOptions {
 
 /// What [`read_split`] made of a file.
 enum Split {
-    /// Parsed: the head and every chunk of users.
-    Done(Box<TenantSnapshot>),
+    /// Parsed: the head and every chunk of users, with each user's hashes for the
+    /// index (computed by the workers with `hasher`, in the users' order).
+    Done {
+        snapshot: Box<TenantSnapshot>,
+        hasher: DefaultHashBuilder,
+        hashes: Vec<UserHashes>,
+    },
     /// Not parsed this way (too unusual to split, a piece did not parse, or larger than
     /// the limit): `bytes` were read.
     Read { bytes: u64 },
@@ -197,6 +204,7 @@ fn read_split(
     let from_reader = Mutex::new(from_reader);
     // Set by a worker whose chunk did not parse: the reader stops, the others only drain.
     let failed = AtomicBool::new(false);
+    let hasher = DefaultHashBuilder::default();
     let mut splitter = split::Splitter::new(chunk_bytes);
     let mut merge = Merge::new(file_bytes);
     let mut bytes: u64 = 0;
@@ -207,6 +215,7 @@ fn read_split(
             let to_merge = to_merge.clone();
             let from_reader = &from_reader;
             let failed = &failed;
+            let hasher = &hasher;
             scope.spawn(move || {
                 loop {
                     // The lock is held only to take the next chunk.
@@ -223,10 +232,17 @@ fn read_split(
                         }
                         users
                     };
+                    // Hashed for the index while the users are in this core's cache.
+                    let hashes = users
+                        .iter()
+                        .flatten()
+                        .map(|u| UserHashes::of(hasher, u))
+                        .collect();
                     let _ = to_merge.send(Parsed {
                         index,
                         bytes: chunk.len(),
                         users,
+                        hashes,
                     });
                     chunk.clear();
                     let _ = recycle.send(chunk);
@@ -282,7 +298,11 @@ fn read_split(
         return Ok(Split::Read { bytes });
     }
     snapshot.users = merge.users;
-    Ok(Split::Done(Box::new(snapshot)))
+    Ok(Split::Done {
+        snapshot: Box::new(snapshot),
+        hasher,
+        hashes: merge.hashes,
+    })
 }
 
 /// One chunk's users, parsed by a worker (`None` when they did not parse).
@@ -291,6 +311,8 @@ struct Parsed {
     /// The chunk's size in bytes.
     bytes: usize,
     users: Option<Vec<User>>,
+    /// Each user's hashes, in order.
+    hashes: Vec<UserHashes>,
 }
 
 /// The users of every chunk, put together in the file's order as the chunks come in.
@@ -299,8 +321,10 @@ struct Merge {
     /// The next chunk to append.
     next: usize,
     /// Chunks parsed ahead of the next one.
-    waiting: std::collections::BTreeMap<usize, Vec<User>>,
+    waiting: std::collections::BTreeMap<usize, (Vec<User>, Vec<UserHashes>)>,
     users: Vec<User>,
+    /// Each user's hashes, in the same order.
+    hashes: Vec<UserHashes>,
     /// A chunk did not parse.
     failed: bool,
 }
@@ -312,6 +336,7 @@ impl Merge {
             next: 0,
             waiting: std::collections::BTreeMap::new(),
             users: Vec::new(),
+            hashes: Vec::new(),
             failed: false,
         }
     }
@@ -329,10 +354,12 @@ impl Merge {
             let estimate = (self.file_bytes as f64 * per_byte * 1.02) as u64;
             let cap = usize::try_from(estimate.min(self.file_bytes / 64 + 1)).unwrap_or(0);
             self.users.reserve(cap);
+            self.hashes.reserve(cap);
         }
-        self.waiting.insert(parsed.index, users);
-        while let Some(mut users) = self.waiting.remove(&self.next) {
+        self.waiting.insert(parsed.index, (users, parsed.hashes));
+        while let Some((mut users, mut hashes)) = self.waiting.remove(&self.next) {
             self.users.append(&mut users);
+            self.hashes.append(&mut hashes);
             self.next += 1;
         }
     }
@@ -516,7 +543,11 @@ impl TenantSnapshot {
         .map_err(read_error)?
         {
             Split::Read { bytes } if bytes > limit => Err(too_large(bytes)),
-            Split::Done(snapshot) => snapshot.checked_indexed(path),
+            Split::Done {
+                snapshot,
+                hasher,
+                hashes,
+            } => snapshot.checked_indexed(path, Some((hasher, &hashes))),
             // Too unusual to split, or a piece did not parse: read the file whole, so that
             // any error is the one the whole document gives, at its line and column.
             Split::Read { .. } => {
@@ -530,7 +561,7 @@ impl TenantSnapshot {
                 }
                 let bytes = bytes.strip_prefix(BOM).unwrap_or(&bytes);
                 let (mut snapshot, index) =
-                    Self::parse_slice(bytes, path)?.checked_indexed(path)?;
+                    Self::parse_slice(bytes, path)?.checked_indexed(path, None)?;
                 // What a user keeps changes neither its id nor its UPN: the index holds.
                 for user in &mut snapshot.users {
                     user.keep(options.users);
@@ -542,18 +573,25 @@ impl TenantSnapshot {
 
     /// The version and soundness checks of a parsed snapshot.
     fn checked(self, path: &Path) -> Result<Self, SnapshotError> {
-        self.checked_indexed(path).map(|(snapshot, _)| snapshot)
+        self.checked_indexed(path, None)
+            .map(|(snapshot, _)| snapshot)
     }
 
     /// [`TenantSnapshot::checked`], and the index of the users the check built.
-    fn checked_indexed(self, path: &Path) -> Result<(Self, UserIndex), SnapshotError> {
+    /// `hashed`: the users' hashes for the index, computed already (see
+    /// [`UserIndex`]'s `build`).
+    fn checked_indexed(
+        self,
+        path: &Path,
+        hashed: Option<(DefaultHashBuilder, &[UserHashes])>,
+    ) -> Result<(Self, UserIndex), SnapshotError> {
         if !READABLE_VERSIONS.contains(&self.version) {
             return Err(SnapshotError::Version {
                 path: path.to_owned(),
                 found: self.version,
             });
         }
-        let (problems, index) = self.problems_and_index();
+        let (problems, index) = self.problems_and_index_hashed(hashed);
         if !problems.is_empty() {
             return Err(SnapshotError::Invalid {
                 path: path.to_owned(),
@@ -924,6 +962,43 @@ mod tests {
         assert_eq!(index.position_by_upn(&repeated, "a@CONTOSO.com"), Some(0));
     }
 
+    /// The split read's index comes from hashes its workers computed: a repeated id
+    /// and a UPN repeated in another case are refused as the whole-document parse
+    /// refuses them, chunk boundaries between the repeats or not.
+    #[test]
+    fn the_split_reads_hashed_index_refuses_repeats_as_the_whole_parse_does() {
+        let dir = std::env::temp_dir().join(format!("lc-repeats-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut users = many_users(300);
+        users.push(user(
+            "651080ba-71fb-5b9f-a1c0-00000000000a",
+            "other@contoso.com",
+        ));
+        users.push(user(
+            "651080ba-71fb-5b9f-a1c0-aaaaaaaaaaaa",
+            "U17@CONTOSO.com",
+        ));
+        let text = document(2, &[], &users, &[]);
+        let path = dir.join("repeats.json");
+        std::fs::write(&path, &text).expect("write");
+        let whole = match TenantSnapshot::from_json(&text, &path) {
+            Err(SnapshotError::Invalid { problems, .. }) => problems,
+            other => panic!("the whole parse accepted repeats: {other:?}"),
+        };
+        assert_eq!(whole.len(), 2, "{whole:?}");
+        for chunk_bytes in [1, 4096, 1 << 20] {
+            let options = ReadOptions {
+                chunk_bytes,
+                ..ReadOptions::default()
+            };
+            match TenantSnapshot::read_indexed(&path, &options) {
+                Err(SnapshotError::Invalid { problems, .. }) => assert_eq!(problems, whole),
+                other => panic!("chunks of {chunk_bytes}: {other:?}"),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A read hands on the index its check built, on the split read and on the
     /// whole-file parse it falls back to (an unusual document), keeping every field or
     /// only the license fields.
@@ -1069,7 +1144,7 @@ mod tests {
     ) -> Option<TenantSnapshot> {
         let size = text.len() as u64;
         match read_split(&mut text.as_bytes(), block, chunk, size, fields).expect("reads") {
-            Split::Done(snapshot) => Some(*snapshot),
+            Split::Done { snapshot, .. } => Some(*snapshot),
             Split::Read { bytes } => {
                 assert_eq!(bytes as usize, text.len().min(bytes as usize));
                 None
@@ -1233,7 +1308,9 @@ mod tests {
                 UserFields::All,
             );
             match read.expect("reads") {
-                Split::Done(split) => assert_eq!(*split, whole, "reads of {then}"),
+                Split::Done {
+                    snapshot: split, ..
+                } => assert_eq!(*split, whole, "reads of {then}"),
                 Split::Read { .. } => panic!("not split with reads of {then}"),
             }
         }
