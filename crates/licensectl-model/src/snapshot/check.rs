@@ -23,8 +23,9 @@ const NAMED: usize = 100;
 const PARALLEL_USERS: usize = 50_000;
 
 /// A snapshot's users by id and by userPrincipalName (compared ignoring case: both
-/// lowercased with `str::to_lowercase`), as tables of positions in its list: a slot is a position (8 bytes)
-/// rather than a key and a reference, 9 MB a table on a 500k-user tenant. The soundness
+/// lowercased with `str::to_lowercase`), as tables of positions in its list: a slot is a
+/// position (8 bytes) rather than a key and a reference, 9 MB a table on a 500k-user
+/// tenant. The soundness
 /// check builds it to find repeats ([`TenantSnapshot::problems_and_index`]) and a reader
 /// hands it on ([`TenantSnapshot::read_indexed`]), so that a planner looks users up
 /// without building it again. A repeated id or UPN keeps its first position.
@@ -68,11 +69,11 @@ impl UserIndex {
         };
         let id_hash = |i: usize| match hashes {
             Some(hashes) => hashes[i].id,
-            None => hasher.hash_one(users[i].id),
+            None => UserHashes::id(&hasher, &users[i]),
         };
         let upn_hash = |i: usize| match hashes {
             Some(hashes) => hashes[i].upn,
-            None => hasher.hash_one(fold(&users[i].user_principal_name).as_ref()),
+            None => UserHashes::upn(&hasher, &users[i]),
         };
         let ids = || table(users.len(), id_hash, |i| users[i].id);
         let upns = || {
@@ -274,9 +275,19 @@ impl UserHashes {
     /// `user`'s hashes with `hasher`.
     pub(crate) fn of(hasher: &DefaultHashBuilder, user: &User) -> Self {
         Self {
-            id: hasher.hash_one(user.id),
-            upn: hasher.hash_one(fold(&user.user_principal_name).as_ref()),
+            id: Self::id(hasher, user),
+            upn: Self::upn(hasher, user),
         }
+    }
+
+    /// The hash of `user`'s id, as the index keys it.
+    fn id(hasher: &DefaultHashBuilder, user: &User) -> u64 {
+        hasher.hash_one(user.id)
+    }
+
+    /// The hash of `user`'s folded UPN, as the index keys it.
+    fn upn(hasher: &DefaultHashBuilder, user: &User) -> u64 {
+        hasher.hash_one(fold(&user.user_principal_name).as_ref())
     }
 }
 
