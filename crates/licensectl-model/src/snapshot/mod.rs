@@ -446,8 +446,13 @@ impl TenantSnapshot {
     /// Parses a snapshot from JSON bytes (a UTF-8 byte order mark is skipped) and checks
     /// it ([`TenantSnapshot::problems`]); `path` names the source in errors.
     pub fn from_slice(bytes: &[u8], path: &Path) -> Result<Self, SnapshotError> {
+        Self::from_slice_indexed(bytes, path).map(|(snapshot, _)| snapshot)
+    }
+
+    /// [`TenantSnapshot::from_slice`], and the index of the users its check built.
+    fn from_slice_indexed(bytes: &[u8], path: &Path) -> Result<(Self, UserIndex), SnapshotError> {
         let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
-        Self::parse_slice(bytes, path)?.checked(path)
+        Self::parse_slice(bytes, path)?.checked_indexed(path, None)
     }
 
     /// Parses a snapshot from JSON bytes (no byte order mark), unchecked.
@@ -559,9 +564,7 @@ impl TenantSnapshot {
                 if bytes.len() as u64 > limit {
                     return Err(too_large(bytes.len() as u64));
                 }
-                let bytes = bytes.strip_prefix(BOM).unwrap_or(&bytes);
-                let (mut snapshot, index) =
-                    Self::parse_slice(bytes, path)?.checked_indexed(path, None)?;
+                let (mut snapshot, index) = Self::from_slice_indexed(&bytes, path)?;
                 // What a user keeps changes neither its id nor its UPN: the index holds.
                 for user in &mut snapshot.users {
                     user.keep(options.users);
@@ -571,14 +574,8 @@ impl TenantSnapshot {
         }
     }
 
-    /// The version and soundness checks of a parsed snapshot.
-    fn checked(self, path: &Path) -> Result<Self, SnapshotError> {
-        self.checked_indexed(path, None)
-            .map(|(snapshot, _)| snapshot)
-    }
-
-    /// [`TenantSnapshot::checked`], and the index of the users the check built.
-    /// `hashed`: the users' hashes for the index, computed already (see
+    /// The version and soundness checks of a parsed snapshot, and the index of the users
+    /// the check built. `hashed`: the users' hashes for the index, computed already (see
     /// [`UserIndex`]'s `build`).
     fn checked_indexed(
         self,
