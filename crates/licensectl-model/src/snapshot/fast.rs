@@ -45,14 +45,69 @@ const SPACES: u64 = u64::from_le_bytes([b' '; 8]);
 /// byte less than n" tests of
 /// https://graphics.stanford.edu/~seander/bithacks.html#ZeroInWord.
 fn string_stops(word: u64) -> u64 {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let quote = zero_in(word ^ u64::from_le_bytes([b'"'; 8]));
-    let backslash = zero_in(word ^ u64::from_le_bytes([b'\\'; 8]));
+    let backslash = zero_bytes(word ^ u64::from_le_bytes([b'\\'; 8]));
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-    quote | backslash | control
+    quotes(word) | backslash | control
 }
+
+/// Each byte's lowest bit, and its highest.
+const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// The high bit of each zero byte of `x` (the lowest flagged exact, as above).
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// The high bit of each quote in `word` (the lowest flagged exact, as above).
+fn quotes(word: u64) -> u64 {
+    zero_bytes(word ^ u64::from_le_bytes([b'"'; 8]))
+}
+
+/// A user's keys in the order snapshots write them (`User`'s fields, its directory
+/// attributes flattened): only a hint for [`Cursor::key`], never a requirement.
+const USER_KEYS: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "accountEnabled",
+    "usageLocation",
+    "assignedLicenses",
+    "licenseAssignmentStates",
+    "department",
+    "jobTitle",
+    "companyName",
+    "country",
+    "state",
+    "city",
+    "officeLocation",
+    "employeeType",
+    "userType",
+    "onPremisesSyncEnabled",
+    "onPremisesExtensionAttributes",
+    "createdDateTime",
+    "signInActivity",
+];
+
+/// An `assignedLicense`'s keys in the order snapshots write them.
+const ASSIGNED_LICENSE_KEYS: &[&str] = &["skuId", "disabledPlans"];
+
+/// A `licenseAssignmentState`'s keys in the order snapshots write them.
+const STATE_KEYS: &[&str] = &[
+    "skuId",
+    "disabledPlans",
+    "assignedByGroup",
+    "state",
+    "error",
+    "lastUpdatedDateTime",
+];
+
+/// `signInActivity`'s keys in the order snapshots write them.
+const SIGN_IN_KEYS: &[&str] = &[
+    "lastSignInDateTime",
+    "lastNonInteractiveSignInDateTime",
+    "lastSuccessfulSignInDateTime",
+];
 
 /// Reads `text`, a JSON array of users, as the licensing read does; `None` when it holds
 /// anything this reader does not take (the `serde` read then decides). `elements` is the
@@ -66,6 +121,22 @@ pub(super) fn licensing_users(text: &str, elements: usize) -> Option<Vec<User>> 
     })?;
     cursor.whitespace();
     (cursor.at == text.len()).then_some(users)
+}
+
+/// Whether `a` and `b` are the same bytes, compared eight at a time inline (keys are
+/// short: a call to `memcmp` for each cost more than the scan it saves).
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (a_words, a_rest) = a.as_chunks::<8>();
+    let (b_words, b_rest) = b.as_chunks::<8>();
+    a_words
+        .iter()
+        .zip(b_words)
+        .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
+        && a_rest.iter().zip(b_rest).all(|(x, y)| x == y)
 }
 
 /// A position in the chunk's text.
@@ -153,23 +224,34 @@ impl<'a> Cursor<'a> {
         let bytes = self.bytes();
         let start = self.at;
         let mut i = start;
-        while let Some(word) = bytes.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
-            let stops = string_stops(u64::from_le_bytes(*word));
+        let end = loop {
+            let Some(word) = bytes.get(i..).and_then(|rest| rest.first_chunk::<8>()) else {
+                // Fewer than eight bytes left: one at a time.
+                while !STRING_STOP[usize::from(*bytes.get(i)?)] {
+                    i += 1;
+                }
+                if bytes[i] != b'"' {
+                    return None;
+                }
+                break i;
+            };
+            let word = u64::from_le_bytes(*word);
+            let stops = string_stops(word);
             if stops != 0 {
-                i += (stops.trailing_zeros() / 8) as usize;
-                break;
+                // The lowest flagged byte is exact, and it is the word's first quote
+                // when the quotes' own mask flags it (no quote below it can make that
+                // mask's bit there false): no second look at the byte.
+                let first = stops & stops.wrapping_neg();
+                if quotes(word) & first == 0 {
+                    return None;
+                }
+                break i + (first.trailing_zeros() / 8) as usize;
             }
             i += 8;
-        }
-        while !STRING_STOP[usize::from(*bytes.get(i)?)] {
-            i += 1;
-        }
-        if bytes[i] != b'"' {
-            return None;
-        }
-        self.at = i + 1;
+        };
+        self.at = end + 1;
         // Both ends are ASCII quotes, so this is on character boundaries.
-        self.text.get(start..i)
+        self.text.get(start..end)
     }
 
     /// `null` (after whitespace): true when it was there and was consumed.
@@ -240,14 +322,20 @@ impl<'a> Cursor<'a> {
     }
 
     /// An object, `each` reading the value of each key (given without its quotes).
-    fn object(&mut self, mut each: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    /// `order`: the keys in the order snapshots write them (see [`Self::key`]).
+    fn object(
+        &mut self,
+        order: &[&str],
+        mut each: impl FnMut(&mut Self, &'a str) -> Option<()>,
+    ) -> Option<()> {
         self.expect(b'{')?;
         if self.peek()? == b'}' {
             self.at += 1;
             return Some(());
         }
+        let mut next = 0;
         loop {
-            let key = self.string()?;
+            let key = self.key(order, &mut next)?;
             self.expect(b':')?;
             each(self, key)?;
             match self.peek()? {
@@ -259,6 +347,34 @@ impl<'a> Cursor<'a> {
                 _ => return None,
             }
         }
+    }
+
+    /// An object's key (after whitespace), as [`Self::string`] reads it. The key
+    /// `order[next]` (the one after the key read last, in the order snapshots write
+    /// them) is tried first by comparing bytes: when the text there is that key between
+    /// quotes, it is that string (the keys hold no escapes), found without scanning for
+    /// its end. `next` then moves past the key read.
+    fn key(&mut self, order: &[&str], next: &mut usize) -> Option<&'a str> {
+        if let Some(expected) = order.get(*next) {
+            self.whitespace();
+            let start = self.at + 1;
+            let end = start + expected.len();
+            if let Some(quoted) = self.bytes().get(self.at..=end)
+                && quoted[0] == b'"'
+                && quoted[quoted.len() - 1] == b'"'
+                && same(&quoted[1..quoted.len() - 1], expected.as_bytes())
+            {
+                self.at = end + 1;
+                *next += 1;
+                return self.text.get(start..end);
+            }
+        }
+        let key = self.string()?;
+        *next = order
+            .iter()
+            .position(|&k| k == key)
+            .map_or(order.len(), |at| at + 1);
+        Some(key)
     }
 
     /// A list of service plan ids, without spare room.
@@ -282,7 +398,7 @@ impl<'a> Cursor<'a> {
         let mut usage_location = None;
         let mut assigned_licenses = Vec::new();
         let mut states = Vec::new();
-        self.object(|cursor, key| {
+        self.object(USER_KEYS, |cursor, key| {
             match key {
                 "id" => {
                     first_time(&mut seen, 0)?;
@@ -325,14 +441,14 @@ impl<'a> Cursor<'a> {
                 "onPremisesExtensionAttributes" => {
                     first_time(&mut seen, 8)?;
                     if !cursor.null()? {
-                        cursor.object(|cursor, _| cursor.optional_string().map(drop))?;
+                        cursor.object(&[], |cursor, _| cursor.optional_string().map(drop))?;
                     }
                 }
                 "signInActivity" => {
                     first_time(&mut seen, 9)?;
                     if !cursor.null()? {
                         let mut seen = 0u32;
-                        cursor.object(|cursor, key| {
+                        cursor.object(SIGN_IN_KEYS, |cursor, key| {
                             let bit = match key {
                                 "lastSignInDateTime" => 0,
                                 "lastNonInteractiveSignInDateTime" => 1,
@@ -381,7 +497,7 @@ impl<'a> Cursor<'a> {
         let mut seen = 0u32;
         let mut sku = None;
         let mut disabled_plans = Vec::new();
-        self.object(|cursor, key| {
+        self.object(ASSIGNED_LICENSE_KEYS, |cursor, key| {
             match key {
                 "skuId" => {
                     first_time(&mut seen, 0)?;
@@ -409,7 +525,7 @@ impl<'a> Cursor<'a> {
         let mut assigned_by_group = None;
         let mut state = None;
         let mut error = None;
-        self.object(|cursor, key| {
+        self.object(STATE_KEYS, |cursor, key| {
             match key {
                 "skuId" => {
                     first_time(&mut seen, 0)?;
@@ -487,6 +603,39 @@ mod tests {
         serde_json::to_string_pretty(&value).expect("writes")
     }
 
+    /// A string's scan ends at its first quote, backslash or control character, and
+    /// takes the string only when that is a quote — for every byte value at every offset
+    /// within and past the first eight-byte word, with a second stop byte after it.
+    #[test]
+    fn the_string_scan_stops_at_the_first_stop_byte_wherever_it_falls() {
+        for offset in 0..20 {
+            for byte in 0..=u8::MAX {
+                for after in [b'"', b'\\', 0x01, b'a'] {
+                    let mut text = vec![b'"'];
+                    text.extend(std::iter::repeat_n(b'x', offset));
+                    text.push(byte);
+                    text.push(after);
+                    text.extend_from_slice(b"\" tail\"");
+                    // A byte at or above 0x80 alone is not UTF-8: the text must be.
+                    let Ok(text) = String::from_utf8(text) else {
+                        continue;
+                    };
+                    let stop = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+                    let body = &text.as_bytes()[1..];
+                    let expected = body
+                        .iter()
+                        .position(|&b| stop(b))
+                        .and_then(|end| (body[end] == b'"').then(|| &text[1..=end]));
+                    let mut cursor = super::Cursor { text: &text, at: 0 };
+                    assert_eq!(cursor.string(), expected, "offset {offset}, byte {byte:#x}");
+                    if let Some(found) = expected {
+                        assert_eq!(cursor.at, found.len() + 2);
+                    }
+                }
+            }
+        }
+    }
+
     /// The fast read takes what a snapshot holds — compact and pretty, every property,
     /// only the required ones, no users — and gives what the `serde` read gives.
     #[test]
@@ -529,6 +678,36 @@ mod tests {
             let text = format!("[{text}]");
             assert_eq!(licensing_users(&text, 1), None, "{text}");
         }
+    }
+
+    /// A key is taken by its expected place in the order only when it is exactly that
+    /// key: every key of a full user, lengthened, shortened or escaped where it is
+    /// expected, makes the fast read give up as any unknown key does.
+    #[test]
+    fn keys_read_in_their_expected_order_must_match_exactly() {
+        let base = full_user(1);
+        let mut cases = 0;
+        for key in super::USER_KEYS.iter().chain(super::STATE_KEYS) {
+            let quoted = format!("\"{key}\":");
+            if !base.contains(&quoted) {
+                continue;
+            }
+            let (first, rest) = key.split_at(1);
+            for changed in [
+                format!("\"{key}x\":"),
+                format!("\"{}\":", &key[..key.len() - 1]),
+                format!("\"\\u{:04x}{rest}\":", u32::from(first.as_bytes()[0])),
+            ] {
+                let text = format!("[{}]", base.replacen(&quoted, &changed, 1));
+                assert_eq!(licensing_users(&text, 1), None, "{text}");
+                cases += 1;
+            }
+        }
+        assert!(cases >= 3 * 20, "{cases} cases");
+        // Unchanged, the same user is read (in order and with its keys sorted).
+        let text = chunk(&[base]);
+        assert!(licensing_users(&text, 1).is_some());
+        assert!(licensing_users(&pretty(&text), 1).is_some());
     }
 
     /// Every mutation of a chunk (a byte dropped, doubled or replaced by one JSON cares
