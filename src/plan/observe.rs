@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 
 use hashbrown::{HashMap, HashSet};
 
-use crate::ids::{GroupId, SkuId, UserId};
+use crate::ids::{GroupId, SkuId};
 use crate::snapshot::User;
 
 use super::effect::{Effect, Holding};
 use super::model::{Change, Finding, FindingKind, Note, NoteKind, PlanName};
 use super::planner::{group_principal, user_principal};
-use super::resolve::TenantIndex;
+use super::resolve::{DeclaredUsers, TenantIndex};
 
 /// Exchange Online mailbox plans (Plan 1, Plan 2, Kiosk, Essentials, and their US
 /// government twins), by service plan name and id
@@ -100,14 +100,14 @@ fn mailbox_plans(index: &TenantIndex<'_>) -> HashMap<SkuId, Vec<PlanName>> {
 pub(crate) fn stacked_plans(
     index: &TenantIndex<'_>,
     effect: &Effect<'_>,
-    declared: &HashSet<UserId>,
+    declared: &DeclaredUsers,
 ) -> Vec<Finding> {
     let mailbox = mailbox_plans(index);
     if mailbox.is_empty() {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for user in &index.snapshot.users {
+    for (position, user) in index.snapshot.users.iter().enumerate() {
         // Cheap pre-filter: nothing changing, and fewer than two SKUs with a mailbox plan
         // held today (from any source).
         if !effect.is_affected(user.id) && !two_mailbox_skus(user, &mailbox) {
@@ -174,7 +174,7 @@ pub(crate) fn stacked_plans(
                 sources.join("; ")
             ),
             fix: "keep one of these licenses for the mailbox and remove the others unless their other services are needed (switching a plan off does not free the license's seat)".to_owned(),
-            managed: declared.contains(&user.id),
+            managed: declared.contains(position),
         });
     }
     out

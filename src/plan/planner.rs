@@ -36,7 +36,7 @@ use super::model::{
     Summary, UsageLocationSource, UsageLocationStep, apply_order, sorted_order,
 };
 use super::observe;
-use super::resolve::{ResolvedLicense, ResolvedUser, TenantIndex, resolve};
+use super::resolve::{DeclaredUsers, ResolvedLicense, ResolvedUser, TenantIndex, resolve};
 use super::rules::report::RuleTally;
 use super::rules::{self, Given, Rules};
 use super::safety::{self, SafetyInput};
@@ -818,10 +818,10 @@ impl Planner<'_, '_> {
     /// The pass over every user: failed or unknown assignment states of each, and the
     /// direct copies of inherited licenses of those neither declared nor `governed` (by
     /// position). Returns how many of those hold a license.
-    fn every_user(&mut self, users: &[User], governed: &[bool], declared: &HashSet<UserId>) -> u64 {
+    fn every_user(&mut self, users: &[User], governed: &[bool], declared: &DeclaredUsers) -> u64 {
         let mut unmanaged_licensed: u64 = 0;
         for (position, user) in users.iter().enumerate() {
-            let managed = governed[position] || declared.contains(&user.id);
+            let managed = governed[position] || declared.contains(position);
             if !managed {
                 if !user.assigned_licenses.is_empty() {
                     unmanaged_licensed += 1;

@@ -222,7 +222,7 @@ pub(crate) struct Resolved {
     pub groups: Vec<ResolvedGroup>,
     /// Every declared user found in the tenant (also ones with license errors), so that
     /// they never count as unmanaged.
-    pub declared_users: HashSet<UserId>,
+    pub declared_users: DeclaredUsers,
     /// Every declared group found in the tenant.
     pub declared_groups: HashSet<GroupId>,
     /// Protected users.
@@ -233,13 +233,39 @@ pub(crate) struct Resolved {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// The snapshot's users declared in the config, by their position in its list of users
+/// ([`TenantIndex::user_at`]): whoever asks walks that list, so each answer is a read of
+/// the next entry instead of a lookup by id in a table of a quarter million.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct DeclaredUsers(Vec<bool>);
+
+impl DeclaredUsers {
+    /// None of `users` users declared.
+    pub(crate) fn new(users: usize) -> Self {
+        Self(vec![false; users])
+    }
+
+    /// Marks the user at `position` (one of the snapshot's positions) declared; false
+    /// when it was already.
+    fn insert(&mut self, position: usize) -> bool {
+        self.0
+            .get_mut(position)
+            .is_some_and(|declared| !std::mem::replace(declared, true))
+    }
+
+    /// Whether the user at `position` in the snapshot's list is declared.
+    pub(crate) fn contains(&self, position: usize) -> bool {
+        self.0.get(position).copied().unwrap_or(false)
+    }
+}
+
 /// From this many declared users, they are looked up and their licenses resolved in two
 /// halves side by side.
 const PARALLEL_LOOKUPS: usize = 50_000;
 
-/// A declared user found in the tenant (its position in the snapshot), with its licenses
-/// resolved (`None`: not managed) and the diagnostics that gave.
-type Found = (usize, Option<Vec<ResolvedLicense>>, Vec<Diagnostic>);
+/// A declared user found in the tenant, with its licenses resolved (`None`: not managed)
+/// and the diagnostics that gave.
+type Found = (ResolvedUser, Vec<Diagnostic>);
 
 /// Every declared user's live user, by UPN, with its licenses resolved; in order. A large
 /// config's users (each lookup a cache miss or two in a table of every user) go in two
@@ -255,7 +281,14 @@ fn find_users(desired: &DesiredState, index: &TenantIndex<'_>) -> Vec<Option<Fou
                 let licenses = u.licenses.as_ref().map(|list| {
                     resolve_licenses(list, index, &mut cache, &mut diagnostics, &u.upn)
                 });
-                Some((position, licenses, diagnostics))
+                let user = ResolvedUser {
+                    id: index.user_at(position).id,
+                    position,
+                    location: u.location.clone(),
+                    usage_location: u.usage_location.as_ref().map(|l| l.value.clone()),
+                    licenses,
+                };
+                Some((user, diagnostics))
             })
             .collect()
     };
@@ -284,13 +317,13 @@ pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolv
     // Suggesting a UPN scans every user; do it for the first few unknown users only.
     let mut suggestions: usize = 20;
 
-    out.declared_users.reserve(desired.users.len());
+    out.declared_users = DeclaredUsers::new(index.snapshot.users.len());
     out.users.reserve(desired.users.len());
     // Looked up and resolved first (side by side for a large config), then taken in
     // order: a repeated declaration's licenses are dropped unreported, as if never read.
     let found = find_users(desired, index);
     for (user, found) in desired.users.iter().zip(found) {
-        let Some((position, licenses, diagnostics)) = found else {
+        let Some((resolved, diagnostics)) = found else {
             out.diagnostics.push(unknown_user(
                 &user.upn,
                 &user.location,
@@ -299,9 +332,9 @@ pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolv
             ));
             continue;
         };
-        let live = index.user_at(position);
-        if !out.declared_users.insert(live.id) {
+        if !out.declared_users.insert(resolved.position) {
             // Rare: find the first declaration only now.
+            let live = index.user_at(resolved.position);
             let first = desired
                 .users
                 .iter()
@@ -323,13 +356,7 @@ pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolv
         if failed {
             continue;
         }
-        out.users.push(ResolvedUser {
-            id: live.id,
-            position,
-            location: user.location.clone(),
-            usage_location: user.usage_location.as_ref().map(|l| l.value.clone()),
-            licenses,
-        });
+        out.users.push(resolved);
     }
 
     let mut seen_groups: HashMap<GroupId, &Location> = HashMap::new();

@@ -40,7 +40,9 @@ use crate::diagnostic::{Diagnostic, DiagnosticCode, Location};
 use crate::ids::{GroupId, ServicePlanId, SkuId, UserId};
 use crate::snapshot::TenantSnapshot;
 
-use super::resolve::{LicenseCache, ResolvedLicense, TenantIndex, resolve_licenses, suggest};
+use super::resolve::{
+    DeclaredUsers, LicenseCache, ResolvedLicense, TenantIndex, resolve_licenses, suggest,
+};
 use matcher::{Check, Facts, Key, Matcher};
 
 /// One rule, resolved and compiled.
@@ -440,7 +442,7 @@ impl Rules {
     pub(crate) fn evaluate(
         &self,
         snapshot: &TenantSnapshot,
-        declared: &HashSet<UserId>,
+        declared: &DeclaredUsers,
     ) -> Evaluation {
         let n = snapshot.users.len();
         let indexed = self.indexed_attributes();
@@ -463,7 +465,7 @@ impl Rules {
                 continue;
             }
             in_scope.push(position);
-            if declared.contains(&facts.user.id) {
+            if declared.contains(position as usize) {
                 continue;
             }
             let g = governed.len() as u32;
@@ -884,7 +886,7 @@ pub(crate) struct GovernedUser {
 pub(crate) fn governed(
     desired: &DesiredState,
     index: &TenantIndex<'_>,
-    declared: &HashSet<UserId>,
+    declared: &DeclaredUsers,
     now: Option<time::OffsetDateTime>,
 ) -> Option<(HashSet<SkuId>, Vec<GovernedUser>)> {
     let (rules, _) = compile(desired, index, now);

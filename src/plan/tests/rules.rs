@@ -1094,7 +1094,7 @@ fn indexed_evaluation_matches_testing_every_rule_on_every_user() {
     let (rules, diagnostics) = super::super::rules::compile(&want, &index, None);
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     let rules = rules.expect("compiled");
-    let evaluation = rules.evaluate(&live, &hashbrown::HashSet::new());
+    let evaluation = rules.evaluate(&live, &super::super::resolve::DeclaredUsers::default());
     assert_eq!(
         evaluation.indexed,
         [Attribute::Department, Attribute::OnPremisesSyncEnabled],
