@@ -135,10 +135,26 @@ impl UserIndex {
             .find(self.hasher.hash_one(upn.as_ref()), |&i| {
                 users
                     .get(i)
-                    .is_some_and(|u| fold(&u.user_principal_name) == upn)
+                    .is_some_and(|u| folds_to(&u.user_principal_name, &upn))
             })
             .copied()
     }
+}
+
+/// Whether `candidate` folds to `folded` (a [`fold`]ed UPN) — `fold(candidate) ==
+/// folded` without folding an ASCII candidate: one comparison of bytes when the two
+/// are the same lowercase ASCII (a lookup's usual case), else ASCII's case-insensitive
+/// comparison (an ASCII candidate folds to ASCII lowercase, which `folded` holds where
+/// it holds ASCII at all, so comparing `folded`'s bytes lowercased changes nothing).
+fn folds_to(candidate: &str, folded: &Cow<'_, str>) -> bool {
+    if matches!(folded, Cow::Borrowed(_)) && candidate == folded.as_ref() {
+        // `folded` is lowercase ASCII and folds to itself.
+        return true;
+    }
+    if candidate.is_ascii() {
+        return candidate.eq_ignore_ascii_case(folded);
+    }
+    fold(candidate) == *folded
 }
 
 impl TenantSnapshot {
@@ -232,7 +248,8 @@ fn is_count(value: i64) -> bool {
 /// A UPN as compared: lowercased (`str::to_lowercase`), borrowed when it already is
 /// (lowercase ASCII).
 pub(crate) fn fold(upn: &str) -> Cow<'_, str> {
-    if upn.is_ascii() && !upn.bytes().any(|b| b.is_ascii_uppercase()) {
+    // One pass: every byte ASCII and none a capital.
+    if upn.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
         Cow::Borrowed(upn)
     } else {
         Cow::Owned(upn.to_lowercase())
@@ -329,4 +346,44 @@ fn named(items: &[String], total: usize) -> String {
         text.push_str(&format!(" and {} more", total - NAMED));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fold, folds_to};
+
+    /// The lookup's comparison answers exactly as folding both sides does: for every
+    /// character (alone and between ASCII letters) as the query, against the query
+    /// itself, its fold, its fold's capitals and ASCII look-alikes as candidates (the
+    /// Kelvin sign folds to ASCII `k`; `İ` folds to two characters).
+    #[test]
+    fn a_candidate_folds_to_the_query_exactly_when_folding_both_sides_agrees() {
+        let mut cases = 0;
+        for c in (0..0x3_0000u32).filter_map(char::from_u32) {
+            for query in [c.to_string(), format!("Ab{c}z@Contoso.com")] {
+                let folded = fold(&query);
+                let mut candidates = vec![
+                    query.clone(),
+                    folded.to_string(),
+                    folded.to_uppercase(),
+                    query.to_ascii_uppercase(),
+                ];
+                if folded.is_ascii() {
+                    candidates.push(folded.to_ascii_uppercase());
+                }
+                for candidate in candidates {
+                    assert_eq!(
+                        folds_to(&candidate, &folded),
+                        fold(&candidate) == folded,
+                        "{candidate:?} against {folded:?}"
+                    );
+                    cases += 1;
+                }
+            }
+        }
+        assert!(cases > 1_000_000, "{cases}");
+        assert!(folds_to("\u{212A}elvin@x", &fold("kelvin@x")));
+        assert!(folds_to("kelvin@x", &fold("\u{212A}elvin@x")));
+        assert!(!folds_to("kelvin@y", &fold("kelvin@x")));
+    }
 }
