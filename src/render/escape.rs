@@ -132,6 +132,19 @@ pub(crate) fn html(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Of ASCII, exactly what is not printable (C0 controls and DEL) is unsafe: the
+    /// config check decides printable-ASCII strings a byte at a time on this.
+    #[test]
+    fn printable_ascii_is_exactly_the_safe_ascii() {
+        for b in 0..0x80u8 {
+            assert_eq!(
+                is_control(char::from(b)),
+                !(0x20..0x7f).contains(&b),
+                "{b:#x}"
+            );
+        }
+    }
+
     #[test]
     fn html_text_cannot_open_markup_leave_an_attribute_or_reorder_a_line() {
         let cases = [

@@ -20,6 +20,11 @@ pub(super) fn control_characters(parsed: &ParsedFile) -> Vec<Diagnostic> {
     let file = &parsed.path;
     let raw = &parsed.raw;
     let mut check = |what: &str, value: &Spanned<String>| {
+        // Printable ASCII holds none (every unsafe character is a C0 or C1 control, DEL
+        // or above U+007F): most strings are decided a byte at a time.
+        if value.value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return;
+        }
         if let Some(c) = value.value.chars().find(|&c| is_unsafe_char(c)) {
             out.push(diagnostic(file, what, value, c));
         }
