@@ -271,37 +271,42 @@ type Found = (ResolvedUser, Vec<Diagnostic>);
 /// config's users (each lookup a cache miss or two in a table of every user) go in two
 /// halves side by side, each with its own cache of plan sets.
 fn find_users(desired: &DesiredState, index: &TenantIndex<'_>) -> Vec<Option<Found>> {
-    let lookup = |users: &[DesiredUser]| -> Vec<Option<Found>> {
+    let lookup = |users: &[DesiredUser], found: &mut Vec<Option<Found>>| {
         let mut cache = LicenseCache::default();
-        users
-            .iter()
-            .map(|u| {
-                let position = index.users.position_by_upn(&u.upn)?;
-                let mut diagnostics = Vec::new();
-                let licenses = u.licenses.as_ref().map(|list| {
-                    resolve_licenses(list, index, &mut cache, &mut diagnostics, &u.upn)
-                });
-                let user = ResolvedUser {
-                    id: index.user_at(position).id,
-                    position,
-                    location: u.location.clone(),
-                    usage_location: u.usage_location.as_ref().map(|l| l.value.clone()),
-                    licenses,
-                };
-                Some((user, diagnostics))
-            })
-            .collect()
+        found.extend(users.iter().map(|u| {
+            let position = index.users.position_by_upn(&u.upn)?;
+            let mut diagnostics = Vec::new();
+            let licenses = u
+                .licenses
+                .as_ref()
+                .map(|list| resolve_licenses(list, index, &mut cache, &mut diagnostics, &u.upn));
+            let user = ResolvedUser {
+                id: index.user_at(position).id,
+                position,
+                location: u.location.clone(),
+                usage_location: u.usage_location.as_ref().map(|l| l.value.clone()),
+                licenses,
+            };
+            Some((user, diagnostics))
+        }));
     };
+    // Room for every user at once: the other half is appended, never regrown into.
+    let mut found = Vec::with_capacity(desired.users.len());
     if desired.users.len() < PARALLEL_LOOKUPS {
-        return lookup(&desired.users);
+        lookup(&desired.users, &mut found);
+        return found;
     }
     let (first, second) = desired.users.split_at(desired.users.len() / 2);
     std::thread::scope(|scope| {
-        let other = scope.spawn(|| lookup(second));
-        let mut found = lookup(first);
+        let other = scope.spawn(|| {
+            let mut found = Vec::with_capacity(second.len());
+            lookup(second, &mut found);
+            found
+        });
+        lookup(first, &mut found);
         // A panic of the other half is the planner's own: raised again here.
-        found.extend(
-            other
+        found.append(
+            &mut other
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
         );
@@ -318,46 +323,49 @@ pub(crate) fn resolve(desired: &DesiredState, index: &TenantIndex<'_>) -> Resolv
     let mut suggestions: usize = 20;
 
     out.declared_users = DeclaredUsers::new(index.snapshot.users.len());
-    out.users.reserve(desired.users.len());
     // Looked up and resolved first (side by side for a large config), then taken in
     // order: a repeated declaration's licenses are dropped unreported, as if never read.
+    // Collected from the found list's own iterator by `filter_map`, which std's
+    // in-place collection builds in that list's memory rather than in fresh pages.
     let found = find_users(desired, index);
-    for (user, found) in desired.users.iter().zip(found) {
-        let Some((resolved, diagnostics)) = found else {
-            out.diagnostics.push(unknown_user(
-                &user.upn,
-                &user.location,
-                index,
-                &mut suggestions,
-            ));
-            continue;
-        };
-        if !out.declared_users.insert(resolved.position) {
-            // Rare: find the first declaration only now.
-            let live = index.user_at(resolved.position);
-            let first = desired
-                .users
-                .iter()
-                .find(|u| index.user_by_upn(&u.upn).is_some_and(|f| f.id == live.id))
-                .map_or(&user.location, |u| &u.location);
-            out.diagnostics.push(
-                Diagnostic::new(
-                    DiagnosticCode::DuplicatePrincipal,
-                    format!("user {} is declared twice", live.user_principal_name),
-                )
-                .at(user.location.clone())
-                .related(first.clone(), "first declared here")
-                .help("keep one declaration of the user"),
-            );
-            continue;
-        }
-        let failed = diagnostics.iter().any(Diagnostic::is_error);
-        out.diagnostics.extend(diagnostics);
-        if failed {
-            continue;
-        }
-        out.users.push(resolved);
-    }
+    let mut users = desired.users.iter();
+    out.users = found
+        .into_iter()
+        .filter_map(|found| {
+            let user = users.next()?;
+            let Some((resolved, diagnostics)) = found else {
+                out.diagnostics.push(unknown_user(
+                    &user.upn,
+                    &user.location,
+                    index,
+                    &mut suggestions,
+                ));
+                return None;
+            };
+            if !out.declared_users.insert(resolved.position) {
+                // Rare: find the first declaration only now.
+                let live = index.user_at(resolved.position);
+                let first = desired
+                    .users
+                    .iter()
+                    .find(|u| index.user_by_upn(&u.upn).is_some_and(|f| f.id == live.id))
+                    .map_or(&user.location, |u| &u.location);
+                out.diagnostics.push(
+                    Diagnostic::new(
+                        DiagnosticCode::DuplicatePrincipal,
+                        format!("user {} is declared twice", live.user_principal_name),
+                    )
+                    .at(user.location.clone())
+                    .related(first.clone(), "first declared here")
+                    .help("keep one declaration of the user"),
+                );
+                return None;
+            }
+            let failed = diagnostics.iter().any(Diagnostic::is_error);
+            out.diagnostics.extend(diagnostics);
+            (!failed).then_some(resolved)
+        })
+        .collect();
 
     let mut seen_groups: HashMap<GroupId, &Location> = HashMap::new();
     for group in &desired.groups {
