@@ -1309,6 +1309,88 @@ fn planning_is_deterministic_whatever_the_input_order() {
     );
 }
 
+/// Entries sorted in two halves side by side and merged come out in the order of one
+/// sort of the whole list: for lists of 0 to 300 notes of users and groups with repeated
+/// names in other cases, kinds, SKUs and groups, halves pre-sorted or not.
+#[test]
+fn entries_sorted_in_halves_side_by_side_come_out_as_one_sort_orders_them() {
+    use super::model::{Note, NoteKind, Principal, SkuName};
+    let note = |i: u32| {
+        let principal = if i.is_multiple_of(7) {
+            Principal::Group {
+                id: GroupId::new(Uuid::from_u128(u128::from(i % 5))),
+                name: format!("Group {}", i % 3),
+            }
+        } else {
+            Principal::User {
+                id: UserId::new(Uuid::from_u128(u128::from(i % 11))),
+                name: if i.is_multiple_of(2) {
+                    format!("U{}@x", i % 13)
+                } else {
+                    format!("u{}@x", i % 13)
+                },
+            }
+        };
+        Note {
+            kind: if i.is_multiple_of(4) {
+                NoteKind::GraphDisabledDependents
+            } else {
+                NoteKind::KeptThroughGroup
+            },
+            principal,
+            sku: SkuName {
+                part_number: format!("SKU{}", i % 3),
+                id: SkuId::new(Uuid::from_u128(u128::from(i % 3))),
+            },
+            group: (i.is_multiple_of(3)).then(|| Principal::Group {
+                id: GroupId::new(Uuid::from_u128(u128::from(i % 2))),
+                name: "g".into(),
+            }),
+            plans: Vec::new(),
+            // Tells apart entries whose keys are equal (kept in list order).
+            message: i.to_string(),
+        }
+    };
+    fn parts(n: &Note) -> (NoteKind, &Principal, &SkuName, Option<&Principal>) {
+        (n.kind, &n.principal, &n.sku, n.group.as_ref())
+    }
+    type Key<'x> = (
+        NoteKind,
+        (u8, std::borrow::Cow<'x, str>, Uuid),
+        &'x SkuName,
+        Option<(u8, std::borrow::Cow<'x, str>, Uuid)>,
+    );
+    fn key(n: &Note) -> Key<'_> {
+        (
+            n.kind,
+            n.principal.sort_key(),
+            &n.sku,
+            n.group.as_ref().map(Principal::sort_key),
+        )
+    }
+    for len in (0..300).step_by(7).chain([1, 2, 3, 299]) {
+        for presorted in [false, true] {
+            let mut list: Vec<Note> = (0..len)
+                .map(|i: u32| note(i.wrapping_mul(2_654_435_761) % 1_000))
+                .collect();
+            if presorted {
+                let mid = list.len() / 2;
+                super::planner::sort_entries_from(&mut list[..mid], parts, usize::MAX);
+                super::planner::sort_entries_from(&mut list[mid..], parts, usize::MAX);
+            }
+            let mut whole = list.clone();
+            super::planner::sort_entries_from(&mut whole, parts, usize::MAX);
+            let mut halves = list.clone();
+            super::planner::sort_entries_from(&mut halves, parts, 2);
+            assert_eq!(halves, whole, "{len} notes, presorted {presorted}");
+            // And the one sort is a stable sort by the keys.
+            let mut reference = list;
+            reference.sort_by(|a, b| key(a).cmp(&key(b)));
+            assert_eq!(whole, reference, "{len} notes");
+        }
+    }
+}
+
 mod ops;
 mod realism;
 mod rules;
