@@ -709,9 +709,7 @@ pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
 /// each — `sort_by_cached_key` needs owned keys, so two allocated strings an item.
 pub(crate) fn sorted_order<K: Ord>(keys: Vec<K>) -> Vec<usize> {
     let mut keyed: Vec<(K, usize)> = keys.into_iter().zip(0..).collect();
-    // Positions are unique, so any sort of (key, position) is a stable one; this one
-    // merges runs already in order (the planner sorts a large list's halves beside each
-    // other first) instead of sorting them again.
+    // Positions are unique, so any sort of (key, position) is a stable one.
     keyed.sort();
     keyed.into_iter().map(|(_, at)| at).collect()
 }

@@ -86,7 +86,7 @@ fn held(licenses: &[AssignedLicense]) -> Vec<Held> {
 }
 
 /// Sorts findings or notes by kind, principal, SKU and group, each item's key computed
-/// once and borrowed from it (see [`sorted_order`]).
+/// once and borrowed from it (see [`keyed`]).
 fn sort_entries<T: Sync, K: Ord + Send>(
     items: &mut [T],
     parts: impl for<'x> Fn(&'x T) -> (K, &'x Principal, &'x SkuName, Option<&'x Principal>) + Sync,
